@@ -1,0 +1,86 @@
+"""KerasTensor: a symbolic tensor (shape, dtype, and the layer call that made it).
+
+`Input(shape=...)` returns one; calling a layer on KerasTensors returns KerasTensors
+whose shapes come from `compute_output_shape` or from running `call` on fake
+tensors (see `shape_inference.py`). Functional models are graphs of these.
+"""
+
+from lamina.backend.dtypes import standardize_dtype
+
+
+class KerasTensor:
+    """Symbolic stand-in for a tensor: `shape` with `None` for unknown sizes.
+
+    Args:
+        shape: Tuple of ints or `None`, batch axis included.
+        dtype: Keras dtype name. Defaults to `floatx()`.
+        name: Optional name (an `Input`'s name).
+    """
+
+    def __init__(self, shape, dtype=None, name=None, sparse=False):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = standardize_dtype(dtype)
+        self.name = name
+        self.sparse = sparse
+        # (layer, node_index, tensor_index), set when a layer call produces it.
+        self._keras_history = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
+                f"name={self.name}>")
+
+    def __bool__(self):
+        raise TypeError(
+            "A symbolic KerasTensor has no value, so it cannot be used as a Python "
+            "bool (in `if` or `while`). Use lamina.ops.where inside a layer's "
+            "call() instead."
+        )
+
+    def numpy(self):
+        raise ValueError(
+            "A symbolic KerasTensor has no value to convert to NumPy. Call the "
+            "model on real data (model.predict(x) or model(x)) to get values."
+        )
+
+
+def is_keras_tensor(x) -> bool:
+    return isinstance(x, KerasTensor)
+
+
+def any_symbolic(structure) -> bool:
+    """True if `structure` (a tensor, or nested lists/tuples/dicts) holds a KerasTensor."""
+    if isinstance(structure, KerasTensor):
+        return True
+    if isinstance(structure, (list, tuple)):
+        return any(any_symbolic(s) for s in structure)
+    if isinstance(structure, dict):
+        return any(any_symbolic(s) for s in structure.values())
+    return False
+
+
+def is_shape(value) -> bool:
+    """True for one shape: a tuple/list of ints and Nones (not a list of shapes)."""
+    return isinstance(value, (tuple, list)) and all(
+        d is None or isinstance(d, int) for d in value)
+
+
+def specs_from_shapes(shapes, dtype=None):
+    """KerasTensors for a shape, or a list/dict of shapes."""
+    if is_shape(shapes):
+        return KerasTensor(shapes, dtype=dtype)
+    if isinstance(shapes, dict):
+        return {k: specs_from_shapes(v, dtype) for k, v in shapes.items()}
+    return [specs_from_shapes(s, dtype) for s in shapes]
+
+
+def shapes_of(specs):
+    """The shape (or list/dict of shapes) of KerasTensors or tensors."""
+    if isinstance(specs, dict):
+        return {k: shapes_of(v) for k, v in specs.items()}
+    if isinstance(specs, (list, tuple)):
+        return [shapes_of(s) for s in specs]
+    return tuple(specs.shape)

@@ -1,0 +1,57 @@
+"""Output shapes of any computation without running it on data.
+
+`compute_output_spec(fn, *args, **kwargs)` runs `fn` once on fake tensors (torch's
+FakeTensorMode: shapes and dtypes only, no memory, no compute) with every unknown
+(`None`) size replaced by a probe size. It runs twice with two probe sizes; axes
+whose size follows the probe are reported as `None`.
+"""
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from lamina import tree
+from lamina.backend.dtypes import standardize_dtype, to_torch_dtype
+from lamina.backend.keras_tensor import KerasTensor
+
+_PROBE_SIZES = (2, 3)
+
+
+def _fake_from_spec(spec, probe, mode, device):
+    if not isinstance(spec, KerasTensor):
+        return spec
+    shape = [probe if d is None else d for d in spec.shape]
+    with mode:
+        return torch.empty(shape, dtype=to_torch_dtype(spec.dtype), device=device)
+
+
+def compute_output_spec(fn, *args, **kwargs):
+    """KerasTensors describing what `fn(*args, **kwargs)` would return.
+
+    `args`/`kwargs` may hold KerasTensors (nested in lists/dicts) and plain values.
+    """
+    from lamina.backend.device import get_device
+
+    device = get_device()
+    results = []
+    for probe in _PROBE_SIZES:
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+        fake_args = tree.map_structure(
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args)
+        fake_kwargs = tree.map_structure(
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs)
+        with mode, torch.no_grad():
+            results.append(fn(*fake_args, **fake_kwargs))
+
+    def _to_spec(a, b):
+        if not isinstance(a, torch.Tensor):
+            return a
+        if a.ndim != b.ndim:
+            raise ValueError(
+                "The output rank of this computation depends on the batch size "
+                f"({tuple(a.shape)} vs {tuple(b.shape)}); lamina cannot infer a "
+                "symbolic shape for it. Define compute_output_shape()."
+            )
+        shape = tuple(None if x != y else int(x) for x, y in zip(a.shape, b.shape))
+        return KerasTensor(shape, dtype=standardize_dtype(a.dtype))
+
+    return tree.map_structure(_to_spec, results[0], results[1])

@@ -1,0 +1,48 @@
+"""Turning user data (NumPy, lists, scalars, torch tensors) into device tensors."""
+
+import numpy as np
+import torch
+
+from lamina.backend import config
+from lamina.backend.device import get_device
+from lamina.backend.dtypes import to_torch_dtype
+
+
+def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
+    """`x` as a torch tensor on `device` (defaults to lamina's device).
+
+    Float64 NumPy data becomes `floatx()` (float32) unless `dtype` says otherwise,
+    as Keras does; integer and boolean data keep their kind.
+    """
+    device = get_device() if device is None else device
+    torch_dtype = None if dtype is None else to_torch_dtype(dtype)
+    if isinstance(x, torch.Tensor):
+        if torch_dtype is None and x.dtype == torch.float64:
+            torch_dtype = to_torch_dtype(config.floatx())
+        return x.to(device=device, dtype=torch_dtype, non_blocking=True)
+    if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):
+        x = x.to_numpy()  # pandas DataFrame / Series
+    array = np.asarray(x)
+    if array.dtype == object:
+        raise TypeError(
+            "Cannot convert data of dtype object to a tensor; expected numbers "
+            f"(got a value of type {type(x).__name__}). Convert it with "
+            "np.asarray(x, dtype='float32') first."
+        )
+    if torch_dtype is None and array.dtype.kind == "f" and array.dtype != np.float16:
+        torch_dtype = to_torch_dtype(config.floatx())
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+        if not array.flags.writeable:
+            array = array.copy()
+    return torch.from_numpy(array).to(device=device, dtype=torch_dtype)
+
+
+def convert_to_numpy(x) -> np.ndarray:
+    """A NumPy copy of a tensor (moved to the host), or `np.asarray(x)`."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
+        if x.dtype == torch.bfloat16:
+            x = x.float()
+        return x.cpu().numpy()
+    return np.asarray(x)

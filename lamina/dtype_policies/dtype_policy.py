@@ -1,0 +1,93 @@
+"""DTypePolicy: a layer's compute dtype and variable dtype, named as in Keras."""
+
+from lamina.backend import config
+from lamina.backend.dtypes import standardize_dtype
+
+_GLOBAL_POLICY = None
+
+
+class DTypePolicy:
+    """Dtype policy: `"float32"`, `"bfloat16"`, or mixed (`"mixed_bfloat16"`,
+    `"mixed_float16"`: compute in the low-precision type, keep float32 weights).
+
+    Args:
+        name: Policy name. Defaults to `floatx()`.
+    """
+
+    def __init__(self, name=None):
+        if name is None:
+            name = config.floatx()
+        if not isinstance(name, str):
+            raise TypeError(f"DTypePolicy expects a string name; got {name!r}.")
+        if name.startswith("mixed_"):
+            compute = standardize_dtype(name[len("mixed_"):])
+            if compute not in ("float16", "bfloat16"):
+                raise ValueError(
+                    "Mixed policies are 'mixed_float16' or 'mixed_bfloat16'; got "
+                    f"{name!r}."
+                )
+            self._compute_dtype, self._variable_dtype = compute, "float32"
+        else:
+            dtype = standardize_dtype(name)
+            self._compute_dtype = self._variable_dtype = dtype
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._variable_dtype
+
+    def __eq__(self, other):
+        return isinstance(other, DTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __repr__(self):
+        return f'<DTypePolicy "{self._name}">'
+
+    def get_config(self):
+        return {"name": self._name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def get(identifier) -> DTypePolicy:
+    """A DTypePolicy from `None` (the global policy), a name, a config or a policy."""
+    if identifier is None:
+        return dtype_policy()
+    if isinstance(identifier, DTypePolicy):
+        return identifier
+    if isinstance(identifier, dict):
+        if identifier.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy"):
+            raise ValueError(f"Unsupported dtype policy config: {identifier!r}.")
+        return DTypePolicy(**identifier.get("config", {}))
+    if isinstance(identifier, str):
+        return DTypePolicy(identifier)
+    try:
+        return DTypePolicy(standardize_dtype(identifier))
+    except (ValueError, KeyError, TypeError):
+        raise TypeError(
+            "Expected a dtype policy: a name such as 'float32' or 'mixed_bfloat16', "
+            f"a DTypePolicy, or None; got {identifier!r}."
+        ) from None
+
+
+def set_dtype_policy(policy) -> None:
+    """Set the policy new layers use by default, e.g. `"mixed_bfloat16"`."""
+    global _GLOBAL_POLICY
+    _GLOBAL_POLICY = None if policy is None else get(policy)
+
+
+def dtype_policy() -> DTypePolicy:
+    """The global policy (defaults to `floatx()`)."""
+    return _GLOBAL_POLICY if _GLOBAL_POLICY is not None else DTypePolicy()
