@@ -1,0 +1,118 @@
+"""lamina.optimizers: Keras 3 optimizers that update all weights with multi-tensor
+kernels, and their learning-rate schedules."""
+
+from lamina.optimizers import schedules
+from lamina.optimizers.adadelta import Adadelta
+from lamina.optimizers.adagrad import Adagrad
+from lamina.optimizers.adam import Adam
+from lamina.optimizers.adamax import Adamax
+from lamina.optimizers.adamw import AdamW
+from lamina.optimizers.lion import Lion
+from lamina.optimizers.nadam import Nadam
+from lamina.optimizers.optimizer import Optimizer
+from lamina.optimizers.rmsprop import RMSprop
+from lamina.optimizers.sgd import SGD
+from lamina.saving.serialization_lib import (
+    deserialize_keras_object,
+    raise_unknown,
+    serialize_keras_object,
+)
+
+# Keras looks names up case-insensitively by lowercased class name:
+# "adam", "AdamW", "rmsprop", "SGD" ...
+ALL_OBJECTS_DICT = {
+    cls.__name__.lower(): cls
+    for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Lion)
+}
+# Configs written by Keras's torch backend name a private module; resolve those
+# by class name too.
+_BY_ANY_NAME = {
+    **ALL_OBJECTS_DICT,
+    **{cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()},
+}
+# Keras 3 optimizers lamina does not implement (yet): named in the error message.
+_NOT_IMPLEMENTED = (
+    "adafactor",
+    "ftrl",
+    "lamb",
+    "muon",
+    "lossscaleoptimizer",
+    "schedulefreeadamw",
+    "multioptimizer",
+)
+
+
+def serialize(optimizer) -> dict:
+    """The Keras 3 config dict of an optimizer (`module`, `class_name`, `config`)."""
+    return serialize_keras_object(optimizer)
+
+
+def deserialize(config, custom_objects=None) -> Optimizer:
+    """Rebuild an optimizer from `serialize`'s output (or a Keras 3 config)."""
+    if isinstance(config, dict) and isinstance(config.get("class_name"), str):
+        cls = ALL_OBJECTS_DICT.get(config["class_name"].lower())
+        if cls is not None:
+            config = {**config, "class_name": cls.__name__}
+        else:
+            _check_implemented(config["class_name"])
+    return deserialize_keras_object(
+        config,
+        module_objects=_BY_ANY_NAME,
+        custom_objects=custom_objects,
+        kind="optimizer",
+    )
+
+
+def get(identifier) -> Optimizer | None:
+    """An optimizer from a name (`"adam"`), a config dict, or an instance.
+
+    Example:
+    >>> get("rmsprop").get_config()["rho"]
+    0.9
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = ALL_OBJECTS_DICT.get(identifier.lower())
+        if cls is None:
+            _check_implemented(identifier)
+            raise_unknown("optimizer", identifier, ALL_OBJECTS_DICT)
+        return cls()
+    hint = ""
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        hint = f" Pass an instance, e.g. {identifier.__name__}(), not the class."
+    raise TypeError(
+        "Could not interpret optimizer identifier: expected an optimizer name "
+        "such as 'adam', a config dict or an Optimizer instance; got "
+        f"{identifier!r} of type {type(identifier).__name__}.{hint}"
+    )
+
+
+def _check_implemented(name: str) -> None:
+    if name.lower() in _NOT_IMPLEMENTED:
+        raise ValueError(
+            f"The Keras optimizer {name!r} is not available in lamina. Available: "
+            f"{', '.join(sorted(ALL_OBJECTS_DICT))}."
+        )
+
+
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Lion",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "deserialize",
+    "get",
+    "schedules",
+    "serialize",
+]

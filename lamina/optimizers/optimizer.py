@@ -1,0 +1,724 @@
+"""Optimizer: the Keras 3 optimizer contract, run with multi-tensor torch kernels.
+
+One step does what Keras's `BaseOptimizer.apply` does, in Keras's order: drop
+variables without a gradient, divide by `loss_scale_factor`, clip (`clipnorm`,
+`clipvalue` or `global_clipnorm`), apply decoupled weight decay
+`var -= var * weight_decay * lr`, run the optimizer's update, update the EMA of the
+weights, apply weight constraints, and count the step.
+
+Every stage works on whole lists of tensors with `torch._foreach_*` kernels. The
+step count, learning rate and bias corrections are host-side numbers (computed in
+the weights' precision, as Keras computes them on the device), mirrored into the
+saved `iteration` / `learning_rate` tensors only when someone reads them, so a step
+never waits on the device.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import torch
+
+from lamina.backend import floatx, get_device, to_torch_dtype
+from lamina.backend.naming import to_snake_case, uniquify
+from lamina.optimizers import _utils
+from lamina.optimizers._utils import _f32, _is_number, _scalar_type, _select
+from lamina.optimizers.schedules import learning_rate_schedule
+from lamina.saving.serialization_lib import (
+    deserialize_keras_object,
+    serialize_keras_object,
+)
+
+
+class Optimizer:
+    """Base class of lamina optimizers (`keras.optimizers.Optimizer`).
+
+    Args:
+        learning_rate: A float, a `LearningRateSchedule` evaluated at the current
+            step, or a callable taking no arguments that returns the rate.
+            `lr=` is accepted as an alias, as in Keras 2 tutorials.
+        weight_decay: If set, every step first shrinks each variable by
+            `var * weight_decay * learning_rate` (decoupled weight decay, as
+            Keras does for every optimizer).
+        clipnorm: If set, each gradient is rescaled so its norm is at most this.
+        clipvalue: If set, each gradient entry is clipped to `[-v, v]`.
+        global_clipnorm: If set, all gradients are rescaled together so their
+            joint norm is at most this. At most one of the three clip arguments
+            may be set.
+        use_ema: Keep an exponential moving average of the weights. Defaults to
+            `False`.
+        ema_momentum: Momentum of that average. Defaults to `0.99`.
+        ema_overwrite_frequency: Copy the average into the weights every this
+            many steps; `None` leaves it to `finalize_variable_values()`.
+        loss_scale_factor: Gradients are divided by this before use (use
+            `scale_loss()` on the loss to multiply it in).
+        gradient_accumulation_steps: Update only every this many steps, with
+            the mean of the gradients received since the last update.
+        name: Defaults to the snake-cased class name (`"adam"`, `"adam_w"`).
+
+    Use in a PyTorch loop: `optimizer.build(model.trainable_weights)` once,
+    then `loss.backward(); optimizer.step()` per batch. Or, as in Keras,
+    `optimizer.apply_gradients(zip(grads, variables))`.
+
+    Subclasses create their slots in `build()` with `add_optimizer_variables`
+    and implement `_foreach_update(grads, variables, indices, learning_rate,
+    step)` over whole lists of tensors; a Keras-style per-variable
+    `update_step(gradient, variable, learning_rate)` also works, more slowly.
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+        name=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        learning_rate = _utils.pop_legacy_arguments(type(self), learning_rate, kwargs)
+        _utils.check_common_arguments(
+            owner,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+        self.name = name if name is not None else uniquify(to_snake_case(owner))
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.use_ema = use_ema
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.built = False
+        self._scalar = np.float32  # precision of per-step scalars, see build()
+        self._trainable_variables = []
+        self._trainable_variables_indices = {}
+        self._exclude_from_weight_decay_ids = set()
+        self._exclude_from_weight_decay_pattern = None
+        self._missing_gradient_warned = set()
+        # Keras order of `variables`: iteration, learning_rate, then slots.
+        self._variables = []
+        self._step_count = 0  # the truth; `_iterations` mirrors it when read
+        self._iterations = self._scalar_variable("iteration", torch.int64, 0)
+        self._lr_schedule = None
+        self._lr_value = None
+        self._lr_variable = None
+        self._set_learning_rate(learning_rate)
+
+    # ------------------------------------------------------------------ state
+
+    def _scalar_variable(self, name: str, dtype, value) -> torch.Tensor:
+        # Scalars live on the CPU: reading them never touches the accelerator.
+        tensor = torch.full((), value, dtype=dtype)
+        tensor.path = f"{self.name}/{name}"
+        self._variables.append(tensor)
+        return tensor
+
+    def _sync_scalars_to_tensors(self) -> None:
+        """Write the Python mirrors into the saved scalar tensors."""
+        self._iterations.fill_(self._step_count)
+        if self._lr_variable is not None:
+            self._lr_variable.fill_(self._lr_value)
+
+    def _sync_scalars_from_tensors(self) -> None:
+        """Read the saved scalar tensors back into the Python mirrors."""
+        self._step_count = int(self._iterations)
+        if self._lr_variable is not None:
+            self._lr_value = float(self._lr_variable)
+
+    @property
+    def iterations(self) -> torch.Tensor:
+        """The step count as an int64 CPU tensor, refreshed on each read.
+
+        With `gradient_accumulation_steps`, the number of real updates.
+        """
+        self._iterations.fill_(self._step_count)
+        if self.gradient_accumulation_steps:
+            return torch.tensor(self._step_count // self.gradient_accumulation_steps)
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value) -> None:
+        self._step_count = int(value)
+        self._iterations.fill_(self._step_count)
+
+    @property
+    def variables(self) -> list:
+        """All state in Keras's saved order: iteration, learning_rate (unless
+        the rate is a schedule), then the slots."""
+        self._sync_scalars_to_tensors()
+        return self._variables[:]
+
+    # ---------------------------------------------------------- learning rate
+
+    def _set_learning_rate(self, learning_rate) -> None:
+        owner = type(self).__name__
+        if isinstance(learning_rate, learning_rate_schedule.LearningRateSchedule) or (
+            callable(learning_rate) and not isinstance(learning_rate, torch.Tensor)
+        ):
+            self._lr_schedule = learning_rate
+            if self._lr_variable is not None:  # Keras untracks the variable
+                self._variables = [
+                    v for v in self._variables if v is not self._lr_variable
+                ]
+                self._lr_variable = None
+            self._lr_value = None
+            return
+        if isinstance(learning_rate, torch.Tensor) and learning_rate.numel() == 1:
+            learning_rate = float(learning_rate)
+        if not _is_number(learning_rate):
+            raise ValueError(
+                f"{owner} expects `learning_rate` to be a float, a "
+                "LearningRateSchedule or a callable returning the rate; got "
+                f"learning_rate={learning_rate!r}."
+            )
+        if self._lr_schedule is not None:
+            raise TypeError(
+                f"Optimizer '{self.name}' ({owner}) was created with a learning "
+                "rate schedule, so its learning rate cannot be set to a number "
+                f"(got {learning_rate!r}). Create the optimizer with a float "
+                "learning_rate if you need to change it during training."
+            )
+        self._lr_value = _f32(learning_rate)
+        if self._lr_variable is None:
+            self._lr_variable = self._scalar_variable(
+                "learning_rate", to_torch_dtype(floatx()), self._lr_value
+            )
+            # Keep Keras's order: iteration first, learning_rate second.
+            self._variables.remove(self._lr_variable)
+            self._variables.insert(1, self._lr_variable)
+        else:
+            self._lr_variable.fill_(self._lr_value)
+
+    def _current_learning_rate(self) -> float:
+        if self._lr_schedule is None:
+            return self._lr_value
+        if isinstance(self._lr_schedule, learning_rate_schedule.LearningRateSchedule):
+            value = self._lr_schedule(self._step_count)
+        else:
+            value = self._lr_schedule()
+        # Built-in schedules return Python floats for an int step. A custom one
+        # returning a device tensor costs one host sync here, its author's choice.
+        return float(value)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate at the current step, as a Python float.
+
+        Assign a float (e.g. from `ReduceLROnPlateau`) or a
+        `LearningRateSchedule` to change it.
+        """
+        return self._current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._set_learning_rate(value)
+
+    @property
+    def lr(self) -> float:
+        """Alias of `learning_rate` (the Keras 2 name)."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self.learning_rate = value
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, var_list) -> None:
+        """Create the optimizer's state for `var_list` (the trainable weights).
+
+        Subclasses call `super().build(var_list)` first, then create their slots.
+        """
+        var_list = list(var_list)
+        for i, variable in enumerate(var_list):
+            if not isinstance(variable, torch.Tensor):
+                raise TypeError(
+                    f"Optimizer '{self.name}' ({type(self).__name__}) can only "
+                    "optimize torch tensors (e.g. model.trainable_weights); item "
+                    f"{i} of var_list is a {type(variable).__name__}."
+                )
+        self._trainable_variables = var_list
+        self._scalar = _scalar_type(var_list)
+        self._trainable_variables_indices = {id(v): i for i, v in enumerate(var_list)}
+        if self.use_ema:
+            self._model_variables_moving_average = self.add_optimizer_variables(
+                var_list, "average"
+            )
+        if self.gradient_accumulation_steps:
+            self._accumulated_gradients = [
+                self.add_variable_from_reference(v, "gradient_accumulator")
+                for v in var_list
+            ]
+        self._constrained = [
+            (i, v, v.constraint)
+            for i, v in enumerate(var_list)
+            if getattr(v, "constraint", None) is not None
+        ]
+        self._refresh_weight_decay_mask()
+        self.built = True
+
+    def add_variable(
+        self,
+        shape,
+        initializer="zeros",
+        dtype=None,
+        aggregation="none",
+        layout=None,
+        name=None,
+    ) -> torch.Tensor:
+        """A new state tensor of `shape` on lamina's device, saved with the
+        optimizer. `initializer` is `"zeros"`, `"ones"`, a number, or an
+        initializer (`initializer(shape, dtype)`)."""
+        del aggregation, layout  # accepted for Keras compatibility
+        dtype = to_torch_dtype(dtype if dtype is not None else floatx())
+        value = self._initial_value(initializer, tuple(shape), dtype)
+        tensor = value.to(device=get_device(), dtype=dtype)
+        tensor.path = f"{self.name}/{name or 'variable'}"
+        self._variables.append(tensor)
+        return tensor
+
+    def add_variable_from_reference(
+        self, reference_variable, name=None, initializer="zeros"
+    ) -> torch.Tensor:
+        """A state tensor shaped, typed and placed like `reference_variable`."""
+        name = name or "var"
+        path = getattr(reference_variable, "path", None)
+        if path is None:
+            path = str(getattr(reference_variable, "name", "variable"))
+        if initializer in ("zeros", 0, 0.0):
+            tensor = torch.zeros_like(reference_variable, requires_grad=False)
+        elif _is_number(initializer):
+            tensor = torch.full_like(
+                reference_variable, float(initializer), requires_grad=False
+            )
+        else:
+            value = self._initial_value(
+                initializer, tuple(reference_variable.shape), reference_variable.dtype
+            )
+            tensor = value.to(
+                device=reference_variable.device, dtype=reference_variable.dtype
+            )
+        tensor.path = f"{self.name}/{path.replace('/', '_')}_{name}"
+        self._variables.append(tensor)
+        return tensor
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        """One slot per variable for each name in `name`, created interleaved
+        (all slots of the first variable, then the second, ...) as Keras does.
+
+        Returns a list for a single name, a tuple of lists for several.
+        """
+        names = [name] if isinstance(name, str) else list(name)
+        inits = (
+            list(initializer)
+            if isinstance(initializer, (list, tuple))
+            else [initializer] * len(names)
+        )
+        if len(inits) != len(names):
+            raise ValueError(
+                f"add_optimizer_variables got {len(names)} names and "
+                f"{len(inits)} initializers; give one initializer, or one per name."
+            )
+        slots = tuple([] for _ in names)
+        for variable in trainable_variables:
+            for k, (slot_name, init) in enumerate(zip(names, inits)):
+                slots[k].append(
+                    self.add_variable_from_reference(variable, slot_name, init)
+                )
+        return slots[0] if isinstance(name, str) else slots
+
+    @staticmethod
+    def _initial_value(initializer, shape, dtype) -> torch.Tensor:
+        if initializer == "zeros":
+            return torch.zeros(shape, dtype=dtype)
+        if initializer == "ones":
+            return torch.ones(shape, dtype=dtype)
+        if _is_number(initializer):
+            return torch.full(shape, float(initializer), dtype=dtype)
+        if isinstance(initializer, str):
+            from lamina import initializers
+
+            initializer = initializers.get(initializer)
+        return torch.as_tensor(initializer(shape, dtype=dtype))
+
+    def _get_variable_index(self, variable) -> int:
+        return self._trainable_variables_indices[id(variable)]
+
+    # ----------------------------------------------------------- weight decay
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Exempt variables from `weight_decay`.
+
+        Args:
+            var_list: Variables to exempt.
+            var_names: Strings (regular expressions, as in Keras); a variable
+                whose `path` (e.g. `"dense/bias"`) contains any of them is exempt.
+        """
+        self._exclude_from_weight_decay_ids = {id(v) for v in var_list or ()}
+        self._exclude_from_weight_decay_pattern = (
+            re.compile("|".join(sorted(set(var_names)))) if var_names else None
+        )
+        self._refresh_weight_decay_mask()
+
+    def _use_weight_decay(self, variable) -> bool:
+        if id(variable) in self._exclude_from_weight_decay_ids:
+            return False
+        pattern = self._exclude_from_weight_decay_pattern
+        if pattern is not None:
+            path = getattr(variable, "path", None) or str(getattr(variable, "name", ""))
+            if pattern.search(path) is not None:
+                return False
+        return True
+
+    def _refresh_weight_decay_mask(self) -> None:
+        self._decay_mask = [
+            self._use_weight_decay(v) for v in self._trainable_variables
+        ]
+        self._decayed = [
+            v for v, m in zip(self._trainable_variables, self._decay_mask) if m
+        ]
+
+    # ------------------------------------------------------------- the update
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Apply one update from each built variable's `.grad`, like torch.optim.
+
+        Variables whose `.grad` is None are skipped this step.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        if not self.built:
+            raise ValueError(
+                f"Optimizer '{self.name}' ({type(self).__name__}) is not built. "
+                "Call optimizer.build(model.trainable_weights) once before step()."
+            )
+        grads = [v.grad for v in self._trainable_variables]
+        self._apply_internal(grads, None)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the `.grad` of every built variable, like torch.optim."""
+        for variable in self._trainable_variables:
+            if set_to_none:
+                variable.grad = None
+            elif variable.grad is not None:
+                variable.grad.zero_()
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras API: update each variable from `(gradient, variable)` pairs."""
+        grads, variables = zip(*grads_and_vars)
+        self.apply(grads, variables)
+        return self.iterations
+
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Keras API: update `trainable_variables` (default: the built ones)
+        from `grads`, building the optimizer on first use."""
+        grads = list(grads)
+        if not grads:
+            return
+        owner = f"Optimizer '{self.name}' ({type(self).__name__})"
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(
+                    f"{owner} got gradients without variables before being "
+                    "built. Call optimizer.build(trainable_variables) first, or "
+                    "pass the variables: optimizer.apply(grads, variables)."
+                )
+            if len(grads) != len(self._trainable_variables):
+                raise ValueError(
+                    f"{owner} tracks {len(self._trainable_variables)} variables "
+                    f"but got {len(grads)} gradients. Pass one gradient per "
+                    "variable, in the order the optimizer was built with."
+                )
+            indices = None
+            variables = self._trainable_variables
+        else:
+            variables = list(trainable_variables)
+            if len(variables) != len(grads):
+                raise ValueError(
+                    f"{owner} got {len(grads)} gradients for {len(variables)} "
+                    "variables; pass one gradient per variable."
+                )
+            if not self.built:
+                self.build(variables)
+            indices = []
+            for v in variables:
+                index = self._trainable_variables_indices.get(id(v))
+                if index is None:
+                    raise ValueError(
+                        f"{owner} was built for other variables than "
+                        f"{getattr(v, 'path', tuple(v.shape))}. Create a new "
+                        "optimizer to train a new set of variables."
+                    )
+                indices.append(index)
+            if indices == list(range(len(self._trainable_variables))):
+                indices = None
+        grads = [
+            g
+            if g is None or isinstance(g, torch.Tensor)
+            else torch.as_tensor(g, dtype=v.dtype, device=v.device)
+            for g, v in zip(grads, variables)
+        ]
+        with torch.no_grad():
+            self._apply_internal(grads, indices)
+
+    def _apply_internal(self, grads: list, indices) -> None:
+        # 1. Drop variables without a gradient (rare: keep the common path lean).
+        if any(g is None for g in grads):
+            grads, indices = self._filter_missing(grads, indices)
+        variables = _select(self._trainable_variables, indices)
+        # 2. Undo the loss scale.
+        if self.loss_scale_factor is not None:
+            grads = torch._foreach_div(grads, float(self.loss_scale_factor))
+        learning_rate = float(self._scalar(self._current_learning_rate()))
+        # 3. Clip, decay, update -- every step, or every N-th with accumulation.
+        accumulate = self.gradient_accumulation_steps
+        if not accumulate:
+            self._clip_decay_update(grads, variables, indices, learning_rate)
+        else:
+            accumulators = _select(self._accumulated_gradients, indices)
+            if (self._step_count + 1) % accumulate == 0:
+                grads = torch._foreach_add(grads, accumulators)
+                torch._foreach_div_(grads, float(accumulate))
+                self._clip_decay_update(grads, variables, indices, learning_rate)
+                torch._foreach_zero_(self._accumulated_gradients)
+            else:
+                torch._foreach_add_(accumulators, grads)
+        # 4. Moving average of the weights.
+        if self.use_ema:
+            self._update_moving_average()
+        # 5. Constraints, on the variables that were updated.
+        if self._constrained:
+            used = None if indices is None else set(indices)
+            for i, variable, constraint in self._constrained:
+                if used is None or i in used:
+                    variable.copy_(constraint(variable))
+        self._step_count += 1
+
+    def _filter_missing(self, grads, indices):
+        indices = list(range(len(grads))) if indices is None else indices
+        kept = [(g, i) for g, i in zip(grads, indices) if g is not None]
+        if not kept:
+            raise ValueError(
+                f"Optimizer '{self.name}': no gradients provided for any "
+                "variable. Check that the loss depends on the trainable weights "
+                "and that backward() ran before step()."
+            )
+        # Frozen weights (requires_grad=False) are expected to have no gradient.
+        missing = tuple(
+            i
+            for g, i in zip(grads, indices)
+            if g is None and self._trainable_variables[i].requires_grad
+        )
+        if missing and missing not in self._missing_gradient_warned:
+            self._missing_gradient_warned.add(missing)
+            names = [
+                getattr(self._trainable_variables[i], "path", f"variable {i}")
+                for i in missing
+            ]
+            warnings.warn(
+                f"Gradients do not exist for variables {names} when minimizing "
+                "the loss; they are left unchanged. If using `model.compile()`, "
+                "did you forget to provide a `loss` argument?",
+                stacklevel=4,
+            )
+        return [g for g, _ in kept], [i for _, i in kept]
+
+    def _local_step(self) -> int:
+        """The 1-based number of the update being made (for bias corrections)."""
+        if self.gradient_accumulation_steps:
+            return self._step_count // self.gradient_accumulation_steps + 1
+        return self._step_count + 1
+
+    def _clip_decay_update(self, grads, variables, indices, learning_rate) -> None:
+        grads = _utils.clip_gradients(
+            grads, self.clipnorm, self.clipvalue, self.global_clipnorm
+        )
+        if self.weight_decay is not None:
+            decayed = (
+                self._decayed
+                if indices is None
+                else [v for v, i in zip(variables, indices) if self._decay_mask[i]]
+            )
+            if decayed:
+                # var - var * wd * lr, as one multiply (Keras's torch backend too).
+                f = self._scalar
+                torch._foreach_mul_(
+                    decayed, float(f(1) - f(self.weight_decay) * f(learning_rate))
+                )
+        self._foreach_update(
+            grads, variables, indices, learning_rate, self._local_step()
+        )
+
+    def _foreach_update(self, grads, variables, indices, learning_rate, step) -> None:
+        """Update `variables` in place from `grads` (lists of equal length).
+
+        `indices` says which built variables these are (None: all, in order),
+        for selecting slots; `step` is the 1-based update number. The default
+        runs a Keras-style `update_step` per variable.
+        """
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, learning_rate)
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `_foreach_update` (fast, over "
+            "lists of tensors) or `update_step(gradient, variable, "
+            "learning_rate)` (Keras style, one variable at a time)."
+        )
+
+    # Keras-style helpers for `update_step` implementations.
+    def assign(self, variable, value) -> None:
+        variable.copy_(value)
+
+    def assign_add(self, variable, value) -> None:
+        variable.add_(value)
+
+    def assign_sub(self, variable, value) -> None:
+        variable.sub_(value)
+
+    # --------------------------------------------------- EMA and loss scaling
+
+    def _update_moving_average(self) -> None:
+        averages = self._model_variables_moving_average
+        variables = self._trainable_variables
+        updates = self._step_count // (self.gradient_accumulation_steps or 1)
+        if updates == 0:
+            torch._foreach_copy_(averages, variables)  # Keras: momentum 0 at first
+        else:
+            momentum = self._scalar(self.ema_momentum)
+            torch._foreach_mul_(averages, float(momentum))
+            torch._foreach_add_(
+                averages, variables, alpha=float(self._scalar(1) - momentum)
+            )
+        frequency = self.ema_overwrite_frequency
+        if frequency and (updates + 1) % frequency == 0:
+            torch._foreach_copy_(variables, averages)
+
+    @torch.no_grad()
+    def finalize_variable_values(self, var_list) -> None:
+        """With `use_ema`, copy the moving averages into `var_list` (fit's end)."""
+        if not self.use_ema or not self.built:
+            return
+        var_list = list(var_list)
+        averages = self._model_variables_moving_average
+        if len(var_list) != len(averages):
+            raise ValueError(
+                f"Optimizer '{self.name}' holds moving averages for "
+                f"{len(averages)} variables but got {len(var_list)} to overwrite. "
+                "Pass the variables the optimizer was built with."
+            )
+        torch._foreach_copy_(var_list, averages)
+
+    def scale_loss(self, loss):
+        """`loss * loss_scale_factor` (or `loss` when no factor is set)."""
+        if self.loss_scale_factor is not None:
+            return loss * self.loss_scale_factor
+        return loss
+
+    # ------------------------------------------------------------- saving
+
+    def save_own_variables(self, store) -> None:
+        """Write `variables` into `store` as NumPy arrays under "0", "1", ..."""
+        for i, variable in enumerate(self.variables):
+            value = variable.detach()
+            if value.dtype == torch.bfloat16:
+                value = value.float()
+            store[str(i)] = value.cpu().numpy()
+
+    @torch.no_grad()
+    def load_own_variables(self, store) -> None:
+        """Read what `save_own_variables` (or Keras 3) wrote back into `variables`."""
+        variables = self.variables
+        if len(store.keys()) != len(variables):
+            hint = (
+                ""
+                if self.built
+                else " The optimizer is not built yet: call "
+                "optimizer.build(model.trainable_weights) before loading."
+            )
+            raise ValueError(
+                f"Cannot load the state of optimizer '{self.name}' "
+                f"({type(self).__name__}): it has {len(variables)} variables but "
+                f"the saved optimizer has {len(store.keys())}. The optimizer "
+                "type, its options (momentum, amsgrad, centered, a schedule "
+                "instead of a float learning rate) and the model must match the "
+                f"saved ones.{hint}"
+            )
+        for i, variable in enumerate(variables):
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"Cannot load optimizer '{self.name}' variable {i} "
+                    f"({getattr(variable, 'path', '')}): expected shape "
+                    f"{tuple(variable.shape)}, the file has {tuple(value.shape)}."
+                )
+            variable.copy_(torch.as_tensor(value))
+        self._sync_scalars_from_tensors()
+
+    @torch.no_grad()
+    def set_weights(self, weights) -> None:
+        """Assign arrays to `variables`, in order (Keras `set_weights`)."""
+        if not self.built:
+            raise ValueError(
+                f"Optimizer '{self.name}' is not built; call "
+                "optimizer.build(trainable_variables) before set_weights()."
+            )
+        self.load_own_variables({str(i): w for i, w in enumerate(weights)})
+
+    def get_config(self) -> dict:
+        """Constructor arguments under their Keras names (`from_config` inverts)."""
+        if self._lr_schedule is None:
+            learning_rate = self._lr_value
+        else:
+            learning_rate = serialize_keras_object(self._lr_schedule)
+        return {
+            "name": self.name,
+            "learning_rate": learning_rate,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            from lamina.optimizers import schedules
+
+            config["learning_rate"] = deserialize_keras_object(
+                config["learning_rate"],
+                module_objects=schedules.ALL_OBJECTS_DICT,
+                custom_objects=custom_objects,
+                kind="learning rate schedule",
+            )
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
