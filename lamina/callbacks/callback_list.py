@@ -1,0 +1,135 @@
+"""CallbackList: calls every callback's hook in order."""
+
+from lamina.callbacks.callback import Callback
+from lamina.callbacks.history import History
+from lamina.callbacks.progbar_logger import ProgbarLogger
+
+_HOOKS = [
+    "on_epoch_begin", "on_epoch_end",
+    "on_train_batch_begin", "on_train_batch_end",
+    "on_test_batch_begin", "on_test_batch_end",
+    "on_predict_batch_begin", "on_predict_batch_end",
+    "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+    "on_predict_begin", "on_predict_end",
+]
+
+
+class CallbackList(Callback):
+    """A container that forwards each hook to its callbacks, in order.
+
+    Args:
+        callbacks: List of Callback objects.
+        add_history: Add a History callback if none is given.
+        add_progbar: Add a ProgbarLogger if none is given.
+        model: The model, passed to every callback.
+        **params: `epochs`, `steps`, `verbose`, passed to every callback.
+    """
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False,
+                 model=None, **params):
+        super().__init__()
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    "callbacks must be lamina.callbacks.Callback instances; got "
+                    f"{type(callback).__name__}. Subclass Callback or use "
+                    "LambdaCallback."
+                )
+        self.callbacks = callbacks
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+            self.callbacks.append(ProgbarLogger())
+        if add_history and not any(isinstance(c, History) for c in callbacks):
+            self.callbacks.append(History())
+        # Batch hooks only run when some callback overrides them (saves time).
+        self._batch_hooks = {
+            hook: [c for c in self.callbacks if _overrides(c, hook)]
+            for hook in _HOOKS if "batch" in hook
+        }
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def append(self, callback):
+        self.callbacks.append(callback)
+        for hook in self._batch_hooks:
+            if _overrides(callback, hook):
+                self._batch_hooks[hook].append(callback)
+
+    def set_params(self, params):
+        self.params = params
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def set_model(self, model):
+        self._model = model
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    @property
+    def history(self):
+        for callback in self.callbacks:
+            if isinstance(callback, History):
+                return callback
+        return None
+
+    def _call(self, hook, *args):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def _call_batch(self, hook, batch, logs):
+        for callback in self._batch_hooks[hook]:
+            getattr(callback, hook)(batch, logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call_batch("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._call_batch("on_train_batch_end", batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call_batch("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._call_batch("on_test_batch_end", batch, logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call_batch("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call_batch("on_predict_batch_end", batch, logs)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+
+def _overrides(callback, hook) -> bool:
+    """True if `callback`'s class defines `hook` (or its old-style alias)."""
+    cls = type(callback)
+    if getattr(cls, hook, None) is not getattr(Callback, hook, None):
+        return True
+    alias = {"on_train_batch_begin": "on_batch_begin",
+             "on_train_batch_end": "on_batch_end"}.get(hook)
+    return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)

@@ -1,0 +1,111 @@
+"""ProgbarLogger: the progress bar `fit`, `evaluate` and `predict` print."""
+
+import time
+
+from lamina.callbacks.callback import Callback
+
+
+class ProgbarLogger(Callback):
+    """Prints Keras's progress bar (verbose=1) or one line per epoch (verbose=2).
+
+    Values are read from the device only when the bar redraws, so training does
+    not wait on the device every step.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+        self.progbar = None
+        self.target = None
+        self.verbose = 1
+        self.epochs = 1
+        self._called_in_fit = False
+        self._last_draw = 0.0
+
+    # Redraw at most this often: reading logs waits for the device.
+    _INTERVAL = 0.05
+
+    def set_params(self, params):
+        verbose = params.get("verbose", 1)
+        if verbose == "auto":
+            verbose = 1
+        self.verbose = verbose
+        self.epochs = params.get("epochs", 1)
+        self.target = params.get("steps")
+
+    def on_train_begin(self, logs=None):
+        self._called_in_fit = True
+
+    def on_test_begin(self, logs=None):
+        if not self._called_in_fit:
+            self._reset_progbar()
+
+    def on_predict_begin(self, logs=None):
+        self._reset_progbar()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset_progbar()
+        if self.verbose and self.epochs > 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._called_in_fit:
+            self._update(batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update(batch, None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finalize(logs)
+
+    def on_test_end(self, logs=None):
+        if not self._called_in_fit:
+            self._finalize(logs)
+
+    def on_predict_end(self, logs=None):
+        self._finalize(None)
+
+    def _reset_progbar(self):
+        self.seen = 0
+        self.progbar = None
+        self._last_draw = 0.0
+
+    def _maybe_init_progbar(self):
+        if self.progbar is None:
+            from lamina.utils import Progbar
+
+            self.progbar = Progbar(target=self.target, verbose=self.verbose,
+                                   unit_name="step")
+
+    def _update(self, batch, logs):
+        if not self.verbose:
+            return
+        self._maybe_init_progbar()
+        self.seen = batch + 1
+        now = time.monotonic()
+        if self.verbose != 1 or (now - self._last_draw < self._INTERVAL
+                                 and self.seen != self.target):
+            return
+        self._last_draw = now
+        values = list((logs or {}).items())
+        self._mark_stateful(values)
+        self.progbar.update(self.seen, values, finalize=False)
+
+    def _finalize(self, logs):
+        if not self.verbose:
+            return
+        self._maybe_init_progbar()
+        if self.target is None:
+            self.target = self.seen
+            self.progbar.target = self.seen
+        values = list((logs or {}).items())
+        self._mark_stateful(values)
+        self.progbar.update(self.target, values, finalize=True)
+
+    def _mark_stateful(self, values):
+        # Logged values are already running means over the epoch; the bar must
+        # show them as they are, not average them again.
+        self.progbar.stateful_metrics.update(key for key, _ in values)

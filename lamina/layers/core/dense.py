@@ -1,0 +1,106 @@
+"""Dense: a learned affine map over the last axis, then an activation."""
+
+import torch.nn.functional as F
+
+from lamina import activations, constraints, initializers, regularizers
+from lamina.layers.input_spec import InputSpec
+from lamina.layers.layer import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer: `activation(inputs @ kernel + bias)`.
+
+    Args:
+        units: Size of the output's last axis, a positive int.
+        activation: Name or callable applied last. Defaults to `None` (linear).
+        use_bias: Whether to add a bias. Defaults to `True`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        bias_initializer: Defaults to `"zeros"`.
+        kernel_regularizer, bias_regularizer: Penalties added to the loss.
+        kernel_constraint, bias_constraint: Projections applied after updates.
+
+    Input shape `(batch, ..., input_dim)`; output shape `(batch, ..., units)`.
+    The kernel has Keras's layout `(input_dim, units)`.
+
+    Example:
+    >>> tuple(lamina.layers.Dense(4)(np.ones((2, 3), "float32")).shape)
+    (2, 4)
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(
+                "Dense expects `units` to be a positive int (the output size); "
+                f"got units={units!r}. For 64 outputs write Dense(64)."
+            )
+        if lora_rank is not None or quantization_config is not None:
+            raise NotImplementedError(
+                "Dense(lora_rank=..., quantization_config=...) is not supported by "
+                "lamina yet; leave them as None."
+            )
+        self.units = units
+        self.activation = activations.get(activation)
+        self._linear_activation = self.activation is activations.linear
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        # Keras layout (in, out): saved files and get_weights() depend on it.
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Layer '{self.name}' (Dense) needs the size of the inputs' last axis "
+                f"to create its kernel; got input shape {tuple(input_shape)}."
+            )
+        self.kernel = self.add_weight(
+            name="kernel", shape=(in_dim, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.built = True
+
+    def call(self, inputs):
+        # kernel.t() is a view; F.linear runs one addmm on it with no copy.
+        outputs = F.linear(inputs, self.kernel.t(), self.bias)
+        if self._linear_activation:
+            return outputs
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)[:-1] + (self.units,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "quantization_config": None,
+        }
+
+

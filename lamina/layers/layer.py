@@ -1,0 +1,574 @@
+"""Layer: the Keras layer contract (deferred build, weights, config) on nn.Module."""
+
+import inspect
+import threading
+
+import numpy as np
+import torch
+
+from lamina import backend, tree
+from lamina.backend.keras_tensor import (
+    KerasTensor,
+    any_symbolic,
+    shapes_of,
+    specs_from_shapes,
+)
+from lamina.backend.naming import to_snake_case, uniquify
+from lamina import dtype_policies
+from lamina.layers.input_spec import check_input_spec
+from lamina.layers.node import Node
+
+_ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size",
+                   "weights"}
+
+
+class _CallContext(threading.local):
+    """Per-thread state of the outermost layer call: its `training` value, depth."""
+
+    def __init__(self):
+        self.training = None
+        self.depth = 0
+
+
+_CALL_CONTEXT = _CallContext()
+# Set once any layer calls add_loss(); until then calls skip loss bookkeeping.
+_ADD_LOSS_USED = [False]
+
+
+def _shape_of(x):
+    if isinstance(x, (torch.Tensor, KerasTensor)):
+        return tuple(x.shape)
+    if isinstance(x, np.ndarray):
+        return x.shape
+    return None
+
+
+class Layer(torch.nn.Module):
+    """Base class of every lamina layer: a `torch.nn.Module` that behaves like a
+    Keras 3 layer.
+
+    Subclasses create weights in `build(input_shape)` with `add_weight`, compute in
+    `call(inputs)`, and list their constructor arguments in `get_config()`.
+    `build` runs once, on the first call, with the input's shape.
+
+    Args:
+        trainable: Whether the layer's weights are updated by training.
+            Defaults to `True`.
+        name: Layer name; defaults to the snake_case class name made unique
+            (`dense`, `dense_1`, ...).
+        dtype: Dtype policy or dtype name for weights and computation.
+            Defaults to the global policy (`float32`).
+        activity_regularizer: Regularizer applied to the layer's output.
+        input_shape: Shape of one sample (Sequential's first layer only).
+
+    Example:
+    >>> class Scale(lamina.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.scale = self.add_weight(shape=(input_shape[-1],),
+    ...                                      initializer="ones", name="scale")
+    ...     def call(self, x):
+    ...         return x * self.scale
+    >>> tuple(Scale()(np.ones((2, 3), "float32")).shape)
+    (2, 3)
+    """
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        # Keras: a custom layer without get_config() still serializes the
+        # arguments it was constructed with.
+        object.__setattr__(instance, "_constructor_args", (args, dict(kwargs)))
+        return instance
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None,
+                 autocast=True, name=None, **kwargs):
+        torch.nn.Module.__init__(self)
+        unknown = set(kwargs) - _ALLOWED_KWARGS
+        if unknown:
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: "
+                f"{ {k: kwargs[k] for k in sorted(unknown)} }."
+            )
+        # Keras layers start in inference mode; fit() switches to training.
+        self.training = False
+        self.built = False
+        self.name = name if name is not None else uniquify(
+            to_snake_case(type(self).__name__))
+        if not isinstance(self.name, str) or "/" in self.name:
+            raise ValueError(
+                f"A layer name must be a string without '/'; got name={self.name!r}."
+            )
+        self.dtype_policy = dtype
+        self.autocast = autocast
+        self._trainable = bool(trainable)
+        self._trainable_variables = []
+        self._non_trainable_variables = []
+        self._regularized = []
+        self._losses = []
+        self._inbound_nodes = []
+        self._build_shapes = None
+        self.input_spec = None
+        self.supports_masking = False
+        from lamina import regularizers
+
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._input_shape_arg = None
+        if kwargs.get("batch_input_shape") is not None:
+            self._input_shape_arg = tuple(kwargs["batch_input_shape"])[1:]
+        elif kwargs.get("input_shape") is not None:
+            self._input_shape_arg = tuple(kwargs["input_shape"])
+        elif kwargs.get("input_dim") is not None:
+            self._input_shape_arg = (kwargs["input_dim"],)
+        self._initial_weights = kwargs.get("weights")
+        signature = inspect.signature(self.call).parameters
+        self._call_has_training_arg = "training" in signature
+        self._call_has_mask_arg = "mask" in signature
+        self._call_is_default = type(self).call is Layer.call
+
+    # --- attribute tracking -------------------------------------------------
+
+    def __setattr__(self, name, value):
+        # Keras tracks layers held in plain lists; torch needs a ModuleList to see
+        # them (for .to(), state_dict(), DDP). Lists of layers become ModuleLists.
+        if (isinstance(value, (list, tuple)) and value
+                and all(isinstance(v, torch.nn.Module) for v in value)
+                and not name.startswith("_")):
+            value = torch.nn.ModuleList(value)
+        elif isinstance(value, torch.nn.Parameter):
+            params = self.__dict__.get("_parameters")
+            if params is not None:
+                for key, existing in list(params.items()):
+                    if existing is value and key != name:
+                        del params[key]  # re-register under the attribute's name
+        super().__setattr__(name, value)
+
+    @property
+    def _layers(self):
+        """Direct sub-layers, in the order they were assigned (Keras `_layers`)."""
+        found = []
+
+        def _collect(module):
+            for child in module.children():
+                if isinstance(child, Layer):
+                    found.append(child)
+                elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+                    _collect(child)
+
+        _collect(self)
+        return found
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        seen, result = set(), []
+        stack = [self] if include_self else list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            result.append(layer)
+            if recursive:
+                stack = list(layer._layers) + stack
+        return result
+
+    # --- dtype ----------------------------------------------------------------
+
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = dtype_policies.get(value)
+        self._compute_torch_dtype = backend.to_torch_dtype(
+            self._dtype_policy.compute_dtype)
+
+    @property
+    def dtype(self) -> str:
+        """Dtype of the layer's weights (the policy's variable dtype)."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
+
+    # --- weights --------------------------------------------------------------
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None,
+                   aggregation="none", overwrite_with_gradient=False, name=None):
+        """Create a weight, track it, and return it as an `nn.Parameter`.
+
+        Args:
+            shape: Tuple of ints. Defaults to `()` (a scalar).
+            initializer: Name or callable. Defaults to `"glorot_uniform"` for
+                float weights and `"zeros"` otherwise.
+            dtype: Defaults to the layer's variable dtype.
+            trainable: Whether training updates it (`requires_grad`).
+            regularizer: Penalty added to the loss (see `losses`).
+            constraint: Projection applied after each optimizer update.
+            name: Weight name (`"kernel"`), used in `path` and `state_dict()`.
+        """
+        from lamina import constraints, initializers, regularizers
+
+        if isinstance(shape, str):
+            # Keras 2 order: add_weight("kernel", (3, 4), ...).
+            name, shape, initializer = shape, initializer, None
+        shape = () if shape is None else tuple(shape)
+        for dim in shape:
+            if dim is None or (not isinstance(dim, (int, np.integer))) or dim < 0:
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}): add_weight("
+                    f"name={name!r}) needs a shape of non-negative ints; got "
+                    f"shape={shape}. Create weights in build(input_shape) where the "
+                    "input sizes are known."
+                )
+        dtype = backend.standardize_dtype(dtype or self.variable_dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if backend.is_float_dtype(dtype) else "zeros"
+        initializer = initializers.get(initializer)
+        name = name or "variable"
+        with _unset_fake_mode():
+            value = initializer(shape, dtype=dtype)
+            value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
+            param = torch.nn.Parameter(value, requires_grad=bool(trainable)
+                                       and backend.is_float_dtype(dtype))
+        param.path = f"{self.name}/{name}"
+        param.constraint = constraints.get(constraint)
+        param.autocast = autocast
+        key = name.replace(".", "_")
+        if key in self._parameters or hasattr(type(self), key) or key in self._modules:
+            suffix = 1
+            while f"{key}_{suffix}" in self._parameters:
+                suffix += 1
+            key = f"{key}_{suffix}"
+        self.register_parameter(key, param)
+        if trainable:
+            self._trainable_variables.append(param)
+        else:
+            self._non_trainable_variables.append(param)
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized.append((param, regularizer))
+        return param
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freeze or unfreeze this layer and every layer inside it, as Keras does."""
+        value = bool(value)
+        for layer in self._flatten_layers():
+            layer._trainable = value
+            for param in layer._trainable_variables:
+                param.requires_grad_(value)
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self.trainable:
+            return []
+        result = [v for v in self._trainable_variables if v.requires_grad]
+        for layer in self._layers:
+            result.extend(layer.trainable_weights)
+        return _dedupe(result)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.trainable:
+            return self.weights
+        result = [v for v in self._trainable_variables if not v.requires_grad]
+        result += self._non_trainable_variables
+        for layer in self._layers:
+            result.extend(layer.non_trainable_weights)
+        return _dedupe(result)
+
+    @property
+    def weights(self) -> list:
+        """Own weights (trainable first, in creation order), then sub-layers'."""
+        result = self._trainable_variables + self._non_trainable_variables
+        for layer in self._layers:
+            result = result + layer.weights
+        return _dedupe(result)
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list:
+        """The weights as NumPy arrays, in `weights` order."""
+        return [backend.convert_to_numpy(w) for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign NumPy arrays (in `get_weights()` order) to the weights."""
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) has {len(params)} "
+                f"weights, but set_weights() got a list of {len(weights)} arrays. "
+                f"Expected shapes: {[tuple(p.shape) for p in params]}."
+            )
+        for param, value in zip(params, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(param.shape):
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{param.path}' has shape "
+                    f"{tuple(param.shape)}, but set_weights() got an array of shape "
+                    f"{value.shape}."
+                )
+            with torch.no_grad():
+                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) is not built yet, so "
+                "it has no weights to count. Call it on data (or build it) first."
+            )
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    # --- losses ---------------------------------------------------------------
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar tensor to the training loss for the current call."""
+        _ADD_LOSS_USED[0] = True
+        self._losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Losses added in the last call and weight-regularization penalties."""
+        result = []
+        for layer in self.__dict__.get("_loss_layers") or self._flatten_layers():
+            result.extend(layer._losses)
+            for param, regularizer in layer._regularized:
+                result.append(regularizer(param))
+        return result
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            layer._losses = []
+
+    # --- calling --------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        first = args[0] if args else None
+        if not isinstance(first, torch.Tensor):
+            # Slow path: symbolic inputs build a graph; other data is converted.
+            if any_symbolic(first) or any_symbolic(kwargs):
+                return self._symbolic_call(args, kwargs)
+            if args:
+                args = (_to_tensors(first),) + args[1:]
+        elif kwargs and any_symbolic(kwargs):
+            return self._symbolic_call(args, kwargs)
+        elif (self.autocast and first.dtype != self._compute_torch_dtype
+              and first.is_floating_point()):
+            args = (first.to(self._compute_torch_dtype),) + args[1:]
+        ctx = _CALL_CONTEXT
+        training = kwargs.pop("training", None) if kwargs else None
+        if not self.built:
+            self._build_on_first_call(args, kwargs)
+        if training is None:
+            training = ctx.training if ctx.training is not None else self.training
+        if self._call_has_training_arg:
+            kwargs["training"] = training
+        if ctx.depth == 0 and _ADD_LOSS_USED[0]:
+            self._clear_losses()
+        previous = ctx.training
+        ctx.training = training
+        ctx.depth += 1
+        try:
+            outputs = torch.nn.Module.__call__(self, *args, **kwargs)
+        except RuntimeError as error:
+            self._explain_failure(error, args)
+            raise
+        finally:
+            ctx.depth -= 1
+            ctx.training = previous
+        if self.activity_regularizer is not None:
+            for output in tree.flatten(outputs):
+                self.add_loss(self.activity_regularizer(output) / output.shape[0])
+        return outputs
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) has no call() method. "
+            "Subclasses of Layer must implement call(inputs)."
+        )
+
+    def _explain_failure(self, error, args):
+        """Turn a deep torch shape error into one that names this layer."""
+        if self.input_spec is None or not args:
+            return
+        try:
+            check_input_spec(self.input_spec, _shape_of(args[0]), self.name,
+                             type(self).__name__)
+        except ValueError as friendly:
+            raise friendly from error
+
+    # --- building -------------------------------------------------------------
+
+    def build(self, input_shape) -> None:
+        """Create weights for inputs of `input_shape`. Runs once, before `call`."""
+        self.built = True
+
+    def _build_on_first_call(self, args, kwargs):
+        shapes = tree.map_structure(_shape_of, args[0]) if args else None
+        self._build_with_shapes(shapes)
+
+    def _build_with_shapes(self, shapes):
+        if self._input_shape_arg is not None and shapes is not None and not (
+                tree.is_nested(shapes) and not isinstance(shapes[0], (int, type(None)))):
+            expected = tuple(self._input_shape_arg)
+            got = tuple(shapes[1:])
+            if len(expected) == len(got) and any(
+                    e is not None and g is not None and e != g
+                    for e, g in zip(expected, got)):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) was declared with "
+                    f"input_shape={expected}, but it was called on inputs of shape "
+                    f"{tuple(shapes)}."
+                )
+        with _unset_fake_mode():
+            self.build(shapes)
+        self.built = True
+        self._build_shapes = shapes
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def build_from_config(self, config) -> None:
+        """Build from a `get_build_config()` dict, as `load_model` does."""
+        if not config or self.built:
+            return
+        if "input_shape" in config:
+            self._build_with_shapes(_as_shape(config["input_shape"]))
+        elif "shapes_dict" in config:
+            shapes = [_as_shape(s) for s in config["shapes_dict"].values()]
+            self._build_with_shapes(shapes[0] if len(shapes) == 1 else shapes)
+
+    def get_build_config(self):
+        if self._build_shapes is None:
+            return None
+        return {"input_shape": self._build_shapes}
+
+    # --- symbolic calls (functional graphs and shape inference) ----------------
+
+    def _symbolic_call(self, args, kwargs):
+        kwargs = dict(kwargs)
+        kwargs.pop("training", None)
+        if not self.built:
+            shapes = tree.map_structure(
+                lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
+                args[0])
+            self._build_with_shapes(shapes)
+        if self.input_spec is not None and isinstance(args[0], KerasTensor):
+            check_input_spec(self.input_spec, args[0].shape, self.name,
+                             type(self).__name__)
+        outputs = self.compute_output_spec(*args, **kwargs)
+        Node(self, args, kwargs, outputs)
+        return outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """KerasTensors for the outputs of `call` on KerasTensor `args`."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            shapes = tree.map_structure(
+                lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0])
+            out_shape = self.compute_output_shape(shapes)
+            return specs_from_shapes(out_shape, dtype=self.compute_dtype)
+        from lamina.backend.shape_inference import compute_output_spec
+
+        def _run(*a, **k):
+            if self._call_has_training_arg:
+                k["training"] = False
+            return self.call(*a, **k)
+
+        return compute_output_spec(_run, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for inputs of `input_shape` (by default inferred by running
+        `call` on shape-only tensors)."""
+        spec = self.compute_output_spec(specs_from_shapes(input_shape))
+        return shapes_of(spec)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+    # --- config ---------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        from lamina.saving.serialization_lib import serialize_keras_object
+
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": serialize_keras_object(self._dtype_policy)}
+        if type(self).get_config is Layer.get_config and type(self).__init__ is not (
+                Layer.__init__):
+            args, kwargs = self._constructor_args
+            if args:
+                names = list(inspect.signature(type(self).__init__).parameters)[1:]
+                kwargs = {**dict(zip(names, args)), **kwargs}
+            try:
+                kwargs = serialize_keras_object(kwargs)
+            except TypeError:
+                raise NotImplementedError(
+                    f"Layer {type(self).__name__} has arguments that are not "
+                    "serializable, so it needs its own get_config() returning them."
+                ) from None
+            config.update(kwargs)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    def _get_name(self):
+        return type(self).__name__
+
+
+def _dedupe(items):
+    seen, result = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            result.append(item)
+    return result
+
+
+def _to_tensors(x):
+    if isinstance(x, (list, tuple, dict)):
+        return tree.map_structure(
+            lambda v: v if isinstance(v, (torch.Tensor, KerasTensor)) or v is None
+            else backend.convert_to_tensor(v), x)
+    return backend.convert_to_tensor(x)
+
+
+def _as_shape(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, dict):
+        return {k: _as_shape(v) for k, v in shape.items()}
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [_as_shape(s) for s in shape]
+    return tuple(shape)
+
+
+class _unset_fake_mode:
+    """Create real weights even when a build happens during shape inference."""
+
+    def __enter__(self):
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+        self._context = unset_fake_temporarily()
+        self._context.__enter__()
+
+    def __exit__(self, *exc):
+        self._context.__exit__(*exc)

@@ -1,0 +1,6 @@
+"""lamina.models: Model, Sequential, and (re)building models from configs."""
+
+from lamina.models.model import Model
+from lamina.models.sequential import Sequential
+
+__all__ = ["Model", "Sequential"]

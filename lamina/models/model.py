@@ -1,0 +1,104 @@
+"""Model: a Layer with the training API (compile/fit/evaluate/predict) and summary."""
+
+from lamina.backend.keras_tensor import specs_from_shapes
+from lamina.layers.layer import Layer
+from lamina.trainers.trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    """A layer that can be trained: group layers and give them `fit()`.
+
+    Three ways to make one, as in Keras:
+    `Sequential([...])`; the functional API `Model(inputs, outputs)`; or
+    subclassing `Model`, creating layers in `__init__` and using them in `call()`.
+
+    Example:
+    >>> class TwoLayers(lamina.Model):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = lamina.layers.Dense(8, activation="relu")
+    ...         self.out = lamina.layers.Dense(1)
+    ...     def call(self, x):
+    ...         return self.out(self.hidden(x))
+    >>> tuple(TwoLayers()(np.ones((4, 3), "float32")).shape)
+    (4, 1)
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # Keras: Model(inputs, outputs) builds a functional model.
+        if cls is Model and (len(args) >= 2 or "outputs" in kwargs):
+            from lamina.models.functional import Functional
+
+            return Functional.__new__(Functional, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}() takes keyword arguments only (or inputs "
+                f"and outputs for a functional model); got {len(args)} positional "
+                "arguments."
+            )
+        Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
+        self._init_trainer()
+
+    @property
+    def layers(self) -> list:
+        """The model's direct sub-layers, in the order they were created."""
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """A sub-layer by `name` or by `index` into `layers`."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"get_layer(index={index}) is out of range: model "
+                    f"'{self.name}' has {len(self.layers)} layers."
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f"No layer named {name!r} in model '{self.name}'. "
+                         f"Layers: {names}.")
+
+    def _build_on_first_call(self, args, kwargs):
+        if type(self).build is Model.build:
+            # Sub-layers build themselves as call() reaches them.
+            from lamina.layers.layer import _shape_of
+            from lamina import tree
+
+            self._build_shapes = tree.map_structure(_shape_of, args[0]) if args else None
+            self.built = True
+            return
+        super()._build_on_first_call(args, kwargs)
+
+    def build(self, input_shape=None):
+        """Build a subclassed model for inputs of `input_shape` by tracing `call`
+        on shape-only tensors, so `summary()` works before any data is seen."""
+        if input_shape is None:
+            raise ValueError(
+                f"Model '{self.name}'.build() needs an input shape, e.g. "
+                "model.build((None, 32))."
+            )
+        if not self._call_is_default:
+            self.compute_output_spec(specs_from_shapes(input_shape))
+        self._build_shapes = input_shape
+        self.built = True
+
+    def summary(self, line_length=None, positions=None, print_fn=None,
+                expand_nested=False, show_trainable=False, layer_range=None):
+        """Print a table of the layers: name (type), output shape, parameters."""
+        from lamina.utils.summary_utils import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions,
+                      print_fn=print_fn, expand_nested=expand_nested,
+                      show_trainable=show_trainable, layer_range=layer_range)
+
+    def get_config(self):
+        return Layer.get_config(self)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+

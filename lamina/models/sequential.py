@@ -1,0 +1,211 @@
+"""Sequential: a plain stack of layers, each feeding the next."""
+
+import torch
+
+from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers.core.input_layer import InputLayer
+from lamina.layers.layer import Layer
+from lamina.models.model import Model
+
+
+class Sequential(Model):
+    """A model whose layers run one after another.
+
+    Args:
+        layers: Optional list of layers; an `Input(shape)` first (or a first layer
+            given `input_shape=`) builds the model at once, otherwise it is built
+            on the first batch it sees.
+        trainable: Defaults to `True`.
+        name: Defaults to `sequential`, `sequential_1`, ...
+
+    Example:
+    >>> model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(2)])
+    >>> model.output_shape
+    (None, 2)
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None, **kwargs):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        # Registered under "layers" so state_dict() keys read layers.0.kernel.
+        self._modules["layers"] = torch.nn.ModuleList()
+        self._input_layer = None
+        self._call_layers = ()
+        self._output_shapes = []
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(
+                    "Sequential expects a list of layers; got "
+                    f"{type(layers).__name__}. Write Sequential([layer1, layer2])."
+                )
+            for layer in layers:
+                self.add(layer, rebuild=False)
+            self._maybe_build_graph()
+
+    @property
+    def layers(self) -> list:
+        return list(self._modules["layers"])
+
+    @property
+    def _layers(self):
+        return list(self._modules["layers"])
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (or an `Input(...)` tensor, first only)."""
+        if isinstance(layer, KerasTensor):
+            history = layer._keras_history
+            if history is None or not isinstance(history[0], InputLayer):
+                raise ValueError(
+                    "Only an Input(...) tensor can be added to a Sequential model as "
+                    f"a tensor; got {layer!r}."
+                )
+            layer = history[0]
+        if isinstance(layer, InputLayer):
+            if self._input_layer is not None or self.layers:
+                raise ValueError(
+                    f"Sequential model '{self.name}': an Input/InputLayer must be the "
+                    "first layer, and there can be only one."
+                )
+            object.__setattr__(self, "_input_layer", layer)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                "Only lamina layers can be added to a Sequential model; got "
+                f"{type(layer).__name__}. Wrap a torch module in a custom Layer "
+                "whose call() runs it."
+            )
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(
+                f"All layers in a Sequential model need unique names; "
+                f"'{layer.name}' is already in model '{self.name}'. Pass name=... "
+                "to one of them."
+            )
+        if (not self.layers and self._input_layer is None
+                and layer._input_shape_arg is not None):
+            object.__setattr__(self, "_input_layer",
+                               InputLayer(shape=layer._input_shape_arg))
+        self._modules["layers"].append(layer)
+        self._call_layers = tuple(self._modules["layers"])
+        self.__dict__.pop("_loss_layers", None)
+        self.built = False
+        if rebuild:
+            self._maybe_build_graph()
+
+    def pop(self, rebuild=True):
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise IndexError(f"Sequential model '{self.name}' has no layers to pop.")
+        layer = self._modules["layers"][-1]
+        del self._modules["layers"][-1]
+        self._call_layers = tuple(self._modules["layers"])
+        self.__dict__.pop("_loss_layers", None)
+        self.built = False
+        if rebuild:
+            self._maybe_build_graph()
+        return layer
+
+    def _maybe_build_graph(self):
+        if self._input_layer is not None and self.layers:
+            self._build_graph()
+
+    def _build_graph(self):
+        """Build every layer by passing the symbolic input through the stack."""
+        x = self._input_layer.output
+        shapes = []
+        for layer in self._call_layers:
+            x = layer(x)
+            shapes.append(tuple(x.shape) if isinstance(x, KerasTensor) else None)
+        self._output_shapes = shapes
+        self._build_shapes = self._input_layer.batch_shape
+        self.built = True
+
+    def build(self, input_shape=None):
+        if input_shape is None:
+            raise ValueError(
+                f"Sequential model '{self.name}' cannot be built without an input "
+                "shape. Start it with Input(shape=...) or call it on data."
+            )
+        if not self.layers:
+            raise ValueError(
+                f"Sequential model '{self.name}' has no layers. Add layers before "
+                "calling or building it."
+            )
+        if self._input_layer is None or tuple(
+                self._input_layer.batch_shape) != tuple(input_shape):
+            if self._input_layer is None:
+                object.__setattr__(self, "_input_layer",
+                                   InputLayer(batch_shape=tuple(input_shape)))
+        self._build_graph()
+
+    def _build_on_first_call(self, args, kwargs):
+        from lamina.layers.layer import _shape_of
+
+        if not self.layers:
+            raise ValueError(
+                f"Sequential model '{self.name}' has no layers. Add layers before "
+                "calling it."
+            )
+        self.build(_shape_of(args[0]))
+
+    def call(self, inputs, training=None):
+        for layer in self._call_layers:
+            inputs = layer(inputs)
+        return inputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        x = args[0]
+        for layer in self._call_layers:
+            x = layer(x)
+        return x
+
+    @property
+    def input_shape(self):
+        if self._input_layer is None:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no defined input shape yet."
+            )
+        return self._input_layer.batch_shape
+
+    @property
+    def output_shape(self):
+        if not self._output_shapes:
+            raise AttributeError(
+                f"Sequential model '{self.name}' is not built, so it has no output "
+                "shape yet."
+            )
+        return self._output_shapes[-1]
+
+    @property
+    def inputs(self):
+        return None if self._input_layer is None else [self._input_layer.output]
+
+    @property
+    def output_names(self):
+        return [self.layers[-1].name] if self.layers else []
+
+    def get_config(self):
+        from lamina.saving.serialization_lib import serialize_keras_object
+
+        layer_configs = []
+        if self._input_layer is not None:
+            layer_configs.append(serialize_keras_object(self._input_layer))
+        for layer in self.layers:
+            layer_configs.append(serialize_keras_object(layer))
+        config = {**Layer.get_config(self), "layers": layer_configs}
+        if self._input_layer is not None:
+            config["build_input_shape"] = self._input_layer.batch_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from lamina.saving.serialization_lib import deserialize_keras_object
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config.get("layers", []):
+            layer = deserialize_keras_object(layer_config, custom_objects=custom_objects,
+                                             kind="layer")
+            model.add(layer, rebuild=False)
+        if model._input_layer is None and config.get("build_input_shape"):
+            model.build(tuple(config["build_input_shape"]))
+        else:
+            model._maybe_build_graph()
+        return model

@@ -1,0 +1,334 @@
+"""What `compile()` was given, turned into objects the train step can call fast.
+
+`CompileLoss` maps losses (and loss weights) onto the model's outputs;
+`CompileMetrics` does the same for metrics. Both are resolved on the first batch,
+when the shapes of targets and predictions are known (that is how Keras picks
+which accuracy `"accuracy"` means).
+"""
+
+import torch
+
+from lamina import losses as losses_module
+from lamina import metrics as metrics_module
+
+_ACCURACY_NAMES = ("accuracy", "acc")
+_CROSSENTROPY_NAMES = ("crossentropy", "ce")
+
+
+def _is_binary_loss(loss) -> bool:
+    fn = getattr(loss, "fn", loss)
+    names = {getattr(fn, "__name__", ""), type(loss).__name__}
+    return bool(names & {"binary_crossentropy", "BinaryCrossentropy",
+                         "binary_focal_crossentropy", "BinaryFocalCrossentropy"})
+
+
+def _is_sparse_loss(loss) -> bool:
+    fn = getattr(loss, "fn", loss)
+    names = {getattr(fn, "__name__", ""), type(loss).__name__}
+    return bool(names & {"sparse_categorical_crossentropy",
+                         "SparseCategoricalCrossentropy"})
+
+
+def _match_structure(value, num_outputs, output_names, what):
+    """Spread a compile argument over the outputs: one value for all, a list by
+    position, or a dict by output name. Returns a list with one entry per output."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(output_names))
+        if unknown:
+            raise ValueError(
+                f"compile() got {what} for unknown outputs {unknown}. The model's "
+                f"outputs are named {list(output_names)}."
+            )
+        return [value.get(name) for name in output_names]
+    if isinstance(value, (list, tuple)) and num_outputs > 1:
+        if len(value) != num_outputs:
+            raise ValueError(
+                f"compile() got a list of {len(value)} {what} for a model with "
+                f"{num_outputs} outputs ({list(output_names)}). Pass one per output, "
+                "or a dict keyed by output name."
+            )
+        return list(value)
+    if isinstance(value, (list, tuple)) and num_outputs == 1 and what == "losses":
+        if len(value) != 1:
+            raise ValueError(
+                f"compile() got {len(value)} losses for a model with one output. "
+                "Pass a single loss."
+            )
+        return list(value)
+    return [value] * num_outputs
+
+
+def _flatten_targets(y, num_outputs, output_names, what="y"):
+    """Targets (or sample weights) as a list aligned with the outputs."""
+    if y is None:
+        return [None] * num_outputs
+    if isinstance(y, dict):
+        missing = [n for n in output_names if n not in y]
+        if missing and len(y) < num_outputs:
+            raise ValueError(
+                f"{what} is a dict without entries for outputs {missing}; its keys "
+                f"are {sorted(y)}. The model's outputs are {list(output_names)}."
+            )
+        return [y.get(name) for name in output_names]
+    if isinstance(y, (list, tuple)):
+        if num_outputs == 1 and len(y) == 1:
+            return list(y)
+        if len(y) != num_outputs:
+            raise ValueError(
+                f"{what} has {len(y)} arrays but the model has {num_outputs} "
+                f"outputs ({list(output_names)}). Pass one per output."
+            )
+        return list(y)
+    if num_outputs > 1 and what == "sample_weight":
+        return [y] * num_outputs
+    if num_outputs > 1:
+        raise ValueError(
+            f"The model has {num_outputs} outputs ({list(output_names)}) but {what} "
+            "is a single array. Pass a list or a dict keyed by output name."
+        )
+    return [y]
+
+
+def flatten_outputs(y_pred):
+    """Model outputs as a list (dict outputs in the model's output order)."""
+    if isinstance(y_pred, dict):
+        return list(y_pred.values())
+    if isinstance(y_pred, (list, tuple)):
+        return list(y_pred)
+    return [y_pred]
+
+
+class CompileLoss:
+    """The compiled loss: per-output losses, weighted and summed.
+
+    Args:
+        loss: A loss name, function or Loss object; a list (one per output); or a
+            dict keyed by output name.
+        loss_weights: A float, a list, or a dict keyed by output name.
+        output_names: The model's output names (for dict arguments and logs).
+    """
+
+    def __init__(self, loss, loss_weights=None, output_names=None):
+        self._loss_arg = loss
+        self._loss_weights_arg = loss_weights
+        self.output_names = list(output_names or [])
+        self.built = False
+        self.losses = []
+        self.weights = []
+        self.output_trackers = []
+
+    def build(self, y_true, y_pred):
+        outputs = flatten_outputs(y_pred)
+        if len(self.output_names) != len(outputs):
+            self.output_names = [f"output_{i}" for i in range(len(outputs))] if len(
+                outputs) > 1 else (self.output_names[:1] or ["output"])
+        names = self.output_names
+        specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
+        self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
+        weights = self._loss_weights_arg
+        if weights is None:
+            self.weights = [1.0] * len(outputs)
+        else:
+            self.weights = [1.0 if w is None else float(w) for w in _match_structure(
+                weights, len(outputs), names, "loss_weights")]
+        targets = _flatten_targets(y_true, len(outputs), names)
+        for loss, target, output, name in zip(self.losses, targets, outputs, names):
+            if loss is None or target is None:
+                continue
+            check = getattr(losses_module, "check_loss_inputs", None)
+            if check is not None:
+                check(loss, tuple(target.shape), tuple(output.shape))
+        if len(outputs) > 1:
+            self.output_trackers = [
+                metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
+                for loss, name in zip(self.losses, names)]
+        self.built = True
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if not self.built:
+            self.build(y_true, y_pred)
+        outputs = flatten_outputs(y_pred)
+        if len(outputs) == 1 and not isinstance(y_true, (list, tuple, dict)):
+            loss = self.losses[0]
+            value = loss(y_true, outputs[0], sample_weight)
+            weight = self.weights[0]
+            return value if weight == 1.0 else value * weight
+        names = self.output_names
+        targets = _flatten_targets(y_true, len(outputs), names)
+        weights = _flatten_targets(sample_weight, len(outputs), names, "sample_weight")
+        total = None
+        for i, (loss, target, output, sw) in enumerate(
+                zip(self.losses, targets, outputs, weights)):
+            if loss is None or target is None:
+                continue
+            value = loss(target, output, sw)
+            if self.output_trackers:
+                with torch.no_grad():
+                    self.output_trackers[i].update_state(
+                        value.detach(), sample_weight=output.shape[0])
+            value = value * self.weights[i] if self.weights[i] != 1.0 else value
+            total = value if total is None else total + value
+        if total is None:
+            raise ValueError(
+                "No loss could be computed: every output's loss or target is None. "
+                "Pass targets y for the outputs that have a loss."
+            )
+        return total
+
+    @property
+    def metrics(self):
+        return [t for t in self.output_trackers if t is not None]
+
+
+def _get_loss(spec):
+    loss = losses_module.get(spec)
+    if isinstance(loss, type):
+        loss = loss()
+    if not isinstance(loss, losses_module.Loss):
+        name = getattr(loss, "__name__", None) or "loss"
+        loss = losses_module.LossFunctionWrapper(loss, name=name)
+    return loss
+
+
+class CompileMetrics:
+    """The compiled metrics, updated together and reported as one dict.
+
+    Args:
+        metrics: Metrics for every output (single-output models), a list with an
+            entry per output, or a dict keyed by output name.
+        weighted_metrics: The same, updated with sample weights.
+        output_names: The model's output names.
+    """
+
+    name = "compile_metrics"
+
+    def __init__(self, metrics, weighted_metrics, output_names=None):
+        for arg, value in (("metrics", metrics), ("weighted_metrics",
+                                                   weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
+                raise ValueError(
+                    f"compile() expects `{arg}` to be a list or a dict; got "
+                    f"{type(value).__name__} {value!r}. Write {arg}=[{value!r}]."
+                )
+        self._metrics_arg = metrics
+        self._weighted_arg = weighted_metrics
+        self.output_names = list(output_names or [])
+        self.built = False
+        self._unweighted = []  # lists of metrics, one list per output
+        self._weighted = []
+
+    @property
+    def has_metrics(self) -> bool:
+        return bool(self._metrics_arg) or bool(self._weighted_arg)
+
+    def build(self, y_true, y_pred, losses=None):
+        outputs = flatten_outputs(y_pred)
+        count = len(outputs)
+        if len(self.output_names) != count:
+            self.output_names = [f"output_{i}" for i in range(count)] if count > 1 \
+                else (self.output_names[:1] or ["output"])
+        targets = _flatten_targets(y_true, count, self.output_names)
+        losses = losses or [None] * count
+        self._unweighted = self._resolve(self._metrics_arg, targets, outputs, losses,
+                                         prefix="")
+        self._weighted = self._resolve(self._weighted_arg, targets, outputs, losses,
+                                       prefix="weighted_")
+        self.built = True
+
+    def _resolve(self, arg, targets, outputs, losses, prefix):
+        count = len(outputs)
+        if not arg:
+            return [[] for _ in range(count)]
+        if count == 1:
+            per_output = [arg if not isinstance(arg, dict) else list(arg.values())]
+        elif isinstance(arg, dict):
+            per_output = _match_structure(arg, count, self.output_names, "metrics")
+        else:
+            if len(arg) != count:
+                raise ValueError(
+                    f"For a model with {count} outputs ({self.output_names}), "
+                    "`metrics` given as a list needs one entry (a metric or a list of "
+                    f"metrics) per output; got {len(arg)} entries. Or pass a dict "
+                    "keyed by output name."
+                )
+            per_output = list(arg)
+        result = []
+        for i, specs in enumerate(per_output):
+            if specs is None:
+                result.append([])
+                continue
+            if not isinstance(specs, (list, tuple)):
+                specs = [specs]
+            objects = []
+            for spec in specs:
+                metric = _get_metric(spec, targets[i], outputs[i], losses[i])
+                if count > 1:
+                    metric.name = f"{self.output_names[i]}_{metric.name}"
+                if prefix and not metric.name.startswith(prefix):
+                    metric.name = prefix + metric.name
+                objects.append(metric)
+            result.append(objects)
+        return result
+
+    @property
+    def metrics(self) -> list:
+        return [m for group in self._unweighted + self._weighted for m in group]
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not self.built:
+            self.build(y_true, y_pred)
+        outputs = flatten_outputs(y_pred)
+        count = len(outputs)
+        if count == 1 and not isinstance(y_true, (list, tuple, dict)):
+            targets, weights = [y_true], [sample_weight]
+        else:
+            targets = _flatten_targets(y_true, count, self.output_names)
+            weights = _flatten_targets(sample_weight, count, self.output_names,
+                                       "sample_weight")
+        for i in range(count):
+            if targets[i] is None:
+                continue
+            for metric in self._unweighted[i]:
+                metric.update_state(targets[i], outputs[i])
+            for metric in self._weighted[i]:
+                metric.update_state(targets[i], outputs[i], sample_weight=weights[i])
+
+    def reset_state(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def result(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+
+def _get_metric(spec, y_true, y_pred, loss):
+    if isinstance(spec, metrics_module.Metric):
+        return spec
+    if isinstance(spec, str) and spec.lower() in _ACCURACY_NAMES + _CROSSENTROPY_NAMES:
+        # Keras picks the variant from the loss and the shapes of y and y_pred.
+        is_accuracy = spec.lower() in _ACCURACY_NAMES
+        y_pred_shape = tuple(y_pred.shape)
+        y_true_shape = tuple(y_true.shape) if y_true is not None else y_pred_shape
+        is_binary = y_pred_shape[-1:] == (1,) or (loss is not None and _is_binary_loss(
+            loss))
+        is_sparse = (loss is not None and _is_sparse_loss(loss)) or (
+            len(y_true_shape) < len(y_pred_shape)) or (
+            y_true_shape[-1:] == (1,) and y_pred_shape[-1:] != (1,))
+        if is_binary and not (loss is not None and _is_sparse_loss(loss)):
+            cls = metrics_module.BinaryAccuracy if is_accuracy else (
+                metrics_module.BinaryCrossentropy)
+        elif is_sparse:
+            cls = metrics_module.SparseCategoricalAccuracy if is_accuracy else (
+                metrics_module.SparseCategoricalCrossentropy)
+        else:
+            cls = metrics_module.CategoricalAccuracy if is_accuracy else (
+                metrics_module.CategoricalCrossentropy)
+        return cls(name=spec)
+    metric = metrics_module.get(spec)
+    if isinstance(metric, type):
+        metric = metric(name=spec) if isinstance(spec, str) else metric()
+    elif not isinstance(metric, metrics_module.Metric):
+        name = spec if isinstance(spec, str) else getattr(metric, "__name__", "metric")
+        metric = metrics_module.MeanMetricWrapper(metric, name=name)
+    return metric
+

@@ -1,0 +1,60 @@
+"""Data adapters: every kind of input `fit` accepts becomes batches of device tensors."""
+
+import types
+
+import torch
+
+from lamina.trainers.data_adapters import data_adapter_utils
+from lamina.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+from lamina.trainers.data_adapters.data_adapter import DataAdapter
+from lamina.trainers.data_adapters.generator_data_adapter import GeneratorDataAdapter
+from lamina.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+from lamina.trainers.data_adapters.torch_data_loader_adapter import (
+    TorchDataLoaderAdapter,
+)
+
+_SELF_BATCHED_ARGS = ("y", "sample_weight")
+
+
+def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
+                     class_weight=None) -> DataAdapter:
+    """Choose the adapter for `x` (and `y`, `sample_weight`)."""
+    if isinstance(x, DataAdapter):
+        return x
+    if data_adapter_utils.is_array_like(x):
+        if x is None:
+            raise ValueError("fit/evaluate/predict need input data x; got x=None.")
+        return ArrayDataAdapter(x, y, sample_weight, batch_size=batch_size,
+                                shuffle=shuffle, class_weight=class_weight)
+    given = {"y": y, "sample_weight": sample_weight, "class_weight": class_weight}
+    extra = [k for k, v in given.items() if v is not None]
+    kind = type(x).__name__
+    if extra:
+        raise ValueError(
+            f"When x is a {kind} it must yield the targets itself; do not pass "
+            f"{', '.join(extra)} separately (got {', '.join(extra)})."
+        )
+    from lamina.utils import PyDataset
+
+    if isinstance(x, PyDataset):
+        return PyDatasetAdapter(x, shuffle=shuffle)
+    if isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
+        return TorchDataLoaderAdapter(x, batch_size=batch_size, shuffle=shuffle)
+    if isinstance(x, types.GeneratorType) or (
+            hasattr(x, "__next__") and hasattr(x, "__iter__")):
+        return GeneratorDataAdapter(x)
+    raise ValueError(
+        f"Unrecognized data type: x is a {kind}. Expected NumPy arrays, torch "
+        "tensors, pandas DataFrames/Series, lists or dicts of those, a Python "
+        "generator, a lamina.utils.PyDataset, or a torch Dataset/DataLoader."
+    )
+
+
+__all__ = [
+    "ArrayDataAdapter",
+    "DataAdapter",
+    "GeneratorDataAdapter",
+    "PyDatasetAdapter",
+    "TorchDataLoaderAdapter",
+    "get_data_adapter",
+]

@@ -1,0 +1,104 @@
+"""Batches sliced from arrays that were moved to the device once, up front."""
+
+import math
+
+import torch
+
+from lamina import backend, tree
+from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters.data_adapter import DataAdapter
+
+
+class ArrayDataAdapter(DataAdapter):
+    """NumPy arrays, torch tensors, pandas objects, and lists/dicts of them.
+
+    The data is converted to device tensors once; each epoch draws one random
+    permutation (on the CPU generator, so seeds give the same order on every
+    device) and slices batches from it. The last partial batch is kept.
+    """
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=None,
+                 shuffle=False, class_weight=None, check_nan=True):
+        self._x = utils.to_device_tensors(x, "x")
+        self._y = utils.to_device_tensors(y, "y")
+        self._sample_weight = utils.to_device_tensors(sample_weight, "sample_weight")
+        sizes = {
+            "x": utils.num_samples(self._x, "x"),
+            "y": utils.num_samples(self._y, "y") if y is not None else None,
+            "sample_weight": utils.num_samples(self._sample_weight, "sample_weight")
+            if sample_weight is not None else None,
+        }
+        given = {k: v for k, v in sizes.items() if v is not None}
+        if len(set(given.values())) > 1:
+            detail = ", ".join(f"{k} has {v}" for k, v in given.items())
+            raise ValueError(
+                f"x, y and sample_weight must have the same number of samples; "
+                f"{detail}. Make them the same length."
+            )
+        self._size = sizes["x"]
+        if self._size == 0:
+            raise ValueError(
+                "The data passed is empty (0 samples). Pass at least one sample."
+            )
+        if check_nan:
+            utils.check_no_nan(self._x, "x")
+        self._batch_size = int(batch_size or 32)
+        if self._batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+        self._shuffle = shuffle
+        self._class_weight = None
+        if class_weight is not None:
+            if y is None or tree.is_nested(self._y):
+                raise ValueError(
+                    "class_weight needs a single array of targets y; for several "
+                    "outputs, pass sample_weight per output instead."
+                )
+            self._class_weight = utils.make_class_weight_tensor(
+                class_weight, backend.get_device())
+
+    @property
+    def num_batches(self):
+        return math.ceil(self._size / self._batch_size)
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    @property
+    def num_samples(self):
+        return self._size
+
+    def get_epoch_iterator(self):
+        size, batch_size = self._size, self._batch_size
+        order = None
+        if self._shuffle == "batch":
+            order = self._batch_shuffled_order()
+        elif self._shuffle:
+            order = torch.randperm(size).to(backend.get_device())
+        for start in range(0, size, batch_size):
+            if order is None:
+                stop = start + batch_size
+
+                def take(t, a=start, b=stop):
+                    return None if t is None else t[a:b]
+            else:
+                index = order[start:start + batch_size]
+
+                def take(t, i=index):
+                    return None if t is None else t.index_select(0, i)
+            x = tree.map_structure(take, self._x)
+            y = tree.map_structure(take, self._y)
+            sample_weight = tree.map_structure(take, self._sample_weight)
+            if self._class_weight is not None:
+                weights = utils.class_weight_to_sample_weights(y, self._class_weight)
+                sample_weight = weights if sample_weight is None else (
+                    sample_weight * weights)
+            yield x, y, sample_weight
+
+    def _batch_shuffled_order(self):
+        # Keras "batch" shuffling: shuffle within batch-sized chunks, then chunks.
+        size, batch_size = self._size, self._batch_size
+        chunks = list(torch.arange(size).split(batch_size))
+        chunks = [c[torch.randperm(len(c))] for c in chunks]
+        full = [chunks[i] for i in torch.randperm(len(chunks) - 1).tolist()]
+        return torch.cat(full + [chunks[-1]]).to(backend.get_device())

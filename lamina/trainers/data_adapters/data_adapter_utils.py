@@ -1,0 +1,140 @@
+"""Shared helpers of the data adapters: unpacking, validation, class weights."""
+
+import math
+
+import numpy as np
+import torch
+
+from lamina import backend, tree
+
+
+def unpack_x_y_sample_weight(data):
+    """`(x,)`, `(x, y)` or `(x, y, sample_weight)` -> a 3-tuple, Nones filled in."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(
+        "Each batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple "
+        f"of {len(data)} items."
+    )
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    if y is None:
+        return (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def is_array_like(x) -> bool:
+    """NumPy arrays, torch tensors, pandas objects, and nests of them."""
+    if x is None:
+        return True
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        return True
+    if hasattr(x, "to_numpy") and hasattr(x, "shape"):
+        return True
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and all(
+            isinstance(v, (np.ndarray, torch.Tensor)) or hasattr(v, "to_numpy")
+            for v in tree.flatten(x))
+    if isinstance(x, dict):
+        return all(is_array_like(v) for v in x.values())
+    return False
+
+
+def to_device_tensors(structure, what: str):
+    """Convert every leaf to a device tensor, checking types once, where data enters."""
+
+    def _convert(value):
+        if value is None:
+            return None
+        try:
+            return backend.convert_to_tensor(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{what} must hold numbers (NumPy arrays, torch tensors, pandas "
+                f"objects); could not convert a {type(value).__name__}: {error}"
+            ) from None
+
+    if hasattr(structure, "to_numpy") and not isinstance(structure, np.ndarray):
+        structure = structure.to_numpy()
+    return tree.map_structure(_convert, structure)
+
+
+def check_no_nan(structure, what: str) -> None:
+    """Raise if float inputs contain NaN: training on them silently gives NaN."""
+    for leaf in tree.flatten(structure):
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
+            bad = torch.isnan(leaf)
+            if bool(bad.any()):
+                rows = torch.nonzero(bad.reshape(bad.shape[0], -1).any(dim=1))
+                first = rows[:5, 0].tolist()
+                raise ValueError(
+                    f"{what} contains NaN values in {int(rows.shape[0])} of "
+                    f"{leaf.shape[0]} samples (first rows: {first}). Remove or "
+                    "impute them (e.g. np.nan_to_num or pandas fillna) before fit."
+                )
+
+
+def num_samples(structure, what: str) -> int:
+    leaves = [leaf for leaf in tree.flatten(structure) if leaf is not None]
+    sizes = {int(leaf.shape[0]) for leaf in leaves}
+    if len(sizes) > 1:
+        raise ValueError(
+            f"All arrays in {what} must have the same number of samples (first "
+            f"axis); got sizes {sorted(sizes)}."
+        )
+    return sizes.pop() if sizes else 0
+
+
+def class_weight_to_sample_weights(y, class_weight_tensor):
+    """Per-sample weights from a class-weight lookup table, on the device."""
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        index = torch.argmax(y, dim=-1)
+    else:
+        index = y.reshape(y.shape[0]) if y.ndim > 1 else y
+        index = index.round().long() if index.is_floating_point() else index.long()
+    return class_weight_tensor[index]
+
+
+def make_class_weight_tensor(class_weight, device):
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise ValueError(
+            "class_weight must be a non-empty dict {class_index: weight}; got "
+            f"{class_weight!r}."
+        )
+    size = max(int(k) for k in class_weight) + 1
+    table = torch.ones(size, dtype=torch.float32)
+    for key, weight in class_weight.items():
+        table[int(key)] = float(weight)
+    return table.to(device)
+
+
+def train_validation_split(arrays, validation_split: float):
+    """Split off the last `validation_split` fraction of samples, as Keras does
+    (before any shuffling)."""
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(
+            f"validation_split must be between 0 and 1; got {validation_split!r}."
+        )
+    leaves = [leaf for leaf in tree.flatten(arrays) if leaf is not None]
+    total = int(leaves[0].shape[0])
+    split_at = int(math.floor(total * (1.0 - validation_split)))
+    if split_at == 0 or split_at == total:
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or "
+            f"validation set for {total} samples. Use a split that keeps samples "
+            "on both sides."
+        )
+    train = tree.map_structure(lambda t: None if t is None else t[:split_at], arrays)
+    val = tree.map_structure(lambda t: None if t is None else t[split_at:], arrays)
+    return train, val

@@ -1,0 +1,75 @@
+"""Batches from a `lamina.utils.PyDataset` (Keras's `Sequence` successor)."""
+
+import concurrent.futures
+
+import torch
+
+from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters.data_adapter import DataAdapter
+
+
+class PyDatasetAdapter(DataAdapter):
+    """Reads `dataset[i]` for each batch index; with `shuffle=True` the batch order
+    is shuffled every epoch. `workers > 1` prefetches batches on threads (no
+    multiprocessing: nothing is pickled)."""
+
+    def __init__(self, dataset, shuffle=False):
+        self._dataset = dataset
+        self._shuffle = bool(shuffle)
+
+    @property
+    def num_batches(self):
+        count = getattr(self._dataset, "num_batches", None)
+        if count is None:
+            try:
+                count = len(self._dataset)
+            except TypeError:
+                return None
+        return count
+
+    def on_epoch_begin(self):
+        hook = getattr(self._dataset, "on_epoch_begin", None)
+        if hook is not None:
+            hook()
+
+    def on_epoch_end(self):
+        hook = getattr(self._dataset, "on_epoch_end", None)
+        if hook is not None:
+            hook()
+
+    def _convert(self, batch):
+        x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
+        return (utils.to_device_tensors(x, "x"), utils.to_device_tensors(y, "y"),
+                utils.to_device_tensors(sample_weight, "sample_weight"))
+
+    def get_epoch_iterator(self):
+        count = self.num_batches
+        if count is None:
+            index = 0
+            while True:
+                try:
+                    batch = self._dataset[index]
+                except IndexError:
+                    return
+                yield self._convert(batch)
+                index += 1
+        order = list(range(count))
+        if self._shuffle:
+            order = torch.randperm(count).tolist()
+        workers = int(getattr(self._dataset, "workers", 1) or 1)
+        if workers <= 1:
+            for index in order:
+                yield self._convert(self._dataset[index])
+            return
+        queue_size = int(getattr(self._dataset, "max_queue_size", 10) or 10)
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            pending = [pool.submit(self._dataset.__getitem__, i)
+                       for i in order[:queue_size]]
+            next_index = len(pending)
+            while pending:
+                batch = pending.pop(0).result()
+                if next_index < len(order):
+                    pending.append(pool.submit(self._dataset.__getitem__,
+                                               order[next_index]))
+                    next_index += 1
+                yield self._convert(batch)

@@ -1,0 +1,34 @@
+"""Batches from a torch `DataLoader`, or a torch `Dataset` batched for you."""
+
+import torch
+
+from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters.data_adapter import DataAdapter
+
+
+class TorchDataLoaderAdapter(DataAdapter):
+    """A `torch.utils.data.DataLoader` yielding `(x, y)` batches, or a `Dataset`
+    yielding `(x, y)` samples (wrapped in a DataLoader with `batch_size` and
+    `shuffle`). Batches are moved to lamina's device as they arrive."""
+
+    def __init__(self, data, batch_size=None, shuffle=False):
+        if isinstance(data, torch.utils.data.DataLoader):
+            self._loader = data
+        else:
+            is_iterable = isinstance(data, torch.utils.data.IterableDataset)
+            self._loader = torch.utils.data.DataLoader(
+                data, batch_size=int(batch_size or 32),
+                shuffle=bool(shuffle) and not is_iterable)
+
+    @property
+    def num_batches(self):
+        try:
+            return len(self._loader)
+        except TypeError:
+            return None
+
+    def get_epoch_iterator(self):
+        for batch in self._loader:
+            x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
+            yield (utils.to_device_tensors(x, "x"), utils.to_device_tensors(y, "y"),
+                   utils.to_device_tensors(sample_weight, "sample_weight"))

@@ -1,0 +1,76 @@
+"""EpochIterator: steps of one epoch from a data adapter, honouring steps_per_epoch."""
+
+import warnings
+
+from lamina.trainers.data_adapters import get_data_adapter
+
+
+class EpochIterator:
+    """Yields `(step, batch)` for one epoch at a time.
+
+    Without `steps_per_epoch`, each epoch is one full pass. With it, an epoch is
+    that many steps, continuing where the previous epoch stopped (as in Keras) and
+    restarting the data when a restartable source runs out. A generator that runs
+    out ends training with a warning.
+    """
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=None,
+                 steps_per_epoch=None, shuffle=False, class_weight=None):
+        if steps_per_epoch is not None and (
+                isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1):
+            raise ValueError(
+                f"steps_per_epoch must be a positive int; got {steps_per_epoch!r}."
+            )
+        self.adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size,
+                                        shuffle=shuffle, class_weight=class_weight)
+        self.steps_per_epoch = steps_per_epoch
+        self._iterator = None
+        self.exhausted = False
+
+    @property
+    def num_batches(self):
+        if self.steps_per_epoch is not None:
+            return int(self.steps_per_epoch)
+        return self.adapter.num_batches
+
+    def enumerate_epoch(self):
+        self.adapter.on_epoch_begin()
+        if self.steps_per_epoch is None:
+            steps = 0
+            for step, batch in enumerate(self.adapter.get_epoch_iterator()):
+                steps += 1
+                yield step, batch
+            if steps == 0:
+                self._ran_out()
+        else:
+            for step in range(int(self.steps_per_epoch)):
+                batch = self._next_batch()
+                if batch is None:
+                    break
+                yield step, batch
+        self.adapter.on_epoch_end()
+
+    def _next_batch(self):
+        if self._iterator is None:
+            self._iterator = self.adapter.get_epoch_iterator()
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            pass
+        if not self.adapter.can_restart:
+            self._ran_out()
+            return None
+        self._iterator = self.adapter.get_epoch_iterator()
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            return None
+
+    def _ran_out(self):
+        self.exhausted = True
+        warnings.warn(
+            "The input ran out of data; training stops here. A generator can be "
+            "read once: make it loop forever and pass steps_per_epoch, or pass a "
+            "PyDataset or arrays, which restart every epoch.",
+            stacklevel=4,
+        )

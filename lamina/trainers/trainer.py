@@ -1,0 +1,496 @@
+"""Trainer: compile / fit / evaluate / predict, the Keras training API on torch.
+
+`fit` reads like the hand-written PyTorch loop it competes with: batches are
+sliced from tensors already on the device, loss and metric state accumulate on
+the device, and values reach the host only when the progress bar redraws or an
+epoch ends.
+"""
+
+import numpy as np
+import torch
+
+import collections.abc
+
+from lamina import backend, optimizers, tree
+from lamina import metrics as metrics_module
+from lamina.callbacks import CallbackList
+from lamina.layers import layer as _layer_module
+from lamina.trainers import compile_utils
+from lamina.trainers.data_adapters import data_adapter_utils
+from lamina.trainers.epoch_iterator import EpochIterator
+
+_NOT_COMPILED = (
+    "You must call compile() before {what}, e.g. "
+    "model.compile(optimizer='adam', loss='mse')."
+)
+
+
+class Trainer:
+    """Mixin giving `Model` Keras's training methods."""
+
+    def _init_trainer(self):
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self._compile_loss = None
+        self._compile_metrics = None
+        self._loss_tracker = None
+        self.stop_training = False
+        self.history = None
+        self.steps_per_execution = 1
+        self.jit_compile = False
+        self.run_eagerly = False
+        self._compile_config = None
+
+    # --- compile --------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
+                metrics=None, weighted_metrics=None, run_eagerly=False,
+                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure the model for training.
+
+        Args:
+            optimizer: Name (`"adam"`) or optimizer object. Defaults to `"rmsprop"`.
+            loss: Name, function or Loss object; a list or dict for several outputs.
+            loss_weights: Weights of the per-output losses in the total.
+            metrics: List of names (`"accuracy"`, `"mae"`), functions or Metric
+                objects; a list of lists or a dict for several outputs.
+            weighted_metrics: Metrics that use `sample_weight` / `class_weight`.
+            run_eagerly: Accepted for compatibility; lamina always runs eagerly
+                unless `jit_compile=True`.
+            steps_per_execution: Accepted for compatibility (batches are already
+                grouped without host syncs).
+            jit_compile: `True` compiles the forward pass and loss with
+                `torch.compile`. `"auto"` means `False`.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        output_names = self._output_names_for_compile()
+        self._compile_loss = None if loss is None else compile_utils.CompileLoss(
+            loss, loss_weights, output_names)
+        self._compile_metrics = compile_utils.CompileMetrics(
+            metrics, weighted_metrics, output_names)
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self.run_eagerly = bool(run_eagerly)
+        self.steps_per_execution = int(steps_per_execution)
+        self.jit_compile = jit_compile is True
+        self._compiled_forward = None
+        self._compile_config = {
+            "optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile,
+        }
+        self._first_batch_checked = False
+        self.compiled = True
+
+    def _output_names_for_compile(self):
+        names = getattr(self, "output_names", None)
+        return list(names) if names else None
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        from lamina.saving.serialization_lib import serialize_keras_object
+
+        return serialize_keras_object(self._compile_config)
+
+    @property
+    def metrics(self) -> list:
+        """The loss tracker, then the compiled metrics (Keras's `model.metrics`)."""
+        result = []
+        if self._loss_tracker is not None:
+            result.append(self._loss_tracker)
+        if self._compile_loss is not None:
+            result.extend(self._compile_loss.metrics)
+        if self._compile_metrics is not None:
+            result.extend(self._compile_metrics.metrics)
+        return result
+
+    @property
+    def metrics_names(self) -> list:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    # --- the steps ------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """The compiled loss plus every loss the layers added (regularizers,
+        `add_loss`). Override for a custom loss."""
+        total = None
+        if self._compile_loss is not None and y is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        extra = self.losses if self._may_have_losses() else None
+        if extra:
+            penalty = torch.stack([torch.as_tensor(v).sum() for v in extra]).sum()
+            total = penalty if total is None else total + penalty
+        if total is None:
+            raise ValueError(
+                "No loss to compute: compile() was given no `loss` (or fit() no "
+                "targets y) and no layer added a loss. Pass loss=... to compile()."
+            )
+        return total
+
+    def _may_have_losses(self) -> bool:
+        """False when no layer can contribute a loss (skips a walk per step)."""
+        if _layer_module._ADD_LOSS_USED[0]:
+            return True
+        cached = self.__dict__.get("_regularized_layers")
+        if cached is None:
+            return True
+        return bool(cached)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics and return every metric's current value."""
+        if self._compile_metrics is not None and y is not None and (
+                self._compile_metrics.has_metrics):
+            if not self._compile_metrics.built:
+                losses = self._compile_loss.losses if self._compile_loss else None
+                self._compile_metrics.build(y, y_pred, losses)
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """Every metric's result, sorted by name, as 0-d device tensors.
+
+        The results are computed when first read: a step whose logs nobody reads
+        (no progress bar redraw, no batch callback) pays nothing for them.
+        """
+        return _MetricLogs(self.metrics)
+
+    def train_step(self, data):
+        """One optimisation step on a batch; returns the logs. Override to
+        customise training (call `self.compute_loss`, backward, optimizer)."""
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        for param in self._trainable_params:
+            param.grad = None
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            self._loss_tracker.update_state(loss.detach(),
+                                            sample_weight=_batch_size(x))
+            return self.compute_metrics(x, y, _detach(y_pred), sample_weight)
+
+    def test_step(self, data):
+        """Loss and metrics on a batch, without training; returns the logs."""
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        if self._compile_loss is not None or self.losses:
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                     sample_weight=sample_weight, training=False)
+            self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs on a batch."""
+        x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # --- fit ------------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            callbacks=None, validation_split=0.0, validation_data=None,
+            shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq=1):
+        """Train for `epochs` epochs; returns a `History`.
+
+        Accepts NumPy arrays, torch tensors, pandas objects, lists/dicts of them,
+        generators, `utils.PyDataset`, and torch `Dataset`/`DataLoader`.
+        """
+        self._assert_compiled("fit()")
+        _check_positive_int(epochs, "epochs", allow_zero=True)
+        if validation_split and validation_data is None:
+            if not data_adapter_utils.is_array_like(x):
+                raise ValueError(
+                    "validation_split works only with arrays or tensors; for "
+                    f"{type(x).__name__} data pass validation_data instead."
+                )
+            (x, y, sample_weight), validation_data = (
+                data_adapter_utils.train_validation_split(
+                    (x, y, sample_weight), validation_split))
+        val_data = None
+        if validation_data is not None:
+            val_data = data_adapter_utils.unpack_x_y_sample_weight(validation_data) \
+                if isinstance(validation_data, (tuple, list)) else (
+                    validation_data, None, None)
+        iterator = EpochIterator(x, y, sample_weight, batch_size=batch_size,
+                                 steps_per_epoch=steps_per_epoch, shuffle=shuffle,
+                                 class_weight=class_weight)
+        callbacks = CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+            verbose=verbose, epochs=epochs, steps=iterator.num_batches)
+        self.stop_training = False
+        was_training = self.training
+        self._eval_iterator = None
+        callbacks.on_train_begin()
+        epoch_logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            self.train(True)
+            logs = {}
+            for step, batch in iterator.enumerate_epoch():
+                if step == 0:
+                    self._prepare_train_step(batch)
+                callbacks.on_train_batch_begin(step)
+                logs = self.train_step(batch)
+                callbacks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if iterator.exhausted and not logs:
+                break
+            epoch_logs = _to_python(logs if logs else self.get_metrics_result())
+            if val_data is not None and _should_validate(epoch, validation_freq):
+                if self._eval_iterator is None:
+                    self._eval_iterator = EpochIterator(
+                        *val_data, batch_size=validation_batch_size or batch_size,
+                        steps_per_epoch=validation_steps, shuffle=False)
+                val_logs = self.evaluate(
+                    x=self._eval_iterator, verbose=0, return_dict=True,
+                    callbacks=callbacks)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training or iterator.exhausted:
+                break
+        self._eval_iterator = None
+        self.train(was_training)
+        callbacks.on_train_end(logs=epoch_logs)
+        self.history = callbacks.history
+        return self.history
+
+    def _prepare_train_step(self, batch):
+        """Once per fit: build, check the first batch, and gather trainable weights."""
+        x, y, _ = batch
+        if not self.built:
+            with torch.no_grad():
+                self(x, training=False)
+        if not self._first_batch_checked and y is not None:
+            self._check_first_batch(x, y)
+        self._trainable_params = self.trainable_weights
+        layers = self._flatten_layers()
+        self._loss_layers = layers
+        self._regularized_layers = [
+            layer for layer in layers
+            if layer._regularized or layer.activity_regularizer is not None]
+        if not self._trainable_params and self._compile_loss is not None:
+            raise ValueError(
+                f"Model '{self.name}' has no trainable weights, so fit() cannot "
+                "train it. Unfreeze some layers (layer.trainable = True) and "
+                "compile() again."
+            )
+        if not getattr(self.optimizer, "built", False):
+            self.optimizer.build(self._trainable_params)
+        else:
+            built = {id(v) for v in getattr(self.optimizer, "_variables_built", [])}
+            if built and any(id(p) not in built for p in self._trainable_params):
+                raise ValueError(
+                    "The model's trainable weights changed since the optimizer was "
+                    "built (a layer was unfrozen or added). Call compile() again "
+                    "so a fresh optimizer tracks the new weights."
+                )
+
+    def _check_first_batch(self, x, y):
+        with torch.no_grad():
+            y_pred = self(x, training=False)
+        if self._compile_loss is not None and not self._compile_loss.built:
+            self._compile_loss.build(y, y_pred)
+        self._first_batch_checked = True
+
+    # --- evaluate / predict -----------------------------------------------------
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
+                 sample_weight=None, steps=None, callbacks=None, return_dict=False,
+                 **kwargs):
+        """Loss and metrics on the data: a float, a list `[loss, *metrics]`, or a
+        dict with `return_dict=True`."""
+        self._assert_compiled("evaluate()")
+        if kwargs:
+            raise TypeError(f"evaluate() got unexpected arguments {sorted(kwargs)}.")
+        if isinstance(x, EpochIterator):
+            iterator = x
+        else:
+            iterator = EpochIterator(x, y, sample_weight, batch_size=batch_size,
+                                     steps_per_epoch=steps, shuffle=False)
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1,
+                                     steps=iterator.num_batches)
+        was_training = self.training
+        self.train(False)
+        self.reset_metrics()
+        callbacks.on_test_begin()
+        logs = {}
+        with torch.no_grad():
+            for step, batch in iterator.enumerate_epoch():
+                if not self._first_batch_checked and batch[1] is not None:
+                    self._check_first_batch(batch[0], batch[1])
+                callbacks.on_test_batch_begin(step)
+                logs = self.test_step(batch)
+                callbacks.on_test_batch_end(step, logs)
+        logs = _to_python(logs if logs else self.get_metrics_result())
+        callbacks.on_test_end(logs)
+        self.train(was_training)
+        if return_dict:
+            return logs
+        return self._flatten_in_order(logs)
+
+    def _flatten_in_order(self, logs):
+        ordered = [logs[name] for name in self.metrics_names if name in logs]
+        ordered += [v for k, v in logs.items() if k not in self.metrics_names]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None,
+                callbacks=None):
+        """The model's outputs for every sample of `x`, as NumPy arrays."""
+        iterator = EpochIterator(x, batch_size=batch_size, steps_per_epoch=steps,
+                                 shuffle=False)
+        callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                 verbose=verbose, epochs=1, steps=iterator.num_batches)
+        was_training = self.training
+        self.train(False)
+        callbacks.on_predict_begin()
+        outputs = []
+        with torch.inference_mode():
+            for step, batch in iterator.enumerate_epoch():
+                callbacks.on_predict_batch_begin(step)
+                batch_outputs = self.predict_step(batch)
+                outputs.append(batch_outputs)
+                callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
+        self.train(was_training)
+        if not outputs:
+            raise ValueError(
+                "predict() got no batches: the input is empty. Pass at least one "
+                "sample."
+            )
+        result = tree.map_structure(
+            lambda *parts: backend.convert_to_numpy(torch.cat(parts)), *outputs)
+        callbacks.on_predict_end()
+        return result
+
+    # --- single batches ---------------------------------------------------------
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on one batch; returns loss (and metrics)."""
+        self._assert_compiled("train_on_batch()")
+        batch = self._single_batch(x, y, sample_weight, class_weight)
+        was_training = self.training
+        self.train(True)
+        self._prepare_train_step(batch)
+        logs = _to_python(self.train_step(batch))
+        self.train(was_training)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) on one batch, without training."""
+        self._assert_compiled("test_on_batch()")
+        batch = self._single_batch(x, y, sample_weight, None)
+        was_training = self.training
+        self.train(False)
+        with torch.no_grad():
+            logs = _to_python(self.test_step(batch))
+        self.train(was_training)
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for one batch, as NumPy."""
+        batch = self._single_batch(x, None, None, None)
+        was_training = self.training
+        self.train(False)
+        with torch.inference_mode():
+            outputs = self.predict_step(batch)
+        self.train(was_training)
+        return tree.map_structure(backend.convert_to_numpy, outputs)
+
+    def _single_batch(self, x, y, sample_weight, class_weight):
+        from lamina.trainers.data_adapters import ArrayDataAdapter
+
+        adapter = ArrayDataAdapter(x, y, sample_weight, batch_size=None,
+                                   class_weight=class_weight)
+        size = adapter.num_samples
+        adapter._batch_size = max(size, 1)
+        return next(iter(adapter.get_epoch_iterator()))
+
+    def _assert_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(_NOT_COMPILED.format(what=what))
+
+
+class _MetricLogs(collections.abc.Mapping):
+    """Logs that compute metric results on first access, then keep them."""
+
+    __slots__ = ("_metrics", "_values")
+
+    def __init__(self, metrics):
+        self._metrics = metrics
+        self._values = None
+
+    def _compute(self):
+        if self._values is None:
+            values = {}
+            for metric in self._metrics:
+                result = metric.result()
+                if isinstance(result, dict):
+                    values.update(result)
+                else:
+                    values[metric.name] = result
+            self._values = dict(sorted(values.items()))
+        return self._values
+
+    def __getitem__(self, key):
+        return self._compute()[key]
+
+    def __iter__(self):
+        return iter(self._compute())
+
+    def __len__(self):
+        return len(self._compute())
+
+    def __repr__(self):
+        return repr(self._compute())
+
+
+def _batch_size(x) -> int:
+    return int(tree.flatten(x)[0].shape[0])
+
+
+def _detach(structure):
+    if isinstance(structure, torch.Tensor):
+        return structure.detach()
+    return tree.map_structure(
+        lambda t: t.detach() if isinstance(t, torch.Tensor) else t, structure)
+
+
+def _to_python(logs) -> dict:
+    """Device tensors to Python floats, in one transfer."""
+    if not logs:
+        return {}
+    keys = list(logs)
+    values = [logs[k] for k in keys]
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if tensors:
+        flat = torch.stack([t.detach().reshape(()).float() for t in tensors]).tolist()
+        it = iter(flat)
+        values = [next(it) if isinstance(v, torch.Tensor) else v for v in values]
+    return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
+            for k, v in zip(keys, values)}
+
+
+def _should_validate(epoch, validation_freq) -> bool:
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return (epoch + 1) in validation_freq
+
+
+def _check_positive_int(value, name, allow_zero=False):
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+            value < low):
+        raise ValueError(f"`{name}` must be an int >= {low}; got {name}={value!r}.")
