@@ -1,0 +1,272 @@
+"""lamina.metrics: Keras 3's metrics, with state kept in device tensors.
+
+`get("mae")` returns a `MeanAbsoluteError()` instance and `get("accuracy")` an
+`Accuracy()`, as in Keras (choosing binary/categorical/sparse accuracy from the
+data is the trainer's job, as in Keras's `compile`).
+"""
+
+import inspect
+
+from lamina.losses.focal import (
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+)
+from lamina.losses.hinge import categorical_hinge, hinge, squared_hinge
+from lamina.losses.loss import to_snake_case
+from lamina.losses.probabilistic import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    kl_divergence,
+    poisson,
+    sparse_categorical_crossentropy,
+)
+from lamina.losses.regression import (
+    huber,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+)
+from lamina.metrics.accuracy_metrics import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from lamina.metrics.confusion_metrics import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from lamina.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from lamina.metrics.metric import Metric
+from lamina.metrics.probabilistic_metrics import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
+from lamina.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
+from lamina.metrics.regression_metrics import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+)
+from lamina.saving import serialization_lib
+
+ALL_OBJECTS = (
+    Metric,
+    Mean,
+    Sum,
+    MeanMetricWrapper,
+    MeanSquaredError,
+    RootMeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    CosineSimilarity,
+    LogCoshError,
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    KLDivergence,
+    Poisson,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+)
+
+# Keras: every class by its name and its snake-case name, plus short aliases.
+ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
+ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
+ALL_OBJECTS_DICT.update(
+    {
+        "bce": BinaryCrossentropy,
+        "BCE": BinaryCrossentropy,
+        "mse": MeanSquaredError,
+        "MSE": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "MAE": MeanAbsoluteError,
+        "mape": MeanAbsolutePercentageError,
+        "MAPE": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+        "MSLE": MeanSquaredLogarithmicError,
+    }
+)
+
+# Functions a MeanMetricWrapper may wrap, by name, for rebuilding configs.
+FUNCTIONS_DICT = {
+    fn.__name__: fn
+    for fn in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        sparse_categorical_accuracy,
+        top_k_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
+        binary_crossentropy,
+        binary_focal_crossentropy,
+        categorical_crossentropy,
+        categorical_focal_crossentropy,
+        sparse_categorical_crossentropy,
+        kl_divergence,
+        poisson,
+        hinge,
+        squared_hinge,
+        categorical_hinge,
+        huber,
+        log_cosh,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_error,
+        mean_squared_logarithmic_error,
+    )
+}
+
+
+def serialize(metric):
+    """Keras 3 config of a metric object or function."""
+    return serialization_lib.serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuild a metric object or function from `serialize`'s output."""
+    is_function = isinstance(config, dict) and config.get("class_name") == "function"
+    return serialization_lib.deserialize_keras_object(
+        config,
+        module_objects=FUNCTIONS_DICT if is_function else ALL_OBJECTS_DICT,
+        custom_objects=custom_objects,
+        kind="metric",
+    )
+
+
+def get(identifier):
+    """The metric named or described by `identifier`.
+
+    Args:
+        identifier: `None`; a name (`"mae"`, `"accuracy"`, `"auc"`,
+            `"CategoricalAccuracy"`, ... give new instances); a config dict; a
+            `Metric` object or function (returned as is); or a `Metric` class
+            (instantiated).
+
+    Returns:
+        A `Metric` instance, a metric function, or `None`.
+
+    Raises:
+        ValueError: Unknown name (with close matches).
+        TypeError: Something that is neither a name, dict nor callable.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = ALL_OBJECTS_DICT.get(identifier)
+        if obj is None:
+            from lamina.saving import object_registration
+
+            obj = object_registration.get_registered_object(identifier)
+        if obj is None:
+            serialization_lib.raise_unknown("metric", identifier, ALL_OBJECTS_DICT)
+    else:
+        obj = identifier
+    if inspect.isclass(obj):
+        return obj()
+    if callable(obj):
+        return obj
+    raise TypeError(
+        "A metric must be a name like 'accuracy', a config dict, a Metric object "
+        f"or a function (y_true, y_pred) -> values; got {identifier!r} of type "
+        f"{type(identifier).__name__}."
+    )
+
+
+__all__ = [
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "Poisson",
+    "Precision",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+    "binary_accuracy",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
+]

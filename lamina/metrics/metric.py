@@ -1,0 +1,197 @@
+"""Metric: the base class of stateful metrics.
+
+State lives in plain torch tensors on lamina's device, created with
+`add_variable` and updated in place, so a training loop can accumulate metrics
+batch after batch without copying anything to the host until `result()` is read.
+"""
+
+import types
+
+import torch
+
+from lamina.backend import dtypes as _dtypes
+from lamina.backend import get_device
+from lamina.losses.loss import auto_name, compute_dtype
+
+_AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
+
+
+def _assign(self, value):
+    with torch.no_grad():
+        if isinstance(value, torch.Tensor):
+            self.copy_(value)
+        else:
+            self.copy_(torch.as_tensor(value, dtype=self.dtype))
+    return self
+
+
+def _assign_add(self, value):
+    with torch.no_grad():
+        self.add_(value)
+    return self
+
+
+def _assign_sub(self, value):
+    with torch.no_grad():
+        self.sub_(value)
+    return self
+
+
+def _fill(tensor: torch.Tensor, initializer) -> None:
+    """Write `initializer`'s values into `tensor`, in place."""
+    with torch.no_grad():
+        if initializer is None or initializer == "zeros":
+            tensor.zero_()
+        elif initializer == "ones":
+            tensor.fill_(1)
+        elif isinstance(initializer, (int, float)):
+            tensor.fill_(initializer)
+        else:
+            from lamina import initializers
+
+            init = initializers.get(initializer)
+            values = init(
+                tuple(tensor.shape), dtype=_dtypes.standardize_dtype(tensor.dtype)
+            )
+            tensor.copy_(torch.as_tensor(values))
+
+
+class Metric:
+    """Base class of metrics: state plus `update_state`, `result`, `reset_state`.
+
+    Args:
+        dtype: Dtype of the state and the result. Defaults to `floatx()`.
+        name: Name shown in logs. Defaults to the snake-case class name.
+
+    Subclasses create state in `__init__` with `add_variable`, update it in place
+    in `update_state` (e.g. `self.total.add_(values.sum())`, or Keras's
+    `self.total.assign_add(...)`), and compute the value in `result()`.
+
+    Example:
+    >>> import torch
+    >>> from lamina import metrics
+    >>> class Count(metrics.Metric):
+    ...     def __init__(self, name="count", **kwargs):
+    ...         super().__init__(name=name, **kwargs)
+    ...         self.n = self.add_variable(shape=(), initializer="zeros", name="n")
+    ...     def update_state(self, values):
+    ...         self.n.assign_add(torch.as_tensor(values).numel())
+    ...     def result(self):
+    ...         return self.n.clone()
+    >>> m = Count()
+    >>> m.update_state([1, 2, 3]); float(m.result())
+    3.0
+    """
+
+    def __init__(self, dtype=None, name=None):
+        self.name = name or auto_name(self.__class__.__name__)
+        self._dtype = compute_dtype(dtype)
+        self._torch_dtype = _dtypes.to_torch_dtype(self._dtype)
+        self._variables = []
+        self._variable_specs = []  # (name, initializer, aggregation), in order
+        self._metrics = []
+
+    def __setattr__(self, name, value):
+        # Track sub-metrics so that `variables` and `reset_state` reach them.
+        if isinstance(value, Metric) and "_metrics" in self.__dict__:
+            if value not in self._metrics:
+                self._metrics.append(value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @property
+    def variables(self) -> list:
+        """All state tensors, this metric's then its sub-metrics', in order."""
+        variables = list(self._variables)
+        for metric in self._metrics:
+            variables.extend(metric.variables)
+        return variables
+
+    def add_variable(
+        self, shape, initializer="zeros", dtype=None, aggregation="sum", name=None
+    ) -> torch.Tensor:
+        """Create a state tensor on lamina's device and register it.
+
+        Args:
+            shape: Shape of the state, e.g. `()` or `(num_thresholds,)`.
+            initializer: `"zeros"`, `"ones"`, a number, or any initializer
+                `lamina.initializers.get` accepts. Defaults to `"zeros"`.
+            dtype: Defaults to the metric's dtype.
+            aggregation: How replicas combine it: `"sum"`, `"mean"`,
+                `"only_first_replica"` or `"none"`. Defaults to `"sum"`.
+            name: Name of the state, for messages.
+
+        Returns:
+            The tensor. It also offers Keras's `assign`, `assign_add` and
+            `assign_sub`, which update it in place without tracking gradients.
+        """
+        if "_variables" not in self.__dict__:
+            raise RuntimeError(
+                f"{self.__class__.__name__}.add_variable was called before "
+                "Metric.__init__ ran. Call super().__init__(name=name, dtype=dtype) "
+                "at the top of __init__."
+            )
+        if aggregation not in _AGGREGATIONS:
+            raise ValueError(
+                f"Metric '{self.name}': aggregation must be one of {_AGGREGATIONS}; "
+                f"got aggregation={aggregation!r}."
+            )
+        if isinstance(shape, int):
+            shape = (shape,)
+        torch_dtype = (
+            self._torch_dtype if dtype is None else _dtypes.to_torch_dtype(dtype)
+        )
+        tensor = torch.zeros(tuple(shape), dtype=torch_dtype, device=get_device())
+        _fill(tensor, initializer)
+        tensor.aggregation = aggregation
+        tensor.assign = types.MethodType(_assign, tensor)
+        tensor.assign_add = types.MethodType(_assign_add, tensor)
+        tensor.assign_sub = types.MethodType(_assign_sub, tensor)
+        self._variables.append(tensor)
+        self._variable_specs.append((name, initializer, aggregation))
+        return tensor
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Alias of `add_variable`, kept by Keras for older code."""
+        return self.add_variable(
+            shape=shape, initializer=initializer, dtype=dtype, name=name
+        )
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{self.__class__.__name__} subclasses Metric but does not define "
+            "update_state(); define it to accumulate a batch into the state."
+        )
+
+    def result(self):
+        raise NotImplementedError(
+            f"{self.__class__.__name__} subclasses Metric but does not define "
+            "result(); define it to compute the value from the state."
+        )
+
+    def reset_state(self) -> None:
+        """Put every state tensor back to its initial value, in place."""
+        for tensor, (_, initializer, _) in zip(
+            self._variables, self._variable_specs, strict=True
+        ):
+            _fill(tensor, initializer)
+        for metric in self._metrics:
+            metric.reset_state()
+
+    def __call__(self, *args, **kwargs):
+        """Update with this batch, then return the result so far."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{self.__class__.__name__} name={self.name}>"
