@@ -31,11 +31,14 @@ WORKLOADS = {
 
 
 def make_lamina_model(sizes):
-    model = lamina.Sequential([lamina.Input((sizes[0],))] + [
-        lamina.layers.Dense(units, activation="relu") for units in sizes[1:-1]
-    ] + [lamina.layers.Dense(sizes[-1], activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = lamina.Sequential(
+        [lamina.Input((sizes[0],))]
+        + [lamina.layers.Dense(units, activation="relu") for units in sizes[1:-1]]
+        + [lamina.layers.Dense(sizes[-1], activation="softmax")]
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -66,7 +69,7 @@ def torch_fit(model, x, y, batch_size, epochs):
         loss_sum.zero_()
         correct.zero_()
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             xb, yb = x[idx], y[idx]
             logits = model(xb)
             loss = torch.nn.functional.cross_entropy(logits, yb)
@@ -82,8 +85,12 @@ def torch_fit(model, x, y, batch_size, epochs):
 def torch_predict(model, x, batch_size):
     model.eval()
     with torch.inference_mode():
-        out = torch.cat([torch.softmax(model(x[i:i + batch_size]), -1)
-                         for i in range(0, x.shape[0], batch_size)])
+        out = torch.cat(
+            [
+                torch.softmax(model(x[i : i + batch_size]), -1)
+                for i in range(0, x.shape[0], batch_size)
+            ]
+        )
     return out.numpy()
 
 
@@ -106,8 +113,11 @@ def run(name, sizes, batch_size, samples, epochs, repeats):
     torch_fit(ref, xt[:512], yt[:512], batch_size, 1)
     lam_times, ref_times, lam_pred, ref_pred = [], [], [], []
     for _ in range(repeats):
-        lam_times.append(timed(lambda: lam.fit(x, y, batch_size=batch_size,
-                                               epochs=epochs, verbose=0)))
+        lam_times.append(
+            timed(
+                lambda: lam.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+            )
+        )
         ref_times.append(timed(lambda: torch_fit(ref, xt, yt, batch_size, epochs)))
         lam_pred.append(timed(lambda: lam.predict(x, batch_size=1024, verbose=0)))
         ref_pred.append(timed(lambda: torch_predict(ref, xt, 1024)))
@@ -117,10 +127,14 @@ def run(name, sizes, batch_size, samples, epochs, repeats):
     lam_p = samples / statistics.median(lam_pred)
     ref_p = samples / statistics.median(ref_pred)
     print(f"{name}, batch {batch_size}")
-    print(f"  fit     lamina {lam_fit:>10,.0f} samples/s   torch {ref_fit:>10,.0f} "
-          f"samples/s   ratio {lam_fit / ref_fit:.2f}x")
-    print(f"  predict lamina {lam_p:>10,.0f} samples/s   torch {ref_p:>10,.0f} "
-          f"samples/s   ratio {lam_p / ref_p:.2f}x")
+    print(
+        f"  fit     lamina {lam_fit:>10,.0f} samples/s   torch {ref_fit:>10,.0f} "
+        f"samples/s   ratio {lam_fit / ref_fit:.2f}x"
+    )
+    print(
+        f"  predict lamina {lam_p:>10,.0f} samples/s   torch {ref_p:>10,.0f} "
+        f"samples/s   ratio {lam_p / ref_p:.2f}x"
+    )
 
 
 def main():
@@ -130,8 +144,10 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lamina.backend.set_device("cpu")
-    print(f"torch {torch.__version__}, {args.threads} thread(s), device cpu, "
-          f"median of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), device cpu, "
+        f"median of {args.repeats}"
+    )
     for name, (sizes, batch_size, samples, epochs) in WORKLOADS.items():
         run(name, sizes, batch_size, samples, epochs, args.repeats)
 

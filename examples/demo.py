@@ -48,15 +48,23 @@ def digits_mlp():
     model.add(layers.Dense(64, activation="relu"))
     model.add(layers.Dense(10, activation="softmax"))
     model.summary()
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.001),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train_onehot, epochs=10, batch_size=32,
-                        validation_split=0.2)
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=0.001),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        x_train, y_train_onehot, epochs=10, batch_size=32, validation_split=0.2
+    )
     loss, accuracy = model.evaluate(x_test, y_test_onehot)
     print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
     probabilities = model.predict(x_test[:5])
-    print("first five predictions:", probabilities.argmax(axis=1).tolist(),
-          "true labels:", y_test[:5].tolist())
+    print(
+        "first five predictions:",
+        probabilities.argmax(axis=1).tolist(),
+        "true labels:",
+        y_test[:5].tolist(),
+    )
     print("history keys:", sorted(history.history))
     return model, x_test
 
@@ -68,20 +76,33 @@ def breast_cancer_classifier():
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
 
-    model = keras.Sequential([
-        keras.Input(shape=(30,)),
-        layers.Dense(32, activation="relu",
-                     kernel_regularizer=keras.regularizers.L2(1e-3)),
-        layers.Dropout(0.2),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer="adam", loss="binary_crossentropy",
-                  metrics=["accuracy", keras.metrics.AUC()])
-    model.fit(x_train, y_train.astype("float32"), epochs=15, batch_size=16,
-              validation_data=(x_test, y_test.astype("float32")), verbose=2)
-    results = model.evaluate(x_test, y_test.astype("float32"), return_dict=True,
-                             verbose=0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(30,)),
+            layers.Dense(
+                32, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-3)
+            ),
+            layers.Dropout(0.2),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["accuracy", keras.metrics.AUC()],
+    )
+    model.fit(
+        x_train,
+        y_train.astype("float32"),
+        epochs=15,
+        batch_size=16,
+        validation_data=(x_test, y_test.astype("float32")),
+        verbose=2,
+    )
+    results = model.evaluate(
+        x_test, y_test.astype("float32"), return_dict=True, verbose=0
+    )
     print("test:", {k: round(v, 4) for k, v in results.items()})
     return model, x_test
 
@@ -93,12 +114,18 @@ def save_and_reload(model, x_test):
         if hasattr(model, "save_weights"):
             path = os.path.join(folder, "digits.weights.h5")
             model.save_weights(path)
-            print(f"saved weights to {os.path.basename(path)} "
-                  f"({os.path.getsize(path):,} bytes)")
-            clone = keras.Sequential([keras.Input((64,)),
-                                      layers.Dense(64, activation="relu"),
-                                      layers.Dense(64, activation="relu"),
-                                      layers.Dense(10, activation="softmax")])
+            print(
+                f"saved weights to {os.path.basename(path)} "
+                f"({os.path.getsize(path):,} bytes)"
+            )
+            clone = keras.Sequential(
+                [
+                    keras.Input((64,)),
+                    layers.Dense(64, activation="relu"),
+                    layers.Dense(64, activation="relu"),
+                    layers.Dense(10, activation="softmax"),
+                ]
+            )
             clone.load_weights(path)
         else:
             config = model.get_config()

@@ -10,8 +10,8 @@ from lamina.backend.config import (
     set_image_data_format,
 )
 from lamina.backend.device import get_device, set_device
-from lamina.backend.naming import clear_session
 from lamina.backend.dtypes import is_float_dtype, standardize_dtype, to_torch_dtype
+from lamina.backend.naming import clear_session
 from lamina.backend.tensors import convert_to_numpy, convert_to_tensor
 
 __all__ = [

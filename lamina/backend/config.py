@@ -20,9 +20,7 @@ def floatx() -> str:
 def set_floatx(value: str) -> None:
     global _FLOATX
     if value not in _FLOAT_TYPES:
-        raise ValueError(
-            f"set_floatx expects one of {_FLOAT_TYPES}; got {value!r}."
-        )
+        raise ValueError(f"set_floatx expects one of {_FLOAT_TYPES}; got {value!r}.")
     _FLOATX = value
 
 

@@ -44,7 +44,7 @@ def standardize_dtype(dtype) -> str:
         dtype = np.dtype(dtype).name
     name = _ALIASES.get(str(dtype), str(dtype))
     if name.startswith("torch."):
-        name = name[len("torch."):]
+        name = name[len("torch.") :]
     if name not in _BY_NAME:
         raise ValueError(
             f"Unknown dtype {dtype!r}. Expected one of {sorted(_BY_NAME)}."

@@ -30,8 +30,7 @@ class KerasTensor:
         return len(self.shape)
 
     def __repr__(self):
-        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
-                f"name={self.name}>")
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __bool__(self):
         raise TypeError(
@@ -65,7 +64,8 @@ def any_symbolic(structure) -> bool:
 def is_shape(value) -> bool:
     """True for one shape: a tuple/list of ints and Nones (not a list of shapes)."""
     return isinstance(value, (tuple, list)) and all(
-        d is None or isinstance(d, int) for d in value)
+        d is None or isinstance(d, int) for d in value
+    )
 
 
 def specs_from_shapes(shapes, dtype=None):

@@ -36,9 +36,11 @@ def compute_output_spec(fn, *args, **kwargs):
     for probe in _PROBE_SIZES:
         mode = FakeTensorMode(allow_non_fake_inputs=True)
         fake_args = tree.map_structure(
-            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args)
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args
+        )
         fake_kwargs = tree.map_structure(
-            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs)
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs
+        )
         with mode, torch.no_grad():
             results.append(fn(*fake_args, **fake_kwargs))
 

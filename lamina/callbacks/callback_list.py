@@ -5,12 +5,20 @@ from lamina.callbacks.history import History
 from lamina.callbacks.progbar_logger import ProgbarLogger
 
 _HOOKS = [
-    "on_epoch_begin", "on_epoch_end",
-    "on_train_batch_begin", "on_train_batch_end",
-    "on_test_batch_begin", "on_test_batch_end",
-    "on_predict_batch_begin", "on_predict_batch_end",
-    "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
-    "on_predict_begin", "on_predict_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_predict_begin",
+    "on_predict_end",
 ]
 
 
@@ -25,8 +33,9 @@ class CallbackList(Callback):
         **params: `epochs`, `steps`, `verbose`, passed to every callback.
     """
 
-    def __init__(self, callbacks=None, add_history=False, add_progbar=False,
-                 model=None, **params):
+    def __init__(
+        self, callbacks=None, add_history=False, add_progbar=False, model=None, **params
+    ):
         super().__init__()
         callbacks = list(callbacks or [])
         for callback in callbacks:
@@ -44,7 +53,8 @@ class CallbackList(Callback):
         # Batch hooks only run when some callback overrides them (saves time).
         self._batch_hooks = {
             hook: [c for c in self.callbacks if _overrides(c, hook)]
-            for hook in _HOOKS if "batch" in hook
+            for hook in _HOOKS
+            if "batch" in hook
         }
         if model is not None:
             self.set_model(model)
@@ -130,6 +140,8 @@ def _overrides(callback, hook) -> bool:
     cls = type(callback)
     if getattr(cls, hook, None) is not getattr(Callback, hook, None):
         return True
-    alias = {"on_train_batch_begin": "on_batch_begin",
-             "on_train_batch_end": "on_batch_end"}.get(hook)
+    alias = {
+        "on_train_batch_begin": "on_batch_begin",
+        "on_train_batch_end": "on_batch_end",
+    }.get(hook)
     return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)

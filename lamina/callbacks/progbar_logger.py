@@ -77,8 +77,9 @@ class ProgbarLogger(Callback):
         if self.progbar is None:
             from lamina.utils import Progbar
 
-            self.progbar = Progbar(target=self.target, verbose=self.verbose,
-                                   unit_name="step")
+            self.progbar = Progbar(
+                target=self.target, verbose=self.verbose, unit_name="step"
+            )
 
     def _update(self, batch, logs):
         if not self.verbose:
@@ -86,8 +87,9 @@ class ProgbarLogger(Callback):
         self._maybe_init_progbar()
         self.seen = batch + 1
         now = time.monotonic()
-        if self.verbose != 1 or (now - self._last_draw < self._INTERVAL
-                                 and self.seen != self.target):
+        if self.verbose != 1 or (
+            now - self._last_draw < self._INTERVAL and self.seen != self.target
+        ):
             return
         self._last_draw = now
         values = list((logs or {}).items())

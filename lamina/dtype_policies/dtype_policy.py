@@ -20,7 +20,7 @@ class DTypePolicy:
         if not isinstance(name, str):
             raise TypeError(f"DTypePolicy expects a string name; got {name!r}.")
         if name.startswith("mixed_"):
-            compute = standardize_dtype(name[len("mixed_"):])
+            compute = standardize_dtype(name[len("mixed_") :])
             if compute not in ("float16", "bfloat16"):
                 raise ValueError(
                     "Mixed policies are 'mixed_float16' or 'mixed_bfloat16'; got "

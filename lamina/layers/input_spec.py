@@ -11,9 +11,18 @@ class InputSpec:
         axes: `{axis: size}` for axes whose size is fixed (e.g. `{-1: 32}`).
     """
 
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None,
-                 min_ndim=None, axes=None, allow_last_axis_squeeze=False, name=None,
-                 optional=False):
+    def __init__(
+        self,
+        dtype=None,
+        shape=None,
+        ndim=None,
+        max_ndim=None,
+        min_ndim=None,
+        axes=None,
+        allow_last_axis_squeeze=False,
+        name=None,
+        optional=False,
+    ):
         self.dtype = dtype
         self.shape = None if shape is None else tuple(shape)
         self.ndim = len(self.shape) if shape is not None else ndim
@@ -25,16 +34,29 @@ class InputSpec:
         self.optional = optional
 
     def __repr__(self):
-        parts = [f"{k}={v}" for k, v in [
-            ("dtype", self.dtype), ("shape", self.shape), ("ndim", self.ndim),
-            ("max_ndim", self.max_ndim), ("min_ndim", self.min_ndim),
-            ("axes", self.axes or None)] if v is not None]
+        parts = [
+            f"{k}={v}"
+            for k, v in [
+                ("dtype", self.dtype),
+                ("shape", self.shape),
+                ("ndim", self.ndim),
+                ("max_ndim", self.max_ndim),
+                ("min_ndim", self.min_ndim),
+                ("axes", self.axes or None),
+            ]
+            if v is not None
+        ]
         return f"InputSpec({', '.join(parts)})"
 
     def get_config(self):
-        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
-                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim,
-                "axes": self.axes}
+        return {
+            "dtype": self.dtype,
+            "shape": self.shape,
+            "ndim": self.ndim,
+            "max_ndim": self.max_ndim,
+            "min_ndim": self.min_ndim,
+            "axes": self.axes,
+        }
 
 
 def check_input_spec(spec, shape, layer_name, class_name):

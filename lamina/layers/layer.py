@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import torch
 
-from lamina import backend, tree
+from lamina import backend, dtype_policies, tree
 from lamina.backend.keras_tensor import (
     KerasTensor,
     any_symbolic,
@@ -14,12 +14,16 @@ from lamina.backend.keras_tensor import (
     specs_from_shapes,
 )
 from lamina.backend.naming import to_snake_case, uniquify
-from lamina import dtype_policies
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
 
-_ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size",
-                   "weights"}
+_ALLOWED_KWARGS = {
+    "input_dim",
+    "input_shape",
+    "batch_input_shape",
+    "batch_size",
+    "weights",
+}
 
 
 class _CallContext(threading.local):
@@ -79,8 +83,16 @@ class Layer(torch.nn.Module):
         object.__setattr__(instance, "_constructor_args", (args, dict(kwargs)))
         return instance
 
-    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None,
-                 autocast=True, name=None, **kwargs):
+    def __init__(
+        self,
+        *,
+        activity_regularizer=None,
+        trainable=True,
+        dtype=None,
+        autocast=True,
+        name=None,
+        **kwargs,
+    ):
         torch.nn.Module.__init__(self)
         unknown = set(kwargs) - _ALLOWED_KWARGS
         if unknown:
@@ -91,8 +103,9 @@ class Layer(torch.nn.Module):
         # Keras layers start in inference mode; fit() switches to training.
         self.training = False
         self.built = False
-        self.name = name if name is not None else uniquify(
-            to_snake_case(type(self).__name__))
+        self.name = (
+            name if name is not None else uniquify(to_snake_case(type(self).__name__))
+        )
         if not isinstance(self.name, str) or "/" in self.name:
             raise ValueError(
                 f"A layer name must be a string without '/'; got name={self.name!r}."
@@ -129,9 +142,12 @@ class Layer(torch.nn.Module):
     def __setattr__(self, name, value):
         # Keras tracks layers held in plain lists; torch needs a ModuleList to see
         # them (for .to(), state_dict(), DDP). Lists of layers become ModuleLists.
-        if (isinstance(value, (list, tuple)) and value
-                and all(isinstance(v, torch.nn.Module) for v in value)
-                and not name.startswith("_")):
+        if (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, torch.nn.Module) for v in value)
+            and not name.startswith("_")
+        ):
             value = torch.nn.ModuleList(value)
         elif isinstance(value, torch.nn.Parameter):
             params = self.__dict__.get("_parameters")
@@ -179,7 +195,8 @@ class Layer(torch.nn.Module):
     def dtype_policy(self, value):
         self._dtype_policy = dtype_policies.get(value)
         self._compute_torch_dtype = backend.to_torch_dtype(
-            self._dtype_policy.compute_dtype)
+            self._dtype_policy.compute_dtype
+        )
 
     @property
     def dtype(self) -> str:
@@ -196,9 +213,19 @@ class Layer(torch.nn.Module):
 
     # --- weights --------------------------------------------------------------
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, regularizer=None, constraint=None,
-                   aggregation="none", overwrite_with_gradient=False, name=None):
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+    ):
         """Create a weight, track it, and return it as an `nn.Parameter`.
 
         Args:
@@ -233,8 +260,9 @@ class Layer(torch.nn.Module):
         with _unset_fake_mode():
             value = initializer(shape, dtype=dtype)
             value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
-            param = torch.nn.Parameter(value, requires_grad=bool(trainable)
-                                       and backend.is_float_dtype(dtype))
+            param = torch.nn.Parameter(
+                value, requires_grad=bool(trainable) and backend.is_float_dtype(dtype)
+            )
         param.path = f"{self.name}/{name}"
         param.constraint = constraints.get(constraint)
         param.autocast = autocast
@@ -364,8 +392,11 @@ class Layer(torch.nn.Module):
                 args = (_to_tensors(first),) + args[1:]
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
-        elif (self.autocast and first.dtype != self._compute_torch_dtype
-              and first.is_floating_point()):
+        elif (
+            self.autocast
+            and first.dtype != self._compute_torch_dtype
+            and first.is_floating_point()
+        ):
             args = (first.to(self._compute_torch_dtype),) + args[1:]
         ctx = _CALL_CONTEXT
         training = kwargs.pop("training", None) if kwargs else None
@@ -407,8 +438,9 @@ class Layer(torch.nn.Module):
         if self.input_spec is None or not args:
             return
         try:
-            check_input_spec(self.input_spec, _shape_of(args[0]), self.name,
-                             type(self).__name__)
+            check_input_spec(
+                self.input_spec, _shape_of(args[0]), self.name, type(self).__name__
+            )
         except ValueError as friendly:
             raise friendly from error
 
@@ -423,13 +455,19 @@ class Layer(torch.nn.Module):
         self._build_with_shapes(shapes)
 
     def _build_with_shapes(self, shapes):
-        if self._input_shape_arg is not None and shapes is not None and not (
-                tree.is_nested(shapes) and not isinstance(shapes[0], (int, type(None)))):
+        if (
+            self._input_shape_arg is not None
+            and shapes is not None
+            and not (
+                tree.is_nested(shapes) and not isinstance(shapes[0], (int, type(None)))
+            )
+        ):
             expected = tuple(self._input_shape_arg)
             got = tuple(shapes[1:])
             if len(expected) == len(got) and any(
-                    e is not None and g is not None and e != g
-                    for e, g in zip(expected, got)):
+                e is not None and g is not None and e != g
+                for e, g in zip(expected, got)
+            ):
                 raise ValueError(
                     f"Layer '{self.name}' ({type(self).__name__}) was declared with "
                     f"input_shape={expected}, but it was called on inputs of shape "
@@ -466,11 +504,13 @@ class Layer(torch.nn.Module):
         if not self.built:
             shapes = tree.map_structure(
                 lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
-                args[0])
+                args[0],
+            )
             self._build_with_shapes(shapes)
         if self.input_spec is not None and isinstance(args[0], KerasTensor):
-            check_input_spec(self.input_spec, args[0].shape, self.name,
-                             type(self).__name__)
+            check_input_spec(
+                self.input_spec, args[0].shape, self.name, type(self).__name__
+            )
         outputs = self.compute_output_spec(*args, **kwargs)
         Node(self, args, kwargs, outputs)
         return outputs
@@ -479,7 +519,8 @@ class Layer(torch.nn.Module):
         """KerasTensors for the outputs of `call` on KerasTensor `args`."""
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             shapes = tree.map_structure(
-                lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0])
+                lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0]
+            )
             out_shape = self.compute_output_shape(shapes)
             return specs_from_shapes(out_shape, dtype=self.compute_dtype)
         from lamina.backend.shape_inference import compute_output_spec
@@ -505,10 +546,14 @@ class Layer(torch.nn.Module):
     def get_config(self) -> dict:
         from lamina.saving.serialization_lib import serialize_keras_object
 
-        config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": serialize_keras_object(self._dtype_policy)}
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": serialize_keras_object(self._dtype_policy),
+        }
         if type(self).get_config is Layer.get_config and type(self).__init__ is not (
-                Layer.__init__):
+            Layer.__init__
+        ):
             args, kwargs = self._constructor_args
             if args:
                 names = list(inspect.signature(type(self).__init__).parameters)[1:]
@@ -546,8 +591,13 @@ def _dedupe(items):
 def _to_tensors(x):
     if isinstance(x, (list, tuple, dict)):
         return tree.map_structure(
-            lambda v: v if isinstance(v, (torch.Tensor, KerasTensor)) or v is None
-            else backend.convert_to_tensor(v), x)
+            lambda v: (
+                v
+                if isinstance(v, (torch.Tensor, KerasTensor)) or v is None
+                else backend.convert_to_tensor(v)
+            ),
+            x,
+        )
     return backend.convert_to_tensor(x)
 
 

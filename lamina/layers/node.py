@@ -16,10 +16,14 @@ class Node:
         self.call_args = call_args
         self.call_kwargs = call_kwargs
         self.outputs = outputs
-        self.input_tensors = [t for t in tree.flatten((call_args, call_kwargs))
-                              if isinstance(t, KerasTensor)]
-        self.output_tensors = [t for t in tree.flatten(outputs)
-                               if isinstance(t, KerasTensor)]
+        self.input_tensors = [
+            t
+            for t in tree.flatten((call_args, call_kwargs))
+            if isinstance(t, KerasTensor)
+        ]
+        self.output_tensors = [
+            t for t in tree.flatten(outputs) if isinstance(t, KerasTensor)
+        ]
         node_index = len(layer._inbound_nodes) if layer is not None else 0
         if layer is not None:
             layer._inbound_nodes.append(self)

@@ -60,16 +60,19 @@ class Model(Trainer, Layer):
             if layer.name == name:
                 return layer
         names = [layer.name for layer in self.layers]
-        raise ValueError(f"No layer named {name!r} in model '{self.name}'. "
-                         f"Layers: {names}.")
+        raise ValueError(
+            f"No layer named {name!r} in model '{self.name}'. Layers: {names}."
+        )
 
     def _build_on_first_call(self, args, kwargs):
         if type(self).build is Model.build:
             # Sub-layers build themselves as call() reaches them.
-            from lamina.layers.layer import _shape_of
             from lamina import tree
+            from lamina.layers.layer import _shape_of
 
-            self._build_shapes = tree.map_structure(_shape_of, args[0]) if args else None
+            self._build_shapes = (
+                tree.map_structure(_shape_of, args[0]) if args else None
+            )
             self.built = True
             return
         super()._build_on_first_call(args, kwargs)
@@ -87,18 +90,30 @@ class Model(Trainer, Layer):
         self._build_shapes = input_shape
         self.built = True
 
-    def summary(self, line_length=None, positions=None, print_fn=None,
-                expand_nested=False, show_trainable=False, layer_range=None):
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
         """Print a table of the layers: name (type), output shape, parameters."""
         from lamina.utils.summary_utils import print_summary
 
-        print_summary(self, line_length=line_length, positions=positions,
-                      print_fn=print_fn, expand_nested=expand_nested,
-                      show_trainable=show_trainable, layer_range=layer_range)
+        print_summary(
+            self,
+            line_length=line_length,
+            positions=positions,
+            print_fn=print_fn,
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+            layer_range=layer_range,
+        )
 
     def get_config(self):
         return Layer.get_config(self)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-

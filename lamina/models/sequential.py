@@ -79,10 +79,14 @@ class Sequential(Model):
                 f"'{layer.name}' is already in model '{self.name}'. Pass name=... "
                 "to one of them."
             )
-        if (not self.layers and self._input_layer is None
-                and layer._input_shape_arg is not None):
-            object.__setattr__(self, "_input_layer",
-                               InputLayer(shape=layer._input_shape_arg))
+        if (
+            not self.layers
+            and self._input_layer is None
+            and layer._input_shape_arg is not None
+        ):
+            object.__setattr__(
+                self, "_input_layer", InputLayer(shape=layer._input_shape_arg)
+            )
         self._modules["layers"].append(layer)
         self._call_layers = tuple(self._modules["layers"])
         self.__dict__.pop("_loss_layers", None)
@@ -129,11 +133,13 @@ class Sequential(Model):
                 f"Sequential model '{self.name}' has no layers. Add layers before "
                 "calling or building it."
             )
-        if self._input_layer is None or tuple(
-                self._input_layer.batch_shape) != tuple(input_shape):
+        if self._input_layer is None or tuple(self._input_layer.batch_shape) != tuple(
+            input_shape
+        ):
             if self._input_layer is None:
-                object.__setattr__(self, "_input_layer",
-                                   InputLayer(batch_shape=tuple(input_shape)))
+                object.__setattr__(
+                    self, "_input_layer", InputLayer(batch_shape=tuple(input_shape))
+                )
         self._build_graph()
 
     def _build_on_first_call(self, args, kwargs):
@@ -201,8 +207,9 @@ class Sequential(Model):
 
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config.get("layers", []):
-            layer = deserialize_keras_object(layer_config, custom_objects=custom_objects,
-                                             kind="layer")
+            layer = deserialize_keras_object(
+                layer_config, custom_objects=custom_objects, kind="layer"
+            )
             model.add(layer, rebuild=False)
         if model._input_layer is None and config.get("build_input_shape"):
             model.build(tuple(config["build_input_shape"]))

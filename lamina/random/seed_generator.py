@@ -2,15 +2,9 @@
 
 import torch
 
-_NAME_COUNTS = {}
+from lamina.backend.naming import uniquify
+
 _SEED_MASK = 0xFFFFFFFF
-
-
-def _auto_name(base: str) -> str:
-    # Keras names generators "seed_generator", "seed_generator_1", ...
-    count = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
 
 
 def _to_int32(value: int) -> int:
@@ -67,7 +61,7 @@ class SeedGenerator:
                 f"seed={seed!r} of type {type(seed).__name__}. Write, for "
                 "example, SeedGenerator(seed=1337)."
             )
-        self.name = name if name is not None else _auto_name("seed_generator")
+        self.name = name if name is not None else uniquify("seed_generator")
         self._seed = _to_int32(seed)
         self._counter = 0
 

@@ -44,8 +44,10 @@ def _public_namespace(obj):
     if name in _TOP_LEVEL_NAMES:
         return "keras"
     # The most specific lamina package that exports `obj` under its own name.
-    candidates = sorted((k for k in PUBLIC_MODULES if k != "keras"),
-                        key=lambda k: -len(PUBLIC_MODULES[k]))
+    candidates = sorted(
+        (k for k in PUBLIC_MODULES if k != "keras"),
+        key=lambda k: -len(PUBLIC_MODULES[k]),
+    )
     for keras_module in candidates:
         lamina_module = PUBLIC_MODULES[keras_module]
         if not (owner == lamina_module or owner.startswith(lamina_module + ".")):
@@ -67,33 +69,56 @@ def serialize_keras_object(obj):
     if isinstance(obj, dict):
         return {str(k): serialize_keras_object(v) for k, v in obj.items()}
     if isinstance(obj, np.ndarray):
-        return {"class_name": "__numpy__",
-                "config": {"value": obj.tolist(), "dtype": obj.dtype.name}}
+        return {
+            "class_name": "__numpy__",
+            "config": {"value": obj.tolist(), "dtype": obj.dtype.name},
+        }
     if isinstance(obj, torch.Tensor):
         from lamina.backend import standardize_dtype
-        return {"class_name": "__tensor__",
-                "config": {"value": obj.detach().cpu().tolist(),
-                           "dtype": standardize_dtype(obj.dtype)}}
-    if isinstance(obj, types.FunctionType) or isinstance(obj, types.BuiltinFunctionType):
+
+        return {
+            "class_name": "__tensor__",
+            "config": {
+                "value": obj.detach().cpu().tolist(),
+                "dtype": standardize_dtype(obj.dtype),
+            },
+        }
+    if isinstance(obj, types.FunctionType) or isinstance(
+        obj, types.BuiltinFunctionType
+    ):
         namespace = _public_namespace(obj)
         if namespace is not None:
-            return {"module": namespace, "class_name": "function",
-                    "config": obj.__name__, "registered_name": obj.__name__}
+            return {
+                "module": namespace,
+                "class_name": "function",
+                "config": obj.__name__,
+                "registered_name": obj.__name__,
+            }
         registered = object_registration.get_registered_name(obj)
-        return {"module": _user_module(obj), "class_name": "function",
-                "config": registered, "registered_name": registered}
+        return {
+            "module": _user_module(obj),
+            "class_name": "function",
+            "config": registered,
+            "registered_name": registered,
+        }
     if hasattr(obj, "get_config"):
         cls = obj.__class__
         config = obj.get_config()
         namespace = _public_namespace(cls)
         if namespace is not None:
-            result = {"module": namespace, "class_name": cls.__name__,
-                      "config": serialize_keras_object(config),
-                      "registered_name": None}
+            result = {
+                "module": namespace,
+                "class_name": cls.__name__,
+                "config": serialize_keras_object(config),
+                "registered_name": None,
+            }
         else:
-            result = {"module": _user_module(cls), "class_name": cls.__name__,
-                      "config": serialize_keras_object(config),
-                      "registered_name": object_registration.get_registered_name(cls)}
+            result = {
+                "module": _user_module(cls),
+                "class_name": cls.__name__,
+                "config": serialize_keras_object(config),
+                "registered_name": object_registration.get_registered_name(cls),
+            }
         get_build_config = getattr(obj, "get_build_config", None)
         if get_build_config is not None:
             build_config = get_build_config()
@@ -112,8 +137,9 @@ def _user_module(obj):
     return None if module == "__main__" else module
 
 
-def deserialize_keras_object(config, module_objects=None, custom_objects=None,
-                             safe_mode=True, kind="object"):
+def deserialize_keras_object(
+    config, module_objects=None, custom_objects=None, safe_mode=True, kind="object"
+):
     """Rebuild the object that `serialize_keras_object` described.
 
     Args:
@@ -129,13 +155,16 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
         return config
     if isinstance(config, str):
         obj = object_registration.get_registered_object(
-            config, custom_objects, module_objects)
+            config, custom_objects, module_objects
+        )
         if obj is None:
             raise_unknown(kind, config, module_objects or {})
         return obj
     if isinstance(config, (list, tuple)):
-        return [deserialize_keras_object(c, module_objects, custom_objects,
-                                         safe_mode, kind) for c in config]
+        return [
+            deserialize_keras_object(c, module_objects, custom_objects, safe_mode, kind)
+            for c in config
+        ]
     if not isinstance(config, dict):
         raise TypeError(f"Cannot deserialize {kind} from {type(config).__name__}.")
     if "class_name" not in config:
@@ -146,6 +175,7 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
         return np.asarray(inner["value"], dtype=inner["dtype"])
     if class_name == "__tensor__":
         from lamina.backend import convert_to_tensor
+
         return convert_to_tensor(np.asarray(inner["value"]), dtype=inner["dtype"])
     if class_name == "__lambda__":
         raise ValueError(
@@ -163,11 +193,9 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
         return obj
     cls = None
     if registered_name and registered_name != class_name:
-        cls = object_registration.get_registered_object(
-            registered_name, custom_objects)
+        cls = object_registration.get_registered_object(registered_name, custom_objects)
     if cls is None:
-        cls = _resolve(class_name, config.get("module"), custom_objects,
-                       module_objects)
+        cls = _resolve(class_name, config.get("module"), custom_objects, module_objects)
     if cls is None:
         raise TypeError(
             f"Could not locate class '{class_name}' (module "
@@ -183,8 +211,11 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
     with object_registration.CustomObjectScope(custom_objects or {}):
         instance = cls.from_config(inner or {}, **from_config_kwargs)
         build_config = config.get("build_config")
-        if build_config and hasattr(instance, "build_from_config") and not getattr(
-                instance, "built", True):
+        if (
+            build_config
+            and hasattr(instance, "build_from_config")
+            and not getattr(instance, "built", True)
+        ):
             instance.build_from_config(build_config)
     return instance
 
@@ -207,8 +238,9 @@ def _resolve(name, module, custom_objects, module_objects):
 
 def raise_unknown(kind, name, known):
     """Raise `ValueError("Unknown <kind> 'adm'. Did you mean 'adam'?")`."""
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=3,
-                                      cutoff=0.6)
+    close = difflib.get_close_matches(
+        str(name), [str(k) for k in known], n=3, cutoff=0.6
+    )
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     valid = ", ".join(sorted(str(k) for k in known)) if known else "none"
     raise ValueError(f"Unknown {kind} {name!r}.{hint} Valid names: {valid}.")

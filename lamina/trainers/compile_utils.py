@@ -18,15 +18,23 @@ _CROSSENTROPY_NAMES = ("crossentropy", "ce")
 def _is_binary_loss(loss) -> bool:
     fn = getattr(loss, "fn", loss)
     names = {getattr(fn, "__name__", ""), type(loss).__name__}
-    return bool(names & {"binary_crossentropy", "BinaryCrossentropy",
-                         "binary_focal_crossentropy", "BinaryFocalCrossentropy"})
+    return bool(
+        names
+        & {
+            "binary_crossentropy",
+            "BinaryCrossentropy",
+            "binary_focal_crossentropy",
+            "BinaryFocalCrossentropy",
+        }
+    )
 
 
 def _is_sparse_loss(loss) -> bool:
     fn = getattr(loss, "fn", loss)
     names = {getattr(fn, "__name__", ""), type(loss).__name__}
-    return bool(names & {"sparse_categorical_crossentropy",
-                         "SparseCategoricalCrossentropy"})
+    return bool(
+        names & {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}
+    )
 
 
 def _match_structure(value, num_outputs, output_names, what):
@@ -120,8 +128,11 @@ class CompileLoss:
     def build(self, y_true, y_pred):
         outputs = flatten_outputs(y_pred)
         if len(self.output_names) != len(outputs):
-            self.output_names = [f"output_{i}" for i in range(len(outputs))] if len(
-                outputs) > 1 else (self.output_names[:1] or ["output"])
+            self.output_names = (
+                [f"output_{i}" for i in range(len(outputs))]
+                if len(outputs) > 1
+                else (self.output_names[:1] or ["output"])
+            )
         names = self.output_names
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
         self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
@@ -129,10 +140,12 @@ class CompileLoss:
         if weights is None:
             self.weights = [1.0] * len(outputs)
         else:
-            self.weights = [1.0 if w is None else float(w) for w in _match_structure(
-                weights, len(outputs), names, "loss_weights")]
+            self.weights = [
+                1.0 if w is None else float(w)
+                for w in _match_structure(weights, len(outputs), names, "loss_weights")
+            ]
         targets = _flatten_targets(y_true, len(outputs), names)
-        for loss, target, output, name in zip(self.losses, targets, outputs, names):
+        for loss, target, output in zip(self.losses, targets, outputs):
             if loss is None or target is None:
                 continue
             check = getattr(losses_module, "check_loss_inputs", None)
@@ -141,7 +154,8 @@ class CompileLoss:
         if len(outputs) > 1:
             self.output_trackers = [
                 metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
-                for loss, name in zip(self.losses, names)]
+                for loss, name in zip(self.losses, names)
+            ]
         self.built = True
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -158,14 +172,16 @@ class CompileLoss:
         weights = _flatten_targets(sample_weight, len(outputs), names, "sample_weight")
         total = None
         for i, (loss, target, output, sw) in enumerate(
-                zip(self.losses, targets, outputs, weights)):
+            zip(self.losses, targets, outputs, weights)
+        ):
             if loss is None or target is None:
                 continue
             value = loss(target, output, sw)
             if self.output_trackers:
                 with torch.no_grad():
                     self.output_trackers[i].update_state(
-                        value.detach(), sample_weight=output.shape[0])
+                        value.detach(), sample_weight=output.shape[0]
+                    )
             value = value * self.weights[i] if self.weights[i] != 1.0 else value
             total = value if total is None else total + value
         if total is None:
@@ -203,8 +219,10 @@ class CompileMetrics:
     name = "compile_metrics"
 
     def __init__(self, metrics, weighted_metrics, output_names=None):
-        for arg, value in (("metrics", metrics), ("weighted_metrics",
-                                                   weighted_metrics)):
+        for arg, value in (
+            ("metrics", metrics),
+            ("weighted_metrics", weighted_metrics),
+        ):
             if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise ValueError(
                     f"compile() expects `{arg}` to be a list or a dict; got "
@@ -225,14 +243,19 @@ class CompileMetrics:
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
         if len(self.output_names) != count:
-            self.output_names = [f"output_{i}" for i in range(count)] if count > 1 \
+            self.output_names = (
+                [f"output_{i}" for i in range(count)]
+                if count > 1
                 else (self.output_names[:1] or ["output"])
+            )
         targets = _flatten_targets(y_true, count, self.output_names)
         losses = losses or [None] * count
-        self._unweighted = self._resolve(self._metrics_arg, targets, outputs, losses,
-                                         prefix="")
-        self._weighted = self._resolve(self._weighted_arg, targets, outputs, losses,
-                                       prefix="weighted_")
+        self._unweighted = self._resolve(
+            self._metrics_arg, targets, outputs, losses, prefix=""
+        )
+        self._weighted = self._resolve(
+            self._weighted_arg, targets, outputs, losses, prefix="weighted_"
+        )
         self.built = True
 
     def _resolve(self, arg, targets, outputs, losses, prefix):
@@ -283,8 +306,9 @@ class CompileMetrics:
             targets, weights = [y_true], [sample_weight]
         else:
             targets = _flatten_targets(y_true, count, self.output_names)
-            weights = _flatten_targets(sample_weight, count, self.output_names,
-                                       "sample_weight")
+            weights = _flatten_targets(
+                sample_weight, count, self.output_names, "sample_weight"
+            )
         for i in range(count):
             if targets[i] is None:
                 continue
@@ -309,20 +333,32 @@ def _get_metric(spec, y_true, y_pred, loss):
         is_accuracy = spec.lower() in _ACCURACY_NAMES
         y_pred_shape = tuple(y_pred.shape)
         y_true_shape = tuple(y_true.shape) if y_true is not None else y_pred_shape
-        is_binary = y_pred_shape[-1:] == (1,) or (loss is not None and _is_binary_loss(
-            loss))
-        is_sparse = (loss is not None and _is_sparse_loss(loss)) or (
-            len(y_true_shape) < len(y_pred_shape)) or (
-            y_true_shape[-1:] == (1,) and y_pred_shape[-1:] != (1,))
+        is_binary = y_pred_shape[-1:] == (1,) or (
+            loss is not None and _is_binary_loss(loss)
+        )
+        is_sparse = (
+            (loss is not None and _is_sparse_loss(loss))
+            or (len(y_true_shape) < len(y_pred_shape))
+            or (y_true_shape[-1:] == (1,) and y_pred_shape[-1:] != (1,))
+        )
         if is_binary and not (loss is not None and _is_sparse_loss(loss)):
-            cls = metrics_module.BinaryAccuracy if is_accuracy else (
-                metrics_module.BinaryCrossentropy)
+            cls = (
+                metrics_module.BinaryAccuracy
+                if is_accuracy
+                else (metrics_module.BinaryCrossentropy)
+            )
         elif is_sparse:
-            cls = metrics_module.SparseCategoricalAccuracy if is_accuracy else (
-                metrics_module.SparseCategoricalCrossentropy)
+            cls = (
+                metrics_module.SparseCategoricalAccuracy
+                if is_accuracy
+                else (metrics_module.SparseCategoricalCrossentropy)
+            )
         else:
-            cls = metrics_module.CategoricalAccuracy if is_accuracy else (
-                metrics_module.CategoricalCrossentropy)
+            cls = (
+                metrics_module.CategoricalAccuracy
+                if is_accuracy
+                else (metrics_module.CategoricalCrossentropy)
+            )
         return cls(name=spec)
     metric = metrics_module.get(spec)
     if isinstance(metric, type):
@@ -331,4 +367,3 @@ def _get_metric(spec, y_true, y_pred, loss):
         name = spec if isinstance(spec, str) else getattr(metric, "__name__", "metric")
         metric = metrics_module.MeanMetricWrapper(metric, name=name)
     return metric
-

@@ -14,15 +14,30 @@ class EpochIterator:
     out ends training with a warning.
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=None,
-                 steps_per_epoch=None, shuffle=False, class_weight=None):
+    def __init__(
+        self,
+        x,
+        y=None,
+        sample_weight=None,
+        batch_size=None,
+        steps_per_epoch=None,
+        shuffle=False,
+        class_weight=None,
+    ):
         if steps_per_epoch is not None and (
-                isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1):
+            isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1
+        ):
             raise ValueError(
                 f"steps_per_epoch must be a positive int; got {steps_per_epoch!r}."
             )
-        self.adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size,
-                                        shuffle=shuffle, class_weight=class_weight)
+        self.adapter = get_data_adapter(
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            class_weight=class_weight,
+        )
         self.steps_per_epoch = steps_per_epoch
         self._iterator = None
         self.exhausted = False

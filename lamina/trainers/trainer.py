@@ -6,10 +6,10 @@ the device, and values reach the host only when the progress bar redraws or an
 epoch ends.
 """
 
+import collections.abc
+
 import numpy as np
 import torch
-
-import collections.abc
 
 from lamina import backend, optimizers, tree
 from lamina import metrics as metrics_module
@@ -44,9 +44,18 @@ class Trainer:
 
     # --- compile --------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
-                metrics=None, weighted_metrics=None, run_eagerly=False,
-                steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
         """Configure the model for training.
 
         Args:
@@ -66,19 +75,27 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         output_names = self._output_names_for_compile()
-        self._compile_loss = None if loss is None else compile_utils.CompileLoss(
-            loss, loss_weights, output_names)
+        self._compile_loss = (
+            None
+            if loss is None
+            else compile_utils.CompileLoss(loss, loss_weights, output_names)
+        )
         self._compile_metrics = compile_utils.CompileMetrics(
-            metrics, weighted_metrics, output_names)
+            metrics, weighted_metrics, output_names
+        )
         self._loss_tracker = metrics_module.Mean(name="loss")
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile is True
         self._compiled_forward = None
         self._compile_config = {
-            "optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
-            "metrics": metrics, "weighted_metrics": weighted_metrics,
-            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "optimizer": self.optimizer,
+            "loss": loss,
+            "loss_weights": loss_weights,
+            "metrics": metrics,
+            "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile,
         }
         self._first_batch_checked = False
@@ -117,8 +134,9 @@ class Trainer:
 
     # --- the steps ------------------------------------------------------------
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         """The compiled loss plus every loss the layers added (regularizers,
         `add_loss`). Override for a custom loss."""
         total = None
@@ -146,8 +164,11 @@ class Trainer:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Update the compiled metrics and return every metric's current value."""
-        if self._compile_metrics is not None and y is not None and (
-                self._compile_metrics.has_metrics):
+        if (
+            self._compile_metrics is not None
+            and y is not None
+            and (self._compile_metrics.has_metrics)
+        ):
             if not self._compile_metrics.built:
                 losses = self._compile_loss.losses if self._compile_loss else None
                 self._compile_metrics.build(y, y_pred, losses)
@@ -173,8 +194,7 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
-            self._loss_tracker.update_state(loss.detach(),
-                                            sample_weight=_batch_size(x))
+            self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(x))
             return self.compute_metrics(x, y, _detach(y_pred), sample_weight)
 
     def test_step(self, data):
@@ -182,8 +202,9 @@ class Trainer:
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         if self._compile_loss is not None or self.losses:
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                     sample_weight=sample_weight, training=False)
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+            )
             self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -194,11 +215,25 @@ class Trainer:
 
     # --- fit ------------------------------------------------------------------
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
-            callbacks=None, validation_split=0.0, validation_data=None,
-            shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
-            validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train for `epochs` epochs; returns a `History`.
 
         Accepts NumPy arrays, torch tensors, pandas objects, lists/dicts of them,
@@ -214,18 +249,34 @@ class Trainer:
                 )
             (x, y, sample_weight), validation_data = (
                 data_adapter_utils.train_validation_split(
-                    (x, y, sample_weight), validation_split))
+                    (x, y, sample_weight), validation_split
+                )
+            )
         val_data = None
         if validation_data is not None:
-            val_data = data_adapter_utils.unpack_x_y_sample_weight(validation_data) \
-                if isinstance(validation_data, (tuple, list)) else (
-                    validation_data, None, None)
-        iterator = EpochIterator(x, y, sample_weight, batch_size=batch_size,
-                                 steps_per_epoch=steps_per_epoch, shuffle=shuffle,
-                                 class_weight=class_weight)
+            val_data = (
+                data_adapter_utils.unpack_x_y_sample_weight(validation_data)
+                if isinstance(validation_data, (tuple, list))
+                else (validation_data, None, None)
+            )
+        iterator = EpochIterator(
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=shuffle,
+            class_weight=class_weight,
+        )
         callbacks = CallbackList(
-            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=epochs, steps=iterator.num_batches)
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=iterator.num_batches,
+        )
         self.stop_training = False
         was_training = self.training
         self._eval_iterator = None
@@ -250,11 +301,17 @@ class Trainer:
             if val_data is not None and _should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
                     self._eval_iterator = EpochIterator(
-                        *val_data, batch_size=validation_batch_size or batch_size,
-                        steps_per_epoch=validation_steps, shuffle=False)
+                        *val_data,
+                        batch_size=validation_batch_size or batch_size,
+                        steps_per_epoch=validation_steps,
+                        shuffle=False,
+                    )
                 val_logs = self.evaluate(
-                    x=self._eval_iterator, verbose=0, return_dict=True,
-                    callbacks=callbacks)
+                    x=self._eval_iterator,
+                    verbose=0,
+                    return_dict=True,
+                    callbacks=callbacks,
+                )
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training or iterator.exhausted:
@@ -277,8 +334,10 @@ class Trainer:
         layers = self._flatten_layers()
         self._loss_layers = layers
         self._regularized_layers = [
-            layer for layer in layers
-            if layer._regularized or layer.activity_regularizer is not None]
+            layer
+            for layer in layers
+            if layer._regularized or layer.activity_regularizer is not None
+        ]
         if not self._trainable_params and self._compile_loss is not None:
             raise ValueError(
                 f"Model '{self.name}' has no trainable weights, so fit() cannot "
@@ -305,9 +364,18 @@ class Trainer:
 
     # --- evaluate / predict -----------------------------------------------------
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
-                 sample_weight=None, steps=None, callbacks=None, return_dict=False,
-                 **kwargs):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        **kwargs,
+    ):
         """Loss and metrics on the data: a float, a list `[loss, *metrics]`, or a
         dict with `return_dict=True`."""
         self._assert_compiled("evaluate()")
@@ -316,12 +384,23 @@ class Trainer:
         if isinstance(x, EpochIterator):
             iterator = x
         else:
-            iterator = EpochIterator(x, y, sample_weight, batch_size=batch_size,
-                                     steps_per_epoch=steps, shuffle=False)
+            iterator = EpochIterator(
+                x,
+                y,
+                sample_weight,
+                batch_size=batch_size,
+                steps_per_epoch=steps,
+                shuffle=False,
+            )
         if not isinstance(callbacks, CallbackList):
-            callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=1,
-                                     steps=iterator.num_batches)
+            callbacks = CallbackList(
+                callbacks,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=1,
+                steps=iterator.num_batches,
+            )
         was_training = self.training
         self.train(False)
         self.reset_metrics()
@@ -346,13 +425,19 @@ class Trainer:
         ordered += [v for k, v in logs.items() if k not in self.metrics_names]
         return ordered[0] if len(ordered) == 1 else ordered
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None,
-                callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for every sample of `x`, as NumPy arrays."""
-        iterator = EpochIterator(x, batch_size=batch_size, steps_per_epoch=steps,
-                                 shuffle=False)
-        callbacks = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                 verbose=verbose, epochs=1, steps=iterator.num_batches)
+        iterator = EpochIterator(
+            x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False
+        )
+        callbacks = CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=1,
+            steps=iterator.num_batches,
+        )
         was_training = self.training
         self.train(False)
         callbacks.on_predict_begin()
@@ -370,14 +455,16 @@ class Trainer:
                 "sample."
             )
         result = tree.map_structure(
-            lambda *parts: backend.convert_to_numpy(torch.cat(parts)), *outputs)
+            lambda *parts: backend.convert_to_numpy(torch.cat(parts)), *outputs
+        )
         callbacks.on_predict_end()
         return result
 
     # --- single batches ---------------------------------------------------------
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
+    def train_on_batch(
+        self, x, y=None, sample_weight=None, class_weight=None, return_dict=False
+    ):
         """One training step on one batch; returns loss (and metrics)."""
         self._assert_compiled("train_on_batch()")
         batch = self._single_batch(x, y, sample_weight, class_weight)
@@ -412,8 +499,9 @@ class Trainer:
     def _single_batch(self, x, y, sample_weight, class_weight):
         from lamina.trainers.data_adapters import ArrayDataAdapter
 
-        adapter = ArrayDataAdapter(x, y, sample_weight, batch_size=None,
-                                   class_weight=class_weight)
+        adapter = ArrayDataAdapter(
+            x, y, sample_weight, batch_size=None, class_weight=class_weight
+        )
         size = adapter.num_samples
         adapter._batch_size = max(size, 1)
         return next(iter(adapter.get_epoch_iterator()))
@@ -465,7 +553,8 @@ def _detach(structure):
     if isinstance(structure, torch.Tensor):
         return structure.detach()
     return tree.map_structure(
-        lambda t: t.detach() if isinstance(t, torch.Tensor) else t, structure)
+        lambda t: t.detach() if isinstance(t, torch.Tensor) else t, structure
+    )
 
 
 def _to_python(logs) -> dict:
@@ -479,8 +568,10 @@ def _to_python(logs) -> dict:
         flat = torch.stack([t.detach().reshape(()).float() for t in tensors]).tolist()
         it = iter(flat)
         values = [next(it) if isinstance(v, torch.Tensor) else v for v in values]
-    return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
-            for k, v in zip(keys, values)}
+    return {
+        k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
+        for k, v in zip(keys, values)
+    }
 
 
 def _should_validate(epoch, validation_freq) -> bool:
@@ -491,6 +582,9 @@ def _should_validate(epoch, validation_freq) -> bool:
 
 def _check_positive_int(value, name, allow_zero=False):
     low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
-            value < low):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or (value < low)
+    ):
         raise ValueError(f"`{name}` must be an int >= {low}; got {name}={value!r}.")

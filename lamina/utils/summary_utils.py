@@ -1,6 +1,5 @@
 """model.summary(): the Keras 3 table of layers, output shapes and parameters."""
 
-
 import numpy as np
 
 _HEADERS = ("Layer (type)", "Output Shape", "Param #")
@@ -29,8 +28,11 @@ def _format_shape(shape):
         return "?"
     if isinstance(shape, list):
         return ", ".join(_format_shape(s) for s in shape)
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")")
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + (",)" if len(shape) == 1 else ")")
+    )
 
 
 def _output_shape_of(layer, model):
@@ -64,17 +66,26 @@ def _rows(model, expand_nested, prefix=""):
     return rows
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None,
-                  expand_nested=False, show_trainable=False, layer_range=None):
+def print_summary(
+    model,
+    line_length=None,
+    positions=None,
+    print_fn=None,
+    expand_nested=False,
+    show_trainable=False,
+    layer_range=None,
+):
     """Print (or pass to `print_fn`, line by line) Keras's summary table."""
     print_fn = print_fn or (lambda line: print(line))
     rows = _rows(model, expand_nested)
     if layer_range is not None:
         start, stop = layer_range
         names = [layer.name for layer in model.layers]
-        rows = rows[names.index(start):names.index(stop) + 1]
-    widths = [max([w, len(h)] + [len(r[i]) for r in rows])
-              for i, (w, h) in enumerate(zip(_MIN_WIDTHS, _HEADERS))]
+        rows = rows[names.index(start) : names.index(stop) + 1]
+    widths = [
+        max([w, len(h)] + [len(r[i]) for r in rows])
+        for i, (w, h) in enumerate(zip(_MIN_WIDTHS, _HEADERS))
+    ]
     if line_length:
         extra = max(line_length - (sum(widths) + 3 * 3 + 1), 0)
         widths[0] += extra
@@ -84,12 +95,19 @@ def print_summary(model, line_length=None, positions=None, print_fn=None,
         return left + mid.join(fill * c for c in cells) + right
 
     def row(values, bar):
-        text = [f" {values[0].ljust(widths[0])} ", f" {values[1].ljust(widths[1])} ",
-                f" {values[2].rjust(widths[2])} "]
+        text = [
+            f" {values[0].ljust(widths[0])} ",
+            f" {values[1].ljust(widths[1])} ",
+            f" {values[2].rjust(widths[2])} ",
+        ]
         return bar + bar.join(text) + bar
 
-    lines = [f'Model: "{model.name}"', line("┏", "━", "┳", "┓"),
-             row(_HEADERS, "┃"), line("┡", "━", "╇", "┩")]
+    lines = [
+        f'Model: "{model.name}"',
+        line("┏", "━", "┳", "┓"),
+        row(_HEADERS, "┃"),
+        line("┡", "━", "╇", "┩"),
+    ]
     for i, values in enumerate(rows):
         lines.append(row(values, "│"))
         if i < len(rows) - 1:
@@ -100,21 +118,26 @@ def print_summary(model, line_length=None, positions=None, print_fn=None,
     total_count = trainable_count + frozen_count
     total_size = trainable_size + frozen_size
     optimizer = getattr(model, "optimizer", None)
-    optimizer_vars = list(getattr(optimizer, "variables", []) or []) if getattr(
-        optimizer, "built", False) else []
+    optimizer_vars = (
+        list(getattr(optimizer, "variables", []) or [])
+        if getattr(optimizer, "built", False)
+        else []
+    )
     if optimizer_vars:
         opt_count, opt_size = _weights_size(optimizer_vars)
         total_count += opt_count
         total_size += opt_size
     lines.append(f" Total params: {total_count:,} ({readable_memory_size(total_size)})")
-    lines.append(f" Trainable params: {trainable_count:,} "
-                 f"({readable_memory_size(trainable_size)})")
-    lines.append(f" Non-trainable params: {frozen_count:,} "
-                 f"({readable_memory_size(frozen_size)})")
+    lines.append(
+        f" Trainable params: {trainable_count:,} "
+        f"({readable_memory_size(trainable_size)})"
+    )
+    lines.append(
+        f" Non-trainable params: {frozen_count:,} ({readable_memory_size(frozen_size)})"
+    )
     if optimizer_vars:
-        lines.append(f" Optimizer params: {opt_count:,} "
-                     f"({readable_memory_size(opt_size)})")
+        lines.append(
+            f" Optimizer params: {opt_count:,} ({readable_memory_size(opt_size)})"
+        )
     for text in lines:
         print_fn(text)
-
-

@@ -34,11 +34,20 @@ def test_every_hook_is_called_in_keras_order_with_logs():
 
     x = np.ones((4, 3), "float32")
     y = np.array([0, 1, 0, 1])
-    small_model().fit(x, y, batch_size=2, epochs=1, validation_data=(x, y),
-                      verbose=0, callbacks=[Recorder()])
+    small_model().fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=1,
+        validation_data=(x, y),
+        verbose=0,
+        callbacks=[Recorder()],
+    )
     assert events == [
-        ("train_begin", 1, 2), ("epoch_begin", 0),
-        ("batch_end", 0, ["accuracy", "loss"]), ("batch_end", 1, ["accuracy", "loss"]),
+        ("train_begin", 1, 2),
+        ("epoch_begin", 0),
+        ("batch_end", 0, ["accuracy", "loss"]),
+        ("batch_end", 1, ["accuracy", "loss"]),
         ("test_begin",),
         ("epoch_end", 0, ["accuracy", "loss", "val_accuracy", "val_loss"]),
         ("train_end",),

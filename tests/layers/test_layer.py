@@ -12,10 +12,12 @@ class Scale(layers.Layer):
         self.factor = factor
 
     def build(self, input_shape):
-        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones",
-                                     name="scale")
-        self.offset = self.add_weight(shape=(), initializer="zeros",
-                                      trainable=False, name="offset")
+        self.scale = self.add_weight(
+            shape=(input_shape[-1],), initializer="ones", name="scale"
+        )
+        self.offset = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="offset"
+        )
 
     def call(self, x):
         return x * self.scale * self.factor + self.offset
@@ -72,17 +74,25 @@ def test_get_and_set_weights_round_trip_and_check_shapes():
 
 
 def test_names_are_snake_case_and_unique_like_keras():
-    names = [layers.Dense(1).name, layers.Dense(1).name, Scale().name,
-             layers.Dense(1, name="head").name]
+    names = [
+        layers.Dense(1).name,
+        layers.Dense(1).name,
+        Scale().name,
+        layers.Dense(1, name="head").name,
+    ]
     assert names == ["dense", "dense_1", "scale", "head"]
     lamina.backend.clear_session()
     assert layers.Dense(1).name == "dense"
 
 
 def test_regularization_penalties_are_in_losses():
-    layer = layers.Dense(2, kernel_initializer="ones", bias_initializer="ones",
-                         kernel_regularizer=lamina.regularizers.L2(0.1),
-                         bias_regularizer="l1")
+    layer = layers.Dense(
+        2,
+        kernel_initializer="ones",
+        bias_initializer="ones",
+        kernel_regularizer=lamina.regularizers.L2(0.1),
+        bias_regularizer="l1",
+    )
     layer(np.ones((1, 3), "float32"))
     values = sorted(float(v.detach()) for v in layer.losses)
     # L2: 0.1 * sum(1^2 over 6 entries) = 0.6; L1 default 0.01 * 2 = 0.02

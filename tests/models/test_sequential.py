@@ -35,20 +35,31 @@ def test_deferred_build_from_the_first_batch():
 
 
 def test_summary_matches_keras_table(capsys):
-    model = lamina.Sequential([lamina.Input((32,)), layers.Dense(64, activation="relu"),
-                               layers.Dropout(0.5),
-                               layers.Dense(10, activation="softmax")])
+    model = lamina.Sequential(
+        [
+            lamina.Input((32,)),
+            layers.Dense(64, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.summary()
     out = capsys.readouterr().out.splitlines()
     assert out[0] == 'Model: "sequential"'
     assert out[1] == "┏" + "━" * 33 + "┳" + "━" * 24 + "┳" + "━" * 15 + "┓"
-    assert out[2] == "┃ Layer (type)                    ┃ Output Shape           ┃" \
-                     "       Param # ┃"
-    assert out[4] == "│ dense (Dense)                   │ (None, 64)             │" \
-                     "         2,112 │"
-    assert out[-3:] == [" Total params: 2,762 (10.79 KB)",
-                        " Trainable params: 2,762 (10.79 KB)",
-                        " Non-trainable params: 0 (0.00 B)"]
+    assert (
+        out[2] == "┃ Layer (type)                    ┃ Output Shape           ┃"
+        "       Param # ┃"
+    )
+    assert (
+        out[4] == "│ dense (Dense)                   │ (None, 64)             │"
+        "         2,112 │"
+    )
+    assert out[-3:] == [
+        " Total params: 2,762 (10.79 KB)",
+        " Trainable params: 2,762 (10.79 KB)",
+        " Non-trainable params: 0 (0.00 B)",
+    ]
 
 
 def test_summary_of_unbuilt_model_marks_layers_unbuilt():
@@ -92,8 +103,7 @@ def test_input_shape_mismatch_in_fit_names_layer_and_sizes():
     model = tutorial_model()
     model.compile("adam", "categorical_crossentropy")
     with pytest.raises(ValueError, match="'dense'.*size 32.*\\(32, 20\\)"):
-        model.fit(np.ones((40, 20), "float32"), np.ones((40, 10), "float32"),
-                  verbose=0)
+        model.fit(np.ones((40, 20), "float32"), np.ones((40, 10), "float32"), verbose=0)
 
 
 def test_model_config_uses_keras_namespaces():

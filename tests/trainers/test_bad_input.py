@@ -6,8 +6,9 @@ from lamina import layers
 
 
 def model_for(input_dim=32, units=10, loss="categorical_crossentropy"):
-    model = lamina.Sequential([lamina.Input((input_dim,)),
-                               layers.Dense(units, activation="softmax")])
+    model = lamina.Sequential(
+        [lamina.Input((input_dim,)), layers.Dense(units, activation="softmax")]
+    )
     model.compile("adam", loss)
     return model
 

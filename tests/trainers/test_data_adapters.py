@@ -25,16 +25,20 @@ def final_loss(model, *args, **kwargs):
 
 def test_torch_tensors_train_like_numpy():
     x, y = regression_data()
-    assert final_loss(linear_model(), torch.from_numpy(x), torch.from_numpy(y),
-                      epochs=20) < 0.05
+    assert (
+        final_loss(linear_model(), torch.from_numpy(x), torch.from_numpy(y), epochs=20)
+        < 0.05
+    )
 
 
 def test_pandas_dataframe_and_series():
     pd = pytest.importorskip("pandas")
     x, y = regression_data()
     frame = pd.DataFrame(x, columns=list("abcd"))
-    assert final_loss(linear_model(), frame, pd.Series(y[:, 0]).to_frame(),
-                      epochs=20) < 0.05
+    assert (
+        final_loss(linear_model(), frame, pd.Series(y[:, 0]).to_frame(), epochs=20)
+        < 0.05
+    )
 
 
 def test_python_generator_with_steps_per_epoch():
@@ -43,14 +47,14 @@ def test_python_generator_with_steps_per_epoch():
     def forever():
         while True:
             for i in range(0, 64, 16):
-                yield x[i:i + 16], y[i:i + 16]
+                yield x[i : i + 16], y[i : i + 16]
 
     assert final_loss(linear_model(), forever(), epochs=20, steps_per_epoch=4) < 0.05
 
 
 def test_finite_generator_runs_out_with_a_warning():
     x, y = regression_data()
-    batches = ((x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16))
+    batches = ((x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16))
     with pytest.warns(UserWarning, match="ran out of data"):
         history = linear_model().fit(batches, epochs=3, verbose=0)
     assert len(history.history["loss"]) == 1
@@ -65,7 +69,7 @@ def test_py_dataset_batches_and_epoch_hook():
             return 4
 
         def __getitem__(self, index):
-            return x[index * 16:(index + 1) * 16], y[index * 16:(index + 1) * 16]
+            return x[index * 16 : (index + 1) * 16], y[index * 16 : (index + 1) * 16]
 
         def on_epoch_end(self):
             ends.append(True)
@@ -98,8 +102,9 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
             seen.append(batch)
 
     model = linear_model()
-    history = model.fit(x, y, validation_split=0.3, epochs=1, verbose=0,
-                        callbacks=[Spy()])
+    history = model.fit(
+        x, y, validation_split=0.3, epochs=1, verbose=0, callbacks=[Spy()]
+    )
     assert "val_loss" in history.history and seen == [0]
 
 

@@ -7,11 +7,16 @@ from lamina import layers
 
 
 def classifier(input_dim=8, classes=3):
-    model = lamina.Sequential([lamina.Input((input_dim,)),
-                               layers.Dense(16, activation="relu"),
-                               layers.Dense(classes, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = lamina.Sequential(
+        [
+            lamina.Input((input_dim,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(classes, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -26,8 +31,9 @@ def blobs(n=120, dim=8, classes=3, seed=0):
 def test_fit_learns_separable_blobs_and_history_has_every_key():
     x, y = blobs()
     model = classifier()
-    history = model.fit(x, y, epochs=15, batch_size=16, validation_split=0.25,
-                        verbose=0)
+    history = model.fit(
+        x, y, epochs=15, batch_size=16, validation_split=0.25, verbose=0
+    )
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 15 for v in history.history.values())
     assert history.epoch == list(range(15))
@@ -40,8 +46,10 @@ def test_evaluate_returns_list_scalar_or_dict_like_keras():
     model = classifier()
     loss, accuracy = model.evaluate(x, y, verbose=0)
     assert 0.0 <= accuracy <= 1.0 and loss > 0
-    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss",
-                                                                       "accuracy"}
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {
+        "loss",
+        "accuracy",
+    }
     plain = lamina.Sequential([lamina.Input((8,)), layers.Dense(1)])
     plain.compile("sgd", "mse")
     assert isinstance(plain.evaluate(x, y.astype("float32"), verbose=0), float)
@@ -50,8 +58,9 @@ def test_evaluate_returns_list_scalar_or_dict_like_keras():
 def test_evaluate_loss_is_sample_weighted_mean_over_batches():
     x = np.ones((5, 1), "float32")
     y = np.array([[0.0], [0.0], [0.0], [2.0], [2.0]], "float32")
-    model = lamina.Sequential([lamina.Input((1,)),
-                               layers.Dense(1, kernel_initializer="zeros")])
+    model = lamina.Sequential(
+        [lamina.Input((1,)), layers.Dense(1, kernel_initializer="zeros")]
+    )
     model.compile("sgd", "mse")
     # Per-sample squared errors: 0,0,0,4,4 -> mean 1.6, whatever the batching.
     assert model.evaluate(x, y, batch_size=2, verbose=0) == pytest.approx(1.6)
@@ -91,8 +100,9 @@ def test_train_and_test_on_batch_return_loss_and_metrics():
 def test_sample_weight_zero_removes_samples_from_the_loss():
     x = np.ones((4, 1), "float32")
     y = np.array([[0.0], [0.0], [10.0], [10.0]], "float32")
-    model = lamina.Sequential([lamina.Input((1,)),
-                               layers.Dense(1, kernel_initializer="zeros")])
+    model = lamina.Sequential(
+        [lamina.Input((1,)), layers.Dense(1, kernel_initializer="zeros")]
+    )
     model.compile("sgd", "mse")
     weights = np.array([1.0, 1.0, 0.0, 0.0], "float32")
     assert model.evaluate(x, y, sample_weight=weights, verbose=0) == pytest.approx(0.0)
@@ -116,8 +126,16 @@ def test_class_weight_scales_the_loss_per_class():
 def test_regularization_is_added_to_the_training_loss():
     x = np.zeros((2, 3), "float32")
     y = np.zeros((2, 1), "float32")
-    model = lamina.Sequential([lamina.Input((3,)), layers.Dense(
-        1, kernel_initializer="ones", kernel_regularizer=lamina.regularizers.L2(0.5))])
+    model = lamina.Sequential(
+        [
+            lamina.Input((3,)),
+            layers.Dense(
+                1,
+                kernel_initializer="ones",
+                kernel_regularizer=lamina.regularizers.L2(0.5),
+            ),
+        ]
+    )
     model.compile("sgd", "mse")
     # mse 0 + 0.5 * 3 = 1.5
     assert model.test_on_batch(x, y) == pytest.approx(1.5)
@@ -137,15 +155,24 @@ def test_steps_per_epoch_continues_through_the_data():
             batches.append(batch)
 
     x, y = blobs(n=40)
-    classifier().fit(x, y, batch_size=10, epochs=3, steps_per_epoch=3, shuffle=False,
-                     verbose=0, callbacks=[Recorder()])
+    classifier().fit(
+        x,
+        y,
+        batch_size=10,
+        epochs=3,
+        steps_per_epoch=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Recorder()],
+    )
     assert batches == [0, 1, 2] * 3
 
 
 def test_validation_freq_runs_validation_on_chosen_epochs():
     x, y = blobs(n=40)
-    history = classifier().fit(x, y, epochs=4, validation_data=(x, y),
-                               validation_freq=2, verbose=0)
+    history = classifier().fit(
+        x, y, epochs=4, validation_data=(x, y), validation_freq=2, verbose=0
+    )
     assert len(history.history["val_loss"]) == 2
 
 
@@ -177,9 +204,11 @@ def test_fit_is_reproducible_with_set_random_seed():
 def test_compile_accepts_objects_and_lr_alias():
     x, y = blobs(n=20)
     model = classifier()
-    model.compile(optimizer=lamina.optimizers.RMSprop(lr=0.01),
-                  loss=lamina.losses.SparseCategoricalCrossentropy(),
-                  metrics=[lamina.metrics.SparseCategoricalAccuracy()])
+    model.compile(
+        optimizer=lamina.optimizers.RMSprop(lr=0.01),
+        loss=lamina.losses.SparseCategoricalCrossentropy(),
+        metrics=[lamina.metrics.SparseCategoricalAccuracy()],
+    )
     history = model.fit(x, y, epochs=1, verbose=0)
     assert "sparse_categorical_accuracy" in history.history
     assert model.optimizer.learning_rate == pytest.approx(0.01)
@@ -200,9 +229,16 @@ def test_accuracy_string_resolves_from_loss_and_shapes():
 
 
 def test_softmax_output_into_crossentropy_is_stable_for_huge_logits():
-    model = lamina.Sequential([lamina.Input((1,)), layers.Dense(
-        2, activation="softmax", kernel_initializer=lamina.initializers.Constant(
-            [[1000.0, -1000.0]]))])
+    model = lamina.Sequential(
+        [
+            lamina.Input((1,)),
+            layers.Dense(
+                2,
+                activation="softmax",
+                kernel_initializer=lamina.initializers.Constant([[1000.0, -1000.0]]),
+            ),
+        ]
+    )
     model.compile("sgd", "sparse_categorical_crossentropy")
     loss = model.test_on_batch(np.ones((1, 1), "float32"), np.array([1]))
     assert np.isfinite(loss) and loss == pytest.approx(2000.0, rel=1e-3)

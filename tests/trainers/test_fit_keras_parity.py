@@ -21,35 +21,47 @@ def data(n=96, seed=0):
 
 def build_pair(optimizer_name, **optimizer_kwargs):
     def layers_of(lib):
-        return [lib.Input((6,)), lib.layers.Dense(8, activation="relu"),
-                lib.layers.Dense(3, activation="softmax")]
+        return [
+            lib.Input((6,)),
+            lib.layers.Dense(8, activation="relu"),
+            lib.layers.Dense(3, activation="softmax"),
+        ]
 
     k_model = keras.Sequential(layers_of(keras))
     l_model = lamina.Sequential(layers_of(lamina))
     l_model.set_weights([np.asarray(w) for w in k_model.get_weights()])
-    k_model.compile(optimizer=getattr(keras.optimizers, optimizer_name)(
-        **optimizer_kwargs), loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"])
-    l_model.compile(optimizer=getattr(lamina.optimizers, optimizer_name)(
-        **optimizer_kwargs), loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"])
+    k_model.compile(
+        optimizer=getattr(keras.optimizers, optimizer_name)(**optimizer_kwargs),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    l_model.compile(
+        optimizer=getattr(lamina.optimizers, optimizer_name)(**optimizer_kwargs),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return k_model, l_model
 
 
-@pytest.mark.parametrize("optimizer_name,kwargs", [
-    ("Adam", {"learning_rate": 0.01}),
-    ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
-    ("RMSprop", {"learning_rate": 0.01}),
-])
+@pytest.mark.parametrize(
+    "optimizer_name,kwargs",
+    [
+        ("Adam", {"learning_rate": 0.01}),
+        ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
+        ("RMSprop", {"learning_rate": 0.01}),
+    ],
+)
 def test_fit_follows_the_same_trajectory_as_keras(optimizer_name, kwargs):
     x, y = data()
     k_model, l_model = build_pair(optimizer_name, **kwargs)
     k_hist = k_model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
     l_hist = l_model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    np.testing.assert_allclose(l_hist.history["loss"], k_hist.history["loss"],
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(l_hist.history["accuracy"],
-                               k_hist.history["accuracy"], atol=1e-6)
+    np.testing.assert_allclose(
+        l_hist.history["loss"], k_hist.history["loss"], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        l_hist.history["accuracy"], k_hist.history["accuracy"], atol=1e-6
+    )
     for l_w, k_w in zip(l_model.get_weights(), k_model.get_weights()):
         np.testing.assert_allclose(l_w, np.asarray(k_w), rtol=1e-4, atol=1e-5)
 
@@ -57,31 +69,43 @@ def test_fit_follows_the_same_trajectory_as_keras(optimizer_name, kwargs):
 def test_evaluate_and_predict_match_keras():
     x, y = data(seed=1)
     k_model, l_model = build_pair("Adam")
-    np.testing.assert_allclose(l_model.predict(x, verbose=0),
-                               k_model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(l_model.evaluate(x, y, batch_size=10, verbose=0),
-                               k_model.evaluate(x, y, batch_size=10, verbose=0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        l_model.predict(x, verbose=0),
+        k_model.predict(x, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        l_model.evaluate(x, y, batch_size=10, verbose=0),
+        k_model.evaluate(x, y, batch_size=10, verbose=0),
+        rtol=1e-5,
+    )
 
 
 def test_validation_split_and_regularizers_match_keras():
     x, y = data(seed=2)
 
     def layers_of(lib):
-        return [lib.Input((6,)), lib.layers.Dense(
-            8, activation="tanh", kernel_regularizer=lib.regularizers.L2(0.01)),
-                lib.layers.Dense(3, activation="softmax")]
+        return [
+            lib.Input((6,)),
+            lib.layers.Dense(
+                8, activation="tanh", kernel_regularizer=lib.regularizers.L2(0.01)
+            ),
+            lib.layers.Dense(3, activation="softmax"),
+        ]
 
     k_model = keras.Sequential(layers_of(keras))
     l_model = lamina.Sequential(layers_of(lamina))
     l_model.set_weights([np.asarray(w) for w in k_model.get_weights()])
     for model, lib in ((k_model, keras), (l_model, lamina)):
-        model.compile(optimizer=lib.optimizers.Adam(0.01),
-                      loss="sparse_categorical_crossentropy")
-    k_hist = k_model.fit(x, y, batch_size=8, epochs=2, shuffle=False,
-                         validation_split=0.25, verbose=0)
-    l_hist = l_model.fit(x, y, batch_size=8, epochs=2, shuffle=False,
-                         validation_split=0.25, verbose=0)
+        model.compile(
+            optimizer=lib.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy"
+        )
+    k_hist = k_model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0
+    )
+    l_hist = l_model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0
+    )
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(l_hist.history[key], k_hist.history[key],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(l_hist.history[key], k_hist.history[key], rtol=1e-5)

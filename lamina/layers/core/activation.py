@@ -28,5 +28,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(),
-                "activation": activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "activation": activations.serialize(self.activation),
+        }

@@ -17,9 +17,19 @@ class InputLayer(Layer):
         name: Defaults to `input_layer`, `input_layer_1`, ...
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None,
-                 batch_shape=None, input_tensor=None, optional=False, name=None,
-                 ragged=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        sparse=None,
+        batch_shape=None,
+        input_tensor=None,
+        optional=False,
+        name=None,
+        ragged=None,
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         if sparse:
             raise ValueError(
@@ -40,7 +50,8 @@ class InputLayer(Layer):
             if isinstance(shape, int):
                 shape = (shape,)
             if not isinstance(shape, (tuple, list)) or any(
-                    d is not None and (not isinstance(d, int) or d < 0) for d in shape):
+                d is not None and (not isinstance(d, int) or d < 0) for d in shape
+            ):
                 raise ValueError(
                     "Input `shape` must be a tuple of non-negative ints or None, one "
                     f"per axis of a sample (e.g. shape=(28, 28, 1)); got shape={shape!r}."
@@ -51,8 +62,9 @@ class InputLayer(Layer):
         self.optional = optional
         self.built = True
         if input_tensor is None:
-            input_tensor = KerasTensor(self._batch_shape, dtype=self._dtype,
-                                       name=self.name)
+            input_tensor = KerasTensor(
+                self._batch_shape, dtype=self._dtype, name=self.name
+            )
         self.output = input_tensor
         Node(self, (), {}, input_tensor)
 
@@ -68,13 +80,26 @@ class InputLayer(Layer):
         return inputs
 
     def get_config(self):
-        return {"batch_shape": self._batch_shape, "dtype": self._dtype,
-                "sparse": False, "ragged": False, "name": self.name,
-                "optional": self.optional}
+        return {
+            "batch_shape": self._batch_shape,
+            "dtype": self._dtype,
+            "sparse": False,
+            "ragged": False,
+            "name": self.name,
+            "optional": self.optional,
+        }
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-          name=None, tensor=None, optional=False):
+def Input(
+    shape=None,
+    batch_size=None,
+    dtype=None,
+    sparse=None,
+    batch_shape=None,
+    name=None,
+    tensor=None,
+    optional=False,
+):
     """A symbolic input tensor to start a model from, e.g. `Input(shape=(32,))`.
 
     Returns:
@@ -84,7 +109,14 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     >>> lamina.Input(shape=(32,)).shape
     (None, 32)
     """
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name, input_tensor=tensor,
-                       optional=optional)
+    layer = InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=sparse,
+        batch_shape=batch_shape,
+        name=name,
+        input_tensor=tensor,
+        optional=optional,
+    )
     return layer.output

@@ -24,8 +24,11 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (
-                0 <= rate <= 1):
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float))
+            or not (0 <= rate <= 1)
+        ):
             raise ValueError(
                 f"Dropout expects `rate` to be a number in [0, 1]; got rate={rate!r}."
             )
@@ -43,14 +46,20 @@ class Dropout(Layer):
             return F.dropout(inputs, self.rate, True)
         noise_shape = self.noise_shape
         if noise_shape is not None:
-            noise_shape = tuple(inputs.shape[i] if d is None else d
-                                for i, d in enumerate(noise_shape))
-        return random.dropout(inputs, self.rate, noise_shape=noise_shape,
-                              seed=self.seed_generator)
+            noise_shape = tuple(
+                inputs.shape[i] if d is None else d for i, d in enumerate(noise_shape)
+            )
+        return random.dropout(
+            inputs, self.rate, noise_shape=noise_shape, seed=self.seed_generator
+        )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
-                "noise_shape": self.noise_shape}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed,
+            "noise_shape": self.noise_shape,
+        }

@@ -16,16 +16,23 @@ from lamina.trainers.data_adapters.torch_data_loader_adapter import (
 _SELF_BATCHED_ARGS = ("y", "sample_weight")
 
 
-def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
-                     class_weight=None) -> DataAdapter:
+def get_data_adapter(
+    x, y=None, sample_weight=None, batch_size=None, shuffle=False, class_weight=None
+) -> DataAdapter:
     """Choose the adapter for `x` (and `y`, `sample_weight`)."""
     if isinstance(x, DataAdapter):
         return x
     if data_adapter_utils.is_array_like(x):
         if x is None:
             raise ValueError("fit/evaluate/predict need input data x; got x=None.")
-        return ArrayDataAdapter(x, y, sample_weight, batch_size=batch_size,
-                                shuffle=shuffle, class_weight=class_weight)
+        return ArrayDataAdapter(
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            class_weight=class_weight,
+        )
     given = {"y": y, "sample_weight": sample_weight, "class_weight": class_weight}
     extra = [k for k, v in given.items() if v is not None]
     kind = type(x).__name__
@@ -41,7 +48,8 @@ def get_data_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=Fal
     if isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
         return TorchDataLoaderAdapter(x, batch_size=batch_size, shuffle=shuffle)
     if isinstance(x, types.GeneratorType) or (
-            hasattr(x, "__next__") and hasattr(x, "__iter__")):
+        hasattr(x, "__next__") and hasattr(x, "__iter__")
+    ):
         return GeneratorDataAdapter(x)
     raise ValueError(
         f"Unrecognized data type: x is a {kind}. Expected NumPy arrays, torch "

@@ -17,8 +17,16 @@ class ArrayDataAdapter(DataAdapter):
     device) and slices batches from it. The last partial batch is kept.
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=None,
-                 shuffle=False, class_weight=None, check_nan=True):
+    def __init__(
+        self,
+        x,
+        y=None,
+        sample_weight=None,
+        batch_size=None,
+        shuffle=False,
+        class_weight=None,
+        check_nan=True,
+    ):
         self._x = utils.to_device_tensors(x, "x")
         self._y = utils.to_device_tensors(y, "y")
         self._sample_weight = utils.to_device_tensors(sample_weight, "sample_weight")
@@ -26,7 +34,8 @@ class ArrayDataAdapter(DataAdapter):
             "x": utils.num_samples(self._x, "x"),
             "y": utils.num_samples(self._y, "y") if y is not None else None,
             "sample_weight": utils.num_samples(self._sample_weight, "sample_weight")
-            if sample_weight is not None else None,
+            if sample_weight is not None
+            else None,
         }
         given = {k: v for k, v in sizes.items() if v is not None}
         if len(set(given.values())) > 1:
@@ -54,7 +63,8 @@ class ArrayDataAdapter(DataAdapter):
                     "outputs, pass sample_weight per output instead."
                 )
             self._class_weight = utils.make_class_weight_tensor(
-                class_weight, backend.get_device())
+                class_weight, backend.get_device()
+            )
 
     @property
     def num_batches(self):
@@ -82,17 +92,19 @@ class ArrayDataAdapter(DataAdapter):
                 def take(t, a=start, b=stop):
                     return None if t is None else t[a:b]
             else:
-                index = order[start:start + batch_size]
+                index = order[start : start + batch_size]
 
                 def take(t, i=index):
                     return None if t is None else t.index_select(0, i)
+
             x = tree.map_structure(take, self._x)
             y = tree.map_structure(take, self._y)
             sample_weight = tree.map_structure(take, self._sample_weight)
             if self._class_weight is not None:
                 weights = utils.class_weight_to_sample_weights(y, self._class_weight)
-                sample_weight = weights if sample_weight is None else (
-                    sample_weight * weights)
+                sample_weight = (
+                    weights if sample_weight is None else (sample_weight * weights)
+                )
             yield x, y, sample_weight
 
     def _batch_shuffled_order(self):

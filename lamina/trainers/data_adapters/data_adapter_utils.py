@@ -45,7 +45,8 @@ def is_array_like(x) -> bool:
     if isinstance(x, (list, tuple)):
         return len(x) > 0 and all(
             isinstance(v, (np.ndarray, torch.Tensor)) or hasattr(v, "to_numpy")
-            for v in tree.flatten(x))
+            for v in tree.flatten(x)
+        )
     if isinstance(x, dict):
         return all(is_array_like(v) for v in x.values())
     return False

@@ -39,8 +39,11 @@ class PyDatasetAdapter(DataAdapter):
 
     def _convert(self, batch):
         x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
-        return (utils.to_device_tensors(x, "x"), utils.to_device_tensors(y, "y"),
-                utils.to_device_tensors(sample_weight, "sample_weight"))
+        return (
+            utils.to_device_tensors(x, "x"),
+            utils.to_device_tensors(y, "y"),
+            utils.to_device_tensors(sample_weight, "sample_weight"),
+        )
 
     def get_epoch_iterator(self):
         count = self.num_batches
@@ -63,13 +66,15 @@ class PyDatasetAdapter(DataAdapter):
             return
         queue_size = int(getattr(self._dataset, "max_queue_size", 10) or 10)
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            pending = [pool.submit(self._dataset.__getitem__, i)
-                       for i in order[:queue_size]]
+            pending = [
+                pool.submit(self._dataset.__getitem__, i) for i in order[:queue_size]
+            ]
             next_index = len(pending)
             while pending:
                 batch = pending.pop(0).result()
                 if next_index < len(order):
-                    pending.append(pool.submit(self._dataset.__getitem__,
-                                               order[next_index]))
+                    pending.append(
+                        pool.submit(self._dataset.__getitem__, order[next_index])
+                    )
                     next_index += 1
                 yield self._convert(batch)

@@ -17,8 +17,10 @@ class TorchDataLoaderAdapter(DataAdapter):
         else:
             is_iterable = isinstance(data, torch.utils.data.IterableDataset)
             self._loader = torch.utils.data.DataLoader(
-                data, batch_size=int(batch_size or 32),
-                shuffle=bool(shuffle) and not is_iterable)
+                data,
+                batch_size=int(batch_size or 32),
+                shuffle=bool(shuffle) and not is_iterable,
+            )
 
     @property
     def num_batches(self):
@@ -30,5 +32,8 @@ class TorchDataLoaderAdapter(DataAdapter):
     def get_epoch_iterator(self):
         for batch in self._loader:
             x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
-            yield (utils.to_device_tensors(x, "x"), utils.to_device_tensors(y, "y"),
-                   utils.to_device_tensors(sample_weight, "sample_weight"))
+            yield (
+                utils.to_device_tensors(x, "x"),
+                utils.to_device_tensors(y, "y"),
+                utils.to_device_tensors(sample_weight, "sample_weight"),
+            )

@@ -18,8 +18,12 @@ def test_kernel_has_keras_layout_in_out():
 
 
 def test_activation_and_no_bias():
-    layer = layers.Dense(1, activation="relu", use_bias=False,
-                         kernel_initializer=lamina.initializers.Constant(-1.0))
+    layer = layers.Dense(
+        1,
+        activation="relu",
+        use_bias=False,
+        kernel_initializer=lamina.initializers.Constant(-1.0),
+    )
     out = layer(np.array([[1.0, 1.0]], "float32"))
     assert out.item() == 0.0
     assert len(layer.weights) == 1
@@ -43,9 +47,13 @@ def test_constraint_is_attached_to_the_kernel_for_the_optimizer():
 
 
 def test_config_round_trip_keeps_every_argument():
-    layer = layers.Dense(3, activation="tanh", use_bias=False,
-                         kernel_initializer="he_normal",
-                         kernel_regularizer=lamina.regularizers.L1L2(0.1, 0.2))
+    layer = layers.Dense(
+        3,
+        activation="tanh",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=lamina.regularizers.L1L2(0.1, 0.2),
+    )
     clone = layers.Dense.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
 

@@ -61,9 +61,14 @@ def test_input_rejects_a_bad_shape():
 
 def test_input_layer_config_matches_keras_schema():
     layer = layers.InputLayer(shape=(4,))
-    assert layer.get_config() == {"batch_shape": (None, 4), "dtype": "float32",
-                                  "sparse": False, "ragged": False,
-                                  "name": layer.name, "optional": False}
+    assert layer.get_config() == {
+        "batch_shape": (None, 4),
+        "dtype": "float32",
+        "sparse": False,
+        "ragged": False,
+        "name": layer.name,
+        "optional": False,
+    }
 
 
 def test_symbolic_tensor_cannot_be_used_as_bool():
