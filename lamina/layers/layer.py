@@ -136,6 +136,7 @@ class Layer(torch.nn.Module):
         self._call_has_training_arg = "training" in signature
         self._call_has_mask_arg = "mask" in signature
         self._call_is_default = type(self).call is Layer.call
+        self._compute_mask_overridden = type(self).compute_mask is not Layer.compute_mask
 
     # --- attribute tracking -------------------------------------------------
 
@@ -406,6 +407,10 @@ class Layer(torch.nn.Module):
             training = ctx.training if ctx.training is not None else self.training
         if self._call_has_training_arg:
             kwargs["training"] = training
+        # Keras masking: a mask travels on tensors as `_keras_mask`.
+        mask = _get_mask(args[0]) if args else None
+        if mask is not None and self._call_has_mask_arg and kwargs.get("mask") is None:
+            kwargs["mask"] = mask
         if ctx.depth == 0 and _ADD_LOSS_USED[0]:
             self._clear_losses()
         previous = ctx.training
@@ -422,6 +427,8 @@ class Layer(torch.nn.Module):
         if self.activity_regularizer is not None:
             for output in tree.flatten(outputs):
                 self.add_loss(self.activity_regularizer(output) / output.shape[0])
+        if self._compute_mask_overridden or (mask is not None and self.supports_masking):
+            _set_mask(outputs, self.compute_mask(args[0], mask))
         return outputs
 
     def forward(self, *args, **kwargs):
@@ -539,7 +546,11 @@ class Layer(torch.nn.Module):
         return shapes_of(spec)
 
     def compute_mask(self, inputs, previous_mask=None):
-        return None
+        """The mask of the outputs: by default the input mask passes through layers
+        that set `supports_masking = True`, and stops elsewhere."""
+        if not self.supports_masking:
+            return None
+        return previous_mask
 
     # --- config ---------------------------------------------------------------
 
@@ -577,6 +588,28 @@ class Layer(torch.nn.Module):
 
     def _get_name(self):
         return type(self).__name__
+
+
+def _get_mask(inputs):
+    """The `_keras_mask` carried by a tensor (or list of tensors), else None."""
+    if isinstance(inputs, torch.Tensor):
+        return getattr(inputs, "_keras_mask", None)
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in inputs]
+        return None if all(m is None for m in masks) else masks
+    return None
+
+
+def _set_mask(outputs, mask):
+    if mask is None:
+        return
+    if isinstance(outputs, torch.Tensor):
+        outputs._keras_mask = mask
+    elif isinstance(outputs, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
+        for output, output_mask in zip(outputs, masks):
+            if isinstance(output, torch.Tensor) and output_mask is not None:
+                output._keras_mask = output_mask
 
 
 def _dedupe(items):

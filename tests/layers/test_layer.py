@@ -178,3 +178,25 @@ def test_float64_inputs_are_cast_to_the_layer_dtype():
 def test_count_params_before_build_is_a_clear_error():
     with pytest.raises(ValueError, match="not built yet"):
         layers.Dense(2).count_params()
+
+
+def test_masks_travel_on_tensors_through_masking_aware_layers():
+    received = []
+
+    class MakeMask(layers.Layer):
+        def call(self, x):
+            return x
+
+        def compute_mask(self, inputs, previous_mask=None):
+            return inputs[..., 0] != 0
+
+    class ReadMask(layers.Layer):
+        def call(self, x, mask=None):
+            received.append(mask)
+            return x * 1.0
+
+    x = np.array([[[1.0], [0.0], [2.0]]], "float32")
+    passthrough = layers.Dense(1, kernel_initializer="ones")  # supports_masking
+    out = ReadMask()(passthrough(MakeMask()(x)))
+    assert received[0].tolist() == [[True, False, True]]
+    assert not hasattr(out, "_keras_mask")  # ReadMask does not support masking
