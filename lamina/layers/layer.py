@@ -14,6 +14,7 @@ from lamina.backend.keras_tensor import (
     specs_from_shapes,
 )
 from lamina.backend.naming import to_snake_case, uniquify
+from lamina.backend.variables import Variable
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
 
@@ -116,6 +117,7 @@ class Layer(torch.nn.Module):
         self._trainable_variables = []
         self._non_trainable_variables = []
         self._regularized = []
+        self._tracked_metrics = []
         self._losses = []
         self._inbound_nodes = []
         self._build_shapes = None
@@ -136,7 +138,9 @@ class Layer(torch.nn.Module):
         self._call_has_training_arg = "training" in signature
         self._call_has_mask_arg = "mask" in signature
         self._call_is_default = type(self).call is Layer.call
-        self._compute_mask_overridden = type(self).compute_mask is not Layer.compute_mask
+        self._compute_mask_overridden = (
+            type(self).compute_mask is not Layer.compute_mask
+        )
 
     # --- attribute tracking -------------------------------------------------
 
@@ -150,6 +154,10 @@ class Layer(torch.nn.Module):
             and not name.startswith("_")
         ):
             value = torch.nn.ModuleList(value)
+        elif _is_metric(value) and "_tracked_metrics" in self.__dict__:
+            # Keras 3: a Metric assigned to a layer is tracked (model.metrics).
+            if all(value is not m for m in self._tracked_metrics):
+                self._tracked_metrics.append(value)
         elif isinstance(value, torch.nn.Parameter):
             params = self.__dict__.get("_parameters")
             if params is not None:
@@ -261,7 +269,7 @@ class Layer(torch.nn.Module):
         with _unset_fake_mode():
             value = initializer(shape, dtype=dtype)
             value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
-            param = torch.nn.Parameter(
+            param = Variable(
                 value, requires_grad=bool(trainable) and backend.is_float_dtype(dtype)
             )
         param.path = f"{self.name}/{name}"
@@ -427,7 +435,9 @@ class Layer(torch.nn.Module):
         if self.activity_regularizer is not None:
             for output in tree.flatten(outputs):
                 self.add_loss(self.activity_regularizer(output) / output.shape[0])
-        if self._compute_mask_overridden or (mask is not None and self.supports_masking):
+        if self._compute_mask_overridden or (
+            mask is not None and self.supports_masking
+        ):
             _set_mask(outputs, self.compute_mask(args[0], mask))
         return outputs
 
@@ -588,6 +598,12 @@ class Layer(torch.nn.Module):
 
     def _get_name(self):
         return type(self).__name__
+
+
+def _is_metric(value) -> bool:
+    from lamina.metrics import Metric
+
+    return isinstance(value, Metric)
 
 
 def _get_mask(inputs):

@@ -361,6 +361,8 @@ def _get_metric(spec, y_true, y_pred, loss):
             )
         return cls(name=spec)
     metric = metrics_module.get(spec)
+    if isinstance(spec, str) and isinstance(metric, metrics_module.Metric):
+        metric.name = spec  # Keras logs a metric under the string it was given
     if isinstance(metric, type):
         metric = metric(name=spec) if isinstance(spec, str) else metric()
     elif not isinstance(metric, metrics_module.Metric):

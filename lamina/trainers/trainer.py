@@ -98,7 +98,6 @@ class Trainer:
             "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile,
         }
-        self._first_batch_checked = False
         self.compiled = True
 
     def _output_names_for_compile(self):
@@ -122,6 +121,10 @@ class Trainer:
             result.extend(self._compile_loss.metrics)
         if self._compile_metrics is not None:
             result.extend(self._compile_metrics.metrics)
+        for layer in self._flatten_layers():
+            for metric in layer._tracked_metrics:
+                if all(metric is not m for m in result):
+                    result.append(metric)
         return result
 
     @property
@@ -181,7 +184,7 @@ class Trainer:
         The results are computed when first read: a step whose logs nobody reads
         (no progress bar redraw, no batch callback) pays nothing for them.
         """
-        return _MetricLogs(self.metrics)
+        return _MetricLogs(self)
 
     def train_step(self, data):
         """One optimisation step on a batch; returns the logs. Override to
@@ -189,6 +192,8 @@ class Trainer:
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        if self._trainable_params is None:
+            self._ensure_optimizer_built()
         for param in self._trainable_params:
             param.grad = None
         loss.backward()
@@ -323,14 +328,7 @@ class Trainer:
         return self.history
 
     def _prepare_train_step(self, batch):
-        """Once per fit: build, check the first batch, and gather trainable weights."""
-        x, y, _ = batch
-        if not self.built:
-            with torch.no_grad():
-                self(x, training=False)
-        if not self._first_batch_checked and y is not None:
-            self._check_first_batch(x, y)
-        self._trainable_params = self.trainable_weights
+        """Once per fit (before the first step): gather what every step reuses."""
         layers = self._flatten_layers()
         self._loss_layers = layers
         self._regularized_layers = [
@@ -338,29 +336,60 @@ class Trainer:
             for layer in layers
             if layer._regularized or layer.activity_regularizer is not None
         ]
-        if not self._trainable_params and self._compile_loss is not None:
+        self._trainable_params = None  # gathered after the first forward pass
+        if type(self).train_step is not Trainer.train_step:
+            # A custom train_step may iterate self.metrics before compute_metrics:
+            # resolve the compiled losses and metrics from the batch's shapes now.
+            self._build_compiled_from_shapes(batch)
+            if self.built:
+                self._ensure_optimizer_built()
+
+    def _ensure_optimizer_built(self):
+        """Build the optimizer on the trainable weights (first step of a fit)."""
+        params = self.trainable_weights
+        self._trainable_params = params
+        if not params and self._compile_loss is not None:
             raise ValueError(
                 f"Model '{self.name}' has no trainable weights, so fit() cannot "
                 "train it. Unfreeze some layers (layer.trainable = True) and "
                 "compile() again."
             )
-        if not getattr(self.optimizer, "built", False):
-            self.optimizer.build(self._trainable_params)
-        else:
-            built = {id(v) for v in getattr(self.optimizer, "_variables_built", [])}
-            if built and any(id(p) not in built for p in self._trainable_params):
-                raise ValueError(
-                    "The model's trainable weights changed since the optimizer was "
-                    "built (a layer was unfrozen or added). Call compile() again "
-                    "so a fresh optimizer tracks the new weights."
-                )
+        if not self.optimizer.built:
+            self.optimizer.build(params)
+            return
+        built = {id(v) for v in self.optimizer._trainable_variables}
+        if any(id(p) not in built for p in params):
+            raise ValueError(
+                "The model's trainable weights changed since the optimizer was "
+                "built (a layer was unfrozen or added). Call compile() again so a "
+                "fresh optimizer tracks the new weights."
+            )
 
-    def _check_first_batch(self, x, y):
-        with torch.no_grad():
-            y_pred = self(x, training=False)
+    def _build_compiled_from_shapes(self, batch):
+        """Resolve compiled losses/metrics from output shapes found by a
+        shape-only (fake tensor) forward pass: no data is touched."""
+        x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
+        losses_ready = self._compile_loss is None or self._compile_loss.built
+        metrics_ready = not self._compile_metrics.has_metrics or (
+            self._compile_metrics.built
+        )
+        if y is None or (losses_ready and metrics_ready):
+            return
+        from lamina.backend.shape_inference import compute_output_spec
+
+        try:
+            spec = compute_output_spec(
+                lambda inputs: self(inputs, training=False),
+                tree.map_structure(_spec_of, x),
+            )
+        except Exception:  # noqa: BLE001 - user code may not trace; build lazily
+            return
+        y_spec = tree.map_structure(_spec_of, y)
         if self._compile_loss is not None and not self._compile_loss.built:
-            self._compile_loss.build(y, y_pred)
-        self._first_batch_checked = True
+            self._compile_loss.build(y_spec, spec)
+        if not metrics_ready:
+            losses = self._compile_loss.losses if self._compile_loss else None
+            self._compile_metrics.build(y_spec, spec, losses)
 
     # --- evaluate / predict -----------------------------------------------------
 
@@ -408,8 +437,6 @@ class Trainer:
         logs = {}
         with torch.no_grad():
             for step, batch in iterator.enumerate_epoch():
-                if not self._first_batch_checked and batch[1] is not None:
-                    self._check_first_batch(batch[0], batch[1])
                 callbacks.on_test_batch_begin(step)
                 logs = self.test_step(batch)
                 callbacks.on_test_batch_end(step, logs)
@@ -514,16 +541,16 @@ class Trainer:
 class _MetricLogs(collections.abc.Mapping):
     """Logs that compute metric results on first access, then keep them."""
 
-    __slots__ = ("_metrics", "_values")
+    __slots__ = ("_model", "_values")
 
-    def __init__(self, metrics):
-        self._metrics = metrics
+    def __init__(self, model):
+        self._model = model
         self._values = None
 
     def _compute(self):
         if self._values is None:
             values = {}
-            for metric in self._metrics:
+            for metric in self._model.metrics:
                 result = metric.result()
                 if isinstance(result, dict):
                     values.update(result)
@@ -543,6 +570,15 @@ class _MetricLogs(collections.abc.Mapping):
 
     def __repr__(self):
         return repr(self._compute())
+
+
+def _spec_of(value):
+    """A KerasTensor with the batch's concrete shape (for shape-only passes)."""
+    from lamina.backend.keras_tensor import KerasTensor
+
+    if value is None:
+        return None
+    return KerasTensor(tuple(value.shape), dtype=value.dtype)
 
 
 def _batch_size(x) -> int:

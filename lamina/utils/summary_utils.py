@@ -2,8 +2,9 @@
 
 import numpy as np
 
-_HEADERS = ("Layer (type)", "Output Shape", "Param #")
+_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to")
 _MIN_WIDTHS = (31, 22, 13)
+_MIN_WIDTHS_GRAPH = (19, 17, 10, 17)
 
 
 def readable_memory_size(num_bytes: float) -> str:
@@ -35,16 +36,21 @@ def _format_shape(shape):
     )
 
 
-def _output_shape_of(layer, model):
-    from lamina.backend.keras_tensor import KerasTensor
+def _model_nodes(model, layer):
+    node_ids = getattr(model, "_node_ids", None)
+    if node_ids is None:
+        return []
+    return [n for n in layer._inbound_nodes if id(n) in node_ids]
 
+
+def _output_shape_of(layer, model):
     shapes = getattr(model, "_output_shapes", None)
     layers = getattr(model, "_call_layers", None)
     if shapes and layers and layer in layers:
         return _format_shape(shapes[list(layers).index(layer)])
-    if layer._inbound_nodes:
-        outputs = layer._inbound_nodes[-1].output_tensors
-        outputs = [t.shape for t in outputs if isinstance(t, KerasTensor)]
+    nodes = _model_nodes(model, layer) or layer._inbound_nodes
+    if nodes:
+        outputs = [tuple(t.shape) for t in nodes[-1].output_tensors]
         if len(outputs) == 1:
             return _format_shape(outputs[0])
         if outputs:
@@ -52,17 +58,52 @@ def _output_shape_of(layer, model):
     return "?"
 
 
-def _rows(model, expand_nested, prefix=""):
+def _connected_to(layer, model):
+    node_ids = model._node_ids
+    parts = []
+    for node in _model_nodes(model, layer):
+        for tensor in node.input_tensors:
+            producer, index, tensor_index = tensor._keras_history
+            kept = [n for n in producer._inbound_nodes if id(n) in node_ids]
+            node = producer._inbound_nodes[index]
+            position = kept.index(node) if node in kept else index
+            parts.append(f"{producer.name}[{position}][{tensor_index}]")
+    return ",\n".join(parts) if parts else "-"
+
+
+def _is_graph(model) -> bool:
+    """Keras adds a "Connected to" column unless every layer is called once on one
+    tensor (a model that reads like a stack)."""
+    if getattr(model, "_node_ids", None) is None:
+        return False
+    for layer in model._operations:
+        nodes = _model_nodes(model, layer)
+        if len(nodes) > 1 or any(len(n.input_tensors) > 1 for n in nodes):
+            return True
+    return False
+
+
+def _rows(model, expand_nested, graph, prefix=""):
     rows = []
-    for layer in model.layers:
+    layers = getattr(model, "_operations", None) or model.layers
+    for layer in layers:
         name = f"{prefix}{layer.name} ({type(layer).__name__})"
-        if layer.built:
-            params = f"{layer.count_params():,}"
-        else:
-            params = "0 (unbuilt)"
-        rows.append((name, _output_shape_of(layer, model), params))
+        if type(layer).__name__ == "OpLayer":
+            name = f"{prefix}{layer.name} ({layer.keras_class_name})"
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        row = [name, _output_shape_of(layer, model), params]
+        if graph:
+            row.append(_connected_to(layer, model))
+        rows.append(row)
         if expand_nested and hasattr(layer, "layers") and layer.layers:
-            rows.extend(_rows(layer, expand_nested, prefix=prefix + " └ "))
+            rows.extend(
+                _rows(layer, expand_nested, False, prefix=prefix + "   └ ")
+                if not graph
+                else [
+                    r + [""]
+                    for r in _rows(layer, expand_nested, False, prefix=prefix + "   └ ")
+                ]
+            )
     return rows
 
 
@@ -77,42 +118,46 @@ def print_summary(
 ):
     """Print (or pass to `print_fn`, line by line) Keras's summary table."""
     print_fn = print_fn or (lambda line: print(line))
-    rows = _rows(model, expand_nested)
+    graph = _is_graph(model)
+    headers = _HEADERS if graph else _HEADERS[:3]
+    rows = _rows(model, expand_nested, graph)
     if layer_range is not None:
         start, stop = layer_range
-        names = [layer.name for layer in model.layers]
+        names = [r[0].split(" (")[0].strip() for r in rows]
         rows = rows[names.index(start) : names.index(stop) + 1]
-    widths = [
-        max([w, len(h)] + [len(r[i]) for r in rows])
-        for i, (w, h) in enumerate(zip(_MIN_WIDTHS, _HEADERS))
-    ]
+    minimums = _MIN_WIDTHS_GRAPH if graph else _MIN_WIDTHS
+    widths = []
+    for i, (minimum, header) in enumerate(zip(minimums, headers)):
+        cells = [line for r in rows for line in r[i].split("\n")]
+        widths.append(max([minimum, len(header)] + [len(c) for c in cells]))
     if line_length:
-        extra = max(line_length - (sum(widths) + 3 * 3 + 1), 0)
-        widths[0] += extra
-    cells = [w + 2 for w in widths]
+        widths[0] += max(line_length - (sum(widths) + 3 * len(widths) + 1), 0)
+    spans = [w + 2 for w in widths]
 
-    def line(left, fill, mid, right):
-        return left + mid.join(fill * c for c in cells) + right
+    def rule(left, fill, mid, right):
+        return left + mid.join(fill * s for s in spans) + right
 
-    def row(values, bar):
-        text = [
-            f" {values[0].ljust(widths[0])} ",
-            f" {values[1].ljust(widths[1])} ",
-            f" {values[2].rjust(widths[2])} ",
-        ]
-        return bar + bar.join(text) + bar
+    def lines_of(values, bar):
+        split = [v.split("\n") for v in values]
+        height = max(len(s) for s in split)
+        out = []
+        for k in range(height):
+            cells = []
+            for i, parts in enumerate(split):
+                text = parts[k] if k < len(parts) else ""
+                text = text.rjust(widths[i]) if i == 2 else text.ljust(widths[i])
+                cells.append(f" {text} ")
+            out.append(bar + bar.join(cells) + bar)
+        return out
 
-    lines = [
-        f'Model: "{model.name}"',
-        line("┏", "━", "┳", "┓"),
-        row(_HEADERS, "┃"),
-        line("┡", "━", "╇", "┩"),
-    ]
+    lines = [f'Model: "{model.name}"', rule("┏", "━", "┳", "┓")]
+    lines += lines_of(headers, "┃")
+    lines.append(rule("┡", "━", "╇", "┩"))
     for i, values in enumerate(rows):
-        lines.append(row(values, "│"))
+        lines += lines_of(values, "│")
         if i < len(rows) - 1:
-            lines.append(line("├", "─", "┼", "┤"))
-    lines.append(line("└", "─", "┴", "┘"))
+            lines.append(rule("├", "─", "┼", "┤"))
+    lines.append(rule("└", "─", "┴", "┘"))
     trainable_count, trainable_size = _weights_size(model.trainable_weights)
     frozen_count, frozen_size = _weights_size(model.non_trainable_weights)
     total_count = trainable_count + frozen_count

@@ -105,7 +105,7 @@ class ArrayDataAdapter(DataAdapter):
                 sample_weight = (
                     weights if sample_weight is None else (sample_weight * weights)
                 )
-            yield x, y, sample_weight
+            yield utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def _batch_shuffled_order(self):
         # Keras "batch" shuffling: shuffle within batch-sized chunks, then chunks.

@@ -34,6 +34,17 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     return (x, y, sample_weight)
 
 
+def convert_batch(batch):
+    """A user batch (`x`, `(x, y)` or `(x, y, sample_weight)`) as device tensors,
+    in the same packing (Keras passes `data` to train_step as the user gave it)."""
+    x, y, sample_weight = unpack_x_y_sample_weight(batch)
+    return pack_x_y_sample_weight(
+        to_device_tensors(x, "x"),
+        to_device_tensors(y, "y"),
+        to_device_tensors(sample_weight, "sample_weight"),
+    )
+
+
 def is_array_like(x) -> bool:
     """NumPy arrays, torch tensors, pandas objects, and nests of them."""
     if x is None:

@@ -38,12 +38,7 @@ class PyDatasetAdapter(DataAdapter):
             hook()
 
     def _convert(self, batch):
-        x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
-        return (
-            utils.to_device_tensors(x, "x"),
-            utils.to_device_tensors(y, "y"),
-            utils.to_device_tensors(sample_weight, "sample_weight"),
-        )
+        return utils.convert_batch(batch)
 
     def get_epoch_iterator(self):
         count = self.num_batches

@@ -31,9 +31,4 @@ class TorchDataLoaderAdapter(DataAdapter):
 
     def get_epoch_iterator(self):
         for batch in self._loader:
-            x, y, sample_weight = utils.unpack_x_y_sample_weight(batch)
-            yield (
-                utils.to_device_tensors(x, "x"),
-                utils.to_device_tensors(y, "y"),
-                utils.to_device_tensors(sample_weight, "sample_weight"),
-            )
+            yield utils.convert_batch(batch)

@@ -1,0 +1,74 @@
+"""Variable: an `nn.Parameter` that also speaks Keras's variable API.
+
+Every weight a layer creates is one. torch code sees a plain Parameter; Keras code
+can use `v.assign(...)`, `v.value`, `v.trainable`, `v.path` and `v.numpy()`.
+"""
+
+import copy
+
+import numpy as np
+import torch
+
+
+class Variable(torch.nn.Parameter):
+    """A layer weight: a torch Parameter with Keras's variable methods."""
+
+    @property
+    def value(self):
+        """The tensor itself (Keras code reads `v.value`, e.g. `v.value.grad`)."""
+        return self
+
+    @property
+    def trainable(self) -> bool:
+        return self.requires_grad
+
+    @trainable.setter
+    def trainable(self, value):
+        self.requires_grad_(bool(value))
+
+    def assign(self, value):
+        """Copy `value` (array or tensor of the same shape) into the variable."""
+        value = torch.as_tensor(
+            np.asarray(value) if not isinstance(value, torch.Tensor) else value,
+            dtype=self.dtype,
+            device=self.device,
+        )
+        if tuple(value.shape) != tuple(self.shape):
+            raise ValueError(
+                f"Cannot assign a value of shape {tuple(value.shape)} to variable "
+                f"'{getattr(self, 'path', '?')}' of shape {tuple(self.shape)}."
+            )
+        with torch.no_grad():
+            self.copy_(value)
+        return self
+
+    def assign_add(self, value):
+        with torch.no_grad():
+            self.add_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
+        return self
+
+    def assign_sub(self, value):
+        with torch.no_grad():
+            self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
+        return self
+
+    def numpy(self):
+        return self.detach().cpu().numpy()
+
+    def __deepcopy__(self, memo):
+        # Parameter's own deepcopy drops Python attributes (path, constraint).
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(
+            self.data.clone(memory_format=torch.preserve_format), self.requires_grad
+        )
+        memo[id(self)] = result
+        for key, value in self.__dict__.items():
+            setattr(result, key, copy.deepcopy(value, memo))
+        return result
+
+    def __repr__(self):
+        return (
+            f"<Variable path={getattr(self, 'path', '?')}, "
+            f"shape={tuple(self.shape)}, dtype={str(self.dtype)[6:]}>"
+        )

@@ -1,0 +1,98 @@
+"""OpLayer: an `ops` call on symbolic tensors, recorded as a node of a functional graph.
+
+`lamina.ops.add(x, 1.0)` with a KerasTensor `x` does not compute anything: it
+returns a KerasTensor produced by an OpLayer wrapping `add`, so the op becomes part
+of the model (as Keras's `Operation` does). Configs name it as Keras does
+(`{"module": "keras.src.ops.numpy", "class_name": "Add"}`).
+"""
+
+import importlib
+
+from lamina.backend.keras_tensor import KerasTensor, any_symbolic
+from lamina.backend.naming import to_snake_case, uniquify
+from lamina.layers.layer import Layer
+from lamina.ops import operation
+
+
+def _camel_case(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def _keras_module(fn) -> str:
+    parts = (getattr(fn, "__module__", "") or "").split(".")
+    family = parts[2] if len(parts) > 2 and parts[:2] == ["lamina", "ops"] else "core"
+    return f"keras.src.ops.{family}"
+
+
+class OpLayer(Layer):
+    """Wraps one `lamina.ops` function so a functional model can call it.
+
+    Args:
+        fn: The op (its undecorated implementation).
+        name: Defaults to the op's name (`add`, `add_1`, ...).
+    """
+
+    def __init__(self, fn, name=None, **kwargs):
+        super().__init__(name=name or uniquify(fn.__name__), **kwargs)
+        self.fn = fn
+        self.built = True
+
+    def __call__(self, *args, **kwargs):
+        if any_symbolic(args) or any_symbolic(kwargs):
+            return self._symbolic_call(args, kwargs)
+        return self.fn(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @property
+    def keras_class_name(self) -> str:
+        return _camel_case(self.fn.__name__)
+
+    @property
+    def keras_module(self) -> str:
+        return _keras_module(self.fn)
+
+    def serialize(self) -> dict:
+        return {
+            "module": self.keras_module,
+            "class_name": self.keras_class_name,
+            "config": self.get_config(),
+            "registered_name": self.keras_class_name,
+        }
+
+    @classmethod
+    def from_keras_config(cls, config):
+        """Rebuild from `{"class_name": "Add", "config": {"name": ...}}`."""
+        ops = importlib.import_module("lamina.ops")
+        op_name = to_snake_case(config["class_name"])
+        fn = getattr(ops, op_name, None)
+        if fn is None:
+            raise ValueError(
+                f"The config uses the op {config['class_name']!r} "
+                f"({config.get('module')}), which lamina.ops does not provide."
+            )
+        return cls(getattr(fn, "__wrapped__", fn), name=config["config"].get("name"))
+
+
+def _symbolic_op_handler(fn, args, kwargs):
+    for value in args:
+        if isinstance(value, KerasTensor):
+            break
+        if isinstance(value, (list, tuple, dict)) and any_symbolic(value):
+            break
+    else:
+        if not kwargs or not any_symbolic(kwargs):
+            return NotImplemented
+    return OpLayer(fn)._symbolic_call(args, kwargs)
+
+
+def is_op_config(config) -> bool:
+    module = config.get("module") or ""
+    return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+
+
+operation.set_symbolic_handler(_symbolic_op_handler)

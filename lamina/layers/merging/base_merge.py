@@ -1,0 +1,79 @@
+"""Merge: the base of layers that combine a list of tensors into one."""
+
+import torch
+
+from lamina.layers.layer import Layer
+
+
+def _broadcast_shape(shape_a, shape_b, layer):
+    """Keras's element-wise output shape: equal sizes, or 1/None broadcasting."""
+    if len(shape_a) < len(shape_b):
+        shape_a, shape_b = shape_b, shape_a
+    shape_b = (1,) * (len(shape_a) - len(shape_b)) + tuple(shape_b)
+    result = []
+    for a, b in zip(shape_a, shape_b):
+        if a == 1:
+            result.append(b)
+        elif b == 1 or b is None:
+            result.append(a)
+        elif a is None or a == b:
+            result.append(b)
+        else:
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) merges tensors of "
+                f"incompatible shapes {tuple(shape_a)} and {tuple(shape_b)}; their "
+                "sizes must match (or be 1) on every axis."
+            )
+    return tuple(result)
+
+
+class Merge(Layer):
+    """Base class: `call(inputs)` takes a list of at least two tensors."""
+
+    min_inputs = 2
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or not input_shape
+            or not (isinstance(input_shape[0], (list, tuple)))
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) must be called on a "
+                f"list of tensors; got inputs of shape {input_shape}. Write "
+                f"{type(self).__name__}()([x1, x2])."
+            )
+        if len(input_shape) < self.min_inputs:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) needs at least "
+                f"{self.min_inputs} inputs; got {len(input_shape)}."
+            )
+        self.compute_output_shape(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        return self._merge_function(list(inputs))
+
+    def _merge_function(self, inputs):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        for other in input_shape[1:]:
+            shape = _broadcast_shape(shape, tuple(other), self)
+        return shape
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None:
+            return None
+        masks = [m for m in previous_mask if m is not None]
+        if not masks:
+            return None
+        result = masks[0]
+        for mask in masks[1:]:
+            result = torch.logical_and(result, mask)
+        return result

@@ -1,0 +1,75 @@
+"""Concatenate: join a list of tensors along one axis."""
+
+import torch
+
+from lamina.layers.merging.base_merge import Merge
+
+
+class Concatenate(Merge):
+    """Concatenates the inputs along `axis`; other axes must match.
+
+    Args:
+        axis: Axis to join along. Defaults to `-1`.
+
+    Example:
+    >>> x = np.ones((2, 3), "float32")
+    >>> tuple(lamina.layers.Concatenate()([x, x]).shape)
+    (2, 6)
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def _merge_function(self, inputs):
+        return torch.cat(inputs, dim=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        rank = len(shapes[0])
+        axis = self.axis % rank if -rank <= self.axis < rank else None
+        if axis is None or any(len(s) != rank for s in shapes):
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate) needs inputs of the same rank "
+                f"with axis={self.axis} inside it; got shapes {shapes}."
+            )
+        out = list(shapes[0])
+        for shape in shapes[1:]:
+            for i, (a, b) in enumerate(zip(out, shape)):
+                if i == axis:
+                    continue
+                if a is not None and b is not None and a != b:
+                    raise ValueError(
+                        f"Layer '{self.name}' (Concatenate) needs inputs whose shapes "
+                        f"match except on the concatenation axis {self.axis}; got "
+                        f"shapes {shapes}."
+                    )
+                out[i] = a if a is not None else b
+        sizes = [s[axis] for s in shapes]
+        out[axis] = None if any(d is None for d in sizes) else sum(sizes)
+        return tuple(out)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None or all(m is None for m in previous_mask):
+            return None
+        masks = []
+        for x, mask in zip(inputs, previous_mask):
+            if mask is None:
+                mask = torch.ones(
+                    x.shape[:-1] if x.ndim > 1 else x.shape,
+                    dtype=torch.bool,
+                    device=x.device,
+                )
+            masks.append(mask)
+        if self.axis in (-1, inputs[0].ndim - 1):
+            # The mask has no feature axis: every input keeps its own positions.
+            return torch.stack(masks, dim=-1).all(dim=-1)
+        return torch.cat(masks, dim=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Functional form of `Concatenate`: `layers.concatenate([x1, x2], axis=-1)`."""
+    return Concatenate(axis=axis, **kwargs)(inputs)

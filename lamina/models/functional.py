@@ -1,0 +1,427 @@
+"""Functional: a model defined by a graph of layer calls on symbolic tensors.
+
+`Model(inputs, outputs)` walks back from the outputs to the inputs through the
+nodes that layer calls recorded, orders the calls as Keras does (by depth from the
+outputs), and replays them on real tensors in `call`.
+"""
+
+import torch
+
+from lamina import tree
+from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers.core.input_layer import InputLayer
+from lamina.layers.core.op_layer import OpLayer, is_op_config
+from lamina.models.model import Model
+
+
+def _describe(tensor):
+    history = tensor._keras_history
+    layer = history[0].name if history else "?"
+    return f"{tensor!r} (from layer '{layer}')"
+
+
+class Functional(Model):
+    """A model built from `Input` tensors and layer calls: `Model(inputs, outputs)`.
+
+    Args:
+        inputs: An `Input` tensor, or a list or dict of them.
+        outputs: The tensors computed from `inputs` (a tensor, list or dict).
+        name: Defaults to `functional`, `functional_1`, ...
+
+    Example:
+    >>> inputs = lamina.Input((3,))
+    >>> outputs = lamina.layers.Dense(2)(lamina.layers.Dense(4)(inputs))
+    >>> model = lamina.Model(inputs, outputs)
+    >>> model.output_shape
+    (None, 2)
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Model.__init__(self, name=name, trainable=trainable, **kwargs)
+        self._inputs_struct = _normalize_struct(inputs, "inputs")
+        self._outputs_struct = _normalize_struct(outputs, "outputs")
+        self._flat_inputs = tree.flatten(self._inputs_struct)
+        self._flat_outputs = tree.flatten(self._outputs_struct)
+        for tensor in self._flat_inputs:
+            history = tensor._keras_history
+            if history is None or not isinstance(history[0], InputLayer):
+                raise ValueError(
+                    "Model inputs must be tensors returned by lamina.Input(); got "
+                    f"{_describe(tensor)}."
+                )
+        self._build_graph()
+        self._build_shapes = (
+            [t.shape for t in self._flat_inputs]
+            if len(self._flat_inputs) > 1
+            else self._flat_inputs[0].shape
+        )
+        self.built = True
+
+    # --- graph ----------------------------------------------------------------
+
+    def _build_graph(self):
+        input_ids = {id(t) for t in self._flat_inputs}
+        post_order, visited, used_inputs = [], set(), set()
+
+        def visit(tensor, consumer):
+            history = tensor._keras_history
+            if history is None:
+                raise ValueError(
+                    f"Model output or intermediate tensor {tensor!r} was not produced "
+                    "by a layer call on lamina.Input() tensors."
+                )
+            layer, node_index, _ = history
+            if isinstance(layer, InputLayer):
+                if id(tensor) not in input_ids:
+                    raise ValueError(
+                        "Graph disconnected: the model cannot obtain the value of "
+                        f"input '{layer.name}' {tensor.shape}, which layer "
+                        f"'{consumer}' needs; it is not among the model's inputs "
+                        f"{[t._keras_history[0].name for t in self._flat_inputs]}. "
+                        "Pass it in `inputs`."
+                    )
+                used_inputs.add(id(tensor))
+            node = layer._inbound_nodes[node_index]
+            if id(node) in visited:
+                return
+            visited.add(id(node))
+            for parent in node.input_tensors:
+                visit(parent, layer.name)
+            post_order.append(node)
+
+        for tensor in self._flat_outputs:
+            if not isinstance(tensor, KerasTensor):
+                raise ValueError(
+                    "Model outputs must be tensors computed from lamina.Input() "
+                    f"tensors; got {type(tensor).__name__} {tensor!r}."
+                )
+            visit(tensor, "the model output")
+        unused = [t for t in self._flat_inputs if id(t) not in used_inputs]
+        if unused:
+            names = [t._keras_history[0].name for t in unused]
+            raise ValueError(
+                f"Model inputs {names} are not used to compute any output. Remove "
+                "them from `inputs` or connect them to the outputs."
+            )
+        # Keras order: depth from the outputs, deepest first; ties keep DFS order.
+        depth = {}
+        for node in reversed(post_order):
+            node_depth = depth.setdefault(id(node), 0)
+            for parent in node.parent_nodes:
+                depth[id(parent)] = max(depth.get(id(parent), 0), node_depth + 1)
+        layer_depth = {}
+        for node in post_order:
+            key = id(node.layer)
+            layer_depth[key] = max(layer_depth.get(key, 0), depth[id(node)])
+        positions = {id(node): i for i, node in enumerate(post_order)}
+        self._nodes = sorted(
+            post_order, key=lambda n: (-depth[id(n)], positions[id(n)])
+        )
+        self._node_ids = {id(node) for node in self._nodes}
+        seen, operations = set(), []
+        for node in sorted(
+            post_order, key=lambda n: (-layer_depth[id(n.layer)], positions[id(n)])
+        ):
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
+                operations.append(node.layer)
+        self._operations = operations
+        layers = [op for op in operations if not isinstance(op, OpLayer)]
+        names = [layer.name for layer in layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(
+                f"The layer names {duplicates} are used by more than one layer in "
+                f"model '{self.name}'. All layers in a model need unique names; pass "
+                "name=... when creating them."
+            )
+        self._modules["layers"] = torch.nn.ModuleList(layers)
+        self._plan = [
+            self._node_plan(node)
+            for node in self._nodes
+            if not isinstance(node.layer, InputLayer)
+        ]
+
+    @staticmethod
+    def _node_plan(node):
+        args, kwargs = node.call_args, node.call_kwargs
+        simple = len(args) == 1 and isinstance(args[0], KerasTensor) and not kwargs
+        outputs = [id(t) for t in node.output_tensors]
+        return (
+            node.layer,
+            simple,
+            (id(args[0]) if simple else None),
+            args,
+            kwargs,
+            outputs,
+        )
+
+    @property
+    def layers(self) -> list:
+        return list(self._modules["layers"])
+
+    @property
+    def _layers(self):
+        return list(self._modules["layers"])
+
+    @property
+    def inputs(self):
+        return self._flat_inputs
+
+    @property
+    def outputs(self):
+        return self._flat_outputs
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._flat_inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._flat_outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input_names(self):
+        if isinstance(self._inputs_struct, dict):
+            return list(self._inputs_struct)
+        return [t._keras_history[0].name for t in self._flat_inputs]
+
+    @property
+    def output_names(self):
+        if isinstance(self._outputs_struct, dict):
+            return list(self._outputs_struct)
+        return [t._keras_history[0].name for t in self._flat_outputs]
+
+    # --- running --------------------------------------------------------------
+
+    def _build_on_first_call(self, args, kwargs):
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        values = dict(zip(map(id, self._flat_inputs), self._flatten_inputs(inputs)))
+        for layer, simple, arg_id, args, kwargs, outputs in self._plan:
+            if simple:
+                result = layer(values[arg_id])
+            else:
+                result = layer(*_fill(args, values), **_fill(kwargs, values))
+            if len(outputs) == 1:
+                values[outputs[0]] = result
+            else:
+                for key, value in zip(outputs, tree.flatten(result)):
+                    values[key] = value
+        flat = [values[id(t)] for t in self._flat_outputs]
+        return tree.pack_sequence_as(self._outputs_struct, flat)
+
+    def _flatten_inputs(self, inputs):
+        struct = self._inputs_struct
+        count = len(self._flat_inputs)
+        if isinstance(struct, dict):
+            if isinstance(inputs, dict):
+                missing = [k for k in struct if k not in inputs]
+                if missing:
+                    raise ValueError(
+                        f"Model '{self.name}' expects inputs named {list(struct)}; "
+                        f"the dict given lacks {missing} (its keys: {sorted(inputs)})."
+                    )
+                return [inputs[k] for k in sorted(struct)]
+            inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        elif isinstance(inputs, dict):
+            names = self.input_names
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(
+                    f"Model '{self.name}' expects inputs named {names}; the dict "
+                    f"given lacks {missing} (its keys: {sorted(inputs)})."
+                )
+            return [inputs[n] for n in names]
+        flat = tree.flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(flat) != count:
+            raise ValueError(
+                f"Model '{self.name}' expects {count} input(s) "
+                f"{[tuple(t.shape) for t in self._flat_inputs]}; got {len(flat)}."
+            )
+        return flat
+
+    # --- config ---------------------------------------------------------------
+
+    def get_config(self):
+        from lamina.saving.serialization_lib import serialize_keras_object
+
+        # Keras numbers each layer's nodes among those that belong to this model.
+        node_index = {}
+        for op in self._operations:
+            kept = [n for n in op._inbound_nodes if id(n) in self._node_ids]
+            for i, node in enumerate(kept):
+                node_index[id(node)] = i
+
+        def tensor_ref(t):
+            layer, index, tensor_index = t._keras_history
+            node = layer._inbound_nodes[index]
+            return [layer.name, node_index.get(id(node), index), tensor_index]
+
+        def encode(value):
+            if isinstance(value, KerasTensor):
+                return {
+                    "class_name": "__keras_tensor__",
+                    "config": {
+                        "shape": list(value.shape),
+                        "dtype": value.dtype,
+                        "keras_history": tensor_ref(value),
+                    },
+                }
+            if isinstance(value, (list, tuple)):
+                return [encode(v) for v in value]
+            if isinstance(value, dict):
+                return {k: encode(v) for k, v in value.items()}
+            return serialize_keras_object(value)
+
+        layer_configs = []
+        for op in self._operations:
+            if isinstance(op, OpLayer):
+                entry = op.serialize()
+            else:
+                entry = serialize_keras_object(op)
+            entry["name"] = op.name
+            nodes = [n for n in op._inbound_nodes if id(n) in self._node_ids]
+            entry["inbound_nodes"] = (
+                []
+                if isinstance(op, InputLayer)
+                else [
+                    {"args": encode(list(n.call_args)), "kwargs": encode(n.call_kwargs)}
+                    for n in nodes
+                ]
+            )
+            layer_configs.append(entry)
+
+        def refs(struct):
+            if isinstance(struct, dict):
+                return {k: tensor_ref(v) for k, v in struct.items()}
+            if isinstance(struct, (list, tuple)):
+                return [tensor_ref(t) for t in struct]
+            return [tensor_ref(struct)]
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": layer_configs,
+            "input_layers": refs(self._inputs_struct),
+            "output_layers": refs(self._outputs_struct),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from lamina.saving.serialization_lib import deserialize_keras_object
+
+        layers, pending = {}, []
+        for entry in config["layers"]:
+            if is_op_config(entry):
+                layer = OpLayer.from_keras_config(entry)
+            else:
+                layer = deserialize_keras_object(
+                    entry, custom_objects=custom_objects, kind="layer"
+                )
+            layers[entry["name"]] = layer
+            pending.extend((entry["name"], node) for node in entry["inbound_nodes"])
+        produced = {}
+        for name, layer in layers.items():
+            if isinstance(layer, InputLayer):
+                produced[(name, 0)] = [layer.output]
+        counts = {name: 0 for name in layers}
+
+        def decode(value):
+            if (
+                isinstance(value, dict)
+                and value.get("class_name") == "__keras_tensor__"
+            ):
+                layer_name, index, tensor_index = value["config"]["keras_history"]
+                return produced[(layer_name, index)][tensor_index]
+            if isinstance(value, list):
+                return [decode(v) for v in value]
+            if isinstance(value, dict):
+                return {k: decode(v) for k, v in value.items()}
+            return value
+
+        def ready(value):
+            if (
+                isinstance(value, dict)
+                and value.get("class_name") == "__keras_tensor__"
+            ):
+                layer_name, index, _ = value["config"]["keras_history"]
+                return (layer_name, index) in produced
+            if isinstance(value, list):
+                return all(ready(v) for v in value)
+            if isinstance(value, dict):
+                return all(ready(v) for v in value.values())
+            return True
+
+        while pending:
+            progressed = False
+            for item in list(pending):
+                name, node = item
+                first_pending = next(p for p in pending if p[0] == name)
+                if first_pending is not item or not ready(node):
+                    continue
+                outputs = layers[name](*decode(node["args"]), **decode(node["kwargs"]))
+                produced[(name, counts[name])] = tree.flatten(outputs)
+                counts[name] += 1
+                pending.remove(item)
+                progressed = True
+            if not progressed:
+                names = sorted({name for name, _ in pending})
+                raise ValueError(
+                    f"Cannot rebuild the functional model '{config.get('name')}': the "
+                    f"inputs of layers {names} are never produced. The config is "
+                    "incomplete or corrupt."
+                )
+
+        def resolve(struct):
+            if isinstance(struct, dict):
+                return {k: produced[(v[0], v[1])][v[2]] for k, v in struct.items()}
+            tensors = [produced[(r[0], r[1])][r[2]] for r in struct]
+            return tensors[0] if len(tensors) == 1 else tensors
+
+        return cls(
+            resolve(config["input_layers"]),
+            resolve(config["output_layers"]),
+            name=config.get("name"),
+            trainable=config.get("trainable", True),
+        )
+
+
+def _fill(structure, values):
+    if isinstance(structure, KerasTensor):
+        return values[id(structure)]
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_fill(v, values) for v in structure)
+    if isinstance(structure, dict):
+        return {k: _fill(v, values) for k, v in structure.items()}
+    return structure
+
+
+def _normalize_struct(struct, what):
+    if isinstance(struct, KerasTensor):
+        return struct
+    if isinstance(struct, dict):
+        return dict(struct)
+    if isinstance(struct, (list, tuple)):
+        if not struct:
+            raise ValueError(
+                f"A functional model needs at least one tensor in "
+                f"`{what}`; got an empty {type(struct).__name__}."
+            )
+        # Keras: a list of one tensor behaves as that tensor.
+        return struct[0] if len(struct) == 1 else list(struct)
+    raise ValueError(
+        f"Model `{what}` must be a KerasTensor, or a list or dict of them; got "
+        f"{type(struct).__name__}."
+    )
