@@ -115,3 +115,17 @@ def test_history_is_returned_and_kept_on_the_model():
     assert model.history is history
     assert isinstance(history, lamina.callbacks.History)
     assert len(history.history["loss"]) == 3
+
+
+def test_history_plot_draws_loss_and_metric_curves():
+    matplotlib = __import__("pytest").importorskip("matplotlib")
+    matplotlib.use("Agg")
+    x = np.random.rand(8, 3).astype("float32")
+    y = np.random.randint(0, 2, 8)
+    history = small_model().fit(x, y, epochs=3, validation_data=(x, y), verbose=0)
+    figure = history.plot()
+    axes = figure.get_axes()
+    assert len(axes) == 2  # loss, accuracy
+    assert all(len(ax.get_lines()) == 2 for ax in axes)  # train + validation
+    np.testing.assert_allclose(axes[0].get_lines()[0].get_ydata(),
+                               history.history["loss"])
