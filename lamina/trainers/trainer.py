@@ -286,6 +286,11 @@ class Trainer:
         was_training = self.training
         self._eval_iterator = None
         callbacks.on_train_begin()
+        # Keras: BackupAndRestore sets where a resumed run starts; lamina also
+        # resumes mid-epoch by skipping the batches that already ran.
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        skip_steps = getattr(self, "_initial_step", None) or 0
+        self._initial_epoch = self._initial_step = None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -295,11 +300,14 @@ class Trainer:
             for step, batch in iterator.enumerate_epoch():
                 if step == 0:
                     self._prepare_train_step(batch)
+                if step < skip_steps:
+                    continue
                 callbacks.on_train_batch_begin(step)
                 logs = self.train_step(batch)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            skip_steps = 0
             if iterator.exhausted and not logs:
                 break
             epoch_logs = _to_python(logs if logs else self.get_metrics_result())
