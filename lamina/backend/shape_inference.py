@@ -14,6 +14,12 @@ from lamina.backend.dtypes import standardize_dtype, to_torch_dtype
 from lamina.backend.keras_tensor import KerasTensor
 
 _PROBE_SIZES = (2, 3)
+_DEPTH = [0]
+
+
+def inferring() -> bool:
+    """True while `compute_output_spec` is running a computation on fake tensors."""
+    return _DEPTH[0] > 0
 
 
 def _fake_from_spec(spec, probe, mode, device):
@@ -41,8 +47,12 @@ def compute_output_spec(fn, *args, **kwargs):
         fake_kwargs = tree.map_structure(
             lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs
         )
-        with mode, torch.no_grad():
-            results.append(fn(*fake_args, **fake_kwargs))
+        _DEPTH[0] += 1
+        try:
+            with mode, torch.no_grad():
+                results.append(fn(*fake_args, **fake_kwargs))
+        finally:
+            _DEPTH[0] -= 1
 
     def _to_spec(a, b):
         if not isinstance(a, torch.Tensor):

@@ -664,10 +664,17 @@ class _unset_fake_mode:
     """Create real weights even when a build happens during shape inference."""
 
     def __enter__(self):
-        from torch._subclasses.fake_tensor import unset_fake_temporarily
+        from lamina.backend import shape_inference
 
-        self._context = unset_fake_temporarily()
-        self._context.__enter__()
+        self._context = None
+        if shape_inference.inferring():
+            # Only our own shape inference runs layers under a fake mode; under
+            # torch.compile (which refuses this context) builds stay as they are.
+            from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+            self._context = unset_fake_temporarily()
+            self._context.__enter__()
 
     def __exit__(self, *exc):
-        self._context.__exit__(*exc)
+        if self._context is not None:
+            self._context.__exit__(*exc)

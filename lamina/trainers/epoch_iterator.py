@@ -41,6 +41,10 @@ class EpochIterator:
         self.steps_per_epoch = steps_per_epoch
         self._iterator = None
         self.exhausted = False
+        # (rank, world) under data parallelism: each batch is split across ranks.
+        self.shard = None
+        self.scale = 1.0
+        self.chunk_sizes = None
 
     @property
     def num_batches(self):
@@ -49,6 +53,17 @@ class EpochIterator:
         return self.adapter.num_batches
 
     def enumerate_epoch(self):
+        if self.shard is None:
+            yield from self._enumerate_global()
+            return
+        from lamina.distribution.data_parallel import shard_batch
+
+        rank, world = self.shard
+        for step, batch in self._enumerate_global():
+            batch, self.scale, self.chunk_sizes = shard_batch(batch, rank, world)
+            yield step, batch
+
+    def _enumerate_global(self):
         self.adapter.on_epoch_begin()
         if self.steps_per_epoch is None:
             steps = 0

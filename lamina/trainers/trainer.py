@@ -41,6 +41,7 @@ class Trainer:
         self.jit_compile = False
         self.run_eagerly = False
         self._compile_config = None
+        self._shard_scale = 1.0
 
     # --- compile --------------------------------------------------------------
 
@@ -196,7 +197,11 @@ class Trainer:
             self._ensure_optimizer_built()
         for param in self._trainable_params:
             param.grad = None
-        loss.backward()
+        scale = self._shard_scale
+        # Under data parallelism, DDP averages gradients over ranks; scaling each
+        # rank's loss by its share of the global batch makes that average equal
+        # the single-process gradient, even for uneven last batches.
+        (loss * scale if scale != 1.0 else loss).backward()
         self.optimizer.step()
         with torch.no_grad():
             self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(x))
@@ -273,12 +278,13 @@ class Trainer:
             shuffle=shuffle,
             class_weight=class_weight,
         )
+        distributed = self._setup_distribution(iterator, (x, y))
         callbacks = CallbackList(
             callbacks,
             add_history=True,
-            add_progbar=verbose != 0,
+            add_progbar=verbose != 0 and _is_primary(),
             model=self,
-            verbose=verbose,
+            verbose=verbose if _is_primary() else 0,
             epochs=epochs,
             steps=iterator.num_batches,
         )
@@ -299,10 +305,13 @@ class Trainer:
             logs = {}
             for step, batch in iterator.enumerate_epoch():
                 if step == 0:
+                    if distributed:
+                        self._wrap_for_distribution(batch)
                     self._prepare_train_step(batch)
                 if step < skip_steps:
                     continue
                 callbacks.on_train_batch_begin(step)
+                self._shard_scale = iterator.scale
                 logs = self.train_step(batch)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -310,6 +319,12 @@ class Trainer:
             skip_steps = 0
             if iterator.exhausted and not logs:
                 break
+            if distributed:
+                # Every rank logs the global values: sum the metric states.
+                from lamina.distribution.data_parallel import reduce_metric_states
+
+                reduce_metric_states(self.metrics)
+                logs = self.get_metrics_result()
             epoch_logs = _to_python(logs if logs else self.get_metrics_result())
             if val_data is not None and _should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
@@ -327,6 +342,10 @@ class Trainer:
                 )
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
+            if distributed:
+                from lamina.distribution.data_parallel import agree_on_stop
+
+                self.stop_training = agree_on_stop(self.stop_training)
             if self.stop_training or iterator.exhausted:
                 break
         self._eval_iterator = None
@@ -334,6 +353,53 @@ class Trainer:
         callbacks.on_train_end(logs=epoch_logs)
         self.history = callbacks.history
         return self.history
+
+    def __call__(self, *args, **kwargs):
+        ddp = self.__dict__.get("_ddp")
+        if (
+            ddp is not None
+            and torch.is_grad_enabled()
+            and not self.__dict__.get("_in_ddp")
+        ):
+            # Route through DistributedDataParallel so gradients are all-reduced;
+            # DDP calls back into this model with the flag set.
+            object.__setattr__(self, "_in_ddp", True)
+            try:
+                return ddp(*args, **kwargs)
+            finally:
+                object.__setattr__(self, "_in_ddp", False)
+        return super().__call__(*args, **kwargs)
+
+    def _setup_distribution(self, iterator, sample):
+        """Join the active distribution (if any): split batches, wrap in DDP."""
+        from lamina.distribution import distribution_lib
+
+        active = distribution_lib.distribution()
+        if active is None or active.world_size == 1:
+            return False
+        iterator.shard = (active.rank, active.world_size)
+        object.__setattr__(self, "_distribution", active)
+        return True
+
+    def _wrap_for_distribution(self, batch):
+        """Before the first distributed step: create the weights from the batch's
+        shapes (touching no data) and wrap the model in DDP."""
+        active = self.__dict__.get("_distribution")
+        if active is None:
+            return
+        if not self.built:
+            from lamina.backend.shape_inference import compute_output_spec
+
+            x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
+            compute_output_spec(
+                lambda inputs: self(inputs, training=False),
+                tree.map_structure(_spec_of, x),
+            )
+        trainable = [id(p) for p in self.parameters() if p.requires_grad]
+        if self.__dict__.get("_ddp_params") != trainable:
+            from lamina.distribution import data_parallel
+
+            data_parallel.wrap(self, active)
 
     def _prepare_train_step(self, batch):
         """Once per fit (before the first step): gather what every step reuses."""
@@ -429,12 +495,13 @@ class Trainer:
                 steps_per_epoch=steps,
                 shuffle=False,
             )
+        distributed = self._setup_distribution(iterator, None)
         if not isinstance(callbacks, CallbackList):
             callbacks = CallbackList(
                 callbacks,
-                add_progbar=verbose != 0,
+                add_progbar=verbose != 0 and _is_primary(),
                 model=self,
-                verbose=verbose,
+                verbose=verbose if _is_primary() else 0,
                 epochs=1,
                 steps=iterator.num_batches,
             )
@@ -448,6 +515,11 @@ class Trainer:
                 callbacks.on_test_batch_begin(step)
                 logs = self.test_step(batch)
                 callbacks.on_test_batch_end(step, logs)
+        if distributed:
+            from lamina.distribution.data_parallel import reduce_metric_states
+
+            reduce_metric_states(self.metrics)
+            logs = self.get_metrics_result()
         logs = _to_python(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
         self.train(was_training)
@@ -465,11 +537,12 @@ class Trainer:
         iterator = EpochIterator(
             x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False
         )
+        distributed = self._setup_distribution(iterator, None)
         callbacks = CallbackList(
             callbacks,
-            add_progbar=verbose != 0,
+            add_progbar=verbose != 0 and _is_primary(),
             model=self,
-            verbose=verbose,
+            verbose=verbose if _is_primary() else 0,
             epochs=1,
             steps=iterator.num_batches,
         )
@@ -481,6 +554,14 @@ class Trainer:
             for step, batch in iterator.enumerate_epoch():
                 callbacks.on_predict_batch_begin(step)
                 batch_outputs = self.predict_step(batch)
+                if distributed:
+                    # Every rank returns every prediction, in the original order.
+                    from lamina.distribution.data_parallel import gather_batch
+
+                    rank, sizes = iterator.shard[0], iterator.chunk_sizes
+                    batch_outputs = tree.map_structure(
+                        lambda t, r=rank, c=sizes: gather_batch(t, c, r), batch_outputs
+                    )
                 outputs.append(batch_outputs)
                 callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
         self.train(was_training)
@@ -578,6 +659,12 @@ class _MetricLogs(collections.abc.Mapping):
 
     def __repr__(self):
         return repr(self._compute())
+
+
+def _is_primary() -> bool:
+    from lamina.distribution.distribution_lib import is_primary
+
+    return is_primary()
 
 
 def _spec_of(value):

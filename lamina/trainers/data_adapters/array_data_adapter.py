@@ -84,7 +84,13 @@ class ArrayDataAdapter(DataAdapter):
         if self._shuffle == "batch":
             order = self._batch_shuffled_order()
         elif self._shuffle:
-            order = torch.randperm(size).to(backend.get_device())
+            order = torch.randperm(size)
+            if torch.distributed.is_initialized():
+                # Every rank must split the same global batches: use rank 0's order.
+                from lamina.distribution.data_parallel import broadcast_from_primary
+
+                order = broadcast_from_primary(order.to(backend.get_device()))
+            order = order.to(backend.get_device())
         for start in range(0, size, batch_size):
             if order is None:
                 stop = start + batch_size

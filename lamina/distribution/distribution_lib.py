@@ -1,0 +1,133 @@
+"""Distributions: how `fit` spreads work over processes, on torch.distributed.
+
+One process per device, launched with `torchrun`. `DataParallel` replicates the
+model (PyTorch `DistributedDataParallel`) and splits every global batch across the
+processes; metrics and losses are summed across processes so every rank logs the
+single-process numbers. Under `torchrun` (WORLD_SIZE > 1) a DataParallel
+distribution is set up automatically on first use; scripts need no change.
+"""
+
+import os
+
+import torch
+import torch.distributed as dist
+
+from lamina.backend import device as device_lib
+
+_DISTRIBUTION = None
+_AUTO_CHECKED = False
+
+
+class Distribution:
+    """Base class: where the model's replicas and data shards live."""
+
+    def __init__(self):
+        self._initialized = False
+
+    @property
+    def world_size(self) -> int:
+        return dist.get_world_size() if dist.is_initialized() else 1
+
+    @property
+    def rank(self) -> int:
+        return dist.get_rank() if dist.is_initialized() else 0
+
+    @property
+    def is_primary(self) -> bool:
+        """Rank 0: the process that prints and writes files."""
+        return self.rank == 0
+
+    def setup(self):
+        """Join the process group (once)."""
+        if not self._initialized:
+            initialize()
+            self._initialized = True
+
+    def get_config(self):
+        return {}
+
+
+class DataParallel(Distribution):
+    """Data parallelism: a full model replica per process, each global batch split
+    across processes, gradients averaged by `DistributedDataParallel`.
+
+    `batch_size` stays the global batch size, as in Keras: with 4 processes and
+    `batch_size=128`, each process computes 32 samples per step.
+
+    Args:
+        devices: Accepted for Keras compatibility; lamina uses one device per
+            process (`cuda:LOCAL_RANK`, else the CPU).
+        auto_shard_dataset: Accepted for Keras compatibility; data is always
+            split per step.
+    """
+
+    def __init__(self, devices=None, auto_shard_dataset=True, **kwargs):
+        super().__init__()
+        self.devices = devices
+        self.auto_shard_dataset = auto_shard_dataset
+        self.ddp_kwargs = kwargs
+
+
+def initialize(backend=None):
+    """Join the torch.distributed process group described by the torchrun
+    environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
+
+    NCCL on CUDA, gloo on CPU; each process gets device `cuda:LOCAL_RANK`.
+    """
+    if dist.is_initialized():
+        return
+    missing = [
+        k
+        for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+        if k not in os.environ
+    ]
+    if missing:
+        raise RuntimeError(
+            f"Distributed training needs the torchrun environment; {missing} are not "
+            "set. Launch with `torchrun --nproc-per-node N train.py`."
+        )
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        device_lib.set_device(f"cuda:{local_rank}")
+        backend = backend or "nccl"
+    else:
+        device_lib.set_device("cpu")
+        backend = backend or "gloo"
+    dist.init_process_group(backend=backend)
+
+
+def set_distribution(value) -> None:
+    """Use `value` (e.g. `DataParallel()`) for every later fit/evaluate/predict;
+    `None` returns to single-process training."""
+    global _DISTRIBUTION
+    if value is not None and not isinstance(value, Distribution):
+        raise TypeError(
+            "set_distribution expects a lamina.distribution.Distribution such as "
+            f"DataParallel(), or None; got {type(value).__name__}."
+        )
+    _DISTRIBUTION = value
+
+
+def distribution():
+    """The active distribution: the one set, or DataParallel under torchrun."""
+    global _DISTRIBUTION, _AUTO_CHECKED
+    if _DISTRIBUTION is None and not _AUTO_CHECKED:
+        _AUTO_CHECKED = True
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            _DISTRIBUTION = DataParallel()
+    if _DISTRIBUTION is not None:
+        _DISTRIBUTION.setup()
+    return _DISTRIBUTION
+
+
+def is_primary() -> bool:
+    """True on rank 0, or when not distributed (whoever should print and write)."""
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def list_devices(device_type=None) -> list:
+    """Devices visible to this process, as strings (`"cuda:0"`, `"cpu"`)."""
+    if device_type in (None, "gpu", "cuda") and torch.cuda.is_available():
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return ["cpu"]

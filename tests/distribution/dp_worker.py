@@ -1,0 +1,48 @@
+"""Worker for the data-parallel test: trains, evaluates and predicts, then saves
+what it saw to OUT/rank<k>.npz. Run under torchrun, or import `run` directly for
+the single-process reference."""
+
+import os
+import sys
+
+import numpy as np
+
+import lamina
+from lamina import layers
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((101, 6)).astype("float32")  # 101: uneven last batch
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64") + (x[:, 2] > 1).astype("int64")
+    return x, y
+
+
+def run():
+    lamina.utils.set_random_seed(0)
+    model = lamina.Sequential(
+        [lamina.Input((6,)), layers.Dense(16, "relu"), layers.Dense(3, "softmax")]
+    )
+    model.compile(
+        optimizer=lamina.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    x, y = data()
+    history = model.fit(x, y, batch_size=32, epochs=3, validation_split=0.2, verbose=0)
+    evaluation = model.evaluate(x, y, batch_size=16, verbose=0)
+    predictions = model.predict(x, batch_size=20, verbose=0)
+    result = {f"history_{k}": np.array(v) for k, v in history.history.items()}
+    result.update({f"weight_{i}": w for i, w in enumerate(model.get_weights())})
+    result["evaluation"] = np.array(evaluation)
+    result["predictions"] = predictions
+    active = lamina.distribution.distribution()
+    result["world_size"] = np.array(active.world_size if active else 1)
+    result["wrapped_in_ddp"] = np.array("_ddp" in model.__dict__)
+    return result
+
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    result = run()
+    np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)

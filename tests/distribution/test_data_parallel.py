@@ -1,0 +1,76 @@
+"""Data-parallel fit/evaluate/predict on 2 CPU processes (gloo) equals one process."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch.distributed as dist
+
+from tests.distribution import dp_worker
+
+pytestmark = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="needs torch.distributed with the gloo backend to run 2 processes",
+)
+
+
+@pytest.fixture(scope="module")
+def two_process_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            dp_worker.__file__,
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return [dict(np.load(out / f"rank{r}.npz", allow_pickle=False)) for r in (0, 1)]
+
+
+def test_workers_really_ran_data_parallel(two_process_results):
+    for result in two_process_results:
+        assert int(result["world_size"]) == 2
+        assert bool(result["wrapped_in_ddp"])
+
+
+def test_every_rank_logs_what_one_process_logs(two_process_results):
+    single = dp_worker.run()
+    for result in two_process_results:
+        for key in [k for k in single if k.startswith("history_")]:
+            np.testing.assert_allclose(
+                result[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key
+            )
+        np.testing.assert_allclose(
+            result["evaluation"], single["evaluation"], rtol=1e-4, atol=1e-5
+        )
+
+
+def test_ranks_end_with_the_single_process_weights(two_process_results):
+    single = dp_worker.run()
+    for result in two_process_results:
+        for key in [k for k in single if k.startswith("weight_")]:
+            np.testing.assert_allclose(
+                result[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key
+            )
+
+
+def test_predict_gathers_every_sample_in_order(two_process_results):
+    single = dp_worker.run()
+    for result in two_process_results:
+        assert result["predictions"].shape == (101, 3)
+        np.testing.assert_allclose(
+            result["predictions"], single["predictions"], rtol=1e-4, atol=1e-5
+        )
