@@ -1,0 +1,163 @@
+"""Embedding: look up a learned vector for each integer index."""
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lamina import constraints, initializers, regularizers
+from lamina.layers.layer import Layer
+
+
+class Embedding(Layer):
+    """Maps integer indices in `[0, input_dim)` to rows of a learned
+    `(input_dim, output_dim)` matrix named `embeddings`.
+
+    Args:
+        input_dim: Vocabulary size (largest index + 1), a positive int.
+        output_dim: Size of each vector, a positive int.
+        embeddings_initializer: Defaults to `"uniform"` (U(-0.05, 0.05)).
+        embeddings_regularizer: Penalty on the matrix added to the loss.
+        embeddings_constraint: Projection applied after each optimizer update.
+        mask_zero: If `True`, index 0 is padding: the output carries the mask
+            `inputs != 0` for the layers after it (RNNs, attention, pooling).
+            Index 0 is then not part of the vocabulary (`input_dim` = vocabulary
+            size + 1).
+        weights: Optional initial matrix `(input_dim, output_dim)` (or a list
+            holding it); the layer is built at once.
+        lora_rank: LoRA fine-tuning is not available in lamina yet; leave `None`.
+
+    Input shape `(batch, ...)` of ints (floats are truncated to ints, as in
+    Keras); output shape `(batch, ..., output_dim)` in the compute dtype.
+
+    Indices must lie in `[0, input_dim)`. Checking them would cost a device to
+    host sync every step, so lamina does not: on the CPU torch raises an
+    IndexError (re-raised here naming the layer); on a GPU the kernel fails with
+    a device-side assert that surfaces at a later sync. Unlike Keras's PyTorch
+    backend, negative indices are not wrapped around; they are out of range.
+
+    Example:
+    >>> layer = lamina.layers.Embedding(10, 4, mask_zero=True)
+    >>> out = layer(np.array([[1, 2, 0]]))
+    >>> tuple(out.shape), out._keras_mask.tolist()
+    ((1, 3, 4), [[True, True, False]])
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        weights=None,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
+        **kwargs,
+    ):
+        input_length = kwargs.pop("input_length", None)
+        if input_length is not None:
+            warnings.warn(
+                "Embedding: the argument `input_length` is not used in Keras 3 and "
+                "is ignored; remove it (the sequence length comes from the data).",
+                stacklevel=2,
+            )
+        super().__init__(**kwargs)
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value <= 0
+            ):
+                raise ValueError(
+                    f"Embedding expects `{arg}` to be a positive int; got "
+                    f"{arg}={value!r}. For a 10,000-word vocabulary embedded in "
+                    "64 dimensions write Embedding(10000, 64)."
+                )
+        if lora_rank is not None or lora_alpha is not None:
+            raise NotImplementedError(
+                "Embedding(lora_rank=...) (LoRA fine-tuning) is not implemented in "
+                "lamina yet. Create the layer without lora_rank/lora_alpha."
+            )
+        if quantization_config is not None:
+            raise NotImplementedError(
+                "Embedding(quantization_config=...) is not implemented in lamina "
+                "yet. Create the layer without quantization_config."
+            )
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+        # Keras: indices are never cast to the float compute dtype.
+        self.autocast = False
+        self.lora_rank = None
+        if weights is not None:
+            self.build()
+            if not (isinstance(weights, list) and len(weights) == 1):
+                weights = [weights]
+            self.set_weights(weights)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.embeddings = self.add_weight(
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+            name="embeddings",
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
+            trainable=True,
+        )
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.dtype not in (torch.int32, torch.int64):
+            inputs = inputs.to(torch.int32)
+        try:
+            outputs = F.embedding(inputs, self.embeddings)
+        except IndexError as error:
+            self._raise_out_of_range(inputs, error)
+        if outputs.dtype != self._compute_torch_dtype:
+            outputs = outputs.to(self._compute_torch_dtype)
+        return outputs
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if not self.mask_zero:
+            return None
+        return inputs != 0
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def _raise_out_of_range(self, inputs, error):
+        # Only on the failure path: reading the range syncs, which is fine here.
+        low, high = int(inputs.min()), int(inputs.max())
+        raise IndexError(
+            f"Layer '{self.name}' (Embedding) got indices from {low} to {high}, but "
+            f"it has input_dim={self.input_dim} rows, so indices must lie in "
+            f"[0, {self.input_dim - 1}]. Create the layer with a larger input_dim "
+            "(vocabulary size + 1 with mask_zero=True) or fix the indices."
+        ) from error
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(
+                self.embeddings_initializer
+            ),
+            "embeddings_regularizer": regularizers.serialize(
+                self.embeddings_regularizer
+            ),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
+            "quantization_config": None,
+        }
