@@ -17,6 +17,7 @@ def _fresh_session():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+    lamina.mixed_precision.set_global_policy(None)
 
 
 @pytest.fixture(autouse=True)

@@ -206,6 +206,9 @@ class Layer(torch.nn.Module):
         self._compute_torch_dtype = backend.to_torch_dtype(
             self._dtype_policy.compute_dtype
         )
+        self._mixed = (
+            self._dtype_policy.compute_dtype != self._dtype_policy.variable_dtype
+        )
 
     @property
     def dtype(self) -> str:
@@ -425,7 +428,14 @@ class Layer(torch.nn.Module):
         ctx.training = training
         ctx.depth += 1
         try:
-            outputs = torch.nn.Module.__call__(self, *args, **kwargs)
+            if self._mixed and not torch.is_autocast_enabled(_device_type(args)):
+                # Mixed policy: low-precision compute on float32 weights.
+                with torch.autocast(
+                    _device_type(args), dtype=self._compute_torch_dtype
+                ):
+                    outputs = torch.nn.Module.__call__(self, *args, **kwargs)
+            else:
+                outputs = torch.nn.Module.__call__(self, *args, **kwargs)
         except RuntimeError as error:
             self._explain_failure(error, args)
             raise
@@ -598,6 +608,13 @@ class Layer(torch.nn.Module):
 
     def _get_name(self):
         return type(self).__name__
+
+
+def _device_type(args) -> str:
+    first = args[0] if args else None
+    if isinstance(first, torch.Tensor):
+        return first.device.type
+    return backend.get_device().type
 
 
 def _is_metric(value) -> bool:

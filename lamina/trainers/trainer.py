@@ -42,6 +42,7 @@ class Trainer:
         self.run_eagerly = False
         self._compile_config = None
         self._shard_scale = 1.0
+        self._loss_scale = None
 
     # --- compile --------------------------------------------------------------
 
@@ -89,6 +90,13 @@ class Trainer:
         self.steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile is True
         self._compiled_forward = None
+        # float16 compute needs loss scaling (Keras wraps the optimizer in a
+        # LossScaleOptimizer for the same reason).
+        from lamina.mixed_precision import DynamicLossScale
+
+        self._loss_scale = (
+            DynamicLossScale() if self.dtype_policy.compute_dtype == "float16" else None
+        )
         self._compile_config = {
             "optimizer": self.optimizer,
             "loss": loss,
@@ -201,8 +209,12 @@ class Trainer:
         # Under data parallelism, DDP averages gradients over ranks; scaling each
         # rank's loss by its share of the global batch makes that average equal
         # the single-process gradient, even for uneven last batches.
+        loss_scale = self._loss_scale
+        if loss_scale is not None:
+            scale = scale * loss_scale.scale
         (loss * scale if scale != 1.0 else loss).backward()
-        self.optimizer.step()
+        if loss_scale is None or loss_scale.unscale_and_check(self._trainable_params):
+            self.optimizer.step()
         with torch.no_grad():
             self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(x))
             return self.compute_metrics(x, y, _detach(y_pred), sample_weight)
