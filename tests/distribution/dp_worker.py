@@ -18,6 +18,25 @@ def data():
     return x, y
 
 
+def run_mixed():
+    """A short mixed_bfloat16 fit: autocast inside the DDP-wrapped model."""
+    lamina.utils.set_random_seed(1)
+    lamina.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = lamina.Sequential(
+            [lamina.Input((6,)), layers.Dense(8, "relu"), layers.Dense(3, "softmax")]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        x, y = data()
+        history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    finally:
+        lamina.mixed_precision.set_global_policy(None)
+    return {
+        "mixed_loss": np.array(history.history["loss"]),
+        **{f"mixed_weight_{i}": w for i, w in enumerate(model.get_weights())},
+    }
+
+
 def run():
     lamina.utils.set_random_seed(0)
     model = lamina.Sequential(
@@ -44,5 +63,5 @@ def run():
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    result = run()
+    result = {**run(), **run_mixed()}
     np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)

@@ -74,3 +74,15 @@ def test_predict_gathers_every_sample_in_order(two_process_results):
         np.testing.assert_allclose(
             result["predictions"], single["predictions"], rtol=1e-4, atol=1e-5
         )
+
+
+def test_mixed_bfloat16_trains_data_parallel_like_one_process(two_process_results):
+    single = dp_worker.run_mixed()
+    for result in two_process_results:
+        np.testing.assert_allclose(
+            result["mixed_loss"], single["mixed_loss"], rtol=2e-2
+        )
+        for key in [k for k in single if k.startswith("mixed_weight_")]:
+            np.testing.assert_allclose(
+                result[key], single[key], rtol=2e-2, atol=2e-3, err_msg=key
+            )
