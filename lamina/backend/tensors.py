@@ -42,6 +42,8 @@ def convert_to_numpy(x) -> np.ndarray:
     """A NumPy copy of a tensor (moved to the host), or `np.asarray(x)`."""
     if isinstance(x, torch.Tensor):
         x = x.detach()
+        if hasattr(x, "full_tensor"):  # a sharded DTensor (FSDP): gather it
+            x = x.full_tensor()
         if x.dtype == torch.bfloat16:
             x = x.float()
         return x.cpu().numpy()

@@ -2,8 +2,10 @@
 torchrun)."""
 
 from lamina.distribution.distribution_lib import (
+    FSDP,
     DataParallel,
     Distribution,
+    ModelParallel,
     distribution,
     initialize,
     is_primary,
@@ -12,8 +14,10 @@ from lamina.distribution.distribution_lib import (
 )
 
 __all__ = [
+    "FSDP",
     "DataParallel",
     "Distribution",
+    "ModelParallel",
     "distribution",
     "initialize",
     "is_primary",

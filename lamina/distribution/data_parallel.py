@@ -77,7 +77,12 @@ def agree_on_stop(stop: bool) -> bool:
 
 
 def wrap(model, distribution):
-    """`DistributedDataParallel(model)`, kept outside the module tree (no cycle)."""
+    """Prepare `model` for `distribution`: FSDP shards it in place; DataParallel
+    wraps it in `DistributedDataParallel`, kept outside the module tree."""
+    from lamina.distribution.distribution_lib import FSDP
+
+    if isinstance(distribution, FSDP):
+        return shard(model, distribution)
     from torch.nn.parallel import DistributedDataParallel
 
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -90,3 +95,40 @@ def wrap(model, distribution):
         model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
     )
     return ddp
+
+
+def shard(model, distribution):
+    """`fully_shard` every top-level layer that has weights, then the model; the
+    layers' weight lists are pointed at the new (sharded) parameters."""
+    from torch.distributed.fsdp import fully_shard
+
+    layers = model._flatten_layers()
+    before = {id(layer): dict(layer._parameters) for layer in layers}
+    for layer in model._layers:
+        if any(True for _ in layer.parameters()):
+            fully_shard(layer, **distribution.fully_shard_kwargs)
+    fully_shard(model, **distribution.fully_shard_kwargs)
+    for layer in layers:
+        replaced = {}
+        for key, old in before[id(layer)].items():
+            new = layer._parameters.get(key)
+            if old is not None and new is not None and new is not old:
+                for attribute in ("path", "constraint", "autocast"):
+                    if hasattr(old, attribute):
+                        setattr(new, attribute, getattr(old, attribute))
+                replaced[id(old)] = new
+        if replaced:
+            layer._trainable_variables = [
+                replaced.get(id(v), v) for v in layer._trainable_variables
+            ]
+            layer._non_trainable_variables = [
+                replaced.get(id(v), v) for v in layer._non_trainable_variables
+            ]
+            layer._regularized = [
+                (replaced.get(id(v), v), r) for v, r in layer._regularized
+            ]
+    object.__setattr__(
+        model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
+    )
+    object.__setattr__(model, "_fsdp", True)
+    return model

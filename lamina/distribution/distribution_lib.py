@@ -68,6 +68,38 @@ class DataParallel(Distribution):
         self.ddp_kwargs = kwargs
 
 
+class FSDP(Distribution):
+    """Fully sharded data parallelism: parameters, gradients and optimizer state
+    are split across processes (PyTorch FSDP2, `fully_shard`), each global batch
+    is split across processes as with DataParallel.
+
+    Every top-level layer that holds weights becomes one FSDP unit (its weights
+    are gathered for its forward/backward and freed afterwards); the model is
+    the root unit. `get_weights()` and saving gather full tensors, so files are
+    ordinary single-device files.
+
+    Args:
+        **fully_shard_kwargs: Passed to `torch.distributed.fsdp.fully_shard`
+            (e.g. `reshard_after_forward=False`, `mp_policy=...`).
+    """
+
+    def __init__(self, **fully_shard_kwargs):
+        super().__init__()
+        self.fully_shard_kwargs = fully_shard_kwargs
+
+
+class ModelParallel(Distribution):
+    """Keras's layout-map model parallelism is not available in lamina; shard
+    large models with `FSDP()` instead."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(
+            "lamina has no layout-map ModelParallel (Keras's JAX-style sharding). "
+            "To shard a model's parameters across processes use "
+            "lamina.distribution.FSDP()."
+        )
+
+
 def initialize(backend=None):
     """Join the torch.distributed process group described by the torchrun
     environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).

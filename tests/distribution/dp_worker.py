@@ -58,10 +58,15 @@ def run():
     active = lamina.distribution.distribution()
     result["world_size"] = np.array(active.world_size if active else 1)
     result["wrapped_in_ddp"] = np.array("_ddp" in model.__dict__)
+    result["sharded"] = np.array("_fsdp" in model.__dict__)
     return result
 
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    result = {**run(), **run_mixed()}
+    if sys.argv[2:] == ["fsdp"]:
+        lamina.distribution.set_distribution(lamina.distribution.FSDP())
+        result = run()
+    else:
+        result = {**run(), **run_mixed()}
     np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)

@@ -16,28 +16,38 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def two_process_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dp")
+def launch(out, *extra):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        dp_worker.__file__,
+        str(out),
+        *extra,
+    ]
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            dp_worker.__file__,
-            str(out),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        command, env=env, capture_output=True, text=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return [dict(np.load(out / f"rank{r}.npz", allow_pickle=False)) for r in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def two_process_results(tmp_path_factory):
+    return launch(tmp_path_factory.mktemp("dp"))
+
+
+@pytest.fixture(scope="module")
+def fsdp_results(tmp_path_factory):
+    from torch.distributed import fsdp
+
+    if not hasattr(fsdp, "fully_shard"):
+        pytest.skip("this torch has no FSDP2 fully_shard")
+    return launch(tmp_path_factory.mktemp("fsdp"), "fsdp")
 
 
 def test_workers_really_ran_data_parallel(two_process_results):
@@ -86,3 +96,16 @@ def test_mixed_bfloat16_trains_data_parallel_like_one_process(two_process_result
             np.testing.assert_allclose(
                 result[key], single[key], rtol=2e-2, atol=2e-3, err_msg=key
             )
+
+
+def test_fsdp_shards_and_trains_like_one_process(fsdp_results):
+    single = dp_worker.run()
+    for result in fsdp_results:
+        assert bool(result["sharded"]) and int(result["world_size"]) == 2
+        for key in [k for k in single if k.startswith(("history_", "weight_"))]:
+            np.testing.assert_allclose(
+                result[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key
+            )
+        np.testing.assert_allclose(
+            result["predictions"], single["predictions"], rtol=1e-4, atol=1e-5
+        )
