@@ -1,0 +1,204 @@
+"""BaseConv: the N-D convolution shared by Conv1D, Conv2D and Conv3D."""
+
+import torch.nn.functional as F
+
+from lamina import activations, constraints, initializers, regularizers
+from lamina.layers.convolutional import _conv_utils as U
+from lamina.layers.input_spec import InputSpec
+from lamina.layers.layer import Layer
+
+_CONV_OPS = {1: F.conv2d, 2: F.conv2d, 3: F.conv3d}
+
+
+class BaseConv(Layer):
+    """Convolution (cross-correlation) of the inputs with a learned kernel, plus
+    an optional bias, then an activation. Subclasses fix `rank`.
+
+    Args:
+        rank: Number of spatial axes (1, 2 or 3).
+        filters: Number of output channels, a positive int.
+        kernel_size: Int or tuple of `rank` ints, the window size.
+        strides: Int or tuple of `rank` ints. Defaults to 1.
+        padding: `"valid"` (none), `"same"` (output size `ceil(input / stride)`,
+            the extra pixel of an odd total padding on the right/bottom, as in
+            Keras/TF) or, for rank 1 only, `"causal"` (left padding of
+            `dilation_rate * (kernel_size - 1)`). Defaults to `"valid"`.
+        data_format: `"channels_last"` or `"channels_first"`. Defaults to
+            `lamina.backend.image_data_format()` (`"channels_last"`).
+        dilation_rate: Int or tuple of `rank` ints. Defaults to 1.
+        groups: Number of channel groups convolved separately; divides both the
+            input channels and `filters`. Defaults to 1.
+        activation: Name or callable applied last. Defaults to `None` (linear).
+        use_bias: Defaults to `True`.
+        kernel_initializer, bias_initializer: Default to `"glorot_uniform"` and
+            `"zeros"`.
+        kernel_regularizer, bias_regularizer, activity_regularizer: Penalties.
+        kernel_constraint, bias_constraint: Projections applied after updates.
+
+    The kernel has Keras's layout `kernel_size + (in_channels // groups,
+    filters)`; the bias has shape `(filters,)`.
+    """
+
+    def __init__(
+        self,
+        rank,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        who = type(self).__name__
+        if lora_rank is not None or lora_alpha is not None:
+            raise NotImplementedError(
+                f"{who}(lora_rank=..., lora_alpha=...) is not supported by lamina "
+                "yet; leave them as None."
+            )
+        self.rank = rank
+        U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
+        U.check_positive_int(groups, "groups", who, "groups=2")
+        if filters % groups:
+            raise ValueError(
+                f"{who} expects `filters` to be divisible by `groups`; got "
+                f"filters={filters} and groups={groups}."
+            )
+        self.filters = filters
+        self.groups = groups
+        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = U.standardize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = U.standardize_tuple(
+            dilation_rate, rank, "dilation_rate", who
+        )
+        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
+        self.padding = U.standardize_padding(padding, who, allow_causal=rank == 1)
+        self.data_format = U.standardize_data_format(data_format, who)
+        self.activation = activations.get(activation)
+        self._linear_activation = self.activation is activations.linear
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(ndim=rank + 2)
+        self._conv_op = _CONV_OPS[rank]
+        self._torch_strides = U.lift(self.strides, rank, 1)
+        self._torch_dilation = U.lift(self.dilation_rate, rank, 1)
+
+    @property
+    def _who(self):
+        return f"Layer '{self.name}' ({type(self).__name__})"
+
+    def build(self, input_shape):
+        channels = U.input_channels(input_shape, self.rank, self.data_format, self._who)
+        if channels % self.groups:
+            raise ValueError(
+                f"{self._who} expects the number of input channels to be divisible "
+                f"by groups={self.groups}; got inputs of shape {tuple(input_shape)} "
+                f"({channels} channels)."
+            )
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
+        self.compute_output_shape(input_shape)  # a kernel larger than the input
+        # Keras layout: kernel_size + (in // groups, filters).
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=self.kernel_size + (channels // self.groups, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs):
+        # Permuted views only: channels_last data reaches torch with channels_last
+        # strides (NHWC kernels, no copy); the kernel view costs one small reorder.
+        U.check_rank(self, inputs)
+        x = U.to_torch_layout(inputs, self.rank, self.data_format)
+        pads = U.spatial_pads(
+            x,
+            self.rank,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
+        x, padding = U.pad_for_torch(x, pads)
+        outputs = self._conv_op(
+            x,
+            U.torch_kernel(self.kernel, self.rank),
+            self.bias,
+            self._torch_strides,
+            padding,
+            self._torch_dilation,
+            self.groups,
+        )
+        outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
+        if self._linear_activation:
+            return outputs
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return U.conv_output_shape(
+            input_shape,
+            self.filters,
+            self.rank,
+            self.kernel_size,
+            self.strides,
+            self.padding,
+            self.data_format,
+            self.dilation_rate,
+            self._who,
+        )
+
+    def _explain_failure(self, error, args):
+        super()._explain_failure(error, args)
+        if args and hasattr(args[0], "shape"):
+            self.compute_output_shape(tuple(args[0].shape))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }

@@ -1,0 +1,197 @@
+"""BaseSeparableConv: depthwise then pointwise convolution (SeparableConv1D/2D)."""
+
+import torch.nn.functional as F
+
+from lamina import activations, constraints, initializers, regularizers
+from lamina.layers.convolutional import _conv_utils as U
+from lamina.layers.convolutional._base_depthwise_conv import depthwise_torch_kernel
+from lamina.layers.input_spec import InputSpec
+from lamina.layers.layer import Layer
+
+
+class BaseSeparableConv(Layer):
+    """A depthwise convolution (every input channel with its own
+    `depth_multiplier` filters) followed by a 1x1 pointwise convolution to
+    `filters` channels, plus an optional bias, then an activation.
+
+    Args:
+        rank: Number of spatial axes (1 or 2).
+        depth_multiplier: Depthwise output channels per input channel.
+        filters: Output channels of the pointwise step, a positive int.
+        kernel_size: Int or tuple of `rank` ints, the depthwise window.
+        strides, padding ("valid"/"same"), data_format, dilation_rate,
+        activation, use_bias: As for `Conv2D` (applied to the depthwise step).
+        depthwise_initializer, pointwise_initializer, bias_initializer: Default
+            to `"glorot_uniform"`, `"glorot_uniform"` and `"zeros"`.
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer,
+        activity_regularizer: Penalties.
+        depthwise_constraint, pointwise_constraint, bias_constraint: Projections.
+
+    Weights (Keras layouts, in this order): `depthwise_kernel` `kernel_size +
+    (in_channels, depth_multiplier)`, `pointwise_kernel` `(1,) * rank +
+    (in_channels * depth_multiplier, filters)`, `bias` `(filters,)`.
+    """
+
+    def __init__(
+        self,
+        rank,
+        depth_multiplier,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        who = type(self).__name__
+        self.rank = rank
+        U.check_positive_int(
+            depth_multiplier, "depth_multiplier", who, "depth_multiplier=2"
+        )
+        U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
+        self.depth_multiplier = depth_multiplier
+        self.filters = filters
+        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = U.standardize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = U.standardize_tuple(
+            dilation_rate, rank, "dilation_rate", who
+        )
+        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
+        self.padding = U.standardize_padding(padding, who)
+        self.data_format = U.standardize_data_format(data_format, who)
+        self.activation = activations.get(activation)
+        self._linear_activation = self.activation is activations.linear
+        self.use_bias = use_bias
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.input_spec = InputSpec(ndim=rank + 2)
+        self._conv_op = F.conv2d if rank <= 2 else F.conv3d
+        self._torch_strides = U.lift(self.strides, rank, 1)
+        self._torch_dilation = U.lift(self.dilation_rate, rank, 1)
+
+    @property
+    def _who(self):
+        return f"Layer '{self.name}' ({type(self).__name__})"
+
+    def build(self, input_shape):
+        channels = U.input_channels(input_shape, self.rank, self.data_format, self._who)
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
+        self.compute_output_shape(input_shape)
+        self.depthwise_kernel = self.add_weight(
+            name="depthwise_kernel",
+            shape=self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
+        )
+        self.pointwise_kernel = self.add_weight(
+            name="pointwise_kernel",
+            shape=(1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+            initializer=self.pointwise_initializer,
+            regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self.built = True
+
+    def call(self, inputs):
+        U.check_rank(self, inputs)
+        x = U.to_torch_layout(inputs, self.rank, self.data_format)
+        pads = U.spatial_pads(
+            x,
+            self.rank,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
+        x, padding = U.pad_for_torch(x, pads)
+        depthwise = self._conv_op(
+            x,
+            depthwise_torch_kernel(self.depthwise_kernel, self.rank),
+            None,
+            self._torch_strides,
+            padding,
+            self._torch_dilation,
+            self.depthwise_kernel.shape[-2],
+        )
+        outputs = self._conv_op(
+            depthwise, U.torch_kernel(self.pointwise_kernel, self.rank), self.bias
+        )
+        outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
+        if self._linear_activation:
+            return outputs
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return U.conv_output_shape(
+            input_shape,
+            self.filters,
+            self.rank,
+            self.kernel_size,
+            self.strides,
+            self.padding,
+            self.data_format,
+            self.dilation_rate,
+            self._who,
+        )
+
+    def _explain_failure(self, error, args):
+        super()._explain_failure(error, args)
+        if args and hasattr(args[0], "shape"):
+            self.compute_output_shape(tuple(args[0].shape))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depth_multiplier": self.depth_multiplier,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }

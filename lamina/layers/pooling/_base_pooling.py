@@ -1,0 +1,130 @@
+"""BasePooling: windowed max / average pooling shared by the pooling layers."""
+
+import torch.nn.functional as F
+
+from lamina.layers.convolutional import _conv_utils as U
+from lamina.layers.input_spec import InputSpec
+from lamina.layers.layer import Layer
+
+_MAX_OPS = {1: F.max_pool2d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_OPS = {1: F.avg_pool2d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+class BasePooling(Layer):
+    """Slides a `pool_size` window over the spatial axes with `strides` and keeps
+    each window's maximum (`pool_mode="max"`) or mean (`"average"`).
+
+    Args:
+        pool_size: Int or tuple of `pool_dimensions` ints, the window size.
+        strides: Int or tuple of ints. Defaults to `None` (= `pool_size`).
+        pool_dimensions: Number of spatial axes (1, 2 or 3).
+        pool_mode: `"max"` or `"average"`.
+        padding: `"valid"` (windows inside the input) or `"same"` (output size
+            `ceil(input / stride)`; the extra padding of an odd total goes
+            right/bottom). As in Keras/TF, padded positions never count: a max
+            ignores them and a mean divides by the number of real elements.
+        data_format: `"channels_last"` or `"channels_first"`. Defaults to
+            `image_data_format()`.
+    """
+
+    def __init__(
+        self,
+        pool_size,
+        strides,
+        pool_dimensions,
+        pool_mode="max",
+        padding="valid",
+        data_format=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        who = type(self).__name__
+        self.rank = pool_dimensions
+        self.pool_size = U.standardize_tuple(
+            pool_size, pool_dimensions, "pool_size", who
+        )
+        self.strides = U.standardize_tuple(
+            pool_size if strides is None else strides,
+            pool_dimensions,
+            "strides",
+            who,
+        )
+        self.pool_mode = pool_mode
+        self.padding = U.standardize_padding(padding, who)
+        self.data_format = U.standardize_data_format(data_format, who)
+        self.input_spec = InputSpec(ndim=pool_dimensions + 2)
+        self._torch_pool = U.lift(self.pool_size, pool_dimensions, 1)
+        self._torch_strides = U.lift(self.strides, pool_dimensions, 1)
+        self._op = (_MAX_OPS if pool_mode == "max" else _AVG_OPS)[pool_dimensions]
+        self.built = True
+
+    @property
+    def _who(self):
+        return f"Layer '{self.name}' ({type(self).__name__})"
+
+    def call(self, inputs):
+        U.check_rank(self, inputs)
+        x = U.to_torch_layout(inputs, self.rank, self.data_format)
+        pads = U.spatial_pads(
+            x, self.rank, self.pool_size, self.strides, (1,) * self.rank, self.padding
+        )
+        if all(left == right for left, right in pads):
+            padding = tuple(left for left, _ in pads)
+            if self.pool_mode == "max":
+                outputs = self._op(x, self._torch_pool, self._torch_strides, padding)
+            else:
+                # count_include_pad=False: Keras/TF divide by the real elements.
+                outputs = self._op(
+                    x,
+                    self._torch_pool,
+                    self._torch_strides,
+                    padding,
+                    count_include_pad=False,
+                )
+        elif self.pool_mode == "max":
+            x, _ = U.pad_for_torch(x, pads, value=U.lowest(x.dtype))
+            outputs = self._op(x, self._torch_pool, self._torch_strides)
+        else:
+            outputs = self._average_with_uneven_padding(x, pads)
+        return U.from_torch_layout(outputs, self.rank, self.data_format)
+
+    def _average_with_uneven_padding(self, x, pads):
+        # torch pads symmetrically only: pad zeros, average over the whole
+        # window, then rescale by window size / real elements (the fraction of
+        # real elements is the same average taken over a padded block of ones).
+        ones = x.new_ones((1, 1) + tuple(x.shape[2:]))
+        padded, _ = U.pad_for_torch(x, pads)
+        padded_ones, _ = U.pad_for_torch(ones, pads)
+        sums = self._op(padded, self._torch_pool, self._torch_strides)
+        real = self._op(padded_ones, self._torch_pool, self._torch_strides)
+        return sums / real
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        channels = input_shape[-1 if self.data_format == "channels_last" else 1]
+        return U.conv_output_shape(
+            input_shape,
+            channels,
+            self.rank,
+            self.pool_size,
+            self.strides,
+            self.padding,
+            self.data_format,
+            (1,) * self.rank,
+            self._who,
+        )
+
+    def _explain_failure(self, error, args):
+        super()._explain_failure(error, args)
+        if args and hasattr(args[0], "shape"):
+            self.compute_output_shape(tuple(args[0].shape))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "padding": self.padding,
+            "strides": self.strides,
+            "data_format": self.data_format,
+        }
