@@ -46,5 +46,7 @@ def convert_to_numpy(x) -> np.ndarray:
             x = x.full_tensor()
         if x.dtype == torch.bfloat16:
             x = x.float()
-        return x.cpu().numpy()
+        # .cpu() on a CPU tensor is the same memory: copy, so the array does not
+        # change when training later updates the tensor in place.
+        return x.cpu().numpy().copy() if x.device.type == "cpu" else x.cpu().numpy()
     return np.asarray(x)

@@ -127,5 +127,6 @@ def test_history_plot_draws_loss_and_metric_curves():
     axes = figure.get_axes()
     assert len(axes) == 2  # loss, accuracy
     assert all(len(ax.get_lines()) == 2 for ax in axes)  # train + validation
-    np.testing.assert_allclose(axes[0].get_lines()[0].get_ydata(),
-                               history.history["loss"])
+    np.testing.assert_allclose(
+        axes[0].get_lines()[0].get_ydata(), history.history["loss"]
+    )

@@ -1,0 +1,95 @@
+"""Helpers shared by the callbacks that print, write files or read batch logs."""
+
+import collections.abc
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+
+def print_msg(message: str) -> None:
+    """Write one line to stdout, as Keras's `io_utils.print_msg` does."""
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
+
+
+def is_chief() -> bool:
+    """Whether this process writes files and event logs: rank 0 of a distributed
+    run (so each checkpoint, CSV row and event is written once), else True."""
+    from lamina.distribution import is_primary
+
+    return is_primary()
+
+
+def logs_to_floats(logs) -> dict:
+    """A `{name: float}` copy of `logs`, reading device tensors in one transfer.
+
+    Batch logs are 0-d tensors still on the device; stacking them first makes
+    one host sync instead of one per value. Values that are not scalars (for
+    example, a prediction batch) are left out.
+    """
+    if not isinstance(logs, collections.abc.Mapping) or not logs:
+        return {}
+    names, tensors, result = [], [], {}
+    for name, value in logs.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() == 1:
+                names.append(name)
+                tensors.append(value.detach().reshape(()).float())
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            result[name] = float(value)
+        elif isinstance(value, np.ndarray) and value.size == 1:
+            result[name] = float(value.reshape(()))
+    if tensors:
+        result.update(zip(names, torch.stack(tensors).tolist()))
+    return {name: result[name] for name in logs if name in result}
+
+
+def atomic_write(path: str, write, keep_previous: str | None = None) -> None:
+    """Call `write(temp_path)`, then move the file onto `path` in one rename.
+
+    A crash (even `kill -9`) leaves either the old file or the new one, never
+    a torn one: the temporary file sits in the same directory, so `os.replace`
+    is atomic on POSIX and Windows. With `keep_previous`, the old file is first
+    moved there (a crash between the two renames leaves only that one).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temp_path = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
+    os.close(fd)
+    try:
+        write(temp_path)
+        with open(temp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        if keep_previous is not None and os.path.exists(path):
+            os.replace(path, keep_previous)
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+
+
+def check_writable_directory(directory: str, who: str) -> None:
+    """Create `directory` if needed and raise a clear error if it is not writable.
+
+    Called when training begins, so a bad path fails before the first epoch
+    instead of after it.
+    """
+    directory = directory or "."
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise PermissionError(
+            f"{who} cannot create the directory {directory!r} ({error}). Pass a "
+            "path in a directory you can write to."
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{who} cannot write to the directory {directory!r}. Pass a path in "
+            "a directory you can write to, or fix its permissions."
+        )
