@@ -154,7 +154,8 @@ class Layer(torch.nn.Module):
             and not name.startswith("_")
         ):
             value = torch.nn.ModuleList(value)
-        elif _is_metric(value) and "_tracked_metrics" in self.__dict__:
+        elif (_is_metric(value) and not name.startswith("_")
+              and "_tracked_metrics" in self.__dict__):
             # Keras 3: a Metric assigned to a layer is tracked (model.metrics).
             if all(value is not m for m in self._tracked_metrics):
                 self._tracked_metrics.append(value)

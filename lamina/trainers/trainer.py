@@ -43,6 +43,7 @@ class Trainer:
         self._compile_config = None
         self._shard_scale = 1.0
         self._loss_scale = None
+        self._trainable_params = None
 
     # --- compile --------------------------------------------------------------
 
@@ -71,8 +72,9 @@ class Trainer:
                 unless `jit_compile=True`.
             steps_per_execution: Accepted for compatibility (batches are already
                 grouped without host syncs).
-            jit_compile: `True` compiles the forward pass and loss with
-                `torch.compile`. `"auto"` means `False`.
+            jit_compile: `True` compiles the forward pass and loss (and, through
+                AOTAutograd, the backward pass) with `torch.compile`; the
+                optimizer update stays eager. `"auto"` means `False`.
         """
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
@@ -89,6 +91,8 @@ class Trainer:
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile is True
+        for key in ("_compiled_train", "_compiled_test", "_compiled_predict"):
+            self.__dict__.pop(key, None)
         self._compiled_forward = None
         # float16 compute needs loss scaling (Keras wraps the optimizer in a
         # LossScaleOptimizer for the same reason).
@@ -199,8 +203,7 @@ class Trainer:
         """One optimisation step on a batch; returns the logs. Override to
         customise training (call `self.compute_loss`, backward, optimizer)."""
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=True)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        y_pred, loss = self._forward_fn(True)(x, y, sample_weight)
         if self.__dict__.get("_fsdp"):
             # Cross-entropies read the logits behind a softmax output, which
             # bypasses the output tensor where FSDP hooks its backward gather;
@@ -227,18 +230,49 @@ class Trainer:
     def test_step(self, data):
         """Loss and metrics on a batch, without training; returns the logs."""
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)
-        if self._compile_loss is not None or self.losses:
-            loss = self.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
-            )
+        if self._compile_loss is not None or (self._may_have_losses() and self.losses):
+            y_pred, loss = self._forward_fn(False)(x, y, sample_weight)
             self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        else:
+            y_pred = self._predict_fn()(x)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data):
         """The model's outputs on a batch."""
         x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
-        return self(x, training=False)
+        return self._predict_fn()(x)
+
+    # --- compiled steps (jit_compile=True) ---------------------------------------
+
+    def _forward_and_loss(self, x, y, sample_weight, training):
+        y_pred = self(x, training=training)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
+                                 sample_weight=sample_weight, training=training)
+        return y_pred, loss
+
+    def _forward_fn(self, training):
+        """`(x, y, sample_weight) -> (y_pred, loss)`, compiled with torch.compile
+        under `jit_compile=True` once the first (eager) step has built everything
+        lazily built (layers, losses, optimizer)."""
+        ready = self.jit_compile and self._trainable_params is not None and (
+            self._compile_loss is None or self._compile_loss.built)
+        if not ready:
+            return lambda x, y, sw: self._forward_and_loss(x, y, sw, training)
+        key = "_compiled_train" if training else "_compiled_test"
+        compiled = self.__dict__.get(key)
+        if compiled is None:
+            compiled = torch.compile(self._forward_and_loss)
+            object.__setattr__(self, key, compiled)
+        return lambda x, y, sw: compiled(x, y, sw, training)
+
+    def _predict_fn(self):
+        if not (self.jit_compile and self.built):
+            return lambda x: self(x, training=False)
+        compiled = self.__dict__.get("_compiled_predict")
+        if compiled is None:
+            compiled = torch.compile(lambda x: self(x, training=False))
+            object.__setattr__(self, "_compiled_predict", compiled)
+        return compiled
 
     # --- fit ------------------------------------------------------------------
 

@@ -242,3 +242,13 @@ def test_softmax_output_into_crossentropy_is_stable_for_huge_logits():
     model.compile("sgd", "sparse_categorical_crossentropy")
     loss = model.test_on_batch(np.ones((1, 1), "float32"), np.array([1]))
     assert np.isfinite(loss) and loss == pytest.approx(2000.0, rel=1e-3)
+
+
+def test_compiling_again_starts_fresh_loss_and_metrics():
+    x, y = blobs(n=64)
+    model = classifier()
+    model.fit(x, y, epochs=1, verbose=0)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert history.history["loss"][0] > 0.01
+    assert model.metrics_names == ["loss", "accuracy"]
