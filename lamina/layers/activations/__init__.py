@@ -1,0 +1,2 @@
+"""Activation layers with arguments or weights: ReLU, LeakyReLU, PReLU, ELU,
+Softmax."""
