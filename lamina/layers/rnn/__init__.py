@@ -1,0 +1,2 @@
+"""Recurrent layers: cells, the RNN loop, and the Bidirectional/TimeDistributed
+wrappers."""
