@@ -1,0 +1,110 @@
+"""Helpers of MultiHeadAttention: einsum equations, masks, the fused kernel."""
+
+import string
+
+import torch
+import torch.nn.functional as F
+
+from lamina import backend
+
+
+def input_shapes(args, kwargs, shape_of):
+    """`[query_shape, value_shape(, key_shape)]` from a call's arguments."""
+    query = args[0] if args else kwargs.get("query")
+    value = args[1] if len(args) > 1 else kwargs.get("value")
+    key = args[2] if len(args) > 2 else kwargs.get("key")
+    if value is None:
+        raise ValueError(
+            "MultiHeadAttention must be called as layer(query, value) or "
+            "layer(query, value, key); `value` is missing. For self-attention "
+            "write layer(x, x)."
+        )
+    shapes = [shape_of(query), shape_of(value)]
+    if key is not None:
+        shapes.append(shape_of(key))
+    return shapes
+
+
+def as_tensor(x, like):
+    if isinstance(x, torch.Tensor):
+        if x.is_floating_point() and x.dtype != like.dtype and like.is_floating_point():
+            return x.to(like.dtype)
+        return x
+    return backend.convert_to_tensor(x, dtype=str(like.dtype).replace("torch.", ""))
+
+
+def mask_of(x):
+    return getattr(x, "_keras_mask", None)
+
+
+def as_bool(mask):
+    if not isinstance(mask, torch.Tensor):
+        mask = backend.convert_to_tensor(mask)
+    return mask if mask.dtype == torch.bool else mask.to(torch.bool)
+
+
+def large_negative(dtype) -> float:
+    # Keras's torch backend: -0.7 * (largest float16 / float32-ish value).
+    return (65500.0 if dtype == torch.float16 else 3.38953e38) * -0.7
+
+
+def sdpa(query, key, value, mask, dropout_p, is_causal, scale, flash):
+    if flash:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+            return F.scaled_dot_product_attention(
+                query, key, value, attn_mask=mask, is_causal=is_causal, scale=scale
+            )
+    return F.scaled_dot_product_attention(
+        query,
+        key,
+        value,
+        attn_mask=mask,
+        dropout_p=dropout_p,
+        is_causal=is_causal,
+        scale=scale,
+    )
+
+
+def letter(i):
+    return string.ascii_lowercase[i]
+
+
+def build_attention_equation(rank, attn_axes):
+    """Einsum equations `key,query->scores` and `scores,value->output` for
+    projected tensors of `rank` `(batch, <axes>, heads, channels)`.
+
+    Batch-like axes (including the heads) are kept; attention axes of the
+    query ("target") are paired with fresh letters for the key ("source").
+    """
+    target = "".join(letter(i) for i in range(rank))
+    batch_dims = [i for i in range(rank) if i not in attn_axes and i != rank - 1]
+    source, next_letter = "", rank
+    for i in range(rank):
+        if i in batch_dims or i == rank - 1:
+            source += target[i]
+        else:
+            source += letter(next_letter)
+            next_letter += 1
+    product = "".join(
+        [target[i] for i in batch_dims]
+        + [target[i] for i in attn_axes]
+        + [source[i] for i in attn_axes]
+    )
+    dot_product = f"{source},{target}->{product}"
+    combine = f"{product},{source}->{target}"
+    return dot_product, combine, len(product)
+
+
+def build_proj_equation(free_dims, bound_dims, output_dims):
+    """`(equation, bias_axes, output_rank)` of a projection that keeps
+    `free_dims` axes, contracts `bound_dims` and adds `output_dims`."""
+    free = "".join(letter(i) for i in range(free_dims))
+    bound = "".join(letter(free_dims + i) for i in range(bound_dims))
+    out = "".join(letter(free_dims + bound_dims + i) for i in range(output_dims))
+    return f"{free}{bound},{bound}{out}->{free}{out}", out, len(free) + len(out)
+
+
+def get_output_shape(output_rank, known_last_dims):
+    return [None] * (output_rank - len(known_last_dims)) + list(known_last_dims)

@@ -1,0 +1,2 @@
+"""Preprocessing layers: normalization, rescaling, image resizing and augmentation,
+lookups and text vectorization."""
