@@ -117,3 +117,68 @@ class Model(Trainer, Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # --- saving (lamina/saving) -------------------------------------------------
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save the whole model to a `.keras` file: architecture, weights,
+        compile config and optimizer state (see `lamina.saving.save_model`)."""
+        from lamina.saving import saving_api
+
+        saving_api.save_model(
+            self, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Save the weights (and optimizer state) to a `.weights.h5` file in
+        Keras 3's layout; `max_shard_size` (GB) splits them over several files
+        indexed by a `.weights.json`."""
+        from lamina.saving import saving_api
+
+        saving_api.save_weights(
+            self, filepath, overwrite=overwrite, max_shard_size=max_shard_size
+        )
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights from `.weights.h5`, `.weights.json`, `.keras`, or a
+        legacy Keras 2 `.h5` file (`by_name=True` matches layers by name)."""
+        from lamina.saving import saving_api
+
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's config as a JSON string (`json.dumps` kwargs accepted);
+        `lamina.models.model_from_json` rebuilds it with fresh weights."""
+        from lamina.saving import saving_api
+
+        return saving_api.model_to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs) -> str:
+        """The model's config as YAML (needs PyYAML: `pip install "lamina[yaml]"`)."""
+        from lamina.saving import saving_api
+
+        return saving_api.model_to_yaml(self, **kwargs)
+
+    def compile_from_config(self, config):
+        """Compile the model from a `get_compile_config()` dict (used on load)."""
+        from lamina.saving import saving_api
+
+        saving_api.compile_from_config(self, config)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a subclassed model: `cls(**config)`."""
+        try:
+            return cls(**config)
+        except TypeError as error:
+            raise TypeError(
+                f"Could not rebuild model class {cls.__name__} from its config "
+                f"(keys {sorted(config)}): {error}. A subclassed Model is saved "
+                "and loaded whole only if get_config() returns its constructor "
+                "arguments (merged with super().get_config()) and __init__ "
+                "accepts them, plus **kwargs for name/trainable/dtype; define "
+                "from_config() too if they need converting. Register the class "
+                "with @lamina.saving.register_keras_serializable(), or pass it "
+                "in custom_objects. Its weights can always be saved with "
+                "save_weights() and loaded into a model built in code."
+            ) from error

@@ -3,9 +3,12 @@
 (`keras.layers`, `keras.initializers`, ...) so configs move between lamina and Keras.
 """
 
+import base64
+import builtins
 import difflib
 import importlib
 import inspect
+import marshal
 import types
 
 import numpy as np
@@ -28,11 +31,45 @@ PUBLIC_MODULES = {
     "keras.optimizers.schedules": "lamina.optimizers.schedules",
     "keras.callbacks": "lamina.callbacks",
     "keras.dtype_policies": "lamina.dtype_policies",
+    "keras.random": "lamina.random",
 }
+
+# Keras's torch backend writes some classes under private modules, e.g. an Adam
+# optimizer as "keras.src.backend.torch.optimizers.torch_adam". The last package
+# name in such a path that is a public family says where to look.
+_KERAS_SRC_FAMILIES = {
+    "layers": "keras.layers",
+    "models": "keras.models",
+    "activations": "keras.activations",
+    "initializers": "keras.initializers",
+    "regularizers": "keras.regularizers",
+    "constraints": "keras.constraints",
+    "losses": "keras.losses",
+    "metrics": "keras.metrics",
+    "optimizers": "keras.optimizers",
+    "schedules": "keras.optimizers.schedules",
+    "callbacks": "keras.callbacks",
+    "dtype_policies": "keras.dtype_policies",
+    "random": "keras.random",
+}
+
+# Namespaces whose plain functions a config may name ({"class_name": "function"}).
+# Anything else a config names must be a class with `from_config`: a file can
+# describe objects, never call arbitrary functions (CVE-2025-1550, -8747, -9906).
+_FUNCTION_NAMESPACES = {"keras.activations", "keras.losses", "keras.metrics"}
+
+# Helpers every family module exports next to its functions; never what a
+# config means by a function name.
+_FAMILY_HELPERS = {"get", "serialize", "deserialize"}
+
+_SAFE_MODE_STACK = []
 
 
 # Keras writes these under the top-level "keras" namespace.
 _TOP_LEVEL_NAMES = {"Sequential", "Model", "Functional", "DTypePolicy"}
+# Classes Keras writes under their private module with `registered_name` set
+# (observed in Keras 3.15 files); Keras cannot load "keras.Functional".
+_KERAS_PRIVATE_MODULES = {"Functional": "keras.src.models.functional"}
 
 
 def _public_namespace(obj):
@@ -83,6 +120,8 @@ def serialize_keras_object(obj):
                 "dtype": standardize_dtype(obj.dtype),
             },
         }
+    if isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>":
+        return _serialize_lambda(obj)
     if isinstance(obj, types.FunctionType) or isinstance(
         obj, types.BuiltinFunctionType
     ):
@@ -105,7 +144,14 @@ def serialize_keras_object(obj):
         cls = obj.__class__
         config = obj.get_config()
         namespace = _public_namespace(cls)
-        if namespace is not None:
+        if namespace is not None and cls.__name__ in _KERAS_PRIVATE_MODULES:
+            result = {
+                "module": _KERAS_PRIVATE_MODULES[cls.__name__],
+                "class_name": cls.__name__,
+                "config": serialize_keras_object(config),
+                "registered_name": cls.__name__,
+            }
+        elif namespace is not None:
             result = {
                 "module": namespace,
                 "class_name": cls.__name__,
@@ -124,6 +170,12 @@ def serialize_keras_object(obj):
             build_config = get_build_config()
             if build_config:
                 result["build_config"] = serialize_keras_object(build_config)
+        # Keras: a compiled model carries how it was compiled.
+        get_compile_config = getattr(obj, "get_compile_config", None)
+        if callable(get_compile_config):
+            compile_config = get_compile_config()
+            if compile_config is not None:
+                result["compile_config"] = serialize_keras_object(compile_config)
         return result
     raise TypeError(
         f"Cannot serialize an object of type {type(obj).__name__}: it is not a "
@@ -137,10 +189,41 @@ def _user_module(obj):
     return None if module == "__main__" else module
 
 
+class SafeModeScope:
+    """`with SafeModeScope(False):` lets configs inside decode Python lambdas.
+
+    Safe mode (the default) refuses `__lambda__` entries, which carry Python
+    bytecode. `load_model(..., safe_mode=False)` opens this scope for the whole
+    load, so layers rebuilt deep inside the model see the same setting. A
+    config can never change it: it only names classes, it calls nothing.
+    """
+
+    def __init__(self, safe_mode: bool = True):
+        self.safe_mode = bool(safe_mode)
+
+    def __enter__(self):
+        _SAFE_MODE_STACK.append(self.safe_mode)
+        return self
+
+    def __exit__(self, *exc):
+        _SAFE_MODE_STACK.pop()
+
+
+def in_safe_mode():
+    """The innermost `SafeModeScope`'s setting, or None outside any scope."""
+    return _SAFE_MODE_STACK[-1] if _SAFE_MODE_STACK else None
+
+
 def deserialize_keras_object(
     config, module_objects=None, custom_objects=None, safe_mode=True, kind="object"
 ):
     """Rebuild the object that `serialize_keras_object` described.
+
+    Only classes with `from_config` exported by lamina (under the Keras
+    namespace the config names), functions of the activation, loss and metric
+    families, and objects registered with `register_keras_serializable` or
+    passed in `custom_objects` are ever resolved; nothing is imported by the
+    module path a config gives.
 
     Args:
         config: A config dict, a plain value, or a name (looked up in
@@ -148,9 +231,12 @@ def deserialize_keras_object(
         module_objects: `{name: obj}` of the family being deserialized
             (e.g. all activations), for bare names.
         custom_objects: User classes and functions by name.
-        safe_mode: Refuse configs that would run arbitrary code.
+        safe_mode: Refuse configs that would run arbitrary code (Python
+            lambdas). An enclosing `SafeModeScope` takes precedence.
         kind: What is being loaded, for error messages ("activation", ...).
     """
+    scoped = in_safe_mode()
+    safe_mode = scoped if scoped is not None else safe_mode
     if config is None or isinstance(config, (bool, int, float)):
         return config
     if isinstance(config, str):
@@ -171,23 +257,35 @@ def deserialize_keras_object(
         return config  # a plain dict value
     class_name = config["class_name"]
     inner = config.get("config")
+    if not isinstance(class_name, str):
+        raise TypeError(
+            f"Cannot deserialize {kind}: its 'class_name' must be a string; got "
+            f"{class_name!r}."
+        )
     if class_name == "__numpy__":
-        return np.asarray(inner["value"], dtype=inner["dtype"])
+        return np.asarray(inner["value"], dtype=_plain_dtype(inner["dtype"], kind))
     if class_name == "__tensor__":
         from lamina.backend import convert_to_tensor
 
-        return convert_to_tensor(np.asarray(inner["value"]), dtype=inner["dtype"])
+        dtype = _plain_dtype(inner["dtype"], kind)
+        return convert_to_tensor(np.asarray(inner["value"], dtype=dtype), dtype=dtype)
     if class_name == "__lambda__":
-        raise ValueError(
-            f"Refusing to load a Python lambda ({kind}) from a config: it would run "
-            "code stored in the file. Pass the function in custom_objects instead."
-        )
+        if safe_mode:
+            raise ValueError(
+                f"Refusing to load a Python lambda ({kind}) from a config: it would "
+                "run code stored in the file. If you trust the file, load it with "
+                "safe_mode=False; otherwise pass the function in custom_objects."
+            )
+        return _load_lambda(inner, kind)
     registered_name = config.get("registered_name")
+    module = config.get("module")
     if class_name == "function":
         name = inner if isinstance(inner, str) else registered_name
-        obj = _resolve(name, config.get("module"), custom_objects, module_objects)
-        if obj is None:
-            obj = _resolve(registered_name, None, custom_objects, module_objects)
+        obj = _resolve(name, module, custom_objects, module_objects, function=True)
+        if obj is None and registered_name != name:
+            obj = _resolve(
+                registered_name, None, custom_objects, module_objects, function=True
+            )
         if obj is None:
             raise_unknown(kind, name, module_objects or {})
         return obj
@@ -195,11 +293,22 @@ def deserialize_keras_object(
     if registered_name and registered_name != class_name:
         cls = object_registration.get_registered_object(registered_name, custom_objects)
     if cls is None:
-        cls = _resolve(class_name, config.get("module"), custom_objects, module_objects)
+        cls = _resolve(class_name, module, custom_objects, module_objects)
     if cls is None:
+        builtin = ""
+        if isinstance(module, str) and (
+            module == "keras" or module.startswith("keras.")
+        ):
+            builtin = (
+                f" lamina has no Keras class {module}.{class_name}; if it is a "
+                "Keras layer lamina does not implement yet, replace it in the "
+                "model. If it is your own class,"
+            )
+        else:
+            builtin = " If it is your own class,"
         raise TypeError(
-            f"Could not locate class '{class_name}' (module "
-            f"{config.get('module')!r}) while loading a {kind}. Register it with "
+            f"Could not locate class '{class_name}' (module {module!r}) while "
+            f"loading a {kind}.{builtin} register it with "
             "@lamina.saving.register_keras_serializable() or pass it in "
             "custom_objects={'" + str(class_name) + "': " + str(class_name) + "}."
         )
@@ -208,7 +317,10 @@ def deserialize_keras_object(
     from_config_kwargs = {}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         from_config_kwargs["custom_objects"] = custom_objects
-    with object_registration.CustomObjectScope(custom_objects or {}):
+    with (
+        object_registration.CustomObjectScope(custom_objects or {}),
+        SafeModeScope(safe_mode),
+    ):
         instance = cls.from_config(inner or {}, **from_config_kwargs)
         build_config = config.get("build_config")
         if (
@@ -217,23 +329,133 @@ def deserialize_keras_object(
             and not getattr(instance, "built", True)
         ):
             instance.build_from_config(build_config)
+        compile_config = config.get("compile_config")
+        if compile_config and hasattr(instance, "compile_from_config"):
+            instance.compile_from_config(compile_config)
     return instance
 
 
-def _resolve(name, module, custom_objects, module_objects):
-    if name is None:
+def _plain_dtype(dtype, kind):
+    """A numeric NumPy dtype named by a config; object dtypes are refused."""
+    try:
+        result = np.dtype(dtype)
+    except TypeError:
+        result = None
+    if result is None or result.kind not in "biufc":
+        raise ValueError(
+            f"Cannot load an array in a {kind} config with dtype {dtype!r}: only "
+            "numeric dtypes (bool, int, float, complex) are allowed."
+        )
+    return result
+
+
+def _public_lookup(name, module):
+    """A lamina object exported under the Keras namespace `module`, or None."""
+    if not isinstance(module, str):
+        return None
+    if module.startswith("keras.src."):
+        parts = module.split(".")[2:]
+        families = [p for p in parts if p in _KERAS_SRC_FAMILIES]
+        if not families:
+            return None
+        module = _KERAS_SRC_FAMILIES[families[-1]]
+    if module not in PUBLIC_MODULES:
+        return None
+    candidates = [PUBLIC_MODULES[module]]
+    if module in ("keras", "keras.models"):
+        # Functional models are named by "keras.src.models.functional" (Keras
+        # 3.15) or "keras"; lamina keeps the class in lamina.models.functional.
+        candidates += ["lamina.models", "lamina.models.functional"]
+    for lamina_module_name in candidates:
+        try:
+            lamina_module = importlib.import_module(lamina_module_name)
+        except ImportError:
+            continue
+        obj = getattr(lamina_module, name, None)
+        if obj is not None:
+            return obj
+    return None
+
+
+def _resolve(name, module, custom_objects, module_objects, function=False):
+    """Find what a config names, allowing only saveable classes (or, with
+    `function=True`, functions of the activation/loss/metric families)."""
+    if not isinstance(name, str):
         return None
     obj = object_registration.get_registered_object(name, custom_objects)
     if obj is not None:
         return obj
-    if module in PUBLIC_MODULES:
-        lamina_module = importlib.import_module(PUBLIC_MODULES[module])
-        obj = getattr(lamina_module, name, None)
+    if name.startswith("_"):
+        return None
+    obj = _public_lookup(name, module)
+    if obj is not None:
+        owner = getattr(obj, "__module__", None) or ""
+        if not owner.startswith("lamina"):
+            obj = None
+        elif function:
+            namespace = module
+            if isinstance(module, str) and module.startswith("keras.src."):
+                namespace = _public_namespace(obj)
+            if not (
+                isinstance(obj, types.FunctionType)
+                and namespace in _FUNCTION_NAMESPACES
+                and name not in _FAMILY_HELPERS
+            ):
+                obj = None
+        elif not (inspect.isclass(obj) and hasattr(obj, "from_config")):
+            raise TypeError(
+                f"Refusing to deserialize {module}.{name}: a config may only name "
+                "layers, models, optimizers, losses, metrics and other classes "
+                "that can be rebuilt from a config, not arbitrary functions or "
+                "modules."
+            )
         if obj is not None:
             return obj
     if module_objects and name in module_objects:
         return module_objects[name]
     return None
+
+
+def _serialize_lambda(fn):
+    # Keras's `__lambda__` encoding: base64 of the marshalled code object, the
+    # defaults, and the closure's cell contents.
+    code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
+    closure = (
+        None
+        if fn.__closure__ is None
+        else [serialize_keras_object(c.cell_contents) for c in fn.__closure__]
+    )
+    defaults = None if fn.__defaults__ is None else list(fn.__defaults__)
+    return {"class_name": "__lambda__", "config": {"value": [code, defaults, closure]}}
+
+
+def _load_lambda(inner, kind):
+    """Rebuild a `__lambda__` (only ever reached with safe_mode=False)."""
+    try:
+        code, defaults, closure = inner["value"]
+        raw = base64.decodebytes(code.encode("ascii"))
+        code_object = marshal.loads(raw)
+    except (KeyError, TypeError, ValueError, EOFError) as error:
+        raise ValueError(
+            f"Cannot load the Python lambda in this {kind} config: its bytecode "
+            f"is malformed or was written by another Python version ({error}). "
+            "Pass the function in custom_objects instead."
+        ) from None
+    if not isinstance(code_object, types.CodeType):
+        raise ValueError(f"The lambda in this {kind} config holds no code object.")
+    cells = None
+    if closure is not None:
+        cells = tuple(types.CellType(value) for value in closure)
+    namespace = {"__builtins__": builtins}
+    for scope in object_registration._SCOPE_STACK:
+        namespace.update(scope)
+    return types.FunctionType(
+        code_object,
+        namespace,
+        code_object.co_name,
+        None if defaults is None else tuple(defaults),
+        cells,
+    )
 
 
 def raise_unknown(kind, name, known):

@@ -1,0 +1,81 @@
+"""Writing files so that a crash never leaves a torn one: temp file, fsync, rename."""
+
+import contextlib
+import os
+import tempfile
+import threading
+
+_UMASK_LOCK = threading.Lock()
+_UMASK = []
+
+
+def _default_file_mode() -> int:
+    """The mode `open(path, "w")` would give a new file (0o666 minus the umask)."""
+    with _UMASK_LOCK:
+        if not _UMASK:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            _UMASK.append(umask)
+    return 0o666 & ~_UMASK[0]
+
+
+def default_dir_mode() -> int:
+    """The mode `os.mkdir(path)` would give a new folder (0o777 minus the umask)."""
+    _default_file_mode()
+    return 0o777 & ~_UMASK[0]
+
+
+def check_overwrite(filepath, overwrite: bool, what: str) -> None:
+    """Refuse to replace an existing file when `overwrite=False`."""
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(
+            f"{what}: {os.fspath(filepath)!r} already exists and overwrite=False. "
+            "Pass overwrite=True to replace it, or choose another path."
+        )
+
+
+def _fsync_path(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and directories on some OSes) refuse fsync
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(filepath):
+    """Yield a temporary path next to `filepath`; on success move it into place.
+
+    The temporary file lives in the same folder (so the final `os.replace` is an
+    atomic rename on the same file system), is flushed to disk with `fsync`
+    before the rename, and is removed if anything fails. Whatever happens, a
+    reader of `filepath` sees either the old file or the complete new one.
+    """
+    filepath = os.path.abspath(os.fspath(filepath))
+    folder = os.path.dirname(filepath)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"Cannot write {filepath!r}: the folder {folder!r} does not exist. "
+            "Create it first (os.makedirs)."
+        )
+    if os.path.isdir(filepath):
+        raise IsADirectoryError(
+            f"Cannot write {filepath!r}: a directory of that name exists."
+        )
+    fd, tmp_path = tempfile.mkstemp(
+        prefix="." + os.path.basename(filepath) + ".", suffix=".tmp", dir=folder
+    )
+    os.close(fd)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, _default_file_mode())
+        _fsync_path(tmp_path)
+        os.replace(tmp_path, filepath)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp_path)
+        raise
+    if os.name == "posix":
+        _fsync_path(folder)

@@ -1,0 +1,269 @@
+"""HDF5 stores in Keras 3's layout: `<path>/vars/0`, `<path>/vars/1`, ...
+
+`H5Writer` creates one `vars` group per saved object (with the object's name as
+the `name` attribute, as Keras does) and one dataset per variable. `H5Reader`
+opens a file only after checking every link and dataset in it: links to other
+places or files, datasets stored outside the file, virtual datasets, non-numeric
+dtypes and datasets that declare far more data than the file holds are refused
+with an error that names the file and the offending path. h5py never unpickles
+anything; only numeric arrays are ever read.
+"""
+
+import math
+
+import h5py
+import numpy as np
+import torch
+
+# A dataset that declares more than this many bytes must store at least
+# 1/_MAX_EXPANSION of them: an HDF5 "shape bomb" declares terabytes and stores
+# nothing (CVE-2026-0897). Keras writes uncompressed data (ratio 1).
+DATASET_BOMB_FLOOR_BYTES = 1 << 26  # 64 MiB
+DATASET_MAX_EXPANSION = 100
+# Bounds on the structure of a weights file (objects and nesting depth).
+MAX_OBJECTS = 1_000_000
+MAX_DEPTH = 128
+
+_NUMERIC_KINDS = "biuf"
+
+
+def to_numpy(value, owner: str) -> np.ndarray:
+    """A numeric NumPy array from a tensor, array or number (bfloat16 kept as raw
+    bits, see `_write_dataset`)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        if value.dtype == torch.bfloat16:
+            return value.cpu().view(torch.int16).numpy().view(np.uint16).view("V2")
+        return value.cpu().numpy()
+    array = np.asarray(value)
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"{owner} tried to save a value of dtype {array.dtype} ({type(value)}); "
+            "weights files hold numeric arrays only."
+        )
+    return array
+
+
+class H5Writer:
+    """Writes `<path>/vars/<key>` datasets into an open `h5py.File`."""
+
+    def __init__(self, h5_file):
+        self.h5_file = h5_file
+
+    def make(self, path: str, metadata: dict | None = None) -> "_WriteEntry":
+        """The store for the object at `path`; its group is created at once when
+        `metadata` is given (Keras creates a `vars` group for every named object,
+        even one without variables), else on the first write."""
+        entry = _WriteEntry(self.h5_file, path)
+        if metadata:
+            group = entry.group()
+            for key, value in metadata.items():
+                group.attrs[key] = value
+        return entry
+
+
+class _WriteEntry:
+    """Dict-like store handed to `save_own_variables(store)`."""
+
+    def __init__(self, h5_file, path):
+        self._h5_file = h5_file
+        self.path = path
+        self._group = None
+
+    def group(self):
+        if self._group is None:
+            name = f"{self.path}/vars" if self.path else "vars"
+            self._group = self._h5_file.require_group(name)
+        return self._group
+
+    def __setitem__(self, key, value):
+        array = to_numpy(value, f"The object at '{self.path or '/'}'")
+        group = self.group()
+        if array.dtype.kind == "V":  # bfloat16 as raw bits, Keras's convention
+            dataset = group.create_dataset(str(key), data=array)
+            dataset.attrs["dtype"] = "bfloat16"
+        else:
+            group.create_dataset(str(key), data=array)
+
+    def __getitem__(self, key):
+        return np.asarray(self.group()[str(key)])
+
+    def __contains__(self, key):
+        return self._group is not None and str(key) in self._group
+
+    def keys(self):
+        return [] if self._group is None else list(self._group.keys())
+
+    def __len__(self):
+        return 0 if self._group is None else len(self._group)
+
+
+class H5Reader:
+    """Reads `<path>/vars/<key>` datasets from an `h5py.File` checked at open.
+
+    Args:
+        h5_file: An open, readable `h5py.File`.
+        filename: What to call the file in error messages.
+    """
+
+    def __init__(self, h5_file, filename: str):
+        self.h5_file = h5_file
+        self.filename = filename
+        check_h5_file(h5_file, filename)
+        # Keras 2.13 wrote "_layer_checkpoint_dependencies" instead of "layers".
+        self._legacy_layers = "_layer_checkpoint_dependencies" in h5_file
+
+    def has_path(self, path: str) -> bool:
+        return path in self.h5_file
+
+    def get(self, path: str) -> "ReadEntry":
+        """The variables saved for the object at `path` (empty if none)."""
+        candidates = [path]
+        if self._legacy_layers and path.startswith("layers"):
+            candidates.append(
+                path.replace("layers", "_layer_checkpoint_dependencies", 1)
+            )
+        for candidate in candidates:
+            name = f"{candidate}/vars" if candidate else "vars"
+            if name in self.h5_file and isinstance(self.h5_file[name], h5py.Group):
+                return ReadEntry([self.h5_file[name]], path, self.filename)
+        return ReadEntry([], path, self.filename)
+
+
+class ReadEntry:
+    """Dict-like store handed to `load_own_variables(store)`: `keys()`, `len`,
+    `store["0"]` (a NumPy array), `shape("0")`. Variables of one object may be
+    spread over several groups (sharded files)."""
+
+    def __init__(self, groups, path, filename):
+        self._groups = groups
+        self.path = path
+        self.filename = filename
+
+    def _find(self, key):
+        key = str(key)
+        for group in self._groups:
+            if key in group:
+                return group[key]
+        raise KeyError(
+            f"The weights file {self.filename!r} has no variable {key!r} under "
+            f"'{self.path or '/'}/vars'."
+        )
+
+    def keys(self):
+        result = []
+        for group in self._groups:
+            result.extend(group.keys())
+        return result
+
+    def __len__(self):
+        return sum(len(group) for group in self._groups)
+
+    def __contains__(self, key):
+        return any(str(key) in group for group in self._groups)
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def shape(self, key) -> tuple:
+        """The shape of a saved variable, without reading its data."""
+        return tuple(self._find(key).shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        dataset = self._find(key)
+        if dataset.dtype.kind == "V":  # bfloat16 raw bits -> float32, exactly
+            bits = np.asarray(dataset[()]).view(np.uint16).astype(np.uint32) << 16
+            return bits.view(np.float32)
+        return np.asarray(dataset[()])
+
+    def items(self):
+        return [(key, self[key]) for key in self.keys()]
+
+
+def check_h5_file(h5_file, filename: str) -> None:
+    """Refuse an HDF5 file holding anything but groups and numeric datasets.
+
+    Raises:
+        ValueError: naming `filename`, the path inside it, and what is wrong.
+    """
+    count = 0
+    seen = set()
+    stack = [(h5_file, "", 0)]
+    while stack:
+        group, group_path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"Refusing to load {filename!r}: groups are nested more than "
+                f"{MAX_DEPTH} deep at '{group_path}'. This is not a weights file."
+            )
+        for name in group:
+            count += 1
+            if count > MAX_OBJECTS:
+                raise ValueError(
+                    f"Refusing to load {filename!r}: it holds more than "
+                    f"{MAX_OBJECTS} objects. This is not a weights file."
+                )
+            path = f"{group_path}/{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise ValueError(
+                    f"Refusing to load {filename!r}: '{path}' is a "
+                    f"{type(link).__name__}. Links to other places or files are "
+                    "not allowed in weights files (they can read data from "
+                    "elsewhere on this machine)."
+                )
+            obj = group.get(name)
+            if isinstance(obj, h5py.Group):
+                if obj.id in seen:
+                    continue
+                seen.add(obj.id)
+                stack.append((obj, path, depth + 1))
+            elif isinstance(obj, h5py.Dataset):
+                _check_dataset(obj, path, filename)
+            else:
+                raise ValueError(
+                    f"Refusing to load {filename!r}: '{path}' is a "
+                    f"{type(obj).__name__}; weights files hold only groups and "
+                    "numeric datasets."
+                )
+
+
+def _check_dataset(dataset, path, filename):
+    def refuse(reason):
+        raise ValueError(f"Refusing to load {filename!r}: dataset '{path}' {reason}.")
+
+    if dataset.shape is None:
+        refuse("has no dataspace")
+    if dataset.external:
+        refuse("stores its data in external files")
+    if dataset.is_virtual:
+        refuse("is a virtual dataset (it maps data from other files)")
+    dtype = dataset.dtype
+    is_bfloat16 = (
+        dtype.kind == "V"
+        and dtype.itemsize == 2
+        and dtype.names is None
+        and _attr_text(dataset, "dtype") == "bfloat16"
+    )
+    if dtype.kind not in _NUMERIC_KINDS and not is_bfloat16:
+        refuse(
+            f"has dtype {dtype}; weights files hold only numeric arrays (bool, "
+            "int, float, bfloat16)"
+        )
+    declared = math.prod(dataset.shape) * dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if (
+        declared > DATASET_BOMB_FLOOR_BYTES
+        and declared > DATASET_MAX_EXPANSION * stored
+    ):
+        refuse(
+            f"declares {declared} bytes but stores only {stored}; refusing a "
+            "possible decompression or shape bomb"
+        )
+
+
+def _attr_text(obj, name):
+    value = obj.attrs.get(name)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None

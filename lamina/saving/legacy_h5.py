@@ -1,0 +1,142 @@
+"""Weights from legacy Keras 2 `.h5` files (`model.save_weights("x.h5")` in Keras 2).
+
+That layout is keyed by layer name: the root attribute `layer_names` lists the
+layers; each layer's group lists its `weight_names` (e.g. `dense/kernel:0`) in
+the order trainable weights, then non-trainable ones. Whole-model `.h5` files
+keep the same structure under `model_weights`. Only weights are read; the model
+config such files also carry is ignored (rebuild the architecture in code).
+"""
+
+import os
+import warnings
+
+import h5py
+import numpy as np
+import torch
+
+from lamina.saving.h5_store import check_h5_file
+
+
+def _attribute_list(group, name):
+    """A string-list attribute, also when Keras split it into `name0`, `name1`."""
+    if name in group.attrs:
+        values = list(group.attrs[name])
+    else:
+        values, chunk = [], 0
+        while f"{name}{chunk}" in group.attrs:
+            values.extend(group.attrs[f"{name}{chunk}"])
+            chunk += 1
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _saved_values(group, layer_name, filename):
+    if layer_name not in group or not isinstance(group[layer_name], h5py.Group):
+        raise ValueError(
+            f"The legacy weights file {filename!r} lists layer {layer_name!r} but "
+            "has no group for it."
+        )
+    layer_group = group[layer_name]
+    values = []
+    for weight_name in _attribute_list(layer_group, "weight_names"):
+        if weight_name not in layer_group or not isinstance(
+            layer_group[weight_name], h5py.Dataset
+        ):
+            raise ValueError(
+                f"The legacy weights file {filename!r} has no dataset "
+                f"{weight_name!r} for layer {layer_name!r}."
+            )
+        values.append(np.asarray(layer_group[weight_name][()]))
+    return values
+
+
+def _legacy_weights(layer):
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
+
+
+@torch.no_grad()
+def _assign(variables, values, who, skip_mismatch):
+    for variable, value in zip(variables, values):
+        if tuple(variable.shape) != tuple(value.shape):
+            message = (
+                f"{who}: weight '{getattr(variable, 'path', '?')}' has shape "
+                f"{tuple(variable.shape)}, the file has {tuple(value.shape)}."
+            )
+            if skip_mismatch:
+                warnings.warn(message + " Skipped (skip_mismatch=True).", stacklevel=4)
+                continue
+            raise ValueError(message)
+        variable.copy_(torch.from_numpy(value).to(variable.dtype))
+
+
+def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:
+    """Load a Keras 2 `.h5` weights file into `model`, by layer order or by name."""
+    filename = os.fspath(filepath)
+    try:
+        h5_file = h5py.File(filename, "r")
+    except OSError as error:
+        raise ValueError(
+            f"Cannot read {filename!r} as an HDF5 file ({error})."
+        ) from None
+    with h5_file:
+        check_h5_file(h5_file, filename)
+        group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
+        saved_names = _attribute_list(group, "layer_names")
+        if not saved_names:
+            raise ValueError(
+                f"{filename!r} is not a legacy Keras weights file (no 'layer_names'). "
+                "Keras 3 weights files end in `.weights.h5`."
+            )
+        if by_name:
+            _load_by_name(model, group, saved_names, filename, skip_mismatch)
+        else:
+            _load_by_order(model, group, saved_names, filename, skip_mismatch)
+
+
+def _load_by_order(model, group, saved_names, filename, skip_mismatch):
+    layers = [layer for layer in model.layers if _legacy_weights(layer)]
+    saved = [
+        name
+        for name in saved_names
+        if name in group and _attribute_list(group[name], "weight_names")
+    ]
+    if len(saved) != len(layers):
+        raise ValueError(
+            f"{filename!r} holds weights for {len(saved)} layers ({saved}), but "
+            f"model '{model.name}' has {len(layers)} layers with weights "
+            f"({[layer.name for layer in layers]}). Pass by_name=True to match "
+            "layers by name instead of by order."
+        )
+    for k, (layer, name) in enumerate(zip(layers, saved)):
+        values = _saved_values(group, name, filename)
+        variables = _legacy_weights(layer)
+        if len(values) != len(variables):
+            raise ValueError(
+                f"Layer #{k} ('{layer.name}' in the model, '{name}' in "
+                f"{filename!r}) expects {len(variables)} weights; the file has "
+                f"{len(values)}."
+            )
+        _assign(variables, values, f"Layer '{layer.name}'", skip_mismatch)
+
+
+def _load_by_name(model, group, saved_names, filename, skip_mismatch):
+    by_name = {}
+    for layer in model.layers:
+        by_name.setdefault(layer.name, []).append(layer)
+    for name in saved_names:
+        if name not in by_name:
+            continue
+        values = _saved_values(group, name, filename)
+        for layer in by_name[name]:
+            variables = _legacy_weights(layer)
+            if len(values) != len(variables):
+                message = (
+                    f"Layer '{name}' expects {len(variables)} weights; "
+                    f"{filename!r} has {len(values)}."
+                )
+                if skip_mismatch:
+                    warnings.warn(
+                        message + " Skipped (skip_mismatch=True).", stacklevel=3
+                    )
+                    continue
+                raise ValueError(message)
+            _assign(variables, values, f"Layer '{name}'", skip_mismatch)
