@@ -15,7 +15,6 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -31,16 +30,19 @@ def residual_lamina():
     for _ in range(BLOCKS):
         x = layers.add([x, layers.Dense(WIDTH, activation="relu")(x)])
     model = lamina.Model(inputs, layers.Dense(10)(x))
-    model.compile(optimizer="adam",
-                  loss=lamina.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="adam",
+        loss=lamina.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
 class ResidualTorch(torch.nn.Module):
     def __init__(self, lamina_model):
         super().__init__()
-        dense = [layer for layer in lamina_model.layers
-                 if isinstance(layer, layers.Dense)]
+        dense = [
+            layer for layer in lamina_model.layers if isinstance(layer, layers.Dense)
+        ]
         self.linears = torch.nn.ModuleList(_linear(d) for d in dense)
 
     def forward(self, x):
@@ -52,14 +54,18 @@ class ResidualTorch(torch.nn.Module):
 
 def two_heads_lamina():
     a, b = lamina.Input((32,), name="a"), lamina.Input((16,), name="b")
-    x = layers.concatenate([layers.Dense(64, activation="relu")(a),
-                            layers.Dense(64, activation="relu")(b)])
+    x = layers.concatenate(
+        [layers.Dense(64, activation="relu")(a), layers.Dense(64, activation="relu")(b)]
+    )
     x = layers.Dense(64, activation="relu")(x)
-    model = lamina.Model([a, b], [layers.Dense(1, name="reg")(x),
-                                  layers.Dense(10, name="cls")(x)])
-    model.compile(optimizer="adam", loss=[
-        "mse", lamina.losses.SparseCategoricalCrossentropy(from_logits=True)],
-        loss_weights=[1.0, 0.5])
+    model = lamina.Model(
+        [a, b], [layers.Dense(1, name="reg")(x), layers.Dense(10, name="cls")(x)]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=["mse", lamina.losses.SparseCategoricalCrossentropy(from_logits=True)],
+        loss_weights=[1.0, 0.5],
+    )
     return model
 
 
@@ -67,8 +73,9 @@ class TwoHeadsTorch(torch.nn.Module):
     def __init__(self, lamina_model):
         super().__init__()
         by_name = {layer.name: layer for layer in lamina_model.layers}
-        dense = [layer for layer in lamina_model.layers
-                 if isinstance(layer, layers.Dense)]
+        dense = [
+            layer for layer in lamina_model.layers if isinstance(layer, layers.Dense)
+        ]
         self.a, self.b, self.mid = (_linear(d) for d in dense[:3])
         self.reg, self.cls = _linear(by_name["reg"]), _linear(by_name["cls"])
 
@@ -91,7 +98,7 @@ def torch_fit(model, xs, ys, loss_fn):
     total = torch.zeros(())
     perm = torch.randperm(SAMPLES)
     for start in range(0, SAMPLES, BATCH):
-        idx = perm[start:start + BATCH]
+        idx = perm[start : start + BATCH]
         outputs = model(*[x[idx] for x in xs])
         loss = loss_fn(outputs, [y[idx] for y in ys])
         optimizer.zero_grad(set_to_none=True)
@@ -114,13 +121,16 @@ def compare(name, lam, ref, xs, ys, loss_fn, repeats):
     torch_fit(ref, xs, ys, loss_fn)
     lam_t, ref_t = [], []
     for _ in range(repeats):
-        lam_t.append(timed(lambda: lam.fit(lam_x, lam_y, batch_size=BATCH, epochs=1,
-                                           verbose=0)))
+        lam_t.append(
+            timed(lambda: lam.fit(lam_x, lam_y, batch_size=BATCH, epochs=1, verbose=0))
+        )
         ref_t.append(timed(lambda: torch_fit(ref, xs, ys, loss_fn)))
     lam_rate = SAMPLES / statistics.median(lam_t)
     ref_rate = SAMPLES / statistics.median(ref_t)
-    print(f"{name}, batch {BATCH}\n  fit     lamina {lam_rate:>10,.0f} samples/s   "
-          f"torch {ref_rate:>10,.0f} samples/s   ratio {lam_rate / ref_rate:.2f}x")
+    print(
+        f"{name}, batch {BATCH}\n  fit     lamina {lam_rate:>10,.0f} samples/s   "
+        f"torch {ref_rate:>10,.0f} samples/s   ratio {lam_rate / ref_rate:.2f}x"
+    )
 
 
 def main():
@@ -131,13 +141,22 @@ def main():
     torch.set_num_threads(args.threads)
     lamina.backend.set_device("cpu")
     lamina.utils.set_random_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), device cpu, "
-          f"median of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), device cpu, "
+        f"median of {args.repeats}"
+    )
     x = torch.randn(SAMPLES, 32)
     y = torch.randint(0, 10, (SAMPLES,))
     lam = residual_lamina()
-    compare(f"residual MLP ({BLOCKS} blocks of {WIDTH})", lam, ResidualTorch(lam),
-            [x], [y], lambda out, ys: F.cross_entropy(out, ys[0]), args.repeats)
+    compare(
+        f"residual MLP ({BLOCKS} blocks of {WIDTH})",
+        lam,
+        ResidualTorch(lam),
+        [x],
+        [y],
+        lambda out, ys: F.cross_entropy(out, ys[0]),
+        args.repeats,
+    )
     b = torch.randn(SAMPLES, 16)
     y_reg = torch.randn(SAMPLES, 1)
     lam = two_heads_lamina()
@@ -145,8 +164,15 @@ def main():
     def two_loss(out, ys):
         return F.mse_loss(out[0], ys[0]) + 0.5 * F.cross_entropy(out[1], ys[1])
 
-    compare("two inputs / two outputs", lam, TwoHeadsTorch(lam), [x, b], [y_reg, y],
-            two_loss, args.repeats)
+    compare(
+        "two inputs / two outputs",
+        lam,
+        TwoHeadsTorch(lam),
+        [x, b],
+        [y_reg, y],
+        two_loss,
+        args.repeats,
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,13 @@
 """lamina.layers: the Keras layers, each a torch.nn.Module."""
 
+from lamina.layers.activations.elu import ELU
+from lamina.layers.activations.leaky_relu import LeakyReLU
+from lamina.layers.activations.prelu import PReLU
+from lamina.layers.activations.relu import ReLU
+from lamina.layers.activations.softmax import Softmax
+from lamina.layers.attention.additive_attention import AdditiveAttention
+from lamina.layers.attention.attention import Attention
+from lamina.layers.attention.multi_head_attention import MultiHeadAttention
 from lamina.layers.convolutional.conv1d import Conv1D
 from lamina.layers.convolutional.conv1d_transpose import Conv1DTranspose
 from lamina.layers.convolutional.conv2d import Conv2D
@@ -12,6 +20,7 @@ from lamina.layers.convolutional.separable_conv1d import SeparableConv1D
 from lamina.layers.convolutional.separable_conv2d import SeparableConv2D
 from lamina.layers.core.activation import Activation
 from lamina.layers.core.dense import Dense
+from lamina.layers.core.einsum_dense import EinsumDense
 from lamina.layers.core.embedding import Embedding
 from lamina.layers.core.flatten import Flatten
 from lamina.layers.core.identity import Identity
@@ -37,6 +46,10 @@ from lamina.layers.merging.elementwise import (
     multiply,
     subtract,
 )
+from lamina.layers.normalization.batch_normalization import BatchNormalization
+from lamina.layers.normalization.group_normalization import GroupNormalization
+from lamina.layers.normalization.layer_normalization import LayerNormalization
+from lamina.layers.normalization.unit_normalization import UnitNormalization
 from lamina.layers.pooling.average_pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -53,7 +66,31 @@ from lamina.layers.pooling.global_max_pooling import (
     GlobalMaxPooling3D,
 )
 from lamina.layers.pooling.max_pooling import MaxPooling1D, MaxPooling2D, MaxPooling3D
+from lamina.layers.preprocessing.category_encoding import CategoryEncoding
+from lamina.layers.preprocessing.center_crop import CenterCrop
+from lamina.layers.preprocessing.discretization import Discretization
+from lamina.layers.preprocessing.hashing import Hashing
+from lamina.layers.preprocessing.integer_lookup import IntegerLookup
+from lamina.layers.preprocessing.normalization import Normalization
+from lamina.layers.preprocessing.random_contrast import RandomContrast
+from lamina.layers.preprocessing.random_flip import RandomFlip
+from lamina.layers.preprocessing.random_rotation import RandomRotation
+from lamina.layers.preprocessing.random_translation import RandomTranslation
+from lamina.layers.preprocessing.random_zoom import RandomZoom
+from lamina.layers.preprocessing.rescaling import Rescaling
+from lamina.layers.preprocessing.resizing import Resizing
+from lamina.layers.preprocessing.string_lookup import StringLookup
+from lamina.layers.preprocessing.text_vectorization import TextVectorization
+from lamina.layers.regularization.activity_regularization import ActivityRegularization
+from lamina.layers.regularization.alpha_dropout import AlphaDropout
 from lamina.layers.regularization.dropout import Dropout
+from lamina.layers.regularization.gaussian_dropout import GaussianDropout
+from lamina.layers.regularization.gaussian_noise import GaussianNoise
+from lamina.layers.regularization.spatial_dropout import (
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from lamina.layers.reshaping.cropping1d import Cropping1D
 from lamina.layers.reshaping.cropping2d import Cropping2D
 from lamina.layers.reshaping.cropping3d import Cropping3D
@@ -66,6 +103,13 @@ from lamina.layers.reshaping.up_sampling3d import UpSampling3D
 from lamina.layers.reshaping.zero_padding1d import ZeroPadding1D
 from lamina.layers.reshaping.zero_padding2d import ZeroPadding2D
 from lamina.layers.reshaping.zero_padding3d import ZeroPadding3D
+from lamina.layers.rnn.bidirectional import Bidirectional
+from lamina.layers.rnn.gru import GRU, GRUCell
+from lamina.layers.rnn.lstm import LSTM, LSTMCell
+from lamina.layers.rnn.rnn import RNN
+from lamina.layers.rnn.simple_rnn import SimpleRNN, SimpleRNNCell
+from lamina.layers.rnn.stacked_rnn_cells import StackedRNNCells
+from lamina.layers.rnn.time_distributed import TimeDistributed
 
 # Keras 3 aliases (the same classes under their other names).
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
@@ -81,7 +125,11 @@ GlobalAvgPool3D = GlobalAveragePooling3D
 
 __all__ = [
     "Activation",
+    "ActivityRegularization",
     "Add",
+    "AdditiveAttention",
+    "AlphaDropout",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -89,6 +137,10 @@ __all__ = [
     "AvgPool1D",
     "AvgPool2D",
     "AvgPool3D",
+    "BatchNormalization",
+    "Bidirectional",
+    "CategoryEncoding",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -108,10 +160,17 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
+    "ELU",
+    "EinsumDense",
     "Embedding",
     "Flatten",
+    "GRU",
+    "GRUCell",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
@@ -124,11 +183,18 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "GroupNormalization",
+    "Hashing",
     "Identity",
     "Input",
     "InputLayer",
     "InputSpec",
+    "IntegerLookup",
+    "LSTM",
+    "LSTMCell",
     "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
     "Masking",
     "MaxPool1D",
     "MaxPool2D",
@@ -138,17 +204,40 @@ __all__ = [
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
+    "Normalization",
     "OpLayer",
+    "PReLU",
     "Permute",
+    "RNN",
+    "RandomContrast",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SeparableConvolution1D",
     "SeparableConvolution2D",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
+    "TimeDistributed",
     "TorchModuleWrapper",
+    "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
     "UpSampling3D",

@@ -154,8 +154,11 @@ class Layer(torch.nn.Module):
             and not name.startswith("_")
         ):
             value = torch.nn.ModuleList(value)
-        elif (_is_metric(value) and not name.startswith("_")
-              and "_tracked_metrics" in self.__dict__):
+        elif (
+            _is_metric(value)
+            and not name.startswith("_")
+            and "_tracked_metrics" in self.__dict__
+        ):
             # Keras 3: a Metric assigned to a layer is tracked (model.metrics).
             if all(value is not m for m in self._tracked_metrics):
                 self._tracked_metrics.append(value)
@@ -402,7 +405,15 @@ class Layer(torch.nn.Module):
             if any_symbolic(first) or any_symbolic(kwargs):
                 return self._symbolic_call(args, kwargs)
             if args:
-                args = (_to_tensors(first),) + args[1:]
+                first = _to_tensors(first)
+                if (
+                    isinstance(first, torch.Tensor)
+                    and self.autocast
+                    and first.is_floating_point()
+                    and first.dtype != self._compute_torch_dtype
+                ):
+                    first = first.to(self._compute_torch_dtype)
+                args = (first,) + args[1:]
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         elif (
@@ -416,13 +427,24 @@ class Layer(torch.nn.Module):
         if not self.built:
             self._build_on_first_call(args, kwargs)
         if training is None:
-            training = ctx.training if ctx.training is not None else self.training
-        if self._call_has_training_arg:
+            # fit()/train() set the module flag; otherwise, as in Keras, a layer
+            # called with no `training` anywhere uses its own call() default
+            # (Dropout: off; random augmentation layers: on).
+            training = (
+                ctx.training
+                if ctx.training is not None
+                else (self.training if self.__dict__.get("_explicit_mode") else None)
+            )
+        if self._call_has_training_arg and training is not None:
             kwargs["training"] = training
         # Keras masking: a mask travels on tensors as `_keras_mask`.
-        mask = _get_mask(args[0]) if args else None
-        if mask is not None and self._call_has_mask_arg and kwargs.get("mask") is None:
-            kwargs["mask"] = mask
+        explicit_mask = kwargs.get("mask") if kwargs else None
+        if explicit_mask is not None:
+            mask = explicit_mask  # Keras: an explicit mask wins over _keras_mask
+        else:
+            mask = _get_mask(args[0]) if args else None
+            if mask is not None and self._call_has_mask_arg:
+                kwargs["mask"] = mask
         if ctx.depth == 0 and _ADD_LOSS_USED[0]:
             self._clear_losses()
         previous = ctx.training
@@ -451,6 +473,15 @@ class Layer(torch.nn.Module):
         ):
             _set_mask(outputs, self.compute_mask(args[0], mask))
         return outputs
+
+    def train(self, mode: bool = True):
+        """torch's train/eval switch. Calling it (or `eval()`) is an explicit
+        choice: layers then use it when no `training` argument is given."""
+        torch.nn.Module.train(self, mode)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module.__dict__["_explicit_mode"] = True
+        return self
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
@@ -583,6 +614,10 @@ class Layer(torch.nn.Module):
             "trainable": self.trainable,
             "dtype": serialize_keras_object(self._dtype_policy),
         }
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_keras_object(
+                self.activity_regularizer
+            )
         if type(self).get_config is Layer.get_config and type(self).__init__ is not (
             Layer.__init__
         ):

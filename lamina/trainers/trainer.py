@@ -246,16 +246,20 @@ class Trainer:
 
     def _forward_and_loss(self, x, y, sample_weight, training):
         y_pred = self(x, training=training)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred,
-                                 sample_weight=sample_weight, training=training)
+        loss = self.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
         return y_pred, loss
 
     def _forward_fn(self, training):
         """`(x, y, sample_weight) -> (y_pred, loss)`, compiled with torch.compile
         under `jit_compile=True` once the first (eager) step has built everything
         lazily built (layers, losses, optimizer)."""
-        ready = self.jit_compile and self._trainable_params is not None and (
-            self._compile_loss is None or self._compile_loss.built)
+        ready = (
+            self.jit_compile
+            and self._trainable_params is not None
+            and (self._compile_loss is None or self._compile_loss.built)
+        )
         if not ready:
             return lambda x, y, sw: self._forward_and_loss(x, y, sw, training)
         key = "_compiled_train" if training else "_compiled_test"
@@ -352,7 +356,7 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
-            self.train(True)
+            _set_mode(self, True)
             logs = {}
             for step, batch in iterator.enumerate_epoch():
                 if step == 0:
@@ -400,7 +404,7 @@ class Trainer:
             if self.stop_training or iterator.exhausted:
                 break
         self._eval_iterator = None
-        self.train(was_training)
+        _set_mode(self, was_training)
         callbacks.on_train_end(logs=epoch_logs)
         self.history = callbacks.history
         return self.history
@@ -557,7 +561,7 @@ class Trainer:
                 steps=iterator.num_batches,
             )
         was_training = self.training
-        self.train(False)
+        _set_mode(self, False)
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
@@ -573,7 +577,7 @@ class Trainer:
             logs = self.get_metrics_result()
         logs = _to_python(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
-        self.train(was_training)
+        _set_mode(self, was_training)
         if return_dict:
             return logs
         return self._flatten_in_order(logs)
@@ -598,7 +602,7 @@ class Trainer:
             steps=iterator.num_batches,
         )
         was_training = self.training
-        self.train(False)
+        _set_mode(self, False)
         callbacks.on_predict_begin()
         outputs = []
         with torch.inference_mode():
@@ -615,7 +619,7 @@ class Trainer:
                     )
                 outputs.append(batch_outputs)
                 callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
-        self.train(was_training)
+        _set_mode(self, was_training)
         if not outputs:
             raise ValueError(
                 "predict() got no batches: the input is empty. Pass at least one "
@@ -636,10 +640,10 @@ class Trainer:
         self._assert_compiled("train_on_batch()")
         batch = self._single_batch(x, y, sample_weight, class_weight)
         was_training = self.training
-        self.train(True)
+        _set_mode(self, True)
         self._prepare_train_step(batch)
         logs = _to_python(self.train_step(batch))
-        self.train(was_training)
+        _set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -647,20 +651,20 @@ class Trainer:
         self._assert_compiled("test_on_batch()")
         batch = self._single_batch(x, y, sample_weight, None)
         was_training = self.training
-        self.train(False)
+        _set_mode(self, False)
         with torch.no_grad():
             logs = _to_python(self.test_step(batch))
-        self.train(was_training)
+        _set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as NumPy."""
         batch = self._single_batch(x, None, None, None)
         was_training = self.training
-        self.train(False)
+        _set_mode(self, False)
         with torch.inference_mode():
             outputs = self.predict_step(batch)
-        self.train(was_training)
+        _set_mode(self, was_training)
         return tree.map_structure(backend.convert_to_numpy, outputs)
 
     def _single_batch(self, x, y, sample_weight, class_weight):
@@ -710,6 +714,14 @@ class _MetricLogs(collections.abc.Mapping):
 
     def __repr__(self):
         return repr(self._compute())
+
+
+def _set_mode(model, training) -> None:
+    """Set the torch train/eval flag of every module without marking it as the
+    user's choice (see Layer.train): fit/evaluate/predict pass `training` to the
+    model explicitly; the flag matters to plain torch modules inside."""
+    for module in model.modules():
+        module.training = bool(training)
 
 
 def _is_primary() -> bool:

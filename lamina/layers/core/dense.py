@@ -97,6 +97,8 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
+        if not inputs.is_floating_point():
+            inputs = inputs.to(self.kernel.dtype)  # Keras: int inputs promote
         # kernel.t() is a view; F.linear runs one addmm on it with no copy.
         outputs = F.linear(inputs, self.kernel.t(), self.bias)
         if self._linear_activation:

@@ -61,3 +61,8 @@ def test_config_round_trip_keeps_every_argument():
 def test_symbolic_call_infers_output_shape():
     out = layers.Dense(7)(lamina.Input((3,)))
     assert out.shape == (None, 7)
+
+
+def test_integer_inputs_are_promoted_to_float_like_keras():
+    out = layers.Dense(2, kernel_initializer="ones")(np.array([[1, 2]], "int64"))
+    np.testing.assert_allclose(out.detach().numpy(), [[3.0, 3.0]])
