@@ -155,6 +155,14 @@ class Layer(torch.nn.Module):
         ):
             value = torch.nn.ModuleList(value)
         elif (
+            isinstance(value, dict)
+            and value
+            and all(isinstance(v, torch.nn.Module) for v in value.values())
+            and all(isinstance(k, str) for k in value)
+            and not name.startswith("_")
+        ):
+            value = torch.nn.ModuleDict(value)
+        elif (
             _is_metric(value)
             and not name.startswith("_")
             and "_tracked_metrics" in self.__dict__
@@ -439,6 +447,9 @@ class Layer(torch.nn.Module):
             kwargs["training"] = training
         # Keras masking: a mask travels on tensors as `_keras_mask`.
         explicit_mask = kwargs.get("mask") if kwargs else None
+        if explicit_mask is not None or (kwargs and "mask" in kwargs):
+            if not self._call_has_mask_arg:
+                kwargs.pop("mask")  # Keras drops a mask call() does not take
         if explicit_mask is not None:
             mask = explicit_mask  # Keras: an explicit mask wins over _keras_mask
         else:

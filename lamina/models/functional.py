@@ -261,8 +261,11 @@ class Functional(Model):
         node_index = {}
         for op in self._operations:
             kept = [n for n in op._inbound_nodes if id(n) in self._node_ids]
+            # Keras: a functional model's node 0 links its own inputs to its
+            # outputs, so its calls inside another model count from 1.
+            offset = 1 if isinstance(op, Functional) else 0
             for i, node in enumerate(kept):
-                node_index[id(node)] = i
+                node_index[id(node)] = i + offset
 
         def tensor_ref(t):
             layer, index, tensor_index = t._keras_history
@@ -304,11 +307,12 @@ class Functional(Model):
             layer_configs.append(entry)
 
         def refs(struct):
+            # Keras writes a single tensor flat: ["a", 0, 0].
             if isinstance(struct, dict):
-                return {k: tensor_ref(v) for k, v in struct.items()}
+                return {k: refs(v) for k, v in struct.items()}
             if isinstance(struct, (list, tuple)):
-                return [tensor_ref(t) for t in struct]
-            return [tensor_ref(struct)]
+                return [refs(t) for t in struct]
+            return tensor_ref(struct)
 
         return {
             "name": self.name,
@@ -336,7 +340,10 @@ class Functional(Model):
         for name, layer in layers.items():
             if isinstance(layer, InputLayer):
                 produced[(name, 0)] = [layer.output]
-        counts = {name: 0 for name in layers}
+        counts = {
+            name: 1 if isinstance(layer, Functional) else 0
+            for name, layer in layers.items()
+        }
 
         def decode(value):
             if (
@@ -384,10 +391,20 @@ class Functional(Model):
                     "incomplete or corrupt."
                 )
 
+        def is_ref(value):
+            return (
+                isinstance(value, (list, tuple))
+                and len(value) == 3
+                and isinstance(value[0], str)
+                and isinstance(value[1], int)
+            )
+
         def resolve(struct):
+            if is_ref(struct):
+                return produced[(struct[0], struct[1])][struct[2]]
             if isinstance(struct, dict):
-                return {k: produced[(v[0], v[1])][v[2]] for k, v in struct.items()}
-            tensors = [produced[(r[0], r[1])][r[2]] for r in struct]
+                return {k: resolve(v) for k, v in struct.items()}
+            tensors = [resolve(r) for r in struct]
             return tensors[0] if len(tensors) == 1 else tensors
 
         return cls(

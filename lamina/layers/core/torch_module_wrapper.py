@@ -55,6 +55,17 @@ class TorchModuleWrapper(Layer):
             )
         return super().compute_output_spec(*args, **kwargs)
 
+    def save_own_variables(self, store):
+        """Keras writes a wrapped module's `state_dict()` under its own keys."""
+        from lamina.backend import convert_to_numpy
+
+        for key, value in self.module.state_dict().items():
+            store[key] = convert_to_numpy(value)
+
+    def load_own_variables(self, store):
+        state = {key: torch.as_tensor(store[key]) for key in store.keys()}
+        self.module.load_state_dict(state)
+
     def get_config(self):
         raise NotImplementedError(
             f"TorchModuleWrapper '{self.name}' holds an arbitrary torch module, which "
