@@ -111,29 +111,20 @@ def save_and_reload(model, x_test):
     print("\n=== 3. Saving and reloading ===")
     before = model.predict(x_test, verbose=0)
     with tempfile.TemporaryDirectory() as folder:
-        if hasattr(model, "save_weights"):
-            path = os.path.join(folder, "digits.weights.h5")
-            model.save_weights(path)
-            print(
-                f"saved weights to {os.path.basename(path)} "
-                f"({os.path.getsize(path):,} bytes)"
-            )
-            clone = keras.Sequential(
-                [
-                    keras.Input((64,)),
-                    layers.Dense(64, activation="relu"),
-                    layers.Dense(64, activation="relu"),
-                    layers.Dense(10, activation="softmax"),
-                ]
-            )
-            clone.load_weights(path)
-        else:
-            config = model.get_config()
-            clone = keras.Sequential.from_config(config)
-            clone.set_weights(model.get_weights())
-            print("rebuilt the model from get_config() and copied its weights")
-    after = clone.predict(x_test, verbose=0)
-    print("reloaded model predicts the same:", bool(np.allclose(before, after)))
+        # The whole model: architecture, weights, compile config, optimizer state.
+        path = os.path.join(folder, "digits.keras")
+        model.save(path)
+        print(f"saved {os.path.basename(path)} ({os.path.getsize(path):,} bytes)")
+        restored = keras.models.load_model(path)
+        print("reloaded model predicts the same:",
+              bool(np.allclose(restored.predict(x_test, verbose=0), before)))
+        # Weights only, into a model rebuilt from the configuration.
+        weights = os.path.join(folder, "digits.weights.h5")
+        model.save_weights(weights)
+        clone = keras.models.model_from_json(model.to_json())
+        clone.load_weights(weights)
+        print("config + weights give the same predictions:",
+              bool(np.allclose(clone.predict(x_test, verbose=0), before)))
 
 
 def main():
