@@ -23,3 +23,19 @@ def uniquify(prefix: str) -> str:
 def clear_session() -> None:
     """Forget the names handed out, so the next Dense is `dense` again."""
     _NAME_COUNTS.clear()
+
+
+def defining_class(cls):
+    """The user-facing class behind one that torch made at run time (FSDP's
+    `fully_shard` turns a `Dense` into an `FSDPDense` subclass); names, configs
+    and file layouts use this one."""
+    while (cls.__module__ or "").startswith("torch.distributed"):
+        bases = [
+            b
+            for b in cls.__bases__
+            if not (b.__module__ or "").startswith("torch.distributed")
+        ]
+        if not bases:
+            break
+        cls = bases[0]
+    return cls

@@ -222,10 +222,9 @@ class BackupAndRestore(Callback):
 
 
 def _to_numpy(tensor) -> np.ndarray:
-    value = tensor.detach()
-    if value.dtype == torch.bfloat16:
-        value = value.float()
-    return value.cpu().numpy()
+    from lamina.backend import convert_to_numpy  # gathers sharded (FSDP) tensors
+
+    return convert_to_numpy(tensor)
 
 
 def _write(path, state):

@@ -89,8 +89,11 @@ class ModelCheckpoint(MonitorCallback):
         self._fields = _template_fields(self.filepath)
 
     def _should_write(self) -> bool:
-        """Only one process of a distributed run writes checkpoints."""
-        return is_chief()
+        """Only one process of a distributed run writes checkpoints; with sharded
+        (FSDP) weights every process takes part in the save, which gathers the
+        full tensors, and only rank 0 writes the file."""
+        model = self.model
+        return is_chief() or bool(model is not None and model.__dict__.get("_fsdp"))
 
     def on_train_begin(self, logs=None):
         if not self._should_write():

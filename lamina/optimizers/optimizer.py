@@ -640,11 +640,10 @@ class Optimizer:
 
     def save_own_variables(self, store) -> None:
         """Write `variables` into `store` as NumPy arrays under "0", "1", ..."""
+        from lamina.backend import convert_to_numpy  # gathers sharded (FSDP) state
+
         for i, variable in enumerate(self.variables):
-            value = variable.detach()
-            if value.dtype == torch.bfloat16:
-                value = value.float()
-            store[str(i)] = value.cpu().numpy()
+            store[str(i)] = convert_to_numpy(variable)
 
     @torch.no_grad()
     def load_own_variables(self, store) -> None:

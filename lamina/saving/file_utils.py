@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 
@@ -54,6 +55,17 @@ def atomic_write(filepath):
     reader of `filepath` sees either the old file or the complete new one.
     """
     filepath = os.path.abspath(os.fspath(filepath))
+    from lamina.distribution import is_primary
+
+    if not is_primary():
+        # Distributed runs: every rank takes part in gathering sharded weights,
+        # only rank 0 writes the file; the others write to a scratch file.
+        scratch = tempfile.mkdtemp(prefix="lamina-rank-scratch-")
+        try:
+            yield os.path.join(scratch, os.path.basename(filepath))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
     folder = os.path.dirname(filepath)
     if not os.path.isdir(folder):
         raise FileNotFoundError(

@@ -32,6 +32,8 @@ def to_numpy(value, owner: str) -> np.ndarray:
     bits, see `_write_dataset`)."""
     if isinstance(value, torch.Tensor):
         value = value.detach()
+        if hasattr(value, "full_tensor"):  # sharded (FSDP): gather on every rank
+            value = value.full_tensor()
         if value.dtype == torch.bfloat16:
             return value.cpu().view(torch.int16).numpy().view(np.uint16).view("V2")
         return value.cpu().numpy()

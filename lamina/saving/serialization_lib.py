@@ -14,6 +14,7 @@ import types
 import numpy as np
 import torch
 
+from lamina.backend.naming import defining_class
 from lamina.saving import object_registration
 
 # Keras public namespace -> the lamina module that holds the same public names.
@@ -141,7 +142,7 @@ def serialize_keras_object(obj):
             "registered_name": registered,
         }
     if hasattr(obj, "get_config"):
-        cls = obj.__class__
+        cls = defining_class(obj.__class__)
         config = obj.get_config()
         namespace = _public_namespace(cls)
         if namespace is not None and cls.__name__ in _KERAS_PRIVATE_MODULES:

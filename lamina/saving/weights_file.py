@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 import torch
 
-from lamina.backend.naming import to_snake_case
+from lamina.backend.naming import defining_class, to_snake_case
 from lamina.saving import file_utils
 from lamina.saving.h5_store import H5Reader, H5Writer
 
@@ -161,7 +161,7 @@ def _walk_container(container, path, visit, visited, visited_containers):
     used = {}
     for item in _container_items(container):
         if _kind(item) is not None:
-            name = _unique(to_snake_case(type(item).__name__), used)
+            name = _unique(to_snake_case(defining_class(type(item)).__name__), used)
             _walk(item, _join(path, name), visit, visited)
         elif _is_container(item):
             name = _unique("container", used)

@@ -48,7 +48,24 @@ def run():
         metrics=["accuracy"],
     )
     x, y = data()
-    history = model.fit(x, y, batch_size=32, epochs=3, validation_split=0.2, verbose=0)
+    callbacks = []
+    if "RANK" in os.environ and len(sys.argv) > 1:
+        # Each rank gets its own folder: only rank 0's should receive files.
+        folder = os.path.join(sys.argv[1], f"files_rank{os.environ['RANK']}")
+        os.makedirs(folder, exist_ok=True)
+        callbacks = [
+            lamina.callbacks.ModelCheckpoint(os.path.join(folder, "model.keras")),
+            lamina.callbacks.CSVLogger(os.path.join(folder, "log.csv")),
+        ]
+    history = model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=3,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=callbacks,
+    )
     evaluation = model.evaluate(x, y, batch_size=16, verbose=0)
     predictions = model.predict(x, batch_size=20, verbose=0)
     result = {f"history_{k}": np.array(v) for k, v in history.history.items()}

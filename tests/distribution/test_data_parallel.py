@@ -37,17 +37,27 @@ def launch(out, *extra):
 
 
 @pytest.fixture(scope="module")
-def two_process_results(tmp_path_factory):
-    return launch(tmp_path_factory.mktemp("dp"))
+def dp_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("dp")
 
 
 @pytest.fixture(scope="module")
-def fsdp_results(tmp_path_factory):
+def two_process_results(dp_folder):
+    return launch(dp_folder)
+
+
+@pytest.fixture(scope="module")
+def fsdp_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("fsdp")
+
+
+@pytest.fixture(scope="module")
+def fsdp_results(fsdp_folder):
     from torch.distributed import fsdp
 
     if not hasattr(fsdp, "fully_shard"):
         pytest.skip("this torch has no FSDP2 fully_shard")
-    return launch(tmp_path_factory.mktemp("fsdp"), "fsdp")
+    return launch(fsdp_folder, "fsdp")
 
 
 def test_workers_really_ran_data_parallel(two_process_results):
@@ -109,3 +119,27 @@ def test_fsdp_shards_and_trains_like_one_process(fsdp_results):
         np.testing.assert_allclose(
             result["predictions"], single["predictions"], rtol=1e-4, atol=1e-5
         )
+
+
+@pytest.mark.parametrize("kind", ["dp", "fsdp"])
+def test_only_rank_0_writes_files_and_they_load_in_one_process(kind, request):
+    import lamina
+
+    results = request.getfixturevalue(
+        "two_process_results" if kind == "dp" else "fsdp_results"
+    )
+    dp_folder = request.getfixturevalue(f"{kind}_folder")
+    two_process_results = results
+
+    assert sorted(p.name for p in (dp_folder / "files_rank1").iterdir()) == []
+    rank0 = sorted(p.name for p in (dp_folder / "files_rank0").iterdir())
+    assert rank0 == ["log.csv", "model.keras"]
+    lines = (dp_folder / "files_rank0" / "log.csv").read_text().splitlines()
+    assert len(lines) == 4  # header + 3 epochs
+    model = lamina.models.load_model(dp_folder / "files_rank0" / "model.keras")
+    np.testing.assert_allclose(
+        model.predict(dp_worker.data()[0], verbose=0),
+        two_process_results[0]["predictions"],
+        rtol=1e-5,
+        atol=1e-6,
+    )
