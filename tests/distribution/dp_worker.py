@@ -37,6 +37,50 @@ def run_mixed():
     }
 
 
+class Batches(lamina.utils.PyDataset):
+    """Global batches of 24 (the last one 5), read from a PyDataset."""
+
+    def __init__(self):
+        super().__init__()
+        self.x, self.y = data()
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, index):
+        part = slice(index * 24, (index + 1) * 24)
+        return self.x[part], self.y[part]
+
+
+def run_sources():
+    """Fit from a PyDataset and from a torch DataLoader: each global batch is split
+    across ranks, so results equal one process."""
+    import torch
+
+    result = {}
+    for kind in ("pydataset", "dataloader"):
+        lamina.utils.set_random_seed(2)
+        model = lamina.Sequential(
+            [lamina.Input((6,)), layers.Dense(8, "relu"), layers.Dense(3, "softmax")]
+        )
+        model.compile(lamina.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        if kind == "pydataset":
+            source = Batches()
+        else:
+            x, y = data()
+            source = torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(
+                    torch.from_numpy(x), torch.from_numpy(y)
+                ),
+                batch_size=24,
+            )
+        history = model.fit(source, epochs=2, verbose=0)
+        result[f"{kind}_loss"] = np.array(history.history["loss"])
+        for i, w in enumerate(model.get_weights()):
+            result[f"{kind}_weight_{i}"] = w
+    return result
+
+
 def run():
     lamina.utils.set_random_seed(0)
     model = lamina.Sequential(
@@ -85,5 +129,5 @@ if __name__ == "__main__":
         lamina.distribution.set_distribution(lamina.distribution.FSDP())
         result = run()
     else:
-        result = {**run(), **run_mixed()}
+        result = {**run(), **run_mixed(), **run_sources()}
     np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)

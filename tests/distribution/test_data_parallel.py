@@ -143,3 +143,12 @@ def test_only_rank_0_writes_files_and_they_load_in_one_process(kind, request):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_pydataset_and_dataloader_batches_are_split_like_arrays(two_process_results):
+    single = dp_worker.run_sources()
+    for result in two_process_results:
+        for key in single:
+            np.testing.assert_allclose(
+                result[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key
+            )

@@ -171,3 +171,12 @@ def test_subclassed_call_returning_wrong_structure_is_reported():
     model.compile("sgd", "mse")
     with pytest.raises(ValueError, match="2 outputs.*single array"):
         model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)
+
+
+def test_torch_compile_of_a_lamina_model_gives_the_same_outputs():
+    model = lamina.Sequential([lamina.Input((3,)), layers.Dense(4, "relu"),
+                               layers.Dense(2)])
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    x = torch.randn(5, 3)
+    np.testing.assert_allclose(compiled(x).detach().numpy(),
+                               model(x).detach().numpy(), rtol=1e-6)
