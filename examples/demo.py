@@ -116,15 +116,19 @@ def save_and_reload(model, x_test):
         model.save(path)
         print(f"saved {os.path.basename(path)} ({os.path.getsize(path):,} bytes)")
         restored = keras.models.load_model(path)
-        print("reloaded model predicts the same:",
-              bool(np.allclose(restored.predict(x_test, verbose=0), before)))
+        print(
+            "reloaded model predicts the same:",
+            bool(np.allclose(restored.predict(x_test, verbose=0), before)),
+        )
         # Weights only, into a model rebuilt from the configuration.
         weights = os.path.join(folder, "digits.weights.h5")
         model.save_weights(weights)
         clone = keras.models.model_from_json(model.to_json())
         clone.load_weights(weights)
-        print("config + weights give the same predictions:",
-              bool(np.allclose(clone.predict(x_test, verbose=0), before)))
+        print(
+            "config + weights give the same predictions:",
+            bool(np.allclose(clone.predict(x_test, verbose=0), before)),
+        )
 
 
 def main():
