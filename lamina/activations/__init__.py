@@ -110,11 +110,8 @@ def deserialize(config, custom_objects=None):
         config: A name (`"relu"`) or a config dict.
         custom_objects: Optional `{name: function}` for user activations.
     """
-    return serialization_lib.deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="activation",
+    return serialization_lib.deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "activation"
     )
 
 
@@ -137,24 +134,15 @@ def get(identifier):
     >>> activations.get("relu") is activations.relu
     True
     """
-    if identifier is None:
-        return linear
-    if isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("activation", identifier, ALL_OBJECTS_DICT)
-        return obj
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj
-    raise TypeError(
+    return serialization_lib.get_family_object(
+        identifier,
+        "activation",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "An activation must be a name such as 'relu', a config dict, a callable "
-        f"or None; got {identifier!r} of type {type(identifier).__name__}."
+        "or None",
+        instantiate=False,
+        default=linear,
     )
 
 

@@ -1,7 +1,5 @@
 """lamina.constraints: projections applied to weights after updates, by Keras name."""
 
-import inspect
-
 from lamina.constraints.constraints import (
     Constraint,
     MaxNorm,
@@ -9,7 +7,7 @@ from lamina.constraints.constraints import (
     NonNeg,
     UnitNorm,
 )
-from lamina.saving import object_registration, serialization_lib
+from lamina.saving import serialization_lib
 
 # Keras exports these lowercase aliases as the same classes.
 max_norm = MaxNorm
@@ -49,13 +47,9 @@ def deserialize(config, custom_objects=None):
         config: A config dict, or a name such as `"non_neg"`.
         custom_objects: Optional `{name: class_or_function}` for user constraints.
     """
-    obj = serialization_lib.deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="constraint",
+    return serialization_lib.deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "constraint", instantiate=True
     )
-    return obj() if inspect.isclass(obj) else obj
 
 
 def get(identifier):
@@ -78,26 +72,13 @@ def get(identifier):
     >>> type(constraints.get("non_neg")).__name__
     'NonNeg'
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("constraint", identifier, ALL_OBJECTS_DICT)
-    elif isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        obj = obj()
-    if callable(obj):
-        return obj
-    raise TypeError(
+    return serialization_lib.get_family_object(
+        identifier,
+        "constraint",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "A constraint must be a name such as 'max_norm', a config dict, a "
-        f"Constraint or a callable; got {identifier!r} of type "
-        f"{type(identifier).__name__}."
+        "Constraint or a callable",
     )
 
 

@@ -1,6 +1,5 @@
 """lamina.initializers: how new weights are filled, and lookup by Keras name."""
 
-import inspect
 import re
 
 import numpy as np
@@ -22,7 +21,7 @@ from lamina.initializers.random_initializers import (
     TruncatedNormal,
     VarianceScaling,
 )
-from lamina.saving import object_registration, serialization_lib
+from lamina.saving import serialization_lib
 
 # Keras exports snake_case and legacy aliases as the same classes.
 constant = Constant
@@ -100,13 +99,9 @@ def deserialize(config, custom_objects=None):
         config: A config dict, or a name such as `"glorot_uniform"`.
         custom_objects: Optional `{name: class}` for user initializers.
     """
-    obj = serialization_lib.deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="initializer",
+    return serialization_lib.deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "initializer", instantiate=True
     )
-    return obj() if inspect.isclass(obj) else obj
 
 
 def _fixed_value(value):
@@ -150,28 +145,15 @@ def get(identifier):
     >>> type(initializers.get("he_normal")).__name__
     'HeNormal'
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("initializer", identifier, ALL_OBJECTS_DICT)
-    elif isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, (torch.Tensor, np.ndarray, np.generic)):
-        obj = _fixed_value(identifier)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        obj = obj()
-    if callable(obj):
-        return obj
-    raise TypeError(
+    if isinstance(identifier, (torch.Tensor, np.ndarray, np.generic)):
+        return _fixed_value(identifier)
+    return serialization_lib.get_family_object(
+        identifier,
+        "initializer",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "An initializer must be a name such as 'glorot_uniform', a config dict, "
-        "an Initializer, a callable (shape, dtype=None) -> tensor, or a tensor; "
-        f"got {identifier!r} of type {type(identifier).__name__}."
+        "an Initializer, a callable (shape, dtype=None) -> tensor, or a tensor",
     )
 
 

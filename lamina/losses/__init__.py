@@ -4,8 +4,6 @@
 returns an instance, as in Keras.
 """
 
-import inspect
-
 from lamina.losses.focal import (
     BinaryFocalCrossentropy,
     CategoricalFocalCrossentropy,
@@ -125,11 +123,8 @@ def serialize(loss):
 
 def deserialize(config, custom_objects=None):
     """Rebuild a loss function or `Loss` object from `serialize`'s output."""
-    return serialization_lib.deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="loss",
+    return serialization_lib.deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "loss"
     )
 
 
@@ -148,28 +143,13 @@ def get(identifier):
         ValueError: Unknown name (with close matches).
         TypeError: Something that is neither a name, dict nor callable.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            from lamina.saving import object_registration
-
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("loss", identifier, ALL_OBJECTS_DICT)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        return obj()
-    if callable(obj):
-        return obj
-    raise TypeError(
+    return serialization_lib.get_family_object(
+        identifier,
+        "loss",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "A loss must be a name like 'mse', a config dict, a Loss object or a "
-        f"function (y_true, y_pred) -> losses; got {identifier!r} of type "
-        f"{type(identifier).__name__}."
+        "function (y_true, y_pred) -> losses",
     )
 
 

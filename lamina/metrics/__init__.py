@@ -5,8 +5,6 @@
 data is the trainer's job, as in Keras's `compile`).
 """
 
-import inspect
-
 from lamina.losses.focal import (
     binary_focal_crossentropy,
     categorical_focal_crossentropy,
@@ -163,11 +161,11 @@ def serialize(metric):
 def deserialize(config, custom_objects=None):
     """Rebuild a metric object or function from `serialize`'s output."""
     is_function = isinstance(config, dict) and config.get("class_name") == "function"
-    return serialization_lib.deserialize_keras_object(
+    return serialization_lib.deserialize_family_object(
         config,
-        module_objects=FUNCTIONS_DICT if is_function else ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="metric",
+        custom_objects,
+        FUNCTIONS_DICT if is_function else ALL_OBJECTS_DICT,
+        "metric",
     )
 
 
@@ -187,28 +185,13 @@ def get(identifier):
         ValueError: Unknown name (with close matches).
         TypeError: Something that is neither a name, dict nor callable.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            from lamina.saving import object_registration
-
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("metric", identifier, ALL_OBJECTS_DICT)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        return obj()
-    if callable(obj):
-        return obj
-    raise TypeError(
+    return serialization_lib.get_family_object(
+        identifier,
+        "metric",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "A metric must be a name like 'accuracy', a config dict, a Metric object "
-        f"or a function (y_true, y_pred) -> values; got {identifier!r} of type "
-        f"{type(identifier).__name__}."
+        "or a function (y_true, y_pred) -> values",
     )
 
 

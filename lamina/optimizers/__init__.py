@@ -13,7 +13,7 @@ from lamina.optimizers.optimizer import Optimizer
 from lamina.optimizers.rmsprop import RMSprop
 from lamina.optimizers.sgd import SGD
 from lamina.saving.serialization_lib import (
-    deserialize_keras_object,
+    deserialize_family_object,
     raise_unknown,
     serialize_keras_object,
 )
@@ -55,12 +55,7 @@ def deserialize(config, custom_objects=None) -> Optimizer:
             config = {**config, "class_name": cls.__name__}
         else:
             _check_implemented(config["class_name"])
-    return deserialize_keras_object(
-        config,
-        module_objects=_BY_ANY_NAME,
-        custom_objects=custom_objects,
-        kind="optimizer",
-    )
+    return deserialize_family_object(config, custom_objects, _BY_ANY_NAME, "optimizer")
 
 
 def get(identifier) -> Optimizer | None:

@@ -1,7 +1,5 @@
 """lamina.regularizers: weight penalties added to the loss, and lookup by Keras name."""
 
-import inspect
-
 from lamina.regularizers.regularizers import (
     L1,
     L1L2,
@@ -9,7 +7,7 @@ from lamina.regularizers.regularizers import (
     OrthogonalRegularizer,
     Regularizer,
 )
-from lamina.saving import object_registration, serialization_lib
+from lamina.saving import serialization_lib
 
 # Keras exports these lowercase aliases as the same classes.
 l1 = L1
@@ -51,13 +49,9 @@ def deserialize(config, custom_objects=None):
         config: A config dict, or a name such as `"l2"`.
         custom_objects: Optional `{name: class_or_function}` for user regularizers.
     """
-    obj = serialization_lib.deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="regularizer",
+    return serialization_lib.deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "regularizer", instantiate=True
     )
-    return obj() if inspect.isclass(obj) else obj
 
 
 def get(identifier):
@@ -80,25 +74,13 @@ def get(identifier):
     >>> regularizers.get("l2").l2
     0.01
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-        if obj is None:
-            obj = object_registration.get_registered_object(identifier)
-        if obj is None:
-            serialization_lib.raise_unknown("regularizer", identifier, ALL_OBJECTS_DICT)
-    elif isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        obj = obj()
-    if callable(obj):
-        return obj
-    raise TypeError(
+    return serialization_lib.get_family_object(
+        identifier,
+        "regularizer",
+        ALL_OBJECTS_DICT,
+        deserialize,
         "A regularizer must be a name such as 'l2', a config dict, a Regularizer "
-        f"or a callable; got {identifier!r} of type {type(identifier).__name__}."
+        "or a callable",
     )
 
 

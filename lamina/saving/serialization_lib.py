@@ -6,6 +6,7 @@
 import base64
 import builtins
 import difflib
+import dis
 import importlib
 import inspect
 import marshal
@@ -33,6 +34,7 @@ PUBLIC_MODULES = {
     "keras.callbacks": "lamina.callbacks",
     "keras.dtype_policies": "lamina.dtype_policies",
     "keras.random": "lamina.random",
+    "keras.ops": "lamina.ops",
 }
 
 # Keras's torch backend writes some classes under private modules, e.g. an Adam
@@ -57,7 +59,13 @@ _KERAS_SRC_FAMILIES = {
 # Namespaces whose plain functions a config may name ({"class_name": "function"}).
 # Anything else a config names must be a class with `from_config`: a file can
 # describe objects, never call arbitrary functions (CVE-2025-1550, -8747, -9906).
-_FUNCTION_NAMESPACES = {"keras.activations", "keras.losses", "keras.metrics"}
+# `keras.ops` functions are pure tensor maths (what a Lambda layer wraps).
+_FUNCTION_NAMESPACES = {
+    "keras.activations",
+    "keras.losses",
+    "keras.metrics",
+    "keras.ops",
+}
 
 # Helpers every family module exports next to its functions; never what a
 # config means by a function name.
@@ -277,7 +285,7 @@ def deserialize_keras_object(
                 "run code stored in the file. If you trust the file, load it with "
                 "safe_mode=False; otherwise pass the function in custom_objects."
             )
-        return _load_lambda(inner, kind)
+        return load_lambda_config(inner, kind)
     registered_name = config.get("registered_name")
     module = config.get("module")
     if class_name == "function":
@@ -417,26 +425,65 @@ def _resolve(name, module, custom_objects, module_objects, function=False):
     return None
 
 
-def _serialize_lambda(fn):
-    # Keras's `__lambda__` encoding: base64 of the marshalled code object, the
-    # defaults, and the closure's cell contents.
+def dump_function(fn):
+    """`(code, defaults, closure)` of a Python function, JSON-ready.
+
+    Keras's `func_dump` layout: base64 of the marshalled code object, the
+    default values, and the closure's cell contents (or None for each).
+    """
     code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
+    defaults = (
+        None if fn.__defaults__ is None else serialize_keras_object(fn.__defaults__)
+    )
     closure = (
         None
-        if fn.__closure__ is None
+        if not fn.__closure__
         else [serialize_keras_object(c.cell_contents) for c in fn.__closure__]
     )
-    defaults = None if fn.__defaults__ is None else list(fn.__defaults__)
-    return {"class_name": "__lambda__", "config": {"value": [code, defaults, closure]}}
+    return code, defaults, closure
 
 
-def _load_lambda(inner, kind):
+def _serialize_lambda(fn):
+    # Keras's generic `__lambda__` entry (Lambda layers use `dump_function`'s
+    # three values under "code", "defaults" and "closure" instead).
+    return {"class_name": "__lambda__", "config": {"value": list(dump_function(fn))}}
+
+
+def is_python_lambda_config(config) -> bool:
+    """True for a `{"class_name": "__lambda__", ...}` entry (Python bytecode)."""
+    return isinstance(config, dict) and config.get("class_name") == "__lambda__"
+
+
+def load_lambda_config(inner, kind):
     """Rebuild a `__lambda__` (only ever reached with safe_mode=False)."""
+    if isinstance(inner, dict) and "value" in inner:
+        parts = inner["value"]
+    elif isinstance(inner, dict) and "code" in inner:
+        parts = (inner.get("code"), inner.get("defaults"), inner.get("closure"))
+    else:
+        parts = None
+    if not isinstance(parts, (list, tuple)) or len(parts) != 3:
+        raise ValueError(
+            f"Cannot load the Python lambda in this {kind} config: expected "
+            "'code', 'defaults' and 'closure' (or 'value' holding the three); "
+            f"got {inner!r:.200}."
+        )
+    return load_function(*parts, kind=kind)
+
+
+def load_function(code, defaults=None, closure=None, kind="object"):
+    """Rebuild a function from `dump_function`'s values (Keras's `func_load`).
+
+    Only call this with safe mode off: unmarshalling code runs what the file
+    says. The function's globals are Python's builtins plus the objects in
+    scope (`custom_objects`, `custom_object_scope`, registered objects); a
+    global name found in neither is refused here rather than failing later
+    with a NameError (Keras's loader fails then).
+    """
     try:
-        code, defaults, closure = inner["value"]
         raw = base64.decodebytes(code.encode("ascii"))
         code_object = marshal.loads(raw)
-    except (KeyError, TypeError, ValueError, EOFError) as error:
+    except (AttributeError, TypeError, ValueError, EOFError) as error:
         raise ValueError(
             f"Cannot load the Python lambda in this {kind} config: its bytecode "
             f"is malformed or was written by another Python version ({error}). "
@@ -444,19 +491,48 @@ def _load_lambda(inner, kind):
         ) from None
     if not isinstance(code_object, types.CodeType):
         raise ValueError(f"The lambda in this {kind} config holds no code object.")
-    cells = None
-    if closure is not None:
-        cells = tuple(types.CellType(value) for value in closure)
     namespace = {"__builtins__": builtins}
     for scope in object_registration._SCOPE_STACK:
         namespace.update(scope)
-    return types.FunctionType(
-        code_object,
-        namespace,
-        code_object.co_name,
-        None if defaults is None else tuple(defaults),
-        cells,
+    missing = sorted(
+        name
+        for name in _global_names(code_object)
+        if name not in namespace and not hasattr(builtins, name)
     )
+    if missing:
+        example = ", ".join(f"{name!r}: ..." for name in missing)
+        raise ValueError(
+            f"The Python lambda in this {kind} config uses the global names "
+            f"{missing}, which are not defined when it is loaded (only builtins "
+            "and custom objects are). Pass them to the loader, e.g. "
+            f"custom_objects={{{example}}} (for `ops`, lamina.ops)."
+        )
+    if defaults is not None:
+        defaults = tuple(deserialize_keras_object(defaults, safe_mode=False))
+    cells = None
+    if closure is not None:
+        values = deserialize_keras_object(list(closure), safe_mode=False)
+        cells = tuple(types.CellType(value) for value in values)
+    try:
+        return types.FunctionType(
+            code_object, namespace, code_object.co_name, defaults, cells
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Cannot rebuild the Python lambda in this {kind} config ({error})."
+        ) from None
+
+
+def _global_names(code_object):
+    """Names the code (and code nested in it) reads as globals."""
+    names = set()
+    for instruction in dis.get_instructions(code_object):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            names.add(instruction.argval)
+    for const in code_object.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def raise_unknown(kind, name, known):
@@ -467,3 +543,76 @@ def raise_unknown(kind, name, known):
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     valid = ", ".join(sorted(str(k) for k in known)) if known else "none"
     raise ValueError(f"Unknown {kind} {name!r}.{hint} Valid names: {valid}.")
+
+
+# The `get` / `deserialize` pair every object family (activations, initializers,
+# regularizers, constraints, losses, metrics, optimizers, schedules) offers. Each
+# family's `__init__` keeps its own public functions and docstrings and passes
+# its name, table and quirks here.
+
+
+def deserialize_family_object(
+    config, custom_objects, module_objects, kind, instantiate=False
+):
+    """A family's `deserialize`: `deserialize_keras_object` over the family's
+    `{name: obj}` table; with `instantiate`, a class that a bare name gives is
+    created with its defaults (initializers, regularizers, constraints)."""
+    obj = deserialize_keras_object(
+        config,
+        module_objects=module_objects,
+        custom_objects=custom_objects,
+        kind=kind,
+    )
+    return obj() if instantiate and inspect.isclass(obj) else obj
+
+
+def get_family_object(
+    identifier,
+    kind,
+    module_objects,
+    deserialize,
+    expected,
+    instantiate=True,
+    default=None,
+):
+    """A family's `get`: what an `activation=`, `*_initializer=`, `loss=` ... names.
+
+    Args:
+        identifier: `None` (gives `default`); a name, looked up in
+            `module_objects`, then among registered objects; a config dict
+            (given to the family's `deserialize`); or an object, returned as is.
+        kind: The family's noun for errors (`"activation"`, `"loss"`, ...).
+        module_objects: The family's `{name: obj}` table.
+        deserialize: The family's own `deserialize(config)`.
+        expected: The start of the TypeError message, saying what the family
+            accepts (`"A loss must be a name like 'mse', ..."`).
+        instantiate: Whether a class (named, described or passed) is created
+            with its defaults. Activations keep classes as they are.
+        default: What `None` gives (activations: `linear`).
+
+    Returns:
+        A callable from the family, or `default`.
+
+    Raises:
+        ValueError: For an unknown name (with close matches).
+        TypeError: For anything that does not end up callable.
+    """
+    if identifier is None:
+        return default
+    if isinstance(identifier, str):
+        obj = module_objects.get(identifier)
+        if obj is None:
+            obj = object_registration.get_registered_object(identifier)
+        if obj is None:
+            raise_unknown(kind, identifier, module_objects)
+    elif isinstance(identifier, dict):
+        obj = deserialize(identifier)
+    else:
+        obj = identifier
+    if instantiate and inspect.isclass(obj):
+        obj = obj()
+    if callable(obj):
+        return obj
+    raise TypeError(
+        f"{expected}; got {identifier!r} of type {type(identifier).__name__}."
+    )

@@ -10,7 +10,72 @@ from lamina.layers.layer import Layer
 _CONV_OPS = {1: F.conv2d, 2: F.conv2d, 3: F.conv3d}
 
 
-class BaseConv(Layer):
+class ConvLayerBase(Layer):
+    """What every convolution layer shares: its window arguments (validated
+    once, here), its activation, its optional bias, and error context."""
+
+    def _init_window(
+        self,
+        rank,
+        kernel_size,
+        strides,
+        dilation_rate,
+        padding,
+        data_format,
+        activation,
+        use_bias,
+        allow_causal=False,
+    ):
+        """Validate and store `kernel_size`, `strides`, `dilation_rate`,
+        `padding`, `data_format`, `activation` and `use_bias` for a `rank`-D
+        convolution; inputs must have rank `rank + 2`."""
+        who = type(self).__name__
+        self.rank = rank
+        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = U.standardize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = U.standardize_tuple(
+            dilation_rate, rank, "dilation_rate", who
+        )
+        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
+        self.padding = U.standardize_padding(padding, who, allow_causal=allow_causal)
+        self.data_format = U.standardize_data_format(data_format, who)
+        self.activation = activations.get(activation)
+        self._linear_activation = self.activation is activations.linear
+        self.use_bias = use_bias
+        self.input_spec = InputSpec(ndim=rank + 2)
+
+    @property
+    def _who(self):
+        return f"Layer '{self.name}' ({type(self).__name__})"
+
+    def _pin_input_channels(self, input_shape, channels):
+        """Expect `channels` input channels from now on, and reject inputs for
+        which the output would be empty (a kernel larger than the input)."""
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
+        self.compute_output_shape(input_shape)
+
+    def _add_bias(self, shape):
+        """The `bias` weight (created last, as in Keras), or `None` without
+        `use_bias`; then the layer is built."""
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=shape,
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self.built = True
+
+    def _activate(self, outputs):
+        """`activation(outputs)`, skipped for the linear activation."""
+        return outputs if self._linear_activation else self.activation(outputs)
+
+
+class BaseConv(ConvLayerBase):
     """Convolution (cross-correlation) of the inputs with a learned kernel, plus
     an optional bias, then an activation. Subclasses fix `rank`.
 
@@ -69,7 +134,6 @@ class BaseConv(Layer):
                 f"{who}(lora_rank=..., lora_alpha=...) is not supported by lamina "
                 "yet; leave them as None."
             )
-        self.rank = rank
         U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
         U.check_positive_int(groups, "groups", who, "groups=2")
         if filters % groups:
@@ -79,31 +143,26 @@ class BaseConv(Layer):
             )
         self.filters = filters
         self.groups = groups
-        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
-        self.strides = U.standardize_tuple(strides, rank, "strides", who)
-        self.dilation_rate = U.standardize_tuple(
-            dilation_rate, rank, "dilation_rate", who
+        self._init_window(
+            rank,
+            kernel_size,
+            strides,
+            dilation_rate,
+            padding,
+            data_format,
+            activation,
+            use_bias,
+            allow_causal=rank == 1,
         )
-        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
-        self.padding = U.standardize_padding(padding, who, allow_causal=rank == 1)
-        self.data_format = U.standardize_data_format(data_format, who)
-        self.activation = activations.get(activation)
-        self._linear_activation = self.activation is activations.linear
-        self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(ndim=rank + 2)
         self._conv_op = _CONV_OPS[rank]
         self._torch_strides = U.lift(self.strides, rank, 1)
         self._torch_dilation = U.lift(self.dilation_rate, rank, 1)
-
-    @property
-    def _who(self):
-        return f"Layer '{self.name}' ({type(self).__name__})"
 
     def build(self, input_shape):
         channels = U.input_channels(input_shape, self.rank, self.data_format, self._who)
@@ -113,9 +172,7 @@ class BaseConv(Layer):
                 f"by groups={self.groups}; got inputs of shape {tuple(input_shape)} "
                 f"({channels} channels)."
             )
-        axis = -1 if self.data_format == "channels_last" else 1
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
-        self.compute_output_shape(input_shape)  # a kernel larger than the input
+        self._pin_input_channels(input_shape, channels)
         # Keras layout: kernel_size + (in // groups, filters).
         self.kernel = self.add_weight(
             name="kernel",
@@ -124,17 +181,7 @@ class BaseConv(Layer):
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        self._add_bias((self.filters,))
 
     def call(self, inputs):
         # Permuted views only: channels_last data reaches torch with channels_last
@@ -160,9 +207,7 @@ class BaseConv(Layer):
             self.groups,
         )
         outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
-        if self._linear_activation:
-            return outputs
-        return self.activation(outputs)
+        return self._activate(outputs)
 
     def compute_output_shape(self, input_shape):
         return U.conv_output_shape(

@@ -4,8 +4,7 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.layers.convolutional import _conv_utils as U
-from lamina.layers.input_spec import InputSpec
-from lamina.layers.layer import Layer
+from lamina.layers.convolutional._base_conv import ConvLayerBase
 
 _CONV_TRANSPOSE_OPS = {
     1: F.conv_transpose2d,
@@ -14,7 +13,7 @@ _CONV_TRANSPOSE_OPS = {
 }
 
 
-class BaseConvTranspose(Layer):
+class BaseConvTranspose(ConvLayerBase):
     """Transposed convolution (the gradient of a convolution with respect to its
     input; "deconvolution"), plus an optional bias, then an activation.
 
@@ -61,16 +60,18 @@ class BaseConvTranspose(Layer):
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         who = type(self).__name__
-        self.rank = rank
         U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
         self.filters = filters
-        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
-        self.strides = U.standardize_tuple(strides, rank, "strides", who)
-        self.dilation_rate = U.standardize_tuple(
-            dilation_rate, rank, "dilation_rate", who
+        self._init_window(
+            rank,
+            kernel_size,
+            strides,
+            dilation_rate,
+            padding,
+            data_format,
+            activation,
+            use_bias,
         )
-        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
-        self.padding = U.standardize_padding(padding, who)
         if output_padding is None:
             self.output_padding = None
         else:
@@ -83,23 +84,14 @@ class BaseConvTranspose(Layer):
                     f"stride; got output_padding={self.output_padding} and "
                     f"strides={self.strides}."
                 )
-        self.data_format = U.standardize_data_format(data_format, who)
-        self.activation = activations.get(activation)
-        self._linear_activation = self.activation is activations.linear
-        self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(ndim=rank + 2)
         self._conv_op = _CONV_TRANSPOSE_OPS[rank]
         self._torch_plan = self._plan_torch_call()
-
-    @property
-    def _who(self):
-        return f"Layer '{self.name}' ({type(self).__name__})"
 
     def _plan_torch_call(self):
         """Torch arguments giving Keras's output window, fixed at construction.
@@ -140,9 +132,7 @@ class BaseConvTranspose(Layer):
 
     def build(self, input_shape):
         channels = U.input_channels(input_shape, self.rank, self.data_format, self._who)
-        axis = -1 if self.data_format == "channels_last" else 1
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
-        self.compute_output_shape(input_shape)
+        self._pin_input_channels(input_shape, channels)
         # Keras layout: kernel_size + (filters, in_channels).
         self.kernel = self.add_weight(
             name="kernel",
@@ -151,17 +141,7 @@ class BaseConvTranspose(Layer):
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        self._add_bias((self.filters,))
 
     def call(self, inputs):
         plan = self._torch_plan
@@ -185,9 +165,7 @@ class BaseConvTranspose(Layer):
                 index.append(slice(0, size - crop))
             outputs = outputs[tuple(index)]
         outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
-        if self._linear_activation:
-            return outputs
-        return self.activation(outputs)
+        return self._activate(outputs)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

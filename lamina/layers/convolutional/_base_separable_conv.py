@@ -4,12 +4,11 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.layers.convolutional import _conv_utils as U
+from lamina.layers.convolutional._base_conv import ConvLayerBase
 from lamina.layers.convolutional._base_depthwise_conv import depthwise_torch_kernel
-from lamina.layers.input_spec import InputSpec
-from lamina.layers.layer import Layer
 
 
-class BaseSeparableConv(Layer):
+class BaseSeparableConv(ConvLayerBase):
     """A depthwise convolution (every input channel with its own
     `depth_multiplier` filters) followed by a 1x1 pointwise convolution to
     `filters` channels, plus an optional bias, then an activation.
@@ -58,24 +57,22 @@ class BaseSeparableConv(Layer):
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         who = type(self).__name__
-        self.rank = rank
         U.check_positive_int(
             depth_multiplier, "depth_multiplier", who, "depth_multiplier=2"
         )
         U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
         self.depth_multiplier = depth_multiplier
         self.filters = filters
-        self.kernel_size = U.standardize_tuple(kernel_size, rank, "kernel_size", who)
-        self.strides = U.standardize_tuple(strides, rank, "strides", who)
-        self.dilation_rate = U.standardize_tuple(
-            dilation_rate, rank, "dilation_rate", who
+        self._init_window(
+            rank,
+            kernel_size,
+            strides,
+            dilation_rate,
+            padding,
+            data_format,
+            activation,
+            use_bias,
         )
-        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
-        self.padding = U.standardize_padding(padding, who)
-        self.data_format = U.standardize_data_format(data_format, who)
-        self.activation = activations.get(activation)
-        self._linear_activation = self.activation is activations.linear
-        self.use_bias = use_bias
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -85,20 +82,13 @@ class BaseSeparableConv(Layer):
         self.depthwise_constraint = constraints.get(depthwise_constraint)
         self.pointwise_constraint = constraints.get(pointwise_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(ndim=rank + 2)
         self._conv_op = F.conv2d if rank <= 2 else F.conv3d
         self._torch_strides = U.lift(self.strides, rank, 1)
         self._torch_dilation = U.lift(self.dilation_rate, rank, 1)
 
-    @property
-    def _who(self):
-        return f"Layer '{self.name}' ({type(self).__name__})"
-
     def build(self, input_shape):
         channels = U.input_channels(input_shape, self.rank, self.data_format, self._who)
-        axis = -1 if self.data_format == "channels_last" else 1
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={axis: channels})
-        self.compute_output_shape(input_shape)
+        self._pin_input_channels(input_shape, channels)
         self.depthwise_kernel = self.add_weight(
             name="depthwise_kernel",
             shape=self.kernel_size + (channels, self.depth_multiplier),
@@ -113,17 +103,7 @@ class BaseSeparableConv(Layer):
             regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint,
         )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        self._add_bias((self.filters,))
 
     def call(self, inputs):
         U.check_rank(self, inputs)
@@ -150,9 +130,7 @@ class BaseSeparableConv(Layer):
             depthwise, U.torch_kernel(self.pointwise_kernel, self.rank), self.bias
         )
         outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
-        if self._linear_activation:
-            return outputs
-        return self.activation(outputs)
+        return self._activate(outputs)
 
     def compute_output_shape(self, input_shape):
         return U.conv_output_shape(

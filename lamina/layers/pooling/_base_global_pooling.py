@@ -6,25 +6,32 @@ from lamina.layers.layer import Layer
 
 
 class BaseGlobalPooling(Layer):
-    """Reduces all spatial axes; subclasses choose the reduction in `call`.
+    """Reduces all spatial axes with `_reduce` (`torch.amax` or `torch.mean`).
+
+    Each 1D/2D/3D subclass sets `rank` (the number of spatial axes) and
+    `_reduce`.
 
     Args:
-        pool_dimensions: Number of spatial axes (1, 2 or 3).
         data_format: `"channels_last"` or `"channels_first"`. Defaults to
             `image_data_format()`.
         keepdims: Keep the spatial axes with size 1. Defaults to `False`.
     """
 
-    def __init__(self, pool_dimensions, data_format=None, keepdims=False, **kwargs):
+    rank = None
+    _reduce = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         who = type(self).__name__
-        self.rank = pool_dimensions
         self.data_format = U.standardize_data_format(data_format, who)
         self.keepdims = keepdims
-        self.input_spec = InputSpec(ndim=pool_dimensions + 2)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
         first = 1 if self.data_format == "channels_last" else 2
-        self._spatial_axes = tuple(range(first, first + pool_dimensions))
+        self._spatial_axes = tuple(range(first, first + self.rank))
         self.built = True
+
+    def call(self, inputs):
+        return self._reduce(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
 
     def _axes(self, inputs):
         """The spatial axes of `inputs`, after checking its rank."""

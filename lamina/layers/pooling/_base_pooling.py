@@ -14,11 +14,12 @@ class BasePooling(Layer):
     """Slides a `pool_size` window over the spatial axes with `strides` and keeps
     each window's maximum (`pool_mode="max"`) or mean (`"average"`).
 
+    Each 1D/2D/3D subclass sets `rank` (the number of spatial axes) and
+    `pool_mode` (`"max"` or `"average"`).
+
     Args:
-        pool_size: Int or tuple of `pool_dimensions` ints, the window size.
+        pool_size: Int or tuple of `rank` ints, the window size.
         strides: Int or tuple of ints. Defaults to `None` (= `pool_size`).
-        pool_dimensions: Number of spatial axes (1, 2 or 3).
-        pool_mode: `"max"` or `"average"`.
         padding: `"valid"` (windows inside the input) or `"same"` (output size
             `ceil(input / stride)`; the extra padding of an odd total goes
             right/bottom). As in Keras/TF, padded positions never count: a max
@@ -27,12 +28,13 @@ class BasePooling(Layer):
             `image_data_format()`.
     """
 
+    rank = None
+    pool_mode = None
+
     def __init__(
         self,
         pool_size,
-        strides,
-        pool_dimensions,
-        pool_mode="max",
+        strides=None,
         padding="valid",
         data_format=None,
         name=None,
@@ -40,23 +42,17 @@ class BasePooling(Layer):
     ):
         super().__init__(name=name, **kwargs)
         who = type(self).__name__
-        self.rank = pool_dimensions
-        self.pool_size = U.standardize_tuple(
-            pool_size, pool_dimensions, "pool_size", who
-        )
+        rank = self.rank
+        self.pool_size = U.standardize_tuple(pool_size, rank, "pool_size", who)
         self.strides = U.standardize_tuple(
-            pool_size if strides is None else strides,
-            pool_dimensions,
-            "strides",
-            who,
+            pool_size if strides is None else strides, rank, "strides", who
         )
-        self.pool_mode = pool_mode
         self.padding = U.standardize_padding(padding, who)
         self.data_format = U.standardize_data_format(data_format, who)
-        self.input_spec = InputSpec(ndim=pool_dimensions + 2)
-        self._torch_pool = U.lift(self.pool_size, pool_dimensions, 1)
-        self._torch_strides = U.lift(self.strides, pool_dimensions, 1)
-        self._op = (_MAX_OPS if pool_mode == "max" else _AVG_OPS)[pool_dimensions]
+        self.input_spec = InputSpec(ndim=rank + 2)
+        self._torch_pool = U.lift(self.pool_size, rank, 1)
+        self._torch_strides = U.lift(self.strides, rank, 1)
+        self._op = (_MAX_OPS if self.pool_mode == "max" else _AVG_OPS)[rank]
         self.built = True
 
     @property

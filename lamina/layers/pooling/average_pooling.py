@@ -22,25 +22,8 @@ class AveragePooling1D(BasePooling):
     (2, 4, 3)
     """
 
-    def __init__(
-        self,
-        pool_size,
-        strides=None,
-        padding="valid",
-        data_format=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=1,
-            pool_mode="average",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+    rank = 1
+    pool_mode = "average"
 
 
 class AveragePooling2D(BasePooling):
@@ -62,25 +45,8 @@ class AveragePooling2D(BasePooling):
     (2, 4, 4, 3)
     """
 
-    def __init__(
-        self,
-        pool_size,
-        strides=None,
-        padding="valid",
-        data_format=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=2,
-            pool_mode="average",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+    rank = 2
+    pool_mode = "average"
 
 
 class AveragePooling3D(BasePooling):
@@ -102,22 +68,5 @@ class AveragePooling3D(BasePooling):
     (2, 2, 2, 2, 3)
     """
 
-    def __init__(
-        self,
-        pool_size,
-        strides=None,
-        padding="valid",
-        data_format=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=3,
-            pool_mode="average",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+    rank = 3
+    pool_mode = "average"

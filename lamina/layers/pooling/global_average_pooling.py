@@ -24,10 +24,10 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
     (2, 3)
     """
 
+    rank = 1
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=1, data_format=data_format, keepdims=keepdims, **kwargs
-        )
+        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
@@ -60,13 +60,8 @@ class GlobalAveragePooling2D(BaseGlobalPooling):
     (2, 3)
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=2, data_format=data_format, keepdims=keepdims, **kwargs
-        )
-
-    def call(self, inputs):
-        return torch.mean(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
+    rank = 2
+    _reduce = staticmethod(torch.mean)
 
 
 class GlobalAveragePooling3D(BaseGlobalPooling):
@@ -85,10 +80,5 @@ class GlobalAveragePooling3D(BaseGlobalPooling):
     (2, 3)
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=3, data_format=data_format, keepdims=keepdims, **kwargs
-        )
-
-    def call(self, inputs):
-        return torch.mean(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
+    rank = 3
+    _reduce = staticmethod(torch.mean)

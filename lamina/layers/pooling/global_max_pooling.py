@@ -21,13 +21,8 @@ class GlobalMaxPooling1D(BaseGlobalPooling):
     (2, 3)
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=1, data_format=data_format, keepdims=keepdims, **kwargs
-        )
-
-    def call(self, inputs):
-        return torch.amax(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
+    rank = 1
+    _reduce = staticmethod(torch.amax)
 
 
 class GlobalMaxPooling2D(BaseGlobalPooling):
@@ -46,13 +41,8 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
     (2, 3)
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=2, data_format=data_format, keepdims=keepdims, **kwargs
-        )
-
-    def call(self, inputs):
-        return torch.amax(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
+    rank = 2
+    _reduce = staticmethod(torch.amax)
 
 
 class GlobalMaxPooling3D(BaseGlobalPooling):
@@ -71,10 +61,5 @@ class GlobalMaxPooling3D(BaseGlobalPooling):
     (2, 3)
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(
-            pool_dimensions=3, data_format=data_format, keepdims=keepdims, **kwargs
-        )
-
-    def call(self, inputs):
-        return torch.amax(inputs, dim=self._axes(inputs), keepdim=self.keepdims)
+    rank = 3
+    _reduce = staticmethod(torch.amax)

@@ -22,6 +22,9 @@ class MaxPooling1D(BasePooling):
     (2, 4, 3)
     """
 
+    rank = 1
+    pool_mode = "max"
+
     def __init__(
         self,
         pool_size=2,
@@ -31,16 +34,7 @@ class MaxPooling1D(BasePooling):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=1,
-            pool_mode="max",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 
 class MaxPooling2D(BasePooling):
@@ -62,6 +56,9 @@ class MaxPooling2D(BasePooling):
     (2, 4, 4, 3)
     """
 
+    rank = 2
+    pool_mode = "max"
+
     def __init__(
         self,
         pool_size=(2, 2),
@@ -71,16 +68,7 @@ class MaxPooling2D(BasePooling):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=2,
-            pool_mode="max",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
 
 class MaxPooling3D(BasePooling):
@@ -102,6 +90,9 @@ class MaxPooling3D(BasePooling):
     (2, 2, 2, 2, 3)
     """
 
+    rank = 3
+    pool_mode = "max"
+
     def __init__(
         self,
         pool_size=(2, 2, 2),
@@ -111,13 +102,4 @@ class MaxPooling3D(BasePooling):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            pool_size,
-            strides,
-            pool_dimensions=3,
-            pool_mode="max",
-            padding=padding,
-            data_format=data_format,
-            name=name,
-            **kwargs,
-        )
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)

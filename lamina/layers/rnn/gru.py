@@ -2,22 +2,21 @@
 
 import torch
 
-from lamina import activations, constraints, initializers, random, regularizers
-from lamina.layers.input_spec import InputSpec
-from lamina.layers.layer import Layer
+from lamina import activations
 from lamina.layers.rnn import _fused
-from lamina.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-from lamina.layers.rnn.rnn import (
-    RNN,
-    as_state_tensors,
-    check_units,
-    clip_rate,
-    is_activation,
-    zero_state,
+from lamina.layers.rnn._rnn_utils import (
+    CONSTRAINT_ARGS,
+    INITIALIZER_ARGS,
+    REGULARIZER_ARGS,
+    WEIGHT_ARGS,
+    CellRNN,
+    KernelRNNCell,
+    config_of,
 )
+from lamina.layers.rnn.rnn import as_state_tensors, is_activation
 
 
-class GRUCell(Layer, DropoutRNNCell):
+class GRUCell(KernelRNNCell):
     """One GRU step. Gates are packed along the last axis in Keras's order
     z (update), r (reset), h (candidate); the new state is
     `z * h + (1 - z) * candidate`.
@@ -77,65 +76,34 @@ class GRUCell(Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        units = check_units("GRUCell", units)
         implementation = kwargs.pop("implementation", 2)
-        super().__init__(**kwargs)
-        self.implementation = implementation
-        self.units = units
-        self.activation = activations.get(activation)
+        super().__init__(
+            units,
+            activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
+            dropout,
+            recurrent_dropout,
+            seed,
+            **kwargs,
+        )
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = clip_rate(dropout)
-        self.recurrent_dropout = clip_rate(recurrent_dropout)
-        # Keras: recurrent dropout switches to implementation 1, which draws
-        # one mask per gate.
-        if self.recurrent_dropout != 0.0:
-            self.implementation = 1
-        if self.implementation == 1:
-            self.dropout_mask_count = 3
-        self.seed = seed
-        self.seed_generator = random.SeedGenerator(seed)
+        self._set_implementation(implementation, gates=3)
         self.reset_after = reset_after
-        self.state_size = units
-        self.output_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units * 3),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units * 3),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        if self.use_bias:
-            # reset_after keeps separate input and recurrent biases.
-            shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-            self.bias = self.add_weight(
-                shape=shape,
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        # reset_after keeps separate input and recurrent biases.
+        units = self.units
+        bias_shape = (2, 3 * units) if self.reset_after else (3 * units,)
+        self._build_weights(input_shape, 3 * units, bias_shape, self.bias_initializer)
 
     def call(self, inputs, states, training=False):
         states = as_state_tensors(states, inputs)
@@ -146,16 +114,7 @@ class GRUCell(Layer, DropoutRNNCell):
 
     def _project(self, inputs, training):
         """`inputs @ kernel + input_bias` for one step or a whole sequence."""
-        mask = None
-        if training and 0.0 < self.dropout < 1.0:
-            mask = self._input_dropout_mask(inputs)
-        if isinstance(mask, list):
-            parts = zip(mask, self.kernel.chunk(3, dim=1))
-            projected = torch.cat([torch.matmul(inputs * m, k) for m, k in parts], -1)
-        else:
-            projected = torch.matmul(
-                inputs if mask is None else inputs * mask, self.kernel
-            )
+        projected = self._project_gates(inputs, 3, training)
         if self.bias is None:
             return projected
         return projected + (self.bias[0] if self.reset_after else self.bias)
@@ -211,43 +170,23 @@ class GRUCell(Layer, DropoutRNNCell):
             and is_activation(self.recurrent_activation, "sigmoid")
         ):
             return None
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            return None
-        if training and 0.0 < self.dropout < 1.0:
-            mask = self._input_dropout_mask(sequences)
-            if isinstance(mask, list):  # one mask per gate: no fused kernel
-                return None
-            sequences = sequences * mask
-        weights = _fused.gru_weights(self.kernel, self.recurrent_kernel, self.bias)
-        return _fused.run("gru", sequences, initial_state, weights, **options)
-
-    def get_initial_state(self, batch_size=None):
-        return [zero_state(self, batch_size, self.state_size)]
+        return self._fused_gates(
+            "gru", _fused.gru_weights, sequences, initial_state, training, **options
+        )
 
     def get_config(self):
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "reset_after": self.reset_after,
-            "seed": self.seed,
+            **config_of(
+                self,
+                ("units", "activation", "recurrent_activation", "use_bias")
+                + WEIGHT_ARGS
+                + ("dropout", "recurrent_dropout", "reset_after", "seed"),
+            ),
         }
 
 
-class GRU(RNN):
+class GRU(CellRNN):
     """Gated recurrent unit layer over `(batch, timesteps, features)` inputs.
 
     With `reset_after=True`, the default activations, no recurrent dropout
@@ -335,56 +274,22 @@ class GRU(RNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.input_spec = InputSpec(ndim=3)
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                "GRU expects use_cudnn to be 'auto', True or False; got "
-                f"use_cudnn={use_cudnn!r}."
-            )
-        self.use_cudnn = use_cudnn
+        self._set_use_cudnn(use_cudnn)
 
-    units = property(lambda self: self.cell.units)
-    activation = property(lambda self: self.cell.activation)
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
-    use_bias = property(lambda self: self.cell.use_bias)
-    kernel_initializer = property(lambda self: self.cell.kernel_initializer)
-    recurrent_initializer = property(lambda self: self.cell.recurrent_initializer)
-    bias_initializer = property(lambda self: self.cell.bias_initializer)
-    kernel_regularizer = property(lambda self: self.cell.kernel_regularizer)
-    recurrent_regularizer = property(lambda self: self.cell.recurrent_regularizer)
-    bias_regularizer = property(lambda self: self.cell.bias_regularizer)
-    kernel_constraint = property(lambda self: self.cell.kernel_constraint)
-    recurrent_constraint = property(lambda self: self.cell.recurrent_constraint)
-    bias_constraint = property(lambda self: self.cell.bias_constraint)
-    dropout = property(lambda self: self.cell.dropout)
-    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
     reset_after = property(lambda self: self.cell.reset_after)
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
         return {
-            **config,
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "reset_after": self.reset_after,
+            **self._config_without_cell(),
+            **config_of(
+                self,
+                ("units", "activation", "recurrent_activation", "use_bias")
+                + INITIALIZER_ARGS
+                + REGULARIZER_ARGS
+                + ("activity_regularizer",)
+                + CONSTRAINT_ARGS
+                + ("dropout", "recurrent_dropout", "reset_after"),
+            ),
             "seed": self.cell.seed,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

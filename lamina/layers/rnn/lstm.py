@@ -2,22 +2,21 @@
 
 import torch
 
-from lamina import activations, constraints, initializers, random, regularizers
-from lamina.layers.input_spec import InputSpec
-from lamina.layers.layer import Layer
+from lamina import activations, initializers
 from lamina.layers.rnn import _fused
-from lamina.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-from lamina.layers.rnn.rnn import (
-    RNN,
-    as_state_tensors,
-    check_units,
-    clip_rate,
-    is_activation,
-    zero_state,
+from lamina.layers.rnn._rnn_utils import (
+    CONSTRAINT_ARGS,
+    INITIALIZER_ARGS,
+    REGULARIZER_ARGS,
+    WEIGHT_ARGS,
+    CellRNN,
+    KernelRNNCell,
+    config_of,
 )
+from lamina.layers.rnn.rnn import as_state_tensors, is_activation
 
 
-class LSTMCell(Layer, DropoutRNNCell):
+class LSTMCell(KernelRNNCell):
     """One LSTM step. Gates are packed along the last axis in Keras's order
     i (input), f (forget), c (candidate), o (output):
 
@@ -77,66 +76,36 @@ class LSTMCell(Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        units = check_units("LSTMCell", units)
         implementation = kwargs.pop("implementation", 2)
-        super().__init__(**kwargs)
-        self.implementation = implementation
-        self.units = units
-        self.activation = activations.get(activation)
+        super().__init__(
+            units,
+            activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
+            dropout,
+            recurrent_dropout,
+            seed,
+            **kwargs,
+        )
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = clip_rate(dropout)
-        self.recurrent_dropout = clip_rate(recurrent_dropout)
-        # Keras: recurrent dropout switches to implementation 1, which draws
-        # one mask per gate.
-        if self.recurrent_dropout != 0.0:
-            self.implementation = 1
-        if self.implementation == 1:
-            self.dropout_mask_count = 4
-        self.seed = seed
-        self.seed_generator = random.SeedGenerator(seed)
+        self._set_implementation(implementation, gates=4)
         self.unit_forget_bias = unit_forget_bias
-        self.state_size = [units, units]
-        self.output_size = units
+        self.state_size = [self.units, self.units]
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units * 4),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units * 4),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        if self.use_bias:
-            bias_initializer = self.bias_initializer
-            if self.unit_forget_bias:
-                bias_initializer = self._forget_bias_initializer
-            self.bias = self.add_weight(
-                shape=(self.units * 4,),
-                name="bias",
-                initializer=bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        bias_initializer = self.bias_initializer
+        if self.unit_forget_bias:
+            bias_initializer = self._forget_bias_initializer
+        width = 4 * self.units
+        self._build_weights(input_shape, width, (width,), bias_initializer)
 
     def _forget_bias_initializer(self, shape, dtype=None):
         # Keras: the forget gate's quarter starts at 1, the rest from the
@@ -155,16 +124,7 @@ class LSTMCell(Layer, DropoutRNNCell):
 
     def _project(self, inputs, training):
         """`inputs @ kernel + bias` for one step or a whole sequence."""
-        mask = None
-        if training and 0.0 < self.dropout < 1.0:
-            mask = self._input_dropout_mask(inputs)
-        if isinstance(mask, list):
-            parts = zip(mask, self.kernel.chunk(4, dim=1))
-            projected = torch.cat([torch.matmul(inputs * m, k) for m, k in parts], -1)
-        else:
-            projected = torch.matmul(
-                inputs if mask is None else inputs * mask, self.kernel
-            )
+        projected = self._project_gates(inputs, 4, training)
         return projected if self.bias is None else projected + self.bias
 
     def _step(self, projected, states, training):
@@ -193,43 +153,29 @@ class LSTMCell(Layer, DropoutRNNCell):
             and is_activation(self.recurrent_activation, "sigmoid")
         ):
             return None
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            return None
-        if training and 0.0 < self.dropout < 1.0:
-            mask = self._input_dropout_mask(sequences)
-            if isinstance(mask, list):  # one mask per gate: no fused kernel
-                return None
-            sequences = sequences * mask
-        weights = _fused.lstm_weights(self.kernel, self.recurrent_kernel, self.bias)
-        return _fused.run("lstm", sequences, initial_state, weights, **options)
-
-    def get_initial_state(self, batch_size=None):
-        return [zero_state(self, batch_size, d) for d in self.state_size]
+        return self._fused_gates(
+            "lstm", _fused.lstm_weights, sequences, initial_state, training, **options
+        )
 
     def get_config(self):
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **config_of(
+                self,
+                (
+                    "units",
+                    "activation",
+                    "recurrent_activation",
+                    "use_bias",
+                    "unit_forget_bias",
+                )
+                + WEIGHT_ARGS
+                + ("dropout", "recurrent_dropout", "seed"),
+            ),
         }
 
 
-class LSTM(RNN):
+class LSTM(CellRNN):
     """Long short-term memory layer over `(batch, timesteps, features)` inputs.
 
     With the default activations, no recurrent dropout while training and
@@ -318,56 +264,23 @@ class LSTM(RNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.input_spec = InputSpec(ndim=3)
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                "LSTM expects use_cudnn to be 'auto', True or False; got "
-                f"use_cudnn={use_cudnn!r}."
-            )
-        self.use_cudnn = use_cudnn
+        self._set_use_cudnn(use_cudnn)
 
-    units = property(lambda self: self.cell.units)
-    activation = property(lambda self: self.cell.activation)
     recurrent_activation = property(lambda self: self.cell.recurrent_activation)
-    use_bias = property(lambda self: self.cell.use_bias)
     unit_forget_bias = property(lambda self: self.cell.unit_forget_bias)
-    kernel_initializer = property(lambda self: self.cell.kernel_initializer)
-    recurrent_initializer = property(lambda self: self.cell.recurrent_initializer)
-    bias_initializer = property(lambda self: self.cell.bias_initializer)
-    kernel_regularizer = property(lambda self: self.cell.kernel_regularizer)
-    recurrent_regularizer = property(lambda self: self.cell.recurrent_regularizer)
-    bias_regularizer = property(lambda self: self.cell.bias_regularizer)
-    kernel_constraint = property(lambda self: self.cell.kernel_constraint)
-    recurrent_constraint = property(lambda self: self.cell.recurrent_constraint)
-    bias_constraint = property(lambda self: self.cell.bias_constraint)
-    dropout = property(lambda self: self.cell.dropout)
-    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
         return {
-            **config,
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
+            **self._config_without_cell(),
+            **config_of(
+                self,
+                ("units", "activation", "recurrent_activation", "use_bias")
+                + INITIALIZER_ARGS
+                + ("unit_forget_bias",)
+                + REGULARIZER_ARGS
+                + ("activity_regularizer",)
+                + CONSTRAINT_ARGS
+                + ("dropout", "recurrent_dropout"),
+            ),
             "seed": self.cell.seed,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -2,22 +2,20 @@
 
 import torch
 
-from lamina import activations, constraints, initializers, random, regularizers
-from lamina.layers.input_spec import InputSpec
-from lamina.layers.layer import Layer
 from lamina.layers.rnn import _fused
-from lamina.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-from lamina.layers.rnn.rnn import (
-    RNN,
-    as_state_tensors,
-    check_units,
-    clip_rate,
-    is_activation,
-    zero_state,
+from lamina.layers.rnn._rnn_utils import (
+    CONSTRAINT_ARGS,
+    INITIALIZER_ARGS,
+    REGULARIZER_ARGS,
+    WEIGHT_ARGS,
+    CellRNN,
+    KernelRNNCell,
+    config_of,
 )
+from lamina.layers.rnn.rnn import as_state_tensors, is_activation
 
 
-class SimpleRNNCell(Layer, DropoutRNNCell):
+class SimpleRNNCell(KernelRNNCell):
     """One step of `SimpleRNN`: `output = activation(x @ kernel + bias + h @
     recurrent_kernel)`; the output is also the new state.
 
@@ -66,53 +64,28 @@ class SimpleRNNCell(Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        units = check_units("SimpleRNNCell", units)
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = random.SeedGenerator(seed)
-        self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = clip_rate(dropout)
-        self.recurrent_dropout = clip_rate(recurrent_dropout)
-        self.state_size = units
-        self.output_size = units
+        super().__init__(
+            units,
+            activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
+            dropout,
+            recurrent_dropout,
+            seed,
+            **kwargs,
+        )
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.units,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self.built = True
+        units = self.units
+        self._build_weights(input_shape, units, (units,), self.bias_initializer)
 
     def call(self, sequence, states, training=False):
         states = as_state_tensors(states, sequence)
@@ -151,31 +124,19 @@ class SimpleRNNCell(Layer, DropoutRNNCell):
         )
         return _fused.run(mode, sequences, initial_state, weights, **options)
 
-    def get_initial_state(self, batch_size=None):
-        return [zero_state(self, batch_size, self.state_size)]
-
     def get_config(self):
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **config_of(
+                self,
+                ("units", "activation", "use_bias")
+                + WEIGHT_ARGS
+                + ("dropout", "recurrent_dropout", "seed"),
+            ),
         }
 
 
-class SimpleRNN(RNN):
+class SimpleRNN(CellRNN):
     """Fully connected RNN whose output is fed back as the next step's state.
 
     Runs on PyTorch's fused `rnn_tanh` / `rnn_relu` kernel when the activation
@@ -256,46 +217,18 @@ class SimpleRNN(RNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.input_spec = InputSpec(ndim=3)
-
-    units = property(lambda self: self.cell.units)
-    activation = property(lambda self: self.cell.activation)
-    use_bias = property(lambda self: self.cell.use_bias)
-    kernel_initializer = property(lambda self: self.cell.kernel_initializer)
-    recurrent_initializer = property(lambda self: self.cell.recurrent_initializer)
-    bias_initializer = property(lambda self: self.cell.bias_initializer)
-    kernel_regularizer = property(lambda self: self.cell.kernel_regularizer)
-    recurrent_regularizer = property(lambda self: self.cell.recurrent_regularizer)
-    bias_regularizer = property(lambda self: self.cell.bias_regularizer)
-    kernel_constraint = property(lambda self: self.cell.kernel_constraint)
-    recurrent_constraint = property(lambda self: self.cell.recurrent_constraint)
-    bias_constraint = property(lambda self: self.cell.bias_constraint)
-    dropout = property(lambda self: self.cell.dropout)
-    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
         # Keras's SimpleRNN config has no "seed" (LSTM's and GRU's do).
         return {
-            **config,
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
+            **self._config_without_cell(),
+            **config_of(
+                self,
+                ("units", "activation", "use_bias")
+                + INITIALIZER_ARGS
+                + REGULARIZER_ARGS
+                + ("activity_regularizer",)
+                + CONSTRAINT_ARGS
+                + ("dropout", "recurrent_dropout"),
+            ),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -10,7 +10,7 @@ from lamina.optimizers.schedules.learning_rate_schedule import (
     PolynomialDecay,
 )
 from lamina.saving.serialization_lib import (
-    deserialize_keras_object,
+    deserialize_family_object,
     serialize_keras_object,
 )
 
@@ -35,11 +35,8 @@ def serialize(learning_rate_schedule) -> dict:
 
 def deserialize(config, custom_objects=None):
     """Rebuild a schedule from `serialize`'s output (or a Keras 3 config)."""
-    return deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        kind="learning rate schedule",
+    return deserialize_family_object(
+        config, custom_objects, ALL_OBJECTS_DICT, "learning rate schedule"
     )
 
 
