@@ -25,6 +25,7 @@ from lamina.layers.core.embedding import Embedding
 from lamina.layers.core.flatten import Flatten
 from lamina.layers.core.identity import Identity
 from lamina.layers.core.input_layer import Input, InputLayer
+from lamina.layers.core.lambda_layer import Lambda
 from lamina.layers.core.masking import Masking
 from lamina.layers.core.op_layer import OpLayer
 from lamina.layers.core.torch_module_wrapper import TorchModuleWrapper
@@ -192,6 +193,7 @@ __all__ = [
     "IntegerLookup",
     "LSTM",
     "LSTMCell",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",

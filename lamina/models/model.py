@@ -182,3 +182,17 @@ class Model(Trainer, Layer):
                 "in custom_objects. Its weights can always be saved with "
                 "save_weights() and loaded into a model built in code."
             ) from error
+
+    def export(
+        self, filepath, format="torch", verbose=None, input_signature=None, **kwargs
+    ):
+        """Export the model for inference: `format="torch"` writes a
+        `torch.export` program (`.pt2`, load with `torch.export.load`),
+        `format="onnx"` an ONNX file (needs `pip install "lamina[onnx]"`).
+        Unknown input axes, the batch axis included, stay dynamic where the
+        model allows. See `lamina.saving.export.export_model`."""
+        from lamina.saving import export
+
+        export.export_model(
+            self, filepath, format=format, input_signature=input_signature, **kwargs
+        )

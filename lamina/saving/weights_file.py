@@ -264,7 +264,7 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
 
     Args:
         model: A built lamina model (or layer).
-        filepath: Path ending in `.weights.h5` (`.weights.json` with
+        filepath: Path ending in `.weights.h5` or `.safetensors` (`.weights.json` with
             `max_shard_size`).
         overwrite: Replace an existing file. Defaults to `True`.
         max_shard_size: Split the weights over several `.weights.h5` files of
@@ -276,9 +276,15 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
 
         sharded_weights.save_sharded_weights(model, filepath, overwrite, max_shard_size)
         return
+    if filepath.endswith(".safetensors"):
+        from lamina.saving import safetensors_file
+
+        safetensors_file.save_weights(model, filepath, overwrite=overwrite)
+        return
     if not filepath.endswith(".weights.h5"):
         raise ValueError(
-            "save_weights() needs a filename ending in `.weights.h5` (use "
+            "save_weights() needs a filename ending in `.weights.h5` (or "
+            "`.safetensors`; use "
             f"model.save('x.keras') for a whole model); got filepath={filepath!r}."
         )
     _check_built(model, "save_weights()")
@@ -480,6 +486,10 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
         keras_file.load_weights_from_archive(
             model, filepath, skip_mismatch, objects_to_skip
         )
+    elif filepath.endswith(".safetensors"):
+        from lamina.saving import safetensors_file
+
+        safetensors_file.load_weights(model, filepath, skip_mismatch, objects_to_skip)
     elif filepath.endswith((".h5", ".hdf5")):
         from lamina.saving import legacy_h5
 
@@ -487,7 +497,8 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
     else:
         raise ValueError(
             "load_weights() reads `.weights.h5`, `.weights.json` (sharded), "
-            f"`.keras` or legacy `.h5` files; got filepath={filepath!r}."
+            "`.keras`, `.safetensors` or legacy `.h5` files; got "
+            f"filepath={filepath!r}."
         )
 
 
