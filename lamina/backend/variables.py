@@ -52,7 +52,7 @@ class Variable(torch.nn.Parameter):
             self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
         return self
 
-    def numpy(self):
+    def numpy(self, *, force=False):
         return self.detach().cpu().numpy()
 
     def __deepcopy__(self, memo):

@@ -281,7 +281,9 @@ class Layer(torch.nn.Module):
             initializer = "glorot_uniform" if backend.is_float_dtype(dtype) else "zeros"
         initializer = initializers.get(initializer)
         name = name or "variable"
-        with _unset_fake_mode():
+        # Real (not fake) tensors, and ordinary ones even when the first call
+        # happens inside predict()'s inference mode, so fit() can update them.
+        with _unset_fake_mode(), torch.inference_mode(False):
             value = initializer(shape, dtype=dtype)
             value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
             param = Variable(

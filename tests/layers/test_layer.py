@@ -212,3 +212,11 @@ def test_activity_regularizer_appears_in_config():
     config = layer.get_config()
     assert config["activity_regularizer"]["class_name"] == "L2"
     assert layers.Dense.from_config(config).activity_regularizer is not None
+
+
+def test_weights_built_during_predict_can_be_trained_later():
+    model = lamina.Sequential([layers.Dense(2)])
+    model.predict(np.ones((3, 4), "float32"), verbose=0)  # builds in inference mode
+    model.compile("sgd", "mse")
+    model.fit(np.ones((3, 4), "float32"), np.ones((3, 2), "float32"), verbose=0)
+    assert not model.layers[0].kernel.is_inference()

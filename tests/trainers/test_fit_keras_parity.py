@@ -9,6 +9,11 @@ import pytest  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
+# Keras 3.15's Variable.__array__ predates NumPy 2's copy keyword (test-only).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
 import lamina  # noqa: E402
 
 
