@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) bench/bench_fit.py
+	$(PY) bench/run_all.py
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff

@@ -11,7 +11,9 @@ device, and on CPU the same numbers as Keras with `KERAS_BACKEND=torch`.
 Unseeded draws are made directly on the device.
 """
 
+import functools
 import numbers
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +26,25 @@ from lamina.backend import (
     to_torch_dtype,
 )
 from lamina.random.seed_generator import SeedGenerator, draw_seed
+
+
+def _eager_only(fn):
+    """`torch.compiler.disable(fn)`, applied on first use once torch.compile is in
+    play: importing torch._dynamo at import time costs ~0.9 s, and without it
+    loaded nothing is being compiled."""
+    disabled = None
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        nonlocal disabled
+        if disabled is None:
+            if "torch._dynamo" not in sys.modules:
+                return fn(*args, **kwargs)
+            disabled = torch.compiler.disable(fn)
+        return disabled(*args, **kwargs)
+
+    return wrapper
+
 
 _CPU = torch.device("cpu")
 
@@ -76,7 +97,7 @@ def _draw(sample, seed, device: torch.device) -> torch.Tensor:
     return _draw_seeded(sample, seed, device)
 
 
-@torch.compiler.disable
+@_eager_only
 def _draw_seeded(sample, seed, device: torch.device) -> torch.Tensor:
     # Kept out of torch.compile graphs: the generator's counter is Python state.
     generator = torch.Generator(device=_CPU)
@@ -84,7 +105,7 @@ def _draw_seeded(sample, seed, device: torch.device) -> torch.Tensor:
     return _to_device(sample(generator, _CPU), device)
 
 
-@torch.compiler.disable
+@_eager_only
 def _draw_with_global_cpu_seed(sample, seed, device: torch.device) -> torch.Tensor:
     # torch.distributions samplers take no generator: seed the global CPU one
     # inside a fork so the caller's RNG state is left as it was.
@@ -397,7 +418,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None) -> torch.Tensor:
     return samples.to(torch_dtype)
 
 
-@torch.compiler.disable
+@_eager_only
 def _categorical_seeded(probs, num_samples, seed) -> torch.Tensor:
     generator = torch.Generator(device=probs.device)
     generator.manual_seed(draw_seed(seed))

@@ -23,6 +23,7 @@ class EpochIterator:
         steps_per_epoch=None,
         shuffle=False,
         class_weight=None,
+        check_nan=True,
     ):
         if steps_per_epoch is not None and (
             isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1
@@ -37,6 +38,7 @@ class EpochIterator:
             batch_size=batch_size,
             shuffle=shuffle,
             class_weight=class_weight,
+            check_nan=check_nan,
         )
         self.steps_per_epoch = steps_per_epoch
         self._iterator = None

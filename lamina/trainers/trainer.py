@@ -265,7 +265,7 @@ class Trainer:
         key = "_compiled_train" if training else "_compiled_test"
         compiled = self.__dict__.get(key)
         if compiled is None:
-            compiled = torch.compile(self._forward_and_loss)
+            compiled = _compile_batch_dynamic(self._forward_and_loss)
             object.__setattr__(self, key, compiled)
         return lambda x, y, sw: compiled(x, y, sw, training)
 
@@ -274,7 +274,7 @@ class Trainer:
             return lambda x: self(x, training=False)
         compiled = self.__dict__.get("_compiled_predict")
         if compiled is None:
-            compiled = torch.compile(lambda x: self(x, training=False))
+            compiled = _compile_batch_dynamic(lambda x: self(x, training=False))
             object.__setattr__(self, "_compiled_predict", compiled)
         return compiled
 
@@ -366,7 +366,10 @@ class Trainer:
                 if step < skip_steps:
                     continue
                 callbacks.on_train_batch_begin(step)
-                self._shard_scale = iterator.scale
+                if iterator.scale != self._shard_scale:
+                    # Only under data parallelism; a plain __dict__ write skips
+                    # Layer/Module.__setattr__ on the per-step path.
+                    self.__dict__["_shard_scale"] = iterator.scale
                 logs = self.train_step(batch)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -589,8 +592,14 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for every sample of `x`, as NumPy arrays."""
+        # Keras does not scan predict inputs for NaN (a NaN input gives a NaN
+        # output, nothing is trained on it): skip the pass over the data.
         iterator = EpochIterator(
-            x, batch_size=batch_size, steps_per_epoch=steps, shuffle=False
+            x,
+            batch_size=batch_size,
+            steps_per_epoch=steps,
+            shuffle=False,
+            check_nan=False,
         )
         distributed = self._setup_distribution(iterator, None)
         callbacks = CallbackList(
@@ -716,12 +725,35 @@ class _MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
+def _compile_batch_dynamic(fn):
+    """`torch.compile(fn)` whose first call marks the batch axis (axis 0 of
+    every tensor argument) dynamic, so the last partial batch of an epoch reuses
+    the graph instead of compiling a second one."""
+    compiled = torch.compile(fn)
+    first = [True]
+
+    def call(*args):
+        if first[0]:
+            first[0] = False
+            for leaf in tree.flatten(args):
+                if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
+                    torch._dynamo.maybe_mark_dynamic(leaf, 0)
+        return compiled(*args)
+
+    return call
+
+
 def _set_mode(model, training) -> None:
     """Set the torch train/eval flag of every module without marking it as the
     user's choice (see Layer.train): fit/evaluate/predict pass `training` to the
     model explicitly; the flag matters to plain torch modules inside."""
+    training = bool(training)
     for module in model.modules():
-        module.training = bool(training)
+        if module.training is not training:
+            # `training` is a plain instance attribute of nn.Module: writing it
+            # directly skips Layer.__setattr__ (a fixed cost of every
+            # fit/evaluate/predict call, per module).
+            module.__dict__["training"] = training
 
 
 def _is_primary() -> bool:

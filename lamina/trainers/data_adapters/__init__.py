@@ -17,9 +17,16 @@ _SELF_BATCHED_ARGS = ("y", "sample_weight")
 
 
 def get_data_adapter(
-    x, y=None, sample_weight=None, batch_size=None, shuffle=False, class_weight=None
+    x,
+    y=None,
+    sample_weight=None,
+    batch_size=None,
+    shuffle=False,
+    class_weight=None,
+    check_nan=True,
 ) -> DataAdapter:
-    """Choose the adapter for `x` (and `y`, `sample_weight`)."""
+    """Choose the adapter for `x` (and `y`, `sample_weight`). `check_nan=False`
+    skips the NaN scan of array inputs (predict)."""
     if isinstance(x, DataAdapter):
         return x
     if data_adapter_utils.is_array_like(x):
@@ -32,6 +39,7 @@ def get_data_adapter(
             batch_size=batch_size,
             shuffle=shuffle,
             class_weight=class_weight,
+            check_nan=check_nan,
         )
     given = {"y": y, "sample_weight": sample_weight, "class_weight": class_weight}
     extra = [k for k, v in given.items() if v is not None]

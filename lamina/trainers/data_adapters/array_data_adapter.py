@@ -92,20 +92,11 @@ class ArrayDataAdapter(DataAdapter):
                 order = broadcast_from_primary(order.to(backend.get_device()))
             order = order.to(backend.get_device())
         for start in range(0, size, batch_size):
-            if order is None:
-                stop = start + batch_size
-
-                def take(t, a=start, b=stop):
-                    return None if t is None else t[a:b]
-            else:
-                index = order[start : start + batch_size]
-
-                def take(t, i=index):
-                    return None if t is None else t.index_select(0, i)
-
-            x = tree.map_structure(take, self._x)
-            y = tree.map_structure(take, self._y)
-            sample_weight = tree.map_structure(take, self._sample_weight)
+            stop = start + batch_size
+            index = None if order is None else order[start:stop]
+            x = _take(self._x, start, stop, index)
+            y = _take(self._y, start, stop, index)
+            sample_weight = _take(self._sample_weight, start, stop, index)
             if self._class_weight is not None:
                 weights = utils.class_weight_to_sample_weights(y, self._class_weight)
                 sample_weight = (
@@ -120,3 +111,15 @@ class ArrayDataAdapter(DataAdapter):
         chunks = [c[torch.randperm(len(c))] for c in chunks]
         full = [chunks[i] for i in torch.randperm(len(chunks) - 1).tolist()]
         return torch.cat(full + [chunks[-1]]).to(backend.get_device())
+
+
+def _take(structure, start, stop, index):
+    """Rows `start:stop` (or `index`) of every tensor in `structure`; a single
+    tensor (the common case) takes no trip through `tree`."""
+    if structure is None:
+        return None
+    if isinstance(structure, torch.Tensor):
+        return (
+            structure[start:stop] if index is None else structure.index_select(0, index)
+        )
+    return tree.map_structure(lambda t: _take(t, start, stop, index), structure)
