@@ -18,6 +18,7 @@ def floatx() -> str:
 
 
 def set_floatx(value: str) -> None:
+    """Set the default float dtype (`"float32"`, `"float64"`, ...)."""
     global _FLOATX
     if value not in _FLOAT_TYPES:
         raise ValueError(f"set_floatx expects one of {_FLOAT_TYPES}; got {value!r}.")
@@ -30,6 +31,7 @@ def epsilon() -> float:
 
 
 def set_epsilon(value: float) -> None:
+    """Set the fuzz factor used by losses and optimizers."""
     global _EPSILON
     _EPSILON = float(value)
 
@@ -40,6 +42,7 @@ def image_data_format() -> str:
 
 
 def set_image_data_format(data_format: str) -> None:
+    """Set the default image layout: `"channels_last"` or `"channels_first"`."""
     global _IMAGE_DATA_FORMAT
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(

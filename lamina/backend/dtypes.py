@@ -60,4 +60,5 @@ def to_torch_dtype(dtype) -> torch.dtype:
 
 
 def is_float_dtype(dtype) -> bool:
+    """True for float16, bfloat16, float32 and float64 (any spelling)."""
     return standardize_dtype(dtype) in ("float16", "bfloat16", "float32", "float64")

@@ -64,7 +64,8 @@ class Layer(torch.nn.Module):
         dtype: Dtype policy or dtype name for weights and computation.
             Defaults to the global policy (`float32`).
         activity_regularizer: Regularizer applied to the layer's output.
-        input_shape: Shape of one sample (Sequential's first layer only).
+        **kwargs: `input_shape` (the shape of one sample), `batch_input_shape`
+            or `input_dim`, for Sequential's first layer only.
 
     Example:
     >>> class Scale(lamina.layers.Layer):

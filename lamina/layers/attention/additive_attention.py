@@ -12,7 +12,8 @@ class AdditiveAttention(Attention):
         use_scale: If `True`, a learned vector `scale` of the feature size
             weights the `tanh` terms. Defaults to `True`.
         dropout: Dropout rate on the attention probabilities while training.
-        seed: Int seed for the dropout (keyword only).
+        **kwargs: `seed`, an int seed for the dropout, and the arguments of
+            `Layer`.
 
     Call arguments and outputs are those of `Attention`.
 
