@@ -174,9 +174,11 @@ def test_subclassed_call_returning_wrong_structure_is_reported():
 
 
 def test_torch_compile_of_a_lamina_model_gives_the_same_outputs():
-    model = lamina.Sequential([lamina.Input((3,)), layers.Dense(4, "relu"),
-                               layers.Dense(2)])
+    model = lamina.Sequential(
+        [lamina.Input((3,)), layers.Dense(4, "relu"), layers.Dense(2)]
+    )
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     x = torch.randn(5, 3)
-    np.testing.assert_allclose(compiled(x).detach().numpy(),
-                               model(x).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        compiled(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6
+    )
