@@ -6,9 +6,6 @@ the device, and values reach the host only when the progress bar redraws or an
 epoch ends.
 """
 
-import collections.abc
-
-import numpy as np
 import torch
 
 from lamina import backend, optimizers, tree
@@ -18,6 +15,18 @@ from lamina.layers import layer as _layer_module
 from lamina.trainers import compile_utils
 from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.epoch_iterator import EpochIterator
+from lamina.trainers.trainer_utils import (
+    MetricLogs,
+    batch_size_of,
+    check_positive_int,
+    compile_batch_dynamic,
+    detach,
+    is_primary,
+    set_mode,
+    should_validate,
+    spec_of,
+    to_python,
+)
 
 _NOT_COMPILED = (
     "You must call compile() before {what}, e.g. "
@@ -197,7 +206,7 @@ class Trainer:
         The results are computed when first read: a step whose logs nobody reads
         (no progress bar redraw, no batch callback) pays nothing for them.
         """
-        return _MetricLogs(self)
+        return MetricLogs(self)
 
     def train_step(self, data):
         """One optimisation step on a batch; returns the logs. Override to
@@ -224,15 +233,17 @@ class Trainer:
         if loss_scale is None or loss_scale.unscale_and_check(self._trainable_params):
             self.optimizer.step()
         with torch.no_grad():
-            self._loss_tracker.update_state(loss.detach(), sample_weight=_batch_size(x))
-            return self.compute_metrics(x, y, _detach(y_pred), sample_weight)
+            self._loss_tracker.update_state(
+                loss.detach(), sample_weight=batch_size_of(x)
+            )
+            return self.compute_metrics(x, y, detach(y_pred), sample_weight)
 
     def test_step(self, data):
         """Loss and metrics on a batch, without training; returns the logs."""
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         if self._compile_loss is not None or (self._may_have_losses() and self.losses):
             y_pred, loss = self._forward_fn(False)(x, y, sample_weight)
-            self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+            self._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
         else:
             y_pred = self._predict_fn()(x)
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -265,7 +276,7 @@ class Trainer:
         key = "_compiled_train" if training else "_compiled_test"
         compiled = self.__dict__.get(key)
         if compiled is None:
-            compiled = _compile_batch_dynamic(self._forward_and_loss)
+            compiled = compile_batch_dynamic(self._forward_and_loss)
             object.__setattr__(self, key, compiled)
         return lambda x, y, sw: compiled(x, y, sw, training)
 
@@ -274,7 +285,7 @@ class Trainer:
             return lambda x: self(x, training=False)
         compiled = self.__dict__.get("_compiled_predict")
         if compiled is None:
-            compiled = _compile_batch_dynamic(lambda x: self(x, training=False))
+            compiled = compile_batch_dynamic(lambda x: self(x, training=False))
             object.__setattr__(self, "_compiled_predict", compiled)
         return compiled
 
@@ -305,7 +316,7 @@ class Trainer:
         generators, `utils.PyDataset`, and torch `Dataset`/`DataLoader`.
         """
         self._assert_compiled("fit()")
-        _check_positive_int(epochs, "epochs", allow_zero=True)
+        check_positive_int(epochs, "epochs", allow_zero=True)
         if validation_split and validation_data is None:
             if not data_adapter_utils.is_array_like(x):
                 raise ValueError(
@@ -337,9 +348,9 @@ class Trainer:
         callbacks = CallbackList(
             callbacks,
             add_history=True,
-            add_progbar=verbose != 0 and _is_primary(),
+            add_progbar=verbose != 0 and is_primary(),
             model=self,
-            verbose=verbose if _is_primary() else 0,
+            verbose=verbose if is_primary() else 0,
             epochs=epochs,
             steps=iterator.num_batches,
         )
@@ -356,7 +367,7 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
-            _set_mode(self, True)
+            set_mode(self, True)
             logs = {}
             for step, batch in iterator.enumerate_epoch():
                 if step == 0:
@@ -383,8 +394,8 @@ class Trainer:
 
                 reduce_metric_states(self.metrics)
                 logs = self.get_metrics_result()
-            epoch_logs = _to_python(logs if logs else self.get_metrics_result())
-            if val_data is not None and _should_validate(epoch, validation_freq):
+            epoch_logs = to_python(logs if logs else self.get_metrics_result())
+            if val_data is not None and should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
                     self._eval_iterator = EpochIterator(
                         *val_data,
@@ -407,7 +418,7 @@ class Trainer:
             if self.stop_training or iterator.exhausted:
                 break
         self._eval_iterator = None
-        _set_mode(self, was_training)
+        set_mode(self, was_training)
         callbacks.on_train_end(logs=epoch_logs)
         self.history = callbacks.history
         return self.history
@@ -451,7 +462,7 @@ class Trainer:
             x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
             compute_output_spec(
                 lambda inputs: self(inputs, training=False),
-                tree.map_structure(_spec_of, x),
+                tree.map_structure(spec_of, x),
             )
         trainable = [id(p) for p in self.parameters() if p.requires_grad]
         if self.__dict__.get("_ddp_params") != trainable:
@@ -512,11 +523,11 @@ class Trainer:
         try:
             spec = compute_output_spec(
                 lambda inputs: self(inputs, training=False),
-                tree.map_structure(_spec_of, x),
+                tree.map_structure(spec_of, x),
             )
         except Exception:  # noqa: BLE001 - user code may not trace; build lazily
             return
-        y_spec = tree.map_structure(_spec_of, y)
+        y_spec = tree.map_structure(spec_of, y)
         if self._compile_loss is not None and not self._compile_loss.built:
             self._compile_loss.build(y_spec, spec)
         if not metrics_ready:
@@ -557,14 +568,14 @@ class Trainer:
         if not isinstance(callbacks, CallbackList):
             callbacks = CallbackList(
                 callbacks,
-                add_progbar=verbose != 0 and _is_primary(),
+                add_progbar=verbose != 0 and is_primary(),
                 model=self,
-                verbose=verbose if _is_primary() else 0,
+                verbose=verbose if is_primary() else 0,
                 epochs=1,
                 steps=iterator.num_batches,
             )
         was_training = self.training
-        _set_mode(self, False)
+        set_mode(self, False)
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
@@ -578,9 +589,9 @@ class Trainer:
 
             reduce_metric_states(self.metrics)
             logs = self.get_metrics_result()
-        logs = _to_python(logs if logs else self.get_metrics_result())
+        logs = to_python(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
-        _set_mode(self, was_training)
+        set_mode(self, was_training)
         if return_dict:
             return logs
         return self._flatten_in_order(logs)
@@ -604,14 +615,14 @@ class Trainer:
         distributed = self._setup_distribution(iterator, None)
         callbacks = CallbackList(
             callbacks,
-            add_progbar=verbose != 0 and _is_primary(),
+            add_progbar=verbose != 0 and is_primary(),
             model=self,
-            verbose=verbose if _is_primary() else 0,
+            verbose=verbose if is_primary() else 0,
             epochs=1,
             steps=iterator.num_batches,
         )
         was_training = self.training
-        _set_mode(self, False)
+        set_mode(self, False)
         callbacks.on_predict_begin()
         outputs = []
         with torch.inference_mode():
@@ -628,7 +639,7 @@ class Trainer:
                     )
                 outputs.append(batch_outputs)
                 callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
-        _set_mode(self, was_training)
+        set_mode(self, was_training)
         if not outputs:
             raise ValueError(
                 "predict() got no batches: the input is empty. Pass at least one "
@@ -649,10 +660,10 @@ class Trainer:
         self._assert_compiled("train_on_batch()")
         batch = self._single_batch(x, y, sample_weight, class_weight)
         was_training = self.training
-        _set_mode(self, True)
+        set_mode(self, True)
         self._prepare_train_step(batch)
-        logs = _to_python(self.train_step(batch))
-        _set_mode(self, was_training)
+        logs = to_python(self.train_step(batch))
+        set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -660,20 +671,20 @@ class Trainer:
         self._assert_compiled("test_on_batch()")
         batch = self._single_batch(x, y, sample_weight, None)
         was_training = self.training
-        _set_mode(self, False)
+        set_mode(self, False)
         with torch.no_grad():
-            logs = _to_python(self.test_step(batch))
-        _set_mode(self, was_training)
+            logs = to_python(self.test_step(batch))
+        set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as NumPy."""
         batch = self._single_batch(x, None, None, None)
         was_training = self.training
-        _set_mode(self, False)
+        set_mode(self, False)
         with torch.inference_mode():
             outputs = self.predict_step(batch)
-        _set_mode(self, was_training)
+        set_mode(self, was_training)
         return tree.map_structure(backend.convert_to_numpy, outputs)
 
     def _single_batch(self, x, y, sample_weight, class_weight):
@@ -689,128 +700,3 @@ class Trainer:
     def _assert_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(_NOT_COMPILED.format(what=what))
-
-
-class _MetricLogs(collections.abc.Mapping):
-    """Logs that compute metric results on first access, then keep them."""
-
-    __slots__ = ("_model", "_values")
-
-    def __init__(self, model):
-        self._model = model
-        self._values = None
-
-    def _compute(self):
-        if self._values is None:
-            values = {}
-            for metric in self._model.metrics:
-                result = metric.result()
-                if isinstance(result, dict):
-                    values.update(result)
-                else:
-                    values[metric.name] = result
-            self._values = dict(sorted(values.items()))
-        return self._values
-
-    def __getitem__(self, key):
-        return self._compute()[key]
-
-    def __iter__(self):
-        return iter(self._compute())
-
-    def __len__(self):
-        return len(self._compute())
-
-    def __repr__(self):
-        return repr(self._compute())
-
-
-def _compile_batch_dynamic(fn):
-    """`torch.compile(fn)` whose first call marks the batch axis (axis 0 of
-    every tensor argument) dynamic, so the last partial batch of an epoch reuses
-    the graph instead of compiling a second one."""
-    compiled = torch.compile(fn)
-    first = [True]
-
-    def call(*args):
-        if first[0]:
-            first[0] = False
-            for leaf in tree.flatten(args):
-                if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
-                    torch._dynamo.maybe_mark_dynamic(leaf, 0)
-        return compiled(*args)
-
-    return call
-
-
-def _set_mode(model, training) -> None:
-    """Set the torch train/eval flag of every module without marking it as the
-    user's choice (see Layer.train): fit/evaluate/predict pass `training` to the
-    model explicitly; the flag matters to plain torch modules inside."""
-    training = bool(training)
-    for module in model.modules():
-        if module.training is not training:
-            # `training` is a plain instance attribute of nn.Module: writing it
-            # directly skips Layer.__setattr__ (a fixed cost of every
-            # fit/evaluate/predict call, per module).
-            module.__dict__["training"] = training
-
-
-def _is_primary() -> bool:
-    from lamina.distribution.distribution_lib import is_primary
-
-    return is_primary()
-
-
-def _spec_of(value):
-    """A KerasTensor with the batch's concrete shape (for shape-only passes)."""
-    from lamina.backend.keras_tensor import KerasTensor
-
-    if value is None:
-        return None
-    return KerasTensor(tuple(value.shape), dtype=value.dtype)
-
-
-def _batch_size(x) -> int:
-    return int(tree.flatten(x)[0].shape[0])
-
-
-def _detach(structure):
-    if isinstance(structure, torch.Tensor):
-        return structure.detach()
-    return tree.map_structure(
-        lambda t: t.detach() if isinstance(t, torch.Tensor) else t, structure
-    )
-
-
-def _to_python(logs) -> dict:
-    """Device tensors to Python floats, in one transfer."""
-    if not logs:
-        return {}
-    keys = list(logs)
-    values = [logs[k] for k in keys]
-    tensors = [v for v in values if isinstance(v, torch.Tensor)]
-    if tensors:
-        flat = torch.stack([t.detach().reshape(()).float() for t in tensors]).tolist()
-        it = iter(flat)
-        values = [next(it) if isinstance(v, torch.Tensor) else v for v in values]
-    return {
-        k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
-        for k, v in zip(keys, values)
-    }
-
-
-def _should_validate(epoch, validation_freq) -> bool:
-    if isinstance(validation_freq, int):
-        return (epoch + 1) % validation_freq == 0
-    return (epoch + 1) in validation_freq
-
-
-def _check_positive_int(value, name, allow_zero=False):
-    low = 0 if allow_zero else 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or (value < low)
-    ):
-        raise ValueError(f"`{name}` must be an int >= {low}; got {name}={value!r}.")
