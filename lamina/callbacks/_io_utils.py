@@ -3,7 +3,6 @@
 import collections.abc
 import os
 import sys
-import tempfile
 
 import numpy as np
 import torch
@@ -48,30 +47,18 @@ def logs_to_floats(logs) -> dict:
 
 
 def atomic_write(path: str, write, keep_previous: str | None = None) -> None:
-    """Call `write(temp_path)`, then move the file onto `path` in one rename.
-
-    A crash (even `kill -9`) leaves either the old file or the new one, never
-    a torn one: the temporary file sits in the same directory, so `os.replace`
-    is atomic on POSIX and Windows. With `keep_previous`, the old file is first
-    moved there (a crash between the two renames leaves only that one).
+    """Call `write(temp_path)`, then move the file onto `path` in one rename
+    (`lamina.saving.file_utils.atomic_write`): a crash, even `kill -9`, leaves the
+    old file or the new one, never a torn one. With `keep_previous`, the old file
+    is first moved there (a crash between the two renames leaves only that one).
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    os.close(fd)
-    try:
+    from lamina.saving import file_utils
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with file_utils.atomic_write(path) as temp_path:
         write(temp_path)
-        with open(temp_path, "rb+") as f:
-            os.fsync(f.fileno())
         if keep_previous is not None and os.path.exists(path):
             os.replace(path, keep_previous)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
 
 
 def check_writable_directory(directory: str, who: str) -> None:

@@ -37,6 +37,13 @@ class CallbackList(Callback):
         self, callbacks=None, add_history=False, add_progbar=False, model=None, **params
     ):
         super().__init__()
+        from lamina.distribution import is_primary
+
+        if not is_primary():
+            # Distributed runs: only rank 0 prints progress.
+            add_progbar = False
+            if "verbose" in params:
+                params["verbose"] = 0
         callbacks = list(callbacks or [])
         for callback in callbacks:
             if not isinstance(callback, Callback):

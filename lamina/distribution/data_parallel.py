@@ -8,10 +8,13 @@ from lamina import tree
 
 
 def shard_batch(batch, rank: int, world: int):
-    """This rank's contiguous slice of a global batch, and the loss scale that makes
-    DDP's gradient average equal the single-process gradient of the global mean."""
+    """This rank's contiguous slice of a global batch, the loss scale that makes
+    DDP's gradient average equal the single-process gradient of the global mean,
+    and every rank's slice size (as `tensor_split` cuts them)."""
     leaves = [t for t in tree.flatten(batch) if isinstance(t, torch.Tensor)]
     global_size = int(leaves[0].shape[0]) if leaves else 0
+    base, extra = divmod(global_size, world)
+    sizes = [base + 1 if r < extra else base for r in range(world)]
 
     def take(t):
         if isinstance(t, torch.Tensor) and t.ndim > 0:
@@ -19,10 +22,7 @@ def shard_batch(batch, rank: int, world: int):
         return t
 
     local = tree.map_structure(take, batch)
-    local_leaves = [t for t in tree.flatten(local) if isinstance(t, torch.Tensor)]
-    local_size = int(local_leaves[0].shape[0]) if local_leaves else 0
-    scale = local_size * world / global_size if global_size else 1.0
-    sizes = [int(c.shape[0]) for c in torch.empty(global_size).tensor_split(world)]
+    scale = sizes[rank] * world / global_size if global_size else 1.0
     return local, scale, sizes
 
 

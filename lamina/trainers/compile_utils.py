@@ -97,6 +97,16 @@ def _flatten_targets(y, num_outputs, output_names, what="y"):
     return [y]
 
 
+def _output_names(names, count):
+    """The model's output names, or `output_0, output_1, ...` when they are not
+    known (or do not match the number of outputs)."""
+    if len(names) == count:
+        return names
+    if count > 1:
+        return [f"output_{i}" for i in range(count)]
+    return names[:1] or ["output"]
+
+
 def flatten_outputs(y_pred):
     """Model outputs as a list (dict outputs in the model's output order)."""
     if isinstance(y_pred, dict):
@@ -127,12 +137,7 @@ class CompileLoss:
 
     def build(self, y_true, y_pred):
         outputs = flatten_outputs(y_pred)
-        if len(self.output_names) != len(outputs):
-            self.output_names = (
-                [f"output_{i}" for i in range(len(outputs))]
-                if len(outputs) > 1
-                else (self.output_names[:1] or ["output"])
-            )
+        self.output_names = _output_names(self.output_names, len(outputs))
         names = self.output_names
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
         self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
@@ -242,12 +247,7 @@ class CompileMetrics:
     def build(self, y_true, y_pred, losses=None):
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
-        if len(self.output_names) != count:
-            self.output_names = (
-                [f"output_{i}" for i in range(count)]
-                if count > 1
-                else (self.output_names[:1] or ["output"])
-            )
+        self.output_names = _output_names(self.output_names, count)
         targets = _flatten_targets(y_true, count, self.output_names)
         losses = losses or [None] * count
         self._unweighted = self._resolve(

@@ -21,7 +21,6 @@ from lamina.trainers.trainer_utils import (
     check_positive_int,
     compile_batch_dynamic,
     detach,
-    is_primary,
     set_mode,
     should_validate,
     spec_of,
@@ -348,9 +347,9 @@ class Trainer:
         callbacks = CallbackList(
             callbacks,
             add_history=True,
-            add_progbar=verbose != 0 and is_primary(),
+            add_progbar=verbose != 0,
             model=self,
-            verbose=verbose if is_primary() else 0,
+            verbose=verbose,
             epochs=epochs,
             steps=iterator.num_batches,
         )
@@ -568,9 +567,9 @@ class Trainer:
         if not isinstance(callbacks, CallbackList):
             callbacks = CallbackList(
                 callbacks,
-                add_progbar=verbose != 0 and is_primary(),
+                add_progbar=verbose != 0,
                 model=self,
-                verbose=verbose if is_primary() else 0,
+                verbose=verbose,
                 epochs=1,
                 steps=iterator.num_batches,
             )
@@ -615,9 +614,9 @@ class Trainer:
         distributed = self._setup_distribution(iterator, None)
         callbacks = CallbackList(
             callbacks,
-            add_progbar=verbose != 0 and is_primary(),
+            add_progbar=verbose != 0,
             model=self,
-            verbose=verbose if is_primary() else 0,
+            verbose=verbose,
             epochs=1,
             steps=iterator.num_batches,
         )

@@ -73,12 +73,6 @@ def set_mode(model, training) -> None:
             module.__dict__["training"] = training
 
 
-def is_primary() -> bool:
-    from lamina.distribution.distribution_lib import is_primary
-
-    return is_primary()
-
-
 def spec_of(value):
     """A KerasTensor with the batch's concrete shape (for shape-only passes)."""
     from lamina.backend.keras_tensor import KerasTensor
