@@ -1,5 +1,6 @@
-"""Helpers shared by the optimizers: argument checks, gradient clipping, and the
-small Python-float pieces of the update rules."""
+"""Helpers shared by the optimizers: argument checks, gradient clipping, the
+host-side pieces of the update rules, and multi-tensor updates whose step-dependent
+scale is either a Python number (eager) or a 0-d tensor (inside torch.compile)."""
 
 import inspect
 import warnings
@@ -175,3 +176,29 @@ def clip_gradients(grads: list, clipnorm, clipvalue, global_clipnorm) -> list:
         torch._foreach_clamp_max_(clipped, value)
         return clipped
     return grads
+
+
+# Step-dependent scales (learning rate, bias corrections) reach the update rules
+# as Python numbers when eager, so the fused `alpha=` / `value=` kernels run as
+# before, and as 0-d tensors inside a compiled train step, where a number would
+# be burned into the graph as a constant and force a recompile every step.
+# `torch._foreach_mul_` / `_foreach_div_` take either kind directly.
+
+
+def add_scaled_(tensors: list, others: list, scale) -> None:
+    """`tensors += scale * others`, in place; `scale` a number or a 0-d tensor."""
+    if isinstance(scale, torch.Tensor):
+        torch._foreach_add_(tensors, torch._foreach_mul(others, scale))
+    else:
+        torch._foreach_add_(tensors, others, alpha=scale)
+
+
+def addcdiv_scaled_(tensors: list, numerators: list, denominators: list, scale) -> None:
+    """`tensors += scale * numerators / denominators`, in place; `scale` a number
+    or a 0-d tensor."""
+    if isinstance(scale, torch.Tensor):
+        quotients = torch._foreach_div(numerators, denominators)
+        torch._foreach_mul_(quotients, scale)
+        torch._foreach_add_(tensors, quotients)
+    else:
+        torch._foreach_addcdiv_(tensors, numerators, denominators, value=scale)

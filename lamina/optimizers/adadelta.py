@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _select
+from lamina.optimizers._utils import _select, add_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -72,7 +72,8 @@ class Adadelta(Optimizer):
             )
         )
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (learning_rate,) = scalars
         rho, eps = float(self.rho), float(self.epsilon)
         mean_sq_grads = _select(self._accumulated_grads, indices)
         mean_sq_deltas = _select(self._accumulated_delta_vars, indices)
@@ -86,7 +87,7 @@ class Adadelta(Optimizer):
         torch._foreach_div_(deltas, grad_rms)
         torch._foreach_mul_(mean_sq_deltas, rho)
         torch._foreach_addcmul_(mean_sq_deltas, deltas, deltas, value=1.0 - rho)
-        torch._foreach_add_(variables, deltas, alpha=-learning_rate)
+        add_scaled_(variables, deltas, -learning_rate)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _select
+from lamina.optimizers._utils import _select, addcdiv_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -70,12 +70,13 @@ class Adagrad(Optimizer):
             var_list, "accumulator", initializer=float(self.initial_accumulator_value)
         )
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (learning_rate,) = scalars
         accumulators = _select(self._accumulators, indices)
         torch._foreach_addcmul_(accumulators, grads, grads)
         denominators = torch._foreach_add(accumulators, float(self.epsilon))
         torch._foreach_sqrt_(denominators)
-        torch._foreach_addcdiv_(variables, grads, denominators, value=-learning_rate)
+        addcdiv_scaled_(variables, grads, denominators, -learning_rate)
 
     def get_config(self) -> dict:
         return {

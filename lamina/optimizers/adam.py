@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from lamina.optimizers._utils import _bias_correction, _select
+from lamina.optimizers._utils import _bias_correction, _select, addcdiv_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -80,13 +80,19 @@ class Adam(Optimizer):
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _step_scalars(self, learning_rate, step):
+        # The bias-corrected rate `lr * sqrt(1 - b2**t) / (1 - b1**t)`.
         beta_1, beta_2, f = float(self.beta_1), float(self.beta_2), self._scalar
-        alpha = float(
+        alpha = (
             f(learning_rate)
             * np.sqrt(_bias_correction(beta_2, step, f))
             / _bias_correction(beta_1, step, f)
         )
+        return (float(alpha),)
+
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (alpha,) = scalars
+        beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
         momentums = _select(self._momentums, indices)
         velocities = _select(self._velocities, indices)
         torch._foreach_lerp_(momentums, grads, 1.0 - beta_1)
@@ -98,7 +104,7 @@ class Adam(Optimizer):
             velocities = velocity_hats
         denominators = torch._foreach_sqrt(velocities)
         torch._foreach_add_(denominators, float(self.epsilon))
-        torch._foreach_addcdiv_(variables, momentums, denominators, value=-alpha)
+        addcdiv_scaled_(variables, momentums, denominators, -alpha)
 
     def get_config(self) -> dict:
         return {

@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _bias_correction, _select
+from lamina.optimizers._utils import _bias_correction, _select, addcdiv_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -70,7 +70,13 @@ class Adamax(Optimizer):
         super().build(var_list)
         self._m, self._u = self.add_optimizer_variables(var_list, ["momentum", "norm"])
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _step_scalars(self, learning_rate, step):
+        # The rate and the first moment's bias correction `1 - b1**t`.
+        correction = _bias_correction(self.beta_1, step, self._scalar)
+        return (learning_rate, float(correction))
+
+    def _foreach_update(self, grads, variables, indices, scalars):
+        learning_rate, correction = scalars
         beta_1 = float(self.beta_1)
         momentums = _select(self._m, indices)
         norms = _select(self._u, indices)
@@ -78,12 +84,8 @@ class Adamax(Optimizer):
         torch._foreach_mul_(norms, float(self.beta_2))
         torch._foreach_maximum_(norms, torch._foreach_abs(grads))
         denominators = torch._foreach_add(norms, float(self.epsilon))
-        torch._foreach_mul_(
-            denominators, float(_bias_correction(beta_1, step, self._scalar))
-        )
-        torch._foreach_addcdiv_(
-            variables, momentums, denominators, value=-learning_rate
-        )
+        torch._foreach_mul_(denominators, correction)  # a number or a 0-d tensor
+        addcdiv_scaled_(variables, momentums, denominators, -learning_rate)
 
     def get_config(self) -> dict:
         return {

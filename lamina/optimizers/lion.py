@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _is_number, _select
+from lamina.optimizers._utils import _is_number, _select, add_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -72,13 +72,14 @@ class Lion(Optimizer):
         super().build(var_list)
         self._momentums = self.add_optimizer_variables(var_list, "momentum")
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (learning_rate,) = scalars
         beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
         momentums = _select(self._momentums, indices)
         directions = torch._foreach_mul(momentums, beta_1)
         torch._foreach_add_(directions, grads, alpha=1.0 - beta_1)
         torch._foreach_sign_(directions)
-        torch._foreach_add_(variables, directions, alpha=-learning_rate)
+        add_scaled_(variables, directions, -learning_rate)
         torch._foreach_mul_(momentums, beta_2)
         torch._foreach_add_(momentums, grads, alpha=1.0 - beta_2)
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _bias_correction, _select
+from lamina.optimizers._utils import _bias_correction, _select, addcdiv_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -94,28 +94,40 @@ class Nadam(Optimizer):
         if self.built:
             self._u_product_value = float(self._u_product)
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
-        beta_1, beta_2, f = float(self.beta_1), float(self.beta_2), self._scalar
+    def _step_scalars(self, learning_rate, step):
+        # Advances the running product P_t: call once per update (the base does).
+        beta_1, f = float(self.beta_1), self._scalar
         u_t = f(beta_1) * (f(1) - f(0.5) * f(0.96) ** f(step))
         u_next = f(beta_1) * (f(1) - f(0.5) * f(0.96) ** f(step + 1))
         u_product = f(self._u_product_value) * u_t
         self._u_product_value = float(u_product)
+        return (
+            learning_rate,
+            float(u_next),
+            float(f(1) - u_product * u_next),
+            float(f(1) - u_t),
+            float(f(1) - u_product),
+            float(_bias_correction(self.beta_2, step, f)),
+        )
+
+    def _foreach_update(self, grads, variables, indices, scalars):
+        learning_rate, u_next, m_divisor, g_scale, g_divisor, v_correction = scalars
+        beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
         momentums = _select(self._momentums, indices)
         velocities = _select(self._velocities, indices)
         torch._foreach_lerp_(momentums, grads, 1.0 - beta_1)
         torch._foreach_mul_(velocities, beta_2)
         torch._foreach_addcmul_(velocities, grads, grads, value=1.0 - beta_2)
-        m_hat = torch._foreach_mul(momentums, float(u_next))
-        torch._foreach_div_(m_hat, float(f(1) - u_product * u_next))
-        g_part = torch._foreach_mul(grads, float(f(1) - u_t))
-        torch._foreach_div_(g_part, float(f(1) - u_product))
+        # foreach mul/div take the numbers as floats or 0-d tensors alike.
+        m_hat = torch._foreach_mul(momentums, u_next)
+        torch._foreach_div_(m_hat, m_divisor)
+        g_part = torch._foreach_mul(grads, g_scale)
+        torch._foreach_div_(g_part, g_divisor)
         torch._foreach_add_(m_hat, g_part)
-        denominators = torch._foreach_div(
-            velocities, float(_bias_correction(beta_2, step, f))
-        )
+        denominators = torch._foreach_div(velocities, v_correction)
         torch._foreach_sqrt_(denominators)
         torch._foreach_add_(denominators, float(self.epsilon))
-        torch._foreach_addcdiv_(variables, m_hat, denominators, value=-learning_rate)
+        addcdiv_scaled_(variables, m_hat, denominators, -learning_rate)
 
     def get_config(self) -> dict:
         return {

@@ -11,6 +11,11 @@ step count, learning rate and bias corrections are host-side numbers (computed i
 the weights' precision, as Keras computes them on the device), mirrored into the
 saved `iteration` / `learning_rate` tensors only when someone reads them, so a step
 never waits on the device.
+
+An update is split in three: `_host_step_scalars` (those numbers, on the host),
+`_apply_tensors` (all tensor work, taking the numbers as floats or as 0-d tensors,
+so `torch.compile` can trace it once for every step) and `_finish_update` (count
+the step). Eager `apply` and a compiled train step run the same three pieces.
 """
 
 import re
@@ -61,8 +66,9 @@ class Optimizer:
     `optimizer.apply_gradients(zip(grads, variables))`.
 
     Subclasses create their slots in `build()` with `add_optimizer_variables`
-    and implement `_foreach_update(grads, variables, indices, learning_rate,
-    step)` over whole lists of tensors; a Keras-style per-variable
+    and implement `_foreach_update(grads, variables, indices, scalars)` over
+    whole lists of tensors, with `_step_scalars(learning_rate, step)` returning
+    the step-dependent numbers it needs; a Keras-style per-variable
     `update_step(gradient, variable, learning_rate)` also works, more slowly.
     """
 
@@ -487,33 +493,32 @@ class Optimizer:
         if any(g is None for g in grads):
             grads, indices = self._filter_missing(grads, indices)
         variables = _select(self._trainable_variables, indices)
-        # 2. Undo the loss scale.
-        if self.loss_scale_factor is not None:
-            grads = torch._foreach_div(grads, float(self.loss_scale_factor))
-        learning_rate = float(self._scalar(self._current_learning_rate()))
-        # 3. Clip, decay, update -- every step, or every N-th with accumulation.
         accumulate = self.gradient_accumulation_steps
+        # 2. The common case: the same three pieces a compiled train step runs.
+        if not accumulate and not self.use_ema:
+            scalars = self._host_step_scalars()
+            self._apply_tensors(grads, variables, indices, scalars)
+            self._finish_update()
+            return
+        # 3. Otherwise the same pieces, with accumulation and EMA between them.
+        grads = self._unscale(grads)
         if not accumulate:
-            self._clip_decay_update(grads, variables, indices, learning_rate)
+            scalars = self._host_step_scalars()
+            self._clip_decay_update(grads, variables, indices, scalars)
         else:
             accumulators = _select(self._accumulated_gradients, indices)
             if (self._step_count + 1) % accumulate == 0:
                 grads = torch._foreach_add(grads, accumulators)
                 torch._foreach_div_(grads, float(accumulate))
-                self._clip_decay_update(grads, variables, indices, learning_rate)
+                scalars = self._host_step_scalars()
+                self._clip_decay_update(grads, variables, indices, scalars)
                 torch._foreach_zero_(self._accumulated_gradients)
             else:
                 torch._foreach_add_(accumulators, grads)
-        # 4. Moving average of the weights.
         if self.use_ema:
             self._update_moving_average()
-        # 5. Constraints, on the variables that were updated.
-        if self._constrained:
-            used = None if indices is None else set(indices)
-            for i, variable, constraint in self._constrained:
-                if used is None or i in used:
-                    variable.copy_(constraint(variable))
-        self._step_count += 1
+        self._apply_constraints(indices)
+        self._finish_update()
 
     def _filter_missing(self, grads, indices):
         indices = list(range(len(grads))) if indices is None else indices
@@ -550,11 +555,82 @@ class Optimizer:
             return self._step_count // self.gradient_accumulation_steps + 1
         return self._step_count + 1
 
-    def _clip_decay_update(self, grads, variables, indices, learning_rate) -> None:
+    # One update is three pieces: host numbers, tensor math, host bookkeeping.
+    # Eager `apply` runs them in turn; a compiled train step runs the middle one
+    # inside its graph, with the host numbers passed in as 0-d tensors.
+
+    def _host_step_scalars(self) -> tuple:
+        """Everything one update needs from the host, as a flat tuple of floats.
+
+        The weight-decay factor `1 - weight_decay * lr` (when `weight_decay` is
+        set), then `_step_scalars(lr, step)`, all in the weights' precision as
+        Keras computes them. Call once per update, before `_apply_tensors`:
+        it reads the learning rate (schedules included) and may advance host
+        state (Nadam's momentum product).
+        """
+        f = self._scalar
+        learning_rate = float(f(self._current_learning_rate()))
+        scalars = tuple(self._step_scalars(learning_rate, self._local_step()))
+        if self.weight_decay is not None:
+            decay = float(f(1) - f(self.weight_decay) * f(learning_rate))
+            return (decay, *scalars)
+        return scalars
+
+    def _step_scalars(self, learning_rate: float, step: int) -> tuple:
+        """The step-dependent numbers `_foreach_update` needs, as Python floats.
+
+        `step` is the 1-based update number. Constants (betas, epsilon) stay out:
+        only numbers that change between steps go here, so that a compiled step
+        can take them as tensor inputs. Defaults to `(learning_rate,)`.
+        """
+        return (learning_rate,)
+
+    def _apply_tensors(self, grads, variables, indices, scalars) -> None:
+        """The tensor part of one update: unscale, clip, decay, update, constrain.
+
+        `scalars` is what `_host_step_scalars` returned, as floats or as 0-d
+        tensors. No host sync, no Python state changes and no branching on
+        tensor values, so a compiled train step can trace it into its graph.
+        Run it under `torch.no_grad()` (`apply` and `step` do; a decorator
+        here would cost eager steps 1.4 us each).
+        """
+        grads = self._unscale(grads)
+        self._clip_decay_update(grads, variables, indices, scalars)
+        self._apply_constraints(indices)
+
+    def _finish_update(self) -> None:
+        """Host bookkeeping after the tensor part of an update: count the step."""
+        self._step_count += 1
+
+    def _compiled_update_supported(self) -> bool:
+        """Whether `_apply_tensors` may run inside a compiled train step.
+
+        True for the built-in update rules (a class whose `_foreach_update`
+        comes from lamina), which take their step-dependent numbers as floats
+        or 0-d tensors alike. False for a user optimizer written with
+        `update_step` (or its own `_foreach_update`): it may turn the learning
+        rate into a Python number or branch on it. False with
+        `gradient_accumulation_steps` or `use_ema`: whether a step updates the
+        weights, or copies rather than averages them, is decided on the host
+        from the step count. Those run eagerly.
+        """
+        update = type(self)._foreach_update
+        native = update is not Optimizer._foreach_update and (
+            update.__module__.startswith("lamina.optimizers.")
+        )
+        return native and not self.gradient_accumulation_steps and not self.use_ema
+
+    def _unscale(self, grads: list) -> list:
+        if self.loss_scale_factor is None:
+            return grads
+        return torch._foreach_div(grads, float(self.loss_scale_factor))
+
+    def _clip_decay_update(self, grads, variables, indices, scalars) -> None:
         grads = _utils.clip_gradients(
             grads, self.clipnorm, self.clipvalue, self.global_clipnorm
         )
         if self.weight_decay is not None:
+            decay, scalars = scalars[0], scalars[1:]
             decayed = (
                 self._decayed
                 if indices is None
@@ -562,23 +638,27 @@ class Optimizer:
             )
             if decayed:
                 # var - var * wd * lr, as one multiply (Keras's torch backend too).
-                f = self._scalar
-                torch._foreach_mul_(
-                    decayed, float(f(1) - f(self.weight_decay) * f(learning_rate))
-                )
-        self._foreach_update(
-            grads, variables, indices, learning_rate, self._local_step()
-        )
+                torch._foreach_mul_(decayed, decay)
+        self._foreach_update(grads, variables, indices, scalars)
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step) -> None:
+    def _apply_constraints(self, indices) -> None:
+        """Apply weight constraints to the variables that were updated."""
+        if self._constrained:
+            used = None if indices is None else set(indices)
+            for i, variable, constraint in self._constrained:
+                if used is None or i in used:
+                    variable.copy_(constraint(variable))
+
+    def _foreach_update(self, grads, variables, indices, scalars) -> None:
         """Update `variables` in place from `grads` (lists of equal length).
 
         `indices` says which built variables these are (None: all, in order),
-        for selecting slots; `step` is the 1-based update number. The default
-        runs a Keras-style `update_step` per variable.
+        for selecting slots; `scalars` is what `_step_scalars` returned, each a
+        float (eager) or a 0-d tensor (compiled). The default runs a
+        Keras-style `update_step` per variable with `scalars[0]`, the rate.
         """
         for grad, variable in zip(grads, variables):
-            self.update_step(grad, variable, learning_rate)
+            self.update_step(grad, variable, scalars[0])
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         raise NotImplementedError(

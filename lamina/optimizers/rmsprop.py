@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _select
+from lamina.optimizers._utils import _select, addcdiv_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -85,7 +85,8 @@ class RMSprop(Optimizer):
                 var_list, "average_gradient"
             )
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (learning_rate,) = scalars
         rho = float(self.rho)
         velocities = _select(self._velocities, indices)
         torch._foreach_mul_(velocities, rho)
@@ -100,12 +101,10 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             buffers = _select(self._momentums, indices)
             torch._foreach_mul_(buffers, float(self.momentum))
-            torch._foreach_addcdiv_(buffers, grads, denominators, value=learning_rate)
+            addcdiv_scaled_(buffers, grads, denominators, learning_rate)
             torch._foreach_sub_(variables, buffers)
         else:
-            torch._foreach_addcdiv_(
-                variables, grads, denominators, value=-learning_rate
-            )
+            addcdiv_scaled_(variables, grads, denominators, -learning_rate)
 
     def get_config(self) -> dict:
         return {

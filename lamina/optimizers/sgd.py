@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina.optimizers._utils import _is_number, _select
+from lamina.optimizers._utils import _is_number, _select, add_scaled_
 from lamina.optimizers.optimizer import Optimizer
 
 
@@ -76,16 +76,17 @@ class SGD(Optimizer):
         if self.momentum != 0:
             self.momentums = self.add_optimizer_variables(var_list, "momentum")
 
-    def _foreach_update(self, grads, variables, indices, learning_rate, step):
+    def _foreach_update(self, grads, variables, indices, scalars):
+        (learning_rate,) = scalars
         if self.momentum == 0:
-            torch._foreach_add_(variables, grads, alpha=-learning_rate)
+            add_scaled_(variables, grads, -learning_rate)
             return
         mu = float(self.momentum)
         velocities = _select(self.momentums, indices)
         torch._foreach_mul_(velocities, mu)
-        torch._foreach_add_(velocities, grads, alpha=-learning_rate)
+        add_scaled_(velocities, grads, -learning_rate)
         if self.nesterov:
-            torch._foreach_add_(variables, grads, alpha=-learning_rate)
+            add_scaled_(variables, grads, -learning_rate)
             torch._foreach_add_(variables, velocities, alpha=mu)
         else:
             torch._foreach_add_(variables, velocities)
