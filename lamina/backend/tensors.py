@@ -20,6 +20,18 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         if torch_dtype is None and x.dtype == torch.float64:
             torch_dtype = to_torch_dtype(config.floatx())
         return x.to(device=device, dtype=torch_dtype, non_blocking=True)
+    if isinstance(x, (bool, int, float, torch.SymInt, torch.SymFloat)):
+        # A Python number skips NumPy (and stays traceable under torch.compile,
+        # where a batch size is a symbolic int).
+        if torch_dtype is None:
+            torch_dtype = (
+                torch.bool
+                if isinstance(x, bool)
+                else torch.int64
+                if isinstance(x, (int, torch.SymInt))
+                else to_torch_dtype(config.floatx())
+            )
+        return torch.tensor(x, dtype=torch_dtype, device=device)
     if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):
         x = x.to_numpy()  # pandas DataFrame / Series
     array = np.asarray(x)

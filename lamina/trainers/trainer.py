@@ -78,12 +78,18 @@ class Trainer:
             weighted_metrics: Metrics that use `sample_weight` / `class_weight`.
             run_eagerly: Accepted for compatibility; lamina always runs eagerly
                 unless `jit_compile=True`.
-            steps_per_execution: Accepted for compatibility (batches are already
-                grouped without host syncs).
-            jit_compile: `True` compiles the forward pass and loss (and, through
-                AOTAutograd, the backward pass) with `torch.compile`; the
-                optimizer update stays eager. `"auto"` means `False`.
+            steps_per_execution: Batches per execution: batch callbacks (and
+                the progress bar) run once per execution, and under
+                `jit_compile=True` that many train steps run as one compiled
+                graph. Defaults to `1`.
+            jit_compile: `True` compiles the whole train step (forward, loss,
+                gradients, optimizer update, metric updates) into one
+                `torch.compile` graph after a first eager step; where that is
+                not possible (see docs/performance.md) the forward pass and
+                loss are compiled and the update stays eager. `"auto"` means
+                `False`.
         """
+        check_positive_int(steps_per_execution, "steps_per_execution")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         output_names = self._output_names_for_compile()
@@ -99,7 +105,12 @@ class Trainer:
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile is True
-        for key in ("_compiled_train", "_compiled_test", "_compiled_predict"):
+        for key in (
+            "_compiled_train",
+            "_compiled_test",
+            "_compiled_predict",
+            "_whole_step",
+        ):
             self.__dict__.pop(key, None)
         self._compiled_forward = None
         # float16 compute needs loss scaling (Keras wraps the optimizer in a
@@ -193,11 +204,14 @@ class Trainer:
             and y is not None
             and (self._compile_metrics.has_metrics)
         ):
-            if not self._compile_metrics.built:
-                losses = self._compile_loss.losses if self._compile_loss else None
-                self._compile_metrics.build(y, y_pred, losses)
-            self._compile_metrics.update_state(y, y_pred, sample_weight)
+            self._update_compiled_metrics(y, y_pred, sample_weight)
         return self.get_metrics_result()
+
+    def _update_compiled_metrics(self, y, y_pred, sample_weight):
+        if not self._compile_metrics.built:
+            losses = self._compile_loss.losses if self._compile_loss else None
+            self._compile_metrics.build(y, y_pred, losses)
+        self._compile_metrics.update_state(y, y_pred, sample_weight)
 
     def get_metrics_result(self):
         """Every metric's result, sorted by name, as 0-d device tensors.
@@ -367,7 +381,7 @@ class Trainer:
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             set_mode(self, True)
-            logs = {}
+            logs, group = {}, []
             for step, batch in iterator.enumerate_epoch():
                 if step == 0:
                     if distributed:
@@ -375,15 +389,15 @@ class Trainer:
                     self._prepare_train_step(batch)
                 if step < skip_steps:
                     continue
-                callbacks.on_train_batch_begin(step)
-                if iterator.scale != self._shard_scale:
-                    # Only under data parallelism; a plain __dict__ write skips
-                    # Layer/Module.__setattr__ on the per-step path.
-                    self.__dict__["_shard_scale"] = iterator.scale
-                logs = self.train_step(batch)
-                callbacks.on_train_batch_end(step, logs)
+                group.append((batch, iterator.scale))
+                if len(group) < self.steps_per_execution:
+                    continue
+                logs = self._train_execution(step + 1 - len(group), group, callbacks)
+                group = []
                 if self.stop_training:
                     break
+            if group and not self.stop_training:  # the epoch's shorter last group
+                logs = self._train_execution(step + 1 - len(group), group, callbacks)
             skip_steps = 0
             if iterator.exhausted and not logs:
                 break
@@ -421,6 +435,47 @@ class Trainer:
         callbacks.on_train_end(logs=epoch_logs)
         self.history = callbacks.history
         return self.history
+
+    def _train_execution(self, begin, group, callbacks):
+        """Run one execution: the `(batch, shard scale)` pairs of `group`
+        (`steps_per_execution` of them, fewer at an epoch's end), with the batch
+        callbacks around it; returns the logs."""
+        callbacks.on_train_batch_begin(begin)
+        whole_step = self._whole_step_for(len(group))
+        if whole_step is not None:
+            whole_step([batch for batch, _ in group])
+            logs = self.get_metrics_result()
+        else:
+            for batch, scale in group:
+                if scale != self._shard_scale:
+                    # Only under data parallelism; a plain __dict__ write skips
+                    # Layer/Module.__setattr__ on the per-step path.
+                    self.__dict__["_shard_scale"] = scale
+                logs = self.train_step(batch)
+        callbacks.on_train_batch_end(begin + len(group) - 1, logs)
+        return logs
+
+    def _whole_step_for(self, steps):
+        """The compiled whole train step for a group of `steps` batches, or None
+        (no `jit_compile`, a short group, the first step of a fit still to run
+        eagerly, or a model that cannot be one graph: see
+        `compiled_step.unsupported_reason`)."""
+        if not self.jit_compile or steps != self.steps_per_execution:
+            return None
+        params = self._trainable_params
+        if params is None:
+            return None
+        whole_step = self.__dict__.get("_whole_step")
+        if whole_step is not None and (
+            whole_step.params is not None
+            and [id(p) for p in whole_step.params] == [id(p) for p in params]
+        ):
+            return whole_step if whole_step.ready else None
+        from lamina.trainers import compiled_step
+
+        whole_step = compiled_step.CompiledTrainStep(self, steps)
+        object.__setattr__(self, "_whole_step", whole_step)
+        return whole_step if whole_step.ready else None
 
     def __call__(self, *args, **kwargs):
         ddp = self.__dict__.get("_ddp")

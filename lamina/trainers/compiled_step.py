@@ -1,0 +1,119 @@
+"""The whole train step as one `torch.compile` graph (`jit_compile=True`).
+
+One graph holds the forward pass, the loss, the gradients
+(`torch.autograd.grad`, traced because `trace_autograd_ops` is on while it is
+called), the optimizer update and the loss-tracker and metric updates; with
+`steps_per_execution=N` it holds N such steps, so Python and the compiled
+function's guards are paid once per N batches.
+
+What stays on the host: the optimizer's per-step numbers (learning rate,
+bias corrections), computed by the same code as the eager step and passed in as
+one small tensor, so a new step never recompiles; and the step counter. The
+batch axis is dynamic, so the last, smaller batch of an epoch reuses the graph.
+"""
+
+import torch
+
+from lamina import tree
+from lamina.backend.dtypes import to_torch_dtype
+from lamina.trainers.trainer_utils import detach
+
+
+def unsupported_reason(model):
+    """Why `model`'s train step cannot be one graph (None when it can).
+
+    Called after the first (eager) step, which built the layers, the optimizer
+    and the compiled losses and metrics and left each weight's gradient.
+    """
+    from lamina.trainers.trainer import Trainer
+
+    if type(model).train_step is not Trainer.train_step:
+        return "a custom train_step"
+    if model.__dict__.get("_distribution") is not None:
+        return "data parallelism (DDP/FSDP)"
+    if model._loss_scale is not None:
+        return "dynamic loss scaling (mixed_float16)"
+    if not model.optimizer._compiled_update_supported():
+        return "an optimizer feature that updates on the host"
+    if any(p.grad is None for p in model._trainable_params):
+        return "weights that receive no gradient"
+    return None
+
+
+class CompiledTrainStep:
+    """Runs `len(batches)` train steps of `model` in one compiled call.
+
+    Args:
+        model: A compiled, built model whose first train step ran eagerly.
+        steps: Steps per call (`steps_per_execution`); a shorter final group
+            of an epoch runs through the eager step instead of compiling a
+            second graph.
+    """
+
+    def __init__(self, model, steps):
+        self.model = model
+        self.steps = steps
+        self.params = list(model._trainable_params)
+        self.reason = unsupported_reason(model)
+        self.ready = self.reason is None
+        if not self.ready:
+            return
+        for param in self.params:
+            param.grad = None  # the graph never writes .grad: free the last ones
+        self.optimizer = model.optimizer
+        self.dtype = to_torch_dtype(self.optimizer._scalar.__name__)
+        self.device = self.params[0].device
+        self._compiled = torch.compile(self._run)
+        self._marked = False
+
+    def __call__(self, batches):
+        optimizer = self.optimizer
+        rows = []
+        for _ in batches:
+            rows.append(optimizer._host_step_scalars())
+            optimizer._finish_update()
+        scalars = torch.tensor(rows, dtype=self.dtype)
+        if self.device.type != "cpu":
+            scalars = scalars.pin_memory().to(self.device, non_blocking=True)
+        # A batch sliced from the middle of the data is a view with a storage
+        # offset, on which torch.compile guards: give the graph offset-0 tensors.
+        batches = tree.map_structure(_at_offset_zero, batches)
+        if not self._marked:
+            # Every batch's leading axis is dynamic from the first call on: the
+            # last, smaller batch of an epoch does not compile a second graph.
+            self._marked = True
+            for leaf in tree.flatten(batches):
+                if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
+                    torch._dynamo.maybe_mark_dynamic(leaf, 0)
+        config = torch._dynamo.config
+        previous = config.trace_autograd_ops
+        config.trace_autograd_ops = True
+        try:
+            self._compiled(batches, scalars)
+        finally:
+            config.trace_autograd_ops = previous
+
+    def _run(self, batches, scalars):
+        for batch, row in zip(batches, scalars.unbind(0)):
+            self._one_step(batch, row.unbind(0))
+
+    def _one_step(self, batch, scalars):
+        from lamina.trainers.data_adapters import data_adapter_utils
+
+        model = self.model
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
+        y_pred, loss = model._forward_and_loss(x, y, sample_weight, True)
+        grads = torch.autograd.grad(loss, self.params)
+        with torch.no_grad():
+            self.optimizer._apply_tensors(list(grads), self.params, None, scalars)
+            # The batch size stays symbolic (int() would specialize on it).
+            batch_size = tree.flatten(x)[0].shape[0]
+            model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size)
+            if y is not None and model._compile_metrics.has_metrics:
+                model._update_compiled_metrics(y, detach(y_pred), sample_weight)
+
+
+def _at_offset_zero(value):
+    if isinstance(value, torch.Tensor) and value.storage_offset() != 0:
+        return value.clone()
+    return value
