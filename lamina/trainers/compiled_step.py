@@ -12,6 +12,8 @@ one small tensor, so a new step never recompiles; and the step counter. The
 batch axis is dynamic, so the last, smaller batch of an epoch reuses the graph.
 """
 
+import types
+
 import torch
 
 from lamina import tree
@@ -63,7 +65,11 @@ class CompiledTrainStep:
         self.optimizer = model.optimizer
         self.dtype = to_torch_dtype(self.optimizer._scalar.__name__)
         self.device = self.params[0].device
-        self._compiled = torch.compile(self._run)
+        # torch.compile keeps its graphs (and its limit of 8 recompiles) per
+        # code object: a private copy of `_run` gives each model its own cache,
+        # so the ninth model trained in a process still compiles.
+        run = types.FunctionType(CompiledTrainStep._run.__code__.replace(), globals())
+        self._compiled = torch.compile(types.MethodType(run, self))
         self._marked = False
 
     def __call__(self, batches):

@@ -197,3 +197,34 @@ def test_unsupported_models_fall_back_and_still_train(build, reason):
         assert any(
             not np.array_equal(a, b) for a, b in zip(before, model.get_weights())
         )
+
+
+def test_mixed_bfloat16_trains_in_the_graph():
+    lamina.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        eager, jit, h_eager, h_jit = _fit_both(lambda: "adam")
+    finally:
+        lamina.mixed_precision.set_global_policy("float32")
+    assert jit._whole_step.ready, jit._whole_step.reason
+    assert jit.layers[0].compute_dtype == "bfloat16"
+    # bfloat16 rounding may differ between fused and eager kernels: compare
+    # at bfloat16's precision, on float32 weights.
+    for a, b in zip(eager.get_weights(), jit.get_weights()):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    np.testing.assert_allclose(h_eager["loss"], h_jit["loss"], rtol=1e-2)
+
+
+def test_each_model_has_its_own_compile_cache():
+    # torch.compile allows a bounded number of graphs per code object; each
+    # model's step has its own, so one model's graphs never crowd out another's.
+    x, y = _data()
+    torch._dynamo.reset()
+    counters.clear()
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for width in (5, 7):
+            model = _model(extra=(layers.Dense(width),))
+            model.compile(optimizer="adam", loss="mse", jit_compile=True)
+            model.fit(x, np.eye(3)[y], batch_size=16, epochs=1, verbose=0)
+            assert model._whole_step.ready
+    assert counters["stats"]["unique_graphs"] == 2
