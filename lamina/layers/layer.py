@@ -410,6 +410,40 @@ class Layer(torch.nn.Module):
     # --- calling --------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        ctx = _CALL_CONTEXT
+        if ctx.depth and len(args) == 1 and not kwargs:
+            # Fast path: `layer(tensor)` inside an outer layer's call (every layer
+            # of a model during fit/predict). The outer call already settled
+            # `training` and the loss bookkeeping, so when nothing below needs
+            # the general path (a build, a cast, a mask, a mixed policy, an
+            # activity regularizer, a train()/eval() choice) the context is
+            # left as it is: ~1 us less per layer call than the general path.
+            x = args[0]
+            training = ctx.training
+            if (
+                isinstance(x, torch.Tensor)
+                and self.built
+                and not self._mixed
+                and self.activity_regularizer is None
+                and (training is not None or "_explicit_mode" not in self.__dict__)
+                and (
+                    x.dtype == self._compute_torch_dtype
+                    or not self.autocast
+                    or not x.is_floating_point()
+                )
+                and getattr(x, "_keras_mask", None) is None
+            ):
+                try:
+                    if training is not None and self._call_has_training_arg:
+                        outputs = torch.nn.Module.__call__(self, x, training=training)
+                    else:
+                        outputs = torch.nn.Module.__call__(self, x)
+                except RuntimeError as error:
+                    self._explain_failure(error, args)
+                    raise
+                if self._compute_mask_overridden:
+                    _set_mask(outputs, self.compute_mask(x, None))
+                return outputs
         first = args[0] if args else None
         if not isinstance(first, torch.Tensor):
             # Slow path: symbolic inputs build a graph; other data is converted.
@@ -433,7 +467,6 @@ class Layer(torch.nn.Module):
             and first.is_floating_point()
         ):
             args = (first.to(self._compute_torch_dtype),) + args[1:]
-        ctx = _CALL_CONTEXT
         training = kwargs.pop("training", None) if kwargs else None
         if not self.built:
             self._build_on_first_call(args, kwargs)

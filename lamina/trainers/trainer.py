@@ -33,6 +33,21 @@ _NOT_COMPILED = (
 )
 
 
+def _concatenate_to_numpy(parts):
+    """One NumPy array of predict()'s per-batch outputs `parts`."""
+    joined = torch.cat(parts)
+    if (
+        type(joined) is torch.Tensor
+        and joined.device.type == "cpu"
+        and joined.dtype != torch.bfloat16
+    ):
+        # torch.cat made a new tensor that nothing else holds, so the array may
+        # share its memory (convert_to_numpy copies, to protect tensors that
+        # training updates in place): one pass over the outputs less.
+        return joined.detach().numpy()
+    return backend.convert_to_numpy(joined)
+
+
 class Trainer:
     """Mixin giving `Model` Keras's training methods."""
 
@@ -699,9 +714,12 @@ class Trainer:
                 "predict() got no batches: the input is empty. Pass at least one "
                 "sample."
             )
-        result = tree.map_structure(
-            lambda *parts: backend.convert_to_numpy(torch.cat(parts)), *outputs
-        )
+        if isinstance(outputs[0], torch.Tensor):
+            result = _concatenate_to_numpy(outputs)
+        else:
+            result = tree.map_structure(
+                lambda *parts: _concatenate_to_numpy(parts), *outputs
+            )
         callbacks.on_predict_end()
         return result
 

@@ -3,6 +3,7 @@
 import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
+from lamina.activations.activations import _activate_fresh
 from lamina.layers.convolutional import _conv_utils as U
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
@@ -71,8 +72,11 @@ class ConvLayerBase(Layer):
         self.built = True
 
     def _activate(self, outputs):
-        """`activation(outputs)`, skipped for the linear activation."""
-        return outputs if self._linear_activation else self.activation(outputs)
+        """`activation(outputs)` of a fresh convolution output (in place where
+        no gradient is recorded), skipped for the linear activation."""
+        if self._linear_activation:
+            return outputs
+        return _activate_fresh(self.activation, outputs)
 
 
 class BaseConv(ConvLayerBase):

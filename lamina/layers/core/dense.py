@@ -1,8 +1,10 @@
 """Dense: a learned affine map over the last axis, then an activation."""
 
+import torch
 import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
+from lamina.activations.activations import _activate_fresh
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -97,13 +99,19 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
+        kernel, bias = self.kernel, self.bias
         if not inputs.is_floating_point():
-            inputs = inputs.to(self.kernel.dtype)  # Keras: int inputs promote
-        # kernel.t() is a view; F.linear runs one addmm on it with no copy.
-        outputs = F.linear(inputs, self.kernel.t(), self.bias)
+            inputs = inputs.to(kernel.dtype)  # Keras: int inputs promote
+        if bias is not None and inputs.dim() == 2:
+            # What F.linear(inputs, kernel.t(), bias) runs for 2-D inputs,
+            # without creating the transposed view first.
+            outputs = torch.addmm(bias, inputs, kernel)
+        else:
+            # kernel.t() is a view; F.linear runs one matmul on it, no copy.
+            outputs = F.linear(inputs, kernel.t(), bias)
         if self._linear_activation:
             return outputs
-        return self.activation(outputs)
+        return _activate_fresh(self.activation, outputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
