@@ -92,12 +92,18 @@ class CompiledTrainStep:
                 if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
                     torch._dynamo.maybe_mark_dynamic(leaf, 0)
         config = torch._dynamo.config
-        previous = config.trace_autograd_ops
+        previous = config.trace_autograd_ops, config.automatic_dynamic_shapes
+        # Trace autograd.grad into the graph. Automatic dynamic shapes would
+        # remember, by source line, which shapes varied in *other* models'
+        # steps (every model's step is this same `_run`) and compile this one
+        # with their weights' axes symbolic (slower kernels; one inductor
+        # lowering even fails): off, so only the batch axis, marked above, is.
         config.trace_autograd_ops = True
+        config.automatic_dynamic_shapes = False
         try:
             self._compiled(batches, scalars)
         finally:
-            config.trace_autograd_ops = previous
+            config.trace_autograd_ops, config.automatic_dynamic_shapes = previous
 
     def _run(self, batches, scalars):
         for batch, row in zip(batches, scalars.unbind(0)):

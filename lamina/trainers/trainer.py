@@ -549,6 +549,14 @@ class Trainer:
             if layer._regularized or layer.activity_regularizer is not None
         ]
         self._trainable_params = None  # gathered after the first forward pass
+        whole_step = self.__dict__.get("_whole_step")
+        if whole_step is not None and whole_step.ready:
+            # A later fit() of a model whose compiled step exists: if the
+            # trainable weights are unchanged, its first step need not run
+            # eagerly (with steps_per_execution=N that would be N steps).
+            params = self.trainable_weights
+            if [id(p) for p in params] == [id(p) for p in whole_step.params]:
+                self._trainable_params = params
         if type(self).train_step is not Trainer.train_step:
             # A custom train_step may iterate self.metrics before compute_metrics:
             # resolve the compiled losses and metrics from the batch's shapes now.

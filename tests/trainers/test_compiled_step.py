@@ -228,3 +228,52 @@ def test_each_model_has_its_own_compile_cache():
             model.fit(x, np.eye(3)[y], batch_size=16, epochs=1, verbose=0)
             assert model._whole_step.ready
     assert counters["stats"]["unique_graphs"] == 2
+
+
+def test_cnn_with_max_pooling_matches_eager():
+    # Max pooling runs as opaque ATen operators inside the graph (inductor's
+    # own backward is a slow scatter on the CPU); values must not change.
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 11, 11, 1), dtype=np.float32)
+    y = rng.integers(0, 3, 40)
+
+    def cnn(jit_compile):
+        lamina.utils.set_random_seed(0)
+        model = lamina.Sequential(
+            [
+                lamina.Input((11, 11, 1)),
+                layers.Conv2D(4, 3, activation="relu"),
+                layers.MaxPooling2D(padding="same"),  # 9 -> 5: uneven padding
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            "adam", "sparse_categorical_crossentropy", jit_compile=jit_compile
+        )
+        return model
+
+    eager, jit = cnn(False), cnn(True)
+    jit.set_weights(eager.get_weights())
+    kwargs = dict(batch_size=16, epochs=2, shuffle=False, verbose=0)
+    h_eager = eager.fit(x, y, **kwargs).history
+    h_jit = jit.fit(x, y, **kwargs).history
+    assert jit._whole_step.ready, jit._whole_step.reason
+    for a, b in zip(eager.get_weights(), jit.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_eager["loss"], h_jit["loss"], rtol=1e-5)
+
+
+def test_a_later_fit_starts_in_the_graph():
+    # The first fit runs one eager step (it builds everything); a later fit of
+    # the same model goes straight to the compiled step, even for its first
+    # execution of steps_per_execution batches.
+    x, y = _data(64)
+    model = _model(jit_compile=True, steps_per_execution=2)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    eager_steps = []
+    model.train_step = lambda data: eager_steps.append(1)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert eager_steps == []
+    assert model.optimizer.iterations.item() == 4 + 8
