@@ -4,9 +4,18 @@ A side is one of:
 - `torch`: the hand-written PyTorch module and loop (best practice: tensors
   already in memory, one randperm per epoch, foreach Adam, logits + fused
   cross-entropy, loss/accuracy accumulated on the device, no per-step sync);
+- `torch_compile`: the same loop with the module wrapped in `torch.compile`;
+- `torch_bf16`: the same loop with forward and loss under
+  `torch.autocast(dtype=torch.bfloat16)`, weights in float32;
 - `lamina`: `fit` / `predict` with default settings (`verbose=0`);
 - `lamina_jit`: the same with `compile(jit_compile=True)`;
-- `keras`: Keras 3 on its torch backend (only when `keras` is importable).
+- `lamina_spe`: `compile(jit_compile=True, steps_per_execution=N)` (fit only:
+  `steps_per_execution` does not change `predict`, so predict has no such side);
+- `lamina_bf16`: eager, with the `"mixed_bfloat16"` policy set while the model
+  is built (layers capture the global policy when they are created);
+- `keras`: Keras 3 on its torch backend (only when `keras` is importable);
+- `torch_fp16`, `lamina_fp16`: float16 autocast with a `GradScaler` and the
+  `"mixed_float16"` policy; CUDA only (CPU float16 kernels are slow or missing).
 
 Every side starts from the same weights, drawn here with NumPy in Keras's
 layouts, so the torch side never imports lamina (its peak memory stays its own).
@@ -20,7 +29,20 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-SIDES = ("torch", "lamina", "lamina_jit", "keras")
+SIDES = (
+    "torch",
+    "torch_compile",
+    "torch_bf16",
+    "lamina",
+    "lamina_jit",
+    "lamina_spe",
+    "lamina_bf16",
+    "keras",
+    "torch_fp16",
+    "lamina_fp16",
+)
+COMPILED_SIDES = ("torch_compile", "lamina_jit", "lamina_spe")
+CUDA_ONLY_SIDES = ("torch_fp16", "lamina_fp16")
 
 
 class Workload:
@@ -51,10 +73,12 @@ WORKLOADS = [
              [32, 64, 64, 10]),
     Workload("MLP 784-512-512-10, b128, fit", "mlp", "fit", 128, 8192,
              [784, 512, 512, 10]),
-    Workload("CNN 28x28x1, b128, fit", "cnn", "fit", 128, 1280),
+    Workload("CNN 28x28x1, b128, fit", "cnn", "fit", 128, 2048),
     Workload("CNN 28x28x1, predict b1024", "cnn", "predict", 1024, 4096),
     Workload("Embedding+LSTM(64), len 80, b64, fit", "lstm", "fit", 64, 1024),
 ]  # fmt: skip
+# Fit sample counts are multiples of 8 batches: with steps_per_execution=8 no
+# epoch ends in a short group (which runs the step-by-step path instead).
 
 VOCAB, SEQ_LEN, EMBED, UNITS = 10000, 80, 64, 64
 
@@ -118,7 +142,7 @@ def initial_weights(workload):
 # --- Keras-API models (lamina and Keras share this code) -----------------------
 
 
-def keras_api_model(api, workload, jit_compile=False):
+def keras_api_model(api, workload, jit_compile=False, steps_per_execution=1):
     """The workload's model built with `api` (the `lamina` or `keras` module)."""
     layers = api.layers
     if workload.model == "mlp":
@@ -148,7 +172,11 @@ def keras_api_model(api, workload, jit_compile=False):
         loss = "binary_crossentropy"
     model = api.Sequential(stack)
     model.compile(
-        optimizer="adam", loss=loss, metrics=["accuracy"], jit_compile=jit_compile
+        optimizer="adam",
+        loss=loss,
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     model.set_weights(initial_weights(workload))
     return model
@@ -229,18 +257,32 @@ def _TorchLSTMClassifier(w, head):
     return _lstm_classifier_class()(w, head)
 
 
-def torch_tensors(workload, x, y):
+def torch_tensors(workload, x, y, device="cpu"):
     """The reference's pre-loaded tensors (images as NCHW, made contiguous once)."""
     import torch
 
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     if workload.model == "cnn":
         xt = xt.permute(0, 3, 1, 2).contiguous()
     return xt, yt
 
 
-def torch_fit(workload, model, x, y):
-    """One epoch of the hand-written training loop; returns (loss, accuracy)."""
+def _autocast(device, amp):
+    """A reusable context: autocast to `amp` (a torch dtype), or nothing."""
+    import contextlib
+
+    import torch
+
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=amp)
+
+
+def torch_fit(workload, model, x, y, amp=None):
+    """One epoch of the hand-written training loop; returns (loss, accuracy).
+
+    `amp`: `None` (float32), `torch.bfloat16` (autocast) or `torch.float16`
+    (autocast with a `GradScaler`, as torch's AMP recipe has it)."""
     import torch
     import torch.nn.functional as F
 
@@ -251,22 +293,32 @@ def torch_fit(workload, model, x, y):
             model.parameters(), lr=1e-3, eps=1e-7, foreach=True
         )
         model.__dict__["_bench_optimizer"] = optimizer
-    loss_sum = torch.zeros(())
-    correct = torch.zeros((), dtype=torch.long)
+        if amp == torch.float16:
+            model.__dict__["_bench_scaler"] = torch.amp.GradScaler(x.device.type)
+    scaler = model.__dict__.get("_bench_scaler")
+    autocast = _autocast(x.device, amp)
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
     n, batch_size = x.shape[0], workload.batch_size
     model.train()
-    perm = torch.randperm(n)
+    perm = torch.randperm(n, device=x.device)
     for start in range(0, n, batch_size):
         idx = perm[start : start + batch_size]
         xb, yb = x[idx], y[idx]
-        logits = model(xb)
-        if binary:
-            loss = F.binary_cross_entropy_with_logits(logits, yb)
-        else:
-            loss = F.cross_entropy(logits, yb)
+        with autocast:
+            logits = model(xb)
+            if binary:
+                loss = F.binary_cross_entropy_with_logits(logits, yb)
+            else:
+                loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         with torch.no_grad():
             loss_sum += loss.detach() * xb.shape[0]
             if binary:
@@ -276,12 +328,12 @@ def torch_fit(workload, model, x, y):
     return float(loss_sum) / n, int(correct) / n
 
 
-def torch_predict(workload, model, x):
+def torch_predict(workload, model, x, amp=None):
     import torch
 
     model.eval()
     batch_size = workload.batch_size
-    with torch.inference_mode():
+    with torch.inference_mode(), _autocast(x.device, amp):
         parts = []
         for i in range(0, x.shape[0], batch_size):
             logits = model(x[i : i + batch_size])
@@ -290,37 +342,91 @@ def torch_predict(workload, model, x):
                 if workload.model == "lstm"
                 else torch.softmax(logits, -1)
             )
-        return torch.cat(parts).numpy()
+        return torch.cat(parts).float().cpu().numpy()
 
 
 # --- one side, timed -------------------------------------------------------------
 
 
-def timed(fn):
+def timed(fn, device="cpu"):
+    """Wall time of `fn()`; on CUDA, queued kernels are waited for on both ends."""
+    sync = _synchronizer(device)
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     return time.perf_counter() - start
 
 
-def runner(workload, side):
+def _synchronizer(device):
+    if not str(device).startswith("cuda"):
+        return lambda: None
+    import torch
+
+    return torch.cuda.synchronize
+
+
+_AMP_POLICIES = {"lamina_bf16": "mixed_bfloat16", "lamina_fp16": "mixed_float16"}
+
+
+def runner(workload, side, device="cpu", steps_per_execution=8):
     """A closure for `side`: each call is one timed pass over the workload's
-    samples. The first call is the warm-up (and, under jit_compile, compiles)."""
+    samples. The first call is the warm-up (and, for compiled sides, compiles).
+    `None` where the side does not apply (`lamina_spe` on a predict workload)."""
+    if side == "lamina_spe" and workload.mode != "fit":
+        return None
     x, y = make_data(workload)
-    if side == "torch":
-        model = torch_model(workload)
-        xt, yt = torch_tensors(workload, x, y)
+    if side.startswith("torch"):
+        import torch
+
+        model = torch_model(workload).to(device)
+        xt, yt = torch_tensors(workload, x, y, device)
+        if side == "torch_compile":
+            model = torch.compile(model)
+        amp = {"torch_bf16": torch.bfloat16, "torch_fp16": torch.float16}.get(side)
         if workload.mode == "fit":
-            return lambda: torch_fit(workload, model, xt, yt)
-        return lambda: torch_predict(workload, model, xt)
+            return lambda: torch_fit(workload, model, xt, yt, amp)
+        return lambda: torch_predict(workload, model, xt, amp)
     if side == "keras":
         import keras as api
     else:
         import lamina as api
 
-        api.backend.set_device("cpu")
-    model = keras_api_model(api, workload, jit_compile=side == "lamina_jit")
+        api.backend.set_device(device)
+        if str(device).startswith("cuda"):
+            import torch
+
+            # The data is on the device up front, as on the torch side (NHWC).
+            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    policy = _AMP_POLICIES.get(side)
+    if policy is not None:
+        previous = api.mixed_precision.global_policy()
+        api.mixed_precision.set_global_policy(policy)
+    try:
+        model = keras_api_model(
+            api,
+            workload,
+            jit_compile=side in ("lamina_jit", "lamina_spe"),
+            steps_per_execution=steps_per_execution if side == "lamina_spe" else 1,
+        )
+    finally:
+        if policy is not None:  # the other sides in this process stay float32
+            api.mixed_precision.set_global_policy(previous)
+    if policy is not None:
+        check_compute_dtype(model, x, policy.removeprefix("mixed_"))
     if workload.mode == "fit":
         return lambda: model.fit(
             x, y, batch_size=workload.batch_size, epochs=1, verbose=0
         )
     return lambda: model.predict(x, batch_size=workload.batch_size, verbose=0)
+
+
+def check_compute_dtype(model, x, dtype):
+    """Raise unless the model's first layer really computes in `dtype` (the
+    policy is read when a layer is created, so it must be set before that)."""
+    out = model.layers[0](x[:2])
+    if str(out.dtype).removeprefix("torch.") != dtype:
+        raise RuntimeError(
+            f"{model.layers[0].name} computes in {out.dtype}, not {dtype}: the "
+            "mixed-precision policy was not in effect when the model was built."
+        )
