@@ -17,7 +17,9 @@ _ATEN = {
 }  # fmt: skip
 
 
-@torch.library.custom_op("lamina::max_pool_with_indices", mutates_args=())
+@torch.library.custom_op(
+    "lamina::max_pool_with_indices", mutates_args=(), tags=(torch.Tag.flexible_layout,)
+)
 def max_pool_with_indices(
     x: torch.Tensor, kernel: list[int], stride: list[int], padding: list[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,7 +35,9 @@ def _(x, kernel, stride, padding):
     return forward(x, kernel, stride, padding)  # shapes from ATen's meta kernel
 
 
-@torch.library.custom_op("lamina::max_pool_backward", mutates_args=())
+@torch.library.custom_op(
+    "lamina::max_pool_backward", mutates_args=(), tags=(torch.Tag.flexible_layout,)
+)
 def max_pool_backward(
     grad: torch.Tensor,
     x: torch.Tensor,
