@@ -47,7 +47,13 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         array = np.ascontiguousarray(array)
         if not array.flags.writeable:
             array = array.copy()
-    return torch.from_numpy(array).to(device=device, dtype=torch_dtype)
+    tensor = torch.from_numpy(array)
+    if torch.device(device).type == "cuda":
+        # Staged through pinned memory, the copy to the GPU is queued and the
+        # host goes on (e.g. to the next batch's Python) while it runs; torch's
+        # pinned allocator keeps the staging buffer until the copy is done.
+        return tensor.pin_memory().to(device, dtype=torch_dtype, non_blocking=True)
+    return tensor.to(device=device, dtype=torch_dtype)
 
 
 def convert_to_numpy(x) -> np.ndarray:

@@ -96,6 +96,18 @@ class Mean(Metric):
             self._accumulate(values, sample_weight)
 
     def _accumulate(self, values, sample_weight):
+        if (
+            isinstance(sample_weight, (int, float, torch.SymInt, torch.SymFloat))
+            and not isinstance(sample_weight, bool)
+            and isinstance(values, torch.Tensor)
+            and values.dim() == 0
+        ):
+            # One value with a number as its weight (the loss tracker's batch
+            # size): no tensor is made from the number, so nothing is copied
+            # to the device (on CUDA such a copy waits for the GPU).
+            self.total.add_(values.to(self.total.dtype) * sample_weight)
+            self.count.add_(sample_weight)
+            return
         values, sample_weight = reduce_to_samplewise_values(
             values, sample_weight, torch.mean, self._torch_dtype
         )
