@@ -78,6 +78,11 @@ class Layer(torch.nn.Module):
     (2, 3)
     """
 
+    # True for layers whose call loops in Python over a data axis (recurrent
+    # layers over time): torch.compile unrolls such loops, so jit_compile
+    # leaves a model holding one eager (see trainers/compiled_step.py).
+    _loops_over_time = False
+
     def __new__(cls, *args, **kwargs):
         instance = super().__new__(cls)
         # Keras: a custom layer without get_config() still serializes the

@@ -125,6 +125,7 @@ class Trainer:
             "_compiled_test",
             "_compiled_predict",
             "_whole_step",
+            "_jit_usable",
         ):
             self.__dict__.pop(key, None)
         self._compiled_forward = None
@@ -290,12 +291,27 @@ class Trainer:
         )
         return y_pred, loss
 
+    def _jit_applies(self):
+        """`jit_compile=True` and no layer that loops in Python over time: a
+        recurrent layer's timesteps would be unrolled into the graph (minutes
+        of compiling for the bench LSTM, and a slower step), so a model with
+        one trains and predicts eagerly."""
+        if not self.jit_compile:
+            return False
+        usable = self.__dict__.get("_jit_usable")
+        if usable is None:
+            usable = not any(
+                layer._loops_over_time for layer in self._flatten_layers()
+            )
+            self.__dict__["_jit_usable"] = usable
+        return usable
+
     def _forward_fn(self, training):
         """`(x, y, sample_weight) -> (y_pred, loss)`, compiled with torch.compile
         under `jit_compile=True` once the first (eager) step has built everything
         lazily built (layers, losses, optimizer)."""
         ready = (
-            self.jit_compile
+            self._jit_applies()
             and self._trainable_params is not None
             and (self._compile_loss is None or self._compile_loss.built)
         )
@@ -309,7 +325,7 @@ class Trainer:
         return lambda x, y, sw: compiled(x, y, sw, training)
 
     def _predict_fn(self):
-        if not (self.jit_compile and self.built):
+        if not (self.built and self._jit_applies()):
             return lambda x: self(x, training=False)
         compiled = self.__dict__.get("_compiled_predict")
         if compiled is None:
@@ -475,7 +491,7 @@ class Trainer:
         (no `jit_compile`, a short group, the first step of a fit still to run
         eagerly, or a model that cannot be one graph: see
         `compiled_step.unsupported_reason`)."""
-        if not self.jit_compile or steps != self.steps_per_execution:
+        if steps != self.steps_per_execution or not self._jit_applies():
             return None
         params = self._trainable_params
         if params is None:

@@ -277,3 +277,34 @@ def test_a_later_fit_starts_in_the_graph():
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert eager_steps == []
     assert model.optimizer.iterations.item() == 4 + 8
+
+
+def test_recurrent_models_stay_eager_under_jit_compile():
+    # torch.compile would unroll the time loop (minutes of compiling for a
+    # slower step): a model with a recurrent layer trains and predicts eagerly.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 5, 3)).astype("float32")
+    y = rng.integers(0, 2, (32, 1)).astype("float32")
+
+    def rnn(jit_compile):
+        lamina.utils.set_random_seed(0)
+        model = lamina.Sequential(
+            [
+                lamina.Input((5, 3)),
+                layers.Bidirectional(layers.LSTM(4)),
+                layers.Dense(1, "sigmoid"),
+            ]
+        )
+        model.compile("adam", "binary_crossentropy", jit_compile=jit_compile)
+        return model
+
+    eager, jit = rnn(False), rnn(True)
+    jit.set_weights(eager.get_weights())
+    torch._dynamo.reset()
+    counters.clear()
+    h_eager = eager.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    h_jit = jit.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    jit.predict(x, verbose=0)
+    assert counters["stats"]["unique_graphs"] == 0
+    assert "_whole_step" not in jit.__dict__
+    assert h_eager.history["loss"] == h_jit.history["loss"]

@@ -52,6 +52,8 @@ class RNN(Layer):
     (2, 5, 4)
     """
 
+    _loops_over_time = True  # torch.compile would unroll every timestep
+
     def __init__(
         self,
         cell,
