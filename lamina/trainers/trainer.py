@@ -300,9 +300,7 @@ class Trainer:
             return False
         usable = self.__dict__.get("_jit_usable")
         if usable is None:
-            usable = not any(
-                layer._loops_over_time for layer in self._flatten_layers()
-            )
+            usable = not any(layer._loops_over_time for layer in self._flatten_layers())
             self.__dict__["_jit_usable"] = usable
         return usable
 
