@@ -21,6 +21,8 @@ from lamina.trainers.trainer_utils import (
     check_positive_int,
     compile_batch_dynamic,
     detach,
+    in_blocks,
+    predict_block_rows,
     set_mode,
     should_validate,
     spec_of,
@@ -324,6 +326,11 @@ class Trainer:
 
     def _predict_fn(self):
         if not (self.built and self._jit_applies()):
+            rows = self.__dict__.get("_predict_block_rows")
+            if rows:  # inside predict(): see trainer_utils.predict_block_rows
+                return lambda x: in_blocks(
+                    lambda part: self(part, training=False), x, rows
+                )
             return lambda x: self(x, training=False)
         compiled = self.__dict__.get("_compiled_predict")
         if compiled is None:
@@ -716,6 +723,9 @@ class Trainer:
         set_mode(self, False)
         callbacks.on_predict_begin()
         outputs = []
+        self.__dict__["_predict_block_rows"] = (
+            predict_block_rows(self) if self.built else None
+        )
         with torch.inference_mode():
             for step, batch in iterator.enumerate_epoch():
                 callbacks.on_predict_batch_begin(step)
@@ -730,6 +740,7 @@ class Trainer:
                     )
                 outputs.append(batch_outputs)
                 callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
+        self.__dict__["_predict_block_rows"] = None
         set_mode(self, was_training)
         if not outputs:
             raise ValueError(

