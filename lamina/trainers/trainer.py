@@ -6,6 +6,8 @@ the device, and values reach the host only when the progress bar redraws or an
 epoch ends.
 """
 
+import functools
+
 import torch
 
 from lamina import backend, optimizers, tree
@@ -326,17 +328,16 @@ class Trainer:
 
     def _predict_fn(self):
         if not (self.built and self._jit_applies()):
-            rows = self.__dict__.get("_predict_block_rows")
-            if rows:  # inside predict(): see trainer_utils.predict_block_rows
-                return lambda x: in_blocks(
-                    lambda part: self(part, training=False), x, rows
-                )
-            return lambda x: self(x, training=False)
-        compiled = self.__dict__.get("_compiled_predict")
-        if compiled is None:
-            compiled = compile_batch_dynamic(lambda x: self(x, training=False))
-            object.__setattr__(self, "_compiled_predict", compiled)
-        return compiled
+            fn = functools.partial(self.__call__, training=False)
+        else:
+            fn = self.__dict__.get("_compiled_predict")
+            if fn is None:
+                fn = compile_batch_dynamic(lambda x: self(x, training=False))
+                object.__setattr__(self, "_compiled_predict", fn)
+        rows = self.__dict__.get("_predict_block_rows")
+        if rows:  # inside predict(): see trainer_utils.predict_block_rows
+            return lambda x: in_blocks(fn, x, rows)
+        return fn
 
     # --- fit ------------------------------------------------------------------
 
