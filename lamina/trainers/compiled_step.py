@@ -12,13 +12,11 @@ one small tensor, so a new step never recompiles; and the step counter. The
 batch axis is dynamic, so the last, smaller batch of an epoch reuses the graph.
 """
 
-import types
-
 import torch
 
 from lamina import tree
 from lamina.backend.dtypes import to_torch_dtype
-from lamina.trainers.trainer_utils import detach
+from lamina.trainers.trainer_utils import compile_batch_dynamic, detach
 
 
 def unsupported_reason(model):
@@ -65,12 +63,7 @@ class CompiledTrainStep:
         self.optimizer = model.optimizer
         self.dtype = to_torch_dtype(self.optimizer._scalar.__name__)
         self.device = self.params[0].device
-        # torch.compile keeps its graphs (and its limit of 8 recompiles) per
-        # code object: a private copy of `_run` gives each model its own cache,
-        # so the ninth model trained in a process still compiles.
-        run = types.FunctionType(CompiledTrainStep._run.__code__.replace(), globals())
-        self._compiled = torch.compile(types.MethodType(run, self))
-        self._marked = False
+        self._compiled = compile_batch_dynamic(self._run, trace_autograd=True)
 
     def __call__(self, batches):
         optimizer = self.optimizer
@@ -81,29 +74,7 @@ class CompiledTrainStep:
         scalars = torch.tensor(rows, dtype=self.dtype)
         if self.device.type != "cpu":
             scalars = scalars.pin_memory().to(self.device, non_blocking=True)
-        # A batch sliced from the middle of the data is a view with a storage
-        # offset, on which torch.compile guards: give the graph offset-0 tensors.
-        batches = tree.map_structure(_at_offset_zero, batches)
-        if not self._marked:
-            # Every batch's leading axis is dynamic from the first call on: the
-            # last, smaller batch of an epoch does not compile a second graph.
-            self._marked = True
-            for leaf in tree.flatten(batches):
-                if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
-                    torch._dynamo.maybe_mark_dynamic(leaf, 0)
-        config = torch._dynamo.config
-        previous = config.trace_autograd_ops, config.automatic_dynamic_shapes
-        # Trace autograd.grad into the graph. Automatic dynamic shapes would
-        # remember, by source line, which shapes varied in *other* models'
-        # steps (every model's step is this same `_run`) and compile this one
-        # with their weights' axes symbolic (slower kernels; one inductor
-        # lowering even fails): off, so only the batch axis, marked above, is.
-        config.trace_autograd_ops = True
-        config.automatic_dynamic_shapes = False
-        try:
-            self._compiled(batches, scalars)
-        finally:
-            config.trace_autograd_ops, config.automatic_dynamic_shapes = previous
+        self._compiled(batches, scalars)
 
     def _run(self, batches, scalars):
         for batch, row in zip(batches, scalars.unbind(0)):
@@ -123,9 +94,3 @@ class CompiledTrainStep:
             model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size)
             if y is not None and model._compile_metrics.has_metrics:
                 model._update_compiled_metrics(y, detach(y_pred), sample_weight)
-
-
-def _at_offset_zero(value):
-    if isinstance(value, torch.Tensor) and value.storage_offset() != 0:
-        return value.clone()
-    return value

@@ -1,6 +1,7 @@
 """Helpers of the training loop: lazy logs, mode switching, conversions, checks."""
 
 import collections.abc
+import types
 
 import numpy as np
 import torch
@@ -42,22 +43,63 @@ class MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
-def compile_batch_dynamic(fn):
-    """`torch.compile(fn)` whose first call marks the batch axis (axis 0 of
-    every tensor argument) dynamic, so the last partial batch of an epoch reuses
-    the graph instead of compiling a second one."""
-    compiled = torch.compile(fn)
-    first = [True]
+def compile_batch_dynamic(fn, trace_autograd=False):
+    """`torch.compile(fn)` set up for a model's steps; call it with tensors
+    (nests of them) and plain values.
+
+    - The batch axis (axis 0 of every tensor argument) is marked dynamic on the
+      first call, and tensors are passed at storage offset 0 (a batch sliced
+      from the middle of the data is a view torch.compile guards on): the last
+      partial batch of an epoch, and later fits, reuse the graph.
+    - `fn` runs from a private copy of its code object: torch.compile keeps
+      graphs, and its limit of 8 recompiles, per code object, so every model
+      (they share lamina's step functions) gets its own.
+    - Automatic dynamic shapes are off around the call: torch keys them by
+      source line, so one model's shapes would make the next model's weights
+      symbolic (slower kernels; one inductor lowering even fails).
+    - `trace_autograd`: trace `torch.autograd.grad` into the graph (on only
+      around the call; a whole train step needs it).
+    """
+    compiled = torch.compile(_private_copy(fn))
+    marked = [False]
 
     def call(*args):
-        if first[0]:
-            first[0] = False
+        args = tree.map_structure(_at_offset_zero, args)
+        if not marked[0]:
+            marked[0] = True
             for leaf in tree.flatten(args):
                 if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
                     torch._dynamo.maybe_mark_dynamic(leaf, 0)
-        return compiled(*args)
+        config = torch._dynamo.config
+        previous = config.trace_autograd_ops, config.automatic_dynamic_shapes
+        config.trace_autograd_ops = trace_autograd or previous[0]
+        config.automatic_dynamic_shapes = False
+        try:
+            return compiled(*args)
+        finally:
+            config.trace_autograd_ops, config.automatic_dynamic_shapes = previous
 
     return call
+
+
+def _private_copy(fn):
+    """`fn` (a function or bound method) running from a fresh code object."""
+    bound_to = getattr(fn, "__self__", None)
+    function = getattr(fn, "__func__", fn)
+    copy = types.FunctionType(
+        function.__code__.replace(),
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    return copy if bound_to is None else types.MethodType(copy, bound_to)
+
+
+def _at_offset_zero(value):
+    if isinstance(value, torch.Tensor) and value.storage_offset() != 0:
+        return value.clone()
+    return value
 
 
 def set_mode(model, training) -> None:

@@ -308,3 +308,24 @@ def test_recurrent_models_stay_eager_under_jit_compile():
     assert counters["stats"]["unique_graphs"] == 0
     assert "_whole_step" not in jit.__dict__
     assert h_eager.history["loss"] == h_jit.history["loss"]
+
+
+def test_compile_batch_dynamic_gives_each_function_its_own_cache():
+    from lamina.trainers.trainer_utils import compile_batch_dynamic
+
+    def scaled(factor):
+        return lambda t: t * factor  # one code object for every factor
+
+    data = torch.arange(12.0).reshape(6, 2)
+    torch._dynamo.reset()
+    counters.clear()
+    with torch._dynamo.config.patch(recompile_limit=1, error_on_recompile=True):
+        double, triple = (
+            compile_batch_dynamic(scaled(2.0)),
+            compile_batch_dynamic(scaled(3.0)),
+        )
+        assert torch.equal(double(data), data * 2)
+        assert torch.equal(triple(data), data * 3)
+        # A smaller batch sliced from the middle of the data: no recompile.
+        assert torch.equal(double(data[2:5]), data[2:5] * 2)
+    assert counters["stats"]["unique_graphs"] == 2
