@@ -329,3 +329,54 @@ def test_compile_batch_dynamic_gives_each_function_its_own_cache():
         # A smaller batch sliced from the middle of the data: no recompile.
         assert torch.equal(double(data[2:5]), data[2:5] * 2)
     assert counters["stats"]["unique_graphs"] == 2
+
+
+def test_two_outputs_sample_weights_validation_and_lr_callback_match_eager():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((70, 6)).astype("float32")
+    y_class = rng.integers(0, 3, 70)
+    y_value = rng.standard_normal((70, 1)).astype("float32")
+    weights = rng.random(70).astype("float32")
+
+    def build(jit_compile):
+        lamina.utils.set_random_seed(0)
+        inputs = lamina.Input((6,))
+        hidden = layers.Dense(8, activation="relu")(inputs)
+        outputs = {
+            "label": layers.Dense(3, activation="softmax", name="label")(hidden),
+            "value": layers.Dense(1, name="value")(hidden),
+        }
+        model = lamina.Model(inputs, outputs)
+        model.compile(
+            optimizer="adam",
+            loss={"label": "sparse_categorical_crossentropy", "value": "mse"},
+            loss_weights={"label": 1.0, "value": 0.5},
+            metrics={"label": ["accuracy"], "value": ["mae"]},
+            jit_compile=jit_compile,
+        )
+        return model
+
+    def fit(model):
+        halve = callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+        return model.fit(
+            x,
+            {"label": y_class, "value": y_value},
+            sample_weight=weights,
+            validation_data=(x[:20], {"label": y_class[:20], "value": y_value[:20]}),
+            batch_size=16,
+            epochs=3,
+            shuffle=False,
+            verbose=0,
+            callbacks=[halve],
+        ).history
+
+    eager, jit = build(False), build(True)
+    jit.set_weights(eager.get_weights())
+    h_eager, h_jit = fit(eager), fit(jit)
+    assert jit._whole_step.ready, jit._whole_step.reason
+    assert set(h_eager) == set(h_jit)
+    for key in h_eager:
+        np.testing.assert_allclose(h_eager[key], h_jit[key], rtol=1e-5, atol=1e-6)
+    for a, b in zip(eager.get_weights(), jit.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert jit.optimizer.learning_rate == pytest.approx(0.001 * 0.5**3)
