@@ -16,6 +16,7 @@ import torch
 
 from lamina import tree
 from lamina.backend.dtypes import to_torch_dtype
+from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.trainer_utils import compile_batch_dynamic, detach
 
 
@@ -81,8 +82,6 @@ class CompiledTrainStep:
             self._one_step(batch, row.unbind(0))
 
     def _one_step(self, batch, scalars):
-        from lamina.trainers.data_adapters import data_adapter_utils
-
         model = self.model
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
         y_pred, loss = model._forward_and_loss(x, y, sample_weight, True)
