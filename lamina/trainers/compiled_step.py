@@ -73,8 +73,10 @@ class CompiledTrainStep:
             rows.append(optimizer._host_step_scalars())
             optimizer._finish_update()
         scalars = torch.tensor(rows, dtype=self.dtype)
-        if self.device.type != "cpu":
+        if self.device.type == "cuda":  # queued, not waited for
             scalars = scalars.pin_memory().to(self.device, non_blocking=True)
+        elif self.device.type != "cpu":
+            scalars = scalars.to(self.device)
         self._compiled(batches, scalars)
 
     def _run(self, batches, scalars):
