@@ -41,6 +41,39 @@ def unsupported_reason(model):
     return None
 
 
+def whole_step_for(model, steps):
+    """`model`'s compiled whole train step for a group of `steps` batches, or
+    None (no `jit_compile`, a short group, the first step of a fit still to
+    run eagerly, or a model that cannot be one graph: see `unsupported_reason`).
+    Made on first use and kept on the model while its trainable weights stay
+    the same."""
+    if steps != model.steps_per_execution or not model._jit_applies():
+        return None
+    params = model._trainable_params
+    if params is None:
+        return None
+    whole_step = model.__dict__.get("_whole_step")
+    if whole_step is None or not _same(whole_step.params, params):
+        whole_step = CompiledTrainStep(model, steps)
+        object.__setattr__(model, "_whole_step", whole_step)
+    return whole_step if whole_step.ready else None
+
+
+def reusable_params(model):
+    """At the start of a later `fit()`: the trainable weights, when `model`
+    has a ready compiled step over exactly these (its first step need not run
+    eagerly; with `steps_per_execution=N` that would be N steps), else None."""
+    whole_step = model.__dict__.get("_whole_step")
+    if whole_step is None or not whole_step.ready:
+        return None
+    params = model.trainable_weights
+    return params if _same(whole_step.params, params) else None
+
+
+def _same(weights, others):
+    return [id(w) for w in weights] == [id(w) for w in others]
+
+
 class CompiledTrainStep:
     """Runs `len(batches)` train steps of `model` in one compiled call.
 

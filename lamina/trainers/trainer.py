@@ -14,7 +14,7 @@ from lamina import backend, optimizers, tree
 from lamina import metrics as metrics_module
 from lamina.callbacks import CallbackList
 from lamina.layers import layer as _layer_module
-from lamina.trainers import compile_utils
+from lamina.trainers import compile_utils, compiled_step
 from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.epoch_iterator import EpochIterator
 from lamina.trainers.trainer_utils import (
@@ -478,7 +478,7 @@ class Trainer:
         (`steps_per_execution` of them, fewer at an epoch's end), with the batch
         callbacks around it; returns the logs."""
         callbacks.on_train_batch_begin(begin)
-        whole_step = self._whole_step_for(len(group))
+        whole_step = compiled_step.whole_step_for(self, len(group))
         if whole_step is not None:
             whole_step([batch for batch, _ in group])
             logs = self.get_metrics_result()
@@ -491,28 +491,6 @@ class Trainer:
                 logs = self.train_step(batch)
         callbacks.on_train_batch_end(begin + len(group) - 1, logs)
         return logs
-
-    def _whole_step_for(self, steps):
-        """The compiled whole train step for a group of `steps` batches, or None
-        (no `jit_compile`, a short group, the first step of a fit still to run
-        eagerly, or a model that cannot be one graph: see
-        `compiled_step.unsupported_reason`)."""
-        if steps != self.steps_per_execution or not self._jit_applies():
-            return None
-        params = self._trainable_params
-        if params is None:
-            return None
-        whole_step = self.__dict__.get("_whole_step")
-        if whole_step is not None and (
-            whole_step.params is not None
-            and [id(p) for p in whole_step.params] == [id(p) for p in params]
-        ):
-            return whole_step if whole_step.ready else None
-        from lamina.trainers import compiled_step
-
-        whole_step = compiled_step.CompiledTrainStep(self, steps)
-        object.__setattr__(self, "_whole_step", whole_step)
-        return whole_step if whole_step.ready else None
 
     def __call__(self, *args, **kwargs):
         ddp = self.__dict__.get("_ddp")
@@ -570,15 +548,9 @@ class Trainer:
             for layer in layers
             if layer._regularized or layer.activity_regularizer is not None
         ]
-        self._trainable_params = None  # gathered after the first forward pass
-        whole_step = self.__dict__.get("_whole_step")
-        if whole_step is not None and whole_step.ready:
-            # A later fit() of a model whose compiled step exists: if the
-            # trainable weights are unchanged, its first step need not run
-            # eagerly (with steps_per_execution=N that would be N steps).
-            params = self.trainable_weights
-            if [id(p) for p in params] == [id(p) for p in whole_step.params]:
-                self._trainable_params = params
+        # Gathered after the first forward pass, unless a compiled step of
+        # these same weights exists (then the first step is compiled too).
+        self._trainable_params = compiled_step.reusable_params(self)
         if type(self).train_step is not Trainer.train_step:
             # A custom train_step may iterate self.metrics before compute_metrics:
             # resolve the compiled losses and metrics from the batch's shapes now.
