@@ -6,7 +6,6 @@ import torch.nn.functional as F
 
 from lamina.backend import config as _config
 from lamina.losses.loss import (
-    Loss,
     LossFunctionWrapper,
     prediction_tensor,
     target_tensor,
@@ -107,12 +106,12 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
             name=name,
             reduction=reduction,
             dtype=dtype,
-            apply_class_balancing=apply_class_balancing,
-            alpha=alpha,
-            gamma=gamma,
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
+            apply_class_balancing=apply_class_balancing,
+            alpha=alpha,
+            gamma=gamma,
         )
         self.apply_class_balancing = apply_class_balancing
         self.alpha = alpha
@@ -120,17 +119,6 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
         self.axis = axis
-
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-            "apply_class_balancing": self.apply_class_balancing,
-            "alpha": self.alpha,
-            "gamma": self.gamma,
-        }
 
 
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
@@ -152,24 +140,14 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
             name=name,
             reduction=reduction,
             dtype=dtype,
-            alpha=alpha,
-            gamma=gamma,
             from_logits=from_logits,
             label_smoothing=label_smoothing,
             axis=axis,
+            alpha=alpha,
+            gamma=gamma,
         )
         self.alpha = alpha
         self.gamma = gamma
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
         self.axis = axis
-
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-            "alpha": self.alpha,
-            "gamma": self.gamma,
-        }

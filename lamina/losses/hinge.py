@@ -4,7 +4,6 @@ categorical hinge, as functions and as `Loss` classes."""
 import torch
 
 from lamina.losses.loss import (
-    Loss,
     LossFunctionWrapper,
     prediction_tensor,
     target_tensor,
@@ -58,9 +57,6 @@ class Hinge(LossFunctionWrapper):
     def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
         super().__init__(hinge, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
-
 
 class SquaredHinge(LossFunctionWrapper):
     """Squared hinge loss. See `squared_hinge`."""
@@ -70,9 +66,6 @@ class SquaredHinge(LossFunctionWrapper):
     ):
         super().__init__(squared_hinge, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
-
 
 class CategoricalHinge(LossFunctionWrapper):
     """Categorical hinge loss. See `categorical_hinge`."""
@@ -81,6 +74,3 @@ class CategoricalHinge(LossFunctionWrapper):
         self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None
     ):
         super().__init__(categorical_hinge, name=name, reduction=reduction, dtype=dtype)
-
-    def get_config(self):
-        return Loss.get_config(self)

@@ -277,7 +277,16 @@ class LossFunctionWrapper(Loss):
         from lamina.saving import serialize_keras_object
 
         config = super().get_config()
-        config["fn"] = serialize_keras_object(self.fn)
+        named = type(self) is not LossFunctionWrapper and (
+            type(self).__module__.startswith("lamina.losses.")
+        )
+        if not named:
+            config["fn"] = serialize_keras_object(self.fn)
+        # lamina's named losses (BinaryCrossentropy, Huber, ...) pass their own
+        # arguments to their function as these keyword arguments, so those are
+        # their config. (Keras 3.15 leaves out CosineSimilarity's and
+        # SparseCategoricalCrossentropy's `axis` and Huber's `delta`; here they
+        # round-trip.)
         config.update(serialize_keras_object(self._fn_kwargs))
         return config
 

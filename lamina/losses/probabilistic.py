@@ -13,7 +13,6 @@ import torch.nn.functional as F
 
 from lamina.backend import config as _config
 from lamina.losses.loss import (
-    Loss,
     LossFunctionWrapper,
     attached_logits,
     prediction_tensor,
@@ -259,14 +258,6 @@ class BinaryCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
-
 
 class CategoricalCrossentropy(LossFunctionWrapper):
     """Cross-entropy for one-hot labels. See `categorical_crossentropy`.
@@ -301,14 +292,6 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
         self.axis = axis
-
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "label_smoothing": self.label_smoothing,
-            "axis": self.axis,
-        }
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -345,15 +328,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         self.ignore_class = ignore_class
         self.axis = axis
 
-    def get_config(self):
-        # Keras 3.15 leaves `axis` out of this config; kept so it round-trips.
-        return {
-            **Loss.get_config(self),
-            "from_logits": self.from_logits,
-            "ignore_class": self.ignore_class,
-            "axis": self.axis,
-        }
-
 
 class KLDivergence(LossFunctionWrapper):
     """Kullback-Leibler divergence. See `kl_divergence`."""
@@ -363,15 +337,9 @@ class KLDivergence(LossFunctionWrapper):
     ):
         super().__init__(kl_divergence, name=name, reduction=reduction, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
-
 
 class Poisson(LossFunctionWrapper):
     """Poisson loss. See `poisson`."""
 
     def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
         super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
-
-    def get_config(self):
-        return Loss.get_config(self)

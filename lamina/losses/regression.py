@@ -12,7 +12,6 @@ import torch.nn.functional as F
 
 from lamina.backend import config as _config
 from lamina.losses.loss import (
-    Loss,
     LossFunctionWrapper,
     prediction_tensor,
     squeeze_or_expand_to_same_rank,
@@ -118,9 +117,6 @@ class MeanSquaredError(LossFunctionWrapper):
             mean_squared_error, name=name, reduction=reduction, dtype=dtype
         )
 
-    def get_config(self):
-        return Loss.get_config(self)
-
 
 class MeanAbsoluteError(LossFunctionWrapper):
     """Mean of the absolute errors. See `mean_absolute_error`."""
@@ -131,9 +127,6 @@ class MeanAbsoluteError(LossFunctionWrapper):
         super().__init__(
             mean_absolute_error, name=name, reduction=reduction, dtype=dtype
         )
-
-    def get_config(self):
-        return Loss.get_config(self)
 
 
 class MeanAbsolutePercentageError(LossFunctionWrapper):
@@ -149,9 +142,6 @@ class MeanAbsolutePercentageError(LossFunctionWrapper):
             mean_absolute_percentage_error, name=name, reduction=reduction, dtype=dtype
         )
 
-    def get_config(self):
-        return Loss.get_config(self)
-
 
 class MeanSquaredLogarithmicError(LossFunctionWrapper):
     """Mean squared logarithmic error. See `mean_squared_logarithmic_error`."""
@@ -165,9 +155,6 @@ class MeanSquaredLogarithmicError(LossFunctionWrapper):
         super().__init__(
             mean_squared_logarithmic_error, name=name, reduction=reduction, dtype=dtype
         )
-
-    def get_config(self):
-        return Loss.get_config(self)
 
 
 class CosineSimilarity(LossFunctionWrapper):
@@ -189,10 +176,6 @@ class CosineSimilarity(LossFunctionWrapper):
         )
         self.axis = axis
 
-    def get_config(self):
-        # Keras 3.15 leaves `axis` out of this config; kept so it round-trips.
-        return {**Loss.get_config(self), "axis": self.axis}
-
 
 class Huber(LossFunctionWrapper):
     """Huber loss. See `huber`.
@@ -209,16 +192,9 @@ class Huber(LossFunctionWrapper):
         )
         self.delta = delta
 
-    def get_config(self):
-        # Keras 3.15 leaves `delta` out of this config; kept so it round-trips.
-        return {**Loss.get_config(self), "delta": self.delta}
-
 
 class LogCosh(LossFunctionWrapper):
     """Logarithm of the hyperbolic cosine of the error. See `log_cosh`."""
 
     def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
         super().__init__(log_cosh, name=name, reduction=reduction, dtype=dtype)
-
-    def get_config(self):
-        return Loss.get_config(self)

@@ -2,7 +2,6 @@
 
 from lamina.backend import config as _config
 from lamina.losses.loss import (
-    Loss,
     LossFunctionWrapper,
     prediction_tensor,
     target_tensor,
@@ -61,9 +60,6 @@ class Dice(LossFunctionWrapper):
         super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
         self.axis = axis
 
-    def get_config(self):
-        return {**Loss.get_config(self), "axis": self.axis}
-
 
 class Tversky(LossFunctionWrapper):
     """Tversky loss. See `tversky`."""
@@ -89,11 +85,3 @@ class Tversky(LossFunctionWrapper):
         self.alpha = alpha
         self.beta = beta
         self.axis = axis
-
-    def get_config(self):
-        return {
-            **Loss.get_config(self),
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "axis": self.axis,
-        }
