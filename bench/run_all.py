@@ -10,12 +10,11 @@ is the warm-up pass minus the median pass, for every compiled side.
 
 Run: .venv/bin/python bench/run_all.py [--threads 1] [--repeats 3]
      [--only SUBSTRING] [--sides torch,lamina,...] [--steps-per-execution 8]
-     [--device cpu|cuda] [--heavy]
+     [--device cpu|cuda]
 
 Sides (see bench/_workloads.py): torch, torch_compile, torch_bf16, lamina,
 lamina_jit, lamina_spe, lamina_bf16, keras (when importable), and on CUDA only
-torch_fp16 and lamina_fp16. (workload, side) pairs in HEAVY, whose compilation
-takes many minutes, run only with --heavy.
+torch_fp16 and lamina_fp16.
 
 Memory: one more subprocess per (workload, side) runs that side alone (its
 warm-up pass, compilation included) and reports `resource.getrusage(RUSAGE_SELF).ru_maxrss` (peak
@@ -51,11 +50,6 @@ LABELS = {
     "torch_fp16": "torch fp16",
     "lamina_fp16": "lamina fp16",
 }
-# (workload model, side) pairs left out unless --heavy. Empty since lamina keeps
-# recurrent models eager under jit_compile: compiling lamina_spe used to unroll
-# 8 steps of the LSTM's 80 time steps (138 s at steps_per_execution=2; not done
-# after 14 minutes at 8).
-HEAVY = set()
 # (lamina side, the torch side it is compared with head to head)
 PAIRS = [("lamina_bf16", "torch_bf16"), ("lamina_fp16", "torch_fp16")]
 
@@ -216,9 +210,6 @@ def main():
         help="steps_per_execution of the lamina_spe side",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip peak RSS")
-    parser.add_argument(
-        "--heavy", action="store_true", help="also run the HEAVY (workload, side) pairs"
-    )
     parser.add_argument("--time-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -241,25 +232,19 @@ def main():
         f"hand-written float32 loop (median of {args.repeats} passes after a "
         f"warm-up); lamina_spe: steps_per_execution={args.steps_per_execution}"
     )
-    rows, memory, compile_rows, pair_rows, skipped = [], [], [], [], set()
+    rows, memory, compile_rows, pair_rows = [], [], [], []
     compiled = [s for s in sides if s in _workloads.COMPILED_SIDES]
     pairs = [(a, b) for a, b in PAIRS if a in sides and b in sides]
     for index, workload in enumerate(_workloads.WORKLOADS):
         if args.only and args.only not in workload.name:
             continue
-        run = [s for s in sides if args.heavy or (workload.model, s) not in HEAVY]
-        skipped.update((workload.name, s) for s in sides if s not in run)
-        timing = _child(args, "--time-child", str(index), ",".join(run))
+        timing = _child(args, "--time-child", str(index), ",".join(sides))
         if "error" in timing:
             print(f"  {workload.name}: {timing['error']}", flush=True)
             continue
         base = (timing.get("torch") or {}).get("throughput")
         row, mem = [workload.name], [workload.name]
         for side in sides:
-            if side not in timing:
-                row.append("skipped")
-                mem.append("skipped")
-                continue
             row.append(_rate_cell(timing[side], base, side == "torch"))
             if not args.no_memory:
                 mem.append(_memory_cell(args, index, workload, side))
@@ -283,11 +268,6 @@ def main():
     print(_table(rows, ["workload"] + labels))
     if "lamina_spe" in sides:
         print('"-": steps_per_execution does not change predict: no such side')
-    if skipped:
-        print(
-            '"skipped": compiles for minutes (see HEAVY in bench/run_all.py); '
-            "--heavy runs it"
-        )
     if pairs:
         print()
         print("Mixed precision head to head: lamina's throughput / torch's")
@@ -350,8 +330,6 @@ def _rate_cell(timing, base, is_base):
 
 
 def _compile_cell(timing, side):
-    if side not in timing:
-        return "skipped"
     if timing[side] is None:
         return "-"
     return f"{timing[side]['first_s'] - timing[side]['median_s']:.1f} s"
