@@ -53,9 +53,13 @@ def whole_step_for(model, steps):
     if params is None:
         return None
     whole_step = model.__dict__.get("_whole_step")
-    if whole_step is None or not _same(whole_step.params, params):
+    if whole_step is None or (
+        # The same list as the last check (every step of a fit): no walk.
+        whole_step.checked_list is not params and not _same(whole_step.params, params)
+    ):
         whole_step = CompiledTrainStep(model, steps)
         object.__setattr__(model, "_whole_step", whole_step)
+    whole_step.checked_list = params
     return whole_step if whole_step.ready else None
 
 
@@ -88,6 +92,7 @@ class CompiledTrainStep:
         self.model = model
         self.steps = steps
         self.params = list(model._trainable_params)
+        self.checked_list = None  # the weight list whole_step_for last matched
         self.reason = unsupported_reason(model)
         self.ready = self.reason is None
         if not self.ready:

@@ -699,21 +699,24 @@ class Trainer:
         self.__dict__["_predict_block_rows"] = (
             predict_block_rows(self) if self.built else None
         )
-        with torch.inference_mode():
-            for step, batch in iterator.enumerate_epoch():
-                callbacks.on_predict_batch_begin(step)
-                batch_outputs = self.predict_step(batch)
-                if distributed:
-                    # Every rank returns every prediction, in the original order.
-                    from lamina.distribution.data_parallel import gather_batch
+        try:
+            with torch.inference_mode():
+                for step, batch in iterator.enumerate_epoch():
+                    callbacks.on_predict_batch_begin(step)
+                    batch_outputs = self.predict_step(batch)
+                    if distributed:
+                        # Every rank returns every prediction, in the original order.
+                        from lamina.distribution.data_parallel import gather_batch
 
-                    rank, sizes = iterator.shard[0], iterator.chunk_sizes
-                    batch_outputs = tree.map_structure(
-                        lambda t, r=rank, c=sizes: gather_batch(t, c, r), batch_outputs
-                    )
-                outputs.append(batch_outputs)
-                callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
-        self.__dict__["_predict_block_rows"] = None
+                        rank, sizes = iterator.shard[0], iterator.chunk_sizes
+                        batch_outputs = tree.map_structure(
+                            lambda t, r=rank, c=sizes: gather_batch(t, c, r),
+                            batch_outputs,
+                        )
+                    outputs.append(batch_outputs)
+                    callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
+        finally:
+            self.__dict__["_predict_block_rows"] = None
         set_mode(self, was_training)
         if not outputs:
             raise ValueError(
