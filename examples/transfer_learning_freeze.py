@@ -6,7 +6,7 @@
 3. Fine-tune: unfreeze, recompile with a small learning rate, train briefly.
 """
 
-import numpy as np
+import torch
 
 import lamina as keras
 from lamina import layers
@@ -34,7 +34,7 @@ def main(quick=False):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"trainable weights with the base frozen: {len(model.trainable_weights)}")
     model.fit(x_train[new], y_train[new] - 5, epochs=epochs, verbose=0)
-    unchanged = all(np.array_equal(a, b.detach()) for a, b in zip(frozen, base.weights))
+    unchanged = all(torch.equal(a, b.detach()) for a, b in zip(frozen, base.weights))
 
     base.trainable = True  # fine-tune everything, gently; recompile to apply
     model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy",

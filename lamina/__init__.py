@@ -26,6 +26,7 @@ from lamina import (
     tree,
     utils,
 )
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.dtype_policies import DTypePolicy
 from lamina.layers import Input, Layer
 from lamina.models import Model, Sequential
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DTypePolicy",
     "Input",
+    "KerasTensor",
     "Layer",
     "Model",
     "Sequential",

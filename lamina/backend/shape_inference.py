@@ -6,6 +6,9 @@ FakeTensorMode: shapes and dtypes only, no memory, no compute) with every unknow
 whose size follows the probe are reported as `None`.
 """
 
+import contextlib
+import functools
+
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -30,10 +33,66 @@ def _fake_from_spec(spec, probe, mode, device):
         return torch.empty(shape, dtype=to_torch_dtype(spec.dtype), device=device)
 
 
-def compute_output_spec(fn, *args, **kwargs):
+@functools.cache
+def _fake_mode_takes_variables() -> bool:
+    """Whether FakeTensorMode computes with lamina Variables (Parameter
+    subclasses). Releases before mid-2026 (torch 2.11 among them) refuse every
+    Parameter subclass ("Multiple dispatch failed ... returned NotImplemented")."""
+    from lamina.backend.variables import Variable
+
+    weight = Variable(torch.zeros(1), requires_grad=False)
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            torch.empty(1) + weight
+    except TypeError:
+        return False
+    return True
+
+
+_DEMOTED = []  # Variables passing as plain Parameters during an inference
+
+
+@contextlib.contextmanager
+def _as_plain_parameters(modules):
+    """On torch releases whose FakeTensorMode refuses Parameter subclasses, the
+    weights of `modules`, and those built during the inference (see
+    `variable_made`), are plain `nn.Parameter`s for the duration."""
+    if _fake_mode_takes_variables():
+        yield
+        return
+    start = len(_DEMOTED)
+    for module in modules:
+        for weight in module.parameters():
+            variable_made(weight, force=True)
+    try:
+        yield
+    finally:
+        from lamina.backend.variables import Variable
+
+        for weight in _DEMOTED[start:]:
+            weight.__class__ = Variable
+        del _DEMOTED[start:]
+
+
+def variable_made(weight, force=False):
+    """Called for each new Variable: one made while inferring, on a torch whose
+    FakeTensorMode refuses Parameter subclasses, passes as a plain Parameter
+    until the inference ends."""
+    from lamina.backend.variables import Variable
+
+    if type(weight) is not Variable or not (force or inferring()):
+        return
+    if _fake_mode_takes_variables():
+        return
+    weight.__class__ = torch.nn.Parameter
+    _DEMOTED.append(weight)
+
+
+def compute_output_spec(fn, *args, modules=(), **kwargs):
     """KerasTensors describing what `fn(*args, **kwargs)` would return.
 
     `args`/`kwargs` may hold KerasTensors (nested in lists/dicts) and plain values.
+    `modules`: the layers whose weights `fn` reads.
     """
     from lamina.backend.device import get_device
 
@@ -49,7 +108,7 @@ def compute_output_spec(fn, *args, **kwargs):
         )
         _DEPTH[0] += 1
         try:
-            with mode, torch.no_grad():
+            with _as_plain_parameters(modules), mode, torch.no_grad():
                 results.append(fn(*fake_args, **fake_kwargs))
         finally:
             _DEPTH[0] -= 1

@@ -1,5 +1,6 @@
 """TensorBoard: write event files that TensorBoard shows live, without TensorFlow."""
 
+import contextlib
 import os
 import time
 import warnings
@@ -369,12 +370,23 @@ class TensorBoard(Callback):
             activities=activities,
             on_trace_ready=profiler.tensorboard_trace_handler(self._train_dir),
         )
-        self._profiler.start()
+        with _quiet_profiler():
+            self._profiler.start()
 
     def _stop_profiler(self):
         if self._profiler is not None:
             profiler, self._profiler = self._profiler, None
-            profiler.stop()
+            with _quiet_profiler():
+                profiler.stop()
+
+
+@contextlib.contextmanager
+def _quiet_profiler():
+    """torch's profiler warns on CUDA that it "clears events at the end of each
+    cycle": true and intended here, since each profiled range is one trace."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Profiler clears events")
+        yield
 
 
 def _non_negative_int(value, name) -> int:

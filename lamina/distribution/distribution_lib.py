@@ -120,6 +120,14 @@ def initialize(backend=None):
         )
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if torch.cuda.is_available():
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"This process has LOCAL_RANK {local_rank}, but this machine shows "
+                f"{torch.cuda.device_count()} CUDA device(s): launch at most one "
+                "process per GPU (`torchrun --nproc-per-node "
+                f"{torch.cuda.device_count()}`), or hide the GPUs "
+                "(CUDA_VISIBLE_DEVICES='') to train on CPU processes with gloo."
+            )
         torch.cuda.set_device(local_rank)
         device_lib.set_device(f"cuda:{local_rank}")
         backend = backend or "nccl"

@@ -1,5 +1,6 @@
 """Layer: the Keras layer contract (deferred build, weights, config) on nn.Module."""
 
+import functools
 import inspect
 import threading
 
@@ -7,6 +8,7 @@ import numpy as np
 import torch
 
 from lamina import backend, dtype_policies, tree
+from lamina.backend import shape_inference
 from lamina.backend.keras_tensor import (
     KerasTensor,
     any_symbolic,
@@ -82,6 +84,11 @@ class Layer(torch.nn.Module):
     # layers over time): torch.compile unrolls such loops, so jit_compile
     # leaves a model holding one eager (see trainers/compiled_step.py).
     _loops_over_time = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
 
     def __new__(cls, *args, **kwargs):
         instance = super().__new__(cls)
@@ -298,6 +305,7 @@ class Layer(torch.nn.Module):
         param.path = f"{self.name}/{name}"
         param.constraint = constraints.get(constraint)
         param.autocast = autocast
+        shape_inference.variable_made(param)
         key = name.replace(".", "_")
         if key in self._parameters or hasattr(type(self), key) or key in self._modules:
             suffix = 1
@@ -472,6 +480,8 @@ class Layer(torch.nn.Module):
             and first.is_floating_point()
         ):
             args = (first.to(self._compute_torch_dtype),) + args[1:]
+        if not ctx.depth:
+            args, kwargs = _onto_device(self._device(), args, kwargs)
         training = kwargs.pop("training", None) if kwargs else None
         if not self.built:
             self._build_on_first_call(args, kwargs)
@@ -525,6 +535,18 @@ class Layer(torch.nn.Module):
         ):
             _set_mask(outputs, self.compute_mask(args[0], mask))
         return outputs
+
+    def _device(self) -> torch.device:
+        """Where this layer computes: its weights' device (so a model moved with
+        `.to()` keeps working), else lamina's device."""
+        weight = self.__dict__.get("_device_probe")
+        if weight is None:
+            weight = next(self.parameters(), None)
+            if weight is None:
+                return backend.get_device()
+            # The same Parameter object moves with `.to()`: its device is current.
+            self.__dict__["_device_probe"] = weight
+        return weight.device
 
     def train(self, mode: bool = True):
         """torch's train/eval switch. Calling it (or `eval()`) is an explicit
@@ -641,7 +663,7 @@ class Layer(torch.nn.Module):
                 k["training"] = False
             return self.call(*a, **k)
 
-        return compute_output_spec(_run, *args, **kwargs)
+        return compute_output_spec(_run, *args, modules=(self,), **kwargs)
 
     def compute_output_shape(self, input_shape):
         """Output shape for inputs of `input_shape` (by default inferred by running
@@ -740,6 +762,54 @@ def _dedupe(items):
             seen.add(id(item))
             result.append(item)
     return result
+
+
+def _marks_built(build):
+    """`build` that, as in Keras, leaves the layer built (and remembers the
+    shapes for its build config) also when user code calls it directly."""
+    if getattr(build, "_marks_built", False):
+        return build
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        if not self.built:
+            self.built = True
+            if self._build_shapes is None and len(args) == 1 and not kwargs:
+                self._build_shapes = args[0]
+
+    wrapper._marks_built = True
+    return wrapper
+
+
+def _onto_device(device, args, kwargs):
+    """`args` and `kwargs` with every tensor on another device copied to `device`,
+    as Keras's torch backend does when its ops convert their inputs (a CPU
+    tensor reaches a layer whose weights are on the GPU). Keras masks travel
+    along. Calls inside a layer's call skip this: their tensors are on the
+    device already."""
+
+    def move(x):
+        if not isinstance(x, torch.Tensor) or _on(x, device):
+            return x
+        moved = x.to(device, non_blocking=True)
+        mask = getattr(x, "_keras_mask", None)
+        if mask is not None:
+            moved._keras_mask = mask.to(device, non_blocking=True)
+        return moved
+
+    if len(args) == 1 and not kwargs:
+        first = args[0]
+        if isinstance(first, torch.Tensor) and _on(first, device):
+            return args, kwargs  # the common case, without a tree walk
+    return tree.map_structure(move, args), tree.map_structure(move, kwargs)
+
+
+def _on(x, device):
+    here = x.device
+    return here.type == device.type and (
+        device.index is None or here.index is None or here.index == device.index
+    )
 
 
 def _to_tensors(x):

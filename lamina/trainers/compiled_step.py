@@ -17,7 +17,11 @@ import torch
 from lamina import tree
 from lamina.backend.dtypes import to_torch_dtype
 from lamina.trainers.data_adapters import data_adapter_utils
-from lamina.trainers.trainer_utils import compile_batch_dynamic, detach
+from lamina.trainers.trainer_utils import (
+    compile_batch_dynamic,
+    detach,
+    traces_autograd_grad,
+)
 
 
 def unsupported_reason(model):
@@ -28,6 +32,8 @@ def unsupported_reason(model):
     """
     from lamina.trainers.trainer import Trainer
 
+    if not traces_autograd_grad():
+        return "a torch release that cannot trace torch.autograd.grad"
     if type(model).train_step is not Trainer.train_step:
         return "a custom train_step"
     if model.__dict__.get("_distribution") is not None:

@@ -595,6 +595,7 @@ class Trainer:
             spec = compute_output_spec(
                 lambda inputs: self(inputs, training=False),
                 tree.map_structure(spec_of, x),
+                modules=(self,),
             )
         except Exception:  # noqa: BLE001 - user code may not trace; build lazily
             return

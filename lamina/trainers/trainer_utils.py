@@ -71,15 +71,25 @@ def compile_batch_dynamic(fn, trace_autograd=False):
                 if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
                     torch._dynamo.maybe_mark_dynamic(leaf, 0)
         config = torch._dynamo.config
-        previous = config.trace_autograd_ops, config.automatic_dynamic_shapes
-        config.trace_autograd_ops = trace_autograd or previous[0]
+        dynamic_shapes = config.automatic_dynamic_shapes
         config.automatic_dynamic_shapes = False
+        if trace_autograd:
+            traced_before = config.trace_autograd_ops
+            config.trace_autograd_ops = True
         try:
             return compiled(*args)
         finally:
-            config.trace_autograd_ops, config.automatic_dynamic_shapes = previous
+            config.automatic_dynamic_shapes = dynamic_shapes
+            if trace_autograd:
+                config.trace_autograd_ops = traced_before
 
     return call
+
+
+def traces_autograd_grad():
+    """Whether this torch's compiler can trace `torch.autograd.grad` into a
+    graph (the `trace_autograd_ops` setting; older releases lack it)."""
+    return hasattr(torch._dynamo.config, "trace_autograd_ops")
 
 
 def _private_copy(fn):

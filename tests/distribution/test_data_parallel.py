@@ -17,7 +17,14 @@ pytestmark = pytest.mark.skipif(
 
 
 def launch(out, *extra):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    # CPU processes even where a GPU exists (two processes cannot share one
+    # GPU under NCCL); test_initialize.py covers the GPU count check.
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.getcwd(),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     command = [
         sys.executable,
         "-m",

@@ -65,7 +65,7 @@ def test_get_and_set_weights_round_trip_and_check_shapes():
     layer(np.ones((1, 3), "float32"))
     layer.set_weights([np.array([1.0, 2.0, 3.0]), np.array(0.5)])
     out = layer(np.ones((1, 3), "float32"))
-    np.testing.assert_allclose(out.detach().numpy(), [[1.5, 2.5, 3.5]])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), [[1.5, 2.5, 3.5]])
     assert [w.shape for w in layer.get_weights()] == [(3,), ()]
     with pytest.raises(ValueError, match="has shape \\(3,\\).*array of shape"):
         layer.set_weights([np.ones(4), np.array(0.0)])
@@ -220,3 +220,20 @@ def test_weights_built_during_predict_can_be_trained_later():
     model.compile("sgd", "mse")
     model.fit(np.ones((3, 4), "float32"), np.ones((3, 2), "float32"), verbose=0)
     assert not model.layers[0].kernel.is_inference()
+
+
+def test_calling_a_custom_build_directly_leaves_the_layer_built_as_in_keras():
+    class Scale(lamina.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    layer = Scale()
+    layer.build((None, 3))
+    assert layer.built
+    assert layer.get_build_config() == {"input_shape": (None, 3)}
+    weight = layer.w
+    layer(np.ones((2, 3), "float32"))
+    assert layer.w is weight  # the call did not build a second time

@@ -51,7 +51,7 @@ class BatchNormalization(Layer):
     Example:
     >>> layer = lamina.layers.BatchNormalization()
     >>> x = np.array([[0.0, 2.0], [2.0, 6.0]], "float32")
-    >>> np.round(layer(x, training=True).detach().numpy(), 2).tolist()
+    >>> np.round(lamina.ops.convert_to_numpy(layer(x, training=True)), 2).tolist()
     [[-1.0, -1.0], [1.0, 1.0]]
     >>> [round(float(v), 3) for v in layer.moving_mean]
     [0.01, 0.04]
@@ -208,8 +208,10 @@ class BatchNormalization(Layer):
                 outputs = self._train_step_unfused(x, mask, gamma, beta)
             else:
                 outputs = self._fused(x, gamma, beta, training=True)
-        else:
+        elif self.epsilon > 0:
             outputs = self._fused(x, gamma, beta, training=False)
+        else:
+            outputs = self._infer_unfused(x, gamma, beta)
         return outputs.to(self._compute_torch_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -247,8 +249,10 @@ class BatchNormalization(Layer):
     def _fused_ok(self, x):
         # F.batch_norm needs more than one value per channel in training, and
         # running statistics of the input's dtype.
+        # CUDA's kernel also refuses epsilon=0 (Keras allows it).
         return (
-            x.ndim >= 2
+            self.epsilon > 0
+            and x.ndim >= 2
             and x.numel() > x.shape[self._channel]
             and x.dtype == self.moving_mean.dtype
         )
@@ -325,6 +329,17 @@ class BatchNormalization(Layer):
         if gamma is not None:
             inv = inv * gamma
         out = (x - mean.reshape(shape)) * inv.reshape(shape)
+        if beta is not None:
+            out = out + beta.reshape(shape)
+        return out
+
+    def _infer_unfused(self, x, gamma, beta):
+        shape = [1] * x.ndim
+        shape[self._channel] = x.shape[self._channel]
+        inv = torch.rsqrt(self.moving_variance.to(x.dtype) + self.epsilon)
+        if gamma is not None:
+            inv = inv * gamma
+        out = (x - self.moving_mean.to(x.dtype).reshape(shape)) * inv.reshape(shape)
         if beta is not None:
             out = out + beta.reshape(shape)
         return out

@@ -16,10 +16,17 @@ _AVG_OPS = {1: F.avg_pool2d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def _compiling_with_grad(x):
-    """True inside a torch.compile graph that differentiates through `x`:
+    """True inside a torch.compile graph that differentiates through a CPU `x`:
     max pooling then goes through opaque ATen operators (see
-    `_opaque_max_pool`); a compiled forward-only pass fuses it well."""
-    return torch.compiler.is_compiling() and torch.is_grad_enabled() and x.requires_grad
+    `_opaque_max_pool`: inductor's CPU backward is a scatter); a compiled
+    forward-only pass fuses it well. On GPUs torch's own lowering is kept (the
+    CPU measurements say nothing about it)."""
+    return (
+        x.device.type == "cpu"
+        and torch.compiler.is_compiling()
+        and torch.is_grad_enabled()
+        and x.requires_grad
+    )
 
 
 # Below this many input elements torch's pooling kernel is quicker than the
