@@ -1,4 +1,8 @@
-"""Shared test set-up: every test runs on the CPU with fresh names and seeds."""
+"""Shared test set-up: fresh names, seeds and precision policy for every test.
+
+Tests run on lamina's default device: the CPU here, CUDA where a GPU is present
+(`bench/cuda_check.sh` runs the suite there).
+"""
 
 import os
 
@@ -9,6 +13,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import lamina  # noqa: E402
+
+# Tests check arithmetic against NumPy and Keras at float32 tolerances: on GPUs
+# where torch defaults cuDNN convolutions to TF32 (10-bit mantissa), turn it off.
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
 
 
 @pytest.fixture(autouse=True)

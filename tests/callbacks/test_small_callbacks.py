@@ -157,7 +157,9 @@ def test_swap_ema_weights_evaluates_with_the_average_then_swaps_back():
         callbacks=[SwapEMAWeights(), peek],
     )
     optimizer = model.optimizer
-    averages = [a.detach().numpy() for a in optimizer._model_variables_moving_average]
+    averages = [
+        a.detach().cpu().numpy() for a in optimizer._model_variables_moving_average
+    ]
     raw = model.get_weights()
     for seen, average in zip(during[0], averages):
         np.testing.assert_array_equal(seen, average)

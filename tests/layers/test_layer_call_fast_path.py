@@ -87,7 +87,7 @@ def test_nested_masks_reach_layers_that_take_them():
     model.predict(np.array([[1, 2, 0, 0]]), verbose=0)
     assert recorder.masks[-1] is not None
     np.testing.assert_array_equal(
-        recorder.masks[-1].numpy(), [[True, True, False, False]]
+        recorder.masks[-1].cpu().numpy(), [[True, True, False, False]]
     )
 
 

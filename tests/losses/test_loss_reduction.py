@@ -23,7 +23,7 @@ Y_PRED = np.array([[1.0, 1.0], [1.0, 3.0], [2.0, 2.0]], dtype="float32")
 )
 def test_reductions_without_weights(reduction, expected):
     loss = losses.MeanSquaredError(reduction=reduction)
-    np.testing.assert_allclose(loss(Y_TRUE, Y_PRED).numpy(), expected)
+    np.testing.assert_allclose(loss(Y_TRUE, Y_PRED).cpu().numpy(), expected)
 
 
 @pytest.mark.parametrize(
@@ -38,13 +38,13 @@ def test_reductions_without_weights(reduction, expected):
 def test_reductions_with_sample_weights(reduction, expected):
     loss = losses.MeanSquaredError(reduction=reduction)
     out = loss(Y_TRUE, Y_PRED, sample_weight=np.array([2.0, 0.5, 4.0]))
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=1e-6)
 
 
 def test_column_sample_weights_give_column_losses_as_in_keras():
     loss = losses.MeanSquaredError(reduction="none")
     out = loss(Y_TRUE, Y_PRED, sample_weight=np.array([[2.0], [0.5], [4.0]]))
-    np.testing.assert_allclose(out.numpy(), [[2.0], [1.0], [0.0]])
+    np.testing.assert_allclose(out.cpu().numpy(), [[2.0], [1.0], [0.0]])
     total = losses.MeanSquaredError()(
         Y_TRUE, Y_PRED, sample_weight=np.array([[2.0], [0.5], [4.0]])
     )

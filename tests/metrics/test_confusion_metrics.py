@@ -16,7 +16,7 @@ def test_precision_with_weights_and_several_thresholds():
     metric.update_state([0, 1, 1, 0], [0.5, 0.8, 0.4, 0.9], sample_weight=[1, 2, 3, 4])
     # t=0.3: positives 0.5(neg,1) 0.8(pos,2) 0.4(pos,3) 0.9(neg,4) -> 5/10
     # t=0.7: 0.8(pos,2) 0.9(neg,4) -> 2/6
-    np.testing.assert_allclose(metric.result().numpy(), [0.5, 2 / 6], rtol=1e-6)
+    np.testing.assert_allclose(metric.result().cpu().numpy(), [0.5, 2 / 6], rtol=1e-6)
 
 
 def test_precision_top_k_and_class_id():
@@ -35,7 +35,9 @@ def test_confusion_counts():
     assert float(metrics.TrueNegatives()(y_true, y_pred)) == 1.0
     assert float(metrics.FalseNegatives()(y_true, y_pred)) == 1.0
     several = metrics.FalsePositives(thresholds=[0.0, 1.0])
-    np.testing.assert_allclose(several(y_true, [0, 0.5, 1, 1]).numpy(), [2.0, 0.0])
+    np.testing.assert_allclose(
+        several(y_true, [0, 0.5, 1, 1]).cpu().numpy(), [2.0, 0.0]
+    )
 
 
 def test_auc_is_one_for_a_perfect_ranking_and_half_for_a_constant_one():

@@ -106,7 +106,7 @@ def test_shared_layer_gradients_sum_over_calls():
     xa = torch.tensor([[1.0, 2.0]])
     xb = torch.tensor([[3.0, 5.0]])
     model([xa, xb]).sum().backward()
-    np.testing.assert_allclose(shared.kernel.grad.numpy(), [[4.0], [7.0]])
+    np.testing.assert_allclose(shared.kernel.grad.cpu().numpy(), [[4.0], [7.0]])
     assert len(model.weights) == 1
 
 

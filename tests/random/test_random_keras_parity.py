@@ -61,7 +61,10 @@ def test_seeded_dropout_equals_keras(noise_shape):
     theirs = keras_cpu(
         keras.random.dropout, torch.as_tensor(x), 0.4, noise_shape=noise_shape, seed=3
     )
-    np.testing.assert_array_equal(ours, theirs)
+    # The same mask; the kept values are x / 0.6, which a GPU may round in the
+    # last bit differently from Keras's CPU side.
+    np.testing.assert_array_equal(ours == 0, theirs == 0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
 @pytest.mark.parametrize("axis", [0, 1])

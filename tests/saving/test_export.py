@@ -38,6 +38,12 @@ def _data(shape, batch):
     return RNG.random((batch,) + shape, dtype=np.float32)
 
 
+def _on_device(x):
+    # The exported program holds the model's weights where they are (CUDA
+    # where there is one): its inputs go there too.
+    return torch.from_numpy(x).to(lamina.backend.get_device())
+
+
 def _onnxruntime():
     pytest.importorskip("onnx", reason="ONNX export needs the onnx extra")
     pytest.importorskip("onnxscript", reason="ONNX export needs the onnx extra")
@@ -53,7 +59,7 @@ def test_torch_export_predicts_like_the_model_for_any_batch_size(tmp_path, case)
     program = torch.export.load(path)
     for batch in (4, 1, 9):
         x = _data(shape, batch)
-        out = program.module()(torch.from_numpy(x)).detach().numpy()
+        out = program.module()(_on_device(x)).detach().cpu().numpy()
         np.testing.assert_allclose(out, model.predict(x, verbose=0), atol=1e-5)
 
 
@@ -99,12 +105,13 @@ def test_subclassed_model_exports_with_the_shapes_it_was_built_with(tmp_path):
 
     model = TwoDense()
     x = _data((5,), 2)
-    expected = model(x).detach().numpy()
+    expected = model(x).detach().cpu().numpy()
     model.export(tmp_path / "sub.pt2")
     program = torch.export.load(tmp_path / "sub.pt2")
-    out = program.module()(torch.from_numpy(x)).detach().numpy()
+    out = program.module()(_on_device(x)).detach().cpu().numpy()
     np.testing.assert_allclose(out, expected, atol=1e-6)
-    assert program.module()(torch.zeros(6, 5)).shape == (6, 1)
+    zeros = torch.zeros(6, 5, device=lamina.backend.get_device())
+    assert program.module()(zeros).shape == (6, 1)
 
 
 def test_input_signature_sets_the_exported_shapes(tmp_path):
@@ -117,7 +124,7 @@ def test_input_signature_sets_the_exported_shapes(tmp_path):
     )
     program = torch.export.load(tmp_path / "m.pt2")
     x = _data((3,), 4)
-    out = program.module()(torch.from_numpy(x)).detach().numpy()
+    out = program.module()(_on_device(x)).detach().cpu().numpy()
     np.testing.assert_allclose(out, model.predict(x, verbose=0), atol=1e-6)
 
 

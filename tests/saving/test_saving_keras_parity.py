@@ -149,7 +149,7 @@ def test_keras_file_written_by_keras_loads_in_lamina(tmp_path):
     np.testing.assert_allclose(_predict(loaded, X), _predict(k_model, X), atol=1e-5)
     assert loaded.compiled and isinstance(loaded.optimizer, lamina.optimizers.Adam)
     k_state = [np.asarray(v) for v in k_model.optimizer.variables]
-    l_state = [v.detach().numpy() for v in loaded.optimizer.variables]
+    l_state = [v.detach().cpu().numpy() for v in loaded.optimizer.variables]
     assert len(k_state) == len(l_state) == 10
     for k_value, l_value in zip(k_state, l_state):
         np.testing.assert_array_equal(k_value, l_value)
@@ -164,7 +164,9 @@ def test_keras_file_written_by_lamina_loads_in_keras(tmp_path):
     for k_value, l_value in zip(
         loaded.optimizer.variables, l_model.optimizer.variables
     ):
-        np.testing.assert_array_equal(np.asarray(k_value), l_value.detach().numpy())
+        np.testing.assert_array_equal(
+            np.asarray(k_value), l_value.detach().cpu().numpy()
+        )
 
 
 def test_weights_files_move_both_ways(tmp_path):

@@ -53,7 +53,7 @@ def test_sequential_layout_names_groups_by_class_and_orders_variables(tmp_path):
     ]
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(
-            f["layers/dense/vars/0"][()], model.layers[0].kernel.detach().numpy()
+            f["layers/dense/vars/0"][()], model.layers[0].kernel.detach().cpu().numpy()
         )
 
 
@@ -196,7 +196,9 @@ def test_load_builds_the_optimizer_so_training_resumes_from_its_state(tmp_path):
     other.load_weights(path)
     assert other.optimizer.built and int(other.optimizer.iterations) == 2
     for a, b in zip(model.optimizer.variables, other.optimizer.variables):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        np.testing.assert_array_equal(
+            a.detach().cpu().numpy(), b.detach().cpu().numpy()
+        )
 
 
 def test_mismatched_optimizer_is_skipped_with_a_warning(tmp_path):
@@ -287,7 +289,8 @@ def test_parameters_outside_add_weight_are_refused_rather_than_lost(tmp_path):
     class Raw(layers.Layer):
         def __init__(self):
             super().__init__()
-            self.lin = torch.nn.Linear(2, 2)
+            # On lamina's device, as the inputs it will get.
+            self.lin = torch.nn.Linear(2, 2, device=lamina.backend.get_device())
 
         def call(self, x):
             return self.lin(x)
@@ -322,7 +325,7 @@ def test_custom_save_own_variables_is_used_both_ways(tmp_path):
         np.testing.assert_array_equal(f["layers/doubled/vars/twice"][()], [6.0, 6.0])
     other = lamina.Sequential([lamina.Input((2,)), Doubled()])
     other.load_weights(path)
-    np.testing.assert_array_equal(other.layers[0].w.detach().numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(other.layers[0].w.detach().cpu().numpy(), [3.0, 3.0])
 
 
 def test_bfloat16_weights_are_written_as_keras_does_and_read_back_exactly(tmp_path):

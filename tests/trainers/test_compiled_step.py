@@ -67,7 +67,7 @@ def _assert_same(eager, jit, history_eager, history_jit):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for a, b in zip(eager.optimizer.variables, jit.optimizer.variables):
         np.testing.assert_allclose(
-            np.asarray(a.detach()), np.asarray(b.detach()), rtol=1e-5, atol=1e-6
+            a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-5, atol=1e-6
         )
     np.testing.assert_allclose(
         history_eager["loss"], history_jit["loss"], rtol=1e-5, atol=1e-7
@@ -117,7 +117,7 @@ def test_batch_norm_and_dropout_layers_train_in_the_graph():
     )
     assert jit._whole_step.ready, jit._whole_step.reason
     _assert_same(eager, jit, h_eager, h_jit)
-    moving_mean = jit.layers[1].moving_mean.detach().numpy()
+    moving_mean = jit.layers[1].moving_mean.detach().cpu().numpy()
     assert np.abs(moving_mean).sum() > 0
 
 

@@ -83,7 +83,7 @@ def test_predict_returns_numpy_in_order_for_every_sample():
     model = classifier()
     out = model.predict(x, batch_size=32, verbose=0)
     assert isinstance(out, np.ndarray) and out.shape == (70, 3)
-    direct = model(torch.from_numpy(x)).detach().numpy()
+    direct = model(torch.from_numpy(x)).detach().cpu().numpy()
     np.testing.assert_allclose(out, direct, rtol=1e-6)
     np.testing.assert_allclose(model.predict_on_batch(x[:5]), direct[:5], rtol=1e-6)
 

@@ -111,7 +111,7 @@ def test_models_whose_rows_may_interact_run_whole_batches(build, monkeypatch):
     model.predict(x, verbose=0)  # builds the subclassed model
     assert predict_block_rows(model) is None
     if isinstance(model.layers[0], _BatchMean):
-        expected = model(torch.as_tensor(x)).detach().numpy()
+        expected = model(torch.as_tensor(x)).detach().cpu().numpy()
         np.testing.assert_allclose(
             model.predict(x, batch_size=6, verbose=0), expected, rtol=1e-6
         )

@@ -73,5 +73,5 @@ def test_predict_matches_calling_the_model_for_a_cnn():
     x = np.random.default_rng(0).random((600, 12, 12, 1), dtype=np.float32)
     out = model.predict(x, batch_size=512, verbose=0)
     # The model called with gradients on takes torch's kernels throughout.
-    expected = model(torch.from_numpy(x)).detach().numpy()
+    expected = model(torch.from_numpy(x)).detach().cpu().numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-7)

@@ -83,7 +83,7 @@ def test_to_categorical_of_a_tensor_matches_keras():
     # Keras's torch backend leaves torch's int64 here; lamina gives floatx, as
     # keras.ops.one_hot does.
     assert ours.dtype == torch.float32
-    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(ours.cpu().numpy(), theirs.cpu().numpy())
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -97,7 +97,7 @@ def test_normalize_matches_keras_on_the_last_axis(order):
     )
     t = torch.from_numpy(x.astype("float32"))
     np.testing.assert_allclose(
-        utils.normalize(t, order=order).numpy(),
-        keras.utils.normalize(t, order=order).numpy(),
+        utils.normalize(t, order=order).cpu().numpy(),
+        keras.utils.normalize(t, order=order).cpu().numpy(),
         rtol=1e-6,
     )

@@ -92,8 +92,9 @@ def test_multi_head_attention_matches_keras(kwargs, args, call_kwargs):
     k_layer, l_layer = _pair(
         keras.layers.MultiHeadAttention, MultiHeadAttention, kwargs, args
     )
+    # On Keras's device: Keras moves its inputs there, not its masks.
     k_call = {
-        k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+        k: keras.ops.convert_to_tensor(v) if isinstance(v, np.ndarray) else v
         for k, v in call_kwargs.items()
     }
     _assert_same(k_layer(*_tensors(args), **k_call), l_layer(*args, **call_kwargs))

@@ -63,7 +63,7 @@ def test_masks_come_from_the_inputs_and_the_query_mask_travels():
     q._keras_mask = torch.tensor([[True, False, True], [True, True, True]])
     v._keras_mask = torch.tensor([[True, True, True, True, False]] * 2)
     out = Attention()([q, v])
-    assert torch.equal(out._keras_mask, q._keras_mask)
+    assert torch.equal(out._keras_mask.cpu(), q._keras_mask)
     assert np.all(_np(out)[0, 1] == 0.0)
 
 

@@ -32,7 +32,9 @@ def test_shapes_and_values_follow_the_equation(
     expected = np.einsum(equation, X, layer.get_weights()[0])
     if bias_shape is not None:
         expected = expected + layer.get_weights()[1]
-    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        out.detach().cpu().numpy(), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_activation_config_and_fan_axes():

@@ -99,8 +99,9 @@ def test_keras_masks_on_inputs_hide_padding_and_travel_to_the_output():
     noisy._keras_mask = mask
     np.testing.assert_allclose(_np(layer(query, noisy)), _np(out), rtol=1e-5, atol=1e-5)
     # A masked query passes its mask on; padded query rows still give numbers.
-    x = torch.tensor(V)
-    x._keras_mask = mask
+    # On lamina's device, where the layer takes the tensor (and its mask) as is.
+    x = torch.tensor(V, device=lamina.backend.get_device())
+    x._keras_mask = mask = mask.to(x.device)
     y = layer(x, x)
     assert y._keras_mask is mask
     assert torch.isfinite(y).all()

@@ -96,7 +96,7 @@ def _pair(name, args, kwargs, shape):
 @pytest.mark.parametrize("name, args, kwargs, shape", CASES)
 def test_same_weights_give_the_same_outputs_as_keras(name, args, kwargs, shape):
     k_layer, l_layer, x, k_out = _pair(name, args, kwargs, shape)
-    l_out = l_layer(x).detach().numpy()
+    l_out = l_layer(x).detach().cpu().numpy()
     assert l_out.shape == k_out.shape
     np.testing.assert_allclose(l_out, k_out, rtol=1e-5, atol=1e-5)
     assert l_layer.compute_output_shape(shape) == tuple(

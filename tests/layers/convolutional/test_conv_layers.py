@@ -23,7 +23,7 @@ def _x(*shape):
 
 
 def _np(t):
-    return t.detach().numpy()
+    return t.detach().cpu().numpy()
 
 
 def _reference_conv2d(x, kernel, strides, padding, dilation=(1, 1)):
@@ -185,7 +185,7 @@ def test_conv_transpose_is_the_input_gradient_of_conv(
     z = down(probe)
     if z.shape[1] != size:
         pytest.skip("forward conv does not invert this output size")
-    (grad,) = torch.autograd.grad((z * x).sum(), probe)
+    (grad,) = torch.autograd.grad((z * x.to(z.device)).sum(), probe)
     np.testing.assert_allclose(_np(y), grad.numpy(), rtol=1e-5, atol=1e-5)
 
 

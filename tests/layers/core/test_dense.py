@@ -8,7 +8,7 @@ from lamina import layers
 def test_output_is_inputs_times_kernel_plus_zero_bias():
     layer = layers.Dense(2, kernel_initializer="ones")
     out = layer(np.array([[1.0, 2.0, 3.0]], dtype="float32"))
-    np.testing.assert_allclose(out.detach().numpy(), [[6.0, 6.0]])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), [[6.0, 6.0]])
 
 
 def test_kernel_has_keras_layout_in_out():
@@ -65,4 +65,4 @@ def test_symbolic_call_infers_output_shape():
 
 def test_integer_inputs_are_promoted_to_float_like_keras():
     out = layers.Dense(2, kernel_initializer="ones")(np.array([[1, 2]], "int64"))
-    np.testing.assert_allclose(out.detach().numpy(), [[3.0, 3.0]])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), [[3.0, 3.0]])

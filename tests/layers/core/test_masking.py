@@ -25,24 +25,24 @@ X = np.array(
 def test_steps_whose_features_all_equal_mask_value_are_masked_and_zeroed():
     out = Masking(mask_value=5.0)(X)
     np.testing.assert_array_equal(
-        out._keras_mask.numpy(), [[True, True, True], [True, False, False]]
+        out._keras_mask.cpu().numpy(), [[True, True, True], [True, False, False]]
     )
-    np.testing.assert_array_equal(out.numpy()[1, 1:], 0.0)
-    np.testing.assert_array_equal(out.numpy()[0], X[0])
+    np.testing.assert_array_equal(out.cpu().numpy()[1, 1:], 0.0)
+    np.testing.assert_array_equal(out.cpu().numpy()[0], X[0])
 
 
 def test_default_mask_value_is_zero():
     out = Masking()(X)
     np.testing.assert_array_equal(
-        out._keras_mask.numpy(), [[True, False, True], [False, True, True]]
+        out._keras_mask.cpu().numpy(), [[True, False, True], [False, True, True]]
     )
-    np.testing.assert_array_equal(out.numpy(), X)
+    np.testing.assert_array_equal(out.cpu().numpy(), X)
     assert Masking().compute_mask(torch.as_tensor(X)).shape == (2, 3)
 
 
 def test_an_infinite_mask_value_gives_zeros_not_nans():
     x = np.array([[[np.inf, np.inf], [1.0, 2.0]]], "float32")
-    out = Masking(mask_value=np.inf)(x).numpy()
+    out = Masking(mask_value=np.inf)(x).cpu().numpy()
     np.testing.assert_array_equal(out, [[[0.0, 0.0], [1.0, 2.0]]])
 
 
@@ -51,7 +51,7 @@ def test_mask_reaches_the_next_layers_call_through_identity():
     model = lamina.Sequential([lamina.Input((3, 2)), Masking(), Identity(), recorder])
     model(X)
     np.testing.assert_array_equal(
-        recorder.seen_mask.numpy(), [[True, False, True], [False, True, True]]
+        recorder.seen_mask.cpu().numpy(), [[True, False, True], [False, True, True]]
     )
 
 
@@ -71,7 +71,8 @@ def test_symbolic_shape_and_config_round_trip():
 
 
 def test_identity_returns_inputs_and_nested_structures_unchanged():
-    x = torch.ones(2, 3)
+    # On lamina's device: a tensor from elsewhere would be moved there first.
+    x = torch.ones(2, 3, device=lamina.backend.get_device())
     assert Identity()(x) is x
     pair = Identity()([torch.zeros(1), torch.ones(2)])
     assert [tuple(t.shape) for t in pair] == [(1,), (2,)]

@@ -8,7 +8,7 @@ from lamina import layers
 
 def test_activation_layer_applies_by_name():
     out = layers.Activation("relu")(np.array([[-1.0, 2.0]], "float32"))
-    np.testing.assert_allclose(out.numpy(), [[0.0, 2.0]])
+    np.testing.assert_allclose(out.cpu().numpy(), [[0.0, 2.0]])
 
 
 def test_flatten_collapses_all_but_batch():
@@ -19,16 +19,16 @@ def test_flatten_collapses_all_but_batch():
 
 def test_flatten_channels_first_matches_channels_last_order():
     x = np.arange(24, dtype="float32").reshape(2, 3, 4)  # (batch, C, W)
-    first = layers.Flatten(data_format="channels_first")(x).numpy()
-    last = layers.Flatten()(np.transpose(x, (0, 2, 1))).numpy()
+    first = layers.Flatten(data_format="channels_first")(x).cpu().numpy()
+    last = layers.Flatten()(np.transpose(x, (0, 2, 1))).cpu().numpy()
     np.testing.assert_array_equal(first, last)
 
 
 def test_dropout_is_identity_at_inference_and_scales_in_training():
     x = np.ones((1000, 10), "float32")
     layer = layers.Dropout(0.5)
-    np.testing.assert_array_equal(layer(x).numpy(), x)
-    trained = layer(x, training=True).numpy()
+    np.testing.assert_array_equal(layer(x).cpu().numpy(), x)
+    trained = layer(x, training=True).cpu().numpy()
     kept = trained[trained != 0]
     np.testing.assert_allclose(kept, 2.0)
     assert 0.45 < (trained == 0).mean() < 0.55
@@ -36,8 +36,8 @@ def test_dropout_is_identity_at_inference_and_scales_in_training():
 
 def test_dropout_with_seed_is_reproducible():
     x = np.ones((4, 8), "float32")
-    a = layers.Dropout(0.5, seed=3)(x, training=True).numpy()
-    b = layers.Dropout(0.5, seed=3)(x, training=True).numpy()
+    a = layers.Dropout(0.5, seed=3)(x, training=True).cpu().numpy()
+    b = layers.Dropout(0.5, seed=3)(x, training=True).cpu().numpy()
     np.testing.assert_array_equal(a, b)
 
 

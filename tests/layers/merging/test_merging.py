@@ -20,8 +20,8 @@ Y = np.array([[4.0, 5.0, -6.0]], "float32")
     ],
 )
 def test_elementwise_merges_and_their_functional_forms(cls, fn, expected):
-    np.testing.assert_allclose(cls()([X, Y]).numpy(), expected)
-    np.testing.assert_allclose(fn([X, Y]).numpy(), expected)
+    np.testing.assert_allclose(cls()([X, Y]).cpu().numpy(), expected)
+    np.testing.assert_allclose(fn([X, Y]).cpu().numpy(), expected)
     assert cls()([lamina.Input((3,)), lamina.Input((3,))]).shape == (None, 3)
 
 
@@ -34,7 +34,7 @@ def test_concatenate_axis_and_shape_checks():
 
 
 def test_dot_with_normalize_is_cosine_similarity():
-    out = layers.Dot(axes=1, normalize=True)([X, Y]).numpy()
+    out = layers.Dot(axes=1, normalize=True)([X, Y]).cpu().numpy()
     expected = (X * Y).sum() / np.linalg.norm(X) / np.linalg.norm(Y)
     np.testing.assert_allclose(out, [[expected]], rtol=1e-6)
     assert layers.Dot(axes=(2, 2))(

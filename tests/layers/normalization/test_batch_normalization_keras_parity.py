@@ -157,14 +157,20 @@ def test_training_gradients_match_keras(masked):
     shape = (4, 5, 3)
     build_both(ours, theirs, shape)
     x = RNG.standard_normal(shape).astype("float32")
-    upstream = torch.as_tensor(RNG.standard_normal(shape).astype("float32"))
-    mask = torch.as_tensor(RNG.uniform(size=shape[:2]) > 0.3) if masked else None
+    # On Keras's device (lamina's too): Keras does not move a mask or a torch
+    # input there, and backward() takes its gradient where the output is.
+    upstream = keras.ops.convert_to_tensor(RNG.standard_normal(shape), "float32")
+    mask = (
+        keras.ops.convert_to_tensor(RNG.uniform(size=shape[:2]) > 0.3)
+        if masked
+        else None
+    )
     grads = []
     for layer, params in (
         (ours, [ours.gamma, ours.beta]),
         (theirs, [theirs.gamma.value, theirs.beta.value]),
     ):
-        xt = torch.tensor(x, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True, device=upstream.device)
         layer(xt, training=True, mask=mask).backward(upstream)
         grads.append(
             [convert_to_numpy(g) for g in [xt.grad] + [p.grad for p in params]]

@@ -96,7 +96,7 @@ def test_layer_norm_config_round_trip_and_symbolic_shape():
 def test_layer_norm_passes_the_mask_on():
     x = torch.ones(2, 3, 4)
     x._keras_mask = torch.tensor([[True, False, False], [True, True, False]])
-    assert torch.equal(LayerNormalization()(x)._keras_mask, x._keras_mask)
+    assert torch.equal(LayerNormalization()(x)._keras_mask.cpu(), x._keras_mask)
 
 
 # --- GroupNormalization -------------------------------------------------------

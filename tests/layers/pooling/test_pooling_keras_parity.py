@@ -77,7 +77,7 @@ def test_same_outputs_shapes_and_config_as_keras(name, kwargs, shape):
     l_layer = _lamina_class(name)(**kwargs)
     x = np.random.default_rng(2).standard_normal(shape).astype("float32")
     k_out = np.asarray(k_layer(x).detach().cpu())
-    l_out = l_layer(x).detach().numpy()
+    l_out = l_layer(x).detach().cpu().numpy()
     assert l_out.shape == k_out.shape
     np.testing.assert_allclose(l_out, k_out, rtol=1e-6, atol=1e-6)
     assert l_layer.compute_output_shape(shape) == tuple(
@@ -97,5 +97,5 @@ def test_masked_global_average_1d_matches_keras():
         torch.tensor(x), mask=torch.tensor(mask)
     )
     np.testing.assert_allclose(
-        l_out.detach().numpy(), np.asarray(k_out.detach().cpu()), rtol=1e-6
+        l_out.detach().cpu().numpy(), np.asarray(k_out.detach().cpu()), rtol=1e-6
     )

@@ -29,7 +29,7 @@ def _x(*shape):
 
 
 def _np(t):
-    return t.detach().numpy()
+    return t.detach().cpu().numpy()
 
 
 def _seq(values):

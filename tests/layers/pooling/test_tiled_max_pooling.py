@@ -24,7 +24,7 @@ def test_maxpooling2d_channels_last_equals_max_pool2d_without_grad(size, pool):
         out = layer(x)
     expected = _reference_nhwc(x, pool)
     assert out.shape == expected.shape
-    assert torch.equal(out, expected)
+    assert torch.equal(out.cpu(), expected)
     assert out.is_contiguous()
 
 
@@ -33,8 +33,8 @@ def test_maxpooling2d_channels_first_and_same_padding_without_pads_match():
     with torch.no_grad():
         first = layers.MaxPooling2D(data_format="channels_first")(x)
         same = layers.MaxPooling2D(padding="same")(x.permute(0, 2, 3, 1))
-    assert torch.equal(first, F.max_pool2d(x, 2))
-    assert torch.equal(same, F.max_pool2d(x, 2).permute(0, 2, 3, 1))
+    assert torch.equal(first.cpu(), F.max_pool2d(x, 2))
+    assert torch.equal(same.cpu(), F.max_pool2d(x, 2).permute(0, 2, 3, 1))
 
 
 def test_maxpooling1d_equals_max_pool1d():
@@ -42,7 +42,7 @@ def test_maxpooling1d_equals_max_pool1d():
     with torch.inference_mode():
         out = layers.MaxPooling1D()(x)
     expected = F.max_pool1d(x.transpose(1, 2), 2).transpose(1, 2)
-    assert torch.equal(out, expected)
+    assert torch.equal(out.cpu(), expected)
 
 
 def test_tiled_max_propagates_nan_like_max_pool():
@@ -52,7 +52,7 @@ def test_tiled_max_propagates_nan_like_max_pool():
     with torch.inference_mode():
         out = layers.MaxPooling2D()(x)
     expected = _reference_nhwc(x, (2, 2))
-    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(out.cpu().numpy(), expected.numpy())
     assert torch.isnan(out[3, 2, 2, 6])
 
 

@@ -102,7 +102,12 @@ def test_seeded_random_layers_match_keras_draw_for_draw(k_cls, l_cls, kwargs):
 
 
 def test_geometry_matches_keras_for_given_transformations():
-    angle = torch.tensor([10.0, -75.0, 180.0])
+    # Images and parameters on Keras's device (CUDA where there is one), as
+    # the tensors its ops make: Keras does not move given parameters there.
+    def tensor(x):
+        return keras.ops.convert_to_tensor(x, dtype="float32")
+
+    angle = tensor([10.0, -75.0, 180.0])
     k_rot, l_rot = L.RandomRotation(0.5, fill_mode="reflect"), RandomRotation(0.5)
     k_params = k_rot.get_random_transformation(IMAGES, training=True)
     k_params["angle"] = angle
@@ -110,24 +115,24 @@ def test_geometry_matches_keras_for_given_transformations():
         0.5,
         0.5,
         angle,
-        torch.zeros(3),
-        torch.zeros(3),
-        torch.ones(3),
-        torch.zeros(3),
-        torch.zeros(3),
+        tensor(np.zeros(3)),
+        tensor(np.zeros(3)),
+        tensor(np.ones(3)),
+        tensor(np.zeros(3)),
+        tensor(np.zeros(3)),
         7,
         9,
     )
     l_params = {"rotation_matrix": k_params["rotation_matrix"].clone()}
     np.testing.assert_allclose(
-        _np(l_rot.transform_images(torch.tensor(IMAGES), l_params)),
-        _np(k_rot.transform_images(torch.tensor(IMAGES), k_params)),
+        _np(l_rot.transform_images(tensor(IMAGES), l_params)),
+        _np(k_rot.transform_images(tensor(IMAGES), k_params)),
         rtol=1e-5,
         atol=1e-5,
     )
     zoom = {
-        "height_zoom": torch.tensor([[0.5], [1.0], [1.7]]),
-        "width_zoom": torch.tensor([[1.2], [0.8], [1.0]]),
+        "height_zoom": tensor([[0.5], [1.0], [1.7]]),
+        "width_zoom": tensor([[1.2], [0.8], [1.0]]),
         "input_shape": IMAGES.shape,
     }
     k_zoom, l_zoom = (
@@ -135,8 +140,8 @@ def test_geometry_matches_keras_for_given_transformations():
         RandomZoom(0.5, fill_mode="constant"),
     )
     np.testing.assert_allclose(
-        _np(l_zoom.transform_images(torch.tensor(IMAGES), zoom)),
-        _np(k_zoom.transform_images(torch.tensor(IMAGES), zoom)),
+        _np(l_zoom.transform_images(tensor(IMAGES), zoom)),
+        _np(k_zoom.transform_images(tensor(IMAGES), zoom)),
         rtol=1e-5,
         atol=1e-5,
     )

@@ -361,7 +361,7 @@ def _check_case(cls, kwargs, adapt, inputs, vocab, expected, dtype):
     assert isinstance(out, torch.Tensor)
     assert str(out.dtype) == f"torch.{dtype}"
     assert out.device.type == lamina.backend.get_device().type
-    np.testing.assert_allclose(out.numpy(), np.asarray(expected), rtol=1e-6)
+    np.testing.assert_allclose(out.cpu().numpy(), np.asarray(expected), rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", STRING_CASES, ids=[c[0] for c in STRING_CASES])
@@ -420,7 +420,9 @@ def test_tf_idf_weights_are_log_of_one_plus_documents_over_document_frequency():
     )
     out = layer([["a", "a", "b", "q"]])
     np.testing.assert_allclose(
-        out.numpy(), [[np.mean([idf_a, idf_c, idf_b]), 2 * idf_a, 0, idf_b]], rtol=1e-6
+        out.cpu().numpy(),
+        [[np.mean([idf_a, idf_c, idf_b]), 2 * idf_a, 0, idf_b]],
+        rtol=1e-6,
     )
 
 

@@ -249,7 +249,7 @@ def test_text_vectorization_matches_keras(case):
     assert layer.get_vocabulary() == vocab
     out = layer(inputs)
     assert str(out.dtype) == f"torch.{dtype}"
-    np.testing.assert_allclose(out.numpy(), np.asarray(expected), rtol=1e-6)
+    np.testing.assert_allclose(out.cpu().numpy(), np.asarray(expected), rtol=1e-6)
 
 
 # --- string handling ------------------------------------------------------------
@@ -349,7 +349,9 @@ def test_adapted_vocabulary_travels_as_an_asset(tmp_path):
     clone.load_own_variables(store)
     clone.load_assets(str(tmp_path))
     assert clone.get_vocabulary() == layer.get_vocabulary()
-    np.testing.assert_allclose(clone(["a b q"]).numpy(), layer(["a b q"]).numpy())
+    np.testing.assert_allclose(
+        clone(["a b q"]).cpu().numpy(), layer(["a b q"]).cpu().numpy()
+    )
 
 
 # --- errors ------------------------------------------------------------------------

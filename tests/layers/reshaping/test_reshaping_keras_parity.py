@@ -84,7 +84,7 @@ def test_outputs_shapes_and_config_match_keras(case):
     ours = cls(**kwargs)
     theirs = getattr(keras.layers, cls.__name__)(**kwargs)
     expected = convert_to_numpy(theirs(x))
-    got = ours(x).numpy()
+    got = ours(x).cpu().numpy()
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     assert _config(ours) == _config(theirs)

@@ -42,57 +42,57 @@ def test_reshape_infers_the_minus_one_axis_and_keeps_the_batch():
     x = np.arange(24, dtype="float32").reshape(2, 12)
     out = Reshape((-1, 3))(x)
     assert tuple(out.shape) == (2, 4, 3)
-    np.testing.assert_array_equal(out.numpy(), x.reshape(2, 4, 3))
+    np.testing.assert_array_equal(out.cpu().numpy(), x.reshape(2, 4, 3))
 
 
 def test_permute_dims_are_one_based_and_exclude_the_batch():
     x = np.arange(24, dtype="float32").reshape(1, 2, 3, 4)
     out = Permute((3, 1, 2))(x)
-    np.testing.assert_array_equal(out.numpy(), x.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(out.cpu().numpy(), x.transpose(0, 3, 1, 2))
 
 
 def test_repeat_vector_copies_the_vector_along_a_new_axis():
     out = RepeatVector(3)(np.array([[1.0, 2.0], [3.0, 4.0]], "float32"))
-    np.testing.assert_array_equal(out.numpy(), [[[1, 2]] * 3, [[3, 4]] * 3])
+    np.testing.assert_array_equal(out.cpu().numpy(), [[[1, 2]] * 3, [[3, 4]] * 3])
 
 
 def test_cropping1d_drops_steps_at_both_ends():
     x = np.arange(10, dtype="float32").reshape(1, 5, 2)
     out = Cropping1D((1, 2))(x)
-    np.testing.assert_array_equal(out.numpy(), x[:, 1:3])
+    np.testing.assert_array_equal(out.cpu().numpy(), x[:, 1:3])
 
 
 def test_cropping2d_channels_first_crops_the_last_two_axes():
     x = np.arange(60, dtype="float32").reshape(1, 3, 4, 5)
     out = Cropping2D(((1, 0), (2, 1)), data_format="channels_first")(x)
-    np.testing.assert_array_equal(out.numpy(), x[:, :, 1:, 2:4])
+    np.testing.assert_array_equal(out.cpu().numpy(), x[:, :, 1:, 2:4])
 
 
 def test_zero_padding2d_surrounds_images_with_zeros():
     out = ZeroPadding2D(((1, 0), (0, 2)))(np.ones((1, 1, 1, 1), "float32"))
-    np.testing.assert_array_equal(out.numpy()[0, :, :, 0], [[0, 0, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(out.cpu().numpy()[0, :, :, 0], [[0, 0, 0], [1, 0, 0]])
 
 
 def test_zero_padding1d_channels_first_pads_the_steps_axis():
     out = ZeroPadding1D((1, 0), data_format="channels_first")(
         np.ones((1, 2, 1), "float32")
     )
-    np.testing.assert_array_equal(out.numpy(), [[[0, 1], [0, 1]]])
+    np.testing.assert_array_equal(out.cpu().numpy(), [[[0, 1], [0, 1]]])
 
 
 def test_up_sampling_repeats_values_nearest_neighbour():
     x = np.array([[[[1.0], [2.0]], [[3.0], [4.0]]]], "float32")  # (1, 2, 2, 1)
-    out = UpSampling2D((1, 2))(x).numpy()[0, :, :, 0]
+    out = UpSampling2D((1, 2))(x).cpu().numpy()[0, :, :, 0]
     np.testing.assert_array_equal(out, [[1, 1, 2, 2], [3, 3, 4, 4]])
-    seq = UpSampling1D(3)(np.array([[[1.0], [2.0]]], "float32")).numpy()
+    seq = UpSampling1D(3)(np.array([[[1.0], [2.0]]], "float32")).cpu().numpy()
     np.testing.assert_array_equal(seq[0, :, 0], [1, 1, 1, 2, 2, 2])
     vol = UpSampling3D((2, 1, 1))(np.arange(2, dtype="float32").reshape(1, 2, 1, 1, 1))
-    np.testing.assert_array_equal(vol.numpy().ravel(), [0, 0, 1, 1])
+    np.testing.assert_array_equal(vol.cpu().numpy().ravel(), [0, 0, 1, 1])
 
 
 def test_up_sampling2d_bilinear_interpolates_between_pixels():
     x = np.array([[[[0.0], [4.0]]]], "float32")  # (1, 1, 2, 1)
-    out = UpSampling2D((1, 2), interpolation="bilinear")(x).numpy()[0, 0, :, 0]
+    out = UpSampling2D((1, 2), interpolation="bilinear")(x).cpu().numpy()[0, 0, :, 0]
     # align_corners=False: samples at x = -0.25, 0.25, 0.75, 1.25 (clamped).
     np.testing.assert_allclose(out, [0.0, 1.0, 3.0, 4.0])
 
@@ -132,7 +132,7 @@ def test_config_survives_json_and_rebuilds_the_layer(layer, shape):
     clone = type(layer).from_config(config)
     assert clone.get_config() == layer.get_config()
     x = np.random.default_rng(1).normal(size=(2, *shape)).astype("float32")
-    np.testing.assert_array_equal(clone(x).numpy(), layer(x).numpy())
+    np.testing.assert_array_equal(clone(x).cpu().numpy(), layer(x).cpu().numpy())
 
 
 def test_unknown_axes_stay_unknown_in_output_shapes():

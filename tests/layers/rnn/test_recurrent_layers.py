@@ -103,7 +103,9 @@ def test_fused_and_loop_paths_give_the_same_outputs_and_gradients(
     fused, loop = _pair(cls, dict(kwargs, go_backwards=go_backwards))
     mask = None if mask is None else torch.tensor(mask, dtype=torch.bool)
     h0 = [torch.randn(3, 5, requires_grad=True) for _ in range(n_states)]
-    weight = torch.linspace(-1.0, 1.0, 3 * 6 * 5).view(3, 6, 5)
+    weight = torch.linspace(
+        -1.0, 1.0, 3 * 6 * 5, device=lamina.backend.get_device()
+    ).view(3, 6, 5)
     results = []
     for layer in (fused, loop):
         x = _x().requires_grad_(True)
@@ -146,8 +148,10 @@ def test_masked_steps_carry_the_state_and_repeat_the_previous_output():
     out, h = _running_sum_rnn(return_sequences=True, return_state=True)(x, mask=mask)
     # Before the first unmasked step the output is 0; then skipped steps
     # repeat the previous output and leave the state unchanged.
-    np.testing.assert_allclose(out[0, :, 0].detach().numpy(), [0.0, 2.0, 2.0, 10.0])
-    np.testing.assert_allclose(h.detach().numpy(), [[10.0]])
+    np.testing.assert_allclose(
+        out[0, :, 0].detach().cpu().numpy(), [0.0, 2.0, 2.0, 10.0]
+    )
+    np.testing.assert_allclose(h.detach().cpu().numpy(), [[10.0]])
 
 
 def test_zero_output_for_mask_outputs_zeros_at_masked_steps():
@@ -156,13 +160,15 @@ def test_zero_output_for_mask_outputs_zeros_at_masked_steps():
     layer = _running_sum_rnn(return_sequences=True)
     layer.zero_output_for_mask = True
     out = layer(x, mask=mask)
-    np.testing.assert_allclose(out[0, :, 0].detach().numpy(), [1.0, 0.0, 5.0, 0.0])
+    np.testing.assert_allclose(
+        out[0, :, 0].detach().cpu().numpy(), [1.0, 0.0, 5.0, 0.0]
+    )
 
 
 def test_go_backwards_returns_the_reversed_sequence():
     x = torch.tensor([[[1.0], [2.0], [4.0]]])
     out = _running_sum_rnn(return_sequences=True, go_backwards=True)(x)
-    np.testing.assert_allclose(out[0, :, 0].detach().numpy(), [4.0, 6.0, 7.0])
+    np.testing.assert_allclose(out[0, :, 0].detach().cpu().numpy(), [4.0, 6.0, 7.0])
 
 
 class _ZeroMask(Layer):
@@ -188,7 +194,9 @@ def test_masks_from_a_previous_layer_arrive_automatically():
 
 
 def test_output_mask_follows_return_sequences():
-    x, mask = _x(), torch.tensor(MASKS[1], dtype=torch.bool)
+    # On lamina's device, where layers take the tensor (and its mask) as is.
+    device = lamina.backend.get_device()
+    x, mask = _x().to(device), torch.tensor(MASKS[1], dtype=torch.bool, device=device)
     x._keras_mask = mask
     assert LSTM(2, return_sequences=True)(x)._keras_mask is mask
     assert getattr(LSTM(2)(x), "_keras_mask", None) is None
@@ -344,7 +352,7 @@ class _MinimalCell(Layer):
 def test_generic_rnn_runs_a_custom_cell():
     x = torch.ones(2, 3, 4)
     out = RNN(_MinimalCell(2), return_sequences=True)(x)
-    np.testing.assert_allclose(out[0, :, 0].detach().numpy(), [4.0, 8.0, 12.0])
+    np.testing.assert_allclose(out[0, :, 0].detach().cpu().numpy(), [4.0, 8.0, 12.0])
 
 
 def test_generic_rnn_needs_state_size():
@@ -368,7 +376,9 @@ def test_stacked_cells_equal_the_layers_run_one_after_the_other():
 def test_cells_compute_one_step():
     cell = SimpleRNNCell(2, kernel_initializer="ones", recurrent_initializer="zeros")
     out, states = cell(torch.ones(1, 3), [torch.zeros(1, 2)])
-    np.testing.assert_allclose(out.detach().numpy(), [[np.tanh(3.0)] * 2], rtol=1e-6)
+    np.testing.assert_allclose(
+        out.detach().cpu().numpy(), [[np.tanh(3.0)] * 2], rtol=1e-6
+    )
     assert states[0] is out
 
 
@@ -413,7 +423,9 @@ def test_time_distributed_applies_the_layer_at_every_step():
 
 
 def test_time_distributed_passes_the_mask_through():
-    x, mask = _x(), torch.tensor(MASKS[1], dtype=torch.bool)
+    # On lamina's device, where layers take the tensor (and its mask) as is.
+    device = lamina.backend.get_device()
+    x, mask = _x().to(device), torch.tensor(MASKS[1], dtype=torch.bool, device=device)
     x._keras_mask = mask
     assert TimeDistributed(Dense(2))(x)._keras_mask is mask
 

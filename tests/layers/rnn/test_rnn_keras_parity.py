@@ -58,6 +58,11 @@ CASES = [
 ]
 
 
+def _mask(name):
+    # On Keras's device: Keras moves a layer's inputs there, not its mask.
+    return keras.ops.convert_to_tensor(MASKS[name], dtype="bool")
+
+
 def _numpy(t):
     if isinstance(t, torch.Tensor):
         return t.detach().cpu().numpy()
@@ -113,7 +118,7 @@ def test_outputs_and_states_match_keras(kind, path, options, mask_name):
             rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(n_states)
         ]
     if MASKS[mask_name] is not None:
-        call_kwargs["mask"] = torch.tensor(MASKS[mask_name], dtype=torch.bool)
+        call_kwargs["mask"] = _mask(mask_name)
     kwargs = {"units": UNITS, "return_state": True, **extra, **options}
     if path == "other_activation":
         kwargs.update(OTHER_ACTIVATIONS[kind])
@@ -191,7 +196,7 @@ def test_lstm_initial_bias_is_keras_unit_forget_bias():
     k_layer(_inputs())
     l_layer(_inputs())
     np.testing.assert_array_equal(
-        l_layer.cell.bias.detach().numpy(), _numpy(k_layer.cell.bias.value)
+        l_layer.cell.bias.detach().cpu().numpy(), _numpy(k_layer.cell.bias.value)
     )
 
 
@@ -199,7 +204,7 @@ def test_lstm_initial_bias_is_keras_unit_forget_bias():
 def test_generic_rnn_with_cells_and_stacked_cells_matches_keras(mask_name):
     call_kwargs = {}
     if MASKS[mask_name] is not None:
-        call_kwargs["mask"] = torch.tensor(MASKS[mask_name], dtype=torch.bool)
+        call_kwargs["mask"] = _mask(mask_name)
     x = _inputs()
     k_outs, l_outs = _copy_and_call(
         keras.layers.RNN(keras.layers.LSTMCell(4), return_state=True),
@@ -231,7 +236,7 @@ def test_generic_rnn_with_cells_and_stacked_cells_matches_keras(mask_name):
     "inner", [{"return_sequences": True}, {"return_state": True}], ids=["seq", "state"]
 )
 def test_bidirectional_matches_keras(merge_mode, inner):
-    mask = torch.tensor(MASKS["right_padded"], dtype=torch.bool)
+    mask = _mask("right_padded")
     k_layer = keras.layers.Bidirectional(
         keras.layers.LSTM(3, **inner), merge_mode=merge_mode
     )
