@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Both create .venv on first use. torch is pinned to the 2.13.0 CPU build that
-# this machine's pip finds on disk; the package itself only asks for torch>=2.1.
+# this machine's pip finds on disk; the package itself only asks for torch>=2.11
+# (tested: 2.13 CPU here and in CI, 2.11 CUDA on a lent GPU).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The checks to run when a CUDA machine is at hand, in one go: what the card
+# and torch are, the whole test suite (lamina puts models and data on the GPU
+# by default when CUDA is available), then the benchmark with --device cuda.
+# Everything is also written under $OUT (default /tmp/cuda_check).
+#
+#   bash bench/cuda_check.sh            # python3 must have torch with CUDA
+#   PY=.venv/bin/python TEST_S=300 TOTAL_S=600 bash bench/cuda_check.sh
+#
+# WORKLOADS picks bench workloads (';'-separated name parts).
+# Each part has a time limit (TEST_S for the tests, TOTAL_S for the whole script) so the script ends on a
+# machine lent for a fixed time; the bench runs one workload per process call
+# and appends its table, so a cut-off run still leaves the finished workloads.
+set -u
+OUT=${OUT:-/tmp/cuda_check}
+PY=${PY:-python3}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+start=$SECONDS
+
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    "$PY" -c "import torch, torch._dynamo.config as c; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(), 'trace_autograd_ops:', hasattr(c, 'trace_autograd_ops'))"
+} 2>&1 | tee "$OUT/device.txt"
+
+workers=$("$PY" -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
+timeout "${TEST_S:-240}" "$PY" -m pytest -q -p no:cacheprovider -p no:benchmark $workers \
+    -rfE --durations=15 ${TEST_ARGS:-} >"$OUT/tests.log" 2>&1
+echo "tests: exit $? after $((SECONDS - start)) s"
+grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -60
+
+IFS=';' read -ra workloads <<<"${WORKLOADS:-tutorial MLP 32;tutorial MLP, predict;MLP 784;CNN 28x28x1, b128;CNN 28x28x1, predict;LSTM}"
+for only in "${workloads[@]}"; do
+    left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))
+    [ "$left" -gt 20 ] || { echo "bench: no time left for $only"; break; }
+    timeout "$left" "$PY" bench/run_all.py --device cuda --no-memory \
+        --repeats "${REPEATS:-5}" --only "$only" ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
+done
+echo "done after $((SECONDS - start)) s"
