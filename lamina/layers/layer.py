@@ -480,9 +480,9 @@ class Layer(torch.nn.Module):
             and first.is_floating_point()
         ):
             args = (first.to(self._compute_torch_dtype),) + args[1:]
+        training = kwargs.pop("training", None) if kwargs else None
         if not ctx.depth:
             args, kwargs = _onto_device(self._device(), args, kwargs)
-        training = kwargs.pop("training", None) if kwargs else None
         if not self.built:
             self._build_on_first_call(args, kwargs)
         if training is None:
