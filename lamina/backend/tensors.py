@@ -19,7 +19,10 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         if torch_dtype is None and x.dtype == torch.float64:
             torch_dtype = to_torch_dtype(config.floatx())
-        return x.to(device=device, dtype=torch_dtype, non_blocking=True)
+        # Queued only towards an accelerator: a copy to the CPU must be complete
+        # before the CPU reads it.
+        queued = _device_type(device) != "cpu"
+        return x.to(device=device, dtype=torch_dtype, non_blocking=queued)
     if isinstance(x, (bool, int, float, torch.SymInt, torch.SymFloat)):
         # A Python number skips NumPy (and stays traceable under torch.compile,
         # where a batch size is a symbolic int).
@@ -54,6 +57,10 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         # pinned allocator keeps the staging buffer until the copy is done.
         return tensor.pin_memory().to(device, dtype=torch_dtype, non_blocking=True)
     return tensor.to(device=device, dtype=torch_dtype)
+
+
+def _device_type(device) -> str:
+    return (device if isinstance(device, torch.device) else torch.device(device)).type
 
 
 def convert_to_numpy(x) -> np.ndarray:

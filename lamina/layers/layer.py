@@ -789,13 +789,17 @@ def _onto_device(device, args, kwargs):
     along. Calls inside a layer's call skip this: their tensors are on the
     device already."""
 
+    # Queued (non-blocking) only towards an accelerator: a copy back to the
+    # CPU must be complete before the CPU computes with it.
+    queued = device.type != "cpu"
+
     def move(x):
         if not isinstance(x, torch.Tensor) or _on(x, device):
             return x
-        moved = x.to(device, non_blocking=True)
+        moved = x.to(device, non_blocking=queued)
         mask = getattr(x, "_keras_mask", None)
         if mask is not None:
-            moved._keras_mask = mask.to(device, non_blocking=True)
+            moved._keras_mask = mask.to(device, non_blocking=queued)
         return moved
 
     if len(args) == 1 and not kwargs:

@@ -10,6 +10,7 @@ from torch._dynamo.utils import counters
 
 import lamina
 from lamina import callbacks, layers, optimizers
+from lamina.trainers import compiled_step
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -148,6 +149,34 @@ def test_steps_per_execution_groups_batches_and_callbacks(jit_compile):
     assert [step for step, _ in seen.ends] == [1, 3, 4] * 2
     if jit_compile:
         assert model._whole_step.ready and model._whole_step.steps == 2
+
+
+def test_eight_steps_per_execution_run_as_two_calls_of_a_four_step_graph():
+    # 70 samples in batches of 4: two executions of 8 steps (each two graph
+    # calls of 4 steps, after the first fit's first, eager, execution), then a
+    # short execution of 2 steps that runs eagerly.
+    x, y = _data()
+    reference = _model()
+    model = _model(jit_compile=True, steps_per_execution=8)
+    model.set_weights(reference.get_weights())
+    kwargs = dict(batch_size=4, epochs=2, shuffle=False, verbose=0)
+    h_reference = reference.fit(x, y, **kwargs).history
+    h_model = model.fit(x, y, **kwargs).history
+    _assert_same(reference, model, h_reference, h_model)
+    whole_step = model._whole_step
+    assert whole_step.steps == 8 and whole_step.fused == 4
+    calls, compiled = [], whole_step._compiled
+    whole_step._compiled = lambda b, s: (calls.append(len(b)), compiled(b, s))
+    model.fit(x, y, **{**kwargs, "epochs": 1})
+    assert calls == [4, 4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "steps, fused", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 1), (6, 3), (8, 4), (12, 4)]
+)
+def test_fused_steps_is_the_largest_divisor_up_to_the_cap(steps, fused):
+    assert compiled_step.MAX_FUSED_STEPS == 4
+    assert compiled_step.fused_steps(steps) == fused
 
 
 def test_steps_per_execution_must_be_a_positive_int():
