@@ -98,9 +98,9 @@ class Trainer:
             run_eagerly: Accepted for compatibility; lamina always runs eagerly
                 unless `jit_compile=True`.
             steps_per_execution: Batches per execution: batch callbacks (and
-                the progress bar) run once per execution, and under
-                `jit_compile=True` that many train steps run as one compiled
-                graph. Defaults to `1`.
+                the progress bar) of fit, evaluate and predict run once per
+                execution, and under `jit_compile=True` fit's train steps run as
+                compiled graphs of up to 4 fused steps. Defaults to `1`.
             jit_compile: `True` compiles the whole train step (forward, loss,
                 gradients, optimizer update, metric updates) into one
                 `torch.compile` graph after a first eager step; where that is
@@ -652,10 +652,11 @@ class Trainer:
         callbacks.on_test_begin()
         logs = {}
         with torch.no_grad():
-            for step, batch in iterator.enumerate_epoch():
-                callbacks.on_test_batch_begin(step)
-                logs = self.test_step(batch)
-                callbacks.on_test_batch_end(step, logs)
+            for begin, batches in self._executions(iterator):
+                callbacks.on_test_batch_begin(begin)
+                for batch in batches:
+                    logs = self.test_step(batch)
+                callbacks.on_test_batch_end(begin + len(batches) - 1, logs)
         if distributed:
             from lamina.distribution.data_parallel import reduce_metric_states
 
@@ -667,6 +668,21 @@ class Trainer:
         if return_dict:
             return logs
         return self._flatten_in_order(logs)
+
+    def _executions(self, iterator):
+        """`(first step, batches)` for each execution of `evaluate`/`predict`:
+        `steps_per_execution` batches (fewer at the end), the unit Keras runs its
+        batch callbacks around."""
+        group, begin = [], 0
+        for step, batch in iterator.enumerate_epoch():
+            if not group:
+                begin = step
+            group.append(batch)
+            if len(group) == self.steps_per_execution:
+                yield begin, group
+                group = []
+        if group:
+            yield begin, group
 
     def _flatten_in_order(self, logs):
         ordered = [logs[name] for name in self.metrics_names if name in logs]
@@ -702,20 +718,28 @@ class Trainer:
         )
         try:
             with torch.inference_mode():
-                for step, batch in iterator.enumerate_epoch():
-                    callbacks.on_predict_batch_begin(step)
-                    batch_outputs = self.predict_step(batch)
-                    if distributed:
-                        # Every rank returns every prediction, in the original order.
-                        from lamina.distribution.data_parallel import gather_batch
+                for begin, batches in self._executions(iterator):
+                    callbacks.on_predict_batch_begin(begin)
+                    start = len(outputs)
+                    for batch in batches:
+                        batch_outputs = self.predict_step(batch)
+                        if distributed:
+                            # Every rank returns every prediction, in order.
+                            from lamina.distribution.data_parallel import gather_batch
 
-                        rank, sizes = iterator.shard[0], iterator.chunk_sizes
+                            rank, sizes = iterator.shard[0], iterator.chunk_sizes
+                            batch_outputs = tree.map_structure(
+                                lambda t, r=rank, c=sizes: gather_batch(t, c, r),
+                                batch_outputs,
+                            )
+                        outputs.append(batch_outputs)
+                    if len(batches) > 1:  # Keras: the execution's outputs, joined
                         batch_outputs = tree.map_structure(
-                            lambda t, r=rank, c=sizes: gather_batch(t, c, r),
-                            batch_outputs,
+                            lambda *parts: torch.cat(parts), *outputs[start:]
                         )
-                    outputs.append(batch_outputs)
-                    callbacks.on_predict_batch_end(step, {"outputs": batch_outputs})
+                    callbacks.on_predict_batch_end(
+                        begin + len(batches) - 1, {"outputs": batch_outputs}
+                    )
         finally:
             self.__dict__["_predict_block_rows"] = None
         set_mode(self, was_training)
