@@ -23,7 +23,6 @@ from lamina.trainers.trainer_utils import (
     traces_autograd_grad,
 )
 
-
 # Steps unrolled into one graph at most. Compile time grows by ~5 s per unrolled
 # step on a 2-core CPU, while the step time gains little past 4. Bench tutorial
 # MLP, cold inductor cache, one process per setting, 1/2/4/8 steps per graph:

@@ -6,8 +6,6 @@ the device, and values reach the host only when the progress bar redraws or an
 epoch ends.
 """
 
-import functools
-
 import torch
 
 from lamina import backend, optimizers, tree
@@ -15,19 +13,17 @@ from lamina import metrics as metrics_module
 from lamina.callbacks import CallbackList
 from lamina.layers import layer as _layer_module
 from lamina.trainers import compile_utils, compiled_step
+from lamina.trainers._step_setup import StepSetup
 from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.epoch_iterator import EpochIterator
 from lamina.trainers.trainer_utils import (
     MetricLogs,
     batch_size_of,
     check_positive_int,
-    compile_batch_dynamic,
     detach,
-    in_blocks,
     predict_block_rows,
     set_mode,
     should_validate,
-    spec_of,
     to_python,
 )
 
@@ -52,7 +48,7 @@ def _concatenate_to_numpy(parts):
     return backend.convert_to_numpy(joined)
 
 
-class Trainer:
+class Trainer(StepSetup):
     """Mixin giving `Model` Keras's training methods."""
 
     def _init_trainer(self):
@@ -286,59 +282,6 @@ class Trainer:
         x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
         return self._predict_fn()(x)
 
-    # --- compiled steps (jit_compile=True) ---------------------------------------
-
-    def _forward_and_loss(self, x, y, sample_weight, training):
-        y_pred = self(x, training=training)
-        loss = self.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
-        )
-        return y_pred, loss
-
-    def _jit_applies(self):
-        """`jit_compile=True` and no layer that loops in Python over time: a
-        recurrent layer's timesteps would be unrolled into the graph (minutes
-        of compiling for the bench LSTM, and a slower step), so a model with
-        one trains and predicts eagerly."""
-        if not self.jit_compile:
-            return False
-        usable = self.__dict__.get("_jit_usable")
-        if usable is None:
-            usable = not any(layer._loops_over_time for layer in self._flatten_layers())
-            self.__dict__["_jit_usable"] = usable
-        return usable
-
-    def _forward_fn(self, training):
-        """`(x, y, sample_weight) -> (y_pred, loss)`, compiled with torch.compile
-        under `jit_compile=True` once the first (eager) step has built everything
-        lazily built (layers, losses, optimizer)."""
-        ready = (
-            self._jit_applies()
-            and self._trainable_params is not None
-            and (self._compile_loss is None or self._compile_loss.built)
-        )
-        if not ready:
-            return lambda x, y, sw: self._forward_and_loss(x, y, sw, training)
-        key = "_compiled_train" if training else "_compiled_test"
-        compiled = self.__dict__.get(key)
-        if compiled is None:
-            compiled = compile_batch_dynamic(self._forward_and_loss)
-            object.__setattr__(self, key, compiled)
-        return lambda x, y, sw: compiled(x, y, sw, training)
-
-    def _predict_fn(self):
-        if not (self.built and self._jit_applies()):
-            fn = functools.partial(self.__call__, training=False)
-        else:
-            fn = self.__dict__.get("_compiled_predict")
-            if fn is None:
-                fn = compile_batch_dynamic(lambda x: self(x, training=False))
-                object.__setattr__(self, "_compiled_predict", fn)
-        rows = self.__dict__.get("_predict_block_rows")
-        if rows:  # inside predict(): see trainer_utils.predict_block_rows
-            return lambda x: in_blocks(fn, x, rows)
-        return fn
-
     # --- fit ------------------------------------------------------------------
 
     def fit(
@@ -507,104 +450,6 @@ class Trainer:
             finally:
                 object.__setattr__(self, "_in_ddp", False)
         return super().__call__(*args, **kwargs)
-
-    def _setup_distribution(self, iterator, sample):
-        """Join the active distribution (if any): split batches, wrap in DDP."""
-        from lamina.distribution import distribution_lib
-
-        active = distribution_lib.distribution()
-        if active is None or active.world_size == 1:
-            return False
-        iterator.shard = (active.rank, active.world_size)
-        object.__setattr__(self, "_distribution", active)
-        return True
-
-    def _wrap_for_distribution(self, batch):
-        """Before the first distributed step: create the weights from the batch's
-        shapes (touching no data) and wrap the model in DDP."""
-        active = self.__dict__.get("_distribution")
-        if active is None:
-            return
-        if not self.built:
-            from lamina.backend.shape_inference import compute_output_spec
-
-            x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
-            compute_output_spec(
-                lambda inputs: self(inputs, training=False),
-                tree.map_structure(spec_of, x),
-            )
-        trainable = [id(p) for p in self.parameters() if p.requires_grad]
-        if self.__dict__.get("_ddp_params") != trainable:
-            from lamina.distribution import data_parallel
-
-            data_parallel.wrap(self, active)
-
-    def _prepare_train_step(self, batch):
-        """Once per fit (before the first step): gather what every step reuses."""
-        layers = self._flatten_layers()
-        self._loss_layers = layers
-        self._regularized_layers = [
-            layer
-            for layer in layers
-            if layer._regularized or layer.activity_regularizer is not None
-        ]
-        # Gathered after the first forward pass, unless a compiled step of
-        # these same weights exists (then the first step is compiled too).
-        self._trainable_params = compiled_step.reusable_params(self)
-        if type(self).train_step is not Trainer.train_step:
-            # A custom train_step may iterate self.metrics before compute_metrics:
-            # resolve the compiled losses and metrics from the batch's shapes now.
-            self._build_compiled_from_shapes(batch)
-            if self.built:
-                self._ensure_optimizer_built()
-
-    def _ensure_optimizer_built(self):
-        """Build the optimizer on the trainable weights (first step of a fit)."""
-        params = self.trainable_weights
-        self._trainable_params = params
-        if not params and self._compile_loss is not None:
-            raise ValueError(
-                f"Model '{self.name}' has no trainable weights, so fit() cannot "
-                "train it. Unfreeze some layers (layer.trainable = True) and "
-                "compile() again."
-            )
-        if not self.optimizer.built:
-            self.optimizer.build(params)
-            return
-        built = {id(v) for v in self.optimizer._trainable_variables}
-        if any(id(p) not in built for p in params):
-            raise ValueError(
-                "The model's trainable weights changed since the optimizer was "
-                "built (a layer was unfrozen or added). Call compile() again so a "
-                "fresh optimizer tracks the new weights."
-            )
-
-    def _build_compiled_from_shapes(self, batch):
-        """Resolve compiled losses/metrics from output shapes found by a
-        shape-only (fake tensor) forward pass: no data is touched."""
-        x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
-        losses_ready = self._compile_loss is None or self._compile_loss.built
-        metrics_ready = not self._compile_metrics.has_metrics or (
-            self._compile_metrics.built
-        )
-        if y is None or (losses_ready and metrics_ready):
-            return
-        from lamina.backend.shape_inference import compute_output_spec
-
-        try:
-            spec = compute_output_spec(
-                lambda inputs: self(inputs, training=False),
-                tree.map_structure(spec_of, x),
-                modules=(self,),
-            )
-        except Exception:  # noqa: BLE001 - user code may not trace; build lazily
-            return
-        y_spec = tree.map_structure(spec_of, y)
-        if self._compile_loss is not None and not self._compile_loss.built:
-            self._compile_loss.build(y_spec, spec)
-        if not metrics_ready:
-            losses = self._compile_loss.losses if self._compile_loss else None
-            self._compile_metrics.build(y_spec, spec, losses)
 
     # --- evaluate / predict -----------------------------------------------------
 
