@@ -47,7 +47,9 @@ def _model(optimizer="adam", jit_compile=False, steps_per_execution=1, extra=())
     return model
 
 
-def _fit_both(make_optimizer, epochs=2, steps_per_execution=1, extra=lambda: ()):
+def _fit_both(
+    make_optimizer, epochs=2, steps_per_execution=1, extra=lambda: (), batch_size=16
+):
     x, y = _data()
     eager = _model(make_optimizer(), extra=extra())
     jit = _model(
@@ -57,7 +59,7 @@ def _fit_both(make_optimizer, epochs=2, steps_per_execution=1, extra=lambda: ())
         extra=extra(),
     )
     jit.set_weights(eager.get_weights())
-    kwargs = dict(batch_size=16, epochs=epochs, shuffle=False, verbose=0)
+    kwargs = dict(batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
     history_eager = eager.fit(x, y, **kwargs).history
     history_jit = jit.fit(x, y, **kwargs).history
     return eager, jit, history_eager, history_jit
@@ -155,19 +157,15 @@ def test_eight_steps_per_execution_run_as_two_calls_of_a_four_step_graph():
     # 70 samples in batches of 4: two executions of 8 steps (each two graph
     # calls of 4 steps, after the first fit's first, eager, execution), then a
     # short execution of 2 steps that runs eagerly.
-    x, y = _data()
-    reference = _model()
-    model = _model(jit_compile=True, steps_per_execution=8)
-    model.set_weights(reference.get_weights())
-    kwargs = dict(batch_size=4, epochs=2, shuffle=False, verbose=0)
-    h_reference = reference.fit(x, y, **kwargs).history
-    h_model = model.fit(x, y, **kwargs).history
+    reference, model, h_reference, h_model = _fit_both(
+        lambda: "adam", steps_per_execution=8, batch_size=4
+    )
     _assert_same(reference, model, h_reference, h_model)
     whole_step = model._whole_step
     assert whole_step.steps == 8 and whole_step.fused == 4
     calls, compiled = [], whole_step._compiled
     whole_step._compiled = lambda b, s: (calls.append(len(b)), compiled(b, s))
-    model.fit(x, y, **{**kwargs, "epochs": 1})
+    model.fit(*_data(), batch_size=4, epochs=1, shuffle=False, verbose=0)
     assert calls == [4, 4, 4, 4]
 
 

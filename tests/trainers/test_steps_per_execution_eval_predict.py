@@ -30,7 +30,9 @@ class _Record(callbacks.Callback):
 def _model(steps_per_execution):
     lamina.utils.set_random_seed(0)
     model = lamina.Sequential([lamina.Input((4,)), layers.Dense(3)])
-    model.compile("sgd", "mse", metrics=["mae"], steps_per_execution=steps_per_execution)
+    model.compile(
+        "sgd", "mse", metrics=["mae"], steps_per_execution=steps_per_execution
+    )
     return model
 
 
