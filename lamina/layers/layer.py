@@ -1,14 +1,10 @@
 """Layer: the Keras layer contract (deferred build, weights, config) on nn.Module."""
 
-import functools
 import inspect
-import threading
 
-import numpy as np
 import torch
 
 from lamina import backend, dtype_policies, tree
-from lamina.backend import shape_inference
 from lamina.backend.keras_tensor import (
     KerasTensor,
     any_symbolic,
@@ -16,7 +12,18 @@ from lamina.backend.keras_tensor import (
     specs_from_shapes,
 )
 from lamina.backend.naming import to_snake_case, uniquify
-from lamina.backend.variables import Variable
+from lamina.layers._layer_build import _as_shape, _marks_built, _unset_fake_mode
+from lamina.layers._layer_calls import (
+    _ADD_LOSS_USED,
+    _CALL_CONTEXT,
+    _device_type,
+    _get_mask,
+    _onto_device,
+    _set_mask,
+    _shape_of,
+    _to_tensors,
+)
+from lamina.layers._layer_weights import _LayerWeights
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
 
@@ -29,28 +36,7 @@ _ALLOWED_KWARGS = {
 }
 
 
-class _CallContext(threading.local):
-    """Per-thread state of the outermost layer call: its `training` value, depth."""
-
-    def __init__(self):
-        self.training = None
-        self.depth = 0
-
-
-_CALL_CONTEXT = _CallContext()
-# Set once any layer calls add_loss(); until then calls skip loss bookkeeping.
-_ADD_LOSS_USED = [False]
-
-
-def _shape_of(x):
-    if isinstance(x, (torch.Tensor, KerasTensor)):
-        return tuple(x.shape)
-    if isinstance(x, np.ndarray):
-        return x.shape
-    return None
-
-
-class Layer(torch.nn.Module):
+class Layer(_LayerWeights, torch.nn.Module):
     """Base class of every lamina layer: a `torch.nn.Module` that behaves like a
     Keras 3 layer.
 
@@ -248,177 +234,7 @@ class Layer(torch.nn.Module):
     def variable_dtype(self) -> str:
         return self._dtype_policy.variable_dtype
 
-    # --- weights --------------------------------------------------------------
-
-    def add_weight(
-        self,
-        shape=None,
-        initializer=None,
-        dtype=None,
-        trainable=True,
-        autocast=True,
-        regularizer=None,
-        constraint=None,
-        aggregation="none",
-        overwrite_with_gradient=False,
-        name=None,
-    ):
-        """Create a weight, track it, and return it as an `nn.Parameter`.
-
-        Args:
-            shape: Tuple of ints. Defaults to `()` (a scalar).
-            initializer: Name or callable. Defaults to `"glorot_uniform"` for
-                float weights and `"zeros"` otherwise.
-            dtype: Defaults to the layer's variable dtype.
-            trainable: Whether training updates it (`requires_grad`).
-            regularizer: Penalty added to the loss (see `losses`).
-            constraint: Projection applied after each optimizer update.
-            name: Weight name (`"kernel"`), used in `path` and `state_dict()`.
-        """
-        from lamina import constraints, initializers, regularizers
-
-        if isinstance(shape, str):
-            # Keras 2 order: add_weight("kernel", (3, 4), ...).
-            name, shape, initializer = shape, initializer, None
-        shape = () if shape is None else tuple(shape)
-        for dim in shape:
-            if dim is None or (not isinstance(dim, (int, np.integer))) or dim < 0:
-                raise ValueError(
-                    f"Layer '{self.name}' ({type(self).__name__}): add_weight("
-                    f"name={name!r}) needs a shape of non-negative ints; got "
-                    f"shape={shape}. Create weights in build(input_shape) where the "
-                    "input sizes are known."
-                )
-        dtype = backend.standardize_dtype(dtype or self.variable_dtype)
-        if initializer is None:
-            initializer = "glorot_uniform" if backend.is_float_dtype(dtype) else "zeros"
-        initializer = initializers.get(initializer)
-        name = name or "variable"
-        # Real (not fake) tensors, and ordinary ones even when the first call
-        # happens inside predict()'s inference mode, so fit() can update them.
-        with _unset_fake_mode(), torch.inference_mode(False):
-            value = initializer(shape, dtype=dtype)
-            value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
-            param = Variable(
-                value, requires_grad=bool(trainable) and backend.is_float_dtype(dtype)
-            )
-        param.path = f"{self.name}/{name}"
-        param.constraint = constraints.get(constraint)
-        param.autocast = autocast
-        shape_inference.variable_made(param)
-        key = name.replace(".", "_")
-        if key in self._parameters or hasattr(type(self), key) or key in self._modules:
-            suffix = 1
-            while f"{key}_{suffix}" in self._parameters:
-                suffix += 1
-            key = f"{key}_{suffix}"
-        self.register_parameter(key, param)
-        if trainable:
-            self._trainable_variables.append(param)
-        else:
-            self._non_trainable_variables.append(param)
-        regularizer = regularizers.get(regularizer)
-        if regularizer is not None:
-            self._regularized.append((param, regularizer))
-        return param
-
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        """Freeze or unfreeze this layer and every layer inside it, as Keras does."""
-        value = bool(value)
-        for layer in self._flatten_layers():
-            layer._trainable = value
-            for param in layer._trainable_variables:
-                param.requires_grad_(value)
-
-    @property
-    def trainable_weights(self) -> list:
-        if not self.trainable:
-            return []
-        result = [v for v in self._trainable_variables if v.requires_grad]
-        for layer in self._layers:
-            result.extend(layer.trainable_weights)
-        return _dedupe(result)
-
-    @property
-    def non_trainable_weights(self) -> list:
-        if not self.trainable:
-            return self.weights
-        result = [v for v in self._trainable_variables if not v.requires_grad]
-        result += self._non_trainable_variables
-        for layer in self._layers:
-            result.extend(layer.non_trainable_weights)
-        return _dedupe(result)
-
-    @property
-    def weights(self) -> list:
-        """Own weights (trainable first, in creation order), then sub-layers'."""
-        result = self._trainable_variables + self._non_trainable_variables
-        for layer in self._layers:
-            result = result + layer.weights
-        return _dedupe(result)
-
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-    variables = weights
-
-    def get_weights(self) -> list:
-        """The weights as NumPy arrays, in `weights` order."""
-        return [backend.convert_to_numpy(w) for w in self.weights]
-
-    def set_weights(self, weights) -> None:
-        """Assign NumPy arrays (in `get_weights()` order) to the weights."""
-        params = self.weights
-        weights = list(weights)
-        if len(weights) != len(params):
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}) has {len(params)} "
-                f"weights, but set_weights() got a list of {len(weights)} arrays. "
-                f"Expected shapes: {[tuple(p.shape) for p in params]}."
-            )
-        for param, value in zip(params, weights):
-            value = np.asarray(value)
-            if tuple(value.shape) != tuple(param.shape):
-                raise ValueError(
-                    f"Layer '{self.name}': weight '{param.path}' has shape "
-                    f"{tuple(param.shape)}, but set_weights() got an array of shape "
-                    f"{value.shape}."
-                )
-            with torch.no_grad():
-                param.copy_(torch.as_tensor(value, dtype=param.dtype))
-
-    def count_params(self) -> int:
-        if not self.built:
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}) is not built yet, so "
-                "it has no weights to count. Call it on data (or build it) first."
-            )
-        return int(sum(int(np.prod(w.shape)) for w in self.weights))
-
-    # --- losses ---------------------------------------------------------------
-
-    def add_loss(self, loss) -> None:
-        """Add a scalar tensor to the training loss for the current call."""
-        _ADD_LOSS_USED[0] = True
-        self._losses.append(loss)
-
-    @property
-    def losses(self) -> list:
-        """Losses added in the last call and weight-regularization penalties."""
-        result = []
-        for layer in self.__dict__.get("_loss_layers") or self._flatten_layers():
-            result.extend(layer._losses)
-            for param, regularizer in layer._regularized:
-                result.append(regularizer(param))
-        return result
-
-    def _clear_losses(self):
-        for layer in self._flatten_layers():
-            layer._losses = []
+    # --- weights and losses: in _LayerWeights (_layer_weights.py) --------------
 
     # --- calling --------------------------------------------------------------
 
@@ -720,140 +536,7 @@ class Layer(torch.nn.Module):
         return type(self).__name__
 
 
-def _device_type(args) -> str:
-    first = args[0] if args else None
-    if isinstance(first, torch.Tensor):
-        return first.device.type
-    return backend.get_device().type
-
-
 def _is_metric(value) -> bool:
     from lamina.metrics import Metric
 
     return isinstance(value, Metric)
-
-
-def _get_mask(inputs):
-    """The `_keras_mask` carried by a tensor (or list of tensors), else None."""
-    if isinstance(inputs, torch.Tensor):
-        return getattr(inputs, "_keras_mask", None)
-    if isinstance(inputs, (list, tuple)):
-        masks = [getattr(t, "_keras_mask", None) for t in inputs]
-        return None if all(m is None for m in masks) else masks
-    return None
-
-
-def _set_mask(outputs, mask):
-    if mask is None:
-        return
-    if isinstance(outputs, torch.Tensor):
-        outputs._keras_mask = mask
-    elif isinstance(outputs, (list, tuple)):
-        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
-        for output, output_mask in zip(outputs, masks):
-            if isinstance(output, torch.Tensor) and output_mask is not None:
-                output._keras_mask = output_mask
-
-
-def _dedupe(items):
-    seen, result = set(), []
-    for item in items:
-        if id(item) not in seen:
-            seen.add(id(item))
-            result.append(item)
-    return result
-
-
-def _marks_built(build):
-    """`build` that, as in Keras, leaves the layer built (and remembers the
-    shapes for its build config) also when user code calls it directly."""
-    if getattr(build, "_marks_built", False):
-        return build
-
-    @functools.wraps(build)
-    def wrapper(self, *args, **kwargs):
-        build(self, *args, **kwargs)
-        if not self.built:
-            self.built = True
-            if self._build_shapes is None and len(args) == 1 and not kwargs:
-                self._build_shapes = args[0]
-
-    wrapper._marks_built = True
-    return wrapper
-
-
-def _onto_device(device, args, kwargs):
-    """`args` and `kwargs` with every tensor on another device copied to `device`,
-    as Keras's torch backend does when its ops convert their inputs (a CPU
-    tensor reaches a layer whose weights are on the GPU). Keras masks travel
-    along. Calls inside a layer's call skip this: their tensors are on the
-    device already."""
-
-    # Queued (non-blocking) only towards an accelerator: a copy back to the
-    # CPU must be complete before the CPU computes with it.
-    queued = device.type != "cpu"
-
-    def move(x):
-        if not isinstance(x, torch.Tensor) or _on(x, device):
-            return x
-        moved = x.to(device, non_blocking=queued)
-        mask = getattr(x, "_keras_mask", None)
-        if mask is not None:
-            moved._keras_mask = mask.to(device, non_blocking=queued)
-        return moved
-
-    if len(args) == 1 and not kwargs:
-        first = args[0]
-        if isinstance(first, torch.Tensor) and _on(first, device):
-            return args, kwargs  # the common case, without a tree walk
-    return tree.map_structure(move, args), tree.map_structure(move, kwargs)
-
-
-def _on(x, device):
-    here = x.device
-    return here.type == device.type and (
-        device.index is None or here.index is None or here.index == device.index
-    )
-
-
-def _to_tensors(x):
-    if isinstance(x, (list, tuple, dict)):
-        return tree.map_structure(
-            lambda v: (
-                v
-                if isinstance(v, (torch.Tensor, KerasTensor)) or v is None
-                else backend.convert_to_tensor(v)
-            ),
-            x,
-        )
-    return backend.convert_to_tensor(x)
-
-
-def _as_shape(shape):
-    if shape is None:
-        return None
-    if isinstance(shape, dict):
-        return {k: _as_shape(v) for k, v in shape.items()}
-    if shape and isinstance(shape[0], (list, tuple)):
-        return [_as_shape(s) for s in shape]
-    return tuple(shape)
-
-
-class _unset_fake_mode:
-    """Create real weights even when a build happens during shape inference."""
-
-    def __enter__(self):
-        from lamina.backend import shape_inference
-
-        self._context = None
-        if shape_inference.inferring():
-            # Only our own shape inference runs layers under a fake mode; under
-            # torch.compile (which refuses this context) builds stay as they are.
-            from torch._subclasses.fake_tensor import unset_fake_temporarily
-
-            self._context = unset_fake_temporarily()
-            self._context.__enter__()
-
-    def __exit__(self, *exc):
-        if self._context is not None:
-            self._context.__exit__(*exc)

@@ -68,7 +68,7 @@ class Model(Trainer, Layer):
         if type(self).build is Model.build:
             # Sub-layers build themselves as call() reaches them.
             from lamina import tree
-            from lamina.layers.layer import _shape_of
+            from lamina.layers._layer_calls import _shape_of
 
             self._build_shapes = (
                 tree.map_structure(_shape_of, args[0]) if args else None

@@ -143,7 +143,7 @@ class Sequential(Model):
         self._build_graph()
 
     def _build_on_first_call(self, args, kwargs):
-        from lamina.layers.layer import _shape_of
+        from lamina.layers._layer_calls import _shape_of
 
         if not self.layers:
             raise ValueError(

@@ -24,18 +24,17 @@ import warnings
 import numpy as np
 import torch
 
-from lamina.backend import floatx, get_device, to_torch_dtype
 from lamina.backend.naming import to_snake_case, uniquify
 from lamina.optimizers import _utils
-from lamina.optimizers._utils import _f32, _is_number, _scalar_type, _select
-from lamina.optimizers.schedules import learning_rate_schedule
+from lamina.optimizers._optimizer_state import _OptimizerState
+from lamina.optimizers._utils import _scalar_type, _select
 from lamina.saving.serialization_lib import (
     deserialize_keras_object,
     serialize_keras_object,
 )
 
 
-class Optimizer:
+class Optimizer(_OptimizerState):
     """Base class of lamina optimizers (`keras.optimizers.Optimizer`).
 
     Args:
@@ -127,125 +126,7 @@ class Optimizer:
         self._lr_variable = None
         self._set_learning_rate(learning_rate)
 
-    # ------------------------------------------------------------------ state
-
-    def _scalar_variable(self, name: str, dtype, value) -> torch.Tensor:
-        # Scalars live on the CPU: reading them never touches the accelerator.
-        tensor = torch.full((), value, dtype=dtype)
-        tensor.path = f"{self.name}/{name}"
-        self._variables.append(tensor)
-        return tensor
-
-    def _sync_scalars_to_tensors(self) -> None:
-        """Write the Python mirrors into the saved scalar tensors."""
-        self._iterations.fill_(self._step_count)
-        if self._lr_variable is not None:
-            self._lr_variable.fill_(self._lr_value)
-
-    def _sync_scalars_from_tensors(self) -> None:
-        """Read the saved scalar tensors back into the Python mirrors."""
-        self._step_count = int(self._iterations)
-        if self._lr_variable is not None:
-            self._lr_value = float(self._lr_variable)
-
-    @property
-    def iterations(self) -> torch.Tensor:
-        """The step count as an int64 CPU tensor, refreshed on each read.
-
-        With `gradient_accumulation_steps`, the number of real updates.
-        """
-        self._iterations.fill_(self._step_count)
-        if self.gradient_accumulation_steps:
-            return torch.tensor(self._step_count // self.gradient_accumulation_steps)
-        return self._iterations
-
-    @iterations.setter
-    def iterations(self, value) -> None:
-        self._step_count = int(value)
-        self._iterations.fill_(self._step_count)
-
-    @property
-    def variables(self) -> list:
-        """All state in Keras's saved order: iteration, learning_rate (unless
-        the rate is a schedule), then the slots."""
-        self._sync_scalars_to_tensors()
-        return self._variables[:]
-
-    # ---------------------------------------------------------- learning rate
-
-    def _set_learning_rate(self, learning_rate) -> None:
-        owner = type(self).__name__
-        if isinstance(learning_rate, learning_rate_schedule.LearningRateSchedule) or (
-            callable(learning_rate) and not isinstance(learning_rate, torch.Tensor)
-        ):
-            self._lr_schedule = learning_rate
-            if self._lr_variable is not None:  # Keras untracks the variable
-                self._variables = [
-                    v for v in self._variables if v is not self._lr_variable
-                ]
-                self._lr_variable = None
-            self._lr_value = None
-            return
-        if isinstance(learning_rate, torch.Tensor) and learning_rate.numel() == 1:
-            learning_rate = float(learning_rate)
-        if not _is_number(learning_rate):
-            raise ValueError(
-                f"{owner} expects `learning_rate` to be a float, a "
-                "LearningRateSchedule or a callable returning the rate; got "
-                f"learning_rate={learning_rate!r}."
-            )
-        if self._lr_schedule is not None:
-            raise TypeError(
-                f"Optimizer '{self.name}' ({owner}) was created with a learning "
-                "rate schedule, so its learning rate cannot be set to a number "
-                f"(got {learning_rate!r}). Create the optimizer with a float "
-                "learning_rate if you need to change it during training."
-            )
-        self._lr_value = _f32(learning_rate)
-        if self._lr_variable is None:
-            self._lr_variable = self._scalar_variable(
-                "learning_rate", to_torch_dtype(floatx()), self._lr_value
-            )
-            # Keep Keras's order: iteration first, learning_rate second.
-            self._variables.remove(self._lr_variable)
-            self._variables.insert(1, self._lr_variable)
-        else:
-            self._lr_variable.fill_(self._lr_value)
-
-    def _current_learning_rate(self) -> float:
-        if self._lr_schedule is None:
-            return self._lr_value
-        if isinstance(self._lr_schedule, learning_rate_schedule.LearningRateSchedule):
-            value = self._lr_schedule(self._step_count)
-        else:
-            value = self._lr_schedule()
-        # Built-in schedules return Python floats for an int step. A custom one
-        # returning a device tensor costs one host sync here, its author's choice.
-        return float(value)
-
-    @property
-    def learning_rate(self) -> float:
-        """The learning rate at the current step, as a Python float.
-
-        Assign a float (e.g. from `ReduceLROnPlateau`) or a
-        `LearningRateSchedule` to change it.
-        """
-        return self._current_learning_rate()
-
-    @learning_rate.setter
-    def learning_rate(self, value) -> None:
-        self._set_learning_rate(value)
-
-    @property
-    def lr(self) -> float:
-        """Alias of `learning_rate` (the Keras 2 name)."""
-        return self.learning_rate
-
-    @lr.setter
-    def lr(self, value) -> None:
-        self.learning_rate = value
-
-    # ------------------------------------------------------------------ build
+    # ----------------------- build (state, slots, saving: in _OptimizerState)
 
     def build(self, var_list) -> None:
         """Create the optimizer's state for `var_list` (the trainable weights).
@@ -279,93 +160,6 @@ class Optimizer:
         ]
         self._refresh_weight_decay_mask()
         self.built = True
-
-    def add_variable(
-        self,
-        shape,
-        initializer="zeros",
-        dtype=None,
-        aggregation="none",
-        layout=None,
-        name=None,
-    ) -> torch.Tensor:
-        """A new state tensor of `shape` on lamina's device, saved with the
-        optimizer. `initializer` is `"zeros"`, `"ones"`, a number, or an
-        initializer (`initializer(shape, dtype)`)."""
-        del aggregation, layout  # accepted for Keras compatibility
-        dtype = to_torch_dtype(dtype if dtype is not None else floatx())
-        value = self._initial_value(initializer, tuple(shape), dtype)
-        tensor = value.to(device=get_device(), dtype=dtype)
-        tensor.path = f"{self.name}/{name or 'variable'}"
-        self._variables.append(tensor)
-        return tensor
-
-    def add_variable_from_reference(
-        self, reference_variable, name=None, initializer="zeros"
-    ) -> torch.Tensor:
-        """A state tensor shaped, typed and placed like `reference_variable`."""
-        name = name or "var"
-        path = getattr(reference_variable, "path", None)
-        if path is None:
-            path = str(getattr(reference_variable, "name", "variable"))
-        if initializer in ("zeros", 0, 0.0):
-            tensor = torch.zeros_like(reference_variable, requires_grad=False)
-        elif _is_number(initializer):
-            tensor = torch.full_like(
-                reference_variable, float(initializer), requires_grad=False
-            )
-        else:
-            value = self._initial_value(
-                initializer, tuple(reference_variable.shape), reference_variable.dtype
-            )
-            tensor = value.to(
-                device=reference_variable.device, dtype=reference_variable.dtype
-            )
-        tensor.path = f"{self.name}/{path.replace('/', '_')}_{name}"
-        self._variables.append(tensor)
-        return tensor
-
-    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
-        """One slot per variable for each name in `name`, created interleaved
-        (all slots of the first variable, then the second, ...) as Keras does.
-
-        Returns a list for a single name, a tuple of lists for several.
-        """
-        names = [name] if isinstance(name, str) else list(name)
-        inits = (
-            list(initializer)
-            if isinstance(initializer, (list, tuple))
-            else [initializer] * len(names)
-        )
-        if len(inits) != len(names):
-            raise ValueError(
-                f"add_optimizer_variables got {len(names)} names and "
-                f"{len(inits)} initializers; give one initializer, or one per name."
-            )
-        slots = tuple([] for _ in names)
-        for variable in trainable_variables:
-            for k, (slot_name, init) in enumerate(zip(names, inits)):
-                slots[k].append(
-                    self.add_variable_from_reference(variable, slot_name, init)
-                )
-        return slots[0] if isinstance(name, str) else slots
-
-    @staticmethod
-    def _initial_value(initializer, shape, dtype) -> torch.Tensor:
-        if initializer == "zeros":
-            return torch.zeros(shape, dtype=dtype)
-        if initializer == "ones":
-            return torch.ones(shape, dtype=dtype)
-        if _is_number(initializer):
-            return torch.full(shape, float(initializer), dtype=dtype)
-        if isinstance(initializer, str):
-            from lamina import initializers
-
-            initializer = initializers.get(initializer)
-        return torch.as_tensor(initializer(shape, dtype=dtype))
-
-    def _get_variable_index(self, variable) -> int:
-        return self._trainable_variables_indices[id(variable)]
 
     # ----------------------------------------------------------- weight decay
 
@@ -716,54 +510,7 @@ class Optimizer:
             return loss * self.loss_scale_factor
         return loss
 
-    # ------------------------------------------------------------- saving
-
-    def save_own_variables(self, store) -> None:
-        """Write `variables` into `store` as NumPy arrays under "0", "1", ..."""
-        from lamina.backend import convert_to_numpy  # gathers sharded (FSDP) state
-
-        for i, variable in enumerate(self.variables):
-            store[str(i)] = convert_to_numpy(variable)
-
-    @torch.no_grad()
-    def load_own_variables(self, store) -> None:
-        """Read what `save_own_variables` (or Keras 3) wrote back into `variables`."""
-        variables = self.variables
-        if len(store.keys()) != len(variables):
-            hint = (
-                ""
-                if self.built
-                else " The optimizer is not built yet: call "
-                "optimizer.build(model.trainable_weights) before loading."
-            )
-            raise ValueError(
-                f"Cannot load the state of optimizer '{self.name}' "
-                f"({type(self).__name__}): it has {len(variables)} variables but "
-                f"the saved optimizer has {len(store.keys())}. The optimizer "
-                "type, its options (momentum, amsgrad, centered, a schedule "
-                "instead of a float learning rate) and the model must match the "
-                f"saved ones.{hint}"
-            )
-        for i, variable in enumerate(variables):
-            value = np.asarray(store[str(i)])
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(
-                    f"Cannot load optimizer '{self.name}' variable {i} "
-                    f"({getattr(variable, 'path', '')}): expected shape "
-                    f"{tuple(variable.shape)}, the file has {tuple(value.shape)}."
-                )
-            variable.copy_(torch.as_tensor(value))
-        self._sync_scalars_from_tensors()
-
-    @torch.no_grad()
-    def set_weights(self, weights) -> None:
-        """Assign arrays to `variables`, in order (Keras `set_weights`)."""
-        if not self.built:
-            raise ValueError(
-                f"Optimizer '{self.name}' is not built; call "
-                "optimizer.build(trainable_variables) before set_weights()."
-            )
-        self.load_own_variables({str(i): w for i, w in enumerate(weights)})
+    # ----------------------------------------------------------------- config
 
     def get_config(self) -> dict:
         """Constructor arguments under their Keras names (`from_config` inverts)."""

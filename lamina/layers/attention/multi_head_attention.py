@@ -6,6 +6,7 @@ import torch
 
 from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers._layer_calls import _shape_of
 from lamina.layers.attention._attention_utils import (
     as_bool,
     as_tensor,
@@ -18,7 +19,7 @@ from lamina.layers.attention._attention_utils import (
     sdpa,
 )
 from lamina.layers.core.einsum_dense import EinsumDense
-from lamina.layers.layer import Layer, _shape_of
+from lamina.layers.layer import Layer
 from lamina.layers.regularization.dropout import Dropout
 
 

@@ -1,0 +1,201 @@
+"""`_LayerWeights`: the weight and loss methods of `Layer` (add_weight ... losses)."""
+
+import numpy as np
+import torch
+
+from lamina import backend
+from lamina.backend import shape_inference
+from lamina.backend.variables import Variable
+from lamina.layers._layer_build import _unset_fake_mode
+from lamina.layers._layer_calls import _ADD_LOSS_USED
+
+
+class _LayerWeights:
+    """Creating, listing, freezing, reading and assigning a layer's weights, and
+    the losses its calls and weight regularizers add.
+
+    A mixin of `Layer` only: it relies on the attributes `Layer.__init__` sets
+    (`name`, `_trainable_variables`, `_non_trainable_variables`, `_regularized`,
+    `_losses`) and on `_layers` / `_flatten_layers`.
+    """
+
+    # --- weights --------------------------------------------------------------
+
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+    ):
+        """Create a weight, track it, and return it as an `nn.Parameter`.
+
+        Args:
+            shape: Tuple of ints. Defaults to `()` (a scalar).
+            initializer: Name or callable. Defaults to `"glorot_uniform"` for
+                float weights and `"zeros"` otherwise.
+            dtype: Defaults to the layer's variable dtype.
+            trainable: Whether training updates it (`requires_grad`).
+            regularizer: Penalty added to the loss (see `losses`).
+            constraint: Projection applied after each optimizer update.
+            name: Weight name (`"kernel"`), used in `path` and `state_dict()`.
+        """
+        from lamina import constraints, initializers, regularizers
+
+        if isinstance(shape, str):
+            # Keras 2 order: add_weight("kernel", (3, 4), ...).
+            name, shape, initializer = shape, initializer, None
+        shape = () if shape is None else tuple(shape)
+        for dim in shape:
+            if dim is None or (not isinstance(dim, (int, np.integer))) or dim < 0:
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}): add_weight("
+                    f"name={name!r}) needs a shape of non-negative ints; got "
+                    f"shape={shape}. Create weights in build(input_shape) where the "
+                    "input sizes are known."
+                )
+        dtype = backend.standardize_dtype(dtype or self.variable_dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if backend.is_float_dtype(dtype) else "zeros"
+        initializer = initializers.get(initializer)
+        name = name or "variable"
+        # Real (not fake) tensors, and ordinary ones even when the first call
+        # happens inside predict()'s inference mode, so fit() can update them.
+        with _unset_fake_mode(), torch.inference_mode(False):
+            value = initializer(shape, dtype=dtype)
+            value = backend.convert_to_tensor(value, dtype=dtype).reshape(shape)
+            param = Variable(
+                value, requires_grad=bool(trainable) and backend.is_float_dtype(dtype)
+            )
+        param.path = f"{self.name}/{name}"
+        param.constraint = constraints.get(constraint)
+        param.autocast = autocast
+        shape_inference.variable_made(param)
+        key = name.replace(".", "_")
+        if key in self._parameters or hasattr(type(self), key) or key in self._modules:
+            suffix = 1
+            while f"{key}_{suffix}" in self._parameters:
+                suffix += 1
+            key = f"{key}_{suffix}"
+        self.register_parameter(key, param)
+        if trainable:
+            self._trainable_variables.append(param)
+        else:
+            self._non_trainable_variables.append(param)
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized.append((param, regularizer))
+        return param
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freeze or unfreeze this layer and every layer inside it, as Keras does."""
+        value = bool(value)
+        for layer in self._flatten_layers():
+            layer._trainable = value
+            for param in layer._trainable_variables:
+                param.requires_grad_(value)
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self.trainable:
+            return []
+        result = [v for v in self._trainable_variables if v.requires_grad]
+        for layer in self._layers:
+            result.extend(layer.trainable_weights)
+        return _dedupe(result)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.trainable:
+            return self.weights
+        result = [v for v in self._trainable_variables if not v.requires_grad]
+        result += self._non_trainable_variables
+        for layer in self._layers:
+            result.extend(layer.non_trainable_weights)
+        return _dedupe(result)
+
+    @property
+    def weights(self) -> list:
+        """Own weights (trainable first, in creation order), then sub-layers'."""
+        result = self._trainable_variables + self._non_trainable_variables
+        for layer in self._layers:
+            result = result + layer.weights
+        return _dedupe(result)
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list:
+        """The weights as NumPy arrays, in `weights` order."""
+        return [backend.convert_to_numpy(w) for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Assign NumPy arrays (in `get_weights()` order) to the weights."""
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) has {len(params)} "
+                f"weights, but set_weights() got a list of {len(weights)} arrays. "
+                f"Expected shapes: {[tuple(p.shape) for p in params]}."
+            )
+        for param, value in zip(params, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(param.shape):
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{param.path}' has shape "
+                    f"{tuple(param.shape)}, but set_weights() got an array of shape "
+                    f"{value.shape}."
+                )
+            with torch.no_grad():
+                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) is not built yet, so "
+                "it has no weights to count. Call it on data (or build it) first."
+            )
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    # --- losses ---------------------------------------------------------------
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar tensor to the training loss for the current call."""
+        _ADD_LOSS_USED[0] = True
+        self._losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Losses added in the last call and weight-regularization penalties."""
+        result = []
+        for layer in self.__dict__.get("_loss_layers") or self._flatten_layers():
+            result.extend(layer._losses)
+            for param, regularizer in layer._regularized:
+                result.append(regularizer(param))
+        return result
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            layer._losses = []
+
+
+def _dedupe(items):
+    seen, result = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            result.append(item)
+    return result
