@@ -355,13 +355,17 @@ class Layer(_LayerWeights, torch.nn.Module):
     def _device(self) -> torch.device:
         """Where this layer computes: its weights' device (so a model moved with
         `.to()` keeps working), else lamina's device."""
-        weight = self.__dict__.get("_device_probe")
+        # Where the first weight is registered: `.to()` may move it in place or
+        # register a new Parameter there (e.g. to `meta`), so look it up again.
+        probe = self.__dict__.get("_device_probe")
+        weight = probe[0]._parameters.get(probe[1]) if probe is not None else None
         if weight is None:
-            weight = next(self.parameters(), None)
-            if weight is None:
-                return backend.get_device()
-            # The same Parameter object moves with `.to()`: its device is current.
-            self.__dict__["_device_probe"] = weight
+            for module in self.modules():
+                for key, weight in module._parameters.items():
+                    if weight is not None:
+                        self.__dict__["_device_probe"] = (module, key)
+                        return weight.device
+            return backend.get_device()
         return weight.device
 
     def train(self, mode: bool = True):

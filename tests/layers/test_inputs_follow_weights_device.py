@@ -72,3 +72,13 @@ def test_inputs_on_the_weights_device_are_passed_as_they_are():
     layer.call = spy
     layer(x)
     assert seen["same"]
+
+
+def test_a_layer_moved_after_its_first_call_takes_inputs_to_the_new_device():
+    # torch registers new Parameters when moving to `meta` (it moves CPU -> CUDA
+    # in place): the layer looks its weights up again rather than trust the
+    # first one it saw.
+    layer = layers.Dense(3)
+    layer(torch.ones(2, 4))
+    layer.to("meta")
+    assert layer(torch.ones(2, 4)).device.type == "meta"
