@@ -43,7 +43,7 @@ class MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
-def compile_batch_dynamic(fn, trace_autograd=False):
+def compile_batch_dynamic(fn, device, trace_autograd=False):
     """`torch.compile(fn)` set up for a model's steps; call it with tensors
     (nests of them) and plain values.
 
@@ -59,8 +59,16 @@ def compile_batch_dynamic(fn, trace_autograd=False):
       symbolic (slower kernels; one inductor lowering even fails).
     - `trace_autograd`: trace `torch.autograd.grad` into the graph (on only
       around the call; a whole train step needs it).
+    - On the CPU (`device`, where the model's weights are) inductor writes its
+      wrapper in C++ (`cpp_wrapper`): allocating buffers and calling kernels
+      from C++ instead of Python takes 8-13% off a compiled step of the bench
+      tutorial MLP (jit 2.29x -> 2.5x, 4-step graphs 3.83x -> 4.5x) for 0.5-2 s
+      more compiling (bench CNN, 4-step graph: 41.2 -> 41.8 s cold, alone in a
+      process). GPUs keep torch's default (not measured there).
     """
-    compiled = torch.compile(_private_copy(fn))
+    on_cpu = torch.device(device).type == "cpu"
+    options = {"cpp_wrapper": True} if on_cpu else None
+    compiled = torch.compile(_private_copy(fn), options=options)
     marked = [False]
 
     def call(*args):

@@ -348,8 +348,8 @@ def test_compile_batch_dynamic_gives_each_function_its_own_cache():
     counters.clear()
     with torch._dynamo.config.patch(recompile_limit=1, error_on_recompile=True):
         double, triple = (
-            compile_batch_dynamic(scaled(2.0)),
-            compile_batch_dynamic(scaled(3.0)),
+            compile_batch_dynamic(scaled(2.0), "cpu"),
+            compile_batch_dynamic(scaled(3.0), "cpu"),
         )
         assert torch.equal(double(data), data * 2)
         assert torch.equal(triple(data), data * 3)
