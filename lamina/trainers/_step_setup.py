@@ -50,7 +50,7 @@ class StepSetup:
         key = "_compiled_train" if training else "_compiled_test"
         compiled = self.__dict__.get(key)
         if compiled is None:
-            compiled = compile_batch_dynamic(self._forward_and_loss, self._device())
+            compiled = compile_batch_dynamic(self._forward_and_loss, self)
             object.__setattr__(self, key, compiled)
         return lambda x, y, sw: compiled(x, y, sw, training)
 
@@ -60,9 +60,7 @@ class StepSetup:
         else:
             fn = self.__dict__.get("_compiled_predict")
             if fn is None:
-                fn = compile_batch_dynamic(
-                    lambda x: self(x, training=False), self._device()
-                )
+                fn = compile_batch_dynamic(lambda x: self(x, training=False), self)
                 object.__setattr__(self, "_compiled_predict", fn)
         rows = self.__dict__.get("_predict_block_rows")
         if rows:  # inside predict(): see trainer_utils.predict_block_rows

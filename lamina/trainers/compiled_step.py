@@ -123,9 +123,7 @@ class CompiledTrainStep:
         self.dtype = to_torch_dtype(self.optimizer._scalar.__name__)
         self.device = self.params[0].device
         self.fused = fused_steps(steps)
-        self._compiled = compile_batch_dynamic(
-            self._run, self.device, trace_autograd=True
-        )
+        self._compiled = compile_batch_dynamic(self._run, model, trace_autograd=True)
 
     def __call__(self, batches):
         optimizer = self.optimizer

@@ -43,7 +43,7 @@ class MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
-def compile_batch_dynamic(fn, device, trace_autograd=False):
+def compile_batch_dynamic(fn, model=None, trace_autograd=False):
     """`torch.compile(fn)` set up for a model's steps; call it with tensors
     (nests of them) and plain values.
 
@@ -59,15 +59,16 @@ def compile_batch_dynamic(fn, device, trace_autograd=False):
       symbolic (slower kernels; one inductor lowering even fails).
     - `trace_autograd`: trace `torch.autograd.grad` into the graph (on only
       around the call; a whole train step needs it).
-    - On the CPU (`device`, where the model's weights are) inductor writes its
-      wrapper in C++ (`cpp_wrapper`): allocating buffers and calling kernels
-      from C++ instead of Python takes 8-13% off a compiled step of the bench
-      tutorial MLP (jit 2.29x -> 2.5x, 4-step graphs 3.83x -> 4.5x) for 0.5-2 s
-      more compiling (bench CNN, 4-step graph: 41.2 -> 41.8 s cold, alone in a
-      process). GPUs keep torch's default (not measured there).
+    - On the CPU (where `model`'s weights are) inductor writes its wrapper in
+      C++ (`cpp_wrapper`) unless the model has convolutions: allocating
+      buffers and calling kernels from C++ instead of Python takes 8-13% off a
+      compiled step of the bench tutorial MLP (jit 2.29x -> 2.54x, 4-step
+      graphs 3.83x -> 4.44x) for ~1 s more compiling. The bench CNN's steps are
+      kernel-bound (no gain) and its compiles grew 6 -> 10 s (jit) and
+      24 -> 30 s (4-step graphs), so convolutional models keep the Python
+      wrapper, as GPUs do (not measured there).
     """
-    on_cpu = torch.device(device).type == "cpu"
-    options = {"cpp_wrapper": True} if on_cpu else None
+    options = {"cpp_wrapper": True} if _cpp_wrapper_pays(model) else None
     compiled = torch.compile(_private_copy(fn), options=options)
     marked = [False]
 
@@ -98,6 +99,16 @@ def traces_autograd_grad():
     """Whether this torch's compiler can trace `torch.autograd.grad` into a
     graph (the `trace_autograd_ops` setting; older releases lack it)."""
     return hasattr(torch._dynamo.config, "trace_autograd_ops")
+
+
+def _cpp_wrapper_pays(model) -> bool:
+    from lamina.layers.convolutional._base_conv import ConvLayerBase
+
+    if model is None:
+        return False
+    return model._device().type == "cpu" and not any(
+        isinstance(layer, ConvLayerBase) for layer in model._flatten_layers()
+    )
 
 
 def _private_copy(fn):

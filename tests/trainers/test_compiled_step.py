@@ -169,6 +169,17 @@ def test_eight_steps_per_execution_run_as_two_calls_of_a_four_step_graph():
     assert calls == [4, 4, 4, 4]
 
 
+def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models():
+    from lamina.trainers.trainer_utils import _cpp_wrapper_pays
+
+    conv = lamina.Sequential(
+        [lamina.Input((6, 1)), layers.Conv1D(2, 3), layers.Flatten(), layers.Dense(3)]
+    )
+    assert _cpp_wrapper_pays(_model())
+    assert not _cpp_wrapper_pays(conv)
+    assert not _cpp_wrapper_pays(None)
+
+
 @pytest.mark.parametrize(
     "steps, fused", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 1), (6, 3), (8, 4), (12, 4)]
 )
@@ -348,8 +359,8 @@ def test_compile_batch_dynamic_gives_each_function_its_own_cache():
     counters.clear()
     with torch._dynamo.config.patch(recompile_limit=1, error_on_recompile=True):
         double, triple = (
-            compile_batch_dynamic(scaled(2.0), "cpu"),
-            compile_batch_dynamic(scaled(3.0), "cpu"),
+            compile_batch_dynamic(scaled(2.0)),
+            compile_batch_dynamic(scaled(3.0)),
         )
         assert torch.equal(double(data), data * 2)
         assert torch.equal(triple(data), data * 3)
