@@ -499,7 +499,7 @@ class Trainer(StepSetup):
         with torch.no_grad():
             for begin, batches in self._executions(iterator):
                 callbacks.on_test_batch_begin(begin)
-                for batch in batches:
+                for batch, _ in batches:
                     logs = self.test_step(batch)
                 callbacks.on_test_batch_end(begin + len(batches) - 1, logs)
         if distributed:
@@ -515,14 +515,16 @@ class Trainer(StepSetup):
         return self._flatten_in_order(logs)
 
     def _executions(self, iterator):
-        """`(first step, batches)` for each execution of `evaluate`/`predict`:
-        `steps_per_execution` batches (fewer at the end), the unit Keras runs its
-        batch callbacks around."""
+        """`(first step, [(batch, chunk sizes), ...])` for each execution of
+        `evaluate`/`predict`: `steps_per_execution` batches (fewer at the end),
+        the unit Keras runs its batch callbacks around. Each batch keeps the
+        chunk sizes it was split with under data parallelism (the iterator's
+        own attribute already describes the group's last batch)."""
         group, begin = [], 0
         for step, batch in iterator.enumerate_epoch():
             if not group:
                 begin = step
-            group.append(batch)
+            group.append((batch, iterator.chunk_sizes))
             if len(group) == self.steps_per_execution:
                 yield begin, group
                 group = []
@@ -566,13 +568,13 @@ class Trainer(StepSetup):
                 for begin, batches in self._executions(iterator):
                     callbacks.on_predict_batch_begin(begin)
                     start = len(outputs)
-                    for batch in batches:
+                    for batch, sizes in batches:
                         batch_outputs = self.predict_step(batch)
                         if distributed:
                             # Every rank returns every prediction, in order.
                             from lamina.distribution.data_parallel import gather_batch
 
-                            rank, sizes = iterator.shard[0], iterator.chunk_sizes
+                            rank = iterator.shard[0]
                             batch_outputs = tree.map_structure(
                                 lambda t, r=rank, c=sizes: gather_batch(t, c, r),
                                 batch_outputs,

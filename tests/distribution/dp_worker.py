@@ -112,10 +112,16 @@ def run():
     )
     evaluation = model.evaluate(x, y, batch_size=16, verbose=0)
     predictions = model.predict(x, batch_size=20, verbose=0)
+    # Executions of three batches: the second holds the 1-sample last batch,
+    # whose split differs from its group's other batches'.
+    model.steps_per_execution = 3
+    grouped = model.predict(x, batch_size=20, verbose=0)
+    model.steps_per_execution = 1
     result = {f"history_{k}": np.array(v) for k, v in history.history.items()}
     result.update({f"weight_{i}": w for i, w in enumerate(model.get_weights())})
     result["evaluation"] = np.array(evaluation)
     result["predictions"] = predictions
+    result["grouped_predictions"] = grouped
     active = lamina.distribution.distribution()
     result["world_size"] = np.array(active.world_size if active else 1)
     result["wrapped_in_ddp"] = np.array("_ddp" in model.__dict__)

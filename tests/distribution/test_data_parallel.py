@@ -106,6 +106,9 @@ def test_predict_gathers_every_sample_in_order(two_process_results):
         np.testing.assert_allclose(
             result["predictions"], single["predictions"], rtol=1e-4, atol=1e-5
         )
+        np.testing.assert_allclose(
+            result["grouped_predictions"], single["predictions"], rtol=1e-4, atol=1e-5
+        )
 
 
 def test_mixed_bfloat16_trains_data_parallel_like_one_process(two_process_results):
