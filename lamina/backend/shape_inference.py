@@ -15,6 +15,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from lamina import tree
 from lamina.backend.dtypes import standardize_dtype, to_torch_dtype
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.variables import Variable
 
 _PROBE_SIZES = (2, 3)
 _DEPTH = [0]
@@ -38,8 +39,6 @@ def _fake_mode_takes_variables() -> bool:
     """Whether FakeTensorMode computes with lamina Variables (Parameter
     subclasses). Releases before mid-2026 (torch 2.11 among them) refuse every
     Parameter subclass ("Multiple dispatch failed ... returned NotImplemented")."""
-    from lamina.backend.variables import Variable
-
     weight = Variable(torch.zeros(1), requires_grad=False)
     try:
         with FakeTensorMode(allow_non_fake_inputs=True):
@@ -63,29 +62,27 @@ def _as_plain_parameters(modules):
     start = len(_DEMOTED)
     for module in modules:
         for weight in module.parameters():
-            variable_made(weight, force=True)
+            _demote(weight)
     try:
         yield
     finally:
-        from lamina.backend.variables import Variable
-
         for weight in _DEMOTED[start:]:
             weight.__class__ = Variable
         del _DEMOTED[start:]
 
 
-def variable_made(weight, force=False):
+def variable_made(weight):
     """Called for each new Variable: one made while inferring, on a torch whose
     FakeTensorMode refuses Parameter subclasses, passes as a plain Parameter
     until the inference ends."""
-    from lamina.backend.variables import Variable
+    if inferring() and not _fake_mode_takes_variables():
+        _demote(weight)
 
-    if type(weight) is not Variable or not (force or inferring()):
-        return
-    if _fake_mode_takes_variables():
-        return
-    weight.__class__ = torch.nn.Parameter
-    _DEMOTED.append(weight)
+
+def _demote(weight):
+    if type(weight) is Variable:  # not one an outer inference already demoted
+        weight.__class__ = torch.nn.Parameter
+        _DEMOTED.append(weight)
 
 
 def compute_output_spec(fn, *args, modules=(), **kwargs):

@@ -51,7 +51,7 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         if not array.flags.writeable:
             array = array.copy()
     tensor = torch.from_numpy(array)
-    if torch.device(device).type == "cuda":
+    if _device_type(device) == "cuda":
         # Staged through pinned memory, the copy to the GPU is queued and the
         # host goes on (e.g. to the next batch's Python) while it runs; torch's
         # pinned allocator keeps the staging buffer until the copy is done.

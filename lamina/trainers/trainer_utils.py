@@ -61,12 +61,12 @@ def compile_batch_dynamic(fn, model=None, trace_autograd=False):
       around the call; a whole train step needs it).
     - On the CPU (where `model`'s weights are) inductor writes its wrapper in
       C++ (`cpp_wrapper`) unless the model has convolutions: allocating
-      buffers and calling kernels from C++ instead of Python takes 8-13% off a
-      compiled step of the bench tutorial MLP (jit 2.29x -> 2.48-2.54x, 4-step
-      graphs 3.83x -> 4.34-4.46x) for ~1 s more compiling. The bench CNN's steps are
-      kernel-bound (no gain) and its compiles grew 6 -> 10 s (jit) and
-      24 -> 30 s (4-step graphs), so convolutional models keep the Python
-      wrapper, as GPUs do (not measured there).
+      buffers and calling kernels from C++ instead of Python takes 8-13% off
+      a compiled step of the bench tutorial MLP (jit 2.29x -> 2.48-2.54x,
+      4-step graphs 3.83x -> 4.34-4.46x) for ~1 s more compiling. The bench
+      CNN's steps are kernel-bound (no gain) and its compiles grew 6 -> 10 s
+      (jit) and 24 -> 31 s (4-step graphs), so convolutional models keep the
+      Python wrapper, as GPUs do (not measured there).
     """
     options = {"cpp_wrapper": True} if _cpp_wrapper_pays(model) else None
     compiled = torch.compile(_private_copy(fn), options=options)

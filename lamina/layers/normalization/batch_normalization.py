@@ -211,7 +211,11 @@ class BatchNormalization(Layer):
         elif self.epsilon > 0:
             outputs = self._fused(x, gamma, beta, training=False)
         else:
-            outputs = self._infer_unfused(x, gamma, beta)
+            # epsilon=0, which CUDA's fused kernel refuses (Keras allows it).
+            mean = self.moving_mean.to(x.dtype)
+            outputs = self._normalize(
+                x, mean, self.moving_variance.to(x.dtype), gamma, beta
+            )
         return outputs.to(self._compute_torch_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -311,8 +315,6 @@ class BatchNormalization(Layer):
     # --- masks, renormalization and tiny batches -------------------------------
 
     def _train_step_unfused(self, x, mask, gamma, beta):
-        shape = [1] * x.ndim
-        shape[self._channel] = x.shape[self._channel]
         mean, variance = self._moments(x, mask)
         if self.renorm:
             gamma, beta = self._renorm_transform(mean, variance, gamma, beta)
@@ -325,21 +327,16 @@ class BatchNormalization(Layer):
                     variance.detach().to(self.moving_variance.dtype),
                     alpha=1 - self.momentum,
                 )
+        return self._normalize(x, mean, variance, gamma, beta)
+
+    def _normalize(self, x, mean, variance, gamma, beta):
+        """`(x - mean) / sqrt(variance + epsilon) * gamma + beta` per channel."""
+        shape = [1] * x.ndim
+        shape[self._channel] = x.shape[self._channel]
         inv = torch.rsqrt(variance + self.epsilon)
         if gamma is not None:
             inv = inv * gamma
         out = (x - mean.reshape(shape)) * inv.reshape(shape)
-        if beta is not None:
-            out = out + beta.reshape(shape)
-        return out
-
-    def _infer_unfused(self, x, gamma, beta):
-        shape = [1] * x.ndim
-        shape[self._channel] = x.shape[self._channel]
-        inv = torch.rsqrt(self.moving_variance.to(x.dtype) + self.epsilon)
-        if gamma is not None:
-            inv = inv * gamma
-        out = (x - self.moving_mean.to(x.dtype).reshape(shape)) * inv.reshape(shape)
         if beta is not None:
             out = out + beta.reshape(shape)
         return out
