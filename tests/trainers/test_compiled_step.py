@@ -188,6 +188,13 @@ def test_fused_steps_is_the_largest_divisor_up_to_the_cap(steps, fused):
     assert compiled_step.fused_steps(steps) == fused
 
 
+def test_large_models_run_one_step_per_graph_on_the_cpu_only():
+    limit = compiled_step.CPU_FUSED_WEIGHT_BYTES
+    assert compiled_step.fused_steps(8, limit, "cpu") == 4
+    assert compiled_step.fused_steps(8, limit + 1, "cpu") == 1
+    assert compiled_step.fused_steps(8, limit + 1, "cuda") == 4
+
+
 def test_steps_per_execution_must_be_a_positive_int():
     model = _model()
     with pytest.raises(ValueError, match="steps_per_execution"):
