@@ -106,6 +106,49 @@ def reusable_params(model):
     return params if _same(whole_step.params, params) else None
 
 
+def _stacked(batches):
+    """`batches` as one nest of tensors with a new leading axis of steps, or
+    None when their structures or shapes differ. Every step in the graph then
+    shares one symbolic batch size, so the compiled call takes one size
+    instead of one per tensor per step (each size is a host-to-tensor
+    conversion per call) and guards a few tensors instead of every batch's.
+    Batches that lie back to back in memory (the array adapter gathers a
+    group's rows at once) are viewed, not copied."""
+    leaves = [tree.flatten(batch) for batch in batches]
+    first = leaves[0]
+    if any(len(other) != len(first) for other in leaves[1:]):
+        return None
+    columns = []
+    for parts in zip(*leaves):
+        column = _stack(parts)
+        if column is None:
+            return None
+        columns.append(column)
+    return tree.pack_sequence_as(batches[0], columns)
+
+
+def _stack(parts):
+    first = parts[0]
+    if not all(
+        isinstance(t, torch.Tensor)
+        and t.shape == first.shape
+        and t.dtype == first.dtype
+        for t in parts
+    ):
+        return None
+    base, size = first._base, first.nbytes
+    if base is not None and all(
+        t._base is base
+        and t.is_contiguous()
+        and t.data_ptr() == first.data_ptr() + i * size
+        for i, t in enumerate(parts)
+    ):
+        return first.as_strided(
+            (len(parts), *first.shape), (first.numel(), *first.stride())
+        )
+    return torch.stack(parts)
+
+
 def _same(weights, others):
     return [id(w) for w in weights] == [id(w) for w in others]
 
@@ -136,25 +179,54 @@ class CompiledTrainStep:
         self.device = self.params[0].device
         weight_bytes = sum(p.numel() * p.element_size() for p in self.params)
         self.fused = fused_steps(steps, weight_bytes, self.device.type)
-        self._compiled = compile_batch_dynamic(self._run, model, trace_autograd=True)
+        if self.fused == 1:
+            self._compiled = compile_batch_dynamic(
+                self._run_one, model, trace_autograd=True
+            )
+        else:
+            self._compiled = compile_batch_dynamic(
+                self._run, model, trace_autograd=True, batch_axis=1
+            )
 
     def __call__(self, batches):
+        k = self.fused
+        if k == 1:
+            for batch in batches:
+                self._compiled(batch, self._scalars(1))
+            return
+        for start in range(0, len(batches), k):
+            chunk = batches[start : start + k]
+            stacked = _stacked(chunk)
+            if stacked is None:
+                # Batches of different sizes (an epoch's last, shorter batch
+                # among full ones): eagerly, rather than compile a second graph.
+                for batch in chunk:
+                    self.model.train_step(batch)
+                continue
+            self._compiled(stacked, self._scalars(len(chunk)))
+
+    def _scalars(self, steps):
+        """The optimizer's host numbers for the next `steps` updates, as one
+        flat tensor on the weights' device (one row of numbers per step)."""
         optimizer = self.optimizer
         rows = []
-        for _ in batches:
-            rows.append(optimizer._host_step_scalars())
+        for _ in range(steps):
+            rows.extend(optimizer._host_step_scalars())
             optimizer._finish_update()
         scalars = torch.tensor(rows, dtype=self.dtype)
         if self.device.type == "cuda":  # queued, not waited for
-            scalars = scalars.pin_memory().to(self.device, non_blocking=True)
-        elif self.device.type != "cpu":
-            scalars = scalars.to(self.device)
-        k = self.fused
-        for start in range(0, len(batches), k):
-            self._compiled(batches[start : start + k], scalars[start : start + k])
+            return scalars.pin_memory().to(self.device, non_blocking=True)
+        if self.device.type != "cpu":
+            return scalars.to(self.device)
+        return scalars
 
-    def _run(self, batches, scalars):
-        for batch, row in zip(batches, scalars.unbind(0)):
+    def _run_one(self, batch, scalars):
+        self._one_step(batch, scalars.unbind(0))
+
+    def _run(self, stacked, scalars):
+        steps = tree.flatten(stacked)[0].shape[0]
+        for i, row in enumerate(scalars.view(steps, -1).unbind(0)):
+            batch = tree.map_structure(lambda t, i=i: t[i], stacked)
             self._one_step(batch, row.unbind(0))
 
     def _one_step(self, batch, scalars):

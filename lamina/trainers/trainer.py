@@ -337,6 +337,7 @@ class Trainer(StepSetup):
             shuffle=shuffle,
             class_weight=class_weight,
         )
+        iterator.adapter.batches_per_gather = self.steps_per_execution
         distributed = self._setup_distribution(iterator, (x, y))
         callbacks = CallbackList(
             callbacks,

@@ -43,14 +43,15 @@ class MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
-def compile_batch_dynamic(fn, model=None, trace_autograd=False):
+def compile_batch_dynamic(fn, model=None, trace_autograd=False, batch_axis=0):
     """`torch.compile(fn)` set up for a model's steps; call it with tensors
     (nests of them) and plain values.
 
-    - The batch axis (axis 0 of every tensor argument) is marked dynamic on the
-      first call, and tensors are passed at storage offset 0 (a batch sliced
-      from the middle of the data is a view torch.compile guards on): the last
-      partial batch of an epoch, and later fits, reuse the graph.
+    - The batch axis (`batch_axis` of every tensor argument with more axes
+      than that) is marked dynamic on the first call, and tensors are passed
+      at storage offset 0 (a batch sliced from the middle of the data is a
+      view torch.compile guards on): the last partial batch of an epoch, and
+      later fits, reuse the graph.
     - `fn` runs from a private copy of its code object: torch.compile keeps
       graphs, and its limit of 8 recompiles, per code object, so every model
       (they share lamina's step functions) gets its own.
@@ -77,8 +78,8 @@ def compile_batch_dynamic(fn, model=None, trace_autograd=False):
         if not marked[0]:
             marked[0] = True
             for leaf in tree.flatten(args):
-                if isinstance(leaf, torch.Tensor) and leaf.ndim > 0:
-                    torch._dynamo.maybe_mark_dynamic(leaf, 0)
+                if isinstance(leaf, torch.Tensor) and leaf.ndim > batch_axis:
+                    torch._dynamo.maybe_mark_dynamic(leaf, batch_axis)
         config = torch._dynamo.config
         dynamic_shapes = config.automatic_dynamic_shapes
         config.automatic_dynamic_shapes = False

@@ -163,10 +163,33 @@ def test_eight_steps_per_execution_run_as_two_calls_of_a_four_step_graph():
     _assert_same(reference, model, h_reference, h_model)
     whole_step = model._whole_step
     assert whole_step.steps == 8 and whole_step.fused == 4
-    calls, compiled = [], whole_step._compiled
-    whole_step._compiled = lambda b, s: (calls.append(len(b)), compiled(b, s))
-    model.fit(*_data(), batch_size=4, epochs=1, shuffle=False, verbose=0)
-    assert calls == [4, 4, 4, 4]
+    assert _graph_calls(model, batch_size=4) == [(4, 4)] * 4
+
+
+def _graph_calls(model, batch_size):
+    """(steps, batch size) of every compiled call in one more epoch of `model`."""
+    calls, whole_step = [], model._whole_step
+    compiled = whole_step._compiled
+
+    def spy(stacked, scalars):
+        calls.append(tuple(lamina.tree.flatten(stacked)[0].shape[:2]))
+        return compiled(stacked, scalars)
+
+    whole_step._compiled = spy
+    model.fit(*_data(), batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return calls
+
+
+def test_a_group_holding_the_short_last_batch_runs_eagerly():
+    # 70 samples in batches of 4 and executions of 2: the last execution pairs
+    # a batch of 4 with the batch of 2, which cannot share the graph's stacked
+    # input; it runs through the eager step, with the same numerics.
+    reference, model, h_reference, h_model = _fit_both(
+        lambda: "adam", steps_per_execution=2, batch_size=4
+    )
+    _assert_same(reference, model, h_reference, h_model)
+    assert _graph_calls(model, batch_size=4) == [(2, 4)] * 8
+    assert model.optimizer.iterations.item() == 3 * 18
 
 
 def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models():

@@ -128,3 +128,50 @@ def test_dict_inputs_reach_a_subclassed_model():
     history = model.fit({"a": x, "b": np.zeros_like(x)}, y, epochs=20, verbose=0)
     assert history.history["loss"][-1] < 0.05
     assert model.predict({"a": x[:3], "b": x[:3]}, verbose=0).shape == (3, 1)
+
+
+@pytest.mark.parametrize("shuffle", [False, True, "batch"])
+def test_gathering_several_batches_at_once_gives_the_same_batches(shuffle):
+    from lamina.trainers.compiled_step import _stacked
+    from lamina.trainers.data_adapters import ArrayDataAdapter
+
+    x, y = regression_data(n=70)
+    weights = np.arange(70, dtype="float32")
+    epochs = {}
+    for gather in (1, 4):
+        adapter = ArrayDataAdapter(
+            {"a": x, "b": x * 2},
+            y,
+            weights,
+            batch_size=8,
+            shuffle=shuffle,
+        )
+        adapter.batches_per_gather = gather
+        lamina.utils.set_random_seed(3)
+        epochs[gather] = list(adapter.get_epoch_iterator())
+    assert [len(e) for e in epochs.values()] == [9, 9]
+    for one, grouped in zip(epochs[1], epochs[4]):
+        for a, b in zip(lamina.tree.flatten(one), lamina.tree.flatten(grouped)):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # A gathered group's batches are back-to-back views: stacking them for a
+    # compiled step is a view of the gathered rows, not a copy.
+    group = epochs[4][:4]
+    stacked = _stacked(group)
+    x_stacked = stacked[0]["a"]
+    assert x_stacked.shape == (4, 8, 4)
+    assert x_stacked.data_ptr() == group[0][0]["a"].data_ptr()
+    np.testing.assert_array_equal(x_stacked[2].numpy(), group[2][0]["a"].numpy())
+    # The last group holds the 6-row batch: its batches differ in shape.
+    assert _stacked(epochs[4][8:] + epochs[4][:1]) is None
+
+
+def test_class_weight_applies_to_every_batch_of_a_gathered_group():
+    from lamina.trainers.data_adapters import ArrayDataAdapter
+
+    x = np.zeros((12, 2), "float32")
+    y = np.array([0, 1] * 6)
+    adapter = ArrayDataAdapter(x, y, batch_size=3, class_weight={0: 1.0, 1: 5.0})
+    adapter.batches_per_gather = 2
+    weights = [batch[2].tolist() for batch in adapter.get_epoch_iterator()]
+    assert weights == [[1.0, 5.0, 1.0], [5.0, 1.0, 5.0]] * 2

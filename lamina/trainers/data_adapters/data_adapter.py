@@ -11,6 +11,11 @@ class DataAdapter:
     #: Whether a fresh pass can be started after the data runs out.
     can_restart = True
 
+    #: How many consecutive batches are used together (`fit` sets it to
+    #: `steps_per_execution`). Adapters that gather rows by index may gather
+    #: that many batches' rows at once and hand out consecutive views.
+    batches_per_gather = 1
+
     @property
     def num_batches(self):
         """Batches per pass, or None when unknown (generators)."""
