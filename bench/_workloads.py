@@ -15,7 +15,9 @@ A side is one of:
   is built (layers capture the global policy when they are created);
 - `keras`: Keras 3 on its torch backend (only when `keras` is importable);
 - `torch_fp16`, `lamina_fp16`: float16 autocast with a `GradScaler` and the
-  `"mixed_float16"` policy; CUDA only (CPU float16 kernels are slow or missing).
+  `"mixed_float16"` policy; CUDA only (CPU float16 kernels are slow or missing);
+- `lamina_cg`: `lamina_spe` with the compiled steps replayed as CUDA graphs
+  (the experimental `lamina.trainers.compiled_step.CUDA_GRAPHS`); CUDA only.
 
 Every side starts from the same weights, drawn here with NumPy in Keras's
 layouts, so the torch side never imports lamina (its peak memory stays its own).
@@ -40,9 +42,10 @@ SIDES = (
     "keras",
     "torch_fp16",
     "lamina_fp16",
+    "lamina_cg",
 )
-COMPILED_SIDES = ("torch_compile", "lamina_jit", "lamina_spe")
-CUDA_ONLY_SIDES = ("torch_fp16", "lamina_fp16")
+COMPILED_SIDES = ("torch_compile", "lamina_jit", "lamina_spe", "lamina_cg")
+CUDA_ONLY_SIDES = ("torch_fp16", "lamina_fp16", "lamina_cg")
 
 
 class Workload:
@@ -373,7 +376,7 @@ def runner(workload, side, device="cpu", steps_per_execution=8):
     """A closure for `side`: each call is one timed pass over the workload's
     samples. The first call is the warm-up (and, for compiled sides, compiles).
     `None` where the side does not apply (`lamina_spe` on a predict workload)."""
-    if side == "lamina_spe" and workload.mode != "fit":
+    if side in ("lamina_spe", "lamina_cg") and workload.mode != "fit":
         return None
     x, y = make_data(workload)
     if side.startswith("torch"):
@@ -406,14 +409,28 @@ def runner(workload, side, device="cpu", steps_per_execution=8):
         model = keras_api_model(
             api,
             workload,
-            jit_compile=side in ("lamina_jit", "lamina_spe"),
-            steps_per_execution=steps_per_execution if side == "lamina_spe" else 1,
+            jit_compile=side in ("lamina_jit", "lamina_spe", "lamina_cg"),
+            steps_per_execution=(
+                steps_per_execution if side in ("lamina_spe", "lamina_cg") else 1
+            ),
         )
     finally:
         if policy is not None:  # the other sides in this process stay float32
             api.mixed_precision.set_global_policy(previous)
     if policy is not None:
         check_compute_dtype(model, x, policy.removeprefix("mixed_"))
+    if side == "lamina_cg":
+        from lamina.trainers import compiled_step
+
+        def fit_with_cuda_graphs():
+            # Read when the compiled step is made, in the first pass.
+            compiled_step.CUDA_GRAPHS = True
+            try:
+                model.fit(x, y, batch_size=workload.batch_size, epochs=1, verbose=0)
+            finally:
+                compiled_step.CUDA_GRAPHS = False
+
+        return fit_with_cuda_graphs
     if workload.mode == "fit":
         return lambda: model.fit(
             x, y, batch_size=workload.batch_size, epochs=1, verbose=0

@@ -14,7 +14,7 @@ Run: .venv/bin/python bench/run_all.py [--threads 1] [--repeats 3]
 
 Sides (see bench/_workloads.py): torch, torch_compile, torch_bf16, lamina,
 lamina_jit, lamina_spe, lamina_bf16, keras (when importable), and on CUDA only
-torch_fp16 and lamina_fp16.
+torch_fp16, lamina_fp16 and lamina_cg (lamina_spe replayed as CUDA graphs).
 
 Memory: one more subprocess per (workload, side) runs that side alone (its
 warm-up pass, compilation included) and reports `resource.getrusage(RUSAGE_SELF).ru_maxrss` (peak
@@ -49,6 +49,7 @@ LABELS = {
     "keras": "Keras 3 torch",
     "torch_fp16": "torch fp16",
     "lamina_fp16": "lamina fp16",
+    "lamina_cg": "lamina spe={spe} CUDA graphs",
 }
 # (lamina side, the torch side it is compared with head to head)
 PAIRS = [("lamina_bf16", "torch_bf16"), ("lamina_fp16", "torch_fp16")]

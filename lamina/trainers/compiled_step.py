@@ -40,6 +40,12 @@ MAX_FUSED_STEPS = 4
 # unfused and 4.47 ms fused. GPUs allocate from torch's cache and keep fusing.
 CPU_FUSED_WEIGHT_BYTES = 2**20
 
+# Experimental, off: replay compiled steps on CUDA as CUDA graphs (inductor's
+# cudagraph trees), which removes the per-kernel launch cost that bounds small
+# models on a GPU. Not yet measured or tested on a GPU; `bench/run_all.py
+# --device cuda` times it as the `lamina_cg` side. No effect off CUDA.
+CUDA_GRAPHS = False
+
 
 def fused_steps(steps, weight_bytes=0, device_type="cpu"):
     """Steps per graph call for `steps_per_execution=steps`: the largest divisor
@@ -179,13 +185,18 @@ class CompiledTrainStep:
         self.device = self.params[0].device
         weight_bytes = sum(p.numel() * p.element_size() for p in self.params)
         self.fused = fused_steps(steps, weight_bytes, self.device.type)
+        cuda_graphs = CUDA_GRAPHS and self.device.type == "cuda"
         if self.fused == 1:
             self._compiled = compile_batch_dynamic(
-                self._run_one, model, trace_autograd=True
+                self._run_one, model, trace_autograd=True, cuda_graphs=cuda_graphs
             )
         else:
             self._compiled = compile_batch_dynamic(
-                self._run, model, trace_autograd=True, batch_axis=1
+                self._run,
+                model,
+                trace_autograd=True,
+                batch_axis=1,
+                cuda_graphs=cuda_graphs,
             )
 
     def __call__(self, batches):

@@ -43,7 +43,9 @@ class MetricLogs(collections.abc.Mapping):
         return repr(self._compute())
 
 
-def compile_batch_dynamic(fn, model=None, trace_autograd=False, batch_axis=0):
+def compile_batch_dynamic(
+    fn, model=None, trace_autograd=False, batch_axis=0, cuda_graphs=False
+):
     """`torch.compile(fn)` set up for a model's steps; call it with tensors
     (nests of them) and plain values.
 
@@ -68,9 +70,12 @@ def compile_batch_dynamic(fn, model=None, trace_autograd=False, batch_axis=0):
       CNN's steps are kernel-bound (no gain) and its compiles grew 6 -> 10 s
       (jit) and 24 -> 31 s (4-step graphs), so convolutional models keep the
       Python wrapper, as GPUs do (not measured there).
+    - `cuda_graphs`: inductor replays the graph as a CUDA graph.
     """
-    options = {"cpp_wrapper": True} if _cpp_wrapper_pays(model) else None
-    compiled = torch.compile(_private_copy(fn), options=options)
+    options = {"cpp_wrapper": True} if _cpp_wrapper_pays(model) else {}
+    if cuda_graphs:
+        options["triton.cudagraphs"] = True
+    compiled = torch.compile(_private_copy(fn), options=options or None)
     marked = [False]
 
     def call(*args):

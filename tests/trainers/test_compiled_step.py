@@ -448,3 +448,21 @@ def test_two_outputs_sample_weights_validation_and_lr_callback_match_eager():
     for a, b in zip(eager.get_weights(), jit.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert jit.optimizer.learning_rate == pytest.approx(0.001 * 0.5**3)
+
+
+def test_the_cuda_graphs_option_is_one_torch_compile_accepts():
+    from lamina.trainers.trainer_utils import compile_batch_dynamic
+
+    # On the CPU inductor skips CUDA graphs; an unknown option would raise.
+    doubled = compile_batch_dynamic(lambda t: t * 2, cuda_graphs=True)
+    np.testing.assert_array_equal(doubled(torch.ones(3)).numpy(), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_steps_replayed_as_cuda_graphs_train_like_eager(monkeypatch):
+    monkeypatch.setattr(compiled_step, "CUDA_GRAPHS", True)
+    reference, model, h_reference, h_model = _fit_both(
+        lambda: "adam", steps_per_execution=4, batch_size=8
+    )
+    _assert_same(reference, model, h_reference, h_model)
+    assert model._whole_step.device.type == "cuda"
