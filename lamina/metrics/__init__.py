@@ -49,7 +49,21 @@ from lamina.metrics.confusion_metrics import (
     TrueNegatives,
     TruePositives,
 )
+from lamina.metrics.correlation_metrics import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
+from lamina.metrics.f_score_metrics import F1Score, FBetaScore
 from lamina.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from lamina.metrics.iou_metrics import (
+    BinaryIoU,
+    IoU,
+    MeanIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
+)
 from lamina.metrics.metric import Metric
 from lamina.metrics.probabilistic_metrics import (
     BinaryCrossentropy,
@@ -57,6 +71,12 @@ from lamina.metrics.probabilistic_metrics import (
     KLDivergence,
     Poisson,
     SparseCategoricalCrossentropy,
+)
+from lamina.metrics.rate_at_rate_metrics import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
 from lamina.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from lamina.metrics.regression_metrics import (
@@ -66,6 +86,7 @@ from lamina.metrics.regression_metrics import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
 )
 from lamina.saving import serialization_lib
@@ -103,6 +124,20 @@ ALL_OBJECTS = (
     SparseCategoricalAccuracy,
     TopKCategoricalAccuracy,
     SparseTopKCategoricalAccuracy,
+    R2Score,
+    F1Score,
+    FBetaScore,
+    IoU,
+    BinaryIoU,
+    MeanIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
+    PearsonCorrelation,
+    ConcordanceCorrelation,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
 
 # Keras: every class by its name and its snake-case name, plus short aliases.
@@ -149,6 +184,8 @@ FUNCTIONS_DICT = {
         mean_absolute_percentage_error,
         mean_squared_error,
         mean_squared_logarithmic_error,
+        pearson_correlation,
+        concordance_correlation,
     )
 }
 
@@ -200,29 +237,43 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "ConcordanceCorrelation",
     "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "IoU",
     "KLDivergence",
     "LogCoshError",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
     "Poisson",
     "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
@@ -235,6 +286,7 @@ __all__ = [
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
     "categorical_hinge",
+    "concordance_correlation",
     "deserialize",
     "get",
     "hinge",
@@ -245,6 +297,7 @@ __all__ = [
     "mean_absolute_percentage_error",
     "mean_squared_error",
     "mean_squared_logarithmic_error",
+    "pearson_correlation",
     "poisson",
     "serialize",
     "sparse_categorical_accuracy",

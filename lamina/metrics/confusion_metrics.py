@@ -1,6 +1,7 @@
 """Metrics built on confusion-matrix counts: TruePositives and friends,
 Precision, Recall, and AUC (ROC or PR), with Keras 3's thresholds, weighting
-and interpolation (`keras/src/metrics/confusion_metrics.py`)."""
+and interpolation (`keras/src/metrics/confusion_metrics.py`). The rate-at-rate
+metrics (PrecisionAtRecall and friends) are in `rate_at_rate_metrics.py`."""
 
 import numpy as np
 import torch

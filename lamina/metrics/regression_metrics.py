@@ -1,8 +1,11 @@
 """Regression metrics: running means of squared, absolute, percentage and
-logarithmic errors, their root, cosine similarity and log-cosh."""
+logarithmic errors, their root, cosine similarity, log-cosh, and R2Score."""
+
+import warnings
 
 import torch
 
+from lamina.backend import convert_to_tensor, get_device
 from lamina.losses.loss import (
     prediction_tensor,
     squeeze_or_expand_to_same_rank,
@@ -16,6 +19,7 @@ from lamina.losses.regression import (
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
+from lamina.metrics.metric import Metric
 from lamina.metrics.reduction_metrics import Mean, MeanMetricWrapper, _as_tensor
 
 
@@ -139,3 +143,145 @@ class LogCoshError(MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
+
+
+_CLASS_AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
+
+
+class R2Score(Metric):
+    """Coefficient of determination, `1 - SS_residual / SS_total`, per output
+    column from running weighted sums, then aggregated.
+
+    Args:
+        class_aggregation: How the per-column scores combine: `None` (one per
+            column), `"uniform_average"` (their mean) or
+            `"variance_weighted_average"` (their mean weighted by each column's
+            total sum of squares). Defaults to `"uniform_average"`.
+        num_regressors: Number of independent regressors; above 0 the result is
+            the adjusted R2, `1 - (1 - R2) (n - 1) / (n - p - 1)`. Defaults to
+            `0`.
+        name: Defaults to `"r2_score"`.
+        dtype: Defaults to `floatx()`.
+
+    Inputs have shape `(batch, num_outputs)`. As in Keras, `n` in the adjusted
+    score counts every element seen (`batch * num_outputs` per update).
+
+    Example:
+    >>> from lamina import metrics
+    >>> m = metrics.R2Score()
+    >>> round(float(m([[1.0], [4.0], [3.0]], [[2.0], [4.0], [4.0]])), 4)
+    0.5714
+    """
+
+    def __init__(
+        self,
+        class_aggregation="uniform_average",
+        num_regressors: int = 0,
+        name: str = "r2_score",
+        dtype=None,
+    ):
+        super().__init__(name=name, dtype=dtype)
+        self._direction = "up"
+        if class_aggregation not in _CLASS_AGGREGATIONS:
+            raise ValueError(
+                f"R2Score expects `class_aggregation` to be one of "
+                f"{_CLASS_AGGREGATIONS}; got class_aggregation={class_aggregation!r}."
+            )
+        if (
+            isinstance(num_regressors, bool)
+            or not isinstance(num_regressors, int)
+            or num_regressors < 0
+        ):
+            raise ValueError(
+                "R2Score expects `num_regressors` to be an int >= 0 (0 gives the "
+                f"plain R2 score); got num_regressors={num_regressors!r}."
+            )
+        self.class_aggregation = class_aggregation
+        self.num_regressors = num_regressors
+        self.num_samples = self.add_variable((), name="num_samples")
+        self._built = False
+
+    def _build(self, y_true_shape, y_pred_shape):
+        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
+            raise ValueError(
+                f"R2Score '{self.name}' expects y_true and y_pred of rank 2, shape "
+                f"(batch_size, num_outputs); got y_true.shape={tuple(y_true_shape)} "
+                f"and y_pred.shape={tuple(y_pred_shape)}."
+            )
+        num_outputs = y_pred_shape[-1]
+        # Keras's order and names (the residual sum is saved as "residual").
+        self.squared_sum = self.add_variable((num_outputs,), name="squared_sum")
+        self.sum = self.add_variable((num_outputs,), name="sum")
+        self.total_mse = self.add_variable((num_outputs,), name="residual")
+        self.count = self.add_variable((num_outputs,), name="count")
+        self._built = True
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        device = get_device()
+        y_true = convert_to_tensor(y_true, dtype=self.dtype, device=device)
+        y_pred = convert_to_tensor(y_pred, dtype=self.dtype, device=device)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        if not self._built:
+            self._build(y_true.shape, y_pred.shape)
+        with torch.no_grad():
+            if sample_weight is None:
+                weight = torch.ones_like(y_true)
+            else:
+                weight = convert_to_tensor(
+                    sample_weight, dtype=self.dtype, device=device
+                )
+                if weight.dim() == 1:
+                    weight = weight.unsqueeze(1)
+                weight = weight.broadcast_to(y_true.shape)
+            weighted_true = y_true * weight
+            self.sum.add_(weighted_true.sum(dim=0))
+            self.squared_sum.add_((y_true * weighted_true).sum(dim=0))
+            self.total_mse.add_((torch.square(y_true - y_pred) * weight).sum(dim=0))
+            self.count.add_(weight.sum(dim=0))
+            self.num_samples.add_(y_true.numel())  # a Python int: no host sync
+
+    def result(self):
+        if not self._built:
+            raise ValueError(
+                f"R2Score '{self.name}' has seen no data yet, so it does not know "
+                "the number of outputs. Call update_state() before result()."
+            )
+        mean = self.sum / self.count
+        total = self.squared_sum - self.sum * mean
+        raw_scores = 1 - self.total_mse / total
+        raw_scores = torch.where(
+            torch.isinf(raw_scores), torch.zeros_like(raw_scores), raw_scores
+        )
+        if self.class_aggregation == "uniform_average":
+            score = raw_scores.mean()
+        elif self.class_aggregation == "variance_weighted_average":
+            score = (total * raw_scores).sum() / total.sum()
+        else:
+            score = raw_scores
+        if self.num_regressors == 0:
+            return score
+        # Adjusted R2. Reading the sample count here syncs with the device once
+        # per result() (never per update), as Keras's Python comparison does.
+        n = float(self.num_samples)
+        p = self.num_regressors
+        if p >= n - 1:
+            reason = (
+                "more independent regressors than data points"
+                if p > n - 1
+                else "a division by zero"
+            )
+            warnings.warn(
+                f"R2Score '{self.name}': the adjusted R2 score has {reason} "
+                f"(num_regressors={p}, samples seen={int(n)}); returning the "
+                "plain R2 score.",
+                stacklevel=2,
+            )
+            return score
+        return 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "class_aggregation": self.class_aggregation,
+            "num_regressors": self.num_regressors,
+        }
