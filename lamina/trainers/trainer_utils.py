@@ -172,16 +172,24 @@ def detach(structure):
 
 
 def to_python(logs) -> dict:
-    """Device tensors to Python floats, in one transfer."""
+    """Device tensors to Python floats, the single-valued ones in one transfer;
+    a metric with several values (e.g. `F1Score(average=None)`) gives a NumPy
+    array, as in Keras."""
     if not logs:
         return {}
     keys = list(logs)
     values = [logs[k] for k in keys]
-    tensors = [v for v in values if isinstance(v, torch.Tensor)]
-    if tensors:
-        flat = torch.stack([t.detach().reshape(()).float() for t in tensors]).tolist()
+    scalars = [v for v in values if isinstance(v, torch.Tensor) and v.numel() == 1]
+    if scalars:
+        flat = torch.stack([t.detach().reshape(()).float() for t in scalars]).tolist()
         it = iter(flat)
-        values = [next(it) if isinstance(v, torch.Tensor) else v for v in values]
+        values = [
+            next(it) if isinstance(v, torch.Tensor) and v.numel() == 1 else v
+            for v in values
+        ]
+    values = [
+        v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for v in values
+    ]
     return {
         k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
         for k, v in zip(keys, values)

@@ -252,3 +252,27 @@ def test_compiling_again_starts_fresh_loss_and_metrics():
     history = model.fit(x, y, epochs=1, verbose=0)
     assert history.history["loss"][0] > 0.01
     assert model.metrics_names == ["loss", "accuracy"]
+
+
+def test_a_metric_with_several_values_is_logged_as_an_array():
+    # Keras logs F1Score(average=None) per class; the epoch's other logs stay floats.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 40)]
+    model = lamina.Sequential(
+        [lamina.Input((4,)), lamina.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(
+        optimizer=lamina.optimizers.SGD(0.0),  # fixed weights: comparable below
+        loss="categorical_crossentropy",
+        metrics=[lamina.metrics.F1Score(), "accuracy"],
+    )
+    history = model.fit(x, y, epochs=2, verbose=0).history
+    f1 = history["f1_score"][-1]
+    assert isinstance(f1, np.ndarray) and f1.shape == (3,)
+    assert isinstance(history["loss"][-1], float)
+    direct = lamina.metrics.F1Score()
+    direct.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(f1, direct.result().numpy(), rtol=1e-5)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["f1_score"].shape == (3,)
