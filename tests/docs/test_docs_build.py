@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.util
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,9 @@ def test_api_pages_render_every_name_in_all(built_site, package):
     module = importlib.import_module(f"lamina.{package}")
     html = (site / "api" / package / "index.html").read_text(encoding="utf-8")
     missing = [
-        name for name in module.__all__ if f'id="lamina.{package}.{name}"' not in html
+        name
+        for name in module.__all__
+        if f'id="lamina.{package}.{name}"' not in html
+        and not inspect.ismodule(getattr(module, name))  # e.g. ops.image: own block
     ]
     assert not missing, f"lamina.{package}: not rendered: {missing}"

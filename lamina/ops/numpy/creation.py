@@ -1,4 +1,5 @@
-"""Tensors made from a shape: `ones`, `zeros`, `full`, `arange`, `linspace`, `eye`.
+"""Tensors made from a shape or from data: `ones`, `zeros`, `full`, `empty`,
+`arange`, `linspace`, `logspace`, `geomspace`, `eye`, `identity`, `tri`, `array`.
 
 New tensors live on lamina's device. With `dtype=None`: `ones`, `zeros`,
 `full`, `linspace` and `eye` give floatx; `arange` gives int32 for int
@@ -9,7 +10,7 @@ keep the dtype of `x`.
 import numpy as np
 import torch
 
-from lamina.backend import floatx, get_device, to_torch_dtype
+from lamina.backend import convert_to_tensor, floatx, get_device, to_torch_dtype
 from lamina.ops._utils import Tensor, shape_tuple, to_tensor
 from lamina.ops.operation import op
 
@@ -169,3 +170,100 @@ def eye(N: int, M=None, k: int = 0, dtype=None) -> Tensor:
     rows = torch.arange(N, device=get_device()).unsqueeze(1)
     cols = torch.arange(M, device=get_device()).unsqueeze(0)
     return (cols - rows == k).to(dtype)
+
+
+@op
+def identity(n: int, dtype=None) -> Tensor:
+    """The `n x n` identity matrix."""
+    return torch.eye(n, dtype=_dtype(dtype), device=get_device())
+
+
+@op
+def tri(N: int, M=None, k: int = 0, dtype=None) -> Tensor:
+    """An `N x M` matrix (M defaults to N) with ones on and below diagonal `k`."""
+    M = N if M is None else M
+    ones = torch.ones((N, M), dtype=_dtype(dtype), device=get_device())
+    return torch.tril(ones, diagonal=k)
+
+
+@op
+def empty(shape, dtype=None) -> Tensor:
+    """An uninitialized tensor of `shape` (its values are arbitrary)."""
+    return torch.empty(
+        shape_tuple("empty", shape), dtype=_dtype(dtype), device=get_device()
+    )
+
+
+@op
+def empty_like(x, dtype=None) -> Tensor:
+    """An uninitialized tensor with `x`'s shape, device and (unless given) dtype."""
+    dtype = None if dtype is None else to_torch_dtype(dtype)
+    return torch.empty_like(to_tensor(x), dtype=dtype)
+
+
+@op
+def array(x, dtype=None) -> Tensor:
+    """`x` (a tensor, array, list or number) as a tensor, cast to `dtype` if
+    given; Python ints give int32 and floats floatx, as in Keras."""
+    if dtype is None:
+        return to_tensor(x, device=get_device())
+    dtype = to_torch_dtype(dtype)
+    if isinstance(x, Tensor):
+        return x.to(dtype)
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def _float_dtype(dtype, *values) -> torch.dtype:
+    """`dtype` if given, else the floating dtype of tensor bounds, else floatx."""
+    if dtype is not None:
+        return to_torch_dtype(dtype)
+    for value in values:
+        if isinstance(value, Tensor) and value.dtype.is_floating_point:
+            return value.dtype
+    return to_torch_dtype(floatx())
+
+
+@op
+def logspace(
+    start, stop, num: int = 50, endpoint: bool = True, base=10, dtype=None, axis=0
+) -> Tensor:
+    """`num` values from `base ** start` to `base ** stop`, evenly spaced on a
+    log scale; array bounds give one sequence per element, along `axis`."""
+    out_dtype = _float_dtype(dtype, start, stop)
+    compute = out_dtype if out_dtype.is_floating_point else to_torch_dtype(floatx())
+    exponents = linspace(
+        start, stop, num=num, endpoint=endpoint, dtype=compute, axis=axis
+    )
+    return torch.pow(base, exponents).to(out_dtype)
+
+
+@op
+def geomspace(
+    start, stop, num: int = 50, endpoint: bool = True, dtype=None, axis=0
+) -> Tensor:
+    """`num` values from `start` to `stop` in a geometric progression (each a
+    constant multiple of the last); the bounds must be nonzero and of one sign."""
+    out_dtype = _float_dtype(dtype, start, stop)
+    compute = out_dtype if out_dtype.is_floating_point else to_torch_dtype(floatx())
+    start = torch.as_tensor(
+        _to_device_tensor(start), dtype=compute, device=get_device()
+    )
+    stop = torch.as_tensor(_to_device_tensor(stop), dtype=compute, device=get_device())
+    exponents = linspace(
+        torch.log10(torch.abs(start)),
+        torch.log10(torch.abs(stop)),
+        num=num,
+        endpoint=endpoint,
+        dtype=compute,
+        axis=axis,
+    )
+    sign = torch.sign(start)
+    if sign.ndim:
+        sign = torch.movedim(sign.unsqueeze(0), 0, axis)
+    return (sign * torch.pow(10.0, exponents)).to(out_dtype)
+
+
+def _to_device_tensor(value):
+    if isinstance(value, Tensor):
+        return value.to(get_device())
+    return to_tensor(value, device=get_device())

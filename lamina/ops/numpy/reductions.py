@@ -293,3 +293,56 @@ def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     check_axis("trace", axis2, x.ndim, allow_none=False)
     diagonal = torch.diagonal(x, offset=offset, dim1=axis1, dim2=axis2)
     return torch.sum(diagonal, dim=-1, dtype=accumulate_dtype(x))
+
+
+@op
+def amax(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Largest element over `axis` (NumPy's name for `max`)."""
+    return _extreme("amax", torch.amax, "min", x, axis, keepdims, None)
+
+
+@op
+def amin(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Smallest element over `axis` (NumPy's name for `min`)."""
+    return _extreme("amin", torch.amin, "max", x, axis, keepdims, None)
+
+
+@op
+def ptp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Range of values (`max - min`, "peak to peak") over `axis`."""
+    x = to_tensor(x)
+    if x.dtype == torch.bool:
+        raise TypeError(
+            "ops.ptp cannot subtract booleans; got a bool tensor. Cast it first, "
+            "e.g. ops.ptp(ops.cast(x, 'int32'))."
+        )
+    axis = check_axis("ptp", axis, x.ndim)
+    if axis == ():
+        return torch.zeros_like(x)
+    dims = _all_axes(x) if axis is None else axis
+    return torch.amax(x, dim=dims, keepdim=keepdims) - torch.amin(
+        x, dim=dims, keepdim=keepdims
+    )
+
+
+@op
+def cumprod(x, axis=None, dtype=None) -> Tensor:
+    """Running product along `axis` (`None`: over the flattened tensor).
+
+    Keeps the input dtype (bool gives int32) unless `dtype` is given.
+    """
+    x = to_tensor(x)
+    if dtype is not None:
+        dtype = to_torch_dtype(dtype)
+    elif x.dtype == torch.bool:
+        dtype = torch.int32
+    else:
+        dtype = x.dtype
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    else:
+        axis = check_axis("cumprod", axis, x.ndim, allow_none=False)
+    if dtype == torch.float16 and x.device.type == "cpu":
+        # torch has no float16 cumprod kernel on the CPU.
+        return torch.cumprod(x, dim=axis, dtype=torch.float32).to(dtype)
+    return torch.cumprod(x, dim=axis, dtype=dtype)

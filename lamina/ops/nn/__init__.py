@@ -1,5 +1,6 @@
 """Neural-network ops (`keras.ops.nn`): activations, one-hot, cross-entropies,
-moments and normalisation.
+moments and normalisation here; more activations, normalisation, convolution
+and pooling, attention and CTC in the submodules, re-exported below.
 
 Activations on integer tensors compute in floatx (Keras refuses most of them).
 The cross-entropies return one value per example (no reduction), as in Keras;
@@ -20,6 +21,45 @@ from lamina.ops._utils import (
     to_tensors,
 )
 from lamina.ops.linalg import norm
+from lamina.ops.nn.activations import (
+    celu,
+    glu,
+    hard_shrink,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
+    log_sigmoid,
+    soft_shrink,
+    softsign,
+    sparse_plus,
+    sparse_sigmoid,
+    sparsemax,
+    squareplus,
+    tanh_shrink,
+    threshold,
+)
+from lamina.ops.nn.attention import dot_product_attention
+from lamina.ops.nn.convolution import (
+    adaptive_average_pool,
+    adaptive_max_pool,
+    average_pool,
+    conv,
+    conv_transpose,
+    depth_to_space,
+    depthwise_conv,
+    fold,
+    max_pool,
+    separable_conv,
+    space_to_depth,
+    unfold,
+)
+from lamina.ops.nn.ctc import ctc_decode, ctc_loss
+from lamina.ops.nn.normalization import (
+    batch_normalization,
+    layer_normalization,
+    rms_normalization,
+)
 from lamina.ops.operation import op
 
 # 1. Activations
@@ -46,6 +86,12 @@ def sigmoid(x) -> Tensor:
 @op
 def silu(x) -> Tensor:
     """`x * sigmoid(x)` (also called swish)."""
+    return F.silu(to_float(to_tensor(x)))
+
+
+@op
+def swish(x) -> Tensor:
+    """`x * sigmoid(x)`: the same function as `silu`, under Keras's other name."""
     return F.silu(to_float(to_tensor(x)))
 
 
@@ -136,6 +182,39 @@ def one_hot(
         check_axis("one_hot", axis, out.ndim, False, "the result")
         out = torch.movedim(out, -1, axis)
     return out
+
+
+@op
+def multi_hot(
+    inputs, num_classes=None, axis: int = -1, dtype=None, sparse: bool = False, **kwargs
+) -> Tensor:
+    """Integer labels as multi-hot vectors: 1 at every class that appears.
+
+    A 1-D `inputs` gives one vector of length `num_classes`; a batch
+    `(batch, labels)` gives `(batch, num_classes)` (the labels axis is
+    reduced, as in Keras). `num_tokens` is accepted as an alias of
+    `num_classes`. Defaults to floatx.
+
+    Example:
+    >>> lamina.ops.multi_hot([0, 2], 4).tolist()
+    [1.0, 0.0, 1.0, 0.0]
+    """
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if kwargs:
+        raise TypeError(
+            f"ops.multi_hot got unexpected keyword arguments {sorted(kwargs)}."
+        )
+    if num_classes is None:
+        raise ValueError(
+            "ops.multi_hot needs `num_classes` (the length of each vector); got "
+            "num_classes=None."
+        )
+    x = to_tensor(inputs)
+    encoded = one_hot(
+        x.to(torch.int32), num_classes, axis=axis, dtype=dtype, sparse=sparse
+    )
+    return torch.amax(encoded, dim=1 if x.ndim > 1 else 0)
 
 
 # 3. Cross-entropies: one value per example
@@ -267,3 +346,89 @@ def normalize(x, axis=-1, order: int = 2, epsilon=None) -> Tensor:
         inv_norm = torch.clamp(torch.rsqrt(square_sum), max=1.0 / eps)
         return x * inv_norm
     return x / torch.clamp(norm(x, ord=order, axis=axis, keepdims=True), min=eps)
+
+
+# 5. Image quality and complex numbers
+
+
+@op
+def psnr(x1, x2, max_val) -> Tensor:
+    """Peak signal-to-noise ratio in dB: `20 log10(max_val) - 10 log10(mse)`,
+    with the mean squared error over all elements."""
+    x1, x2 = to_tensors(x1, x2)
+    if x1.shape != x2.shape:
+        raise ValueError(
+            "ops.psnr expects `x1` and `x2` of the same shape; got "
+            f"{tuple(x1.shape)} and {tuple(x2.shape)}."
+        )
+    x1 = to_float(x1)
+    mse = torch.mean(torch.square(x1 - x2.to(x1.dtype)))
+    max_val = torch.as_tensor(max_val, dtype=x1.dtype, device=x1.device)
+    return 20 * torch.log10(max_val) - 10 * torch.log10(mse)
+
+
+@op
+def polar(abs_, angle) -> Tensor:
+    """The complex tensor `abs_ * (cos(angle) + 1j * sin(angle))`."""
+    abs_, angle = to_tensors(abs_, angle)
+    abs_ = to_float(abs_)
+    return torch.polar(abs_, angle.to(abs_.dtype))
+
+
+__all__ = [
+    "adaptive_average_pool",
+    "adaptive_max_pool",
+    "average_pool",
+    "batch_normalization",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "celu",
+    "conv",
+    "conv_transpose",
+    "ctc_decode",
+    "ctc_loss",
+    "depth_to_space",
+    "depthwise_conv",
+    "dot_product_attention",
+    "elu",
+    "fold",
+    "gelu",
+    "glu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "layer_normalization",
+    "leaky_relu",
+    "log_sigmoid",
+    "log_softmax",
+    "max_pool",
+    "moments",
+    "multi_hot",
+    "normalize",
+    "one_hot",
+    "polar",
+    "psnr",
+    "relu",
+    "relu6",
+    "rms_normalization",
+    "selu",
+    "separable_conv",
+    "sigmoid",
+    "silu",
+    "soft_shrink",
+    "softmax",
+    "softplus",
+    "softsign",
+    "space_to_depth",
+    "sparse_categorical_crossentropy",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
+    "swish",
+    "tanh_shrink",
+    "threshold",
+    "unfold",
+]
