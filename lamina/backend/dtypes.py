@@ -1,5 +1,7 @@
 """Dtype names as Keras spells them, mapped to and from torch dtypes."""
 
+import functools
+
 import numpy as np
 import torch
 
@@ -62,3 +64,115 @@ def to_torch_dtype(dtype) -> torch.dtype:
 def is_float_dtype(dtype) -> bool:
     """True for float16, bfloat16, float32 and float64 (any spelling)."""
     return standardize_dtype(dtype) in ("float16", "bfloat16", "float32", "float64")
+
+
+# --- result_type: Keras 3's dtype promotion ----------------------------------
+# Keras promotes on JAX's type lattice: each dtype points at the dtypes just
+# above it, and a set of dtypes promotes to its least upper bound. "int" and
+# "float" are the weak types of Python numbers, which give way to any typed
+# operand of their kind (int8 + 1 stays int8). Unlike torch.promote_types,
+# which lamina's ops use, mixed signed/unsigned integers promote (uint8 + int8
+# -> int16, uint64 + int64 -> float) and every 64-bit result is narrowed to 32
+# bits, as Keras does on its torch and JAX backends.
+_LATTICE = {
+    "bool": ("int",),
+    "int": ("uint8", "int8", "complex64"),
+    "uint8": ("uint16", "int16"),
+    "uint16": ("uint32", "int32"),
+    "uint32": ("uint64", "int64"),
+    "uint64": ("float",),
+    "int8": ("int16",),
+    "int16": ("int32",),
+    "int32": ("int64",),
+    "int64": ("float",),
+    "float": ("bfloat16", "float16"),
+    "bfloat16": ("float32",),
+    "float16": ("float32",),
+    "float32": ("float64", "complex64"),
+    "float64": ("complex128",),
+    "complex64": ("complex128",),
+    "complex128": (),
+}
+_NARROW_64 = {
+    "int64": "int32",
+    "uint64": "uint32",
+    "float64": "float32",
+    "complex128": "complex64",
+}
+
+
+@functools.cache
+def _at_or_above(node: str) -> frozenset:
+    """`node` and every dtype it can be promoted to."""
+    above = {node}
+    for parent in _LATTICE[node]:
+        above |= _at_or_above(parent)
+    return frozenset(above)
+
+
+def _least_upper_bound(nodes) -> str:
+    common = frozenset.intersection(*(_at_or_above(n) for n in nodes))
+    # The least bound is the one member of `common` that all of `common` is
+    # above; the lattice is built so that it exists and is unique.
+    least = [c for c in common if _at_or_above(c) == common]
+    if len(least) != 1:
+        raise ValueError(
+            f"result_type: dtypes {sorted(nodes)} have no common dtype to promote "
+            "to. Cast the inputs to one dtype explicitly."
+        )
+    return least[0]
+
+
+def _weak_kind(dtype: str) -> str:
+    return "float" if dtype.startswith(("float", "bfloat")) else "int"
+
+
+def result_type(*dtypes) -> str:
+    """The dtype Keras promotes a mix of `dtypes` to.
+
+    Args:
+        *dtypes: Dtypes in any spelling `standardize_dtype` accepts, `None`
+            (meaning `floatx()`), or the Python types `int` and `float`, which
+            are weak: they take the other operands' precision
+            (`result_type("int8", int)` is `"int8"`).
+
+    Returns:
+        A Keras dtype name. With no arguments, `floatx()`. 64-bit results are
+        narrowed to 32 bits (`result_type("float64")` is `"float32"`), as in
+        Keras 3 on its torch backend.
+
+    Raises:
+        ValueError: An unknown dtype.
+
+    Example:
+    >>> lamina.backend.result_type("int32", "float16")
+    'float16'
+    >>> lamina.backend.result_type("uint8", "int8")
+    'int16'
+    """
+    if not dtypes:
+        return config.floatx()
+    names, weak = [], []
+    for dtype in dtypes:
+        is_weak = dtype is int or dtype is float
+        if is_weak:
+            names.append("int32" if dtype is int else "float32")
+        else:
+            names.append(standardize_dtype(config.floatx() if dtype is None else dtype))
+        weak.append(is_weak)
+    if len(names) == 1:
+        out, out_weak = names[0], weak[0]
+    elif len(set(names)) == 1 and not all(weak):
+        out, out_weak = names[0], False
+    elif all(weak):
+        out, out_weak = _least_upper_bound(set(names)), True
+    else:
+        nodes = {_weak_kind(n) if w else n for n, w in zip(names, weak)}
+        out = _least_upper_bound(nodes)
+        out_weak = out in ("int", "float")
+    if out_weak:
+        # Keras: a weak result takes floatx()'s width, for ints too (so under
+        # floatx "float16", `result_type(int)` is "int16").
+        bits = config.floatx()[-2:]
+        out = f"int{bits}" if out.startswith("int") else f"float{bits}"
+    return _NARROW_64.get(out, out)

@@ -3,6 +3,7 @@
 import time
 
 from lamina.callbacks.callback import Callback
+from lamina.utils import io_utils
 
 
 class ProgbarLogger(Callback):
@@ -46,7 +47,7 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._reset_progbar()
         if self.verbose and self.epochs > 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            io_utils.print_msg(f"Epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch, logs=None):
         self._update(batch, logs)

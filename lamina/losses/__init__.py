@@ -4,11 +4,17 @@
 returns an instance, as in Keras.
 """
 
+from lamina.losses.circle import Circle, circle
+from lamina.losses.ctc import CTC, ctc
 from lamina.losses.focal import (
     BinaryFocalCrossentropy,
     CategoricalFocalCrossentropy,
     binary_focal_crossentropy,
     categorical_focal_crossentropy,
+)
+from lamina.losses.generalized_cross_entropy import (
+    CategoricalGeneralizedCrossEntropy,
+    categorical_generalized_cross_entropy,
 )
 from lamina.losses.hinge import (
     CategoricalHinge,
@@ -73,6 +79,9 @@ ALL_OBJECTS = (
     CategoricalHinge,
     Dice,
     Tversky,
+    CTC,
+    Circle,
+    CategoricalGeneralizedCrossEntropy,
     kl_divergence,
     poisson,
     binary_crossentropy,
@@ -92,6 +101,9 @@ ALL_OBJECTS = (
     categorical_hinge,
     dice,
     tversky,
+    ctc,
+    circle,
+    categorical_generalized_cross_entropy,
 )
 
 # Names `get` and `deserialize` accept: every class and function by its own
@@ -156,9 +168,12 @@ def get(identifier):
 __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
+    "CTC",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
     "Dice",
     "Hinge",
@@ -179,8 +194,11 @@ __all__ = [
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
+    "ctc",
     "deserialize",
     "dice",
     "get",

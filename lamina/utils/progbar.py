@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from lamina.utils import io_utils
+
 # Module-level so tests can substitute a fake clock.
 _clock = time.time
 
@@ -35,14 +37,8 @@ def _is_dynamic_display() -> bool:
 
 
 def _write(message: str) -> None:
-    try:
-        sys.stdout.write(message)
-    except UnicodeEncodeError:
-        # A console that cannot show the bar character gets "=" instead.
-        message = message.replace(_BAR_CHAR, "=")
-        encoding = sys.stdout.encoding or "utf-8"
-        sys.stdout.write(message.encode(encoding, errors="ignore").decode(encoding))
-    sys.stdout.flush()
+    # stdout, or the "lamina" logger after utils.disable_interactive_logging().
+    io_utils.print_msg(message, line_break=False)
 
 
 def _as_float(value) -> float:

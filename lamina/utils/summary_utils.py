@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from lamina.utils import io_utils
+
 _HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to")
 _MIN_WIDTHS = (31, 22, 13)
 _MIN_WIDTHS_GRAPH = (19, 17, 10, 17)
@@ -117,7 +119,7 @@ def print_summary(
     layer_range=None,
 ):
     """Print (or pass to `print_fn`, line by line) Keras's summary table."""
-    print_fn = print_fn or (lambda line: print(line))
+    print_fn = print_fn or io_utils.print_msg
     graph = _is_graph(model)
     headers = _HEADERS if graph else _HEADERS[:3]
     rows = _rows(model, expand_nested, graph)

@@ -27,8 +27,11 @@ def unpack_x_y_sample_weight(data):
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """`(x, y, sample_weight)` without the trailing Nones; a lone `x` that is
+    not a tuple or list comes back unwrapped, as in Keras (so a custom
+    `train_step` fitted on `x` alone gets `data = x`)."""
     if y is None:
-        return (x,)
+        return (x,) if isinstance(x, (tuple, list)) else x
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)
