@@ -21,6 +21,7 @@ from lamina.initializers.random_initializers import (
     TruncatedNormal,
     VarianceScaling,
 )
+from lamina.initializers.stft_initializer import STFT
 from lamina.saving import serialization_lib
 
 # Keras exports snake_case and legacy aliases as the same classes.
@@ -38,6 +39,8 @@ orthogonal = Orthogonal
 OrthogonalInitializer = Orthogonal
 random_normal = RandomNormal
 random_uniform = RandomUniform
+stft = STFT
+STFTInitializer = STFT
 truncated_normal = TruncatedNormal
 variance_scaling = VarianceScaling
 zeros = Zeros
@@ -57,6 +60,7 @@ ALL_OBJECTS = (
     Orthogonal,
     RandomNormal,
     RandomUniform,
+    STFT,
     TruncatedNormal,
     VarianceScaling,
 )
@@ -73,6 +77,7 @@ ALL_OBJECTS_DICT.update(
     {
         "IdentityInitializer": Identity,
         "OrthogonalInitializer": Orthogonal,
+        "STFTInitializer": STFT,
         "normal": RandomNormal,
         "uniform": RandomUniform,
         "one": Ones,
@@ -173,6 +178,8 @@ __all__ = [
     "OrthogonalInitializer",
     "RandomNormal",
     "RandomUniform",
+    "STFT",
+    "STFTInitializer",
     "TruncatedNormal",
     "VarianceScaling",
     "Zeros",
@@ -191,6 +198,7 @@ __all__ = [
     "random_normal",
     "random_uniform",
     "serialize",
+    "stft",
     "truncated_normal",
     "variance_scaling",
     "zeros",

@@ -7,6 +7,10 @@ from lamina.layers.activations.relu import ReLU
 from lamina.layers.activations.softmax import Softmax
 from lamina.layers.attention.additive_attention import AdditiveAttention
 from lamina.layers.attention.attention import Attention
+from lamina.layers.attention.grouped_query_attention import (
+    GroupedQueryAttention,
+    GroupQueryAttention,
+)
 from lamina.layers.attention.multi_head_attention import MultiHeadAttention
 from lamina.layers.convolutional.conv1d import Conv1D
 from lamina.layers.convolutional.conv1d_transpose import Conv1DTranspose
@@ -28,7 +32,9 @@ from lamina.layers.core.input_layer import Input, InputLayer
 from lamina.layers.core.lambda_layer import Lambda
 from lamina.layers.core.masking import Masking
 from lamina.layers.core.op_layer import OpLayer
+from lamina.layers.core.reversible_embedding import ReversibleEmbedding
 from lamina.layers.core.torch_module_wrapper import TorchModuleWrapper
+from lamina.layers.core.wrapper import Wrapper
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 from lamina.layers.merging.concatenate import Concatenate, concatenate
@@ -50,7 +56,19 @@ from lamina.layers.merging.elementwise import (
 from lamina.layers.normalization.batch_normalization import BatchNormalization
 from lamina.layers.normalization.group_normalization import GroupNormalization
 from lamina.layers.normalization.layer_normalization import LayerNormalization
+from lamina.layers.normalization.rms_normalization import RMSNormalization
+from lamina.layers.normalization.spectral_normalization import SpectralNormalization
 from lamina.layers.normalization.unit_normalization import UnitNormalization
+from lamina.layers.pooling.adaptive_average_pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+)
+from lamina.layers.pooling.adaptive_max_pooling import (
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from lamina.layers.pooling.average_pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -67,19 +85,52 @@ from lamina.layers.pooling.global_max_pooling import (
     GlobalMaxPooling3D,
 )
 from lamina.layers.pooling.max_pooling import MaxPooling1D, MaxPooling2D, MaxPooling3D
+from lamina.layers.preprocessing.aug_mix import AugMix
+from lamina.layers.preprocessing.auto_contrast import AutoContrast
 from lamina.layers.preprocessing.category_encoding import CategoryEncoding
 from lamina.layers.preprocessing.center_crop import CenterCrop
+from lamina.layers.preprocessing.clahe import (
+    ContrastLimitedAdaptiveHistogramEqualization,
+)
+from lamina.layers.preprocessing.cut_mix import CutMix
 from lamina.layers.preprocessing.discretization import Discretization
+from lamina.layers.preprocessing.equalization import Equalization
+from lamina.layers.preprocessing.hashed_crossing import HashedCrossing
 from lamina.layers.preprocessing.hashing import Hashing
 from lamina.layers.preprocessing.integer_lookup import IntegerLookup
+from lamina.layers.preprocessing.mel_spectrogram import MelSpectrogram
+from lamina.layers.preprocessing.mix_up import MixUp
 from lamina.layers.preprocessing.normalization import Normalization
+from lamina.layers.preprocessing.pipeline import Pipeline
+from lamina.layers.preprocessing.rand_augment import RandAugment
+from lamina.layers.preprocessing.random_brightness import RandomBrightness
+from lamina.layers.preprocessing.random_color_degeneration import (
+    RandomColorDegeneration,
+)
+from lamina.layers.preprocessing.random_color_jitter import RandomColorJitter
 from lamina.layers.preprocessing.random_contrast import RandomContrast
+from lamina.layers.preprocessing.random_crop import RandomCrop
+from lamina.layers.preprocessing.random_elastic_transform import (
+    RandomElasticTransform,
+)
+from lamina.layers.preprocessing.random_erasing import RandomErasing
 from lamina.layers.preprocessing.random_flip import RandomFlip
+from lamina.layers.preprocessing.random_gaussian_blur import RandomGaussianBlur
+from lamina.layers.preprocessing.random_grayscale import RandomGrayscale
+from lamina.layers.preprocessing.random_hue import RandomHue
+from lamina.layers.preprocessing.random_invert import RandomInvert
+from lamina.layers.preprocessing.random_perspective import RandomPerspective
+from lamina.layers.preprocessing.random_posterization import RandomPosterization
 from lamina.layers.preprocessing.random_rotation import RandomRotation
+from lamina.layers.preprocessing.random_saturation import RandomSaturation
+from lamina.layers.preprocessing.random_sharpness import RandomSharpness
+from lamina.layers.preprocessing.random_shear import RandomShear
 from lamina.layers.preprocessing.random_translation import RandomTranslation
 from lamina.layers.preprocessing.random_zoom import RandomZoom
 from lamina.layers.preprocessing.rescaling import Rescaling
 from lamina.layers.preprocessing.resizing import Resizing
+from lamina.layers.preprocessing.solarization import Solarization
+from lamina.layers.preprocessing.stft_spectrogram import STFTSpectrogram
 from lamina.layers.preprocessing.string_lookup import StringLookup
 from lamina.layers.preprocessing.text_vectorization import TextVectorization
 from lamina.layers.regularization.activity_regularization import ActivityRegularization
@@ -105,12 +156,16 @@ from lamina.layers.reshaping.zero_padding1d import ZeroPadding1D
 from lamina.layers.reshaping.zero_padding2d import ZeroPadding2D
 from lamina.layers.reshaping.zero_padding3d import ZeroPadding3D
 from lamina.layers.rnn.bidirectional import Bidirectional
+from lamina.layers.rnn.conv_lstm1d import ConvLSTM1D
+from lamina.layers.rnn.conv_lstm2d import ConvLSTM2D
+from lamina.layers.rnn.conv_lstm3d import ConvLSTM3D
 from lamina.layers.rnn.gru import GRU, GRUCell
 from lamina.layers.rnn.lstm import LSTM, LSTMCell
 from lamina.layers.rnn.rnn import RNN
 from lamina.layers.rnn.simple_rnn import SimpleRNN, SimpleRNNCell
 from lamina.layers.rnn.stacked_rnn_cells import StackedRNNCells
 from lamina.layers.rnn.time_distributed import TimeDistributed
+from lamina.layers.serialization import deserialize, serialize
 
 # Keras 3 aliases (the same classes under their other names).
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
@@ -127,10 +182,18 @@ GlobalAvgPool3D = GlobalAveragePooling3D
 __all__ = [
     "Activation",
     "ActivityRegularization",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
     "Add",
     "AdditiveAttention",
     "AlphaDropout",
     "Attention",
+    "AugMix",
+    "AutoContrast",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -143,12 +206,16 @@ __all__ = [
     "CategoryEncoding",
     "CenterCrop",
     "Concatenate",
+    "ContrastLimitedAdaptiveHistogramEqualization",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
     "Conv3D",
     "Conv3DTranspose",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
     "Convolution1D",
     "Convolution1DTranspose",
     "Convolution2D",
@@ -158,6 +225,7 @@ __all__ = [
     "Cropping1D",
     "Cropping2D",
     "Cropping3D",
+    "CutMix",
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
@@ -167,6 +235,7 @@ __all__ = [
     "ELU",
     "EinsumDense",
     "Embedding",
+    "Equalization",
     "Flatten",
     "GRU",
     "GRUCell",
@@ -185,6 +254,9 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
     "GroupNormalization",
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
+    "HashedCrossing",
     "Hashing",
     "Identity",
     "Input",
@@ -205,17 +277,37 @@ __all__ = [
     "MaxPooling2D",
     "MaxPooling3D",
     "Maximum",
+    "MelSpectrogram",
     "Minimum",
+    "MixUp",
     "MultiHeadAttention",
     "Multiply",
     "Normalization",
     "OpLayer",
     "PReLU",
     "Permute",
+    "Pipeline",
+    "RMSNormalization",
     "RNN",
+    "RandAugment",
+    "RandomBrightness",
+    "RandomColorDegeneration",
+    "RandomColorJitter",
     "RandomContrast",
+    "RandomCrop",
+    "RandomElasticTransform",
+    "RandomErasing",
     "RandomFlip",
+    "RandomGaussianBlur",
+    "RandomGrayscale",
+    "RandomHue",
+    "RandomInvert",
+    "RandomPerspective",
+    "RandomPosterization",
     "RandomRotation",
+    "RandomSaturation",
+    "RandomSharpness",
+    "RandomShear",
     "RandomTranslation",
     "RandomZoom",
     "ReLU",
@@ -223,6 +315,8 @@ __all__ = [
     "Rescaling",
     "Reshape",
     "Resizing",
+    "ReversibleEmbedding",
+    "STFTSpectrogram",
     "SeparableConv1D",
     "SeparableConv2D",
     "SeparableConvolution1D",
@@ -230,9 +324,11 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "Softmax",
+    "Solarization",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
+    "SpectralNormalization",
     "StackedRNNCells",
     "StringLookup",
     "Subtract",
@@ -243,15 +339,18 @@ __all__ = [
     "UpSampling1D",
     "UpSampling2D",
     "UpSampling3D",
+    "Wrapper",
     "ZeroPadding1D",
     "ZeroPadding2D",
     "ZeroPadding3D",
     "add",
     "average",
     "concatenate",
+    "deserialize",
     "dot",
     "maximum",
     "minimum",
     "multiply",
+    "serialize",
     "subtract",
 ]

@@ -47,21 +47,13 @@ def keras_cpu_values(init, shape):
 
 def test_public_names_match_keras():
     keras_names = {n for n in dir(keras.initializers) if not n.startswith("_")}
-    # STFT (a Conv kernel for STFTSpectrogram) is not implemented in lamina.
-    assert set(initializers.__all__) == keras_names - {
-        "STFT",
-        "STFTInitializer",
-        "stft",
-    }
+    assert set(initializers.__all__) == keras_names
 
 
 def test_lookup_table_matches_keras():
     from keras.src import initializers as keras_src
 
-    missing = {"STFT", "STFTInitializer", "stft"}
-    assert (
-        set(initializers.ALL_OBJECTS_DICT) == set(keras_src.ALL_OBJECTS_DICT) - missing
-    )
+    assert set(initializers.ALL_OBJECTS_DICT) == set(keras_src.ALL_OBJECTS_DICT)
 
 
 @pytest.mark.parametrize("name, kwargs", CASES)

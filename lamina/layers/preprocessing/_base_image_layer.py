@@ -282,3 +282,171 @@ def _grid_theta(t, height, width, align_corners):
         -1,
     )
     return torch.stack([row_x, row_y], dim=1)
+
+
+# --- shared by the colour and value-range layers ---------------------------------
+
+
+def check_value_range(owner: str, value_range) -> list:
+    """`value_range` as Keras stores it: a sorted list of two numbers."""
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError(
+            f"{owner} expects `value_range` to be a pair of numbers (min, max), "
+            f"such as (0, 255); got value_range={value_range!r}."
+        )
+    return sorted(value_range)
+
+
+def transform_value_range(images, original_range, target_range):
+    """Linearly map pixel values from `original_range` onto `target_range`."""
+    if tuple(original_range) == tuple(target_range):
+        return images
+    low, high = original_range
+    target_low, target_high = target_range
+    images = (images - low) / (high - low)
+    return images * (target_high - target_low) + target_low
+
+
+def image_axes(data_format: str) -> tuple:
+    """`(height_axis, width_axis, channel_axis)` of a batch of images."""
+    return (-2, -1, -3) if data_format == "channels_first" else (-3, -2, -1)
+
+
+def check_probability_factor(owner: str, arg: str, factor) -> tuple:
+    """A number `f` or pair in [0, 1] as `(lower, upper)`: `f` gives `(0, f)`."""
+    message = (
+        f"{owner} expects `{arg}` to be a number or a pair of numbers in [0, 1]; "
+        f"got {arg}={factor!r}."
+    )
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or not all(_is_real(f) and 0 <= f <= 1 for f in factor):
+            raise ValueError(message)
+        return tuple(sorted(factor))
+    if not _is_real(factor) or not 0 <= factor <= 1:
+        raise ValueError(message)
+    return (0, factor)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --- shared by the perspective and elastic layers -----------------------------
+
+
+def sample_pixels(
+    images,
+    coord_x,
+    coord_y,
+    interpolation="bilinear",
+    fill_mode="constant",
+    fill_value=0.0,
+):
+    """Read `images (B, C, H, W)` at pixel coordinates `coord_x`, `coord_y`
+    (each `(B, H', W')`, pixel centers at integers), as Keras's
+    `ops.image.map_coordinates` does per channel: `"nearest"` rounds,
+    `"bilinear"` mixes four neighbours; neighbours outside the image follow
+    `fill_mode` (`FILL_MODES` plus `"mirror"`). One `F.grid_sample` call.
+    """
+    dtype = images.dtype
+    x = images if dtype in (torch.float32, torch.float64) else images.float()
+    batch, channels, height, width = x.shape
+    coord_x = coord_x.to(x.device, x.dtype)
+    coord_y = coord_y.to(x.device, x.dtype)
+    fill = float(fill_value)
+    with_weight = fill_mode == "constant" and fill != 0.0
+    if with_weight:
+        # A ones channel measures the in-image weight of each output pixel.
+        ones = torch.ones((batch, 1, height, width), dtype=x.dtype, device=x.device)
+        x = torch.cat([x, ones], dim=1)
+    if fill_mode == "wrap":
+        # Wrap the coordinate, then read a copy with one wrapped row and column
+        # appended, so the upper neighbour of the last pixel is the first.
+        coord_x = torch.remainder(coord_x, width)
+        coord_y = torch.remainder(coord_y, height)
+        x = torch.nn.functional.pad(x, (0, 1, 0, 1), mode="circular")
+        height, width = height + 1, width + 1
+    padding, align_corners = _GRID_MODES[fill_mode]
+    grid_x = _to_grid(coord_x, width, align_corners)
+    grid_y = _to_grid(coord_y, height, align_corners)
+    grid = torch.stack([grid_x, grid_y], dim=-1)
+    out = torch.nn.functional.grid_sample(
+        x, grid, mode=interpolation, padding_mode=padding, align_corners=align_corners
+    )
+    if with_weight:
+        out = out[:, :channels] + fill * (1.0 - out[:, channels:])
+    return out.to(dtype)
+
+
+def _to_grid(coord, size, align_corners):
+    """Pixel coordinates -> grid_sample's [-1, 1] coordinates."""
+    if align_corners:
+        return coord * (2.0 / max(size - 1, 1)) - 1.0
+    return (2.0 * coord + 1.0) / size - 1.0
+
+
+def compute_homography_matrix(start_points, end_points):
+    """`(B, 8)` projective transforms taking each `end_points (B, 4, 2)`
+    corner `(x, y)` to its `start_points` corner, as Keras's
+    `ops.image.compute_homography_matrix` returns them: a point `(x, y)` maps
+    to `((a0 x + a1 y + a2) / d, (a3 x + a4 y + a5) / d)`, `d = a6 x + a7 y + 1`.
+    """
+    dtype = start_points.dtype
+    # float64 where the device has it (MPS does not): a well-conditioned solve.
+    solve_dtype = torch.float32 if start_points.device.type == "mps" else torch.float64
+    start = start_points.to(solve_dtype)
+    end = end_points.to(solve_dtype)
+    ex, ey = end[..., 0], end[..., 1]
+    sx, sy = start[..., 0], start[..., 1]
+    ones, zeros = torch.ones_like(ex), torch.zeros_like(ex)
+    # Two equations per corner: a0 ex + a1 ey + a2 - a6 sx ex - a7 sx ey = sx.
+    rows_x = torch.stack([ex, ey, ones, zeros, zeros, zeros, -sx * ex, -sx * ey], -1)
+    rows_y = torch.stack([zeros, zeros, zeros, ex, ey, ones, -sy * ex, -sy * ey], -1)
+    matrix = torch.stack([rows_x, rows_y], dim=2).reshape(-1, 8, 8)
+    target = torch.stack([sx, sy], dim=2).reshape(-1, 8, 1)
+    return torch.linalg.solve(matrix, target).reshape(-1, 8).to(dtype)
+
+
+def perspective_transform(
+    images,
+    start_points,
+    end_points,
+    interpolation="bilinear",
+    fill_value=0.0,
+    data_format="channels_last",
+):
+    """Warp `images (B, H, W, C)` so that the `start_points (B, 4, 2)` corners
+    land on `end_points`, as Keras's `ops.image.perspective_transform` does:
+    output pixel `(x, y)` reads the input at the homography of `(x, y)`,
+    points outside the image read `fill_value`."""
+    x = images if data_format == "channels_first" else images.permute(0, 3, 1, 2)
+    batch, _, height, width = x.shape
+    exact = torch.float32 if x.device.type == "mps" else torch.float64
+    transform = compute_homography_matrix(
+        start_points.to(x.device, exact), end_points.to(x.device, exact)
+    )
+    if transform.shape[0] == 1 and batch > 1:
+        transform = transform.expand(batch, 8)
+    ys = torch.arange(height, dtype=transform.dtype, device=x.device).reshape(1, -1, 1)
+    xs = torch.arange(width, dtype=transform.dtype, device=x.device).reshape(1, 1, -1)
+    a = [transform[:, i].reshape(-1, 1, 1) for i in range(8)]
+    denominator = a[6] * xs + a[7] * ys + 1.0
+    coord_x = (a[0] * xs + a[1] * ys + a[2]) / denominator
+    coord_y = (a[3] * xs + a[4] * ys + a[5]) / denominator
+    out = sample_pixels(x, coord_x, coord_y, interpolation, "constant", fill_value)
+    return out if data_format == "channels_first" else out.permute(0, 2, 3, 1)
+
+
+def gaussian_blur_single_channel(maps, sigma: float):
+    """Blur `maps (B, H, W)` with a normalized Gaussian of std `sigma` and size
+    `int(6 sigma) | 1`, zero-padded to the same size, as Keras's elastic
+    transform blurs its displacement fields."""
+    size = int(6 * sigma) | 1
+    if sigma <= 0 or size == 1:
+        return maps
+    offsets = torch.arange(size, dtype=maps.dtype, device=maps.device) - (size - 1) / 2
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    kernel = torch.outer(kernel, kernel).reshape(1, 1, size, size)
+    blurred = torch.nn.functional.conv2d(maps.unsqueeze(1), kernel, padding=size // 2)
+    return blurred.squeeze(1)

@@ -197,6 +197,8 @@ class RNN(Layer):
             )
         if tree.is_nested(mask):
             mask = tree.flatten(mask)[0]
+        if mask is not None:  # a NumPy or list mask works too
+            mask = torch.as_tensor(mask, device=sequences.device)
         if mask is not None and tuple(mask.shape[:2]) != (batch_size, timesteps):
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects a mask of "

@@ -466,3 +466,13 @@ def test_lstm_in_a_sequential_model_learns():
     model.compile(optimizer=lamina.optimizers.Adam(0.03), loss="mse")
     history = model.fit(x, y, epochs=5, batch_size=16, verbose=0).history["loss"]
     assert history[-1] < 0.5 * history[0]
+
+
+@pytest.mark.parametrize("use_cudnn", ["auto", False])
+def test_a_numpy_mask_works_on_the_fused_and_the_step_path(use_cudnn):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype("float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    layer = lamina.layers.LSTM(2, use_cudnn=use_cudnn, go_backwards=True)
+    from_numpy = layer(x, mask=mask)
+    from_tensor = layer(x, mask=torch.from_numpy(mask))
+    np.testing.assert_allclose(from_numpy.detach(), from_tensor.detach())

@@ -1,0 +1,135 @@
+"""ReversibleEmbedding: an Embedding that can also map vectors back to logits."""
+
+import torch
+
+from lamina import backend
+from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers._layer_calls import _set_mask
+from lamina.layers.core.embedding import Embedding
+
+
+class ReversibleEmbedding(Embedding):
+    """An `Embedding` whose matrix also projects hidden vectors back onto the
+    vocabulary, as the output layer of a language model.
+
+    `layer(ids)` looks up vectors as `Embedding` does. `layer(hidden,
+    reverse=True)` returns `hidden @ embeddings.T` (with `tie_weights=True`)
+    or `hidden @ reverse_embeddings`: logits of shape `(..., input_dim)`.
+
+    Args:
+        input_dim: Vocabulary size, a positive int.
+        output_dim: Size of each vector, a positive int.
+        tie_weights: Reuse the transposed `embeddings` for the reverse
+            projection. With `False` a separate `reverse_embeddings`
+            `(output_dim, input_dim)` weight is learned. Defaults to `True`.
+        embeddings_initializer, embeddings_regularizer, embeddings_constraint,
+        mask_zero: As in `Embedding`.
+        reverse_dtype: Dtype name the reverse projection computes in (e.g.
+            `"float32"` under a mixed policy). Defaults to `None` (the compute
+            dtype).
+        logit_soft_cap: If set, reverse logits become
+            `tanh(logits / cap) * cap`. Defaults to `None`.
+
+    Example:
+    >>> layer = ReversibleEmbedding(10, 4)
+    >>> hidden = layer(np.array([[1, 2, 3]]))
+    >>> tuple(hidden.shape), tuple(layer(hidden, reverse=True).shape)
+    ((1, 3, 4), (1, 3, 10))
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        tie_weights=True,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        reverse_dtype=None,
+        logit_soft_cap=None,
+        **kwargs,
+    ):
+        super().__init__(
+            input_dim,
+            output_dim,
+            embeddings_initializer=embeddings_initializer,
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
+            mask_zero=mask_zero,
+            **kwargs,
+        )
+        if logit_soft_cap is not None and (
+            isinstance(logit_soft_cap, bool)
+            or not isinstance(logit_soft_cap, (int, float))
+            or logit_soft_cap <= 0
+        ):
+            raise ValueError(
+                "ReversibleEmbedding expects `logit_soft_cap` to be None or a "
+                f"positive number; got logit_soft_cap={logit_soft_cap!r}."
+            )
+        self.tie_weights = bool(tie_weights)
+        self.reverse_dtype = (
+            None if reverse_dtype is None else backend.standardize_dtype(reverse_dtype)
+        )
+        self.logit_soft_cap = logit_soft_cap
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        super().build(input_shape)
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight(
+                shape=(self.output_dim, self.input_dim),
+                initializer=self.embeddings_initializer,
+                name="reverse_embeddings",
+                trainable=True,
+            )
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            outputs = super().call(inputs)
+            # Keras: the mask rides on the lookup's output only, never on logits.
+            if self.mask_zero:
+                _set_mask(outputs, inputs != 0)
+            return outputs
+        if not inputs.is_floating_point():
+            inputs = inputs.to(self._compute_torch_dtype)
+        if self.tie_weights:
+            kernel = self.embeddings.T
+        else:
+            kernel = self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            dtype = backend.to_torch_dtype(self.reverse_dtype)
+            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        else:
+            kernel = kernel.to(inputs.dtype)
+        logits = torch.matmul(inputs, kernel)
+        if self.logit_soft_cap is not None:
+            cap = self.logit_soft_cap
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return (*input_shape[:-1], self.input_dim)
+        return (*input_shape, self.output_dim)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        dtype = self.compute_dtype
+        if reverse and self.reverse_dtype is not None:
+            dtype = self.reverse_dtype
+        return KerasTensor(
+            self.compute_output_shape(tuple(inputs.shape), reverse), dtype=dtype
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "tie_weights": self.tie_weights,
+            "reverse_dtype": self.reverse_dtype,
+            "logit_soft_cap": self.logit_soft_cap,
+        }
