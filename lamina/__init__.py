@@ -9,9 +9,11 @@ from lamina import (
     activations,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
+    dtype_policies,
     initializers,
     layers,
     losses,
@@ -25,27 +27,50 @@ from lamina import (
     saving,
     tree,
     utils,
+    wrappers,
 )
 from lamina.backend.keras_tensor import KerasTensor
-from lamina.dtype_policies import DTypePolicy
-from lamina.layers import Input, Layer
+from lamina.backend.variables import Variable
+from lamina.dtype_policies import DTypePolicy, FloatDTypePolicy
+from lamina.initializers import Initializer
+from lamina.layers import Input, InputSpec, Layer
+from lamina.losses import Loss
+from lamina.metrics import Metric
 from lamina.models import Model, Sequential
+from lamina.optimizers import Optimizer
+from lamina.regularizers import Regularizer
 
 __version__ = "0.1.0"
 
+
+def version() -> str:
+    """lamina's version, as `keras.version()` gives Keras's."""
+    return __version__
+
+
 __all__ = [
     "DTypePolicy",
+    "FloatDTypePolicy",
+    "Initializer",
     "Input",
+    "InputSpec",
     "KerasTensor",
     "Layer",
+    "Loss",
+    "Metric",
     "Model",
+    "Optimizer",
+    "Regularizer",
     "Sequential",
+    "Variable",
     "activations",
     "backend",
     "callbacks",
+    "config",
     "constraints",
     "datasets",
     "distribution",
+    "dtype_policies",
     "initializers",
     "layers",
     "losses",
@@ -59,4 +84,6 @@ __all__ = [
     "saving",
     "tree",
     "utils",
+    "version",
+    "wrappers",
 ]

@@ -55,17 +55,41 @@ class DataParallel(Distribution):
     `batch_size=128`, each process computes 32 samples per step.
 
     Args:
+        device_mesh: Accepted for Keras compatibility: a one-axis
+            `DeviceMesh` (the batch axis). Defaults to `None`.
         devices: Accepted for Keras compatibility; lamina uses one device per
             process (`cuda:LOCAL_RANK`, else the CPU).
         auto_shard_dataset: Accepted for Keras compatibility; data is always
             split per step.
     """
 
-    def __init__(self, devices=None, auto_shard_dataset=True, **kwargs):
+    def __init__(
+        self, device_mesh=None, devices=None, auto_shard_dataset=True, **kwargs
+    ):
         super().__init__()
+        if device_mesh is not None:
+            _check_data_parallel_mesh(device_mesh)
+        self.device_mesh = device_mesh
         self.devices = devices
         self.auto_shard_dataset = auto_shard_dataset
         self.ddp_kwargs = kwargs
+
+
+def _check_data_parallel_mesh(device_mesh):
+    from lamina.distribution.layouts import DeviceMesh
+
+    if not isinstance(device_mesh, DeviceMesh):
+        raise TypeError(
+            "DataParallel expects `device_mesh` to be a "
+            f"lamina.distribution.DeviceMesh; got {type(device_mesh).__name__}."
+        )
+    if len(device_mesh.shape) != 1:
+        raise NotImplementedError(
+            f"DataParallel got a {len(device_mesh.shape)}-axis device mesh "
+            f"{device_mesh}; lamina's data parallelism splits only the batch, "
+            "over a one-axis mesh such as DeviceMesh((n,), ['batch']). To shard "
+            "parameters use lamina.distribution.FSDP()."
+        )
 
 
 class FSDP(Distribution):
@@ -94,9 +118,10 @@ class ModelParallel(Distribution):
 
     def __init__(self, *args, **kwargs):
         raise NotImplementedError(
-            "lamina has no layout-map ModelParallel (Keras's JAX-style sharding). "
-            "To shard a model's parameters across processes use "
-            "lamina.distribution.FSDP()."
+            "lamina has no layout-map ModelParallel (Keras's JAX-style sharding "
+            "of tensors over a DeviceMesh/LayoutMap). lamina supports data "
+            "parallelism, lamina.distribution.DataParallel(), and sharding a "
+            "model's parameters across processes, lamina.distribution.FSDP()."
         )
 
 

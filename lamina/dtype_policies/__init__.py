@@ -2,9 +2,71 @@
 
 from lamina.dtype_policies.dtype_policy import (
     DTypePolicy,
+    FloatDTypePolicy,
     dtype_policy,
     get,
     set_dtype_policy,
 )
+from lamina.dtype_policies.dtype_policy_map import DTypePolicyMap
 
-__all__ = ["DTypePolicy", "dtype_policy", "get", "set_dtype_policy"]
+ALL_OBJECTS = {DTypePolicy, FloatDTypePolicy, DTypePolicyMap}
+ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
+
+# Keras's quantized policy classes; lamina has no quantization.
+_QUANTIZED_CLASS_NAMES = frozenset(
+    {
+        "QuantizedDTypePolicy",
+        "QuantizedFloat8DTypePolicy",
+        "Int4DTypePolicy",
+        "GPTQDTypePolicy",
+        "AWQDTypePolicy",
+    }
+)
+
+
+def serialize(dtype_policy) -> dict:
+    """The Keras config dict of a dtype policy (`{"module", "class_name", ...}`)."""
+    from lamina.saving.serialization_lib import serialize_keras_object
+
+    return serialize_keras_object(dtype_policy)
+
+
+def deserialize(config, custom_objects=None) -> DTypePolicy:
+    """The dtype policy a config (from `serialize`, or a Keras file) describes.
+
+    Args:
+        config: A config dict, or a class name from this module.
+        custom_objects: `{name: class}` for user policy classes.
+
+    Raises:
+        NotImplementedError: for Keras's quantized policies (`QuantizedDTypePolicy`,
+            `Int4DTypePolicy`, ...), which lamina does not support.
+    """
+    from lamina.saving.serialization_lib import deserialize_keras_object
+
+    class_name = config.get("class_name") if isinstance(config, dict) else config
+    if class_name in _QUANTIZED_CLASS_NAMES:
+        raise NotImplementedError(
+            f"Cannot load a {class_name}: it is one of Keras's quantized dtype "
+            "policies, and lamina does not support quantization. Re-save the "
+            "model unquantized, or use a float policy such as 'float32' or "
+            "'mixed_bfloat16'."
+        )
+    return deserialize_keras_object(
+        config,
+        module_objects=ALL_OBJECTS_DICT,
+        custom_objects=custom_objects,
+        kind="dtype policy",
+    )
+
+
+__all__ = [
+    "DTypePolicy",
+    "DTypePolicyMap",
+    "FloatDTypePolicy",
+    "deserialize",
+    "dtype_policy",
+    "get",
+    "serialize",
+    "set_dtype_policy",
+]

@@ -5,6 +5,10 @@ from lamina.backend.dtypes import standardize_dtype
 
 _GLOBAL_POLICY = None
 
+# Keras's quantization modes: a policy named "<mode>_from_<source>" (for example
+# "int8_from_float32") is a quantized policy, which lamina does not implement.
+QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
+
 
 class DTypePolicy:
     """Dtype policy: `"float32"`, `"bfloat16"`, or mixed (`"mixed_bfloat16"`,
@@ -61,6 +65,38 @@ class DTypePolicy:
         return cls(**config)
 
 
+class FloatDTypePolicy(DTypePolicy):
+    """Keras's other name for a plain (float or mixed) `DTypePolicy`.
+
+    Keras 3 keeps it as an alias; it compares equal to the `DTypePolicy` of the
+    same name and prints as one.
+
+    Example:
+    >>> lamina.dtype_policies.FloatDTypePolicy("float16") == lamina.DTypePolicy(
+    ...     "float16")
+    True
+    """
+
+
+def check_not_quantized(name) -> None:
+    """Refuse a quantized policy name (`"int8_from_float32"`) with a clear error.
+
+    Raises:
+        NotImplementedError: if `name` names a Keras quantized dtype policy.
+    """
+    if (
+        isinstance(name, str)
+        and "_from_" in name
+        and name.startswith(QUANTIZATION_MODES)
+    ):
+        raise NotImplementedError(
+            f"The dtype policy {name!r} is a quantized policy (Keras's "
+            f"{', '.join(QUANTIZATION_MODES)} quantization). lamina does not "
+            "support quantization; use a float policy such as 'float32', "
+            "'bfloat16' or 'mixed_bfloat16'."
+        )
+
+
 def get(identifier) -> DTypePolicy:
     """A DTypePolicy from `None` (the global policy), a name, a config or a policy."""
     if identifier is None:
@@ -68,10 +104,11 @@ def get(identifier) -> DTypePolicy:
     if isinstance(identifier, DTypePolicy):
         return identifier
     if isinstance(identifier, dict):
-        if identifier.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy"):
-            raise ValueError(f"Unsupported dtype policy config: {identifier!r}.")
-        return DTypePolicy(**identifier.get("config", {}))
+        from lamina.dtype_policies import deserialize
+
+        return deserialize(identifier)
     if isinstance(identifier, str):
+        check_not_quantized(identifier)
         return DTypePolicy(identifier)
     try:
         return DTypePolicy(standardize_dtype(identifier))

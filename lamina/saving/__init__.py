@@ -2,6 +2,7 @@
 registry of user objects."""
 
 from lamina.saving.cloning import clone_model
+from lamina.saving.file_editor import KerasFileEditor
 from lamina.saving.inspection import summarize
 from lamina.saving.object_registration import (
     CustomObjectScope,
@@ -27,6 +28,7 @@ from lamina.saving.serialization_lib import (
 
 __all__ = [
     "CustomObjectScope",
+    "KerasFileEditor",
     "SafeModeScope",
     "clone_model",
     "custom_object_scope",

@@ -377,6 +377,9 @@ def model_from_config_json(config_bytes, filename, custom_objects, compile, safe
         )
     if not compile:
         config = {**config, "compile_config": None}
+    # An enclosing scope, or config.enable_unsafe_deserialization(), decides.
+    scoped = serialization_lib.in_safe_mode()
+    safe_mode = scoped if scoped is not None else safe_mode
     try:
         with (
             object_registration.CustomObjectScope(custom_objects or {}),

@@ -75,10 +75,18 @@ _SAFE_MODE_STACK = []
 
 
 # Keras writes these under the top-level "keras" namespace.
-_TOP_LEVEL_NAMES = {"Sequential", "Model", "Functional", "DTypePolicy"}
+_TOP_LEVEL_NAMES = {
+    "Sequential",
+    "Model",
+    "Functional",
+    "DTypePolicy",
+    "FloatDTypePolicy",
+}
 # Classes Keras writes under their private module with `registered_name` set
 # (observed in Keras 3.15 files); Keras cannot load "keras.Functional".
 _KERAS_PRIVATE_MODULES = {"Functional": "keras.src.models.functional"}
+# Classes Keras exports (and names in configs) under another name.
+_KERAS_EXPORT_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
 
 
 def _public_namespace(obj):
@@ -163,7 +171,7 @@ def serialize_keras_object(obj):
         elif namespace is not None:
             result = {
                 "module": namespace,
-                "class_name": cls.__name__,
+                "class_name": _KERAS_EXPORT_NAMES.get(cls.__name__, cls.__name__),
                 "config": serialize_keras_object(config),
                 "registered_name": None,
             }
@@ -219,8 +227,22 @@ class SafeModeScope:
 
 
 def in_safe_mode():
-    """The innermost `SafeModeScope`'s setting, or None outside any scope."""
-    return _SAFE_MODE_STACK[-1] if _SAFE_MODE_STACK else None
+    """The innermost `SafeModeScope`'s setting; outside any scope False after
+    `enable_unsafe_deserialization()`, else None (each call's `safe_mode`)."""
+    if _SAFE_MODE_STACK:
+        return _SAFE_MODE_STACK[-1]
+    return False if _UNSAFE_GLOBALLY[0] else None
+
+
+# Set by `enable_unsafe_deserialization()` (`lamina.config`), for the process.
+_UNSAFE_GLOBALLY = [False]
+
+
+def enable_unsafe_deserialization() -> None:
+    """Let every later load decode Python lambdas (as `safe_mode=False`
+    would), for this process. Only for files you trust: a lambda in a config
+    is code that runs when the model is built."""
+    _UNSAFE_GLOBALLY[0] = True
 
 
 def deserialize_keras_object(

@@ -310,6 +310,7 @@ class Trainer(StepSetup):
         """
         self._assert_compiled("fit()")
         check_positive_int(epochs, "epochs", allow_zero=True)
+        epochs, steps_per_epoch = _capped(epochs, steps_per_epoch)
         if validation_split and validation_data is None:
             if not data_adapter_utils.is_array_like(x):
                 raise ValueError(
@@ -654,3 +655,18 @@ class Trainer(StepSetup):
     def _assert_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(_NOT_COMPILED.format(what=what))
+
+
+def _capped(epochs, steps_per_epoch):
+    """`epochs` and `steps_per_epoch` under `lamina.config`'s debugging caps
+    (`set_max_epochs`, `set_max_steps_per_epoch`), as Keras applies them."""
+    from lamina import config
+
+    if config.max_epochs() is not None:
+        epochs = min(epochs, config.max_epochs())
+    limit = config.max_steps_per_epoch()
+    if limit is not None:
+        steps_per_epoch = (
+            limit if steps_per_epoch is None else min(steps_per_epoch, limit)
+        )
+    return epochs, steps_per_epoch

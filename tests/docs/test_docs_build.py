@@ -29,6 +29,10 @@ API_PAGES = (
     "mixed_precision",
     "backend",
     "random",
+    "tree",
+    "config",
+    "dtype_policies",
+    "wrappers",
 )
 
 
