@@ -10,6 +10,7 @@ from lamina.dtype_policies import DTypePolicy
 from lamina.dtype_policies import dtype_policy as _dtype_policy
 from lamina.dtype_policies import set_dtype_policy as _set_dtype_policy
 from lamina.mixed_precision.loss_scale import DynamicLossScale
+from lamina.optimizers.loss_scale_optimizer import LossScaleOptimizer
 
 Policy = DTypePolicy  # Keras 2 name, kept by Keras 3 for compatibility
 
@@ -31,6 +32,7 @@ dtype_policy = global_policy
 __all__ = [
     "DTypePolicy",
     "DynamicLossScale",
+    "LossScaleOptimizer",
     "Policy",
     "dtype_policy",
     "global_policy",

@@ -19,7 +19,12 @@ class DynamicLossScale:
 
     def unscale_and_check(self, params) -> bool:
         """Divide the gradients by the scale; True if they are all finite."""
-        grads = [p.grad for p in params if p.grad is not None]
+        return self.unscale_grads_and_check([p.grad for p in params])
+
+    def unscale_grads_and_check(self, grads) -> bool:
+        """`unscale_and_check` for a list of gradient tensors (None skipped),
+        divided in place."""
+        grads = [g for g in grads if g is not None]
         if not grads:
             return True
         found_inf = torch.zeros((), device=grads[0].device)

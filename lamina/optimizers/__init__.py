@@ -3,14 +3,21 @@ kernels, and their learning-rate schedules."""
 
 from lamina.optimizers import schedules
 from lamina.optimizers.adadelta import Adadelta
+from lamina.optimizers.adafactor import Adafactor
 from lamina.optimizers.adagrad import Adagrad
 from lamina.optimizers.adam import Adam
 from lamina.optimizers.adamax import Adamax
 from lamina.optimizers.adamw import AdamW
+from lamina.optimizers.ftrl import Ftrl
+from lamina.optimizers.lamb import Lamb
 from lamina.optimizers.lion import Lion
+from lamina.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from lamina.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
+from lamina.optimizers.muon import Muon
 from lamina.optimizers.nadam import Nadam
 from lamina.optimizers.optimizer import Optimizer
 from lamina.optimizers.rmsprop import RMSprop
+from lamina.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from lamina.optimizers.sgd import SGD
 from lamina.saving.serialization_lib import (
     deserialize_family_object,
@@ -19,10 +26,35 @@ from lamina.saving.serialization_lib import (
 )
 
 # Keras looks names up case-insensitively by lowercased class name:
-# "adam", "AdamW", "rmsprop", "SGD" ...
+# "adam", "AdamW", "rmsprop", "SGD" ... Keras 3.15 leaves Lamb out of its table
+# (`keras.optimizers.get("lamb")` fails); lamina resolves it like the others.
 ALL_OBJECTS_DICT = {
     cls.__name__.lower(): cls
-    for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Lion)
+    for cls in (
+        SGD,
+        RMSprop,
+        Adam,
+        AdamW,
+        Adagrad,
+        Adadelta,
+        Adamax,
+        Nadam,
+        Lion,
+        Ftrl,
+        Lamb,
+        Adafactor,
+        Muon,
+        ScheduleFreeAdamW,
+        LossScaleOptimizer,
+        MultiOptimizer,
+        OptimizerMap,
+    )
+}
+# Names that need constructor arguments: `get` explains instead of failing.
+_WRAPPERS = {
+    LossScaleOptimizer: "Adam()",
+    MultiOptimizer: "OptimizerMap(Adam())",
+    OptimizerMap: "Adam(), {'encoder/.*': SGD()}",
 }
 # Configs written by Keras's torch backend name a private module; resolve those
 # by class name too.
@@ -31,15 +63,8 @@ _BY_ANY_NAME = {
     **{cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()},
 }
 # Keras 3 optimizers lamina does not implement (yet): named in the error message.
-_NOT_IMPLEMENTED = (
-    "adafactor",
-    "ftrl",
-    "lamb",
-    "muon",
-    "lossscaleoptimizer",
-    "schedulefreeadamw",
-    "multioptimizer",
-)
+# None as of Keras 3.15.1.
+_NOT_IMPLEMENTED = ()
 
 
 def serialize(optimizer) -> dict:
@@ -76,6 +101,12 @@ def get(identifier) -> Optimizer | None:
         if cls is None:
             _check_implemented(identifier)
             raise_unknown("optimizer", identifier, ALL_OBJECTS_DICT)
+        if cls in _WRAPPERS:
+            raise ValueError(
+                f"The optimizer {identifier!r} wraps other optimizers, so a name "
+                f"alone cannot create it; pass an instance, e.g. "
+                f"{cls.__name__}({_WRAPPERS[cls]})."
+            )
         return cls()
     hint = ""
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
@@ -98,14 +129,22 @@ def _check_implemented(name: str) -> None:
 __all__ = [
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Ftrl",
+    "Lamb",
     "Lion",
+    "LossScaleOptimizer",
+    "MultiOptimizer",
+    "Muon",
     "Nadam",
     "Optimizer",
+    "OptimizerMap",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "schedules",

@@ -96,8 +96,10 @@ class _OptimizerState:
             self._lr_variable = self._scalar_variable(
                 "learning_rate", to_torch_dtype(floatx()), self._lr_value
             )
-            # Keep Keras's order: iteration first, learning_rate second.
-            self._variables.remove(self._lr_variable)
+            # Keep Keras's order: iteration first, learning_rate second. (By
+            # identity: list.remove compares tensors by value, and a rate of 0
+            # would match the iteration counter.)
+            self._variables = [v for v in self._variables if v is not self._lr_variable]
             self._variables.insert(1, self._lr_variable)
         else:
             self._lr_variable.fill_(self._lr_value)

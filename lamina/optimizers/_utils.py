@@ -160,14 +160,14 @@ def clip_gradients(grads: list, clipnorm, clipvalue, global_clipnorm) -> list:
     """
     if clipnorm and clipnorm > 0:
         clip = float(clipnorm)
-        factors = torch._foreach_norm(grads)
+        factors = _norms(grads)
         torch._foreach_maximum_(factors, clip)
         torch._foreach_reciprocal_(factors)
         torch._foreach_mul_(factors, clip)
         return torch._foreach_mul(grads, factors)
     if global_clipnorm and global_clipnorm > 0:
         clip = float(global_clipnorm)
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        norm = torch.linalg.vector_norm(torch.stack(_norms(grads)))
         scale = clip * torch.clamp(1.0 / norm, max=1.0 / clip) + (norm - norm)
         return torch._foreach_mul(grads, scale)
     if clipvalue and clipvalue > 0:
@@ -176,6 +176,15 @@ def clip_gradients(grads: list, clipnorm, clipvalue, global_clipnorm) -> list:
         torch._foreach_clamp_max_(clipped, value)
         return clipped
     return grads
+
+
+def _norms(grads: list) -> list:
+    """Each gradient's L2 norm: one multi-tensor kernel when eager; inside a
+    compiled step per-tensor norms, which inductor fuses itself (its C++
+    wrapper has no kernel for a one-tensor `_foreach_norm` and crashed)."""
+    if torch.compiler.is_compiling():
+        return [torch.linalg.vector_norm(g) for g in grads]
+    return list(torch._foreach_norm(grads))
 
 
 # Step-dependent scales (learning rate, bias corrections) reach the update rules

@@ -567,9 +567,17 @@ def test_get_unknown_name_suggests_a_close_one():
         optimizers.get("adm")
 
 
-def test_get_keras_optimizer_lamina_lacks_says_so():
-    with pytest.raises(ValueError, match="'ftrl' is not available in lamina"):
-        optimizers.get("ftrl")
+def test_an_unknown_optimizer_name_suggests_the_closest_ones():
+    with pytest.raises(ValueError, match="adam"):
+        optimizers.get("adamm")
+
+
+def test_a_zero_learning_rate_keeps_keras_variable_order():
+    # list.remove compared tensors by value: learning_rate=0 matched iteration.
+    optimizer = optimizers.Adam(learning_rate=0.0)
+    iteration, learning_rate = optimizer.variables[:2]
+    assert iteration is optimizer.iterations and iteration.dtype == torch.int64
+    assert learning_rate.dtype == torch.float32 and learning_rate.item() == 0.0
 
 
 def test_get_rejects_other_objects_and_classes_with_a_hint():
