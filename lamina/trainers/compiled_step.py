@@ -244,7 +244,7 @@ class CompiledTrainStep:
         model = self.model
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
         y_pred, loss = model._forward_and_loss(x, y, sample_weight, True)
-        grads = torch.autograd.grad(loss, self.params)
+        grads = torch.autograd.grad(self.optimizer.scale_loss(loss), self.params)
         with torch.no_grad():
             self.optimizer._apply_tensors(list(grads), self.params, None, scalars)
             # The batch size stays symbolic (int() would specialize on it).

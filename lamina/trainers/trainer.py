@@ -132,9 +132,14 @@ class Trainer(StepSetup):
         # float16 compute needs loss scaling (Keras wraps the optimizer in a
         # LossScaleOptimizer for the same reason).
         from lamina.mixed_precision import DynamicLossScale
+        from lamina.optimizers import LossScaleOptimizer
 
         self._loss_scale = (
-            DynamicLossScale() if self.dtype_policy.compute_dtype == "float16" else None
+            DynamicLossScale()
+            if self.dtype_policy.compute_dtype == "float16"
+            # A LossScaleOptimizer scales the loss itself (in train_step).
+            and not isinstance(self.optimizer, LossScaleOptimizer)
+            else None
         )
         self._compile_config = {
             "optimizer": self.optimizer,
@@ -258,7 +263,9 @@ class Trainer(StepSetup):
         loss_scale = self._loss_scale
         if loss_scale is not None:
             scale = scale * loss_scale.scale
-        (loss * scale if scale != 1.0 else loss).backward()
+        # As Keras: the optimizer's own scaling (`loss_scale_factor`, or a
+        # LossScaleOptimizer) is undone on the gradients in its update.
+        self.optimizer.scale_loss(loss * scale if scale != 1.0 else loss).backward()
         if loss_scale is None or loss_scale.unscale_and_check(self._trainable_params):
             self.optimizer.step()
         with torch.no_grad():

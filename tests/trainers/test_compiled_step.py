@@ -507,3 +507,24 @@ def test_shuffled_dict_inputs_in_fused_steps_match_eager():
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-5)
     for w_eager, w_jit in zip(eager.get_weights(), jit.get_weights()):
         np.testing.assert_allclose(w_eager, w_jit, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("clip", ["clipnorm", "global_clipnorm"])
+def test_one_weight_with_norm_clipping_compiles_and_matches_eager(clip):
+    # A one-tensor _foreach_norm crashed inductor's C++ wrapper (segfault).
+    x, y = _data()
+    weights = []
+    for jit_compile in (False, True):
+        lamina.utils.set_random_seed(0)
+        model = lamina.Sequential(
+            [lamina.Input((6,)), layers.Dense(3, use_bias=False, activation="softmax")]
+        )
+        model.compile(
+            optimizer=optimizers.Adam(**{clip: 0.1}),
+            loss="sparse_categorical_crossentropy",
+            jit_compile=jit_compile,
+        )
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights()[0])
+    assert model._whole_step.ready
+    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6)

@@ -276,3 +276,29 @@ def test_a_metric_with_several_values_is_logged_as_an_array():
     np.testing.assert_allclose(f1, direct.result().numpy(), rtol=1e-5)
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["f1_score"].shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lamina.optimizers.SGD(0.1, loss_scale_factor=128.0),
+        lambda: lamina.optimizers.LossScaleOptimizer(lamina.optimizers.SGD(0.1)),
+    ],
+    ids=["loss_scale_factor", "LossScaleOptimizer"],
+)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_scales_the_loss_the_optimizer_unscales(make, jit_compile):
+    # As Keras's train_step: loss -> optimizer.scale_loss -> gradients, which the
+    # optimizer divides back; powers of two keep float32 results identical.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype("float32")
+    y = x.sum(1, keepdims=True)
+    weights = []
+    for optimizer in (lamina.optimizers.SGD(0.1), make()):
+        lamina.utils.set_random_seed(0)
+        model = lamina.Sequential([lamina.Input((3,)), layers.Dense(1)])
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    for plain, scaled in zip(*weights):
+        np.testing.assert_allclose(plain, scaled, rtol=1e-6, atol=1e-7)
