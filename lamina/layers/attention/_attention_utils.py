@@ -1,4 +1,5 @@
-"""Helpers of MultiHeadAttention: einsum equations, masks, the fused kernel."""
+"""Helpers of MultiHeadAttention and GroupQueryAttention: einsum equations,
+masks, the fused kernel."""
 
 import string
 
@@ -8,14 +9,14 @@ import torch.nn.functional as F
 from lamina import backend
 
 
-def input_shapes(args, kwargs, shape_of):
+def input_shapes(args, kwargs, shape_of, layer="MultiHeadAttention"):
     """`[query_shape, value_shape(, key_shape)]` from a call's arguments."""
     query = args[0] if args else kwargs.get("query")
     value = args[1] if len(args) > 1 else kwargs.get("value")
     key = args[2] if len(args) > 2 else kwargs.get("key")
     if value is None:
         raise ValueError(
-            "MultiHeadAttention must be called as layer(query, value) or "
+            f"{layer} must be called as layer(query, value) or "
             "layer(query, value, key); `value` is missing. For self-attention "
             "write layer(x, x)."
         )
@@ -41,6 +42,55 @@ def as_bool(mask):
     if not isinstance(mask, torch.Tensor):
         mask = backend.convert_to_tensor(mask)
     return mask if mask.dtype == torch.bool else mask.to(torch.bool)
+
+
+def causal_mask(t, s, device):
+    """Lower-triangular `(1, T, S)` booleans: position i sees j <= i."""
+    return torch.tril(torch.ones((t, s), dtype=torch.bool, device=device))[None]
+
+
+def sliding_window_mask(t, s, window, device):
+    """`(1, T, S)` booleans: position i sees j with |i - j| < window."""
+    rows = torch.arange(t, device=device).reshape(1, t, 1)
+    cols = torch.arange(s, device=device).reshape(1, 1, s)
+    return (rows - cols).abs() < window
+
+
+def combined_mask(
+    query,
+    value,
+    query_mask,
+    value_mask,
+    key_mask,
+    attention_mask,
+    use_causal_mask,
+    sliding_window,
+):
+    """AND of the query mask `(B, T, 1)`, value/key masks `(B, 1, S)`, the
+    causal and sliding-window masks `(1, T, S)` and `attention_mask`, on the
+    query's device (a NumPy mask works too); None when there is none."""
+    auto_mask = None
+    device = query.device
+    if query_mask is not None:
+        auto_mask = as_bool(query_mask).to(device).unsqueeze(-1)
+    for mask in (value_mask, key_mask):
+        if mask is not None:
+            mask = as_bool(mask).to(device).unsqueeze(-2)
+            auto_mask = mask if auto_mask is None else auto_mask & mask
+    t, s = query.shape[1], value.shape[1]
+    if use_causal_mask:
+        mask = causal_mask(t, s, device)
+        auto_mask = mask if auto_mask is None else auto_mask & mask
+    if sliding_window is not None:
+        mask = sliding_window_mask(t, s, sliding_window, device)
+        auto_mask = mask if auto_mask is None else auto_mask & mask
+    if attention_mask is not None:
+        attention_mask = as_bool(attention_mask).to(device)
+    if auto_mask is not None:
+        attention_mask = (
+            auto_mask if attention_mask is None else attention_mask & auto_mask
+        )
+    return attention_mask
 
 
 def large_negative(dtype) -> float:

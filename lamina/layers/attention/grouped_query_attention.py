@@ -9,8 +9,9 @@ from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers._layer_calls import _shape_of
 from lamina.layers.attention._attention_utils import (
-    as_bool,
     as_tensor,
+    causal_mask,
+    combined_mask,
     input_shapes,
     large_negative,
     mask_of,
@@ -19,6 +20,8 @@ from lamina.layers.attention._attention_utils import (
 from lamina.layers.core.einsum_dense import EinsumDense
 from lamina.layers.layer import Layer
 from lamina.layers.regularization.dropout import Dropout
+
+_NAME = "GroupQueryAttention"
 
 
 class GroupedQueryAttention(Layer):
@@ -217,12 +220,12 @@ class GroupedQueryAttention(Layer):
         )
 
     def _build_on_first_call(self, args, kwargs):
-        self._build_with_shapes(_named_shapes(args, kwargs, _shape_of))
+        self._build_with_shapes(input_shapes(args, kwargs, _shape_of, _NAME))
 
     def _symbolic_call(self, args, kwargs):
         if not self.built:
             self._build_with_shapes(
-                _named_shapes(args, kwargs, lambda t: tuple(t.shape))
+                input_shapes(args, kwargs, lambda t: tuple(t.shape), _NAME)
             )
         return super()._symbolic_call(args, kwargs)
 
@@ -330,7 +333,7 @@ class GroupedQueryAttention(Layer):
             )
             return output.transpose(1, 2), None
         if use_causal_mask:
-            causal = _causal_mask(query.shape[1], key.shape[1], query.device)
+            causal = causal_mask(query.shape[1], key.shape[1], query.device)
             attention_mask = (
                 causal if attention_mask is None else attention_mask & causal
             )
@@ -358,32 +361,16 @@ class GroupedQueryAttention(Layer):
         attention_mask,
         use_causal_mask,
     ):
-        """AND of the query mask `(B, T, 1)`, value/key masks `(B, 1, S)`, the
-        causal and sliding-window masks `(1, T, S)` and `attention_mask`."""
-        auto_mask = None
-        device = query.device
-        if query_mask is not None:
-            auto_mask = as_bool(query_mask).to(device).unsqueeze(-1)
-        for mask in (value_mask, key_mask):
-            if mask is not None:
-                mask = as_bool(mask).to(device).unsqueeze(-2)
-                auto_mask = mask if auto_mask is None else auto_mask & mask
-        t, s = query.shape[1], value.shape[1]
-        if use_causal_mask:
-            mask = _causal_mask(t, s, query.device)
-            auto_mask = mask if auto_mask is None else auto_mask & mask
-        if self.sliding_window is not None:
-            rows = torch.arange(t, device=query.device).reshape(1, t, 1)
-            cols = torch.arange(s, device=query.device).reshape(1, 1, s)
-            mask = (rows - cols).abs() < self.sliding_window
-            auto_mask = mask if auto_mask is None else auto_mask & mask
-        if attention_mask is not None:
-            attention_mask = as_bool(attention_mask).to(device)
-        if auto_mask is not None:
-            attention_mask = (
-                auto_mask if attention_mask is None else attention_mask & auto_mask
-            )
-        return attention_mask
+        return combined_mask(
+            query,
+            value,
+            query_mask,
+            value_mask,
+            key_mask,
+            attention_mask,
+            use_causal_mask,
+            self.sliding_window,
+        )
 
     # --- shapes and config ------------------------------------------------------
 
@@ -459,19 +446,3 @@ class GroupedQueryAttention(Layer):
 
 # Keras's public name for the class.
 GroupQueryAttention = GroupedQueryAttention
-
-
-def _named_shapes(args, kwargs, shape_of):
-    try:
-        return input_shapes(args, kwargs, shape_of)
-    except ValueError:
-        raise ValueError(
-            "GroupQueryAttention must be called as layer(query, value) or "
-            "layer(query, value, key); `value` is missing. For self-attention "
-            "write layer(x, x)."
-        ) from None
-
-
-def _causal_mask(t, s, device):
-    """Lower-triangular `(1, T, S)` booleans: position i sees j <= i."""
-    return torch.tril(torch.ones((t, s), dtype=torch.bool, device=device))[None]

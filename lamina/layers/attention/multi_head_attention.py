@@ -8,10 +8,11 @@ from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers._layer_calls import _shape_of
 from lamina.layers.attention._attention_utils import (
-    as_bool,
     as_tensor,
     build_attention_equation,
     build_proj_equation,
+    causal_mask,
+    combined_mask,
     get_output_shape,
     input_shapes,
     large_negative,
@@ -457,40 +458,21 @@ class MultiHeadAttention(Layer):
     ):
         """AND of the query mask `(B, T, 1)`, value/key masks `(B, 1, S)`, the
         causal and sliding-window masks `(1, T, S)` and `attention_mask`."""
-        auto_mask = None
-        if query_mask is not None:
-            auto_mask = as_bool(query_mask).unsqueeze(-1)
-        for mask in (value_mask, key_mask):
-            if mask is not None:
-                mask = as_bool(mask).unsqueeze(-2)
-                auto_mask = mask if auto_mask is None else auto_mask & mask
-        if use_causal_mask:
-            mask = self._compute_causal_mask(query, value)
-            auto_mask = mask if auto_mask is None else auto_mask & mask
-        if self._sliding_window is not None:
-            mask = self._compute_sliding_window_mask(query, value)
-            auto_mask = mask if auto_mask is None else auto_mask & mask
-        if attention_mask is not None:
-            attention_mask = as_bool(attention_mask)
-        if auto_mask is not None:
-            attention_mask = (
-                auto_mask if attention_mask is None else attention_mask & auto_mask
-            )
-        return attention_mask
+        return combined_mask(
+            query,
+            value,
+            query_mask,
+            value_mask,
+            key_mask,
+            attention_mask,
+            use_causal_mask,
+            self._sliding_window,
+        )
 
     def _compute_causal_mask(self, query, value=None):
         """Lower-triangular `(1, T, S)` booleans: position i sees j <= i."""
         t = query.shape[1]
-        s = t if value is None else value.shape[1]
-        ones = torch.ones((t, s), dtype=torch.bool, device=query.device)
-        return torch.tril(ones).unsqueeze(0)
-
-    def _compute_sliding_window_mask(self, query, value=None):
-        t = query.shape[1]
-        s = t if value is None else value.shape[1]
-        rows = torch.arange(t, device=query.device).reshape(1, t, 1)
-        cols = torch.arange(s, device=query.device).reshape(1, 1, s)
-        return (rows - cols).abs() < self._sliding_window
+        return causal_mask(t, t if value is None else value.shape[1], query.device)
 
     # --- shapes and config ------------------------------------------------------
 
