@@ -29,6 +29,7 @@ from lamina import (
     utils,
     wrappers,
 )
+from lamina.backend.device import device_scope as device
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.variables import Variable
 from lamina.dtype_policies import DTypePolicy, FloatDTypePolicy
@@ -69,6 +70,7 @@ __all__ = [
     "config",
     "constraints",
     "datasets",
+    "device",
     "distribution",
     "dtype_policies",
     "initializers",

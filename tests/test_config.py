@@ -27,7 +27,7 @@ def test_config_has_keras_names_and_they_are_lamina_s_own_settings():
 def test_top_level_names_match_keras_except_what_lamina_leaves_out():
     left_out = {
         "Function", "Operation", "Quantizer", "RematScope", "StatelessScope",
-        "SymbolicScope", "applications", "device", "distillation", "export",
+        "SymbolicScope", "applications", "distillation", "export",
         "legacy", "name_scope", "preprocessing", "quantizers", "remat", "src",
         "visualization",
     }  # fmt: skip
@@ -86,3 +86,16 @@ def test_enable_unsafe_deserialization_lets_loads_decode_lambdas(tmp_path, monke
     with serialization_lib.SafeModeScope(True):
         with pytest.raises(ValueError, match="safe_mode"):
             lamina.saving.load_model(path)
+
+
+def test_device_scope_places_weights_and_restores_the_choice():
+    before = lamina.backend.get_device()
+    with lamina.device("meta"):
+        layer = layers.Dense(2)
+        layer.build((None, 3))
+        assert lamina.backend.get_device().type == "meta"
+    assert layer.kernel.device.type == "meta"
+    assert lamina.backend.get_device() == before
+    with pytest.raises(ValueError, match="device name"):
+        with lamina.device("tpu-9000"):
+            pass
