@@ -29,6 +29,16 @@ def _fresh_session():
     lamina.mixed_precision.set_global_policy(None)
 
 
+@pytest.fixture
+def values_on_cpu():
+    """lamina's device pinned to the CPU for one test: for value-parity tests
+    that read results with `.numpy()` (their CUDA coverage lives in the
+    `*_on_cuda` / `*_on_another_device` tests)."""
+    lamina.backend.set_device("cpu")
+    yield
+    lamina.backend.set_device(None)
+
+
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["lamina"] = lamina

@@ -12,6 +12,9 @@ import lamina  # noqa: E402
 from lamina import ops  # noqa: E402
 from lamina.backend.keras_tensor import KerasTensor  # noqa: E402
 
+# Values are read with .numpy(): keep lamina on the CPU (see conftest.py).
+pytestmark = pytest.mark.usefixtures("values_on_cpu")
+
 RNG = np.random.default_rng(7)
 A = RNG.normal(size=(3, 4)).astype("float32")
 B = RNG.normal(size=(3, 4)).astype("float32")

@@ -14,6 +14,9 @@ keras = pytest.importorskip("keras")
 import lamina  # noqa: E402
 from lamina import ops  # noqa: E402
 
+# Values are read with .numpy(): keep lamina on the CPU (see conftest.py).
+pytestmark = pytest.mark.usefixtures("values_on_cpu")
+
 RNG = np.random.default_rng(7)
 A = RNG.normal(size=(3, 4)).astype("float32") * 2
 T3 = RNG.normal(size=(2, 3, 4)).astype("float32")

@@ -31,9 +31,12 @@ from tests.optimizers.test_optimizers_keras_parity import (  # noqa: E402
     _schedule,
 )
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
+pytestmark = [
+    pytest.mark.usefixtures("values_on_cpu"),  # values read with .numpy()
+    pytest.mark.filterwarnings(
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    ),
+]
 
 # INITIAL / GRADIENTS hold a 2-D (3, 4), a 1-D (4,) and a 3-D (2, 2, 3) weight.
 CASES = [

@@ -13,6 +13,9 @@ import pytest  # noqa: E402
 import lamina  # noqa: E402
 from lamina.saving import KerasFileEditor  # noqa: E402
 
+# Values are read with .numpy(): keep lamina on the CPU (see conftest.py).
+pytestmark = pytest.mark.usefixtures("values_on_cpu")
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
@@ -213,6 +216,7 @@ def test_refuses_other_files_and_unsafe_h5(tmp_path):
 
 def test_same_weights_dict_as_keras_and_keras_loads_the_edit(saved, tmp_path):
     keras = pytest.importorskip("keras")
+
     _, path = saved
     ours, theirs = KerasFileEditor(path), keras.saving.KerasFileEditor(path)
     ours_flat, theirs_flat = _flat(ours.weights_dict), _flat(theirs.weights_dict)

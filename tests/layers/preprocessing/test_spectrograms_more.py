@@ -20,6 +20,9 @@ from tests.layers._parity_more import (  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
+# Values are read with .numpy(): keep lamina on the CPU (see conftest.py).
+pytestmark = pytest.mark.usefixtures("values_on_cpu")
+
 RNG = np.random.default_rng(0)
 
 
