@@ -45,6 +45,69 @@ class KerasTensor:
             "model on real data (model.predict(x) or model(x)) to get values."
         )
 
+    def reshape(self, newshape):
+        return _ops().reshape(self, newshape)
+
+    def squeeze(self, axis=None):
+        return _ops().squeeze(self, axis=axis)
+
+    def __getitem__(self, key):
+        return _ops().get_item(self, key)
+
+    def __round__(self, ndigits=None):
+        return _ops().round(self, decimals=ndigits or 0)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __abs__(self):
+        return _ops().absolute(self)
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+
+def _ops():
+    from lamina import ops  # ops imports this module
+
+    return ops
+
+
+def _binary(name, reflected=False):
+    def method(self, other):
+        fn = getattr(_ops(), name)
+        return fn(other, self) if reflected else fn(self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
+
+
+# Python operators on symbolic tensors become op nodes of the functional graph,
+# as in Keras (which, like this, leaves `==` as identity so tensors hash).
+for _dunder, _name in {
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "matmul": "matmul",
+    "truediv": "true_divide",
+    "floordiv": "floor_divide",
+    "mod": "mod",
+    "pow": "power",
+    "and": "logical_and",
+    "or": "logical_or",
+    "xor": "logical_xor",
+}.items():
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_name))
+    setattr(KerasTensor, f"__r{_dunder}__", _binary(_name, reflected=True))
+for _dunder, _name in {
+    "lt": "less",
+    "le": "less_equal",
+    "gt": "greater",
+    "ge": "greater_equal",
+    "ne": "not_equal",
+}.items():
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_name))
+
 
 def is_keras_tensor(x) -> bool:
     return isinstance(x, KerasTensor)

@@ -13,6 +13,9 @@ from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
 from lamina.models.model import Model
 
+# Plain values a node's arguments may hold, in Keras's config encoding.
+_PLAIN_VALUES = ("__slice__", "__ellipsis__", "__bytes__", "__numpy__", "__tensor__")
+
 
 def _describe(tensor):
     history = tensor._keras_history
@@ -352,6 +355,9 @@ class Functional(Model):
             ):
                 layer_name, index, tensor_index = value["config"]["keras_history"]
                 return produced[(layer_name, index)][tensor_index]
+            if isinstance(value, dict) and value.get("class_name") in _PLAIN_VALUES:
+                # A slice, `...`, bytes or array argument of an op node.
+                return deserialize_keras_object(value)
             if isinstance(value, list):
                 return [decode(v) for v in value]
             if isinstance(value, dict):

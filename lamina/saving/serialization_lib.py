@@ -122,6 +122,19 @@ def serialize_keras_object(obj):
         return [serialize_keras_object(x) for x in obj]
     if isinstance(obj, dict):
         return {str(k): serialize_keras_object(v) for k, v in obj.items()}
+    if isinstance(obj, slice):  # e.g. the index of `x[:, :2]` on a KerasTensor
+        return {
+            "class_name": "__slice__",
+            "config": {
+                "start": serialize_keras_object(obj.start),
+                "stop": serialize_keras_object(obj.stop),
+                "step": serialize_keras_object(obj.step),
+            },
+        }
+    if obj is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(obj, bytes):
+        return {"class_name": "__bytes__", "config": {"value": obj.decode("utf-8")}}
     if isinstance(obj, np.ndarray):
         return {
             "class_name": "__numpy__",
@@ -293,6 +306,19 @@ def deserialize_keras_object(
             f"Cannot deserialize {kind}: its 'class_name' must be a string; got "
             f"{class_name!r}."
         )
+    if class_name == "__slice__":
+        return slice(
+            *(
+                deserialize_keras_object(
+                    inner.get(part), module_objects, custom_objects, safe_mode, kind
+                )
+                for part in ("start", "stop", "step")
+            )
+        )
+    if class_name == "__ellipsis__":
+        return Ellipsis
+    if class_name == "__bytes__":
+        return str(inner["value"]).encode("utf-8")
     if class_name == "__numpy__":
         return np.asarray(inner["value"], dtype=_plain_dtype(inner["dtype"], kind))
     if class_name == "__tensor__":

@@ -32,21 +32,25 @@ class OpLayer(Layer):
         name: Defaults to the op's name (`add`, `add_1`, ...).
     """
 
-    def __init__(self, fn, name=None, **kwargs):
+    def __init__(self, fn, name=None, op_kwargs=None, **kwargs):
         super().__init__(name=name or uniquify(fn.__name__), **kwargs)
         self.fn = fn
+        # Keras keeps an op's non-tensor arguments (`dtype` of Cast, `newshape`
+        # of Reshape, ...) in the op's config rather than in the node: those
+        # of a graph Keras wrote, passed to every call.
+        self.op_kwargs = dict(op_kwargs or {})
         self.built = True
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args) or any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
-        return self.fn(*args, **kwargs)
+        return self.fn(*args, **self.op_kwargs, **kwargs)
 
     def call(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
+        return self.fn(*args, **self.op_kwargs, **kwargs)
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, **self.op_kwargs}
 
     @property
     def keras_class_name(self) -> str:
@@ -75,7 +79,9 @@ class OpLayer(Layer):
                 f"The config uses the op {config['class_name']!r} "
                 f"({config.get('module')}), which lamina.ops does not provide."
             )
-        return cls(getattr(fn, "__wrapped__", fn), name=config["config"].get("name"))
+        inner = dict(config["config"])
+        name = inner.pop("name", None)
+        return cls(getattr(fn, "__wrapped__", fn), name=name, op_kwargs=inner)
 
 
 def _symbolic_op_handler(fn, args, kwargs):

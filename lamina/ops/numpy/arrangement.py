@@ -262,6 +262,10 @@ def view(x, dtype=None) -> Tensor:
 
 
 def _key(key, device):
+    if isinstance(key, list) and any(
+        k is None or k is Ellipsis or isinstance(k, slice) for k in key
+    ):
+        key = tuple(key)  # a tuple index that went through a JSON config
     if isinstance(key, tuple):
         return tuple(_key(k, device) for k in key)
     if isinstance(key, (np.ndarray, list)):
