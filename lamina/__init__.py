@@ -7,6 +7,7 @@ subclassed models, compile/fit/evaluate/predict, callbacks. Every layer is a
 
 from lamina import (
     activations,
+    applications,
     backend,
     callbacks,
     config,
@@ -65,6 +66,7 @@ __all__ = [
     "Sequential",
     "Variable",
     "activations",
+    "applications",
     "backend",
     "callbacks",
     "config",

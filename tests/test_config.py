@@ -27,7 +27,7 @@ def test_config_has_keras_names_and_they_are_lamina_s_own_settings():
 def test_top_level_names_match_keras_except_what_lamina_leaves_out():
     left_out = {
         "Function", "Operation", "Quantizer", "RematScope", "StatelessScope",
-        "SymbolicScope", "applications", "distillation", "export",
+        "SymbolicScope", "distillation", "export",
         "legacy", "name_scope", "preprocessing", "quantizers", "remat", "src",
         "visualization",
     }  # fmt: skip

@@ -33,6 +33,7 @@ API_PAGES = (
     "config",
     "dtype_policies",
     "wrappers",
+    "applications",
 )
 
 

@@ -1,0 +1,53 @@
+"""lamina.applications: Keras's image classification architectures (VGG,
+ResNet, ResNetV2, MobileNet V1/V2/V3, DenseNet), built with lamina's functional API
+under Keras's layer and weight names, so Keras's published ImageNet weights
+and Keras-saved weight files load unchanged."""
+
+from lamina.applications import (
+    densenet,
+    imagenet_utils,
+    mobilenet,
+    mobilenet_v2,
+    mobilenet_v3,
+    resnet,
+    resnet50,
+    resnet_v2,
+    vgg16,
+    vgg19,
+)
+from lamina.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from lamina.applications.mobilenet import MobileNet
+from lamina.applications.mobilenet_v2 import MobileNetV2
+from lamina.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from lamina.applications.resnet import ResNet50, ResNet101, ResNet152
+from lamina.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from lamina.applications.vgg16 import VGG16
+from lamina.applications.vgg19 import VGG19
+
+__all__ = [
+    "DenseNet121",
+    "DenseNet169",
+    "DenseNet201",
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
+    "VGG16",
+    "VGG19",
+    "densenet",
+    "imagenet_utils",
+    "mobilenet",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "resnet",
+    "resnet50",
+    "resnet_v2",
+    "vgg16",
+    "vgg19",
+]
