@@ -7,24 +7,19 @@ import torch
 
 from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
-from lamina.layers._layer_calls import _shape_of
 from lamina.layers.attention._attention_utils import (
-    as_tensor,
     causal_mask,
-    combined_mask,
-    input_shapes,
     large_negative,
-    mask_of,
     sdpa,
 )
+from lamina.layers.attention._qkv_attention import QKVAttention
 from lamina.layers.core.einsum_dense import EinsumDense
-from lamina.layers.layer import Layer
 from lamina.layers.regularization.dropout import Dropout
 
 _NAME = "GroupQueryAttention"
 
 
-class GroupedQueryAttention(Layer):
+class GroupedQueryAttention(QKVAttention):
     """Grouped-query attention (Ainslie et al., 2023): `num_query_heads` query
     heads attend over `num_key_value_heads` key/value heads, each key/value head
     serving `num_query_heads // num_key_value_heads` query heads. With as many
@@ -219,21 +214,11 @@ class GroupedQueryAttention(Layer):
             dtype=self.dtype_policy,
         )
 
-    def _build_on_first_call(self, args, kwargs):
-        self._build_with_shapes(input_shapes(args, kwargs, _shape_of, _NAME))
+    def _label(self):
+        return _NAME
 
-    def _symbolic_call(self, args, kwargs):
-        if not self.built:
-            self._build_with_shapes(
-                input_shapes(args, kwargs, lambda t: tuple(t.shape), _NAME)
-            )
-        return super()._symbolic_call(args, kwargs)
-
-    def get_build_config(self):
-        if self._build_shapes is None:
-            return None
-        names = ("query_shape", "value_shape", "key_shape")
-        return {"shapes_dict": dict(zip(names, self._build_shapes))}
+    def _window(self):
+        return self.sliding_window
 
     # --- calling --------------------------------------------------------------
 
@@ -250,26 +235,18 @@ class GroupedQueryAttention(Layer):
         training=None,
         use_causal_mask=False,
     ):
-        value = as_tensor(value, query)
-        key_mask = mask_of(key) if key_mask is None and key is not None else key_mask
-        key = value if key is None else as_tensor(key, query)
-        query_mask = mask_of(query) if query_mask is None else query_mask
-        value_mask = mask_of(value) if value_mask is None else value_mask
         # 1. One boolean mask (B, T, S); causal-only attention goes to the fused
         # kernel's is_causal instead.
-        causal_only = (
-            use_causal_mask
-            and query_mask is None
-            and value_mask is None
-            and key_mask is None
-            and attention_mask is None
-            and self.sliding_window is None
+        value, key, attention_mask, causal_only = self._inputs_and_mask(
+            query,
+            value,
+            key,
+            query_mask,
+            value_mask,
+            key_mask,
+            attention_mask,
+            use_causal_mask,
         )
-        if not causal_only:
-            attention_mask = self._compute_attention_mask(
-                query, value, query_mask, value_mask, key_mask, attention_mask,
-                use_causal_mask,
-            )  # fmt: skip
         # 2. Projections; each key/value head serves `num_repeats` query heads.
         gate = self._gate_dense(query) if self.use_gate else None
         query = self._query_dense(query)
@@ -350,27 +327,6 @@ class GroupedQueryAttention(Layer):
             scores = torch.softmax(scores, dim=-1)
         dropped = self._dropout_layer(scores, training=training) if dropping else scores
         return torch.einsum("buqk,bkuh->bquh", dropped, value), scores
-
-    def _compute_attention_mask(
-        self,
-        query,
-        value,
-        query_mask,
-        value_mask,
-        key_mask,
-        attention_mask,
-        use_causal_mask,
-    ):
-        return combined_mask(
-            query,
-            value,
-            query_mask,
-            value_mask,
-            key_mask,
-            attention_mask,
-            use_causal_mask,
-            self.sliding_window,
-        )
 
     # --- shapes and config ------------------------------------------------------
 

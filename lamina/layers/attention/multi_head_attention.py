@@ -6,25 +6,20 @@ import torch
 
 from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
-from lamina.layers._layer_calls import _shape_of
 from lamina.layers.attention._attention_utils import (
-    as_tensor,
     build_attention_equation,
     build_proj_equation,
     causal_mask,
-    combined_mask,
     get_output_shape,
-    input_shapes,
     large_negative,
-    mask_of,
     sdpa,
 )
+from lamina.layers.attention._qkv_attention import QKVAttention
 from lamina.layers.core.einsum_dense import EinsumDense
-from lamina.layers.layer import Layer
 from lamina.layers.regularization.dropout import Dropout
 
 
-class MultiHeadAttention(Layer):
+class MultiHeadAttention(QKVAttention):
     """Multi-head attention ("Attention is all you need", Vaswani et al., 2017).
 
     `query`, `key` and `value` are projected to `num_heads` heads by
@@ -283,21 +278,15 @@ class MultiHeadAttention(Layer):
             rate=self._dropout, dtype=self.dtype_policy, seed=self.seed
         )
 
-    def _build_on_first_call(self, args, kwargs):
-        self._build_with_shapes(input_shapes(args, kwargs, _shape_of))
+    def _label(self):
+        return "MultiHeadAttention"  # subclasses keep the base name in errors
 
-    def _symbolic_call(self, args, kwargs):
-        if not self.built:
-            self._build_with_shapes(
-                input_shapes(args, kwargs, lambda t: tuple(t.shape))
-            )
-        return super()._symbolic_call(args, kwargs)
+    def _window(self):
+        return self._sliding_window
 
-    def get_build_config(self):
-        if self._build_shapes is None:
-            return None
-        names = ("query_shape", "value_shape", "key_shape")
-        return {"shapes_dict": dict(zip(names, self._build_shapes))}
+    def _fused_causal(self):
+        # A subclass with its own _compute_attention gets the mask itself.
+        return type(self)._compute_attention is MultiHeadAttention._compute_attention
 
     # --- calling --------------------------------------------------------------
 
@@ -314,33 +303,18 @@ class MultiHeadAttention(Layer):
         training=None,
         use_causal_mask=False,
     ):
-        value = as_tensor(value, query)
-        # Keras reads each input's mask only when that input was given.
-        key_mask = mask_of(key) if key_mask is None and key is not None else key_mask
-        key = value if key is None else as_tensor(key, query)
-        query_mask = mask_of(query) if query_mask is None else query_mask
-        value_mask = mask_of(value) if value_mask is None else value_mask
         # 1. One boolean mask (B, T, S) from every source; causal-only attention
         # goes to the fused kernel's is_causal instead (no mask materialized).
-        causal_only = (
-            use_causal_mask
-            and query_mask is None
-            and value_mask is None
-            and key_mask is None
-            and attention_mask is None
-            and self._sliding_window is None
-            and type(self)._compute_attention is MultiHeadAttention._compute_attention
+        value, key, attention_mask, causal_only = self._inputs_and_mask(
+            query,
+            value,
+            key,
+            query_mask,
+            value_mask,
+            key_mask,
+            attention_mask,
+            use_causal_mask,
         )
-        if not causal_only:
-            attention_mask = self._compute_attention_mask(
-                query,
-                value,
-                query_mask=query_mask,
-                value_mask=value_mask,
-                key_mask=key_mask,
-                attention_mask=attention_mask,
-                use_causal_mask=use_causal_mask,
-            )
         # 2. Projections: (B, T, N, key_dim), (B, S, N, key_dim), (B, S, N, value_dim).
         gate = self._gate_dense(query) if self._use_gate else None
         query = self._query_dense(query)
@@ -445,29 +419,6 @@ class MultiHeadAttention(Layer):
             # Keras's Softmax layer: fully masked rows give zeros, not uniform.
             probs = torch.where(mask, probs, 0.0)
         return probs
-
-    def _compute_attention_mask(
-        self,
-        query,
-        value,
-        query_mask=None,
-        value_mask=None,
-        key_mask=None,
-        attention_mask=None,
-        use_causal_mask=False,
-    ):
-        """AND of the query mask `(B, T, 1)`, value/key masks `(B, 1, S)`, the
-        causal and sliding-window masks `(1, T, S)` and `attention_mask`."""
-        return combined_mask(
-            query,
-            value,
-            query_mask,
-            value_mask,
-            key_mask,
-            attention_mask,
-            use_causal_mask,
-            self._sliding_window,
-        )
 
     def _compute_causal_mask(self, query, value=None):
         """Lower-triangular `(1, T, S)` booleans: position i sees j <= i."""
