@@ -293,18 +293,23 @@ class Functional(Model):
 
         layer_configs = []
         for op in self._operations:
+            nodes = [n for n in op._inbound_nodes if id(n) in self._node_ids]
+            calls = [(n.call_args, n.call_kwargs) for n in nodes]
             if isinstance(op, OpLayer):
                 entry = op.serialize()
+                if len(calls) == 1:  # Keras's split: non-tensor args in the config
+                    moved, args, kwargs = op.split_for_keras(*calls[0])
+                    entry["config"].update(encode(moved))
+                    calls = [(args, kwargs)]
             else:
                 entry = serialize_keras_object(op)
             entry["name"] = op.name
-            nodes = [n for n in op._inbound_nodes if id(n) in self._node_ids]
             entry["inbound_nodes"] = (
                 []
                 if isinstance(op, InputLayer)
                 else [
-                    {"args": encode(list(n.call_args)), "kwargs": encode(n.call_kwargs)}
-                    for n in nodes
+                    {"args": encode(list(args)), "kwargs": encode(kwargs)}
+                    for args, kwargs in calls
                 ]
             )
             layer_configs.append(entry)

@@ -47,11 +47,29 @@ def test_a_graph_of_operators_saves_and_loads_in_both_libraries(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, rtol=1e-6)
     from_keras = lamina.saving.load_model(tmp_path / "theirs.keras")
     np.testing.assert_allclose(from_keras.predict(x, verbose=0), expected, rtol=1e-6)
-    # Keras keeps an op's non-tensor arguments in the op's config; lamina
-    # writes them into the node, so Keras reads graphs of tensor-only ops.
-    plain_in = lamina.Input((3,))
-    plain = lamina.Model(plain_in, (plain_in - 1.0) * plain_in[:, :1] / 4)
-    plain.save(tmp_path / "plain.keras")
-    in_keras = keras.saving.load_model(tmp_path / "plain.keras")
+    in_keras = keras.saving.load_model(tmp_path / "ours.keras")
     got = keras.ops.convert_to_numpy(in_keras(x))
-    np.testing.assert_allclose(got, plain.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_ops_with_non_tensor_arguments_write_them_where_keras_reads_them(tmp_path):
+    # Keras keeps Sum's axis, Cast's dtype, Concatenate's axis... in the op's
+    # config and the tensors in the node.
+    ops = lamina.ops
+    inputs = lamina.Input((4,))
+    summed = ops.sum(inputs, axis=-1, keepdims=True)
+    joined = ops.concatenate([ops.cast(inputs > 1, "float32"), summed], axis=1)
+    clipped = ops.clip(ops.reshape(joined, (-1, 5, 1)), 0.5, 3.0)
+    model = lamina.Model(inputs, ops.mean(ops.expand_dims(clipped, 0), axis=0))
+    cast_entry = next(
+        layer for layer in model.get_config()["layers"] if layer["class_name"] == "Cast"
+    )
+    assert cast_entry["config"]["dtype"] == "float32"
+    assert len(cast_entry["inbound_nodes"][0]["args"]) == 1
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "ops.keras")
+    in_keras = keras.saving.load_model(tmp_path / "ops.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(in_keras(x)), expected)
+    reloaded = lamina.saving.load_model(tmp_path / "ops.keras")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected)

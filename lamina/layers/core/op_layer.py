@@ -7,9 +7,11 @@ of the model (as Keras's `Operation` does). Configs name it as Keras does
 """
 
 import importlib
+import inspect
 
 from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.backend.naming import to_snake_case, uniquify
+from lamina.layers.core._keras_op_args import KERAS_OP_CONFIG_ARGS
 from lamina.layers.layer import Layer
 from lamina.ops import operation
 
@@ -59,6 +61,23 @@ class OpLayer(Layer):
     @property
     def keras_module(self) -> str:
         return _keras_module(self.fn)
+
+    def split_for_keras(self, args, kwargs):
+        """`(config_args, args, kwargs)`: the non-tensor arguments Keras keeps
+        in this op's config (see `_keras_op_args.py`), and what stays in the
+        node."""
+        names = KERAS_OP_CONFIG_ARGS.get(self.fn.__name__)
+        if not names:
+            return {}, list(args), dict(kwargs)
+        try:
+            bound = inspect.signature(self.fn).bind_partial(*args, **kwargs)
+        except TypeError:
+            return {}, list(args), dict(kwargs)
+        moved = {}
+        for name in names:
+            if name in bound.arguments and not any_symbolic(bound.arguments[name]):
+                moved[name] = bound.arguments.pop(name)
+        return moved, list(bound.args), dict(bound.kwargs)
 
     def serialize(self) -> dict:
         return {
