@@ -24,7 +24,7 @@ _BY_NAME = {
     "complex64": torch.complex64,
     "complex128": torch.complex128,
 }
-_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int64"}
+_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 _BY_TORCH = {v: k for k, v in _BY_NAME.items()}
 
 
@@ -37,7 +37,7 @@ def standardize_dtype(dtype) -> str:
     if dtype is float:
         return "float32"
     if dtype is int:
-        return "int64"
+        return "int32"  # as Keras 3 on torch (and JAX): Python ints are int32
     if dtype is bool:
         return "bool"
     if hasattr(dtype, "name") and not isinstance(dtype, str):

@@ -130,3 +130,11 @@ def test_get_uid_shares_counters_with_layer_names_as_keras_does():
     keras_second = keras.layers.Dense(2).name
     assert (first, uid, second) == (keras_first, keras_uid, keras_second)
     assert (first, uid, second) == ("dense", 2, "dense_2")
+
+
+def test_int_spellings_standardize_as_keras_does():
+    for spelling in ("int", int, "int32", "float32", float, "bool", bool):
+        assert lamina.backend.standardize_dtype(spelling) == (
+            keras.backend.standardize_dtype(spelling)
+        ), spelling
+    assert lamina.ops.ones((2,), dtype="int").dtype == torch.int32
