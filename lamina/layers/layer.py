@@ -36,6 +36,28 @@ _ALLOWED_KWARGS = {
 }
 
 
+class _FirstCallTensors:
+    """`layer.input` / `layer.output`, as in Keras: the tensors of the layer's
+    first call on symbolic tensors (one tensor, or a list). A non-data
+    descriptor, so an instance attribute of the same name (InputLayer's
+    `output`) takes precedence."""
+
+    def __init__(self, attr, label):
+        self.attr, self.label = attr, label
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        nodes = layer.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(
+                f"The layer {layer.name} has never been called on symbolic "
+                f"tensors and thus has no defined {self.label}."
+            )
+        tensors = getattr(nodes[0], self.attr)
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+
 class Layer(_LayerWeights, torch.nn.Module):
     """Base class of every lamina layer: a `torch.nn.Module` that behaves like a
     Keras 3 layer.
@@ -70,6 +92,9 @@ class Layer(_LayerWeights, torch.nn.Module):
     # layers over time): torch.compile unrolls such loops, so jit_compile
     # leaves a model holding one eager (see trainers/compiled_step.py).
     _loops_over_time = False
+
+    input = _FirstCallTensors("input_tensors", "input")
+    output = _FirstCallTensors("output_tensors", "output")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

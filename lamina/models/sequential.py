@@ -185,6 +185,24 @@ class Sequential(Model):
         return None if self._input_layer is None else [self._input_layer.output]
 
     @property
+    def input(self):
+        if self._input_layer is None:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no Input yet, so no input "
+                "tensor; start it with lamina.Input(shape) or build it."
+            )
+        return self._input_layer.output
+
+    @property
+    def output(self):
+        if self._input_layer is None or not self._call_layers:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no Input yet, so no output "
+                "tensor; start it with lamina.Input(shape) or build it."
+            )
+        return self._call_layers[-1].output
+
+    @property
     def output_names(self):
         return [self.layers[-1].name] if self.layers else []
 

@@ -199,3 +199,26 @@ def test_freezing_a_nested_model_removes_its_weights_from_training():
         np.testing.assert_array_equal(a, b)
     assert len(model.trainable_weights) == 2
     assert len(model.non_trainable_weights) == 2
+
+
+def test_layer_input_and_output_build_feature_extractors_as_in_keras():
+    inputs = lamina.Input((4,), name="pixels")
+    hidden = lamina.layers.Dense(3, name="hidden")(inputs)
+    model = lamina.Model(inputs, lamina.layers.Dense(2)(hidden))
+    assert model.get_layer("hidden").input is inputs
+    assert model.get_layer("hidden").output is hidden
+    features = lamina.Model(model.input, model.get_layer("hidden").output)
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(
+        features.predict(x, verbose=0),
+        model.get_layer("hidden")(x).detach().cpu().numpy(),
+    )
+    sequential = lamina.Sequential(
+        [lamina.Input((4,)), lamina.layers.Dense(3), lamina.layers.Dense(2)]
+    )
+    assert sequential.output is sequential.layers[-1].output
+    assert lamina.Model(sequential.input, sequential.layers[0].output).output_shape == (
+        None,
+        3,
+    )
+    assert not hasattr(lamina.layers.Dense(2), "output")  # never called
