@@ -107,6 +107,7 @@ for _dunder, _name in {
     "ne": "not_equal",
 }.items():
     setattr(KerasTensor, f"__{_dunder}__", _binary(_name))
+del _dunder, _name
 
 
 def is_keras_tensor(x) -> bool:

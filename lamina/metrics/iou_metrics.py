@@ -313,15 +313,9 @@ class OneHotIoU(IoU):
         )
 
     def get_config(self):
-        return {
-            "num_classes": self.num_classes,
-            "target_class_ids": self.target_class_ids,
-            "name": self.name,
-            "dtype": self.dtype,
-            "ignore_class": self.ignore_class,
-            "sparse_y_pred": self.sparse_y_pred,
-            "axis": self.axis,
-        }
+        config = super().get_config()
+        del config["sparse_y_true"]  # always False here, not an argument
+        return config
 
 
 class OneHotMeanIoU(MeanIoU):
@@ -356,11 +350,6 @@ class OneHotMeanIoU(MeanIoU):
         )
 
     def get_config(self):
-        return {
-            "num_classes": self.num_classes,
-            "name": self.name,
-            "dtype": self.dtype,
-            "ignore_class": self.ignore_class,
-            "sparse_y_pred": self.sparse_y_pred,
-            "axis": self.axis,
-        }
+        config = super().get_config()
+        del config["sparse_y_true"]  # always False here, not an argument
+        return config

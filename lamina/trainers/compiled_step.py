@@ -34,9 +34,9 @@ MAX_FUSED_STEPS = 4
 # per graph call. Between unrolled steps the weights and optimizer slots are
 # new buffers, not updated in place, and above ~1 MiB of weights writing them
 # costs more (fresh pages from the allocator) than the per-call overhead saved.
-# 3-layer MLPs, batch 64, Adam, 1 vs 4 steps per graph: 0.39 MiB of weights
-# 1.33x faster fused, 0.77 MiB 1.16x, 1.27 MiB 1.08x, 1.90 MiB 0.84x,
-# 2.66 MiB 0.78x; the bench MLP-784 (2.55 MiB, batch 128) ran 3.56 ms/step
+# 3-layer MLPs, batch 64, Adam, 1 vs 4 steps per graph (bench/fused_steps_sweep.py):
+# 0.39 MiB of weights 1.33x faster fused, 0.77 MiB 1.16x, 1.27 MiB 1.08x,
+# 1.90 MiB 0.84x, 2.66 MiB 0.78x; the bench MLP-784 (2.55 MiB, batch 128) ran 3.56 ms/step
 # unfused and 4.47 ms fused. GPUs allocate from torch's cache and keep fusing.
 CPU_FUSED_WEIGHT_BYTES = 2**20
 
