@@ -98,6 +98,7 @@ from lamina.layers.preprocessing.equalization import Equalization
 from lamina.layers.preprocessing.hashed_crossing import HashedCrossing
 from lamina.layers.preprocessing.hashing import Hashing
 from lamina.layers.preprocessing.integer_lookup import IntegerLookup
+from lamina.layers.preprocessing.max_num_bounding_boxes import MaxNumBoundingBoxes
 from lamina.layers.preprocessing.mel_spectrogram import MelSpectrogram
 from lamina.layers.preprocessing.mix_up import MixUp
 from lamina.layers.preprocessing.normalization import Normalization
@@ -270,6 +271,7 @@ __all__ = [
     "LayerNormalization",
     "LeakyReLU",
     "Masking",
+    "MaxNumBoundingBoxes",
     "MaxPool1D",
     "MaxPool2D",
     "MaxPool3D",

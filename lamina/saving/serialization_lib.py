@@ -35,6 +35,9 @@ PUBLIC_MODULES = {
     "keras.dtype_policies": "lamina.dtype_policies",
     "keras.random": "lamina.random",
     "keras.ops": "lamina.ops",
+    "keras.utils": "lamina.utils",
+    "keras.distillation": "lamina.distillation",
+    "keras.quantizers": "lamina.quantizers",
 }
 
 # Keras's torch backend writes some classes under private modules, e.g. an Adam
@@ -54,6 +57,8 @@ _KERAS_SRC_FAMILIES = {
     "callbacks": "keras.callbacks",
     "dtype_policies": "keras.dtype_policies",
     "random": "keras.random",
+    "distillation": "keras.distillation",
+    "quantizers": "keras.quantizers",
 }
 
 # Namespaces whose plain functions a config may name ({"class_name": "function"}).
@@ -155,13 +160,14 @@ def serialize_keras_object(obj):
     if isinstance(obj, types.FunctionType) or isinstance(
         obj, types.BuiltinFunctionType
     ):
-        namespace = _public_namespace(obj)
-        if namespace is not None:
+        if _public_namespace(obj) is not None:
+            # Keras writes its own functions under "builtins" (and cannot read
+            # them under their namespace, e.g. "keras.losses").
             return {
-                "module": namespace,
+                "module": "builtins",
                 "class_name": "function",
                 "config": obj.__name__,
-                "registered_name": obj.__name__,
+                "registered_name": "function",
             }
         registered = object_registration.get_registered_name(obj)
         return {
@@ -470,6 +476,12 @@ def _resolve(name, module, custom_objects, module_objects, function=False):
             return obj
     if module_objects and name in module_objects:
         return module_objects[name]
+    if function and module == "builtins":
+        # Keras's spelling of its own functions: look in each function family.
+        for namespace in sorted(_FUNCTION_NAMESPACES):
+            obj = _resolve(name, namespace, custom_objects, None, function=True)
+            if obj is not None:
+                return obj
     return None
 
 

@@ -21,8 +21,11 @@ from lamina.trainers.data_adapters.data_adapter_utils import (
     pack_x_y_sample_weight,
     unpack_x_y_sample_weight,
 )
+from lamina.utils import bounding_boxes
+from lamina.utils.audio_dataset_utils import audio_dataset_from_directory
 from lamina.utils.config import Config
 from lamina.utils.dataset_utils import split_dataset
+from lamina.utils.feature_space import FeatureSpace
 from lamina.utils.file_utils import get_file
 from lamina.utils.history_plot import plot_history
 from lamina.utils.image_dataset_utils import image_dataset_from_directory
@@ -48,10 +51,13 @@ Sequence = PyDataset
 __all__ = [
     "Config",
     "CustomObjectScope",
+    "FeatureSpace",
     "Progbar",
     "PyDataset",
     "Sequence",
     "array_to_img",
+    "audio_dataset_from_directory",
+    "bounding_boxes",
     "clear_session",
     "custom_object_scope",
     "deserialize_keras_object",

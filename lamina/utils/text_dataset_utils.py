@@ -73,6 +73,10 @@ def text_dataset_from_directory(
         owner=owner,
     )
     dataset_utils.check_label_mode(label_mode, labels, names, owner)
+    if not paths:
+        raise ValueError(
+            f"{owner} found no text files in {directory!r} (allowed format: .txt)."
+        )
 
     def make(subset_name):
         sub_paths, sub_labels = dataset_utils.training_or_validation_split(

@@ -276,3 +276,9 @@ def test_batched_dataset_reshuffles_each_epoch_and_indexes_batches():
         ds[1]
     assert isinstance(ds, utils.PyDataset)
     assert torch.is_tensor(torch.as_tensor(ds[-1]))
+
+
+def test_text_dataset_refuses_a_folder_without_text_files(tmp_path):
+    (tmp_path / "empty_class").mkdir()
+    with pytest.raises(ValueError, match="found no text files"):
+        utils.text_dataset_from_directory(tmp_path, verbose=False)
