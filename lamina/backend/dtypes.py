@@ -40,6 +40,10 @@ def standardize_dtype(dtype) -> str:
         return "int32"  # as Keras 3 on torch (and JAX): Python ints are int32
     if dtype is bool:
         return "bool"
+    if isinstance(dtype, np.dtype) and dtype.kind in "US":
+        return "string"
+    if dtype in (str, np.str_, np.bytes_):
+        return "string"
     if hasattr(dtype, "name") and not isinstance(dtype, str):
         dtype = dtype.name  # DTypePolicy or NumPy dtype
     if isinstance(dtype, type) and issubclass(dtype, np.generic):
@@ -47,18 +51,39 @@ def standardize_dtype(dtype) -> str:
     name = _ALIASES.get(str(dtype), str(dtype))
     if name.startswith("torch."):
         name = name[len("torch.") :]
-    if name not in _BY_NAME:
+    if name not in _BY_NAME and name != "string":
         raise ValueError(
-            f"Unknown dtype {dtype!r}. Expected one of {sorted(_BY_NAME)}."
+            f"Unknown dtype {dtype!r}. Expected one of {sorted(_BY_NAME)} or "
+            "'string'."
         )
     return name
+
+
+def is_string_array(value) -> bool:
+    """True for a NumPy array of text (str, bytes, or objects that are str)."""
+    if not isinstance(value, np.ndarray):
+        return False
+    if value.dtype.kind in "US":
+        return True
+    return (
+        value.dtype == object
+        and value.size > 0
+        and isinstance(value.flat[0], (str, bytes))
+    )
 
 
 def to_torch_dtype(dtype) -> torch.dtype:
     """torch dtype for any dtype spelling `standardize_dtype` accepts."""
     if isinstance(dtype, torch.dtype):
         return dtype
-    return _BY_NAME[standardize_dtype(dtype)]
+    name = standardize_dtype(dtype)
+    if name == "string":
+        raise ValueError(
+            "torch tensors cannot hold strings (dtype 'string'): text stays in "
+            "NumPy arrays until a layer such as TextVectorization, StringLookup "
+            "or Hashing turns it into numbers."
+        )
+    return _BY_NAME[name]
 
 
 def is_float_dtype(dtype) -> bool:

@@ -42,7 +42,7 @@ class TensorBoard(Callback):
       every `n` training batches (step = 1-based global batch). Reading batch
       values waits for the device, so prefer a few hundred over 1 on a GPU;
     - with `histogram_freq=n`: a histogram `<weight path>/histogram` (e.g.
-      `dense/kernel/histogram`) of every weight every `n` epochs, and with
+      `sequential/dense/kernel/histogram`) of every weight every `n` epochs, and with
       `write_images` the weights as images `<weight path>/image`;
     - with `write_graph`: the model's op graph (traced once with a zero batch
       shaped like the model's inputs; skipped with a warning if tracing fails)

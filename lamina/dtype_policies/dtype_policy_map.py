@@ -1,5 +1,6 @@
 """DTypePolicyMap: dtype policies by layer path, with regex keys, as in Keras."""
 
+import copy
 import re
 from collections.abc import MutableMapping
 
@@ -60,13 +61,30 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
             return get(None)
         return self._default_policy
 
+    # A layer given the map holds a view of it bound to the layer's path (set at
+    # its first build): the same entries, read at that path, as Keras's layers
+    # look `self.path` up in their map.
+    _bound_path = None
+
+    def _bound_to(self, path: str) -> "DTypePolicyMap":
+        view = copy.copy(self)  # shares the entries: edits show in both
+        view._bound_path = path
+        return view
+
+    def _policy(self) -> DTypePolicy:
+        if self._bound_path is None:
+            return self.default_policy
+        return self[self._bound_path]
+
     @property
     def compute_dtype(self) -> str:
-        return self.default_policy.compute_dtype
+        """The default policy's compute dtype; a layer's: its path's policy's."""
+        return self._policy().compute_dtype
 
     @property
     def variable_dtype(self) -> str:
-        return self.default_policy.variable_dtype
+        """The default policy's variable dtype; a layer's: its path's policy's."""
+        return self._policy().variable_dtype
 
     @property
     def quantization_mode(self):

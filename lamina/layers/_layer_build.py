@@ -2,6 +2,8 @@
 
 import functools
 
+from lamina.backend import naming
+
 
 def _marks_built(build):
     """`build` that, as in Keras, leaves the layer built (and remembers the
@@ -11,6 +13,8 @@ def _marks_built(build):
 
     @functools.wraps(build)
     def wrapper(self, *args, **kwargs):
+        if "_path" not in self.__dict__:
+            _set_path(self)
         build(self, *args, **kwargs)
         if not self.built:
             self.built = True
@@ -18,7 +22,35 @@ def _marks_built(build):
                 self._build_shapes = args[0]
 
     wrapper._marks_built = True
+    naming.register_scope_function(wrapper)
     return wrapper
+
+
+def _set_path(layer):
+    """Fix `layer.path` (and its weights' prefix) at its first build, from the
+    scopes and layers enclosing the build, as Keras does."""
+    parent = layer.__dict__.get("_parent_path")
+    if parent is None:
+        parent = naming.current_path(exclude=layer)
+        layer.__dict__["_parent_path"] = parent
+    layer.__dict__["_path"] = naming.join_path(parent, layer.name)
+    _resolve_policy_map(layer)
+
+
+def _resolve_policy_map(layer):
+    """A layer given a `DTypePolicyMap` computes in the policy its path maps to."""
+    from lamina import backend
+    from lamina.dtype_policies import DTypePolicyMap
+
+    policy_map = layer.__dict__.get("_dtype_policy")
+    if not isinstance(policy_map, DTypePolicyMap):
+        return
+    policy = policy_map._bound_to(layer.__dict__["_path"])
+    layer.__dict__["_dtype_policy"] = policy
+    layer.__dict__["_compute_torch_dtype"] = backend.to_torch_dtype(
+        policy.compute_dtype
+    )
+    layer.__dict__["_mixed"] = policy.compute_dtype != policy.variable_dtype
 
 
 def _as_shape(shape):

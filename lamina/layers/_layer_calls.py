@@ -1,12 +1,15 @@
 """Helpers for calling a layer: call context, masks, device moves, tensor conversion."""
 
+import contextlib
 import threading
 
 import numpy as np
 import torch
 
 from lamina import backend, tree
+from lamina.backend.dtypes import is_string_array
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.stateless_scope import StatelessScope
 
 
 class _CallContext(threading.local):
@@ -94,13 +97,90 @@ def _on(x, device):
 
 
 def _to_tensors(x):
+    """Layer inputs as tensors; text (NumPy string arrays) stays as it is, for
+    the preprocessing layers that turn it into numbers."""
     if isinstance(x, (list, tuple, dict)):
-        return tree.map_structure(
-            lambda v: (
-                v
-                if isinstance(v, (torch.Tensor, KerasTensor)) or v is None
-                else backend.convert_to_tensor(v)
-            ),
-            x,
+        return tree.map_structure(_to_tensor, x)
+    return _to_tensor(x)
+
+
+def _to_tensor(v):
+    if isinstance(v, (torch.Tensor, KerasTensor)) or v is None or is_string_array(v):
+        return v
+    return backend.convert_to_tensor(v)
+
+
+@contextlib.contextmanager
+def _weights_swapped(layer, values):
+    """Within the block, every weight of `layer` (and its sub-layers) whose id
+    is a key of `values` reads as `values[id(weight)]`: the registered
+    parameter is replaced, as `torch.func.functional_call` does, and put back
+    on exit."""
+    swapped = []
+    for module in layer.modules():
+        params = module._parameters
+        for key, param in params.items():
+            if param is not None and id(param) in values:
+                swapped.append((params, key, param))
+    try:
+        for params, key, param in swapped:
+            params[key] = values[id(param)]
+        yield
+    finally:
+        for params, key, param in swapped:
+            params[key] = param
+
+
+def _stateless_call(
+    layer, trainable_variables, non_trainable_variables, args, kwargs, return_losses
+):
+    """`Layer.stateless_call`: the call runs in a `StatelessScope` with the
+    layer's weights swapped for the given values; non-trainable values are
+    private copies the call may update in place. The layers' own losses are
+    put back afterwards, so the call leaves no trace on the layer."""
+    if not layer.built:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) must be built before "
+            "stateless_call(), so that its variables exist. Call it on data "
+            "(or call build()) first."
         )
-    return backend.convert_to_tensor(x)
+    own_trainable = layer.trainable_variables
+    own_state = layer.non_trainable_variables
+    for given, own, what in (
+        (trainable_variables, own_trainable, "trainable_variables"),
+        (non_trainable_variables, own_state, "non_trainable_variables"),
+    ):
+        if len(given) != len(own):
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}).stateless_call "
+                f"expects `{what}` to match layer.{what} one to one "
+                f"({len(own)} tensors); got {len(given)}."
+            )
+    scope = StatelessScope(
+        list(zip(own_trainable, trainable_variables)),
+        collect_losses=return_losses,
+    )
+    for variable, value in zip(own_state, non_trainable_variables):
+        scope._add_private_copy(variable, value)
+    sublayers = layer._flatten_layers()
+    kept_losses = [sub._losses for sub in sublayers]
+    for sub in sublayers:
+        sub._losses = []
+    try:
+        with scope, _weights_swapped(layer, scope.state_mapping):
+            outputs = layer(*args, **kwargs)
+            if return_losses:
+                losses = list(scope.losses)
+                for sub in sublayers:
+                    losses.extend(sub._losses)
+                for sub in sublayers:
+                    for param, regularizer in sub._regularized:
+                        value = scope.get_current_value(param)
+                        losses.append(regularizer(param if value is None else value))
+    finally:
+        for sub, kept in zip(sublayers, kept_losses):
+            sub._losses = kept
+    new_state = [scope._value_out(v) for v in own_state]
+    if return_losses:
+        return outputs, new_state, losses
+    return outputs, new_state

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from lamina import backend
-from lamina.backend import shape_inference
+from lamina.backend import naming, shape_inference
 from lamina.backend.variables import Variable
 from lamina.layers._layer_build import _unset_fake_mode
 from lamina.layers._layer_calls import _ADD_LOSS_USED
@@ -45,6 +45,7 @@ class _LayerWeights:
             regularizer: Penalty added to the loss (see `losses`).
             constraint: Projection applied after each optimizer update.
             name: Weight name (`"kernel"`), used in `path` and `state_dict()`.
+                Defaults to a unique `"variable"`, `"variable_1"`, ... as in Keras.
         """
         from lamina import constraints, initializers, regularizers
 
@@ -64,7 +65,8 @@ class _LayerWeights:
         if initializer is None:
             initializer = "glorot_uniform" if backend.is_float_dtype(dtype) else "zeros"
         initializer = initializers.get(initializer)
-        name = name or "variable"
+        key = name or "variable"
+        name = name or naming.uniquify("variable")
         # Real (not fake) tensors, and ordinary ones even when the first call
         # happens inside predict()'s inference mode, so fit() can update them.
         with _unset_fake_mode(), torch.inference_mode(False):
@@ -73,11 +75,16 @@ class _LayerWeights:
             param = Variable(
                 value, requires_grad=bool(trainable) and backend.is_float_dtype(dtype)
             )
-        param.path = f"{self.name}/{name}"
+        # Keras: a weight's path is its layer's scope path, then its name.
+        parent = self.__dict__.get("_parent_path")
+        if parent is None:
+            parent = naming.current_path(exclude=self)
+        param.path = naming.join_path(parent, self.name, name)
+        param._name = name
         param.constraint = constraints.get(constraint)
         param.autocast = autocast
         shape_inference.variable_made(param)
-        key = name.replace(".", "_")
+        key = key.replace(".", "_")
         if key in self._parameters or hasattr(type(self), key) or key in self._modules:
             suffix = 1
             while f"{key}_{suffix}" in self._parameters:
@@ -92,6 +99,13 @@ class _LayerWeights:
         if regularizer is not None:
             self._regularized.append((param, regularizer))
         return param
+
+    @property
+    def path(self):
+        """Where the layer sits: the names of the layers (and `name_scope`s)
+        whose call or build first built it, then its own name, e.g.
+        `"sequential/dense"`. `None` until the layer is built."""
+        return self.__dict__.get("_path")
 
     @property
     def trainable(self) -> bool:

@@ -5,6 +5,7 @@ import inspect
 import torch
 
 from lamina import backend, dtype_policies, tree
+from lamina.backend import remat as _remat
 from lamina.backend.keras_tensor import (
     KerasTensor,
     any_symbolic,
@@ -21,6 +22,7 @@ from lamina.layers._layer_calls import (
     _onto_device,
     _set_mask,
     _shape_of,
+    _stateless_call,
     _to_tensors,
 )
 from lamina.layers._layer_weights import _LayerWeights
@@ -88,10 +90,11 @@ class Layer(_LayerWeights, torch.nn.Module):
     (2, 3)
     """
 
-    # True for layers whose call loops in Python over a data axis (recurrent
-    # layers over time): torch.compile unrolls such loops, so jit_compile
-    # leaves a model holding one eager (see trainers/compiled_step.py).
-    _loops_over_time = False
+    # True for layers torch.compile should not trace: calls that loop in
+    # Python over a data axis (recurrent layers over time: compiling unrolls
+    # them) or that work on host data (text lookups). jit_compile leaves a
+    # model holding one eager (see trainers/_step_setup.py).
+    _eager_only = False
 
     input = _FirstCallTensors("input_tensors", "input")
     output = _FirstCallTensors("output_tensors", "output")
@@ -165,6 +168,8 @@ class Layer(_LayerWeights, torch.nn.Module):
         self._compute_mask_overridden = (
             type(self).compute_mask is not Layer.compute_mask
         )
+        # Keras: the RematScope active at construction decides (sets `forward`).
+        _remat.attach(self)
 
     # --- attribute tracking -------------------------------------------------
 
@@ -376,6 +381,51 @@ class Layer(_LayerWeights, torch.nn.Module):
         ):
             _set_mask(outputs, self.compute_mask(args[0], mask))
         return outputs
+
+    def stateless_call(
+        self,
+        trainable_variables,
+        non_trainable_variables,
+        *args,
+        return_losses=False,
+        **kwargs,
+    ):
+        """Call the layer on given weight values, leaving its own weights as
+        they are.
+
+        The layer computes with `trainable_variables` and
+        `non_trainable_variables` in place of its weights; state it updates
+        (BatchNormalization's moving statistics, variables it assigns) is
+        returned instead of written. Gradients flow to the given trainable
+        tensors.
+
+        Args:
+            trainable_variables: Tensors matching `layer.trainable_variables`
+                one to one (shapes and order).
+            non_trainable_variables: Tensors matching
+                `layer.non_trainable_variables` one to one.
+            *args: Positional arguments of the call (the inputs).
+            return_losses: Whether to also return the losses the call added
+                (`add_loss`, activity and weight regularizers). Defaults to
+                `False`.
+            **kwargs: Keyword arguments of the call (`training=True`, ...).
+
+        Returns:
+            `(outputs, non_trainable_variables)` with the updated state, or
+            `(outputs, non_trainable_variables, losses)` with `return_losses`.
+
+        Raises:
+            ValueError: If the layer is not built, or a list's length differs
+                from the layer's.
+        """
+        return _stateless_call(
+            self,
+            trainable_variables,
+            non_trainable_variables,
+            args,
+            kwargs,
+            return_losses,
+        )
 
     def _device(self) -> torch.device:
         """Where this layer computes: its weights' device (so a model moved with

@@ -10,7 +10,7 @@ import types
 import torch
 
 from lamina.backend import dtypes as _dtypes
-from lamina.backend import get_device
+from lamina.backend import get_device, naming
 from lamina.losses.loss import auto_name, compute_dtype
 
 _AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
@@ -122,7 +122,7 @@ class Metric:
             dtype: Defaults to the metric's dtype.
             aggregation: How replicas combine it: `"sum"`, `"mean"`,
                 `"only_first_replica"` or `"none"`. Defaults to `"sum"`.
-            name: Name of the state, for messages.
+            name: Name of the state; its `path` is `"<metric name>/<name>"`.
 
         Returns:
             The tensor. It also offers Keras's `assign`, `assign_add` and
@@ -147,6 +147,12 @@ class Metric:
         tensor = torch.zeros(tuple(shape), dtype=torch_dtype, device=get_device())
         _fill(tensor, initializer)
         tensor.aggregation = aggregation
+        # Keras: the metric opens a scope named after itself ("mean/total").
+        tensor.path = naming.join_path(
+            naming.current_path(),
+            self.name.replace("/", ">"),
+            name or naming.uniquify("variable"),
+        )
         tensor.assign = types.MethodType(_assign, tensor)
         tensor.assign_add = types.MethodType(_assign_add, tensor)
         tensor.assign_sub = types.MethodType(_assign_sub, tensor)

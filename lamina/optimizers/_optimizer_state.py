@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from lamina.backend import floatx, get_device, to_torch_dtype
+from lamina.backend import floatx, get_device, naming, to_torch_dtype
 from lamina.optimizers._utils import _f32, _is_number
 from lamina.optimizers.schedules import learning_rate_schedule
 
@@ -155,7 +155,7 @@ class _OptimizerState:
         dtype = to_torch_dtype(dtype if dtype is not None else floatx())
         value = self._initial_value(initializer, tuple(shape), dtype)
         tensor = value.to(device=get_device(), dtype=dtype)
-        tensor.path = f"{self.name}/{name or 'variable'}"
+        tensor.path = f"{self.name}/{name or naming.uniquify('variable')}"
         self._variables.append(tensor)
         return tensor
 

@@ -24,15 +24,16 @@ class StepSetup:
         return y_pred, loss
 
     def _jit_applies(self):
-        """`jit_compile=True` and no layer that loops in Python over time: a
-        recurrent layer's timesteps would be unrolled into the graph (minutes
-        of compiling for the bench LSTM, and a slower step), so a model with
-        one trains and predicts eagerly."""
+        """`jit_compile=True` and no layer marked `_eager_only`: a recurrent
+        layer's timesteps would be unrolled into the graph (minutes of
+        compiling for the bench LSTM, and a slower step), and text lookups run
+        in Python on NumPy strings, so a model with one trains and predicts
+        eagerly."""
         if not self.jit_compile:
             return False
         usable = self.__dict__.get("_jit_usable")
         if usable is None:
-            usable = not any(layer._loops_over_time for layer in self._flatten_layers())
+            usable = not any(layer._eager_only for layer in self._flatten_layers())
             self.__dict__["_jit_usable"] = usable
         return usable
 

@@ -145,12 +145,12 @@ def test_weight_histograms_named_like_keras(tmp_path):
     train = read(tmp_path / "train")
     tags = sorted(train.Tags()["histograms"])
     assert tags == [
-        "dense/bias/histogram",
-        "dense/kernel/histogram",
-        "dense_1/bias/histogram",
-        "dense_1/kernel/histogram",
+        "sequential/dense/bias/histogram",
+        "sequential/dense/kernel/histogram",
+        "sequential/dense_1/bias/histogram",
+        "sequential/dense_1/kernel/histogram",
     ]
-    events = train.Histograms("dense/kernel/histogram")
+    events = train.Histograms("sequential/dense/kernel/histogram")
     assert [e.step for e in events] == [0, 2]
     final = model.get_weights()[0]
     last = events[-1].histogram_value
@@ -167,7 +167,7 @@ def test_write_images_adds_weight_images(tmp_path):
     )
     classifier().fit(x, y, epochs=1, verbose=0, callbacks=[tb])
     tags = set(read(tmp_path / "train").Tags()["images"])
-    assert {"dense/kernel/image", "dense/bias/image"} <= tags
+    assert {"sequential/dense/kernel/image", "sequential/dense/bias/image"} <= tags
 
 
 def test_model_graph_is_written_without_changing_training(tmp_path):

@@ -38,7 +38,7 @@ def test_tutorial_custom_layer_in_sequential_and_functional_models():
     seq.compile(lamina.optimizers.Adam(0.05), "mse")
     history = seq.fit(x, y, epochs=40, verbose=0)
     assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
-    assert [w.path for w in seq.trainable_weights] == ["my_dense/kernel"]
+    assert [w.path for w in seq.trainable_weights] == ["sequential/my_dense/kernel"]
     inputs = lamina.Input((5,))
     functional = lamina.Model(inputs, MyDense(3)(inputs))
     assert functional.output_shape == (None, 3)

@@ -568,7 +568,7 @@ def test_optimizer_map_lookup_rules():
 
 def test_multi_optimizer_with_a_callable_trains_a_model():
     def choose(variable):
-        return sgd if variable.path.startswith("head") else adam
+        return sgd if variable.path.startswith("sequential/head/") else adam
 
     sgd, adam = optimizers.SGD(0.1), optimizers.Adam(0.01)
     model = _classifier(optimizers.MultiOptimizer(choose))

@@ -33,6 +33,8 @@ class _HostDataLayer(Layer):
     strings); symbolic inputs still go through it for shape inference.
     """
 
+    _eager_only = True  # Python lookups on host data: never traced
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.built = True

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from lamina import backend
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.preprocessing.category_encoding import _validate_output_mode
 from lamina.layers.preprocessing.index_lookup import (
     _OUTPUT_MODES,
@@ -354,6 +355,10 @@ class TextVectorization(_HostDataLayer):
                 input_shape = input_shape[:-1]
             input_shape = input_shape + (None,)
         return self._lookup_layer.compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs):
+        dtype = "int64" if self._output_mode == "int" else backend.floatx()
+        return KerasTensor(self.compute_output_shape(inputs.shape), dtype=dtype)
 
     # --- config and saving -----------------------------------------------------
 

@@ -52,7 +52,7 @@ class RNN(Layer):
     (2, 5, 4)
     """
 
-    _loops_over_time = True  # torch.compile would unroll every timestep
+    _eager_only = True  # torch.compile would unroll every timestep
 
     def __init__(
         self,

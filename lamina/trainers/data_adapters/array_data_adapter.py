@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 
 from lamina import backend, tree
@@ -137,4 +138,6 @@ def _take(structure, start, stop, index):
         return (
             structure[start:stop] if index is None else structure.index_select(0, index)
         )
+    if isinstance(structure, np.ndarray):  # text (see to_device_tensors)
+        return structure[start:stop] if index is None else structure[index.cpu().numpy()]
     return tree.map_structure(lambda t: _take(t, start, stop, index), structure)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from lamina import backend, tree
+from lamina.backend.dtypes import is_string_array
 
 
 def unpack_x_y_sample_weight(data):
@@ -72,6 +73,9 @@ def to_device_tensors(structure, what: str):
     def _convert(value):
         if value is None:
             return None
+        if is_string_array(value):
+            # Text stays in NumPy for the layers that turn it into numbers.
+            return value.astype(str) if value.dtype == object else value
         try:
             return backend.convert_to_tensor(value)
         except (TypeError, ValueError) as error:

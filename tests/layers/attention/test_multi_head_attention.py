@@ -45,10 +45,10 @@ def test_weights_have_keras_shapes_names_and_order():
         (6,),
     ]
     assert [w.path for w in layer.weights][::2] == [
-        "query/kernel",
-        "key/kernel",
-        "value/kernel",
-        "attention_output/kernel",
+        "multi_head_attention/query/kernel",
+        "multi_head_attention/key/kernel",
+        "multi_head_attention/value/kernel",
+        "multi_head_attention/attention_output/kernel",
     ]
     assert layer.count_params() == 2 * (36 + 6) + (48 + 8) + (48 + 6)
 
