@@ -13,6 +13,7 @@ from lamina import (
     config,
     constraints,
     datasets,
+    distillation,
     distribution,
     dtype_policies,
     initializers,
@@ -23,15 +24,22 @@ from lamina import (
     models,
     ops,
     optimizers,
+    preprocessing,
+    quantizers,
     random,
     regularizers,
     saving,
     tree,
     utils,
+    visualization,
     wrappers,
 )
 from lamina.backend.device import device_scope as device
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.naming import name_scope
+from lamina.backend.remat import RematScope, remat
+from lamina.backend.stateless_scope import StatelessScope
+from lamina.backend.symbolic_scope import SymbolicScope
 from lamina.backend.variables import Variable
 from lamina.dtype_policies import DTypePolicy, FloatDTypePolicy
 from lamina.initializers import Initializer
@@ -39,7 +47,9 @@ from lamina.layers import Input, InputSpec, Layer
 from lamina.losses import Loss
 from lamina.metrics import Metric
 from lamina.models import Model, Sequential
+from lamina.ops.function import Function, Operation
 from lamina.optimizers import Optimizer
+from lamina.quantizers import Quantizer
 from lamina.regularizers import Regularizer
 
 __version__ = "0.1.0"
@@ -53,6 +63,7 @@ def version() -> str:
 __all__ = [
     "DTypePolicy",
     "FloatDTypePolicy",
+    "Function",
     "Initializer",
     "Input",
     "InputSpec",
@@ -61,9 +72,14 @@ __all__ = [
     "Loss",
     "Metric",
     "Model",
+    "Operation",
     "Optimizer",
+    "Quantizer",
     "Regularizer",
+    "RematScope",
     "Sequential",
+    "StatelessScope",
+    "SymbolicScope",
     "Variable",
     "activations",
     "applications",
@@ -73,6 +89,7 @@ __all__ = [
     "constraints",
     "datasets",
     "device",
+    "distillation",
     "distribution",
     "dtype_policies",
     "initializers",
@@ -81,13 +98,18 @@ __all__ = [
     "metrics",
     "mixed_precision",
     "models",
+    "name_scope",
     "ops",
     "optimizers",
+    "preprocessing",
+    "quantizers",
     "random",
     "regularizers",
+    "remat",
     "saving",
     "tree",
     "utils",
     "version",
+    "visualization",
     "wrappers",
 ]

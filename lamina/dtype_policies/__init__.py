@@ -8,20 +8,24 @@ from lamina.dtype_policies.dtype_policy import (
     set_dtype_policy,
 )
 from lamina.dtype_policies.dtype_policy_map import DTypePolicyMap
+from lamina.dtype_policies.quantized_dtype_policy import (
+    Int4DTypePolicy,
+    QuantizedDTypePolicy,
+    QuantizedFloat8DTypePolicy,
+)
 
-ALL_OBJECTS = {DTypePolicy, FloatDTypePolicy, DTypePolicyMap}
+ALL_OBJECTS = {
+    DTypePolicy,
+    FloatDTypePolicy,
+    DTypePolicyMap,
+    QuantizedDTypePolicy,
+    QuantizedFloat8DTypePolicy,
+    Int4DTypePolicy,
+}
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
 
-# Keras's quantized policy classes; lamina has no quantization.
-_QUANTIZED_CLASS_NAMES = frozenset(
-    {
-        "QuantizedDTypePolicy",
-        "QuantizedFloat8DTypePolicy",
-        "Int4DTypePolicy",
-        "GPTQDTypePolicy",
-        "AWQDTypePolicy",
-    }
-)
+# Keras's calibrated quantization policies, which lamina does not implement.
+_UNSUPPORTED_CLASS_NAMES = frozenset({"GPTQDTypePolicy", "AWQDTypePolicy"})
 
 
 def serialize(dtype_policy) -> dict:
@@ -39,18 +43,17 @@ def deserialize(config, custom_objects=None) -> DTypePolicy:
         custom_objects: `{name: class}` for user policy classes.
 
     Raises:
-        NotImplementedError: for Keras's quantized policies (`QuantizedDTypePolicy`,
-            `Int4DTypePolicy`, ...), which lamina does not support.
+        NotImplementedError: for Keras's GPTQ and AWQ policies, which lamina
+            does not implement.
     """
     from lamina.saving.serialization_lib import deserialize_keras_object
 
     class_name = config.get("class_name") if isinstance(config, dict) else config
-    if class_name in _QUANTIZED_CLASS_NAMES:
+    if class_name in _UNSUPPORTED_CLASS_NAMES:
         raise NotImplementedError(
-            f"Cannot load a {class_name}: it is one of Keras's quantized dtype "
-            "policies, and lamina does not support quantization. Re-save the "
-            "model unquantized, or use a float policy such as 'float32' or "
-            "'mixed_bfloat16'."
+            f"Cannot load a {class_name}: lamina does not implement GPTQ or AWQ "
+            "quantization. Supported quantized policies: QuantizedDTypePolicy "
+            "(int8)."
         )
     return deserialize_keras_object(
         config,
@@ -64,6 +67,9 @@ __all__ = [
     "DTypePolicy",
     "DTypePolicyMap",
     "FloatDTypePolicy",
+    "Int4DTypePolicy",
+    "QuantizedDTypePolicy",
+    "QuantizedFloat8DTypePolicy",
     "deserialize",
     "dtype_policy",
     "get",

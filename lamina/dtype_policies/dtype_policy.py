@@ -6,7 +6,7 @@ from lamina.backend.dtypes import standardize_dtype
 _GLOBAL_POLICY = None
 
 # Keras's quantization modes: a policy named "<mode>_from_<source>" (for example
-# "int8_from_float32") is a quantized policy, which lamina does not implement.
+# "int8_from_float32") is a quantized policy (quantized_dtype_policy.py).
 QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
 
 
@@ -48,6 +48,11 @@ class DTypePolicy:
     def variable_dtype(self) -> str:
         return self._variable_dtype
 
+    @property
+    def quantization_mode(self):
+        """The quantization mode (`"int8"`, ...), `None` for a float policy."""
+        return None
+
     def __eq__(self, other):
         return isinstance(other, DTypePolicy) and other.name == self.name
 
@@ -78,23 +83,9 @@ class FloatDTypePolicy(DTypePolicy):
     """
 
 
-def check_not_quantized(name) -> None:
-    """Refuse a quantized policy name (`"int8_from_float32"`) with a clear error.
-
-    Raises:
-        NotImplementedError: if `name` names a Keras quantized dtype policy.
-    """
-    if (
-        isinstance(name, str)
-        and "_from_" in name
-        and name.startswith(QUANTIZATION_MODES)
-    ):
-        raise NotImplementedError(
-            f"The dtype policy {name!r} is a quantized policy (Keras's "
-            f"{', '.join(QUANTIZATION_MODES)} quantization). lamina does not "
-            "support quantization; use a float policy such as 'float32', "
-            "'bfloat16' or 'mixed_bfloat16'."
-        )
+def is_quantized_name(name) -> bool:
+    """Whether `name` names a quantized policy, e.g. `"int8_from_float32"`."""
+    return isinstance(name, str) and name.startswith(QUANTIZATION_MODES)
 
 
 def get(identifier) -> DTypePolicy:
@@ -108,7 +99,12 @@ def get(identifier) -> DTypePolicy:
 
         return deserialize(identifier)
     if isinstance(identifier, str):
-        check_not_quantized(identifier)
+        if is_quantized_name(identifier):
+            from lamina.dtype_policies.quantized_dtype_policy import (
+                quantized_policy_from_name,
+            )
+
+            return quantized_policy_from_name(identifier)
         return DTypePolicy(identifier)
     try:
         return DTypePolicy(standardize_dtype(identifier))

@@ -167,7 +167,13 @@ class Model(Trainer, Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        """Rebuild a subclassed model: `cls(**config)`."""
+        """Rebuild a model: a functional model's config (`layers`,
+        `input_layers`, `output_layers`) as a graph, as Keras does; else a
+        subclassed model as `cls(**config)`."""
+        if _is_functional_config(config) and _revivable_as_functional(cls):
+            from lamina.models.functional import Functional
+
+            return Functional.from_config.__func__(cls, config, custom_objects)
         try:
             return cls(**config)
         except TypeError as error:
@@ -196,3 +202,43 @@ class Model(Trainer, Layer):
         export.export_model(
             self, filepath, format=format, input_signature=input_signature, **kwargs
         )
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Quantize the weights of every layer that supports it (Dense,
+        EinsumDense and Embedding implement `"int8"`), as Keras does.
+
+        Only layers without sub-layers are quantized; a layer whose `quantize`
+        raises NotImplementedError (a subclass of Dense, say) is skipped with a
+        warning. Compile again before training the quantized model.
+
+        Args:
+            mode: `"int8"`; optional when `config` is given.
+            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
+                `None` (Keras's defaults for the mode).
+            filters: Only quantize layers whose name matches this regex (or
+                any of a list of regexes), or for which this callable returns
+                True. Defaults to `None` (all layers).
+            **kwargs: `type_check` (default `True`), passed to each layer.
+
+        Raises:
+            ValueError: for an unbuilt model or bad arguments.
+            NotImplementedError: for modes other than `"int8"`.
+        """
+        from lamina.layers.core import _quantized
+
+        _quantized.quantize_model(self, mode, config, filters, **kwargs)
+
+
+def _is_functional_config(config):
+    return isinstance(config, dict) and all(
+        key in config for key in ("name", "layers", "input_layers", "output_layers")
+    )
+
+
+def _revivable_as_functional(cls):
+    """`Model` itself or a functional class (lamina's subclassed models do not
+    take `(inputs, outputs)`, so Keras's third case, a subclass passing
+    `(*args, **kwargs)` on, does not arise)."""
+    from lamina.models.functional import Functional
+
+    return cls is Model or issubclass(cls, Functional)

@@ -185,6 +185,12 @@ class Sequential(Model):
         return None if self._input_layer is None else [self._input_layer.output]
 
     @property
+    def outputs(self):
+        if self._input_layer is None or not self._call_layers:
+            return None
+        return [self.output]
+
+    @property
     def input(self):
         if self._input_layer is None:
             raise AttributeError(

@@ -105,9 +105,20 @@ def test_float_dtype_policy_is_an_alias():
         },
     ],
 )
-def test_quantized_policies_are_refused_clearly(identifier):
-    with pytest.raises(NotImplementedError, match="quantization"):
-        dtype_policies.get(identifier)
+def test_quantized_policies_resolve_to_their_classes(identifier):
+    policy = dtype_policies.get(identifier)
+    assert policy.quantization_mode in ("int8", "float8", "int4")
+    assert type(policy).__name__ in (
+        "QuantizedDTypePolicy",
+        "QuantizedFloat8DTypePolicy",
+        "Int4DTypePolicy",
+    )
+
+
+@pytest.mark.parametrize("name", ["gptq/4/128_from_float32", "awq/4/128_from_float32"])
+def test_gptq_and_awq_policies_are_refused_clearly(name):
+    with pytest.raises(NotImplementedError, match="GPTQ or AWQ"):
+        dtype_policies.get(name)
 
 
 def test_layer_accepts_a_map_as_dtype():

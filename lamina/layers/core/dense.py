@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.activations.activations import _activate_fresh
+from lamina.layers.core import _quantized
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -20,9 +21,12 @@ class Dense(Layer):
         bias_initializer: Defaults to `"zeros"`.
         kernel_regularizer, bias_regularizer: Penalties added to the loss.
         kernel_constraint, bias_constraint: Projections applied after updates.
+        quantization_config: The `lamina.quantizers.QuantizationConfig` of a
+            quantized layer (set by `quantize()`). Defaults to `None`.
 
     Input shape `(batch, ..., input_dim)`; output shape `(batch, ..., units)`.
-    The kernel has Keras's layout `(input_dim, units)`.
+    The kernel has Keras's layout `(input_dim, units)`. After `quantize("int8")`
+    it is an int8 `kernel` with a float `kernel_scale` per output.
 
     Example:
     >>> tuple(lamina.layers.Dense(4)(np.ones((2, 3), "float32")).shape)
@@ -52,11 +56,11 @@ class Dense(Layer):
                 "Dense expects `units` to be a positive int (the output size); "
                 f"got units={units!r}. For 64 outputs write Dense(64)."
             )
-        if lora_rank is not None or quantization_config is not None:
+        if lora_rank is not None:
             raise NotImplementedError(
-                "Dense(lora_rank=..., quantization_config=...) is not supported by "
-                "lamina yet; leave them as None."
+                "Dense(lora_rank=...) is not supported by lamina yet; leave it as None."
             )
+        self.quantization_config = _quantized.config_from_arg(quantization_config)
         self.units = units
         self.activation = activations.get(activation)
         self._linear_activation = self.activation is activations.linear
@@ -78,13 +82,17 @@ class Dense(Layer):
                 f"Layer '{self.name}' (Dense) needs the size of the inputs' last axis "
                 f"to create its kernel; got input shape {tuple(input_shape)}."
             )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(in_dim, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        if self.dtype_policy.quantization_mode is not None:
+            # A quantized model loading: int8 variables straight away.
+            _quantized.build_dense(self, (in_dim, self.units), self.quantization_config)
+        else:
+            self.kernel = self.add_weight(
+                name="kernel",
+                shape=(in_dim, self.units),
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -116,6 +124,27 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
 
+    @property
+    def quantization_mode(self):
+        """The quantization mode (`"int8"`), `None` if not quantized."""
+        return self.dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Replace the float kernel with an int8 kernel and a per-output scale.
+
+        Args:
+            mode: `"int8"` (the only mode lamina implements).
+            type_check: Refuse subclasses of Dense. Defaults to `True`.
+            config: A `lamina.quantizers.Int8QuantizationConfig` choosing the
+                weight and input quantizers. Defaults to `None` (Keras's
+                defaults: weights per output channel, inputs per row).
+
+        Raises:
+            ValueError: if the layer is not built or already quantized.
+            NotImplementedError: for modes other than `"int8"`.
+        """
+        _quantized.quantize_dense(self, mode, type_check, config)
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -128,5 +157,7 @@ class Dense(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
-            "quantization_config": None,
+            "quantization_config": _quantized.serialize_config(
+                self.quantization_config
+            ),
         }

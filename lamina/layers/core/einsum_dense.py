@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.initializers.random_initializers import VarianceScaling
+from lamina.layers.core import _quantized
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -34,6 +35,8 @@ class EinsumDense(Layer):
         bias_initializer: Defaults to `"zeros"`.
         kernel_regularizer, bias_regularizer: Penalties added to the loss.
         kernel_constraint, bias_constraint: Projections applied after updates.
+        quantization_config: The `lamina.quantizers.QuantizationConfig` of a
+            quantized layer (set by `quantize()`). Defaults to `None`.
 
     The kernel's shape follows the equation: each kernel letter takes its size
     from the output (if it appears there) or the inputs.
@@ -63,11 +66,12 @@ class EinsumDense(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if lora_rank is not None or quantization_config is not None:
+        if lora_rank is not None:
             raise NotImplementedError(
-                "EinsumDense(lora_rank=..., quantization_config=...) is not "
-                "supported by lamina yet; leave them as None."
+                "EinsumDense(lora_rank=...) is not supported by lamina yet; leave "
+                "it as None."
             )
+        self.quantization_config = _quantized.config_from_arg(quantization_config)
         _parse_equation(equation)  # raises a ValueError for a malformed equation
         self.equation = equation
         if isinstance(output_shape, int):
@@ -111,13 +115,19 @@ class EinsumDense(Layer):
             config["input_axes"] = info.input_axes
             config["output_axes"] = info.output_axes
             kernel_initializer = type(kernel_initializer).from_config(config)
-        self._kernel = self.add_weight(
-            name="kernel",
-            shape=tuple(info.kernel_shape),
-            initializer=kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        if self.dtype_policy.quantization_mode is not None:
+            # A quantized model loading: int8 variables straight away.
+            _quantized.build_einsum_dense(
+                self, tuple(info.kernel_shape), self.quantization_config
+            )
+        else:
+            self._kernel = self.add_weight(
+                name="kernel",
+                shape=tuple(info.kernel_shape),
+                initializer=kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
         if info.bias_shape is not None:
             self.bias = self.add_weight(
                 name="bias",
@@ -162,6 +172,27 @@ class EinsumDense(Layer):
             return x
         return self.activation(x)
 
+    @property
+    def quantization_mode(self):
+        """The quantization mode (`"int8"`), `None` if not quantized."""
+        return self.dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Replace the float kernel with an int8 kernel and a float
+        `kernel_scale` laid out along the output's axes, as Keras does.
+
+        Args:
+            mode: `"int8"` (the only mode lamina implements).
+            type_check: Refuse subclasses of EinsumDense. Defaults to `True`.
+            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
+                `None` (Keras's defaults).
+
+        Raises:
+            ValueError: if the layer is not built or already quantized.
+            NotImplementedError: for modes other than `"int8"`.
+        """
+        _quantized.quantize_einsum_dense(self, mode, type_check, config)
+
     def compute_output_shape(self, input_shape):
         info = _analyze_einsum(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape
@@ -182,7 +213,9 @@ class EinsumDense(Layer):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
-            "quantization_config": None,
+            "quantization_config": _quantized.serialize_config(
+                self.quantization_config
+            ),
         }
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina import constraints, initializers, regularizers
+from lamina.layers.core import _quantized
 from lamina.layers.layer import Layer
 
 
@@ -27,6 +28,8 @@ class Embedding(Layer):
         weights: Optional initial matrix `(input_dim, output_dim)` (or a list
             holding it); the layer is built at once.
         lora_rank: LoRA fine-tuning is not available in lamina yet; leave `None`.
+        quantization_config: The `lamina.quantizers.QuantizationConfig` of a
+            quantized layer (set by `quantize()`). Defaults to `None`.
 
     Input shape `(batch, ...)` of ints (floats are truncated to ints, as in
     Keras); output shape `(batch, ..., output_dim)` in the compute dtype.
@@ -82,11 +85,7 @@ class Embedding(Layer):
                 "Embedding(lora_rank=...) (LoRA fine-tuning) is not implemented in "
                 "lamina yet. Create the layer without lora_rank/lora_alpha."
             )
-        if quantization_config is not None:
-            raise NotImplementedError(
-                "Embedding(quantization_config=...) is not implemented in lamina "
-                "yet. Create the layer without quantization_config."
-            )
+        self.quantization_config = _quantized.config_from_arg(quantization_config)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -105,6 +104,11 @@ class Embedding(Layer):
 
     def build(self, input_shape=None):
         if self.built:
+            return
+        if self.dtype_policy.quantization_mode is not None:
+            # A quantized model loading: int8 variables straight away.
+            _quantized.build_embedding(self, self.quantization_config)
+            self.built = True
             return
         self.embeddings = self.add_weight(
             shape=(self.input_dim, self.output_dim),
@@ -135,6 +139,27 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
 
+    @property
+    def quantization_mode(self):
+        """The quantization mode (`"int8"`), `None` if not quantized."""
+        return self.dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Replace the float matrix with int8 `embeddings` and a float
+        `embeddings_scale` per row, as Keras does.
+
+        Args:
+            mode: `"int8"` (the only mode lamina implements).
+            type_check: Refuse subclasses of Embedding. Defaults to `True`.
+            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
+                `None` (Keras's defaults).
+
+        Raises:
+            ValueError: if the layer is not built or already quantized.
+            NotImplementedError: for modes other than `"int8"`.
+        """
+        _quantized.quantize_embedding(self, mode, type_check, config)
+
     def _raise_out_of_range(self, inputs, error):
         # Only on the failure path: reading the range syncs, which is fine here.
         low, high = int(inputs.min()), int(inputs.max())
@@ -159,5 +184,7 @@ class Embedding(Layer):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
-            "quantization_config": None,
+            "quantization_config": _quantized.serialize_config(
+                self.quantization_config
+            ),
         }

@@ -1,0 +1,483 @@
+"""int8 weight quantization for Dense, EinsumDense and Embedding, as Keras 3 does it.
+
+`layer.quantize("int8")` replaces the float kernel with an int8 kernel and a
+float `kernel_scale` (Keras's names and variable order, so files move both ways)
+and gives the layer the policy `QuantizedDTypePolicy("int8_from_<policy>")`. A
+layer created with such a policy (a quantized model loading) builds the int8
+variables directly. The quantized forward pass is installed on the instance
+once (`layer.call`), so the float layers' call has no extra branch.
+
+Keras's forward pass, reproduced here: inputs are quantized per row by the
+config's activation quantizer (`AbsMaxQuantizer` by default), multiplied by the
+int8 kernel in integers, and divided by `inputs_scale * kernel_scale`. The int8
+kernel is frozen; gradients reach the inputs through the dequantized kernel,
+and the bias keeps training.
+"""
+
+import types
+import warnings
+
+import torch
+
+from lamina.layers.core._quantized_einsum import (
+    einsum_info,
+    scale_to_kernel,
+    scale_to_output,
+)
+from lamina.quantizers import quantization_config as _configs
+from lamina.quantizers.quantizers import AbsMaxQuantizer
+
+SUPPORTED_MODES = ("int8",)
+
+# Keras writes variables of quantized layers in this order (not trainable-first).
+_DENSE_SAVE_ORDER = ("kernel", "bias", "kernel_scale")
+
+
+# --- shared -------------------------------------------------------------------
+
+
+def config_from_arg(value):
+    """`quantization_config=` as given to a constructor: None, a config, or
+    the dict `from_config` passes."""
+    if isinstance(value, dict) and "class_name" in value:
+        from lamina import quantizers
+
+        value = quantizers.deserialize(value)
+    if value is None or isinstance(value, _configs.QuantizationConfig):
+        return value
+    raise TypeError(
+        "quantization_config must be a lamina.quantizers.QuantizationConfig (such "
+        f"as Int8QuantizationConfig()) or None; got {value!r}."
+    )
+
+
+def serialize_config(config):
+    from lamina.saving.serialization_lib import serialize_keras_object
+
+    return serialize_keras_object(config)
+
+
+def unsupported_mode_error(layer, mode) -> NotImplementedError:
+    return NotImplementedError(
+        f"Layer '{layer.name}' ({type(layer).__name__}): quantization mode "
+        f"{mode!r} is not implemented in lamina; supported modes: "
+        f"{SUPPORTED_MODES}. Use layer.quantize('int8')."
+    )
+
+
+def _prepare(layer, cls, mode, type_check, config):
+    """Resolve the config and check the layer can be quantized (Keras's
+    checks, in its order)."""
+    if type_check and type(layer) is not cls:
+        raise NotImplementedError(
+            f"Layer {type(layer).__name__} does not have a `quantize` method "
+            f"implemented (it subclasses {cls.__name__}; pass type_check=False "
+            "to quantize it as one)."
+        )
+    config = _configs.validate_and_resolve_config(mode, config)
+    mode = config.mode
+    if not layer.built:
+        raise ValueError(
+            f"Cannot quantize layer '{layer.name}' ({type(layer).__name__}): it is "
+            "not built yet. Call it on data (or build the model) first."
+        )
+    if getattr(layer, "_is_quantized", False):
+        raise ValueError(
+            f"Layer '{layer.name}' is already quantized with dtype_policy="
+            f"'{layer.dtype_policy.name}'; got mode={mode!r}."
+        )
+    if mode not in SUPPORTED_MODES:
+        raise unsupported_mode_error(layer, mode)
+    if layer.compute_dtype == "float16":
+        raise ValueError(
+            f"Quantization mode={mode!r} does not work well with "
+            "compute_dtype='float16'. Load the layer with another policy, such "
+            "as 'mixed_bfloat16', before calling quantize()."
+        )
+    return config
+
+
+def _drop_weight(layer, param):
+    """Forget a float weight the quantized ones replace."""
+    for key, value in list(layer._parameters.items()):
+        if value is param:
+            del layer._parameters[key]
+    layer._trainable_variables = [
+        v for v in layer._trainable_variables if v is not param
+    ]
+    layer._non_trainable_variables = [
+        v for v in layer._non_trainable_variables if v is not param
+    ]
+    layer._regularized = [(v, r) for v, r in layer._regularized if v is not param]
+    layer.__dict__.pop("_device_probe", None)
+
+
+def _assign(param, value):
+    with torch.no_grad():
+        param.copy_(torch.as_tensor(value).to(param.device).reshape(param.shape))
+
+
+def _set_quantized_policy(layer, mode):
+    if layer.dtype_policy.quantization_mode is None:
+        layer.dtype_policy = f"{mode}_from_{layer.dtype_policy.name}"
+
+
+def _install(layer, call, product=None, inputs_grad=None, save_order=None):
+    """Swap in the quantized call (and Keras's save order) on this instance."""
+    layer._is_quantized = True
+    layer.call = types.MethodType(call, layer)
+    if product is not None:
+        layer._int8_product = types.MethodType(product, layer)
+        layer._int8_inputs_grad = types.MethodType(inputs_grad, layer)
+    if save_order is not None:
+        layer.save_own_variables = types.MethodType(_saver(save_order), layer)
+        layer.load_own_variables = types.MethodType(_loader(save_order), layer)
+
+
+def _saver(order):
+    def save_own_variables(self, store):
+        for i, variable in enumerate(_ordered(self, order)):
+            store[str(i)] = variable
+
+    return save_own_variables
+
+
+def _loader(order):
+    def load_own_variables(self, store):
+        variables = _ordered(self, order)
+        if len(store) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}, quantized) has "
+                f"{len(variables)} variables {[v.path for v in variables]}, but "
+                f"the file holds {len(store)} for it."
+            )
+        values = [store[str(i)] for i in range(len(variables))]
+        for variable, value in zip(variables, values):
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}): variable "
+                    f"'{variable.path}' has shape {tuple(variable.shape)}, but the "
+                    f"file holds shape {tuple(value.shape)}."
+                )
+        for variable, value in zip(variables, values):
+            _assign(variable, torch.from_numpy(value).to(variable.dtype))
+
+    return load_own_variables
+
+
+def _ordered(layer, order):
+    names = {"kernel": "_kernel" if hasattr(layer, "_kernel") else "kernel"}
+    found = (getattr(layer, names.get(name, name), None) for name in order)
+    return [v for v in found if v is not None]
+
+
+def _add_int8(layer, name, shape):
+    return layer.add_weight(
+        name=name,
+        shape=tuple(shape),
+        initializer="zeros",
+        dtype="int8",
+        trainable=False,
+    )
+
+
+def _add_scale(layer, name, shape):
+    return layer.add_weight(
+        name=name, shape=tuple(shape), initializer="ones", trainable=False
+    )
+
+
+def _inputs_quantizer(config):
+    return _configs.QuantizationConfig.activation_quantizer_or_default(
+        config, AbsMaxQuantizer()
+    )
+
+
+# --- the integer product and its gradient ------------------------------------------
+
+
+def _int8_matmul(a, b):
+    """`a @ b` of two int8 tensors, exactly, as float32."""
+    if a.is_cuda and a.ndim == 2:
+        m, k = a.shape
+        n = b.shape[1]
+        if m > 16 and k >= 16 and k % 8 == 0 and n % 8 == 0:
+            try:
+                return torch._int_mm(a, b).to(torch.float32)
+            except RuntimeError:
+                pass
+    # Products are at most 127 * 127: float32 sums them exactly up to ~1000
+    # terms and to float32 rounding beyond (int32 GEMMs are slow on the CPU).
+    return torch.matmul(a.to(torch.float32), b.to(torch.float32))
+
+
+class _QuantizedProduct(torch.autograd.Function):
+    """Forward: the quantized product; backward: inputs' gradient through the
+    dequantized kernel (the int8 kernel and its scale get none, as in Keras)."""
+
+    @staticmethod
+    def forward(ctx, inputs, kernel, kernel_scale, product, backward):
+        ctx.save_for_backward(kernel, kernel_scale)
+        ctx.backward_fn = backward
+        return product(inputs, kernel, kernel_scale)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        kernel, kernel_scale = ctx.saved_tensors
+        return ctx.backward_fn(upstream, kernel, kernel_scale), None, None, None, None
+
+
+def _finish(layer, x):
+    if layer.bias is not None:
+        x = x + layer.bias
+    if layer._linear_activation:
+        return x
+    return layer.activation(x)
+
+
+# --- Dense --------------------------------------------------------------------
+
+
+def quantize_dense(layer, mode, type_check, config):
+    from lamina.layers.core.dense import Dense
+
+    config = _prepare(layer, Dense, mode, type_check, config)
+    layer.quantization_config = config
+    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=0)
+    kernel = layer.kernel
+    values, scale = quantizer(kernel.detach(), to_numpy=True)
+    _drop_weight(layer, kernel)
+    build_dense(layer, tuple(kernel.shape), config)
+    _assign(layer.kernel, values)
+    _assign(layer.kernel_scale, scale.squeeze(0))
+    _set_quantized_policy(layer, config.mode)
+
+
+def build_dense(layer, kernel_shape, config):
+    """Create Dense's int8 variables (called by `quantize` and by `build` under
+    a quantized policy)."""
+    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
+    if mode not in SUPPORTED_MODES:
+        raise unsupported_mode_error(layer, mode)
+    layer.inputs_quantizer = _inputs_quantizer(config)
+    layer.kernel = _add_int8(layer, "kernel", kernel_shape)
+    layer.kernel_scale = _add_scale(layer, "kernel_scale", (layer.units,))
+    _install(
+        layer,
+        _dense_int8_call,
+        _dense_int8_product,
+        _dense_int8_inputs_grad,
+        _DENSE_SAVE_ORDER,
+    )
+
+
+def _dense_int8_call(self, inputs):
+    if not inputs.is_floating_point():
+        inputs = inputs.to(self._compute_torch_dtype)
+    x = _QuantizedProduct.apply(
+        inputs,
+        self.kernel,
+        self.kernel_scale,
+        self._int8_product,
+        self._int8_inputs_grad,
+    )
+    return _finish(self, x)
+
+
+def _dense_int8_product(self, inputs, kernel, kernel_scale):
+    compute = self._compute_torch_dtype
+    if self.inputs_quantizer is None:
+        x = torch.matmul(inputs, kernel.to(inputs.dtype))
+        return x.to(compute) / kernel_scale
+    q_inputs, inputs_scale = self.inputs_quantizer(inputs, axis=-1)
+    lead = q_inputs.shape[:-1]
+    x = _int8_matmul(q_inputs.reshape(-1, q_inputs.shape[-1]), kernel)
+    x = x.reshape(*lead, kernel.shape[-1]).to(compute)
+    return x / (kernel_scale * inputs_scale)
+
+
+def _dense_int8_inputs_grad(self, upstream, kernel, kernel_scale):
+    float_kernel = kernel.to(upstream.dtype) / kernel_scale
+    return torch.matmul(upstream, float_kernel.t())
+
+
+# --- EinsumDense ----------------------------------------------------------------
+
+
+def quantize_einsum_dense(layer, mode, type_check, config):
+    from lamina.layers.core.einsum_dense import EinsumDense
+
+    config = _prepare(layer, EinsumDense, mode, type_check, config)
+    layer.quantization_config = config
+    info = einsum_info(layer)
+    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=info["kernel_reduced"])
+    kernel = layer._kernel
+    values, scale = quantizer(kernel.detach(), to_numpy=True)
+    scale = scale_to_output(scale, info, "kernel")
+    _drop_weight(layer, kernel)
+    build_einsum_dense(layer, tuple(kernel.shape), config)
+    _assign(layer._kernel, values)
+    _assign(layer.kernel_scale, scale)
+    _set_quantized_policy(layer, config.mode)
+
+
+def build_einsum_dense(layer, kernel_shape, config):
+    """Create EinsumDense's int8 variables (by `quantize` or `build`)."""
+    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
+    if mode not in SUPPORTED_MODES:
+        raise unsupported_mode_error(layer, mode)
+    info = einsum_info(layer)
+    layer.inputs_quantizer = _inputs_quantizer(config)
+    layer.quantization_axis = tuple(info["input_reduced"])
+    layer._kernel = _add_int8(layer, "kernel", kernel_shape)
+    scale_shape = list(kernel_shape)
+    for axis in info["kernel_reduced"]:
+        scale_shape[axis] = 1
+    probe = torch.empty(scale_shape, device="meta")
+    layer.kernel_scale = _add_scale(
+        layer, "kernel_scale", scale_to_output(probe, info, "kernel").shape
+    )
+    _install(
+        layer,
+        _einsum_int8_call,
+        _einsum_int8_product,
+        _einsum_int8_inputs_grad,
+        _DENSE_SAVE_ORDER,
+    )
+
+
+def _einsum_int8_call(self, inputs):
+    x = _QuantizedProduct.apply(
+        inputs,
+        self._kernel,
+        self.kernel_scale,
+        self._int8_product,
+        self._int8_inputs_grad,
+    )
+    return _finish(self, x)
+
+
+def _einsum_int8_product(self, inputs, kernel, kernel_scale):
+    compute = self._compute_torch_dtype
+    info = einsum_info(self)
+    if self.inputs_quantizer is None:
+        # Keras on torch: einsum has no float x int8 form, so dequantize.
+        float_kernel = kernel.to(compute) / scale_to_kernel(kernel_scale, info)
+        return torch.einsum(self.equation, inputs, float_kernel)
+    q_inputs, inputs_scale = self.inputs_quantizer(inputs, axis=self.quantization_axis)
+    inputs_scale = scale_to_output(inputs_scale, info, "input")
+    x = torch.einsum(
+        self.equation, q_inputs.to(torch.float32), kernel.to(torch.float32)
+    )
+    return x.to(compute) / (inputs_scale * kernel_scale)
+
+
+def _einsum_int8_inputs_grad(self, upstream, kernel, kernel_scale):
+    info = einsum_info(self)
+    float_kernel = kernel.to(upstream.dtype) / scale_to_kernel(kernel_scale, info)
+    return torch.einsum(info["grad_equation"], upstream, float_kernel)
+
+
+# --- Embedding ------------------------------------------------------------------
+
+
+def quantize_embedding(layer, mode, type_check, config):
+    from lamina.layers.core.embedding import Embedding
+
+    config = _prepare(layer, Embedding, mode, type_check, config)
+    layer.quantization_config = config
+    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=-1)
+    embeddings = layer.embeddings
+    values, scale = quantizer(embeddings.detach(), to_numpy=True)
+    _drop_weight(layer, embeddings)
+    build_embedding(layer, config)
+    _assign(layer.embeddings, values)
+    _assign(layer.embeddings_scale, scale.squeeze(-1))
+    _set_quantized_policy(layer, config.mode)
+
+
+def build_embedding(layer, config):
+    """Create Embedding's int8 variables (by `quantize` or `build`)."""
+    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
+    if mode not in SUPPORTED_MODES:
+        raise unsupported_mode_error(layer, mode)
+    layer.embeddings = _add_int8(
+        layer, "embeddings", (layer.input_dim, layer.output_dim)
+    )
+    # Keras: one scale per row (the reduced axis is output_dim).
+    layer.embeddings_scale = _add_scale(layer, "embeddings_scale", (layer.input_dim,))
+    _install(layer, _embedding_int8_call)
+
+
+def _embedding_int8_call(self, inputs):
+    if inputs.dtype not in (torch.int32, torch.int64):
+        inputs = inputs.to(torch.int32)
+    try:
+        rows = self.embeddings[inputs]
+    except IndexError as error:
+        self._raise_out_of_range(inputs, error)
+    scale = self.embeddings_scale[inputs]
+    return rows.to(self._compute_torch_dtype) / scale.unsqueeze(-1)
+
+
+# --- Model ----------------------------------------------------------------------
+
+
+def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
+    """Quantize every leaf layer of `model` that supports it (see
+    `Model.quantize`)."""
+    import re
+
+    type_check = kwargs.pop("type_check", True)
+    if kwargs:
+        raise ValueError(
+            f"{type(model).__name__}.quantize() got unrecognized keyword arguments "
+            f"{kwargs}."
+        )
+    if filters is not None and not (
+        isinstance(filters, (str, list, tuple)) or callable(filters)
+    ):
+        raise ValueError(
+            "quantize() expects `filters` to be a regex string, a list of regex "
+            f"strings or a callable taking a layer; got {type(filters).__name__}."
+        )
+    resolved = _configs.validate_and_resolve_config(mode, config)
+    if resolved.mode not in SUPPORTED_MODES:
+        raise NotImplementedError(
+            f"Model '{model.name}': quantization mode {resolved.mode!r} is not "
+            f"implemented in lamina; supported modes: {SUPPORTED_MODES}."
+        )
+    if not model.built:
+        raise ValueError(
+            f"Cannot quantize model '{model.name}': it is not built yet. Call it "
+            "on data, or start it with an Input, first."
+        )
+
+    def selected(layer):
+        if filters is None:
+            return True
+        if isinstance(filters, str):
+            return re.search(filters, layer.name) is not None
+        if isinstance(filters, (list, tuple)):
+            return any(re.search(p, layer.name) for p in filters)
+        return bool(filters(layer))
+
+    changed = False
+    for layer in model._flatten_layers():
+        if not selected(layer) or len(layer._flatten_layers()) != 1:
+            continue
+        quantize = getattr(layer, "quantize", None)
+        if quantize is None:
+            continue
+        try:
+            quantize(mode, type_check=type_check, config=config)
+            changed = True
+        except NotImplementedError as error:
+            warnings.warn(str(error), stacklevel=3)
+    if changed:
+        # Step functions and the trainer's parameter list saw the float kernels.
+        for key in ("_compiled_train", "_compiled_test", "_compiled_predict"):
+            model.__dict__.pop(key, None)
+        model._compiled_forward = None
+        model._trainable_params = None
+        model.__dict__.pop("_device_probe", None)
