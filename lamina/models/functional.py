@@ -5,6 +5,7 @@ nodes that layer calls recorded, orders the calls as Keras does (by depth from t
 outputs), and replays them on real tensors in `call`.
 """
 
+import numpy as np
 import torch
 
 from lamina import tree
@@ -43,6 +44,9 @@ class Functional(Model):
         Model.__init__(self, name=name, trainable=trainable, **kwargs)
         self._inputs_struct = _normalize_struct(inputs, "inputs")
         self._outputs_struct = _normalize_struct(outputs, "outputs")
+        self._inputs_struct, self._outputs_struct = _start_at_inputs(
+            self._inputs_struct, self._outputs_struct
+        )
         self._flat_inputs = tree.flatten(self._inputs_struct)
         self._flat_outputs = tree.flatten(self._outputs_struct)
         for tensor in self._flat_inputs:
@@ -52,6 +56,7 @@ class Functional(Model):
                     "Model inputs must be tensors returned by lamina.Input(); got "
                     f"{_describe(tensor)}."
                 )
+        self._input_ranks = [len(t.shape) for t in self._flat_inputs]
         self._build_graph()
         self._build_shapes = (
             [t.shape for t in self._flat_inputs]
@@ -211,7 +216,10 @@ class Functional(Model):
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
-        values = dict(zip(map(id, self._flat_inputs), self._flatten_inputs(inputs)))
+        flat = self._flatten_inputs(inputs)
+        if any(getattr(v, "ndim", r) != r for v, r in zip(flat, self._input_ranks)):
+            flat = self._adjust_ranks(flat)
+        values = dict(zip(map(id, self._flat_inputs), flat))
         for layer, simple, arg_id, args, kwargs, outputs in self._plan:
             if simple:
                 result = layer(values[arg_id])
@@ -254,6 +262,28 @@ class Functional(Model):
                 f"{[tuple(t.shape) for t in self._flat_inputs]}; got {len(flat)}."
             )
         return flat
+
+    def _adjust_ranks(self, flat):
+        """Keras's one-axis leeway: an input with one axis fewer than its
+        `Input` whose last axis is 1 gets that axis (a column of values for
+        `Input((1,))`), one with an extra last axis of 1 loses it."""
+        adjusted = []
+        for value, spec in zip(flat, self._flat_inputs):
+            rank, expected = getattr(value, "ndim", None), len(spec.shape)
+            if rank is None or rank == expected:
+                adjusted.append(value)
+            elif rank == expected - 1 and spec.shape[-1] == 1:
+                adjusted.append(_expand_last(value))
+            elif rank == expected + 1 and value.shape[-1] == 1:
+                adjusted.append(value.squeeze(-1))
+            else:
+                name = spec._keras_history[0].name
+                raise ValueError(
+                    f"Model '{self.name}': input '{name}' expects shape "
+                    f"{spec.shape}; got an input of incompatible shape "
+                    f"{tuple(value.shape)}."
+                )
+        return adjusted
 
     # --- config ---------------------------------------------------------------
 
@@ -424,6 +454,63 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _expand_last(value):
+    if isinstance(value, np.ndarray):
+        return value[..., np.newaxis]
+    return value.unsqueeze(-1)
+
+
+def _start_at_inputs(inputs, outputs):
+    """Let a model start at intermediate tensors, as Keras does
+    (`Model(model.get_layer("encoder").output, model.output)`).
+
+    Each input that a layer computed is replaced by a new `Input` of its shape
+    and dtype, and the layer calls between it and the outputs are recorded
+    again on the new tensors (the layers, and so their weights, are shared).
+    """
+    flat = tree.flatten(inputs)
+    fresh = {}
+    for tensor in flat:
+        history = getattr(tensor, "_keras_history", None)
+        if history is not None and not isinstance(history[0], InputLayer):
+            from lamina.layers.core.input_layer import Input
+
+            fresh[id(tensor)] = Input(batch_shape=tensor.shape, dtype=tensor.dtype)
+    if not fresh:
+        return inputs, outputs
+    recalled = {}  # id(node) -> its new output tensors, or None if unchanged
+
+    def rebuild(tensor):
+        if id(tensor) in fresh:
+            return fresh[id(tensor)]
+        history = getattr(tensor, "_keras_history", None)
+        if history is None or isinstance(history[0], InputLayer):
+            return tensor
+        layer, node_index, tensor_index = history
+        node = layer._inbound_nodes[node_index]
+        if id(node) not in recalled:
+            new = {id(t): rebuild(t) for t in node.input_tensors}
+            if all(new[id(t)] is t for t in node.input_tensors):
+                recalled[id(node)] = None
+            else:
+                swap = lambda v: new.get(id(v), v) if isinstance(v, KerasTensor) else v  # noqa: E731
+                result = layer(
+                    *tree.map_structure(swap, node.call_args),
+                    **tree.map_structure(swap, node.call_kwargs),
+                )
+                recalled[id(node)] = [
+                    t for t in tree.flatten(result) if isinstance(t, KerasTensor)
+                ]
+        outputs_of_node = recalled[id(node)]
+        return tensor if outputs_of_node is None else outputs_of_node[tensor_index]
+
+    new_inputs = tree.pack_sequence_as(inputs, [fresh.get(id(t), t) for t in flat])
+    new_outputs = tree.pack_sequence_as(
+        outputs, [rebuild(t) for t in tree.flatten(outputs)]
+    )
+    return new_inputs, new_outputs
 
 
 def _fill(structure, values):

@@ -4,7 +4,6 @@ as `keras.quantizers`."""
 import inspect
 
 from lamina.backend.naming import to_snake_case
-from lamina.saving import serialization_lib as _serialization_lib
 from lamina.quantizers.quantization_config import (
     AWQConfig,
     Float8QuantizationConfig,
@@ -25,6 +24,7 @@ from lamina.quantizers.quantizers import (
     quantize_and_dequantize,
     unpack_int4,
 )
+from lamina.saving import serialization_lib as _serialization_lib
 
 ALL_OBJECTS = {
     Quantizer,

@@ -295,8 +295,11 @@ class FeatureSpace(Layer):
             for cross in self.crosses
         }
         self.one_hot_encoders = {}
+        self.concat = None  # the Concatenate of the symbolic encoding
         self._is_adapted = False
         self._encoders_built = False
+        self._inputs = None
+        self._encoded = None
 
     def _standardize_feature(self, key, feature):
         if isinstance(feature, Feature):
@@ -505,52 +508,62 @@ class FeatureSpace(Layer):
 
     def get_inputs(self):
         """Dict of feature name to a symbolic `Input(shape=(1,))` of the
-        feature's dtype, for numeric features.
+        feature's dtype (`"string"` for text): the inputs of a model that
+        takes raw data (see `get_encoded_features`)."""
+        if self._inputs is None:
+            from lamina.layers import Input
 
-        Raises:
-            NotImplementedError: For string features: lamina's symbolic
-                tensors are numeric (call the FeatureSpace on raw data, then
-                the model on its result).
-        """
-        from lamina.layers import Input
-
-        strings = [k for k, f in self.features.items() if f.dtype == "string"]
-        if strings:
-            raise NotImplementedError(
-                f"FeatureSpace.get_inputs(): features {strings} are strings, and "
-                "lamina's symbolic Inputs are numeric. Encode raw data with "
-                "`feature_space(data)` and build the model on "
-                "`feature_space.get_encoded_features()` instead."
-            )
-        return {
-            key: Input(shape=(1,), dtype=feature.dtype, name=key)
-            for key, feature in self.features.items()
-        }
+            self._inputs = {
+                key: Input(shape=(1,), dtype=feature.dtype, name=key)
+                for key, feature in self.features.items()
+            }
+        return self._inputs
 
     def get_encoded_features(self):
-        """Symbolic `Input`s shaped like the encoded features (one of width
-        `n` for `"concat"`, a dict of them for `"dict"`): build the model that
-        takes `feature_space(data)` on them."""
-        from lamina.layers import Input
+        """The encoding of `get_inputs()` as symbolic tensors: one float
+        tensor for `"concat"`, a dict of them for `"dict"`.
 
+        As in Keras, build the model on them, and a second one from the raw
+        inputs for inference:
+
+        ```python
+        encoded = feature_space.get_encoded_features()
+        outputs = lamina.layers.Dense(1)(encoded)
+        training_model = lamina.Model(encoded, outputs)  # on feature_space(x)
+        inference_model = lamina.Model(feature_space.get_inputs(), outputs)
+        ```
+        """
+        if self._encoded is not None:
+            return self._encoded
         if not self._encoders_built:
             self._build_encoders()
-        probe = {
-            key: np.zeros((1,), dtype=_probe_dtype(feature.dtype))
-            for key, feature in self.features.items()
-        }
-        encoded = self.__call__(probe) if self.output_mode == "dict" else None
-        if encoded is None:
-            width = int(self.__call__(probe).shape[-1])
-            return Input(shape=(width,), name="encoded_features")
-        return {
-            key: Input(
-                shape=tuple(value.shape[1:]),
-                dtype=backend.standardize_dtype(value.dtype),
-                name=key,
-            )
-            for key, value in encoded.items()
-        }
+        from lamina import ops
+        from lamina.layers import Concatenate
+
+        inputs = self.get_inputs()
+        encoded = self._preprocess(inputs)
+        encoded.update(self._cross(encoded))
+        results = {}
+        for key, _ in self._specs():
+            value = encoded[key]
+            if key in self.one_hot_encoders:
+                value = self.one_hot_encoders[key](value)
+            results[key] = value
+        if self.output_mode == "dict":
+            self._encoded = results
+            return results
+        for key, value in results.items():
+            if not (backend.is_float_dtype(value.dtype) or value.dtype == "bool"):
+                raise ValueError(
+                    f"FeatureSpace: cannot concatenate feature {key!r}: it is not "
+                    f"encoded (dtype {value.dtype}). Use output_mode='dict' or a "
+                    "'one_hot'/'float' output_mode for it."
+                )
+        if self.concat is None:
+            self.concat = Concatenate(axis=-1, name=f"{self.name}_concat")
+        floats = [ops.cast(value, backend.floatx()) for value in results.values()]
+        self._encoded = self.concat(floats)
+        return self._encoded
 
     # --- saving -----------------------------------------------------------------
 

@@ -132,15 +132,31 @@ def test_encoded_features_build_a_model_that_fits_on_the_encoding():
     assert np.isfinite(history.history["loss"]).all()
 
 
-def test_get_inputs_for_numeric_features_and_a_clear_error_for_strings():
-    fs = FeatureSpace({"age": "float", "rooms": "integer_hashed"})
+def test_raw_inputs_give_an_inference_model_equal_to_the_training_model(tmp_path):
+    fs = _space(crosses=[("city", "rooms")], crossing_dim=8)
+    fs.adapt(DATA)
     inputs = fs.get_inputs()
     assert {k: (tuple(v.shape), v.dtype) for k, v in inputs.items()} == {
         "age": ((None, 1), "float32"),
+        "city": ((None, 1), "string"),
         "rooms": ((None, 1), "int32"),
     }
-    with pytest.raises(NotImplementedError, match=r"\['city'\] are strings"):
-        _space().get_inputs()
+    encoded = fs.get_encoded_features()
+    outputs = layers.Dense(1)(encoded)
+    training_model = lamina.Model(encoded, outputs)
+    inference_model = lamina.Model(inputs, outputs)
+    raw = {key: np.array(values) for key, values in DATA.items()}
+    np.testing.assert_allclose(
+        inference_model.predict(raw, verbose=0),
+        training_model.predict(fs(DATA), verbose=0),
+        rtol=1e-6,
+    )
+    path = tmp_path / "inference.keras"
+    inference_model.save(path)
+    reloaded = lamina.saving.load_model(path)
+    np.testing.assert_allclose(
+        reloaded.predict(raw, verbose=0), inference_model.predict(raw, verbose=0)
+    )
 
 
 def test_config_is_keras_shaped_and_round_trips():
