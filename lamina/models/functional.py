@@ -393,7 +393,7 @@ class Functional(Model):
             if isinstance(value, dict) and value.get("class_name") in _PLAIN_VALUES:
                 # A slice, `...`, bytes or array argument of an op node.
                 return deserialize_keras_object(value)
-            if isinstance(value, list):
+            if isinstance(value, (list, tuple)):  # tuples: a config not via JSON
                 return [decode(v) for v in value]
             if isinstance(value, dict):
                 return {k: decode(v) for k, v in value.items()}
@@ -406,7 +406,7 @@ class Functional(Model):
             ):
                 layer_name, index, _ = value["config"]["keras_history"]
                 return (layer_name, index) in produced
-            if isinstance(value, list):
+            if isinstance(value, (list, tuple)):
                 return all(ready(v) for v in value)
             if isinstance(value, dict):
                 return all(ready(v) for v in value.values())

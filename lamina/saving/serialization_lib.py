@@ -90,8 +90,23 @@ _TOP_LEVEL_NAMES = {
 # Classes Keras writes under their private module with `registered_name` set
 # (observed in Keras 3.15 files); Keras cannot load "keras.Functional".
 _KERAS_PRIVATE_MODULES = {"Functional": "keras.src.models.functional"}
+# Layers Keras defines inside its application modules without exporting them:
+# written under the private module with `registered_name` set, read from the
+# lamina application module of the same name.
+_KERAS_APPLICATION_LAYERS = {
+    "LayerScale": "keras.src.applications.convnext",
+    "StochasticDepth": "keras.src.applications.convnext",
+    "CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
+}
 # Classes Keras exports (and names in configs) under another name.
 _KERAS_EXPORT_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
+
+
+def _keras_application_layer(cls):
+    module = _KERAS_APPLICATION_LAYERS.get(cls.__name__)
+    return module is not None and cls.__module__ == (
+        "lamina.applications." + module.rsplit(".", 1)[1]
+    )
 
 
 def _public_namespace(obj):
@@ -193,6 +208,13 @@ def serialize_keras_object(obj):
                 "class_name": _KERAS_EXPORT_NAMES.get(cls.__name__, cls.__name__),
                 "config": serialize_keras_object(config),
                 "registered_name": None,
+            }
+        elif _keras_application_layer(cls):
+            result = {
+                "module": _KERAS_APPLICATION_LAYERS[cls.__name__],
+                "class_name": cls.__name__,
+                "config": serialize_keras_object(config),
+                "registered_name": cls.__name__,
             }
         else:
             result = {
@@ -416,6 +438,11 @@ def _public_lookup(name, module):
     """A lamina object exported under the Keras namespace `module`, or None."""
     if not isinstance(module, str):
         return None
+    if _KERAS_APPLICATION_LAYERS.get(name) == module:
+        owner = importlib.import_module(
+            "lamina.applications." + module.rsplit(".", 1)[1]
+        )
+        return getattr(owner, name)
     if module.startswith("keras.src."):
         parts = module.split(".")[2:]
         families = [p for p in parts if p in _KERAS_SRC_FAMILIES]
