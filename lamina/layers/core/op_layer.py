@@ -11,7 +11,10 @@ import inspect
 
 from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.backend.naming import to_snake_case, uniquify
-from lamina.layers.core._keras_op_args import KERAS_OP_CONFIG_ARGS
+from lamina.layers.core._keras_op_args import (
+    KERAS_OP_CLASS_NAMES,
+    KERAS_OP_CONFIG_ARGS,
+)
 from lamina.layers.layer import Layer
 from lamina.ops import operation
 
@@ -56,7 +59,8 @@ class OpLayer(Layer):
 
     @property
     def keras_class_name(self) -> str:
-        return _camel_case(self.fn.__name__)
+        name = self.fn.__name__
+        return KERAS_OP_CLASS_NAMES.get(name) or _camel_case(name)
 
     @property
     def keras_module(self) -> str:
@@ -89,10 +93,17 @@ class OpLayer(Layer):
 
     @classmethod
     def from_keras_config(cls, config):
-        """Rebuild from `{"class_name": "Add", "config": {"name": ...}}`."""
-        ops = importlib.import_module("lamina.ops")
-        op_name = to_snake_case(config["class_name"])
-        fn = getattr(ops, op_name, None)
+        """Rebuild from `{"class_name": "Add", "config": {"name": ...}}`
+        (looked up in the op family its module names, e.g. `ops.image` for
+        `keras.src.ops.image`, then in `lamina.ops`)."""
+        class_name = config["class_name"]
+        op_name = _OP_NAMES_BY_CLASS.get(class_name) or to_snake_case(class_name)
+        fn = None
+        for module_name in _lamina_modules(config.get("module")):
+            fn = getattr(importlib.import_module(module_name), op_name, None)
+            if fn is not None and operation.is_op(fn):
+                break
+            fn = None
         if fn is None:
             raise ValueError(
                 f"The config uses the op {config['class_name']!r} "
@@ -101,6 +112,26 @@ class OpLayer(Layer):
         inner = dict(config["config"])
         name = inner.pop("name", None)
         return cls(getattr(fn, "__wrapped__", fn), name=name, op_kwargs=inner)
+
+
+_OP_NAMES_BY_CLASS = {v: k for k, v in KERAS_OP_CLASS_NAMES.items()}
+
+
+def _lamina_modules(keras_module):
+    """`lamina.ops.<family>` for `keras.src.ops.<family>` when lamina has such
+    a submodule (image, linalg, nn, ...), then `lamina.ops`."""
+    parts = (keras_module or "").split(".")
+    family = (
+        parts[3] if len(parts) > 3 and parts[:3] == ["keras", "src", "ops"] else None
+    )
+    names = ["lamina.ops"]
+    if family and family not in ("numpy", "core"):
+        try:
+            importlib.import_module(f"lamina.ops.{family}")
+            names.insert(0, f"lamina.ops.{family}")
+        except ImportError:
+            pass
+    return names
 
 
 def _symbolic_op_handler(fn, args, kwargs):
