@@ -53,7 +53,7 @@ def deserialize(config, custom_objects=None) -> DTypePolicy:
         raise NotImplementedError(
             f"Cannot load a {class_name}: lamina does not implement GPTQ or AWQ "
             "quantization. Supported quantized policies: QuantizedDTypePolicy "
-            "(int8)."
+            "(int8), Int4DTypePolicy, QuantizedFloat8DTypePolicy."
         )
     return deserialize_keras_object(
         config,

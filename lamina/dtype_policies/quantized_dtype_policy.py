@@ -164,8 +164,9 @@ def quantized_policy_from_name(name) -> QuantizedDTypePolicy:
     if mode.startswith(("gptq", "awq")):
         raise NotImplementedError(
             f"The dtype policy {name!r} asks for {mode.split('/')[0].upper()} "
-            "quantization; lamina does not implement GPTQ or AWQ quantization. Supported: "
-            "'int8_from_<policy>' (model.quantize('int8'))."
+            "quantization; lamina does not implement GPTQ or AWQ quantization. "
+            "Supported: 'int8_from_<policy>', 'int4/<block_size>_from_<policy>' "
+            "and 'float8_from_<policy>'."
         )
     if mode.startswith("float8"):
         return QuantizedFloat8DTypePolicy(mode, source_name)

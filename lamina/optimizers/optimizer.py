@@ -327,7 +327,13 @@ class Optimizer(_OptimizerState):
         missing = tuple(
             i
             for g, i in zip(grads, indices)
-            if g is None and self._trainable_variables[i].requires_grad
+            if g is None
+            and self._trainable_variables[i].requires_grad
+            # float8 scales: written by the backward pass itself, as Keras's
+            # optimizer writes them from their "gradient".
+            and not getattr(
+                self._trainable_variables[i], "overwrite_with_gradient", False
+            )
         )
         if missing and missing not in self._missing_gradient_warned:
             self._missing_gradient_warned.add(missing)

@@ -101,8 +101,10 @@ class Int8QuantizationConfig(QuantizationConfig):
 
 
 class Int4QuantizationConfig(QuantizationConfig):
-    """Int4 quantization settings (lamina's layers do not run int4 yet; the
-    config exists so Keras configs load and can be inspected).
+    """Int4 quantization: int4 weights packed two per byte, either one scale
+    per output channel or, in groups of `block_size` contracted rows, a scale
+    and a zero point per group; inputs stay float unless an activation
+    quantizer is given.
 
     Args:
         weight_quantizer: Quantizer for the weights (value range `(-8, 7)`,
@@ -169,7 +171,7 @@ class Int4QuantizationConfig(QuantizationConfig):
 
 
 class Float8QuantizationConfig(QuantizationConfig):
-    """Marks float8 training (lamina's layers do not run float8 yet); it takes
+    """Float8 training with delayed scaling (`quantize("float8")`); it takes
     no quantizers."""
 
     def __init__(self):
@@ -194,7 +196,7 @@ class _UnsupportedConfig(QuantizationConfig):
         raise NotImplementedError(
             f"{type(self).__name__}: {self._algorithm} quantization needs "
             "calibration on a dataset, which lamina does not implement. "
-            "Supported: model.quantize('int8'), with Int8QuantizationConfig."
+            "Supported: model.quantize() with 'int8', 'int4' or 'float8'."
         )
 
 

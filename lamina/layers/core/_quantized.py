@@ -1,4 +1,8 @@
-"""int8 weight quantization for Dense, EinsumDense and Embedding, as Keras 3 does it.
+"""Weight quantization for Dense, EinsumDense and Embedding, as Keras 3 does it.
+
+This module holds what the modes share (checks, policies, save order) and
+int8; `_quantized_int4` and `_quantized_float8` hold the other two modes
+(Embedding has no float8 mode, as in Keras).
 
 `layer.quantize("int8")` replaces the float kernel with an int8 kernel and a
 float `kernel_scale` (Keras's names and variable order, so files move both ways)
@@ -27,7 +31,8 @@ from lamina.layers.core._quantized_einsum import (
 from lamina.quantizers import quantization_config as _configs
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
-SUPPORTED_MODES = ("int8",)
+SUPPORTED_MODES = ("int8", "int4", "float8")
+_EMBEDDING_MODES = ("int8", "int4")
 
 # Keras writes variables of quantized layers in this order (not trainable-first).
 _DENSE_SAVE_ORDER = ("kernel", "bias", "kernel_scale")
@@ -57,15 +62,14 @@ def serialize_config(config):
     return serialize_keras_object(config)
 
 
-def unsupported_mode_error(layer, mode) -> NotImplementedError:
+def unsupported_mode_error(layer, mode, supported=SUPPORTED_MODES):
     return NotImplementedError(
         f"Layer '{layer.name}' ({type(layer).__name__}): quantization mode "
-        f"{mode!r} is not implemented in lamina; supported modes: "
-        f"{SUPPORTED_MODES}. Use layer.quantize('int8')."
+        f"{mode!r} is not supported; supported modes: {supported}."
     )
 
 
-def _prepare(layer, cls, mode, type_check, config):
+def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
     """Resolve the config and check the layer can be quantized (Keras's
     checks, in its order)."""
     if type_check and type(layer) is not cls:
@@ -86,9 +90,9 @@ def _prepare(layer, cls, mode, type_check, config):
             f"Layer '{layer.name}' is already quantized with dtype_policy="
             f"'{layer.dtype_policy.name}'; got mode={mode!r}."
         )
-    if mode not in SUPPORTED_MODES:
-        raise unsupported_mode_error(layer, mode)
-    if layer.compute_dtype == "float16":
+    if mode not in supported:
+        raise unsupported_mode_error(layer, mode, supported)
+    if mode == "int8" and layer.compute_dtype == "float16":
         raise ValueError(
             f"Quantization mode={mode!r} does not work well with "
             "compute_dtype='float16'. Load the layer with another policy, such "
@@ -117,9 +121,21 @@ def _assign(param, value):
         param.copy_(torch.as_tensor(value).to(param.device).reshape(param.shape))
 
 
-def _set_quantized_policy(layer, mode):
+def _set_quantized_policy(layer, mode, config=None):
     if layer.dtype_policy.quantization_mode is None:
+        if mode == "int4":
+            from lamina.layers.core import _quantized_int4
+
+            mode = _quantized_int4.policy_mode(layer, config)
         layer.dtype_policy = f"{mode}_from_{layer.dtype_policy.name}"
+
+
+def _build_mode(layer, config, supported=SUPPORTED_MODES):
+    """The mode to build: the config's, else the layer's policy's."""
+    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
+    if mode not in supported:
+        raise unsupported_mode_error(layer, mode, supported)
+    return mode
 
 
 def _install(layer, call, product=None, inputs_grad=None, save_order=None):
@@ -228,8 +244,12 @@ class _QuantizedProduct(torch.autograd.Function):
 
 
 def _finish(layer, x):
-    if layer.bias is not None:
-        x = x + layer.bias
+    bias = layer.bias
+    if bias is not None:
+        if bias.dtype != x.dtype and layer.autocast:
+            # Keras reads variables in the compute dtype (mixed policies).
+            bias = bias.to(x.dtype)
+        x = x + bias
     if layer._linear_activation:
         return x
     return layer.activation(x)
@@ -243,6 +263,20 @@ def quantize_dense(layer, mode, type_check, config):
 
     config = _prepare(layer, Dense, mode, type_check, config)
     layer.quantization_config = config
+    if config.mode == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        _quantized_int4.quantize_dense(layer, config)
+    elif config.mode == "float8":
+        from lamina.layers.core import _quantized_float8
+
+        _quantized_float8.quantize(layer, config)
+    else:
+        _quantize_dense_int8(layer, config)
+    _set_quantized_policy(layer, config.mode, config)
+
+
+def _quantize_dense_int8(layer, config):
     quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=0)
     kernel = layer.kernel
     values, scale = quantizer(kernel.detach(), to_numpy=True)
@@ -250,15 +284,21 @@ def quantize_dense(layer, mode, type_check, config):
     build_dense(layer, tuple(kernel.shape), config)
     _assign(layer.kernel, values)
     _assign(layer.kernel_scale, scale.squeeze(0))
-    _set_quantized_policy(layer, config.mode)
 
 
 def build_dense(layer, kernel_shape, config):
-    """Create Dense's int8 variables (called by `quantize` and by `build` under
-    a quantized policy)."""
-    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
-    if mode not in SUPPORTED_MODES:
-        raise unsupported_mode_error(layer, mode)
+    """Create Dense's quantized variables (called by `quantize` and by `build`
+    under a quantized policy; float8 leaves the float kernel to `build`)."""
+    mode = _build_mode(layer, config)
+    if mode == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        return _quantized_int4.build_dense(layer, kernel_shape, config)
+    if mode == "float8":
+        from lamina.layers.core import _quantized_float8
+
+        _quantized_float8.add_variables(layer)
+        return _quantized_float8.install(layer, _quantized_float8._dense_call)
     layer.inputs_quantizer = _inputs_quantizer(config)
     layer.kernel = _add_int8(layer, "kernel", kernel_shape)
     layer.kernel_scale = _add_scale(layer, "kernel_scale", (layer.units,))
@@ -309,6 +349,20 @@ def quantize_einsum_dense(layer, mode, type_check, config):
 
     config = _prepare(layer, EinsumDense, mode, type_check, config)
     layer.quantization_config = config
+    if config.mode == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        _quantized_int4.quantize_einsum_dense(layer, config)
+    elif config.mode == "float8":
+        from lamina.layers.core import _quantized_float8
+
+        _quantized_float8.quantize(layer, config)
+    else:
+        _quantize_einsum_dense_int8(layer, config)
+    _set_quantized_policy(layer, config.mode, config)
+
+
+def _quantize_einsum_dense_int8(layer, config):
     info = einsum_info(layer)
     quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=info["kernel_reduced"])
     kernel = layer._kernel
@@ -318,14 +372,21 @@ def quantize_einsum_dense(layer, mode, type_check, config):
     build_einsum_dense(layer, tuple(kernel.shape), config)
     _assign(layer._kernel, values)
     _assign(layer.kernel_scale, scale)
-    _set_quantized_policy(layer, config.mode)
 
 
 def build_einsum_dense(layer, kernel_shape, config):
-    """Create EinsumDense's int8 variables (by `quantize` or `build`)."""
-    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
-    if mode not in SUPPORTED_MODES:
-        raise unsupported_mode_error(layer, mode)
+    """Create EinsumDense's quantized variables (by `quantize` or `build`;
+    float8 leaves the float kernel to `build`)."""
+    mode = _build_mode(layer, config)
+    if mode == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        return _quantized_int4.build_einsum_dense(layer, kernel_shape, config)
+    if mode == "float8":
+        from lamina.layers.core import _quantized_float8
+
+        _quantized_float8.add_variables(layer)
+        return _quantized_float8.install(layer, _quantized_float8._einsum_call)
     info = einsum_info(layer)
     layer.inputs_quantizer = _inputs_quantizer(config)
     layer.quantization_axis = tuple(info["input_reduced"])
@@ -384,8 +445,18 @@ def _einsum_int8_inputs_grad(self, upstream, kernel, kernel_scale):
 def quantize_embedding(layer, mode, type_check, config):
     from lamina.layers.core.embedding import Embedding
 
-    config = _prepare(layer, Embedding, mode, type_check, config)
+    config = _prepare(layer, Embedding, mode, type_check, config, _EMBEDDING_MODES)
     layer.quantization_config = config
+    if config.mode == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        _quantized_int4.quantize_embedding(layer, config)
+    else:
+        _quantize_embedding_int8(layer, config)
+    _set_quantized_policy(layer, config.mode, config)
+
+
+def _quantize_embedding_int8(layer, config):
     quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=-1)
     embeddings = layer.embeddings
     values, scale = quantizer(embeddings.detach(), to_numpy=True)
@@ -393,14 +464,14 @@ def quantize_embedding(layer, mode, type_check, config):
     build_embedding(layer, config)
     _assign(layer.embeddings, values)
     _assign(layer.embeddings_scale, scale.squeeze(-1))
-    _set_quantized_policy(layer, config.mode)
 
 
 def build_embedding(layer, config):
-    """Create Embedding's int8 variables (by `quantize` or `build`)."""
-    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
-    if mode not in SUPPORTED_MODES:
-        raise unsupported_mode_error(layer, mode)
+    """Create Embedding's quantized variables (by `quantize` or `build`)."""
+    if _build_mode(layer, config, _EMBEDDING_MODES) == "int4":
+        from lamina.layers.core import _quantized_int4
+
+        return _quantized_int4.build_embedding(layer, config)
     layer.embeddings = _add_int8(
         layer, "embeddings", (layer.input_dim, layer.output_dim)
     )
@@ -476,7 +547,13 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             warnings.warn(str(error), stacklevel=3)
     if changed:
         # Step functions and the trainer's parameter list saw the float kernels.
-        for key in ("_compiled_train", "_compiled_test", "_compiled_predict"):
+        # float8 layers are eager-only, so whether jit applies is asked again.
+        for key in (
+            "_compiled_train",
+            "_compiled_test",
+            "_compiled_predict",
+            "_jit_usable",
+        ):
             model.__dict__.pop(key, None)
         model._compiled_forward = None
         model._trainable_params = None

@@ -26,7 +26,10 @@ class Dense(Layer):
 
     Input shape `(batch, ..., input_dim)`; output shape `(batch, ..., units)`.
     The kernel has Keras's layout `(input_dim, units)`. After `quantize("int8")`
-    it is an int8 `kernel` with a float `kernel_scale` per output.
+    it is an int8 `kernel` with a float `kernel_scale` per output; after
+    `quantize("int4")` an int8 `kernel` of shape `(input_dim, ceil(units / 2))`
+    holding two int4 values per byte; `quantize("float8")` keeps the float
+    kernel and adds float8 scaling variables.
 
     Example:
     >>> tuple(lamina.layers.Dense(4)(np.ones((2, 3), "float32")).shape)
@@ -82,10 +85,11 @@ class Dense(Layer):
                 f"Layer '{self.name}' (Dense) needs the size of the inputs' last axis "
                 f"to create its kernel; got input shape {tuple(input_shape)}."
             )
-        if self.dtype_policy.quantization_mode is not None:
-            # A quantized model loading: int8 variables straight away.
+        mode = self.dtype_policy.quantization_mode
+        if mode is not None:
+            # A quantized model loading: quantized variables straight away.
             _quantized.build_dense(self, (in_dim, self.units), self.quantization_config)
-        else:
+        if mode in (None, "float8"):  # float8 trains a float kernel
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=(in_dim, self.units),
@@ -126,22 +130,26 @@ class Dense(Layer):
 
     @property
     def quantization_mode(self):
-        """The quantization mode (`"int8"`), `None` if not quantized."""
+        """The quantization mode (`"int8"`, `"int4"`, `"float8"`), `None` if
+        not quantized."""
         return self.dtype_policy.quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Replace the float kernel with an int8 kernel and a per-output scale.
+        """Quantize the kernel: int8 or int4 weights with scales, or float8
+        training.
 
         Args:
-            mode: `"int8"` (the only mode lamina implements).
+            mode: `"int8"`, `"int4"` or `"float8"`; may be left out when
+                `config` is given.
             type_check: Refuse subclasses of Dense. Defaults to `True`.
-            config: A `lamina.quantizers.Int8QuantizationConfig` choosing the
-                weight and input quantizers. Defaults to `None` (Keras's
-                defaults: weights per output channel, inputs per row).
+            config: A `lamina.quantizers.QuantizationConfig` of the mode
+                (`Int8QuantizationConfig`, `Int4QuantizationConfig` with its
+                `block_size`, `Float8QuantizationConfig`). Defaults to `None`
+                (Keras's defaults for the mode).
 
         Raises:
             ValueError: if the layer is not built or already quantized.
-            NotImplementedError: for modes other than `"int8"`.
+            NotImplementedError: for the GPTQ and AWQ modes.
         """
         _quantized.quantize_dense(self, mode, type_check, config)
 

@@ -115,12 +115,13 @@ class EinsumDense(Layer):
             config["input_axes"] = info.input_axes
             config["output_axes"] = info.output_axes
             kernel_initializer = type(kernel_initializer).from_config(config)
-        if self.dtype_policy.quantization_mode is not None:
-            # A quantized model loading: int8 variables straight away.
+        mode = self.dtype_policy.quantization_mode
+        if mode is not None:
+            # A quantized model loading: quantized variables straight away.
             _quantized.build_einsum_dense(
                 self, tuple(info.kernel_shape), self.quantization_config
             )
-        else:
+        if mode in (None, "float8"):  # float8 trains a float kernel
             self._kernel = self.add_weight(
                 name="kernel",
                 shape=tuple(info.kernel_shape),
@@ -174,22 +175,26 @@ class EinsumDense(Layer):
 
     @property
     def quantization_mode(self):
-        """The quantization mode (`"int8"`), `None` if not quantized."""
+        """The quantization mode (`"int8"`, `"int4"`, `"float8"`), `None` if
+        not quantized."""
         return self.dtype_policy.quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Replace the float kernel with an int8 kernel and a float
-        `kernel_scale` laid out along the output's axes, as Keras does.
+        """Quantize the kernel as Keras does: `"int8"` (an int8 kernel and a
+        float `kernel_scale` laid out along the output's axes), `"int4"` (the
+        kernel flattened to `(contracted, other)` and packed two values per
+        byte) or `"float8"` (float8 training of the float kernel).
 
         Args:
-            mode: `"int8"` (the only mode lamina implements).
+            mode: `"int8"`, `"int4"` or `"float8"`; may be left out when
+                `config` is given.
             type_check: Refuse subclasses of EinsumDense. Defaults to `True`.
-            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
-                `None` (Keras's defaults).
+            config: A `lamina.quantizers.QuantizationConfig` of the mode.
+                Defaults to `None` (Keras's defaults for the mode).
 
         Raises:
             ValueError: if the layer is not built or already quantized.
-            NotImplementedError: for modes other than `"int8"`.
+            NotImplementedError: for the GPTQ and AWQ modes.
         """
         _quantized.quantize_einsum_dense(self, mode, type_check, config)
 

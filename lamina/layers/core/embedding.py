@@ -106,7 +106,7 @@ class Embedding(Layer):
         if self.built:
             return
         if self.dtype_policy.quantization_mode is not None:
-            # A quantized model loading: int8 variables straight away.
+            # A quantized model loading: quantized variables straight away.
             _quantized.build_embedding(self, self.quantization_config)
             self.built = True
             return
@@ -141,22 +141,26 @@ class Embedding(Layer):
 
     @property
     def quantization_mode(self):
-        """The quantization mode (`"int8"`), `None` if not quantized."""
+        """The quantization mode (`"int8"`, `"int4"`), `None` if not
+        quantized."""
         return self.dtype_policy.quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Replace the float matrix with int8 `embeddings` and a float
-        `embeddings_scale` per row, as Keras does.
+        """Replace the float matrix with quantized `embeddings` and float
+        `embeddings_scale`, as Keras does: `"int8"` (one scale per row) or
+        `"int4"` (two values per byte along `output_dim`; per row, or per row
+        and group of `block_size` columns with an `embeddings_zero`).
 
         Args:
-            mode: `"int8"` (the only mode lamina implements).
+            mode: `"int8"` or `"int4"`; may be left out when `config` is given.
             type_check: Refuse subclasses of Embedding. Defaults to `True`.
-            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
-                `None` (Keras's defaults).
+            config: An `Int8QuantizationConfig` or `Int4QuantizationConfig`.
+                Defaults to `None` (Keras's defaults for the mode).
 
         Raises:
             ValueError: if the layer is not built or already quantized.
-            NotImplementedError: for modes other than `"int8"`.
+            NotImplementedError: for `"float8"` (as in Keras) and the GPTQ
+                and AWQ modes.
         """
         _quantized.quantize_embedding(self, mode, type_check, config)
 
