@@ -8,6 +8,7 @@ import torch
 
 from lamina import backend
 from lamina.layers.layer import Layer
+from lamina.utils.bounding_boxes import clip_to_image_size, convert_format
 
 # Keras's fill modes, with SciPy's `ndimage` meanings:
 #   reflect  (d c b a | a b c d | d c b a)  mirror (d c b | a b c d | c b a)
@@ -39,11 +40,25 @@ class BaseImagePreprocessingLayer(Layer):
     train mode, which is how these layers start (Keras applies them when called
     directly; `model.predict` / `evaluate` and `layer.eval()` turn them off).
 
+    Like Keras's layers, these also take a dict `{"images": ..., "labels":
+    ..., "bounding_boxes": {"boxes": ..., "labels": ...},
+    "segmentation_masks": ...}` (only `"images"` is required) and return a
+    dict with the same keys: one random draw
+    (`get_random_transformation`) moves every part alike, through
+    `transform_images`, `transform_labels`, `transform_bounding_boxes` and
+    `transform_segmentation_masks`. Layers that only change colours pass
+    labels, boxes and masks through; geometric layers move the boxes
+    (in `bounding_box_format`, clipped to the output image, with the label of
+    a box left with no area set to -1) and resample the masks with nearest
+    interpolation.
+
     Args:
         factor: A number or a pair `(lower, upper)` within `_FACTOR_BOUNDS`,
             stored as `self.factor = (lower, upper)` (layers that use it).
-        bounding_box_format: Accepted for Keras compatibility; lamina's image
-            layers transform image tensors only.
+        bounding_box_format: Format of the boxes of dict inputs (`"xyxy"`,
+            `"rel_xyxy"`, `"center_xywh"`, ...; see
+            `lamina.utils.bounding_boxes.convert_format`). Required when the
+            input has `"bounding_boxes"`.
         data_format: `"channels_last"` or `"channels_first"`. Defaults to
             `lamina.backend.image_data_format()`.
     """
@@ -103,13 +118,44 @@ class BaseImagePreprocessingLayer(Layer):
     def _transform_images(self, images, transformation):
         raise NotImplementedError
 
+    def transform_labels(self, labels, transformation, training=True):
+        """The `"labels"` of a dict input after the layer: unchanged by the
+        layers that keep each image's class. Subclasses that mix images
+        override it; otherwise it raises `NotImplementedError`, as Keras's
+        base class does."""
+        if _part_status(self, "labels") == _KEPT:
+            return labels
+        raise NotImplementedError(_unsupported_message(self, "labels"))
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """The `"bounding_boxes"` dict (`"boxes"` `(batch, N, 4)` in
+        `bounding_box_format`, float32; `"labels"` `(batch, N)`) after the
+        layer: unchanged by colour layers. Geometric subclasses override it;
+        otherwise it raises `NotImplementedError`, as Keras's base class
+        does."""
+        if _part_status(self, "bounding_boxes") == _KEPT:
+            return bounding_boxes
+        raise NotImplementedError(_unsupported_message(self, "bounding_boxes"))
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """The `"segmentation_masks"` `(batch, H, W, 1)` after the layer:
+        unchanged by colour layers; otherwise resampled like the images by
+        `_transform_images` (subclasses that interpolate override this to
+        use nearest interpolation, which keeps class ids)."""
+        status = _part_status(self, "segmentation_masks")
+        if status == _KEPT:
+            return segmentation_masks
+        if status is not None:
+            raise NotImplementedError(_unsupported_message(self, "segmentation_masks"))
+        if training and transformation is not None:
+            return self._transform_images(segmentation_masks, transformation)
+        return segmentation_masks
+
     def call(self, data, training=True):
         if isinstance(data, dict):
-            raise NotImplementedError(
-                f"Layer '{self.name}' ({type(self).__name__}) got a dict; lamina's "
-                "image layers take an image tensor (batch, H, W, C) or (H, W, C) "
-                "only (no bounding boxes or segmentation masks yet)."
-            )
+            return self._call_on_dict(data, training)
         if not isinstance(data, torch.Tensor):
             data = backend.convert_to_tensor(data)
         if data.ndim not in (3, 4):
@@ -125,8 +171,110 @@ class BaseImagePreprocessingLayer(Layer):
         outputs = self.transform_images(data, transformation, training=training)
         return outputs.squeeze(0) if unbatched else outputs
 
+    def _call_on_dict(self, data, training):
+        # 1. Images: a batch (rank 4) or one image (rank 3), batched here.
+        if "images" not in data:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects a dict with "
+                "an 'images' entry (and optionally 'labels', 'bounding_boxes', "
+                f"'segmentation_masks'); got keys {sorted(data)}."
+            )
+        images = _as_tensor(data["images"])
+        if images.ndim not in (3, 4):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects images of rank "
+                "4 (batch, height, width, channels) or 3 (one image); got shape "
+                f"{tuple(images.shape)}."
+            )
+        batched = images.ndim == 4
+        if not batched:
+            images = images.unsqueeze(0)
+        # 2. One random draw moves every part alike.
+        transformation = self.get_random_transformation(images, training=training)
+        outputs = dict(data)
+        images = self.transform_images(images, transformation, training=training)
+        outputs["images"] = images if batched else images.squeeze(0)
+        # 3. The other parts, each batched for its transform and unbatched after.
+        if "bounding_boxes" in data:
+            boxes = self._dense_bounding_boxes(data["bounding_boxes"], batched)
+            boxes = self.transform_bounding_boxes(
+                boxes, transformation, training=training
+            )
+            if not batched:
+                boxes = {k: _squeeze_first(k, v) for k, v in boxes.items()}
+            outputs["bounding_boxes"] = boxes
+        if "labels" in data:
+            labels = _as_tensor(data["labels"])
+            labels = labels if batched else labels.unsqueeze(0)
+            labels = self.transform_labels(labels, transformation, training=training)
+            outputs["labels"] = labels if batched else labels.squeeze(0)
+        if "segmentation_masks" in data:
+            masks = _as_tensor(data["segmentation_masks"])
+            masks = masks if batched else masks.unsqueeze(0)
+            masks = self.transform_segmentation_masks(
+                masks, transformation, training=training
+            )
+            outputs["segmentation_masks"] = masks if batched else masks.squeeze(0)
+        return outputs
+
+    def _dense_bounding_boxes(self, bounding_boxes, batched):
+        """`{"boxes": float32 (batch, N, 4), "labels": (batch, N)}` from the
+        input's box dict (tensors, arrays or lists; a batch given as lists of
+        unequal length is padded with boxes of 0 and labels of -1)."""
+        if not self.bounding_box_format:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) got a "
+                "'bounding_boxes' entry but no `bounding_box_format`. Create the "
+                f"layer with one, e.g. {type(self).__name__}(..., "
+                "bounding_box_format='xyxy')."
+            )
+        if (
+            not isinstance(bounding_boxes, dict)
+            or "boxes" not in bounding_boxes
+            or "labels" not in bounding_boxes
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects "
+                "`bounding_boxes` to be a dict with 'boxes' and 'labels'; got "
+                f"{bounding_boxes!r}."
+            )
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        if batched and isinstance(boxes, (list, tuple)):
+            boxes, labels = _pad_ragged(boxes, labels)
+        boxes = _as_tensor(boxes).to(torch.float32)
+        labels = _as_tensor(labels)
+        expected = 3 if batched else 2
+        if boxes.ndim != expected or boxes.shape[-1] != 4:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects boxes of shape "
+                + ("(batch, num_boxes, 4)" if batched else "(num_boxes, 4)")
+                + f" for {'a batch of images' if batched else 'one image'}; got "
+                f"shape {tuple(boxes.shape)}."
+            )
+        if not batched:
+            boxes, labels = boxes.unsqueeze(0), labels.unsqueeze(0)
+        return {**bounding_boxes, "boxes": boxes, "labels": labels}
+
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            return self._dict_output_shape(input_shape)
         return tuple(input_shape)
+
+    def _dict_output_shape(self, input_shape):
+        """Shapes of a dict input's outputs: the images' from
+        `compute_output_shape`, the masks' with the images' new height and
+        width, the other entries as they came."""
+        shapes = dict(input_shape)
+        images = tuple(self.compute_output_shape(tuple(input_shape["images"])))
+        shapes["images"] = images
+        if "segmentation_masks" in input_shape:
+            masks = list(input_shape["segmentation_masks"])
+            offset = 2 if self.data_format == "channels_first" else 3
+            masks[len(masks) - offset : len(masks) - offset + 2] = self._height_width(
+                images
+            )
+            shapes["segmentation_masks"] = tuple(masks)
+        return shapes
 
     def get_config(self):
         config = {**super().get_config(), "data_format": self.data_format}
@@ -141,12 +289,171 @@ class BaseImagePreprocessingLayer(Layer):
             return shape[-2], shape[-1]
         return shape[-3], shape[-2]
 
+    def _boxes_to(self, bounding_boxes, target, height, width):
+        """A copy of `bounding_boxes` with its boxes converted from the layer's
+        `bounding_box_format` to `target` (pixels of a `height x width`
+        image)."""
+        boxes = bounding_boxes["boxes"]
+        boxes = convert_format(boxes, self.bounding_box_format, target, height, width)
+        return {**bounding_boxes, "boxes": boxes}
+
+    def _boxes_from(self, bounding_boxes, source, height, width):
+        """A copy of `bounding_boxes` with its boxes converted from `source`
+        back to the layer's `bounding_box_format`."""
+        boxes = bounding_boxes["boxes"]
+        boxes = convert_format(boxes, source, self.bounding_box_format, height, width)
+        return {**bounding_boxes, "boxes": boxes}
+
+    def _clip_boxes_from_xyxy(self, bounding_boxes, height, width):
+        """`"xyxy"` boxes clipped to a `height x width` output image (boxes
+        left with no area get label -1), in the layer's format."""
+        bounding_boxes = clip_to_image_size(bounding_boxes, height, width, "xyxy")
+        return self._boxes_from(bounding_boxes, "xyxy", height, width)
+
     @staticmethod
     def _check_choice(layer_name, arg, value, choices):
         if value not in choices:
             raise NotImplementedError(
                 f"{layer_name} got {arg}={value!r}; supported: {choices}."
             )
+
+
+# --- dict inputs --------------------------------------------------------------
+
+_KEPT = "kept"
+_KERAS_UNSUPPORTED = "keras"
+_NOT_YET = "not yet"
+_ALL_KEPT = {
+    "labels": _KEPT,
+    "bounding_boxes": _KEPT,
+    "segmentation_masks": _KEPT,
+}
+# What the built-in layers that keep the base defaults do with each part of a
+# dict input, by class name (a subclass inherits its parent's entry). Keras:
+# colour-only layers return labels, boxes and masks as they are; CutMix,
+# RandomElasticTransform and CLAHE raise NotImplementedError for boxes (CLAHE
+# for labels too). The "not yet" parts work in Keras but not in lamina yet.
+# Layers not listed (user subclasses) follow Keras's base class: labels and
+# boxes raise, masks go through `_transform_images`.
+_DICT_PARTS = {
+    **dict.fromkeys(
+        (
+            "AutoContrast",
+            "Equalization",
+            "RandomBrightness",
+            "RandomColorDegeneration",
+            "RandomColorJitter",
+            "RandomContrast",
+            "RandomErasing",
+            "RandomGaussianBlur",
+            "RandomGrayscale",
+            "RandomHue",
+            "RandomInvert",
+            "RandomPosterization",
+            "RandomSaturation",
+            "RandomSharpness",
+            "Solarization",
+        ),
+        _ALL_KEPT,
+    ),
+    "AugMix": {**_ALL_KEPT, "segmentation_masks": _NOT_YET},
+    "RandAugment": {
+        "labels": _KEPT,
+        "bounding_boxes": _NOT_YET,
+        "segmentation_masks": _NOT_YET,
+    },
+    "RandomPerspective": {
+        "labels": _KEPT,
+        "bounding_boxes": _NOT_YET,
+        "segmentation_masks": _NOT_YET,
+    },
+    "RandomElasticTransform": {
+        "labels": _KEPT,
+        "bounding_boxes": _KERAS_UNSUPPORTED,
+        "segmentation_masks": _NOT_YET,
+    },
+    "MixUp": {
+        "labels": _NOT_YET,
+        "bounding_boxes": _NOT_YET,
+        "segmentation_masks": _NOT_YET,
+    },
+    "CutMix": {
+        "labels": _NOT_YET,
+        "bounding_boxes": _KERAS_UNSUPPORTED,
+        "segmentation_masks": _NOT_YET,
+    },
+    "ContrastLimitedAdaptiveHistogramEqualization": {
+        "labels": _KERAS_UNSUPPORTED,
+        "bounding_boxes": _KERAS_UNSUPPORTED,
+        "segmentation_masks": _KERAS_UNSUPPORTED,
+    },
+}
+_PART_NAMES = {
+    "labels": "class labels",
+    "bounding_boxes": "bounding boxes",
+    "segmentation_masks": "segmentation masks",
+}
+
+
+def _part_status(layer, part):
+    """The `_DICT_PARTS` entry of `layer`'s nearest listed class for `part`,
+    or None for classes not listed."""
+    for cls in type(layer).__mro__:
+        entry = _DICT_PARTS.get(cls.__name__)
+        if entry is not None:
+            return entry[part]
+    return None
+
+
+def _unsupported_message(layer, part):
+    status = _part_status(layer, part)
+    what = _PART_NAMES[part]
+    who = f"Layer '{layer.name}' ({type(layer).__name__})"
+    if status == _NOT_YET:
+        return (
+            f"{who} cannot transform the {what} of a dict input in lamina yet "
+            "(Keras 3 can). Pass the dict without the "
+            f"'{part}' entry, or transform them separately."
+        )
+    if status == _KERAS_UNSUPPORTED:
+        return (
+            f"{who} does not support {what} (Keras 3 does not either). Pass the "
+            f"dict without the '{part}' entry."
+        )
+    return (
+        f"{who} does not define `transform_{part}`, so it cannot transform the "
+        f"{what} of a dict input. Override it in the subclass, or pass the dict "
+        f"without the '{part}' entry."
+    )
+
+
+def _as_tensor(x):
+    return x if isinstance(x, torch.Tensor) else backend.convert_to_tensor(x)
+
+
+def _squeeze_first(key, value):
+    if key in ("boxes", "labels") and isinstance(value, torch.Tensor):
+        return value.squeeze(0)
+    return value
+
+
+def _pad_ragged(boxes, labels):
+    """Per-image lists of boxes and labels of unequal lengths, padded to the
+    longest with boxes of 0 and labels of -1 (Keras's densify defaults)."""
+    boxes = [_as_tensor(b).to(torch.float32).reshape(-1, 4) for b in boxes]
+    labels = [_as_tensor(lab).reshape(-1) for lab in labels]
+    if not boxes:
+        return boxes, labels
+    longest = max(b.shape[0] for b in boxes)
+    device = boxes[0].device
+    padded_boxes = torch.zeros((len(boxes), longest, 4), device=device)
+    padded_labels = torch.full(
+        (len(labels), longest), -1, dtype=labels[0].dtype, device=device
+    )
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        padded_boxes[i, : b.shape[0]] = b
+        padded_labels[i, : lab.shape[0]] = lab
+    return padded_boxes, padded_labels
 
 
 def compute_affine_matrix(

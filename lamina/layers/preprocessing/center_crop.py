@@ -1,7 +1,10 @@
 """CenterCrop: cut the central `height x width` region out of images."""
 
+import torch
+
 from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
 from lamina.layers.preprocessing.resizing import resize_images
+from lamina.utils.bounding_boxes import convert_format
 
 
 class CenterCrop(BaseImagePreprocessingLayer):
@@ -55,7 +58,56 @@ class CenterCrop(BaseImagePreprocessingLayer):
             return images[:, :, rows, cols]
         return images[:, rows, cols, :]
 
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Shifts the boxes into the crop, clipped to it (and scaled with the
+        image when a small image is resized instead)."""
+        height, width = self._height_width(transformation["input_shape"])
+        bounding_boxes = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        if height >= self.height and width >= self.width:
+            top, left = (height - self.height) // 2, (width - self.width) // 2
+            crop_height, crop_width = self.height, self.width
+        else:
+            # The centered window of the target aspect ratio, resized.
+            crop_height = max(min(height, int(width * self.height / self.width)), 1)
+            crop_width = max(min(width, int(height * self.width / self.height)), 1)
+            top, left = (height - crop_height) // 2, (width - crop_width) // 2
+        x1, y1, x2, y2 = torch.split(bounding_boxes["boxes"], 1, dim=-1)
+        x1 = torch.clamp(x1, left, left + crop_width) - left
+        y1 = torch.clamp(y1, top, top + crop_height) - top
+        x2 = torch.clamp(x2, left, left + crop_width) - left
+        y2 = torch.clamp(y2, top, top + crop_height) - top
+        boxes = torch.cat([x1, y1, x2, y2], dim=-1)
+        if (crop_height, crop_width) != (self.height, self.width):
+            # Keras's route: relative to the window, then absolute in the output.
+            boxes = convert_format(boxes, "xyxy", "rel_xyxy", crop_height, crop_width)
+            boxes = convert_format(boxes, "rel_xyxy", "xyxy", self.height, self.width)
+        bounding_boxes["boxes"] = boxes
+        return self._clip_boxes_from_xyxy(bounding_boxes, self.height, self.width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras crops masks as images (in the compute dtype). A small image is
+        # resized instead; masks then use nearest interpolation (Keras's
+        # bilinear would blend class ids).
+        height, width = self._height_width(segmentation_masks.shape)
+        if height >= self.height and width >= self.width:
+            return self.transform_images(segmentation_masks, transformation, training)
+        masks = resize_images(
+            segmentation_masks,
+            (self.height, self.width),
+            interpolation="nearest",
+            crop_to_aspect_ratio=True,
+            data_format=self.data_format,
+        )
+        return masks.to(self._compute_torch_dtype)
+
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            return self._dict_output_shape(input_shape)
         shape = list(input_shape)
         if len(shape) not in (3, 4):
             raise ValueError(

@@ -7,6 +7,7 @@ from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessing
 from lamina.layers.preprocessing.resizing import resize_images
 from lamina.random.random import _uniform
 from lamina.random.seed_generator import make_default_seed
+from lamina.utils.bounding_boxes import crop
 
 
 class RandomCrop(BaseImagePreprocessingLayer):
@@ -55,7 +56,11 @@ class RandomCrop(BaseImagePreprocessingLayer):
         if training and height > self.height and width > self.width:
             h_start = _uniform((), 0, float(height - self.height + 1), None, seed, _CPU)
             w_start = _uniform((), 0, float(width - self.width + 1), None, seed, _CPU)
-            return {"start": (int(h_start), int(w_start)), "resize": False}
+            return {
+                "start": (int(h_start), int(w_start)),
+                "resize": False,
+                "image_size": (height, width),
+            }
         # The largest central window with the target aspect ratio.
         crop_height = max(min(height, int(width * self.height / self.width)), 1)
         crop_width = max(min(width, int(height * self.width / self.height)), 1)
@@ -63,6 +68,7 @@ class RandomCrop(BaseImagePreprocessingLayer):
             "start": ((height - crop_height) // 2, (width - crop_width) // 2),
             "size": (crop_height, crop_width),
             "resize": True,
+            "image_size": (height, width),
         }
 
     def transform_images(self, images, transformation, training=True):
@@ -80,7 +86,61 @@ class RandomCrop(BaseImagePreprocessingLayer):
             ).to(self._compute_torch_dtype)
         return images
 
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Shifts the boxes into the window, clipped to it, and scales them
+        when the window is resized.
+
+        Keras 3.15's RandomCrop mixes up x and y here (it subtracts the row
+        offset from x) and leaves boxes in place at inference while cropping
+        the images; lamina moves the boxes with the images.
+        """
+        height, width = transformation["image_size"]
+        top, left = transformation["start"]
+        crop_height, crop_width = transformation.get("size", (self.height, self.width))
+        bounding_boxes = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        boxes = crop(bounding_boxes["boxes"], top, left, crop_height, crop_width)
+        if (crop_height, crop_width) != (self.height, self.width):
+            scale = torch.tensor(
+                [
+                    self.width / crop_width,
+                    self.height / crop_height,
+                    self.width / crop_width,
+                    self.height / crop_height,
+                ],
+                dtype=boxes.dtype,
+                device=boxes.device,
+            )
+            boxes = boxes * scale
+        bounding_boxes["boxes"] = boxes
+        return self._clip_boxes_from_xyxy(bounding_boxes, self.height, self.width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # The images' window, in the compute dtype as Keras returns masks;
+        # a resized window uses nearest interpolation, keeping class ids.
+        top, left = transformation["start"]
+        size = transformation.get("size", (self.height, self.width))
+        rows, cols = slice(top, top + size[0]), slice(left, left + size[1])
+        if self.data_format == "channels_first":
+            masks = segmentation_masks[:, :, rows, cols]
+        else:
+            masks = segmentation_masks[:, rows, cols, :]
+        if tuple(size) != (self.height, self.width):
+            masks = resize_images(
+                masks,
+                (self.height, self.width),
+                interpolation="nearest",
+                data_format=self.data_format,
+            )
+        return masks.to(self._compute_torch_dtype)
+
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            return self._dict_output_shape(input_shape)
         shape = list(input_shape)
         h_axis = len(shape) - (2 if self.data_format == "channels_first" else 3)
         shape[h_axis], shape[h_axis + 1] = self.height, self.width

@@ -5,6 +5,7 @@ import torch
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
 from lamina.random.random import _uniform
+from lamina.utils.bounding_boxes import clip_to_image_size
 
 HORIZONTAL = "horizontal"
 VERTICAL = "vertical"
@@ -68,6 +69,43 @@ class RandomFlip(BaseImagePreprocessingLayer):
             HORIZONTAL_AND_VERTICAL: (height_axis, width_axis),  # one draw, both flips
         }[self.mode]
         return torch.where(flips, images.flip(axes), images)
+
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Mirrors the boxes of the flipped images."""
+        if not training or transformation is None:
+            return bounding_boxes
+        height, width = self._height_width(transformation["input_shape"])
+        flips = (
+            transformation["flips"].reshape(-1, 1, 1).to(bounding_boxes["boxes"].device)
+        )
+        # Keras flips in relative coordinates: x -> 1 - x, y -> 1 - y.
+        rel = self._boxes_to(bounding_boxes, "rel_xyxy", height, width)
+        x1, y1, x2, y2 = torch.split(rel["boxes"], 1, dim=-1)
+        if self.mode in (HORIZONTAL, HORIZONTAL_AND_VERTICAL):
+            x1, x2 = (
+                torch.where(flips, 1 - x2, x1),
+                torch.where(flips, 1 - x1, x2),
+            )
+        if self.mode in (VERTICAL, HORIZONTAL_AND_VERTICAL):
+            y1, y2 = (
+                torch.where(flips, 1 - y2, y1),
+                torch.where(flips, 1 - y1, y2),
+            )
+        rel["boxes"] = torch.cat([x1, y1, x2, y2], dim=-1)
+        # Keras clips with the pixel bounds here: only boxes with no area
+        # change (their label becomes -1).
+        rel = clip_to_image_size(rel, height, width, "xyxy")
+        return self._boxes_from(rel, "rel_xyxy", height, width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras: masks go through `transform_images`, so they come back in the
+        # compute dtype.
+        return self.transform_images(segmentation_masks, transformation, training)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed, "mode": self.mode}

@@ -11,6 +11,7 @@ from lamina.layers.preprocessing._base_image_layer import (
     compute_affine_matrix,
 )
 from lamina.random.random import _uniform
+from lamina.utils import bounding_boxes as bounding_boxes_utils
 
 
 class RandomRotation(BaseImagePreprocessingLayer):
@@ -90,15 +91,52 @@ class RandomRotation(BaseImagePreprocessingLayer):
             "batch_size": batch,
         }
 
-    def _transform_images(self, images, transformation):
+    def _transform_images(self, images, transformation, interpolation=None):
         return affine_transform(
             images,
             transformation["rotation_matrix"],
-            interpolation=self.interpolation,
+            interpolation=interpolation or self.interpolation,
             fill_mode=self.fill_mode,
             fill_value=self.fill_value,
             data_format=self.data_format,
         )
+
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Each box becomes the axis-aligned box around its rotated corners,
+        clipped to the image."""
+        if not training or transformation is None:
+            return bounding_boxes
+        height = transformation["image_height"]
+        width = transformation["image_width"]
+        # Keras skips this conversion (it reads any format as "xyxy"); lamina
+        # converts, which is the same for "xyxy" and right for the others.
+        bounding_boxes = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        angle = transformation["angle"]
+        zeros = torch.zeros_like(angle)
+        bounding_boxes["boxes"] = bounding_boxes_utils.affine_transform(
+            bounding_boxes["boxes"],
+            angle=angle,
+            translate_x=zeros,
+            translate_y=zeros,
+            scale=torch.ones_like(angle),
+            shear_x=zeros,
+            shear_y=zeros,
+            height=height,
+            width=width,
+        )
+        return self._clip_boxes_from_xyxy(bounding_boxes, height, width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras: the image resampling with nearest interpolation, in the
+        # masks' own dtype.
+        if not training or transformation is None:
+            return segmentation_masks
+        return self._transform_images(segmentation_masks, transformation, "nearest")
 
     def get_config(self):
         return {

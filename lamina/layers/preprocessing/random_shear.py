@@ -10,6 +10,7 @@ from lamina.layers.preprocessing._base_image_layer import (
     affine_transform,
 )
 from lamina.random.random import _uniform
+from lamina.utils.bounding_boxes import clip_to_image_size, convert_format
 
 
 class RandomShear(BaseImagePreprocessingLayer):
@@ -82,7 +83,7 @@ class RandomShear(BaseImagePreprocessingLayer):
         shear = torch.cat([shear_x, shear_y], dim=1) * sign
         return {"shear_factor": shear, "input_shape": tuple(data.shape)}
 
-    def _transform_images(self, images, transformation):
+    def _transform_images(self, images, transformation, interpolation=None):
         shear = transformation["shear_factor"].to(images.device, torch.float32)
         ones = torch.ones_like(shear[:, 0])
         zeros = torch.zeros_like(ones)
@@ -92,11 +93,55 @@ class RandomShear(BaseImagePreprocessingLayer):
         return affine_transform(
             images,
             matrix,
-            interpolation=self.interpolation,
+            interpolation=interpolation or self.interpolation,
             fill_mode=self.fill_mode,
             fill_value=self.fill_value,
             data_format=self.data_format,
         )
+
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Moves the box corners with the shear, clipped to the image.
+
+        As in Keras, the shear is applied to relative coordinates (exact for
+        square images) and the y shear uses the x-sheared corners.
+        """
+        if not training or transformation is None:
+            return bounding_boxes
+        height, width = self._height_width(transformation["input_shape"])
+        dtype = self._compute_torch_dtype
+        rel = self._boxes_to(bounding_boxes, "rel_xyxy", height, width)
+        boxes = rel["boxes"].to(dtype)
+        shear = transformation["shear_factor"].to(boxes.device, dtype)
+        sx, sy = shear[:, 0:1], shear[:, 1:2]
+        x1, y1, x2, y2 = boxes.unbind(-1)
+        # Which edge bounds each side depends on the shear's sign.
+        x1 = torch.where(sx < 0, x1 - sx * y1, x1 - sx * y2)
+        x2 = torch.where(sx < 0, x2 - sx * y2, x2 - sx * y1)
+        y1 = torch.where(sy > 0, y1 - sy * x2, y1 - sy * x1)
+        y2 = torch.where(sy > 0, y2 - sy * x1, y2 - sy * x2)
+        rel["boxes"] = torch.stack([x1, y1, x2, y2], dim=-1)
+        rel = clip_to_image_size(rel, bounding_box_format="rel_xyxy")
+        boxes = convert_format(
+            rel["boxes"],
+            "rel_xyxy",
+            self.bounding_box_format,
+            height,
+            width,
+            dtype=self.compute_dtype,
+        )
+        return {**rel, "boxes": boxes}
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras: the image resampling with nearest interpolation, in the
+        # masks' own dtype.
+        if not training or transformation is None:
+            return segmentation_masks
+        return self._transform_images(segmentation_masks, transformation, "nearest")
 
     def get_config(self):
         return {

@@ -85,7 +85,7 @@ class RandomTranslation(BaseImagePreprocessingLayer):
         translations = torch.cat([dx, dy], dim=1).to(torch.float32)
         return {"translations": translations, "input_shape": tuple(data.shape)}
 
-    def _transform_images(self, images, transformation):
+    def _transform_images(self, images, transformation, interpolation=None):
         shifts = transformation["translations"].to(images.device, torch.float32)
         ones = torch.ones_like(shifts[:, 0:1])
         zeros = torch.zeros_like(ones)
@@ -96,11 +96,37 @@ class RandomTranslation(BaseImagePreprocessingLayer):
         return affine_transform(
             images,
             matrix,
-            interpolation=self.interpolation,
+            interpolation=interpolation or self.interpolation,
             fill_mode=self.fill_mode,
             fill_value=self.fill_value,
             data_format=self.data_format,
         )
+
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Shifts the boxes with the images, clipped to the image."""
+        if not training or transformation is None:
+            return bounding_boxes
+        height, width = self._height_width(transformation["input_shape"])
+        bounding_boxes = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        boxes = bounding_boxes["boxes"]
+        shifts = transformation["translations"].to(boxes.device, boxes.dtype)
+        dx, dy = shifts[:, None, 0:1], shifts[:, None, 1:2]
+        x1, y1, x2, y2 = torch.split(boxes, 1, dim=-1)
+        boxes = torch.cat([x1 + dx, y1 + dy, x2 + dx, y2 + dy], dim=-1)
+        bounding_boxes["boxes"] = boxes
+        return self._clip_boxes_from_xyxy(bounding_boxes, height, width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras: the image resampling with nearest interpolation, in the
+        # masks' own dtype.
+        if not training or transformation is None:
+            return segmentation_masks
+        return self._transform_images(segmentation_masks, transformation, "nearest")
 
     def get_config(self):
         return {

@@ -10,6 +10,7 @@ from lamina.layers.preprocessing._base_image_layer import (
     affine_transform,
 )
 from lamina.random.random import _uniform
+from lamina.utils.bounding_boxes import clip_to_image_size
 
 
 def _factor_range(layer_name, arg, factor, low_open):
@@ -124,7 +125,7 @@ class RandomZoom(BaseImagePreprocessingLayer):
             "input_shape": tuple(data.shape),
         }
 
-    def _transform_images(self, images, transformation):
+    def _transform_images(self, images, transformation, interpolation=None):
         zooms = torch.cat(
             [transformation["width_zoom"], transformation["height_zoom"]], dim=1
         ).to(device=images.device, dtype=torch.float32)
@@ -132,11 +133,56 @@ class RandomZoom(BaseImagePreprocessingLayer):
         return affine_transform(
             images,
             self._get_zoom_matrix(zooms, height, width),
-            interpolation=self.interpolation,
+            interpolation=interpolation or self.interpolation,
             fill_mode=self.fill_mode,
             fill_value=self.fill_value,
             data_format=self.data_format,
         )
+
+    def transform_labels(self, labels, transformation, training=True):
+        return labels
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Scales the boxes about the image center with the images, clipped
+        to the image."""
+        if not training or transformation is None:
+            return bounding_boxes
+        height, width = self._height_width(transformation["input_shape"])
+        bounding_boxes = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        boxes = bounding_boxes["boxes"]
+        zooms = torch.cat(
+            [transformation["width_zoom"], transformation["height_zoom"]], dim=1
+        ).to(device=boxes.device, dtype=torch.float32)
+        matrix = self._get_zoom_matrix(zooms, height, width)
+        # The input window the output shows: from the image of the output's
+        # corner (0, 0) to that of (W, H); boxes are clipped to it, then
+        # stretched to the whole image (Keras's arithmetic, step by step).
+        zx, x_start, zy, y_start = (matrix[:, i, None, None] for i in (0, 2, 4, 5))
+        x_end = zx * width + x_start
+        y_end = zy * height + y_start
+        x1, y1, x2, y2 = torch.split(boxes, 1, dim=-1)
+        x1 = torch.clamp(x1, x_start, x_end) - x_start
+        y1 = torch.clamp(y1, y_start, y_end) - y_start
+        x2 = torch.clamp(x2, x_start, x_end) - x_start
+        y2 = torch.clamp(y2, y_start, y_end) - y_start
+        window_w, window_h = x_end - x_start, y_end - y_start
+        rel = torch.cat(
+            [x1 / window_w, y1 / window_h, x2 / window_w, y2 / window_h], dim=-1
+        )
+        bounding_boxes["boxes"] = rel
+        bounding_boxes = clip_to_image_size(
+            bounding_boxes, bounding_box_format="rel_xyxy"
+        )
+        return self._boxes_from(bounding_boxes, "rel_xyxy", height, width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        # Keras: the image resampling with nearest interpolation, in the
+        # masks' own dtype.
+        if not training or transformation is None:
+            return segmentation_masks
+        return self._transform_images(segmentation_masks, transformation, "nearest")
 
     @staticmethod
     def _get_zoom_matrix(zooms, height, width):

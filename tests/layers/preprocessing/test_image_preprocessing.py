@@ -78,7 +78,7 @@ def test_center_crop_takes_the_middle_or_resizes_small_images():
     "build",
     [
         lambda: Resizing(0, 2),
-        lambda: Resizing(2, 2, interpolation="lanczos3"),
+        lambda: Resizing(2, 2, interpolation="lanczos4"),
         lambda: Resizing(2, 2, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True),
         lambda: CenterCrop(2, -1),
         lambda: RandomFlip("diagonal"),
