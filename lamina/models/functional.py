@@ -57,6 +57,9 @@ class Functional(Model):
                     f"{_describe(tensor)}."
                 )
         self._input_ranks = [len(t.shape) for t in self._flat_inputs]
+        self._nested_dict_inputs = isinstance(self._inputs_struct, dict) and any(
+            isinstance(v, (dict, list, tuple)) for v in self._inputs_struct.values()
+        )
         self._build_graph()
         self._build_shapes = (
             [t.shape for t in self._flat_inputs]
@@ -244,6 +247,8 @@ class Functional(Model):
                         f"Model '{self.name}' expects inputs named {list(struct)}; "
                         f"the dict given lacks {missing} (its keys: {sorted(inputs)})."
                     )
+                if self._nested_dict_inputs:
+                    return tree.flatten({k: inputs[k] for k in struct})
                 return [inputs[k] for k in sorted(struct)]
             inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         elif isinstance(inputs, dict):

@@ -78,3 +78,21 @@ def test_inputs_one_axis_short_or_long_are_adjusted_as_in_keras():
         ValueError, match=r"expects shape \(None, 1\); got .*\(3, 1, 1, 1\)"
     ):
         model(np.zeros((3, 1, 1, 1), "float32"))
+
+
+def test_nested_dict_inputs_reach_their_inputs():
+    images = lamina.Input((2,), name="images")
+    boxes = lamina.Input((4,), name="boxes")
+    labels = lamina.Input((1,), name="labels")
+    inputs = {"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}
+    merged = layers.Concatenate()([images, boxes, labels])
+    model = lamina.Model(inputs, merged)
+    data = {
+        "images": np.full((3, 2), 1.0, "float32"),
+        "bounding_boxes": {
+            "boxes": np.full((3, 4), 2.0, "float32"),
+            "labels": np.full((3,), 3.0, "float32"),  # one axis short
+        },
+    }
+    out = model.predict(data, verbose=0)
+    np.testing.assert_array_equal(out[0], [1, 1, 2, 2, 2, 2, 3])
