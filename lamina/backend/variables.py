@@ -1,8 +1,8 @@
 """Variable: an `nn.Parameter` that also speaks Keras's variable API.
 
 Every weight a layer creates is one. torch code sees a plain Parameter; Keras code
-can use `v.assign(...)`, `v.value`, `v.trainable`, `v.name`, `v.path` and
-`v.numpy()`.
+can build one as `Variable(initializer, shape, dtype, trainable, ...)` and use
+`v.assign(...)`, `v.value`, `v.trainable`, `v.name`, `v.path` and `v.numpy()`.
 """
 
 import copy
@@ -10,24 +10,182 @@ import copy
 import numpy as np
 import torch
 
+_AGGREGATIONS = (None, "none", "mean", "sum", "only_first_replica")
+_SYNCHRONIZATIONS = (None, "none", "on_read", "on_write", "auto")
+
 
 class Variable(torch.nn.Parameter):
     """A layer weight: a torch Parameter with Keras's variable methods.
 
+    Built the Keras way, `Variable(initializer, shape=None, dtype=None, ...)`,
+    it takes its value from `initializer`: an array, tensor or number (its
+    dtype is kept unless `dtype` is given: Python floats are `floatx()`,
+    Python ints `int32`), or an initializer name or callable
+    `(shape, dtype) -> tensor`, which then needs `shape`. Assigned to an
+    attribute of a layer, it is tracked like a weight from `add_weight`.
+    torch's form, `Variable(data, requires_grad)`, is accepted too (torch
+    itself copies parameters that way); it gives no name and no path.
+
     Args:
-        data: The initial tensor.
-        requires_grad: Whether training updates it. Defaults to `True`.
-        name: Keyword only: the variable's name; its `path` is the open
-            `name_scope`s, then the name. Defaults to `None` (no path).
+        initializer: The initial value, or an initializer (name or callable).
+        shape: Tuple of non-negative ints; required with an initializer,
+            ignored with a value (the value's shape is used).
+        dtype: Dtype name, torch dtype or NumPy dtype. Defaults to the value's
+            dtype, or `floatx()` with an initializer.
+        trainable: Whether training updates it (`requires_grad`; only float
+            and complex variables can be trained). Defaults to `True`.
+        autocast: Whether a layer computing in another dtype may cast it
+            when reading it. Defaults to `True`.
+        aggregation: How replicas combine it in distributed training: `None`,
+            `"none"`, `"mean"`, `"sum"` or `"only_first_replica"`. Defaults to
+            `"none"`.
+        synchronization: When replicas synchronize it: `None`, `"none"`,
+            `"on_read"`, `"on_write"` or `"auto"`. Defaults to `"auto"`.
+        name: A string without `/`. Its `path` is the open `name_scope`s and
+            layers building it, then the name. Defaults to a unique
+            `"variable"`, `"variable_1"`, ...
+        layout: Accepted for compatibility with Keras's distribution API;
+            lamina places variables with `lamina.distribution` instead.
+            Defaults to `None`.
+        requires_grad: Keyword only: torch's flag, for torch's form.
+
+    Raises:
+        ValueError: For a `name` that is not a string or contains `/`, an
+            unknown `aggregation` or `synchronization`, or an initializer
+            without a fully defined `shape`.
+        TypeError: When `initializer` is missing.
+
+    Example:
+    >>> v = lamina.Variable("ones", shape=(2,), name="scale")
+    >>> v.name, v.path, v.tolist()
+    ('scale', 'scale', [1.0, 1.0])
+    >>> lamina.Variable(3).dtype
+    torch.int32
     """
 
-    def __new__(cls, data=None, requires_grad=True, *, name=None):
-        variable = super().__new__(cls, data, requires_grad)
-        if name is not None:
-            from lamina.backend import naming  # lazy: keep this module leaf-level
+    aggregation = "none"
+    synchronization = "auto"
 
-            variable._name = str(name)
-            variable.path = naming.join_path(naming.current_path(), str(name))
+    def __new__(
+        cls,
+        initializer=None,
+        shape=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        aggregation="none",
+        synchronization="auto",
+        name=None,
+        layout=None,
+        *,
+        requires_grad=None,
+    ):
+        if isinstance(shape, bool) or requires_grad is not None:
+            # torch's form: Variable(data, requires_grad), as torch's own
+            # Parameter copies (deepcopy, Module._apply) call it.
+            flag = shape if isinstance(shape, bool) else requires_grad
+            variable = super().__new__(cls, initializer, bool(flag))
+            if name is not None:
+                from lamina.backend import naming  # lazy: keep this module leaf-level
+
+                variable._name = str(name)
+                variable.path = naming.join_path(naming.current_path(), str(name))
+            return variable
+        return cls._from_keras_arguments(
+            initializer,
+            shape,
+            dtype,
+            trainable,
+            autocast,
+            aggregation,
+            synchronization,
+            name,
+            layout,
+        )
+
+    def __init__(self, *args, **kwargs):
+        # All the work happens in __new__; Tensor.__init__ takes no arguments.
+        super().__init__()
+
+    @classmethod
+    def _from_keras_arguments(
+        cls,
+        initializer,
+        shape,
+        dtype,
+        trainable,
+        autocast,
+        aggregation,
+        synchronization,
+        name,
+        layout,
+    ):
+        # Lazy imports: the backend and layer modules import this one.
+        from lamina import backend
+        from lamina.backend import naming, shape_inference
+        from lamina.layers._layer_build import _unset_fake_mode
+
+        # 1. Validate the arguments, as Keras does, before any name is used up.
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(
+                "Variable expects `name` to be a string without '/'; got "
+                f"name={name!r}. Nest `lamina.name_scope`s for a longer path."
+            )
+        if aggregation not in _AGGREGATIONS:
+            raise ValueError(
+                f"Variable expects `aggregation` to be one of {_AGGREGATIONS}; "
+                f"got aggregation={aggregation!r}."
+            )
+        if synchronization not in _SYNCHRONIZATIONS:
+            raise ValueError(
+                f"Variable expects `synchronization` to be one of "
+                f"{_SYNCHRONIZATIONS}; got synchronization={synchronization!r}."
+            )
+        if initializer is None:
+            raise TypeError(
+                "Variable expects an `initializer`: an array, tensor or number, "
+                "or an initializer name or callable with `shape`; got None. "
+                "Write e.g. Variable('zeros', shape=(3,)) or Variable(np.zeros(3))."
+            )
+        if isinstance(initializer, str):
+            from lamina import initializers
+
+            initializer = initializers.get(initializer)
+        name = name or naming.uniquify("variable")
+
+        # 2. The value: real tensors even if built during shape inference, and
+        # ordinary ones even inside predict()'s inference mode (as add_weight).
+        with _unset_fake_mode(), torch.inference_mode(False):
+            if callable(initializer) and not isinstance(initializer, torch.Tensor):
+                shape = _checked_shape(shape, initializer, name)
+                dtype = backend.standardize_dtype(dtype)
+                value = initializer(shape, dtype=dtype)
+            else:
+                if dtype is None:
+                    dtype = _inferred_dtype(initializer)
+                dtype = backend.standardize_dtype(dtype)
+                value = initializer
+            value = backend.convert_to_tensor(value, dtype=dtype)
+            if callable(initializer) and not isinstance(initializer, torch.Tensor):
+                value = value.reshape(shape)
+            elif isinstance(initializer, (torch.Tensor, np.ndarray)):
+                # A copy: assigning to the variable must not write to the
+                # caller's array or tensor (torch.as_tensor shares memory).
+                value = value.detach().clone()
+            floating = value.is_floating_point() or value.is_complex()
+            variable = super().__new__(cls, value, bool(trainable) and floating)
+
+        # 3. Keras's attributes; the path is the open scopes, then the name.
+        variable._name = name
+        variable.path = naming.join_path(naming.current_path(), name)
+        variable.autocast = bool(autocast)
+        variable.aggregation = "none" if aggregation is None else aggregation
+        variable.synchronization = (
+            "none" if synchronization is None else synchronization
+        )
+        variable.constraint = None
+        variable._layout = layout
+        shape_inference.variable_made(variable)
         return variable
 
     @property
@@ -115,3 +273,62 @@ class Variable(torch.nn.Parameter):
             f"<Variable path={getattr(self, 'path', '?')}, "
             f"shape={tuple(self.shape)}, dtype={str(self.dtype)[6:]}>"
         )
+
+
+def _checked_shape(shape, initializer, name) -> tuple:
+    """`shape` as a tuple of non-negative ints, for a variable made by
+    `initializer`; a clear error otherwise."""
+    if shape is None:
+        raise ValueError(
+            f"Variable '{name}': creating a variable from an initializer "
+            f"({initializer!r}) needs `shape`; got shape=None. Write e.g. "
+            "Variable('zeros', shape=(3, 4))."
+        )
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(
+            f"Variable '{name}' expects `shape` to be a tuple of ints; got "
+            f"shape={shape!r}. For a vector of 3 write shape=(3,)."
+        )
+    shape = tuple(shape)
+    for dim in shape:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 0:
+            raise ValueError(
+                f"Variable '{name}' needs a fully defined shape of non-negative "
+                f"ints (no `None`); got shape={shape}."
+            )
+    return tuple(int(dim) for dim in shape)
+
+
+def _inferred_dtype(value) -> str:
+    """The dtype Keras gives a variable holding `value` when none is named:
+    arrays and tensors keep theirs, Python floats are `floatx()`, Python ints
+    `int32` (`int64` beyond its range)."""
+    from lamina import backend
+
+    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
+        return backend.standardize_dtype(value.dtype)
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int32" if -(2**31) <= value < 2**31 else "int64"
+    if isinstance(value, float):
+        return backend.floatx()
+    if isinstance(value, complex):
+        return "complex64"
+    if isinstance(value, (list, tuple)):
+        items = _flat_items(value)
+        return backend.result_type(
+            *[
+                item.dtype
+                if isinstance(item, (torch.Tensor, np.ndarray, np.generic))
+                else type(item)
+                for item in items
+            ]
+        )
+    return backend.standardize_dtype(np.asarray(value).dtype)
+
+
+def _flat_items(value) -> list:
+    if isinstance(value, (list, tuple)):
+        return [item for part in value for item in _flat_items(part)]
+    return [value]

@@ -88,8 +88,9 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
 
     @property
     def quantization_mode(self):
-        """Always `None`: lamina has no quantized policies."""
-        return None
+        """The default policy's quantization mode; a layer's: its path's
+        policy's (`None` when that policy is not quantized)."""
+        return self._policy().quantization_mode
 
     def __getitem__(self, key) -> DTypePolicy:
         if key in self._policy_map:

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from lamina import backend
-from lamina.backend import naming, shape_inference
+from lamina.backend import naming, shape_inference, stateless_scope
 from lamina.backend.variables import Variable
 from lamina.layers._layer_build import _unset_fake_mode
 from lamina.layers._layer_calls import _ADD_LOSS_USED
@@ -91,6 +91,7 @@ class _LayerWeights:
                 suffix += 1
             key = f"{key}_{suffix}"
         self.register_parameter(key, param)
+        param._tracked = True
         if trainable:
             self._trainable_variables.append(param)
         else:
@@ -100,12 +101,35 @@ class _LayerWeights:
             self._regularized.append((param, regularizer))
         return param
 
+    def _track_variable(self, variable) -> None:
+        """Track a `Variable` assigned to an attribute (`self.w = Variable(...)`)
+        as a weight of this layer, as Keras does: it joins `trainable_weights`
+        or `non_trainable_weights` (by its `trainable`) and is saved with the
+        layer. One already owned by a layer (from `add_weight`, or assigned to
+        another layer first, as tied weights are) stays with its owner."""
+        if not isinstance(variable, Variable) or variable.__dict__.get("_tracked"):
+            return
+        if "_trainable_variables" not in self.__dict__:
+            return  # assigned before Layer.__init__ ran
+        variable._tracked = True
+        if variable.trainable:
+            self._trainable_variables.append(variable)
+        else:
+            self._non_trainable_variables.append(variable)
+
     @property
     def path(self):
         """Where the layer sits: the names of the layers (and `name_scope`s)
         whose call or build first built it, then its own name, e.g.
         `"sequential/dense"`. `None` until the layer is built."""
-        return self.__dict__.get("_path")
+        path = self.__dict__.get("_path")
+        if path is None and self.__dict__.get("built") and _is_functional(self):
+            # Keras fixes a functional model's path when it is built, at
+            # construction: outside any scope that is its name. Fixed at the
+            # first read, so a later call inside another layer does not move it.
+            parent = self.__dict__.get("_parent_path") or ""
+            path = self.__dict__["_path"] = naming.join_path(parent, self.name)
+        return path
 
     @property
     def trainable(self) -> bool:
@@ -187,23 +211,50 @@ class _LayerWeights:
     # --- losses ---------------------------------------------------------------
 
     def add_loss(self, loss) -> None:
-        """Add a scalar tensor to the training loss for the current call."""
+        """Add a scalar tensor to the training loss for the current call.
+
+        Inside a `lamina.StatelessScope` the loss goes to the scope instead:
+        to `scope.losses` when the scope collects losses, nowhere otherwise,
+        as in Keras.
+        """
         _ADD_LOSS_USED[0] = True
-        self._losses.append(loss)
+        scope = stateless_scope.get_stateless_scope()
+        if scope is None:
+            self._losses.append(loss)
+        elif scope.collect_losses:
+            scope.add_loss(loss)
+            self.__dict__.setdefault("_loss_ids", set()).add(id(loss))
 
     @property
     def losses(self) -> list:
-        """Losses added in the last call and weight-regularization penalties."""
+        """Losses added in the last call and weight-regularization penalties.
+
+        Inside a `lamina.StatelessScope`: the losses the layers added to the
+        scope, and the penalties of the weights' values in the scope.
+        """
+        scope = stateless_scope.get_stateless_scope()
         result = []
         for layer in self.__dict__.get("_loss_layers") or self._flatten_layers():
-            result.extend(layer._losses)
+            if scope is None:
+                result.extend(layer._losses)
+            else:
+                ids = layer.__dict__.get("_loss_ids") or ()
+                result.extend(loss for loss in scope.losses if id(loss) in ids)
             for param, regularizer in layer._regularized:
-                result.append(regularizer(param))
+                value = None if scope is None else scope.get_current_value(param)
+                result.append(regularizer(param if value is None else value))
         return result
 
     def _clear_losses(self):
         for layer in self._flatten_layers():
             layer._losses = []
+            layer.__dict__.pop("_loss_ids", None)
+
+
+def _is_functional(layer) -> bool:
+    from lamina.models.functional import Functional  # lazy: models import layers
+
+    return isinstance(layer, Functional)
 
 
 def _dedupe(items):

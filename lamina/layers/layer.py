@@ -205,6 +205,7 @@ class Layer(_LayerWeights, torch.nn.Module):
                 for key, existing in list(params.items()):
                     if existing is value and key != name:
                         del params[key]  # re-register under the attribute's name
+            self._track_variable(value)  # Keras: `self.w = Variable(...)` is a weight
         super().__setattr__(name, value)
 
     @property
@@ -243,13 +244,29 @@ class Layer(_LayerWeights, torch.nn.Module):
 
     @dtype_policy.setter
     def dtype_policy(self, value):
-        self._dtype_policy = dtype_policies.get(value)
+        policy = dtype_policies.get(value)
+        current = self.__dict__.get("_dtype_policy")
+        path = self.path
+        if isinstance(current, dtype_policies.DTypePolicyMap) and path:
+            # Keras: a layer holding a map (and a path) writes the new policy
+            # into the map under its path; the map stays the layer's policy.
+            if path in current:
+                del current[path]
+            current[path] = policy
+            policy = current if current._bound_path == path else current._bound_to(path)
+        self._dtype_policy = policy
         self._compute_torch_dtype = backend.to_torch_dtype(
             self._dtype_policy.compute_dtype
         )
         self._mixed = (
             self._dtype_policy.compute_dtype != self._dtype_policy.variable_dtype
         )
+
+    @property
+    def quantization_mode(self):
+        """The layer's quantization mode (`"int8"`, `"float8"`, ...), `None`
+        unless the layer is quantized."""
+        return self._dtype_policy.quantization_mode
 
     @property
     def dtype(self) -> str:

@@ -10,6 +10,7 @@ import torch
 
 from lamina import tree
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers._layer_build import _set_path
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
 from lamina.models.model import Model
@@ -66,6 +67,7 @@ class Functional(Model):
             if len(self._flat_inputs) > 1
             else self._flat_inputs[0].shape
         )
+        _set_path(self)  # built here: its path takes the enclosing name scopes
         self.built = True
 
     # --- graph ----------------------------------------------------------------

@@ -128,12 +128,6 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
 
-    @property
-    def quantization_mode(self):
-        """The quantization mode (`"int8"`, `"int4"`, `"float8"`), `None` if
-        not quantized."""
-        return self.dtype_policy.quantization_mode
-
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the kernel: int8 or int4 weights with scales, or float8
         training.

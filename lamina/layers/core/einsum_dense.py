@@ -173,12 +173,6 @@ class EinsumDense(Layer):
             return x
         return self.activation(x)
 
-    @property
-    def quantization_mode(self):
-        """The quantization mode (`"int8"`, `"int4"`, `"float8"`), `None` if
-        not quantized."""
-        return self.dtype_policy.quantization_mode
-
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the kernel as Keras does: `"int8"` (an int8 kernel and a
         float `kernel_scale` laid out along the output's axes), `"int4"` (the

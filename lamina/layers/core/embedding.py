@@ -139,12 +139,6 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
 
-    @property
-    def quantization_mode(self):
-        """The quantization mode (`"int8"`, `"int4"`), `None` if not
-        quantized."""
-        return self.dtype_policy.quantization_mode
-
     def quantize(self, mode=None, type_check=True, config=None):
         """Replace the float matrix with quantized `embeddings` and float
         `embeddings_scale`, as Keras does: `"int8"` (one scale per row) or
