@@ -33,6 +33,17 @@ class Model(Trainer, Layer):
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
+        if _functional_arguments(args, kwargs):
+            # Keras: a subclass passing (inputs, outputs) on to Model.__init__
+            # becomes a functional model of its own class.
+            from lamina.models.functional import Functional
+
+            if not isinstance(self, Functional):
+                _inject_functional(type(self))
+            Functional.__init__(
+                self, *args, trainable=trainable, name=name, dtype=dtype, **kwargs
+            )
+            return
         if args:
             raise TypeError(
                 f"{type(self).__name__}() takes keyword arguments only (or inputs "
@@ -242,3 +253,22 @@ def _revivable_as_functional(cls):
     from lamina.models.functional import Functional
 
     return cls is Model or issubclass(cls, Functional)
+
+
+def _functional_arguments(args, kwargs):
+    return len(args) >= 2 or (
+        "outputs" in kwargs and (len(args) == 1 or "inputs" in kwargs)
+    )
+
+
+def _inject_functional(cls):
+    """Put `Functional` in place of `Model` among `cls`'s bases, as Keras does
+    for a Model subclass built from inputs and outputs."""
+    from lamina.models.functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or not issubclass(cls, Model):
+        return cls
+    cls.__bases__ = tuple(_inject_functional(base) for base in cls.__bases__)
+    return cls
