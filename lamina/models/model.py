@@ -179,7 +179,8 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild a model: a functional model's config (`layers`,
-        `input_layers`, `output_layers`) as a graph, as Keras does; else a
+        `input_layers`, `output_layers`) as a graph, as Keras does for `Model`
+        and for subclasses whose `__init__` takes `(*args, **kwargs)`; else a
         subclassed model as `cls(**config)`."""
         if _is_functional_config(config) and _revivable_as_functional(cls):
             from lamina.models.functional import Functional
@@ -247,12 +248,16 @@ def _is_functional_config(config):
 
 
 def _revivable_as_functional(cls):
-    """`Model` itself or a functional class (lamina's subclassed models do not
-    take `(inputs, outputs)`, so Keras's third case, a subclass passing
-    `(*args, **kwargs)` on, does not arise)."""
+    """Keras's rule: `Model` itself, a functional class, or a subclass whose
+    constructor passes `(*args, **kwargs)` on (it then becomes functional)."""
+    import inspect
+
     from lamina.models.functional import Functional
 
-    return cls is Model or issubclass(cls, Functional)
+    if cls is Model or issubclass(cls, Functional):
+        return True
+    spec = inspect.getfullargspec(cls.__init__)
+    return spec.varargs is not None and spec.varkw is not None
 
 
 def _functional_arguments(args, kwargs):

@@ -29,3 +29,13 @@ def test_sequential_outputs_once_it_has_an_input():
     assert [tuple(t.shape) for t in model.outputs] == [(None, 2)]
     assert model.outputs[0] is model.output
     assert lamina.Sequential([layers.Dense(2)]).outputs is None
+
+
+def test_a_subclass_taking_args_and_kwargs_is_revived_as_a_graph():
+    class Passthrough(lamina.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    clone = Passthrough.from_config(_functional().get_config())
+    assert isinstance(clone, Passthrough) and isinstance(clone, Functional)
+    assert tuple(clone.outputs[0].shape) == (None, 2)
