@@ -10,6 +10,7 @@ from lamina.applications import imagenet_utils
 from lamina.applications.efficientnet import (
     CONV_KERNEL_INITIALIZER,
     DENSE_KERNEL_INITIALIZER,
+    squeeze_excite,
 )
 from lamina.models.functional import Functional
 
@@ -361,26 +362,7 @@ def block(
     # 2. Squeeze-and-excitation.
     if 0 < se_ratio <= 1:
         filters_se = max(1, int(input_filters * se_ratio))
-        se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
-        se_shape = (filters, 1, 1) if bn_axis == 1 else (1, 1, filters)
-        se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
-        se = layers.Conv2D(
-            filters_se,
-            1,
-            padding="same",
-            activation=activation,
-            kernel_initializer=CONV_KERNEL_INITIALIZER,
-            name=f"{name}se_reduce",
-        )(se)
-        se = layers.Conv2D(
-            filters,
-            1,
-            padding="same",
-            activation="sigmoid",
-            kernel_initializer=CONV_KERNEL_INITIALIZER,
-            name=f"{name}se_expand",
-        )(se)
-        x = layers.multiply([x, se], name=f"{name}se_excite")
+        x = squeeze_excite(x, filters, filters_se, activation, name, bn_axis)
 
     # 3. Projection; a fused block without expansion does the strided
     # convolution here and keeps its activation.
