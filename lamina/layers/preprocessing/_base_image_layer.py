@@ -3,10 +3,12 @@ contract (`get_random_transformation` / `transform_images`), factor ranges,
 and an affine image sampler with Keras's fill modes."""
 
 import math
+import types
 
 import torch
 
 from lamina import backend
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
 from lamina.utils.bounding_boxes import clip_to_image_size, convert_format
 
@@ -65,6 +67,12 @@ class BaseImagePreprocessingLayer(Layer):
 
     _USE_BASE_FACTOR = True
     _FACTOR_BOUNDS = (-1, 1)
+    # part of a dict input -> KEPT or KERAS_UNSUPPORTED (see `_part_status`).
+    _DICT_PARTS = types.MappingProxyType({})
+    # Parts of a dict input whose outputs come in the compute dtype (masks
+    # resampled through `transform_images`, blended labels); the others keep
+    # the dtype they came with.
+    _COMPUTE_DTYPE_PARTS = ()
 
     def __init__(
         self, factor=None, bounding_box_format=None, data_format=None, **kwargs
@@ -123,7 +131,7 @@ class BaseImagePreprocessingLayer(Layer):
         layers that keep each image's class. Subclasses that mix images
         override it; otherwise it raises `NotImplementedError`, as Keras's
         base class does."""
-        if _part_status(self, "labels") == _KEPT:
+        if _part_status(self, "labels") == KEPT:
             return labels
         raise NotImplementedError(_unsupported_message(self, "labels"))
 
@@ -133,7 +141,7 @@ class BaseImagePreprocessingLayer(Layer):
         layer: unchanged by colour layers. Geometric subclasses override it;
         otherwise it raises `NotImplementedError`, as Keras's base class
         does."""
-        if _part_status(self, "bounding_boxes") == _KEPT:
+        if _part_status(self, "bounding_boxes") == KEPT:
             return bounding_boxes
         raise NotImplementedError(_unsupported_message(self, "bounding_boxes"))
 
@@ -145,7 +153,7 @@ class BaseImagePreprocessingLayer(Layer):
         `_transform_images` (subclasses that interpolate override this to
         use nearest interpolation, which keeps class ids)."""
         status = _part_status(self, "segmentation_masks")
-        if status == _KEPT:
+        if status == KEPT:
             return segmentation_masks
         if status is not None:
             raise NotImplementedError(_unsupported_message(self, "segmentation_masks"))
@@ -276,6 +284,31 @@ class BaseImagePreprocessingLayer(Layer):
             shapes["segmentation_masks"] = tuple(masks)
         return shapes
 
+    def compute_output_spec(self, *args, **kwargs):
+        if not args or not isinstance(args[0], dict):
+            return super().compute_output_spec(*args, **kwargs)
+        # Dict inputs: each part keeps its dtype, as an eager call keeps it
+        # (Keras's symbolic call gives every part the compute dtype instead).
+        data = args[0]
+        shapes = self.compute_output_shape(_map_parts(lambda t: tuple(t.shape), data))
+        dtypes = self._dict_output_dtypes(_map_parts(lambda t: t.dtype, data))
+        return _map_parts(
+            lambda pair: KerasTensor(pair[0], dtype=pair[1]),
+            _zip_parts(shapes, dtypes),
+        )
+
+    def _dict_output_dtypes(self, input_dtypes):
+        """The dtypes of an eager call's outputs for a dict of input dtypes:
+        images and `_COMPUTE_DTYPE_PARTS` in the compute dtype, boxes
+        float32, the rest as they came."""
+        dtypes = dict(input_dtypes)
+        for part in ("images", *self._COMPUTE_DTYPE_PARTS):
+            if part in dtypes:
+                dtypes[part] = self.compute_dtype
+        if isinstance(dtypes.get("bounding_boxes"), dict):
+            dtypes["bounding_boxes"] = {**dtypes["bounding_boxes"], "boxes": "float32"}
+        return dtypes
+
     def get_config(self):
         config = {**super().get_config(), "data_format": self.data_format}
         if self.bounding_box_format is not None:
@@ -320,74 +353,17 @@ class BaseImagePreprocessingLayer(Layer):
 
 # --- dict inputs --------------------------------------------------------------
 
-_KEPT = "kept"
-_KERAS_UNSUPPORTED = "keras"
-_NOT_YET = "not yet"
-_ALL_KEPT = {
-    "labels": _KEPT,
-    "bounding_boxes": _KEPT,
-    "segmentation_masks": _KEPT,
-}
-# What the built-in layers that keep the base defaults do with each part of a
-# dict input, by class name (a subclass inherits its parent's entry). Keras:
-# colour-only layers return labels, boxes and masks as they are; CutMix,
-# RandomElasticTransform and CLAHE raise NotImplementedError for boxes (CLAHE
-# for labels too). The "not yet" parts work in Keras but not in lamina yet.
-# Layers not listed (user subclasses) follow Keras's base class: labels and
-# boxes raise, masks go through `_transform_images`.
-_DICT_PARTS = {
-    **dict.fromkeys(
-        (
-            "AutoContrast",
-            "Equalization",
-            "RandomBrightness",
-            "RandomColorDegeneration",
-            "RandomColorJitter",
-            "RandomContrast",
-            "RandomErasing",
-            "RandomGaussianBlur",
-            "RandomGrayscale",
-            "RandomHue",
-            "RandomInvert",
-            "RandomPosterization",
-            "RandomSaturation",
-            "RandomSharpness",
-            "Solarization",
-        ),
-        _ALL_KEPT,
-    ),
-    "AugMix": {**_ALL_KEPT, "segmentation_masks": _NOT_YET},
-    "RandAugment": {
-        "labels": _KEPT,
-        "bounding_boxes": _NOT_YET,
-        "segmentation_masks": _NOT_YET,
-    },
-    "RandomPerspective": {
-        "labels": _KEPT,
-        "bounding_boxes": _NOT_YET,
-        "segmentation_masks": _NOT_YET,
-    },
-    "RandomElasticTransform": {
-        "labels": _KEPT,
-        "bounding_boxes": _KERAS_UNSUPPORTED,
-        "segmentation_masks": _NOT_YET,
-    },
-    "MixUp": {
-        "labels": _NOT_YET,
-        "bounding_boxes": _NOT_YET,
-        "segmentation_masks": _NOT_YET,
-    },
-    "CutMix": {
-        "labels": _NOT_YET,
-        "bounding_boxes": _KERAS_UNSUPPORTED,
-        "segmentation_masks": _NOT_YET,
-    },
-    "ContrastLimitedAdaptiveHistogramEqualization": {
-        "labels": _KERAS_UNSUPPORTED,
-        "bounding_boxes": _KERAS_UNSUPPORTED,
-        "segmentation_masks": _KERAS_UNSUPPORTED,
-    },
-}
+# What a layer does with each part of a dict input, declared by each class as
+# `_DICT_PARTS = {part: status}` (a subclass inherits its parent's): KEPT
+# returns the part as it came (Keras's colour-only layers), KERAS_UNSUPPORTED
+# raises NotImplementedError as Keras does. A part a class does not declare
+# goes to its `transform_*` method, or else follows Keras's base class:
+# labels and boxes raise, masks go through `_transform_images`.
+KEPT = "kept"
+KERAS_UNSUPPORTED = "keras"
+COLOUR_ONLY = types.MappingProxyType(
+    {"labels": KEPT, "bounding_boxes": KEPT, "segmentation_masks": KEPT}
+)
 _PART_NAMES = {
     "labels": "class labels",
     "bounding_boxes": "bounding boxes",
@@ -396,26 +372,15 @@ _PART_NAMES = {
 
 
 def _part_status(layer, part):
-    """The `_DICT_PARTS` entry of `layer`'s nearest listed class for `part`,
-    or None for classes not listed."""
-    for cls in type(layer).__mro__:
-        entry = _DICT_PARTS.get(cls.__name__)
-        if entry is not None:
-            return entry[part]
-    return None
+    """What `layer`'s class declares for `part` in `_DICT_PARTS`, or None."""
+    return type(layer)._DICT_PARTS.get(part)
 
 
 def _unsupported_message(layer, part):
     status = _part_status(layer, part)
     what = _PART_NAMES[part]
     who = f"Layer '{layer.name}' ({type(layer).__name__})"
-    if status == _NOT_YET:
-        return (
-            f"{who} cannot transform the {what} of a dict input in lamina yet "
-            "(Keras 3 can). Pass the dict without the "
-            f"'{part}' entry, or transform them separately."
-        )
-    if status == _KERAS_UNSUPPORTED:
+    if status == KERAS_UNSUPPORTED:
         return (
             f"{who} does not support {what} (Keras 3 does not either). Pass the "
             f"dict without the '{part}' entry."
@@ -425,6 +390,19 @@ def _unsupported_message(layer, part):
         f"{what} of a dict input. Override it in the subclass, or pass the dict "
         f"without the '{part}' entry."
     )
+
+
+def _map_parts(fn, parts):
+    """`fn` applied to each leaf of a (nested) dict input."""
+    if isinstance(parts, dict):
+        return {key: _map_parts(fn, value) for key, value in parts.items()}
+    return fn(parts)
+
+
+def _zip_parts(first, second):
+    if isinstance(first, dict):
+        return {key: _zip_parts(first[key], second[key]) for key in first}
+    return (first, second)
 
 
 def _as_tensor(x):

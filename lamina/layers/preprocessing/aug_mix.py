@@ -6,6 +6,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    KEPT,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -71,6 +72,9 @@ class AugMix(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    # Keras: AugMix returns labels and boxes as they came.
+    _DICT_PARTS = {"labels": KEPT, "bounding_boxes": KEPT}
+    _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(
@@ -166,6 +170,29 @@ class AugMix(BaseImagePreprocessingLayer):
             mix = mix + augmented.to(dtype) * weights[index]
         images = blend * images + (1 - blend) * mix
         return images.clamp(self.value_range[0], self.value_range[1]).to(dtype)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks through the same chains (geometric steps with nearest
+        interpolation, colour steps leave them), mixed and blended with the
+        images' weights, in the compute dtype."""
+        dtype = self._compute_torch_dtype
+        masks = segmentation_masks.to(dtype)
+        if not training or transformation is None:
+            return masks
+        weights = transformation["chain_mixing_weights"].to(masks.device, dtype)
+        blend = transformation["weight_sample"].to(masks.device, dtype)
+        mix = torch.zeros_like(masks)
+        for index, chain in enumerate(transformation["chain_transforms"]):
+            augmented = masks
+            for step in chain:
+                layer = getattr(self, step["layer_name"])
+                augmented = layer.transform_segmentation_masks(
+                    augmented, step["transformation"]
+                )
+            mix = mix + augmented.to(dtype) * weights[index]
+        return blend * masks + (1 - blend) * mix
 
     def get_config(self):
         return {

@@ -3,6 +3,7 @@
 import torch
 
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
     transform_value_range,
@@ -27,6 +28,8 @@ class AutoContrast(BaseImagePreprocessingLayer):
     >>> layer(np.array([[[[0.2], [0.6]]]], "float32")).flatten().tolist()
     [0.0, 1.0]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
 

@@ -26,6 +26,8 @@ class CenterCrop(BaseImagePreprocessingLayer):
     [[5.0, 6.0], [9.0, 10.0]]
     """
 
+    # Keras: masks go through `transform_images`, into the compute dtype.
+    _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
     def __init__(self, height, width, data_format=None, **kwargs):

@@ -4,6 +4,7 @@ equalization per tile, with clipped histograms and blended tile borders."""
 import torch
 
 from lamina.layers.preprocessing._base_image_layer import (
+    KERAS_UNSUPPORTED,
     BaseImagePreprocessingLayer,
     check_value_range,
     transform_value_range,
@@ -41,6 +42,11 @@ class ContrastLimitedAdaptiveHistogramEqualization(BaseImagePreprocessingLayer):
     >>> layer(x).flatten().tolist()
     [191.25, 191.25, 191.25, 255.0]
     """
+
+    # Keras: CLAHE raises for labels, boxes and masks alike.
+    _DICT_PARTS = dict.fromkeys(
+        ("labels", "bounding_boxes", "segmentation_masks"), KERAS_UNSUPPORTED
+    )
 
     _USE_BASE_FACTOR = False
 

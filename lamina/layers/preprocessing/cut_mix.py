@@ -3,7 +3,10 @@
 import torch
 
 from lamina import random
-from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
+from lamina.layers.preprocessing._base_image_layer import (
+    KERAS_UNSUPPORTED,
+    BaseImagePreprocessingLayer,
+)
 from lamina.layers.preprocessing.random_erasing import box_masks, random_span
 from lamina.random.random import _uniform
 
@@ -22,7 +25,10 @@ class CutMix(BaseImagePreprocessingLayer):
         seed: Int seed for reproducible draws.
         data_format: `"channels_last"` (default) or `"channels_first"`.
 
-    Input `(batch, H, W, C)`; output the same shape in the compute dtype.
+    Input `(batch, H, W, C)`; output the same shape in the compute dtype. In
+    a dict input, one-hot `"labels"` are blended by the uncovered share of
+    each image and `"segmentation_masks"` get the same rectangle; bounding
+    boxes raise `NotImplementedError`, as in Keras.
 
     Example:
     >>> layer = lamina.layers.CutMix(seed=1)
@@ -30,6 +36,9 @@ class CutMix(BaseImagePreprocessingLayer):
     (4, 8, 8, 3)
     """
 
+    # Keras: CutMix cannot move bounding boxes.
+    _DICT_PARTS = {"bounding_boxes": KERAS_UNSUPPORTED}
+    _COMPUTE_DTYPE_PARTS = ("labels", "segmentation_masks")
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
@@ -75,6 +84,33 @@ class CutMix(BaseImagePreprocessingLayer):
         order = transformation["permutation_order"].to(images.device).long()
         masks = transformation["batch_masks"].to(images.device)
         return torch.where(masks, images[order], images)
+
+    def transform_labels(self, labels, transformation, training=True):
+        """Labels (one-hot or class scores, `(batch, classes)`) blended by the
+        share of each image left uncovered by the pasted rectangle."""
+        if not training or transformation is None:
+            return labels
+        labels = labels.to(self._compute_torch_dtype)
+        weight = transformation["mix_weight"].to(labels.device, labels.dtype)
+        weight = weight.reshape(-1, 1)
+        order = transformation["permutation_order"].to(labels.device).long()
+        return weight * labels + (1.0 - weight) * labels[order]
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks with the same rectangle pasted from the same images, in the
+        compute dtype."""
+        masks = segmentation_masks.to(self._compute_torch_dtype)
+        if not training or transformation is None:
+            return masks
+        # Keras 3.15 uses the images' channel count for the masks too; here
+        # the masks keep theirs.
+        region = transformation["batch_masks"].to(masks.device)
+        channel_axis = 1 if self.data_format == "channels_first" else 3
+        region = region.narrow(channel_axis, 0, 1)
+        order = transformation["permutation_order"].to(masks.device).long()
+        return torch.where(region, masks[order], masks)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "seed": self.seed}

@@ -3,6 +3,7 @@
 import torch
 
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
     transform_value_range,
@@ -31,6 +32,8 @@ class Equalization(BaseImagePreprocessingLayer):
     >>> layer(np.array([[[[0.0], [50.0], [100.0]]]], "float32")).flatten().tolist()
     [0.0, 128.0, 255.0]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
 

@@ -17,7 +17,10 @@ class MixUp(BaseImagePreprocessingLayer):
         seed: Int seed for reproducible draws.
 
     Input `(batch, H, W, C)` or `(H, W, C)`; output the same shape in the
-    compute dtype. At inference the input is returned unchanged.
+    compute dtype. At inference the input is returned unchanged. In a dict
+    input, one-hot `"labels"` and `"segmentation_masks"` are blended with the
+    images' weights, and each image's boxes are joined by those of the image
+    mixed into it.
 
     Example:
     >>> layer = lamina.layers.MixUp(seed=1)
@@ -26,6 +29,7 @@ class MixUp(BaseImagePreprocessingLayer):
     True
     """
 
+    _COMPUTE_DTYPE_PARTS = ("labels", "segmentation_masks")
     _USE_BASE_FACTOR = False
 
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
@@ -59,6 +63,42 @@ class MixUp(BaseImagePreprocessingLayer):
         weight = weight.reshape(-1, 1, 1, 1)
         order = transformation["permutation_order"].to(images.device)
         return weight * images + (1.0 - weight) * images[order]
+
+    def transform_labels(self, labels, transformation, training=True):
+        """Labels (one-hot or class scores, `(batch, classes)`) blended with
+        the same weights as their images."""
+        if not training or transformation is None:
+            return labels
+        labels = labels.to(self._compute_torch_dtype)
+        weight = transformation["mix_weight"].to(labels.device, labels.dtype)
+        order = transformation["permutation_order"].to(labels.device)
+        weight = weight.reshape(-1, 1)
+        return weight * labels + (1.0 - weight) * labels[order]
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Each image keeps its boxes and gains those of the image mixed into
+        it: `(batch, 2 * N, 4)` boxes and `(batch, 2 * N)` labels."""
+        if not training or transformation is None:
+            return bounding_boxes
+        boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        order = transformation["permutation_order"].to(boxes.device)
+        # Keras 3.15 joins the labels along the batch axis, which leaves them
+        # out of step with the boxes; here both grow along the box axis.
+        return {
+            **bounding_boxes,
+            "boxes": torch.cat([boxes, boxes[order]], dim=1),
+            "labels": torch.cat([labels, labels[order]], dim=1),
+        }
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks blended like the images, in the compute dtype."""
+        if not training or transformation is None:
+            return segmentation_masks
+        # Keras 3.15 gathers the masks without a batch axis, which breaks
+        # their shape; this is the per-image blend it means.
+        return self.transform_images(segmentation_masks, transformation)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "seed": self.seed}

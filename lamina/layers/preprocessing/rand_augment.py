@@ -3,6 +3,7 @@
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
     INTERPOLATIONS,
+    KEPT,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -70,9 +71,12 @@ def make_augment_layers(owner, factor, value_range, interpolation, seed, **kwarg
 
 
 def sublayer_kwargs(data_format, kwargs):
-    """What the augmentation layers share with their owner: data format and
-    dtype (not the name, which each layer keeps its own)."""
+    """What the augmentation layers share with their owner: data format,
+    bounding box format and dtype (not the name, which each layer keeps its
+    own)."""
     shared = {"data_format": data_format}
+    if kwargs.get("bounding_box_format") is not None:
+        shared["bounding_box_format"] = kwargs["bounding_box_format"]
     if kwargs.get("dtype") is not None:
         shared["dtype"] = kwargs["dtype"]
     return shared
@@ -109,6 +113,7 @@ class RandAugment(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    _DICT_PARTS = {"labels": KEPT}
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(
@@ -166,6 +171,36 @@ class RandAugment(BaseImagePreprocessingLayer):
             name = _AUGMENT_LAYERS[index]
             images = getattr(self, name).transform_images(images, transforms[name])
         return images.to(self._compute_torch_dtype)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes moved by the picked augmentations, in the order they apply
+        to the images (colour augmentations leave them as they are)."""
+        if not training or transformation is None:
+            return bounding_boxes
+        # Keras 3.15 moves the boxes by each picked candidate once, in the
+        # candidates' order; here they follow the images' order and repeats.
+        transforms = transformation["transforms"]
+        for index in transformation["layer_idxes"].tolist():
+            name = _AUGMENT_LAYERS[index]
+            bounding_boxes = getattr(self, name).transform_bounding_boxes(
+                bounding_boxes, transforms[name]
+            )
+        return bounding_boxes
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks moved by the picked augmentations in order (geometric ones
+        with nearest interpolation), in their own dtype."""
+        if not training or transformation is None:
+            return segmentation_masks
+        transforms = transformation["transforms"]
+        for index in transformation["layer_idxes"].tolist():
+            name = _AUGMENT_LAYERS[index]
+            segmentation_masks = getattr(self, name).transform_segmentation_masks(
+                segmentation_masks, transforms[name]
+            )
+        return segmentation_masks
 
     def get_config(self):
         return {

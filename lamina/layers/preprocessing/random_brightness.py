@@ -2,6 +2,7 @@
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -29,6 +30,8 @@ class RandomBrightness(BaseImagePreprocessingLayer):
     >>> layer(np.full((1, 1, 1, 1), 0.25, "float32"), training=True).item()
     0.75
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(factor=factor, **kwargs)

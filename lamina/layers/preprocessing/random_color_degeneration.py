@@ -2,6 +2,7 @@
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -30,6 +31,8 @@ class RandomColorDegeneration(BaseImagePreprocessingLayer):
     >>> [round(v, 3) for v in layer(x, training=True).flatten().tolist()]
     [2.989, 2.989, 2.989]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     def __init__(
         self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs
@@ -62,6 +65,8 @@ class RandomColorDegeneration(BaseImagePreprocessingLayer):
         return images.clamp(self.value_range[0], self.value_range[1])
 
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            return self._dict_output_shape(input_shape)
         channels = input_shape[-1 if self.data_format == "channels_last" else -3]
         if channels is not None and channels != 3:
             raise ValueError(

@@ -1,7 +1,10 @@
 """RandomColorJitter: random brightness, contrast, saturation and hue in turn."""
 
 from lamina import random
-from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
+from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
+    BaseImagePreprocessingLayer,
+)
 from lamina.layers.preprocessing.random_brightness import RandomBrightness
 from lamina.layers.preprocessing.random_contrast import RandomContrast
 from lamina.layers.preprocessing.random_hue import RandomHue
@@ -30,6 +33,8 @@ class RandomColorJitter(BaseImagePreprocessingLayer):
     >>> tuple(layer(np.ones((2, 4, 4, 3), "float32"), training=True).shape)
     (2, 4, 4, 3)
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
 

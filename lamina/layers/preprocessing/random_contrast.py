@@ -1,7 +1,10 @@
 """RandomContrast: scale each image's deviation from its mean by a random factor."""
 
 from lamina import random
-from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
+from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
+    BaseImagePreprocessingLayer,
+)
 from lamina.random.random import _uniform
 
 
@@ -28,6 +31,8 @@ class RandomContrast(BaseImagePreprocessingLayer):
     >>> layer(x, training=True).flatten().tolist()  # a flat image stays flat
     [7.0, 7.0, 7.0, 7.0]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _FACTOR_BOUNDS = (0, 1)
 

@@ -33,6 +33,8 @@ class RandomCrop(BaseImagePreprocessingLayer):
     (4, 2, 3, 3)
     """
 
+    # Keras: masks go through `transform_images`, into the compute dtype.
+    _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):

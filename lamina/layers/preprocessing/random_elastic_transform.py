@@ -5,6 +5,8 @@ import torch
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
     INTERPOLATIONS,
+    KEPT,
+    KERAS_UNSUPPORTED,
     BaseImagePreprocessingLayer,
     check_probability_factor,
     check_value_range,
@@ -50,6 +52,9 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
     (2, 16, 16, 3)
     """
 
+    # Keras: the elastic transform cannot move bounding boxes.
+    _DICT_PARTS = {"labels": KEPT, "bounding_boxes": KERAS_UNSUPPORTED}
+    _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
     def __init__(
@@ -101,6 +106,21 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
         images = images.to(self._compute_torch_dtype)
         if not training or transformation is None:
             return images
+        return self._warp(images, transformation, self.interpolation)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks displaced by the images' fields with nearest interpolation
+        (class ids stay whole), clipped and cast like the images."""
+        masks = segmentation_masks.to(self._compute_torch_dtype)
+        if not training or transformation is None:
+            return masks
+        # Keras 3.15 draws new noise for the masks, so they drift from their
+        # images; here both read the transformation's noise.
+        return self._warp(masks, transformation, "nearest")
+
+    def _warp(self, images, transformation, interpolation):
         if images.device.type == "meta":
             return images
         height, width = self._height_width(images.shape)
@@ -121,7 +141,7 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
             x,
             xs + alpha * dx,
             ys + alpha * dy,
-            self.interpolation,
+            interpolation,
             self.fill_mode,
             self.fill_value,
         )

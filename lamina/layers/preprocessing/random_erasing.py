@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     image_axes,
 )
@@ -61,6 +62,8 @@ class RandomErasing(BaseImagePreprocessingLayer):
     >>> bool((out == 0).any()), bool((out == 1).any())
     (True, True)
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)

@@ -33,6 +33,8 @@ class RandomFlip(BaseImagePreprocessingLayer):
     [0.0, 1.0, 2.0, 3.0]
     """
 
+    # Keras: masks go through `transform_images`, into the compute dtype.
+    _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
     def __init__(

@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_probability_factor,
 )
@@ -37,6 +38,8 @@ class RandomGaussianBlur(BaseImagePreprocessingLayer):
     >>> tuple(layer(np.ones((2, 5, 5, 3), "float32"), training=True).shape)
     (2, 5, 5, 3)
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)

@@ -3,7 +3,10 @@
 import torch
 
 from lamina import random
-from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
+from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
+    BaseImagePreprocessingLayer,
+)
 from lamina.random.random import _uniform
 
 
@@ -40,6 +43,8 @@ class RandomGrayscale(BaseImagePreprocessingLayer):
     >>> [round(v, 3) for v in layer(x, training=True).flatten().tolist()]
     [2.989, 2.989, 2.989]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
 

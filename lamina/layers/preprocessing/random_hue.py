@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     transform_value_range,
 )
@@ -32,6 +33,8 @@ class RandomHue(BaseImagePreprocessingLayer):
     >>> tuple(layer(np.ones((2, 4, 4, 3), "float32"), training=True).shape)
     (2, 4, 4, 3)
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _FACTOR_BOUNDS = (0, 1)
 

@@ -3,7 +3,10 @@
 import torch
 
 from lamina import random
-from lamina.layers.preprocessing._base_image_layer import BaseImagePreprocessingLayer
+from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
+    BaseImagePreprocessingLayer,
+)
 from lamina.random.random import _uniform
 
 
@@ -30,6 +33,8 @@ class RandomInvert(BaseImagePreprocessingLayer):
     >>> layer(np.full((1, 1, 1, 1), 0.25, "float32"), training=True).item()
     0.75
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)

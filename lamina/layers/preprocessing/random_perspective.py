@@ -5,8 +5,10 @@ import torch
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
     INTERPOLATIONS,
+    KEPT,
     BaseImagePreprocessingLayer,
     check_probability_factor,
+    compute_homography_matrix,
     perspective_transform,
 )
 from lamina.random.random import _uniform
@@ -41,6 +43,7 @@ class RandomPerspective(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    _DICT_PARTS = {"labels": KEPT}
     _USE_BASE_FACTOR = False
 
     def __init__(
@@ -98,17 +101,60 @@ class RandomPerspective(BaseImagePreprocessingLayer):
             "input_shape": tuple(data.shape),
         }
 
-    def _transform_images(self, images, transformation):
+    def _transform_images(self, images, transformation, interpolation=None):
         warped = perspective_transform(
             images,
             transformation["start_points"],
             transformation["end_points"],
-            interpolation=self.interpolation,
+            interpolation=interpolation or self.interpolation,
             fill_value=self.fill_value,
             data_format=self.data_format,
         )
         apply = transformation["apply_perspective"].to(images.device)
         return torch.where(apply.reshape(-1, 1, 1, 1), warped, images)
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
+        """Boxes around the warped corners of each box, clipped to the image
+        (a box left with no area gets label -1)."""
+        if not training or transformation is None:
+            return bounding_boxes
+        height, width = self._height_width(transformation["input_shape"])
+        xyxy = self._boxes_to(bounding_boxes, "xyxy", height, width)
+        boxes = xyxy["boxes"]
+        exact = torch.float32 if boxes.device.type == "mps" else torch.float64
+        # The homography maps output pixels to input pixels; its inverse
+        # carries the box corners forward.
+        matrix = compute_homography_matrix(
+            transformation["start_points"].to(boxes.device, exact),
+            transformation["end_points"].to(boxes.device, exact),
+        )
+        ones = torch.ones_like(matrix[:, :1])
+        matrix = torch.cat([matrix, ones], dim=1).reshape(-1, 3, 3)
+        forward = torch.linalg.inv(matrix).unsqueeze(1)  # (batch, 1, 3, 3)
+        x0, y0, x1, y1 = boxes.to(exact).unbind(-1)
+        corner_x = torch.stack([x0, x1, x0, x1], dim=-1)
+        corner_y = torch.stack([y0, y1, y1, y0], dim=-1)
+        points = torch.stack([corner_x, corner_y, torch.ones_like(corner_x)], -2)
+        moved = forward @ points  # (batch, N, 3, 4)
+        xs, ys = (
+            moved[..., 0, :] / moved[..., 2, :],
+            moved[..., 1, :] / moved[..., 2, :],
+        )
+        warped = torch.stack(
+            [xs.amin(-1), ys.amin(-1), xs.amax(-1), ys.amax(-1)], dim=-1
+        ).to(boxes.dtype)
+        apply = transformation["apply_perspective"].to(boxes.device)
+        xyxy["boxes"] = torch.where(apply.reshape(-1, 1, 1), warped, boxes)
+        return self._clip_boxes_from_xyxy(xyxy, height, width)
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation, training=True
+    ):
+        """Masks warped like the images with nearest interpolation, in their
+        own dtype (as Keras does)."""
+        if not training or transformation is None:
+            return segmentation_masks
+        return self._transform_images(segmentation_masks, transformation, "nearest")
 
     def get_config(self):
         return {

@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
     transform_value_range,
@@ -35,6 +36,8 @@ class RandomPosterization(BaseImagePreprocessingLayer):
     >>> layer(np.array([[[[200.0, 100.0]]]], "float32"), training=True).tolist()
     [[[[128.0, 0.0]]]]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (1, 8)

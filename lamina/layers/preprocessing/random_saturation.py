@@ -4,6 +4,7 @@ import torch
 
 from lamina import backend, random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -35,6 +36,8 @@ class RandomSaturation(BaseImagePreprocessingLayer):
     >>> layer(np.array([[[[1.0, 0.0, 0.0]]]], "float32"), training=True).tolist()
     [[[[1.0, 1.0, 1.0]]]]
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     def __init__(
         self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs

@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_value_range,
 )
@@ -33,6 +34,8 @@ class RandomSharpness(BaseImagePreprocessingLayer):
     >>> layer(np.full((1, 3, 3, 1), 7.0, "float32"), training=True)[0, 1, 1, 0].item()
     7.0
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)

@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.preprocessing._base_image_layer import (
+    COLOUR_ONLY,
     BaseImagePreprocessingLayer,
     check_probability_factor,
     check_value_range,
@@ -35,6 +36,8 @@ class Solarization(BaseImagePreprocessingLayer):
     >>> layer(np.full((1, 1, 1, 1), 0.25, "float32"), training=True).item()
     0.75
     """
+
+    _DICT_PARTS = COLOUR_ONLY
 
     _USE_BASE_FACTOR = False
 

@@ -364,14 +364,12 @@ def test_layers_keras_cannot_apply_to_boxes_raise_not_implemented(make, part):
         )
 
 
-def test_parts_lamina_cannot_transform_yet_raise_not_implemented():
+def test_clahe_raises_for_every_part_but_images_as_keras_does():
     data = _data()
-    with pytest.raises(NotImplementedError, match="MixUp.*class labels.*yet"):
-        layers.MixUp(seed=1)({"images": data["images"], "labels": data["labels"]})
-    with pytest.raises(NotImplementedError, match="RandomPerspective.*masks.*yet"):
-        layers.RandomPerspective(seed=1)(
-            {"images": data["images"], "segmentation_masks": data["segmentation_masks"]}
-        )
+    layer = layers.ContrastLimitedAdaptiveHistogramEqualization(value_range=(0, 1))
+    for part in ("labels", "segmentation_masks"):
+        with pytest.raises(NotImplementedError, match="Keras 3 does not either"):
+            layer({"images": data["images"], part: data[part]})
 
 
 def test_custom_subclass_without_box_support_raises_as_keras_base_does():
