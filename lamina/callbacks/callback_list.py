@@ -92,12 +92,23 @@ class CallbackList(Callback):
         return None
 
     def _call(self, hook, *args):
+        # Keras: hooks always get a dict, `{}` where the loop has no logs yet.
+        *head, logs = args
+        args = (*head, {} if logs is None else logs)
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 
     def _call_batch(self, hook, batch, logs):
+        logs = {} if logs is None else logs
+        plain = None
         for callback in self._batch_hooks[hook]:
-            getattr(callback, hook)(batch, logs)
+            if _reads_lazy_logs(callback):
+                # Built-in callbacks read the lazy device-side logs as they are.
+                getattr(callback, hook)(batch, logs)
+                continue
+            if plain is None:
+                plain = _pythonify_logs(logs)
+            getattr(callback, hook)(batch, plain)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._call("on_epoch_begin", epoch, logs)
@@ -152,3 +163,35 @@ def _overrides(callback, hook) -> bool:
         "on_train_batch_end": "on_batch_end",
     }.get(hook)
     return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
+
+
+def _reads_lazy_logs(callback) -> bool:
+    """Built-in callbacks take the device-side logs; user code (a subclass
+    outside lamina, or LambdaCallback's functions) gets Python values."""
+    from lamina.callbacks.lambda_callback import LambdaCallback
+
+    cls = type(callback)
+    return cls.__module__.startswith("lamina.") and cls is not LambdaCallback
+
+
+def _pythonify_logs(logs):
+    """Logs as user callbacks see them in Keras: Python floats for scalars,
+    NumPy arrays for other tensors, nested dicts flattened."""
+    import torch
+
+    result = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            result.update(_pythonify_logs(value))
+            continue
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            if value.dtype == torch.bfloat16:
+                value = value.float()
+            value = value.numpy()
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            pass
+        result[key] = value
+    return result

@@ -122,16 +122,19 @@ class StepSetup:
             if self.built:
                 self._ensure_optimizer_built()
 
+    def _prepare_test_step(self, batch):
+        """Before evaluation's first batch: a custom test_step may iterate
+        self.metrics before compute_metrics, so resolve the compiled metrics
+        from the batch's shapes first (as for a custom train_step)."""
+        from lamina.trainers.trainer import Trainer
+
+        if type(self).test_step is not Trainer.test_step:
+            self._build_compiled_from_shapes(batch)
+
     def _ensure_optimizer_built(self):
         """Build the optimizer on the trainable weights (first step of a fit)."""
         params = self.trainable_weights
         self._trainable_params = params
-        if not params and self._compile_loss is not None:
-            raise ValueError(
-                f"Model '{self.name}' has no trainable weights, so fit() cannot "
-                "train it. Unfreeze some layers (layer.trainable = True) and "
-                "compile() again."
-            )
         if not self.optimizer.built:
             self.optimizer.build(params)
             return

@@ -66,6 +66,8 @@ def unsupported_reason(model):
 
     if not traces_autograd_grad():
         return "a torch release that cannot trace torch.autograd.grad"
+    if not model._trainable_params:
+        return "no trainable weights (each step only reports the loss)"
     if type(model).train_step is not Trainer.train_step:
         return "a custom train_step"
     if model.__dict__.get("_distribution") is not None:

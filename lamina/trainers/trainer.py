@@ -6,6 +6,8 @@ the device, and values reach the host only when the progress bar redraws or an
 epoch ends.
 """
 
+import warnings
+
 import torch
 
 from lamina import backend, optimizers, tree
@@ -254,6 +256,20 @@ class Trainer(StepSetup):
             loss = loss + sum(t.sum() for t in tree.flatten(y_pred)) * 0.0
         if self._trainable_params is None:
             self._ensure_optimizer_built()
+        if not self._trainable_params:
+            # Keras: a fully frozen model still "trains" (loss and metrics are
+            # tracked), with a warning instead of an error.
+            warnings.warn(
+                f"Model '{self.name}' does not have any trainable weights: fit() "
+                "computes the loss and metrics but updates nothing. Set "
+                "layer.trainable = True and compile() again to train it.",
+                stacklevel=2,
+            )
+            with torch.no_grad():
+                self._loss_tracker.update_state(
+                    loss.detach(), sample_weight=batch_size_of(x)
+                )
+                return self.compute_metrics(x, y, detach(y_pred), sample_weight)
         for param in self._trainable_params:
             param.grad = None
         scale = self._shard_scale
@@ -509,6 +525,8 @@ class Trainer(StepSetup):
             for begin, batches in self._executions(iterator):
                 callbacks.on_test_batch_begin(begin)
                 for batch, _ in batches:
+                    if begin == 0 and not logs:
+                        self._prepare_test_step(batch)
                     logs = self.test_step(batch)
                 callbacks.on_test_batch_end(begin + len(batches) - 1, logs)
         if distributed:
@@ -635,6 +653,7 @@ class Trainer(StepSetup):
         was_training = self.training
         set_mode(self, False)
         with torch.no_grad():
+            self._prepare_test_step(batch)
             logs = to_python(self.test_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)

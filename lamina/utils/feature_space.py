@@ -409,7 +409,7 @@ class FeatureSpace(Layer):
 
         self._check_adapted()
         probe = {
-            key: np.zeros((1, 1), dtype=_probe_dtype(feature.dtype))
+            key: _probe(feature, self.preprocessors[key])
             for key, feature in self.features.items()
         }
         outputs = self._preprocess(probe)
@@ -630,6 +630,19 @@ def _gather_columns(batches):
     if not parts:
         raise ValueError("FeatureSpace.adapt(): the data is empty.")
     return {key: np.concatenate(values, axis=0) for key, values in parts.items()}
+
+
+def _probe(feature, preprocessor):
+    """One sample (shape (1, 1)) the preprocessor accepts: a token of its
+    vocabulary where it has one (a lookup with `num_oov_indices=0` rejects
+    anything else), else zero (or '' for strings)."""
+    dtype = _probe_dtype(feature.dtype)
+    get_vocabulary = getattr(preprocessor, "get_vocabulary", None)
+    if get_vocabulary is not None:
+        vocabulary = get_vocabulary()
+        if vocabulary:
+            return np.array([[vocabulary[-1]]], dtype=dtype)
+    return np.zeros((1, 1), dtype=dtype)
 
 
 def _probe_dtype(dtype):

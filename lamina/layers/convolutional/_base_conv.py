@@ -188,6 +188,38 @@ class BaseConv(ConvLayerBase):
         self._add_bias((self.filters,))
 
     def call(self, inputs):
+        if type(self).convolution_op is not BaseConv.convolution_op:
+            # Keras: a subclass customises the convolution alone by overriding
+            # convolution_op; the bias and activation still follow it here.
+            outputs = self.convolution_op(inputs, self.kernel)
+            if self.bias is not None:
+                axis = -1 if self.data_format == "channels_last" else 1
+                shape = [1] * outputs.ndim
+                shape[axis] = self.filters
+                outputs = outputs + self.bias.reshape(shape)
+            return self._activate(outputs)
+        return self._activate(self._convolve(inputs, self.kernel, self.bias))
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of `inputs` with `kernel` (Keras layout), with this
+        layer's strides, padding, dilation, groups and data format, and no
+        bias or activation.
+
+        Override it in a subclass to change the convolution (e.g. standardize
+        the kernel first); `call` adds the bias and activation to its result.
+        A subclass's own `call` may also use it on a transformed kernel.
+
+        Args:
+            inputs: Input tensor in the layer's `data_format`.
+            kernel: Tensor of shape `kernel_size + (in_channels // groups,
+                filters)`.
+
+        Returns:
+            The convolution, in the layer's `data_format`.
+        """
+        return self._convolve(inputs, kernel, None)
+
+    def _convolve(self, inputs, kernel, bias):
         # Permuted views only: channels_last data reaches torch with channels_last
         # strides (NHWC kernels, no copy); the kernel view costs one small reorder.
         U.check_rank(self, inputs)
@@ -203,15 +235,14 @@ class BaseConv(ConvLayerBase):
         x, padding = U.pad_for_torch(x, pads)
         outputs = self._conv_op(
             x,
-            U.torch_kernel(self.kernel, self.rank),
-            self.bias,
+            U.torch_kernel(kernel, self.rank),
+            bias,
             self._torch_strides,
             padding,
             self._torch_dilation,
             self.groups,
         )
-        outputs = U.from_torch_layout(outputs, self.rank, self.data_format)
-        return self._activate(outputs)
+        return U.from_torch_layout(outputs, self.rank, self.data_format)
 
     def compute_output_shape(self, input_shape):
         return U.conv_output_shape(
