@@ -222,7 +222,12 @@ class Functional(Model):
 
     def call(self, inputs, training=None, mask=None):
         flat = self._flatten_inputs(inputs)
-        if any(getattr(v, "ndim", r) != r for v, r in zip(flat, self._input_ranks)):
+        ranks = self._input_ranks
+        if (
+            getattr(flat[0], "ndim", ranks[0]) != ranks[0]
+            if len(flat) == 1  # ~0.1 us, against ~0.4 us for the general test
+            else any(getattr(v, "ndim", r) != r for v, r in zip(flat, ranks))
+        ):
             flat = self._adjust_ranks(flat)
         values = dict(zip(map(id, self._flat_inputs), flat))
         for layer, simple, arg_id, args, kwargs, outputs in self._plan:
