@@ -1,6 +1,7 @@
 """Helpers for calling a layer: call context, masks, device moves, tensor conversion."""
 
 import contextlib
+import inspect
 import threading
 
 import numpy as np
@@ -41,8 +42,9 @@ def _device_type(args) -> str:
 
 
 def _get_mask(inputs):
-    """The `_keras_mask` carried by a tensor (or list of tensors), else None."""
-    if isinstance(inputs, torch.Tensor):
+    """The `_keras_mask` carried by a tensor or KerasTensor (or, per element, a
+    list of them), else None."""
+    if isinstance(inputs, (torch.Tensor, KerasTensor)):
         return getattr(inputs, "_keras_mask", None)
     if isinstance(inputs, (list, tuple)):
         masks = [getattr(t, "_keras_mask", None) for t in inputs]
@@ -53,13 +55,94 @@ def _get_mask(inputs):
 def _set_mask(outputs, mask):
     if mask is None:
         return
-    if isinstance(outputs, torch.Tensor):
+    if isinstance(outputs, (torch.Tensor, KerasTensor)):
         outputs._keras_mask = mask
     elif isinstance(outputs, (list, tuple)):
         masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
         for output, output_mask in zip(outputs, masks):
-            if isinstance(output, torch.Tensor) and output_mask is not None:
+            if (
+                isinstance(output, (torch.Tensor, KerasTensor))
+                and output_mask is not None
+            ):
                 output._keras_mask = output_mask
+
+
+def _symbolic_mask_kwargs(layer, args, kwargs):
+    """Keras masking for a call on KerasTensors: `(spec_kwargs, previous_mask)`.
+
+    `previous_mask` is the mask `compute_mask` starts from: the `mask` given,
+    else the `_keras_mask` of the first input (per element for a list).
+    `spec_kwargs` are what the output-spec computation gets: `kwargs`, plus
+    that mask when `call()` names a `mask` argument and none was given (Keras
+    fills it in, so `call(inputs, mask=None)` sees a symbolic mask while the
+    graph is built); a given mask that `call()` cannot take is left out, as on
+    eager calls. The Node records `kwargs` only: at run time each layer reads
+    the masks its inputs carry, exactly as on eager calls.
+    """
+    explicit = kwargs.get("mask")
+    previous = explicit
+    if previous is None and args:
+        previous = _get_mask(args[0])
+    if layer._call_has_mask_arg:
+        if explicit is None and previous is not None:
+            kwargs = {**kwargs, "mask": previous}
+    elif "mask" in kwargs and not _takes_var_keywords(layer.call):
+        kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+    return kwargs, previous
+
+
+def _takes_var_keywords(fn) -> bool:
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        for p in inspect.signature(fn).parameters.values()
+    )
+
+
+def _set_symbolic_mask(layer, args, kwargs, outputs, previous_mask):
+    """Set `_keras_mask` on the output KerasTensors of the symbolic call
+    `layer(*args, **kwargs)` from `layer.compute_mask` on its first input,
+    under the rule eager calls follow."""
+    # Keras: a symbolic call's outputs carry only the masks compute_mask
+    # gives; drop any an inner symbolic call left on them (Sequential's
+    # compute_output_spec calls its layers on the KerasTensors).
+    given = {id(t) for t in tree.flatten((args, kwargs)) if isinstance(t, KerasTensor)}
+    for output in tree.flatten(outputs):
+        if (
+            isinstance(output, KerasTensor)
+            and id(output) not in given
+            and "_keras_mask" in output.__dict__
+        ):
+            del output._keras_mask
+    if layer._compute_mask_overridden or (
+        previous_mask is not None and layer.supports_masking
+    ):
+        inputs = args[0] if args else None
+        _set_mask(outputs, _symbolic_mask(layer, inputs, previous_mask))
+
+
+def _symbolic_mask(layer, inputs, previous_mask):
+    """`layer.compute_mask(inputs, previous_mask)` on KerasTensors."""
+    # 1. As in Keras: a mask built with lamina.ops becomes nodes of the graph
+    #    (Embedding's `inputs != 0` a `not_equal` op), so it can be passed on
+    #    explicitly, `layer(x, mask=x._keras_mask)`, and saved.
+    try:
+        mask = layer.compute_mask(inputs, previous_mask)
+    except Exception:  # noqa: BLE001 - written for torch tensors; see step 2
+        symbolic = False
+    else:
+        symbolic = all(
+            m is None or isinstance(m, KerasTensor) for m in tree.flatten(mask)
+        )
+    if symbolic:
+        return mask
+    # 2. A compute_mask written with torch functions runs on fake tensors: the
+    #    mask is a KerasTensor of the right shape and dtype, outside the graph
+    #    (at run time the layer computes it from real tensors).
+    from lamina.backend.shape_inference import compute_output_spec
+
+    return compute_output_spec(
+        layer.compute_mask, inputs, previous_mask, modules=(layer,)
+    )
 
 
 def _onto_device(device, args, kwargs):

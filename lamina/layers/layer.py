@@ -21,8 +21,10 @@ from lamina.layers._layer_calls import (
     _get_mask,
     _onto_device,
     _set_mask,
+    _set_symbolic_mask,
     _shape_of,
     _stateless_call,
+    _symbolic_mask_kwargs,
     _to_tensors,
 )
 from lamina.layers._layer_weights import _LayerWeights
@@ -556,8 +558,12 @@ class Layer(_LayerWeights, torch.nn.Module):
             check_input_spec(
                 self.input_spec, args[0].shape, self.name, type(self).__name__
             )
-        outputs = self.compute_output_spec(*args, **kwargs)
+        # Keras masking: the call sees the mask it is given, else the one its
+        # first input carries; the outputs get theirs from compute_mask.
+        spec_kwargs, previous_mask = _symbolic_mask_kwargs(self, args, kwargs)
+        outputs = self.compute_output_spec(*args, **spec_kwargs)
         Node(self, args, kwargs, outputs)
+        _set_symbolic_mask(self, args, kwargs, outputs, previous_mask)
         return outputs
 
     def compute_output_spec(self, *args, **kwargs):

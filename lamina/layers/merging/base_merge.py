@@ -68,12 +68,11 @@ class Merge(Layer):
         return shape
 
     def compute_mask(self, inputs, previous_mask=None):
-        if previous_mask is None:
+        # Keras 3: a step is kept if any input keeps it (OR); an input
+        # without a mask keeps every step, so the result has no mask.
+        if previous_mask is None or any(m is None for m in previous_mask):
             return None
-        masks = [m for m in previous_mask if m is not None]
-        if not masks:
-            return None
-        result = masks[0]
-        for mask in masks[1:]:
-            result = torch.logical_and(result, mask)
+        result = previous_mask[0]
+        for mask in previous_mask[1:]:
+            result = torch.logical_or(result, mask)
         return result

@@ -61,7 +61,7 @@ def test_merge_configs_round_trip():
         assert clone.get_config() == layer.get_config()
 
 
-def test_add_combines_masks_with_and():
+def test_add_combines_masks_with_or_as_keras_3_15():
     a = np.ones((1, 3, 2), "float32")
     import torch
 
@@ -69,4 +69,4 @@ def test_add_combines_masks_with_and():
     ta._keras_mask = torch.tensor([[True, True, False]])
     tb._keras_mask = torch.tensor([[True, False, True]])
     out = layers.Add()([ta, tb])
-    assert out._keras_mask.tolist() == [[True, False, False]]
+    assert out._keras_mask.tolist() == [[True, True, True]]
