@@ -5,7 +5,7 @@ returns a tensor of the same shape on the same device. Numerics match Keras 3
 with its PyTorch backend, which calls the same `torch.nn.functional` kernels.
 """
 
-import warnings
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -128,13 +128,13 @@ def _small_axis_softmax(x, axis):
 
 
 def _axis_softmax(x, axis, log):
-    if isinstance(axis, int) and -x.ndim <= axis < x.ndim and x.shape[axis] == 1:
-        warnings.warn(
-            f"softmax over axis {axis} of a tensor of shape {tuple(x.shape)}: "
-            "that axis has size 1, so the result is always 1. Did you mean "
-            "sigmoid?",
-            stacklevel=3,
-        )
+    # Keras warns for softmax over a size-1 axis (not for log_softmax); the
+    # warning lives in lamina.ops, which imports this module.
+    if not log and isinstance(axis, int) and -x.ndim <= axis < x.ndim:
+        if x.shape[axis] == 1:
+            from lamina.ops.nn import _warn_if_softmax_axis_has_size_one
+
+            _warn_if_softmax_axis_has_size_one(x, axis, stacklevel=3)
     if axis is None:
         axis = tuple(range(x.ndim))
     if isinstance(axis, (tuple, list)):
@@ -404,3 +404,54 @@ def sparsemax(x, axis=-1):
     top_sum = torch.where(support, ordered, torch.zeros_like(ordered))
     tau = (top_sum.sum(dim=axis, keepdim=True) - 1) / k
     return torch.clamp(x - tau, min=0.0)
+
+
+# Symbolic inputs. Keras's activations are built from ops, so
+# `activations.sigmoid(keras.Input(...))` gives a KerasTensor; here an
+# activation called on a KerasTensor becomes the `lamina.ops` op of the same
+# name (with this function's defaults, e.g. `approximate=False` for gelu), or
+# records this function itself where no op takes its arguments (e.g. relu with
+# `max_value`): such a graph runs, but its config does not load again.
+
+
+def _symbolic_activation(fn, x, args, kwargs):
+    import inspect
+
+    from lamina import ops
+    from lamina.layers.core.op_layer import OpLayer
+    from lamina.ops import operation
+
+    if fn.__name__ == "exponential":  # composed of ops, as in Keras
+        return ops.exp(x)
+    if fn.__name__ == "mish":
+        return x * ops.tanh(ops.softplus(x))
+    op_fn = getattr(ops, fn.__name__, None)
+    if op_fn is not None and operation.is_op(op_fn):
+        bound = inspect.signature(fn).bind(x, *args, **kwargs)
+        bound.apply_defaults()
+        accepted = inspect.signature(op_fn).parameters
+        if all(name in accepted for name in bound.arguments):
+            return op_fn(**bound.arguments)
+    return OpLayer(fn)._symbolic_call((x, *args), kwargs)
+
+
+def _accepting_symbolic_inputs(fn):
+    from lamina.backend.keras_tensor import KerasTensor
+
+    @functools.wraps(fn)
+    def activation(x, *args, **kwargs):
+        if isinstance(x, KerasTensor):
+            return _symbolic_activation(fn, x, args, kwargs)
+        return fn(x, *args, **kwargs)
+
+    return activation
+
+
+for _fn in (
+    celu, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu,
+    hard_tanh, leaky_relu, log_sigmoid, log_softmax, mish, relu, relu6, selu,
+    sigmoid, silu, soft_shrink, softmax, softplus, softsign, sparse_plus,
+    sparse_sigmoid, sparsemax, squareplus, tanh, tanh_shrink, threshold,
+):  # fmt: skip
+    globals()[_fn.__name__] = _accepting_symbolic_inputs(_fn)
+del _fn

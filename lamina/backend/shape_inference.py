@@ -8,7 +8,9 @@ whose size follows the probe are reported as `None`.
 
 import contextlib
 import functools
+import warnings
 
+import numpy as np
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -30,6 +32,10 @@ def _fake_from_spec(spec, probe, mode, device):
     if not isinstance(spec, KerasTensor):
         return spec
     shape = [probe if d is None else d for d in spec.shape]
+    if spec.dtype == "string":
+        # Text stays in NumPy: a custom layer calling StringLookup (or
+        # TextVectorization) inside its `call` gets empty strings to map.
+        return np.full(shape, "", dtype=object)
     with mode:
         return torch.empty(shape, dtype=to_torch_dtype(spec.dtype), device=device)
 
@@ -85,6 +91,13 @@ def _demote(weight):
         _DEMOTED.append(weight)
 
 
+@contextlib.contextmanager
+def _no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def compute_output_spec(fn, *args, modules=(), **kwargs):
     """KerasTensors describing what `fn(*args, **kwargs)` would return.
 
@@ -105,7 +118,13 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
         )
         _DEPTH[0] += 1
         try:
-            with _as_plain_parameters(modules), mode, torch.no_grad():
+            with (
+                _as_plain_parameters(modules),
+                mode,
+                torch.no_grad(),
+                # The second probe repeats the first: its warnings are noise.
+                _no_warnings() if results else contextlib.nullcontext(),
+            ):
                 results.append(fn(*fake_args, **fake_kwargs))
         finally:
             _DEPTH[0] -= 1

@@ -44,6 +44,14 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
             f"(got a value of type {type(x).__name__}). Convert it with "
             "np.asarray(x, dtype='float32') first."
         )
+    if array.dtype.kind in "USa":
+        # Keras's torch backend refuses strings too (ValueError).
+        raise ValueError(
+            "Cannot convert strings to a tensor: PyTorch has no string dtype "
+            f"(got an array of dtype {array.dtype}). Pass the NumPy array of "
+            "strings (or a list) straight to the string layer or model "
+            "(TextVectorization, StringLookup, Hashing) instead."
+        )
     if torch_dtype is None and array.dtype.kind == "f" and array.dtype != np.float16:
         torch_dtype = to_torch_dtype(config.floatx())
     if not array.flags.writeable or not array.flags.c_contiguous:

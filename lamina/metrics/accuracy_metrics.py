@@ -26,6 +26,15 @@ def _tensor_on(x, device):
     return convert_to_tensor(x, device=device)
 
 
+def _class_ids(one_hot, device):
+    # argmax over the last axis; bool one-hot targets (as in Keras examples)
+    # go through uint8, since torch.argmax refuses bool.
+    one_hot = _tensor_on(one_hot, device)
+    if one_hot.dtype == torch.bool:
+        one_hot = one_hot.to(torch.uint8)
+    return one_hot.argmax(dim=-1)
+
+
 def accuracy(y_true, y_pred):
     """1.0 where `y_true == y_pred` exactly, else 0.0."""
     y_pred = prediction_tensor(y_pred)
@@ -58,7 +67,7 @@ def categorical_accuracy(y_true, y_pred):
     [1.0, 0.0]
     """
     y_pred = prediction_tensor(y_pred)
-    y_true = _tensor_on(y_true, y_pred.device).argmax(dim=-1)
+    y_true = _class_ids(y_true, y_pred.device)
     original_shape = y_true.shape
     reshape = y_true.dim() == y_pred.dim()
     if reshape:
@@ -108,7 +117,7 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
         k: How many top predictions count as a hit. Defaults to `5`.
     """
     y_pred = prediction_tensor(y_pred)
-    y_true = _tensor_on(y_true, y_pred.device).argmax(dim=-1)
+    y_true = _class_ids(y_true, y_pred.device)
     return _top_k_matches(y_true, y_pred, k)
 
 

@@ -66,8 +66,9 @@ def _match_structure(value, num_outputs, output_names, what):
     return [value] * num_outputs
 
 
-def _flatten_targets(y, num_outputs, output_names, what="y"):
-    """Targets (or sample weights) as a list aligned with the outputs."""
+def _flatten_targets(y, num_outputs, output_names, what="y", only=None):
+    """Targets (or sample weights) as a list aligned with the outputs; `only`:
+    the index of the one output with a loss, which takes a single array."""
     if y is None:
         return [None] * num_outputs
     if isinstance(y, dict):
@@ -89,12 +90,22 @@ def _flatten_targets(y, num_outputs, output_names, what="y"):
         return list(y)
     if num_outputs > 1 and what == "sample_weight":
         return [y] * num_outputs
+    if num_outputs > 1 and only is not None:
+        # Keras: one array of targets goes to the only output with a loss (a
+        # model may also return features, with loss=[loss_fn, None]).
+        return [y if i == only else None for i in range(num_outputs)]
     if num_outputs > 1:
         raise ValueError(
             f"The model has {num_outputs} outputs ({list(output_names)}) but {what} "
             "is a single array. Pass a list or a dict keyed by output name."
         )
     return [y]
+
+
+def _only_loss_index(losses):
+    """The index of the only output with a loss, else None."""
+    indices = [i for i, loss in enumerate(losses or []) if loss is not None]
+    return indices[0] if len(indices) == 1 else None
 
 
 def _output_names(names, count):
@@ -134,6 +145,7 @@ class CompileLoss:
         self.losses = []
         self.weights = []
         self.output_trackers = []
+        self._only = None  # the index of the only output with a loss
 
     def build(self, y_true, y_pred):
         outputs = flatten_outputs(y_pred)
@@ -149,14 +161,16 @@ class CompileLoss:
                 1.0 if w is None else float(w)
                 for w in _match_structure(weights, len(outputs), names, "loss_weights")
             ]
-        targets = _flatten_targets(y_true, len(outputs), names)
+        self._only = _only_loss_index(self.losses)
+        targets = _flatten_targets(y_true, len(outputs), names, only=self._only)
         for loss, target, output in zip(self.losses, targets, outputs):
             if loss is None or target is None:
                 continue
             check = getattr(losses_module, "check_loss_inputs", None)
             if check is not None:
                 check(loss, tuple(target.shape), tuple(output.shape))
-        if len(outputs) > 1:
+        # Keras: `<output>_loss` logs only when two or more outputs have a loss.
+        if sum(loss is not None for loss in self.losses) > 1:
             self.output_trackers = [
                 metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
                 for loss, name in zip(self.losses, names)
@@ -173,7 +187,7 @@ class CompileLoss:
             weight = self.weights[0]
             return value if weight == 1.0 else value * weight
         names = self.output_names
-        targets = _flatten_targets(y_true, len(outputs), names)
+        targets = _flatten_targets(y_true, len(outputs), names, only=self._only)
         weights = _flatten_targets(sample_weight, len(outputs), names, "sample_weight")
         total = None
         for i, (loss, target, output, sw) in enumerate(
@@ -237,6 +251,7 @@ class CompileMetrics:
         self._weighted_arg = weighted_metrics
         self.output_names = list(output_names or [])
         self.built = False
+        self._only = None  # the index of the only output with a loss
         self._unweighted = []  # lists of metrics, one list per output
         self._weighted = []
 
@@ -248,7 +263,8 @@ class CompileMetrics:
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
         self.output_names = _output_names(self.output_names, count)
-        targets = _flatten_targets(y_true, count, self.output_names)
+        self._only = _only_loss_index(losses)
+        targets = _flatten_targets(y_true, count, self.output_names, only=self._only)
         losses = losses or [None] * count
         self._unweighted = self._resolve(
             self._metrics_arg, targets, outputs, losses, prefix=""
@@ -305,7 +321,9 @@ class CompileMetrics:
         if count == 1 and not isinstance(y_true, (list, tuple, dict)):
             targets, weights = [y_true], [sample_weight]
         else:
-            targets = _flatten_targets(y_true, count, self.output_names)
+            targets = _flatten_targets(
+                y_true, count, self.output_names, only=self._only
+            )
             weights = _flatten_targets(
                 sample_weight, count, self.output_names, "sample_weight"
             )

@@ -108,16 +108,25 @@ class Trainer(StepSetup):
         """
         check_positive_int(steps_per_execution, "steps_per_execution")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = loss
         output_names = self._output_names_for_compile()
-        self._compile_loss = (
-            None
-            if loss is None
-            else compile_utils.CompileLoss(loss, loss_weights, output_names)
-        )
-        self._compile_metrics = compile_utils.CompileMetrics(
-            metrics, weighted_metrics, output_names
-        )
+        # Keras: compiling again without `loss` (or without any metrics) keeps
+        # those of the previous compile, e.g. `compile(optimizer=Adam(1e-5))`
+        # before fine-tuning.
+        if loss is not None or getattr(self, "_compile_loss", None) is None:
+            self.loss = loss
+            self._compile_loss = (
+                None
+                if loss is None
+                else compile_utils.CompileLoss(loss, loss_weights, output_names)
+            )
+        if (
+            metrics is not None
+            or weighted_metrics is not None
+            or getattr(self, "_compile_metrics", None) is None
+        ):
+            self._compile_metrics = compile_utils.CompileMetrics(
+                metrics, weighted_metrics, output_names
+            )
         self._loss_tracker = metrics_module.Mean(name="loss")
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = int(steps_per_execution)
@@ -161,7 +170,8 @@ class Trainer(StepSetup):
 
     def get_compile_config(self):
         if not self.compiled:
-            return None
+            # Keras: `{}`, which also lands in configs and `.keras` files.
+            return {}
         from lamina.saving.serialization_lib import serialize_keras_object
 
         return serialize_keras_object(self._compile_config)

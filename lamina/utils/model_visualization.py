@@ -13,8 +13,8 @@ import subprocess
 from lamina.utils.summary_utils import _format_shape
 
 _NO_GRAPHVIZ = (
-    "plot_model draws {fmt} files with Graphviz's `dot` program, which was not "
-    "found on PATH. Install Graphviz (e.g. `apt-get install graphviz`, `brew "
+    "You must install graphviz for `plot_model` to work: it draws {fmt} files "
+    "with Graphviz's `dot` program, which was not found on PATH. Install Graphviz (e.g. `apt-get install graphviz`, `brew "
     "install graphviz` or `conda install graphviz`; see "
     "https://graphviz.org/download/), or write the graph as DOT text with "
     "to_file='model.dot', which needs nothing installed."
@@ -290,8 +290,8 @@ def plot_model(
         the file is an image (for in-line display in notebooks), else None.
 
     Raises:
-        OSError: An image format was asked for and Graphviz is not installed;
-            the message says how to install it.
+        ImportError: An image format was asked for and Graphviz is not
+            installed (as Keras raises); the message says how to install it.
     """
     if "layer_range" in kwargs:
         raise ValueError("plot_model: `layer_range` is not supported (nor in Keras 3).")
@@ -313,7 +313,8 @@ def plot_model(
     if extension in ("dot", "gv"):
         extension = "raw"
     if extension != "raw" and not check_graphviz():
-        raise OSError(_NO_GRAPHVIZ.format(fmt=extension.upper()))
+        # Keras: ImportError, as for a missing pydot.
+        raise ImportError(_NO_GRAPHVIZ.format(fmt=extension.upper()))
     DotGraph(dot.to_string()).write(to_file, format=extension)
     if extension in ("png", "jpg", "jpeg", "gif"):
         try:

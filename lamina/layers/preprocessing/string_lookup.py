@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 
 from lamina import backend
+from lamina.backend.shape_inference import inferring
 from lamina.layers.preprocessing.index_lookup import IndexLookup, _to_numpy
 
 # Marks tokens not found in the vocabulary (indices are >= -1).
@@ -122,10 +123,12 @@ class StringLookup(IndexLookup):
         )
         oov = np.flatnonzero(ids == _OOV)
         if len(oov):
-            if self.num_oov_indices == 0:
+            if self.num_oov_indices == 0 and inferring():
+                ids[oov] = 0  # the placeholder strings of a shape probe
+            elif self.num_oov_indices == 0:
                 unknown = sorted({tokens[i] for i in oov})
                 raise self._oov_error(unknown)
-            if self.num_oov_indices == 1:
+            elif self.num_oov_indices == 1:
                 ids[oov] = self._oov_start_index()
             else:
                 from lamina.layers.preprocessing.hashing import _hash_to_bins

@@ -189,6 +189,10 @@ class RNN(Layer):
                 "shape (batch, timesteps, features); got shape "
                 f"{tuple(sequences.shape)}."
             )
+        if not sequences.is_floating_point():
+            # Keras: bool/int sequences (one-hot arrays) promote to floats in the
+            # cell's matmul; the fused kernels need them cast first.
+            sequences = sequences.to(backend.to_torch_dtype(self.compute_dtype))
         batch_size, timesteps = sequences.shape[0], sequences.shape[1]
         if timesteps == 0:
             raise ValueError(

@@ -7,6 +7,8 @@ The cross-entropies return one value per example (no reduction), as in Keras;
 the loss classes average them.
 """
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
@@ -126,6 +128,19 @@ def leaky_relu(x, negative_slope: float = 0.2) -> Tensor:
     return F.leaky_relu(to_float(to_tensor(x)), negative_slope=negative_slope)
 
 
+def _warn_if_softmax_axis_has_size_one(x, axis, stacklevel: int) -> None:
+    # Keras warns (with these words) for a softmax over a size-1 axis: the
+    # result is always 1, usually a Dense(1, activation="softmax") mistake.
+    if type(axis) is int and -x.ndim <= axis < x.ndim and x.shape[axis] == 1:
+        warnings.warn(
+            f"You are using a softmax over axis {axis} of a tensor of shape "
+            f"{tuple(x.shape)}. This axis has size 1. The softmax operation will "
+            "always return the value 1, which is likely not what you intended. "
+            "Did you mean to use a sigmoid instead?",
+            stacklevel=stacklevel + 1,
+        )
+
+
 @op
 def softmax(x, axis=-1) -> Tensor:
     """`exp(x) / sum(exp(x))` over `axis` (an int or a tuple of ints).
@@ -136,6 +151,7 @@ def softmax(x, axis=-1) -> Tensor:
     """
     x = to_float(to_tensor(x))
     if type(axis) is int:
+        _warn_if_softmax_axis_has_size_one(x, axis, stacklevel=3)
         return torch.softmax(x, dim=axis)
     axis = check_axis("softmax", axis, x.ndim)
     return torch.exp(
