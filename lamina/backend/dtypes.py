@@ -53,8 +53,7 @@ def standardize_dtype(dtype) -> str:
         name = name[len("torch.") :]
     if name not in _BY_NAME and name != "string":
         raise ValueError(
-            f"Unknown dtype {dtype!r}. Expected one of {sorted(_BY_NAME)} or "
-            "'string'."
+            f"Unknown dtype {dtype!r}. Expected one of {sorted(_BY_NAME)} or 'string'."
         )
     return name
 

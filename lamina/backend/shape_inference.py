@@ -3,7 +3,8 @@
 `compute_output_spec(fn, *args, **kwargs)` runs `fn` once on fake tensors (torch's
 FakeTensorMode: shapes and dtypes only, no memory, no compute) with every unknown
 (`None`) size replaced by a probe size. It runs twice with two probe sizes; axes
-whose size follows the probe are reported as `None`.
+whose size follows the probe are reported as `None`. A computation that needs
+values (a shape argument computed from tensors) runs on real tensors of ones.
 """
 
 import contextlib
@@ -12,7 +13,11 @@ import warnings
 
 import numpy as np
 import torch
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import (
+    DataDependentOutputException,
+    DynamicOutputShapeException,
+    FakeTensorMode,
+)
 
 from lamina import tree
 from lamina.backend.dtypes import standardize_dtype, to_torch_dtype
@@ -28,6 +33,9 @@ def inferring() -> bool:
     return _DEPTH[0] > 0
 
 
+_DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException)
+
+
 def _fake_from_spec(spec, probe, mode, device):
     if not isinstance(spec, KerasTensor):
         return spec
@@ -36,8 +44,37 @@ def _fake_from_spec(spec, probe, mode, device):
         # Text stays in NumPy: a custom layer calling StringLookup (or
         # TextVectorization) inside its `call` gets empty strings to map.
         return np.full(shape, "", dtype=object)
+    dtype = to_torch_dtype(spec.dtype)
+    if mode is None:
+        return torch.ones(shape, dtype=dtype, device=device)
     with mode:
-        return torch.empty(shape, dtype=to_torch_dtype(spec.dtype), device=device)
+        return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _run_probes(fn, args, kwargs, modules, device, fake):
+    """`fn`'s results for each probe size, on fake tensors or real ones."""
+    results = []
+    for probe in _PROBE_SIZES:
+        mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
+        fake_args = tree.map_structure(
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args
+        )
+        fake_kwargs = tree.map_structure(
+            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs
+        )
+        _DEPTH[0] += 1
+        try:
+            with (
+                _as_plain_parameters(modules) if fake else contextlib.nullcontext(),
+                mode if fake else contextlib.nullcontext(),
+                torch.no_grad(),
+                # The second probe repeats the first: its warnings are noise.
+                _no_warnings() if results else contextlib.nullcontext(),
+            ):
+                results.append(fn(*fake_args, **fake_kwargs))
+        finally:
+            _DEPTH[0] -= 1
+    return results
 
 
 @functools.cache
@@ -107,27 +144,12 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
     from lamina.backend.device import get_device
 
     device = get_device()
-    results = []
-    for probe in _PROBE_SIZES:
-        mode = FakeTensorMode(allow_non_fake_inputs=True)
-        fake_args = tree.map_structure(
-            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args
-        )
-        fake_kwargs = tree.map_structure(
-            lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), kwargs
-        )
-        _DEPTH[0] += 1
-        try:
-            with (
-                _as_plain_parameters(modules),
-                mode,
-                torch.no_grad(),
-                # The second probe repeats the first: its warnings are noise.
-                _no_warnings() if results else contextlib.nullcontext(),
-            ):
-                results.append(fn(*fake_args, **fake_kwargs))
-        finally:
-            _DEPTH[0] -= 1
+    try:
+        results = _run_probes(fn, args, kwargs, modules, device, fake=True)
+    except _DATA_DEPENDENT:
+        # `fn` reads values, e.g. ops.tile(x, repeats) with repeats computed
+        # from ops.shape(x): run it on real tensors of ones, as Keras does.
+        results = _run_probes(fn, args, kwargs, modules, device, fake=False)
 
     def _to_spec(a, b):
         if not isinstance(a, torch.Tensor):

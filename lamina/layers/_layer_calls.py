@@ -53,10 +53,15 @@ def _get_mask(inputs):
 
 
 def _set_mask(outputs, mask):
+    """Give the outputs the masks `compute_mask` returned, paired in flat order
+    as Keras pairs them (one output and a list of input masks: the first mask)."""
     if mask is None:
         return
     if isinstance(outputs, (torch.Tensor, KerasTensor)):
-        outputs._keras_mask = mask
+        if isinstance(mask, (list, tuple)):
+            mask = next(iter(tree.flatten(mask)), None)
+        if mask is not None:
+            outputs._keras_mask = mask
     elif isinstance(outputs, (list, tuple)):
         masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
         for output, output_mask in zip(outputs, masks):

@@ -200,6 +200,36 @@ class _LayerWeights:
             with torch.no_grad():
                 param.copy_(torch.as_tensor(value, dtype=param.dtype))
 
+    def save_own_variables(self, store) -> None:
+        """Write this layer's own variables into `store` when the model is saved.
+
+        The default writes them under "0", "1", ... (trainable ones first);
+        override it (and `load_own_variables`) to save other state.
+
+        Args:
+            store: Dict-like object taking NumPy arrays or tensors by key.
+        """
+        variables = list(self._trainable_variables) + list(
+            self._non_trainable_variables
+        )
+        for i, variable in enumerate(variables):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store) -> None:
+        """Assign this layer's own variables from `store` when a model loads.
+
+        Args:
+            store: Dict-like object holding the arrays `save_own_variables`
+                wrote.
+
+        Raises:
+            ValueError: when `store` holds another number of variables, or a
+                variable of another shape.
+        """
+        from lamina.saving.weights_file import _load_layer_variables
+
+        _load_layer_variables(self, store, None)
+
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(

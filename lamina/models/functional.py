@@ -215,6 +215,22 @@ class Functional(Model):
             return list(self._outputs_struct)
         return [t._keras_history[0].name for t in self._flat_outputs]
 
+    def add_loss(self, loss):
+        """Not available on functional models, as in Keras.
+
+        Raises:
+            NotImplementedError: always. A loss computed from the graph's
+                tensors (a VAE's KL term) belongs in a layer that calls
+                `self.add_loss(...)` in its `call`, or in a `compute_loss`
+                override.
+        """
+        raise NotImplementedError(
+            f"Functional model '{self.name}' does not take add_loss(), as in "
+            "Keras: a loss added to its symbolic tensors would be dropped. Compute "
+            "the loss inside a layer (a layer's call() may call self.add_loss()) "
+            "or override compute_loss()."
+        )
+
     # --- running --------------------------------------------------------------
 
     def _build_on_first_call(self, args, kwargs):

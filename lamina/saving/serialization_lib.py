@@ -299,7 +299,9 @@ def deserialize_keras_object(
 
     Args:
         config: A config dict, a plain value, or a name (looked up in
-            `module_objects`, then the registry and `custom_objects`).
+            `module_objects`, then the registry and `custom_objects`; without
+            `module_objects`, a name found nowhere is a plain string and comes
+            back as is).
         module_objects: `{name: obj}` of the family being deserialized
             (e.g. all activations), for bare names.
         custom_objects: User classes and functions by name.
@@ -316,7 +318,9 @@ def deserialize_keras_object(
             config, custom_objects, module_objects
         )
         if obj is None:
-            raise_unknown(kind, config, module_objects or {})
+            if module_objects is None:
+                return config  # a plain string value, as Keras returns it
+            raise_unknown(kind, config, module_objects)
         return obj
     if isinstance(config, (list, tuple)):
         return [

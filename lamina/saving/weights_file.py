@@ -34,8 +34,9 @@ from lamina.saving import file_utils
 from lamina.saving.h5_store import H5Reader, H5Writer
 
 # Private attributes of lamina's own model classes that hold layers Keras does
-# not reach (Sequential keeps its InputLayer apart from `layers`).
-_LAMINA_INTERNALS = frozenset({"_input_layer"})
+# not reach (Sequential keeps its InputLayer apart from `layers`; a layer's
+# `_device_probe` caches a (module, name) pair, the layer itself at times).
+_LAMINA_INTERNALS = frozenset({"_input_layer", "_device_probe"})
 
 
 # --- the object graph -----------------------------------------------------------
@@ -168,6 +169,15 @@ def _walk_container(container, path, visit, visited, visited_containers):
             _walk_container(item, _join(path, name), visit, visited, visited_containers)
 
 
+def _default_own(obj, method: str) -> bool:
+    """Whether `obj.<method>` is the base Layer's (the file path then names
+    the file in its errors)."""
+    from lamina.layers._layer_weights import _LayerWeights
+
+    bound = getattr(obj, method)
+    return getattr(bound, "__func__", None) is getattr(_LayerWeights, method)
+
+
 def _own_variables(layer) -> list:
     return list(layer._trainable_variables) + list(layer._non_trainable_variables)
 
@@ -216,7 +226,7 @@ def save_state(model, writer, objects_to_skip=None, assets_dir=None) -> None:
         own = getattr(obj, "save_own_variables", None)
         if kind == "Optimizer":
             obj.save_own_variables(_Int32Steps(store))
-        elif callable(own):
+        elif callable(own) and not _default_own(obj, "save_own_variables"):
             own(store)
             saved_params.update(id(v) for v in _own_variables(obj))
         else:
@@ -326,7 +336,9 @@ def load_state(
         try:
             if kind == "Optimizer":
                 _load_optimizer(obj, store, model, reader.filename)
-            elif callable(getattr(obj, "load_own_variables", None)):
+            elif callable(getattr(obj, "load_own_variables", None)) and not (
+                _default_own(obj, "load_own_variables")
+            ):
                 obj.load_own_variables(store)
             else:
                 _load_layer_variables(obj, store, reader.filename)
@@ -367,7 +379,9 @@ def _report_failures(failures, filename, skip_mismatch):
 @torch.no_grad()
 def _load_layer_variables(layer, store, filename):
     variables = _own_variables(layer)
-    where = f"'{store.path or '/'}/vars' of {filename!r}"
+    where = "the store"
+    if filename is not None:
+        where = f"'{store.path or '/'}/vars' of {filename!r}"
     if len(store) != len(variables):
         hint = ""
         if not variables and not getattr(layer, "built", True):
@@ -381,7 +395,7 @@ def _load_layer_variables(layer, store, filename):
             f"{where} holds {len(store)}.{hint}"
         )
     for i, variable in enumerate(variables):
-        shape = store.shape(str(i))
+        shape = _stored_shape(store, str(i))
         if shape != tuple(variable.shape):
             raise ValueError(
                 f"Layer '{layer.name}' ({type(layer).__name__}): variable {i} "
@@ -389,8 +403,15 @@ def _load_layer_variables(layer, store, filename):
                 f"{tuple(variable.shape)}, but {where} holds shape {shape}."
             )
     for i, variable in enumerate(variables):
-        value = torch.from_numpy(store[str(i)])
+        value = torch.as_tensor(np.asarray(store[str(i)]))
         variable.copy_(value.to(dtype=variable.dtype))
+
+
+def _stored_shape(store, key) -> tuple:
+    # Files answer shapes without reading; a plain dict has the arrays.
+    if callable(getattr(store, "shape", None)):
+        return store.shape(key)
+    return tuple(np.shape(store[key]))
 
 
 def _load_optimizer(optimizer, store, model, filename):

@@ -4,6 +4,7 @@ of weights and layers, and joining a data-parallel run. A mixin of `Trainer`.
 """
 
 import functools
+import inspect
 
 from lamina import tree
 from lamina.trainers import compiled_step
@@ -18,9 +19,20 @@ class StepSetup:
 
     def _forward_and_loss(self, x, y, sample_weight, training):
         y_pred = self(x, training=training)
-        loss = self.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
-        )
+        takes_training = self.__dict__.get("_compute_loss_takes_training")
+        if takes_training is None:
+            # An override written before Keras 3.3 has no `training` argument.
+            params = inspect.signature(self.compute_loss).parameters
+            takes_training = "training" in params
+            self.__dict__["_compute_loss_takes_training"] = takes_training
+        if takes_training:
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+            )
+        else:
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
+            )
         return y_pred, loss
 
     def _jit_applies(self):

@@ -303,7 +303,11 @@ class Trainer(StepSetup):
     def test_step(self, data):
         """Loss and metrics on a batch, without training; returns the logs."""
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        if self._compile_loss is not None or (self._may_have_losses() and self.losses):
+        if (
+            self._compile_loss is not None
+            or type(self).compute_loss is not Trainer.compute_loss
+            or (self._may_have_losses() and self.losses)
+        ):
             y_pred, loss = self._forward_fn(False)(x, y, sample_weight)
             self._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
         else:

@@ -139,5 +139,7 @@ def _take(structure, start, stop, index):
             structure[start:stop] if index is None else structure.index_select(0, index)
         )
     if isinstance(structure, np.ndarray):  # text (see to_device_tensors)
-        return structure[start:stop] if index is None else structure[index.cpu().numpy()]
+        return (
+            structure[start:stop] if index is None else structure[index.cpu().numpy()]
+        )
     return tree.map_structure(lambda t: _take(t, start, stop, index), structure)
