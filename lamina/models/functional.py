@@ -50,6 +50,9 @@ class Functional(Model):
         )
         self._flat_inputs = tree.flatten(self._inputs_struct)
         self._flat_outputs = tree.flatten(self._outputs_struct)
+        # Keras returns dict outputs with their keys sorted (the order they
+        # flatten in); `model.output` and the config keep the order given.
+        self._returned_struct = _sort_dicts(self._outputs_struct)
         for tensor in self._flat_inputs:
             history = tensor._keras_history
             if history is None or not isinstance(history[0], InputLayer):
@@ -211,8 +214,8 @@ class Functional(Model):
 
     @property
     def output_names(self):
-        if isinstance(self._outputs_struct, dict):
-            return list(self._outputs_struct)
+        # Keras: the output layers' names, in the flat order of the outputs
+        # (a dict's keys name its outputs in compile() and the logs instead).
         return [t._keras_history[0].name for t in self._flat_outputs]
 
     def add_loss(self, loss):
@@ -257,7 +260,7 @@ class Functional(Model):
                 for key, value in zip(outputs, tree.flatten(result)):
                     values[key] = value
         flat = [values[id(t)] for t in self._flat_outputs]
-        return tree.pack_sequence_as(self._outputs_struct, flat)
+        return tree.pack_sequence_as(self._returned_struct, flat)
 
     def _flatten_inputs(self, inputs):
         struct = self._inputs_struct
@@ -549,6 +552,18 @@ def _fill(structure, values):
     if isinstance(structure, dict):
         return {k: _fill(v, values) for k, v in structure.items()}
     return structure
+
+
+def _sort_dicts(struct):
+    """`struct` with every dict's keys in sorted order, lists kept as they are."""
+    if isinstance(struct, dict):
+        return {key: _sort_dicts(struct[key]) for key in sorted(struct)}
+    if isinstance(struct, (list, tuple)):
+        items = [_sort_dicts(item) for item in struct]
+        return (
+            type(struct)(*items) if hasattr(struct, "_fields") else type(struct)(items)
+        )
+    return struct
 
 
 def _normalize_struct(struct, what):

@@ -108,9 +108,13 @@ def _only_loss_index(losses):
     return indices[0] if len(indices) == 1 else None
 
 
-def _output_names(names, count):
-    """The model's output names, or `output_0, output_1, ...` when they are not
-    known (or do not match the number of outputs)."""
+def _output_names(y_pred, names, count):
+    """What compile arguments, targets and logs call each flattened output: a
+    dict of outputs by its keys (sorted, the order it flattens in, as Keras does);
+    other outputs by the model's output names, or `output_0, output_1, ...` when
+    those are not known (or do not match the number of outputs)."""
+    if isinstance(y_pred, dict):
+        return sorted(y_pred)
     if len(names) == count:
         return names
     if count > 1:
@@ -119,9 +123,9 @@ def _output_names(names, count):
 
 
 def flatten_outputs(y_pred):
-    """Model outputs as a list (dict outputs in the model's output order)."""
+    """Model outputs as a list (a dict's values by sorted key, as Keras flattens)."""
     if isinstance(y_pred, dict):
-        return list(y_pred.values())
+        return [y_pred[key] for key in sorted(y_pred)]
     if isinstance(y_pred, (list, tuple)):
         return list(y_pred)
     return [y_pred]
@@ -132,9 +136,11 @@ class CompileLoss:
 
     Args:
         loss: A loss name, function or Loss object; a list (one per output); or a
-            dict keyed by output name.
+            dict keyed by output name (by key for a model whose outputs are a
+            dict).
         loss_weights: A float, a list, or a dict keyed by output name.
-        output_names: The model's output names (for dict arguments and logs).
+        output_names: The model's output names (for dict arguments and logs);
+            a dict of outputs is named by its keys instead.
     """
 
     def __init__(self, loss, loss_weights=None, output_names=None):
@@ -145,11 +151,12 @@ class CompileLoss:
         self.losses = []
         self.weights = []
         self.output_trackers = []
+        self._tracker_order = []  # output indices, in the order their losses log
         self._only = None  # the index of the only output with a loss
 
     def build(self, y_true, y_pred):
         outputs = flatten_outputs(y_pred)
-        self.output_names = _output_names(self.output_names, len(outputs))
+        self.output_names = _output_names(y_pred, self.output_names, len(outputs))
         names = self.output_names
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
         self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
@@ -174,6 +181,13 @@ class CompileLoss:
             self.output_trackers = [
                 metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
                 for loss, name in zip(self.losses, names)
+            ]
+        self._tracker_order = list(range(len(outputs)))
+        if isinstance(y_pred, dict) and isinstance(self._loss_arg, dict):
+            # Keras logs the losses of a dict of outputs in the loss dict's order.
+            given = [names.index(key) for key in self._loss_arg if key in names]
+            self._tracker_order = given + [
+                i for i in self._tracker_order if i not in given
             ]
         self.built = True
 
@@ -212,7 +226,10 @@ class CompileLoss:
 
     @property
     def metrics(self):
-        return [t for t in self.output_trackers if t is not None]
+        if not self.output_trackers:
+            return []
+        trackers = [self.output_trackers[i] for i in self._tracker_order]
+        return [t for t in trackers if t is not None]
 
 
 def _get_loss(spec):
@@ -262,7 +279,7 @@ class CompileMetrics:
     def build(self, y_true, y_pred, losses=None):
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
-        self.output_names = _output_names(self.output_names, count)
+        self.output_names = _output_names(y_pred, self.output_names, count)
         self._only = _only_loss_index(losses)
         targets = _flatten_targets(y_true, count, self.output_names, only=self._only)
         losses = losses or [None] * count
