@@ -82,7 +82,14 @@ def _is_graph(model) -> bool:
         nodes = _model_nodes(model, layer)
         if len(nodes) > 1 or any(len(n.input_tensors) > 1 for n in nodes):
             return True
-    return False
+    # Two calls at the same depth from the outputs (two heads, two inputs).
+    depth = {}
+    for node in reversed(model._nodes):  # outputs first
+        node_depth = depth.setdefault(id(node), 0)
+        for parent in node.parent_nodes:
+            depth[id(parent)] = max(depth.get(id(parent), 0), node_depth + 1)
+    depths = [depth[id(node)] for node in model._nodes]
+    return len(set(depths)) < len(depths)
 
 
 def _rows(model, expand_nested, graph, prefix=""):

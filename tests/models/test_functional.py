@@ -222,3 +222,14 @@ def test_layer_input_and_output_build_feature_extractors_as_in_keras():
         3,
     )
     assert not hasattr(lamina.layers.Dense(2), "output")  # never called
+
+
+def test_summary_of_two_heads_on_one_input_has_the_connected_to_column(capsys):
+    # Keras 3.15: two calls at the same depth make the model a graph.
+    inputs = lamina.Input((3,))
+    heads = [layers.Dense(2, name="a")(inputs), layers.Dense(2, name="b")(inputs)]
+    lamina.Model(inputs, heads).summary()
+    assert "Connected to" in capsys.readouterr().out
+    chain = lamina.Input((3,))
+    lamina.Model(chain, layers.Dense(1)(layers.Dense(2)(chain))).summary()
+    assert "Connected to" not in capsys.readouterr().out
