@@ -10,13 +10,26 @@ lamina changes; doctests keep running on the original text.
 It also documents Keras's alternative names (`swish = silu`,
 `AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D`): Griffe skips
 tuple assignments and hides attributes without a docstring, so each alias
-becomes an attribute whose docstring names its target.
+becomes an attribute whose docstring names its target. And functions a
+factory makes (`EfficientNetB0 = _variant("b0")` in the application modules),
+which static analysis sees as plain attributes, are documented from the
+function the factory returns (its signature and docstring, read at run time).
 """
 
 import ast
+import importlib
+import inspect
 import re
 
-from griffe import Attribute, Docstring, Extension
+from griffe import (
+    Attribute,
+    Docstring,
+    Extension,
+    Function,
+    Parameter,
+    ParameterKind,
+    Parameters,
+)
 
 _EXAMPLE_HEADING = re.compile(r"^Examples?:\s*$")
 _SECTION_HEADING = re.compile(r"^[A-Z][A-Za-z ]*:\s*$")
@@ -113,10 +126,61 @@ def _alias_docstring(target, parent):
     return Docstring(f"Alias of `{target}`.", parent=parent)
 
 
+_KINDS = {
+    inspect.Parameter.POSITIONAL_ONLY: ParameterKind.positional_only,
+    inspect.Parameter.POSITIONAL_OR_KEYWORD: ParameterKind.positional_or_keyword,
+    inspect.Parameter.VAR_POSITIONAL: ParameterKind.var_positional,
+    inspect.Parameter.KEYWORD_ONLY: ParameterKind.keyword_only,
+    inspect.Parameter.VAR_KEYWORD: ParameterKind.var_keyword,
+}
+
+
+def _made_function(name, runtime, statement):
+    """A Griffe function for `runtime`, made by a factory call at `statement`."""
+    parameters = Parameters(
+        *(
+            Parameter(
+                p.name,
+                kind=_KINDS[p.kind],
+                default=None if p.default is p.empty else repr(p.default),
+            )
+            for p in inspect.signature(runtime).parameters.values()
+        )
+    )
+    function = Function(
+        name,
+        parameters=parameters,
+        lineno=statement.lineno,
+        endlineno=statement.end_lineno,
+    )
+    function.docstring = Docstring(inspect.getdoc(runtime) or "", parent=function)
+    return function
+
+
+def _is_factory_call(statement):
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Name)
+        and statement.value.func.id == "_variant"
+    )
+
+
 class LaminaDocstrings(Extension):
     """Rewrites lamina's docstrings into the Google layout before parsing."""
 
     def on_module_members(self, *, node, mod, **kwargs):
+        # `EfficientNetB0 = _variant("b0")`: document the function made.
+        body = getattr(node, "body", ())
+        if any(_is_factory_call(statement) for statement in body):
+            module = importlib.import_module(mod.path)
+            for statement in filter(_is_factory_call, body):
+                name = statement.targets[0].id
+                runtime = getattr(module, name, None)
+                if callable(runtime):
+                    mod.set_member(name, _made_function(name, runtime, statement))
         # `A, B = X, Y` at module level, where X and Y are plain names.
         for statement in getattr(node, "body", ()):
             if not (

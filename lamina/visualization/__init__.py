@@ -3,11 +3,11 @@ galleries of images (Keras 3's `keras.visualization`). Drawing uses NumPy
 (Pillow for label text); galleries use matplotlib. Both are optional and
 imported on first use: `pip install "lamina[plot,image]"`."""
 
-from lamina.visualization.draw_bounding_boxes import draw_bounding_boxes
-from lamina.visualization.draw_segmentation_masks import draw_segmentation_masks
-from lamina.visualization.plot_bounding_box_gallery import plot_bounding_box_gallery
-from lamina.visualization.plot_image_gallery import plot_image_gallery
-from lamina.visualization.plot_segmentation_mask_gallery import (
+from lamina.visualization._draw_bounding_boxes import draw_bounding_boxes
+from lamina.visualization._draw_segmentation_masks import draw_segmentation_masks
+from lamina.visualization._plot_bounding_box_gallery import plot_bounding_box_gallery
+from lamina.visualization._plot_image_gallery import plot_image_gallery
+from lamina.visualization._plot_segmentation_mask_gallery import (
     plot_segmentation_mask_gallery,
 )
 

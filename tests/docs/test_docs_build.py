@@ -100,7 +100,9 @@ def test_site_has_the_guides_and_one_api_page_per_package(built_site):
         assert (site / "api" / package / "index.html").is_file(), package
 
 
-@pytest.mark.parametrize("package", ["layers", "ops", "datasets", "backend"])
+@pytest.mark.parametrize(
+    "package", ["layers", "ops", "datasets", "backend", "applications", "visualization"]
+)
 def test_api_pages_render_every_name_in_all(built_site, package):
     _, site = built_site
     module = importlib.import_module(f"lamina.{package}")

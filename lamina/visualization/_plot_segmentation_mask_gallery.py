@@ -5,8 +5,8 @@ import numpy as np
 
 from lamina.backend.tensors import convert_to_numpy
 from lamina.visualization import _common
-from lamina.visualization.draw_segmentation_masks import draw_segmentation_masks
-from lamina.visualization.plot_image_gallery import plot_image_gallery
+from lamina.visualization._draw_segmentation_masks import draw_segmentation_masks
+from lamina.visualization._plot_image_gallery import plot_image_gallery
 
 _WHO = "plot_segmentation_mask_gallery()"
 

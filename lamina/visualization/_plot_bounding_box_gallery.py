@@ -3,8 +3,8 @@
 import numpy as np
 
 from lamina.visualization import _common
-from lamina.visualization.draw_bounding_boxes import draw_bounding_boxes
-from lamina.visualization.plot_image_gallery import plot_image_gallery
+from lamina.visualization._draw_bounding_boxes import draw_bounding_boxes
+from lamina.visualization._plot_image_gallery import plot_image_gallery
 
 _WHO = "plot_bounding_box_gallery()"
 
