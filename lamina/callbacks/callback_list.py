@@ -1,7 +1,10 @@
 """CallbackList: calls every callback's hook in order."""
 
+import functools
+
 from lamina.callbacks.callback import Callback
 from lamina.callbacks.history import History
+from lamina.callbacks.lambda_callback import LambdaCallback
 from lamina.callbacks.progbar_logger import ProgbarLogger
 
 _HOOKS = [
@@ -102,7 +105,7 @@ class CallbackList(Callback):
         logs = {} if logs is None else logs
         plain = None
         for callback in self._batch_hooks[hook]:
-            if _reads_lazy_logs(callback):
+            if _reads_lazy_logs(type(callback)):
                 # Built-in callbacks read the lazy device-side logs as they are.
                 getattr(callback, hook)(batch, logs)
                 continue
@@ -165,12 +168,11 @@ def _overrides(callback, hook) -> bool:
     return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
 
 
-def _reads_lazy_logs(callback) -> bool:
-    """Built-in callbacks take the device-side logs; user code (a subclass
-    outside lamina, or LambdaCallback's functions) gets Python values."""
-    from lamina.callbacks.lambda_callback import LambdaCallback
-
-    cls = type(callback)
+@functools.cache
+def _reads_lazy_logs(cls) -> bool:
+    """Built-in callback classes take the device-side logs; user code (a
+    subclass outside lamina, or LambdaCallback's functions) gets Python
+    values. Decided once per class: this runs at every batch hook."""
     return cls.__module__.startswith("lamina.") and cls is not LambdaCallback
 
 
