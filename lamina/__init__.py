@@ -1,3 +1,4 @@
+# ruff: noqa: E402 (imports follow switching the garbage collector off)
 """lamina: the Keras 3 programming model, built natively on PyTorch.
 
 `import lamina as keras` and write Keras code: Sequential, functional and
@@ -5,15 +6,22 @@ subclassed models, compile/fit/evaluate/predict, callbacks. Every layer is a
 `torch.nn.Module`.
 """
 
+import gc as _gc
+import importlib as _importlib
+
+# Importing lamina creates many long-lived objects (classes, functions,
+# registries) on top of torch's; left on, the cyclic garbage collector walks
+# torch's whole heap several times meanwhile (~55 ms, a quarter of the import)
+# and finds nothing to free. It is switched back on at the end of this file.
+_gc_was_enabled = _gc.isenabled()
+_gc.disable()
+
 from lamina import (
     activations,
-    applications,
     backend,
     callbacks,
     config,
     constraints,
-    datasets,
-    distillation,
     distribution,
     dtype_policies,
     initializers,
@@ -31,8 +39,6 @@ from lamina import (
     saving,
     tree,
     utils,
-    visualization,
-    wrappers,
 )
 from lamina.backend.device import device_scope as device
 from lamina.backend.keras_tensor import KerasTensor
@@ -53,6 +59,26 @@ from lamina.quantizers import Quantizer
 from lamina.regularizers import Regularizer
 
 __version__ = "0.1.0"
+
+# Namespaces most programs never touch are imported on first use
+# (`keras.applications.ResNet50`, `from lamina import datasets`).
+_LAZY_NAMESPACES = (
+    "applications",
+    "datasets",
+    "distillation",
+    "visualization",
+    "wrappers",
+)
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMESPACES:
+        return _importlib.import_module(f"lamina.{name}")
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMESPACES))
 
 
 def version() -> str:
@@ -113,3 +139,6 @@ __all__ = [
     "visualization",
     "wrappers",
 ]
+
+if _gc_was_enabled:
+    _gc.enable()
