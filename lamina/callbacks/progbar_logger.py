@@ -93,7 +93,7 @@ class ProgbarLogger(Callback):
         ):
             return
         self._last_draw = now
-        values = list((logs or {}).items())
+        values = _items(logs)
         self._mark_stateful(values)
         self.progbar.update(self.seen, values, finalize=False)
 
@@ -104,7 +104,7 @@ class ProgbarLogger(Callback):
         if self.target is None:
             self.target = self.seen
             self.progbar.target = self.seen
-        values = list((logs or {}).items())
+        values = _items(logs)
         self._mark_stateful(values)
         self.progbar.update(self.target, values, finalize=True)
 
@@ -112,3 +112,16 @@ class ProgbarLogger(Callback):
         # Logged values are already running means over the epoch; the bar must
         # show them as they are, not average them again.
         self.progbar.stateful_metrics.update(key for key, _ in values)
+
+
+def _items(logs) -> list:
+    """`(name, value)` pairs of `logs`, a nested dict's entries in its place
+    (a custom train_step returning `{m.name: m.result() for m in self.metrics}`
+    logs the compiled metrics as one dict, which Keras shows flattened)."""
+    items = []
+    for key, value in (logs or {}).items():
+        if isinstance(value, dict):
+            items.extend(_items(value))
+        else:
+            items.append((key, value))
+    return items

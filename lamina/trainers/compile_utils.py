@@ -37,20 +37,33 @@ def _is_sparse_loss(loss) -> bool:
     )
 
 
+class CompileStructureError(ValueError, KeyError):
+    """A compile argument that does not fit the model's outputs. Keras raises a
+    `KeyError` for some of these and a `ValueError` for others; this is both, so
+    code catching either works."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 def _match_structure(value, num_outputs, output_names, what):
     """Spread a compile argument over the outputs: one value for all, a list by
     position, or a dict by output name. Returns a list with one entry per output."""
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(output_names))
         if unknown:
-            raise ValueError(
+            raise CompileStructureError(
                 f"compile() got {what} for unknown outputs {unknown}. The model's "
                 f"outputs are named {list(output_names)}."
             )
         return [value.get(name) for name in output_names]
     if isinstance(value, (list, tuple)) and num_outputs > 1:
+        if len(value) < num_outputs and what == "losses":
+            # Keras: a shorter list of losses gives the first outputs a loss
+            # each and leaves the others without one.
+            return list(value) + [None] * (num_outputs - len(value))
         if len(value) != num_outputs:
-            raise ValueError(
+            raise CompileStructureError(
                 f"compile() got a list of {len(value)} {what} for a model with "
                 f"{num_outputs} outputs ({list(output_names)}). Pass one per output, "
                 "or a dict keyed by output name."
@@ -64,6 +77,30 @@ def _match_structure(value, num_outputs, output_names, what):
             )
         return list(value)
     return [value] * num_outputs
+
+
+def _check_dict_keys(value, names, what, outputs_are_dict):
+    """Keras's rules for a dict `loss` / `loss_weights`: for a model whose
+    outputs are a list, the keys must be exactly the output names (an output
+    without a loss is given `None`); for a dict of outputs, `loss` may name a
+    subset, and `loss_weights` must name every output that has a loss."""
+    if not isinstance(value, dict):
+        return
+    if what == "losses" and outputs_are_dict:
+        return  # unknown keys are caught by _match_structure
+    if set(value) != set(names):
+        missing = [name for name in names if name not in value]
+        unknown = sorted(set(value) - set(names))
+        if what == "losses":
+            hint = "Give every output an entry; use None for an output without a loss."
+        else:
+            hint = "Give every output that has a loss a weight."
+        raise CompileStructureError(
+            f"compile() got a `{'loss' if what == 'losses' else what}` dict with "
+            f"keys {list(value)}, but expected exactly the keys {list(names)} "
+            f"(the model's outputs{'' if what == 'losses' else ' with a loss'}; "
+            f"missing {missing}, unknown {unknown}). {hint}"
+        )
 
 
 def _flatten_targets(y, num_outputs, output_names, what="y", only=None):
@@ -156,14 +193,33 @@ class CompileLoss:
 
     def build(self, y_true, y_pred):
         outputs = flatten_outputs(y_pred)
+        names_known = bool(self.output_names)
         self.output_names = _output_names(y_pred, self.output_names, len(outputs))
         names = self.output_names
+        outputs_are_dict = isinstance(y_pred, dict)
+        if names_known or outputs_are_dict:
+            _check_dict_keys(self._loss_arg, names, "losses", outputs_are_dict)
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
         self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
         weights = self._loss_weights_arg
         if weights is None:
             self.weights = [1.0] * len(outputs)
         else:
+            if (
+                isinstance(weights, dict)
+                and len(outputs) == 1
+                and len(weights) == 1
+                and not isinstance(self._loss_arg, dict)
+            ):
+                # Keras: one weight for one loss, whatever its key.
+                weights = next(iter(weights.values()))
+            with_loss = [n for n, loss in zip(names, self.losses) if loss is not None]
+            _check_dict_keys(
+                weights,
+                names if not outputs_are_dict else with_loss,
+                "loss_weights",
+                False,
+            )
             self.weights = [
                 1.0 if w is None else float(w)
                 for w in _match_structure(weights, len(outputs), names, "loss_weights")
@@ -242,8 +298,13 @@ def _get_loss(spec):
     return loss
 
 
-class CompileMetrics:
+class CompileMetrics(metrics_module.Metric):
     """The compiled metrics, updated together and reported as one dict.
+
+    As in Keras, this is the one entry `model.metrics` lists for everything
+    passed to `compile(metrics=..., weighted_metrics=...)` (named
+    `"compile_metrics"`); its `metrics` are the metric objects themselves and
+    `result()` is a dict keyed as the logs are.
 
     Args:
         metrics: Metrics for every output (single-output models), a list with an
@@ -252,9 +313,8 @@ class CompileMetrics:
         output_names: The model's output names.
     """
 
-    name = "compile_metrics"
-
     def __init__(self, metrics, weighted_metrics, output_names=None):
+        super().__init__(name="compile_metrics")
         for arg, value in (
             ("metrics", metrics),
             ("weighted_metrics", weighted_metrics),
@@ -271,10 +331,17 @@ class CompileMetrics:
         self._only = None  # the index of the only output with a loss
         self._unweighted = []  # lists of metrics, one list per output
         self._weighted = []
+        self._keyed = []  # (log key, metric), in the order the logs list them
 
     @property
     def has_metrics(self) -> bool:
         return bool(self._metrics_arg) or bool(self._weighted_arg)
+
+    @property
+    def listed(self) -> bool:
+        """Whether `model.metrics` lists this entry: Keras lists it once
+        compile() got `metrics` or `weighted_metrics`, even empty ones."""
+        return self._metrics_arg is not None or self._weighted_arg is not None
 
     def build(self, y_true, y_pred, losses=None):
         outputs = flatten_outputs(y_pred)
@@ -283,15 +350,12 @@ class CompileMetrics:
         self._only = _only_loss_index(losses)
         targets = _flatten_targets(y_true, count, self.output_names, only=self._only)
         losses = losses or [None] * count
-        self._unweighted = self._resolve(
-            self._metrics_arg, targets, outputs, losses, prefix=""
-        )
-        self._weighted = self._resolve(
-            self._weighted_arg, targets, outputs, losses, prefix="weighted_"
-        )
+        self._unweighted = self._resolve(self._metrics_arg, targets, outputs, losses)
+        self._weighted = self._resolve(self._weighted_arg, targets, outputs, losses)
+        self._keyed = self._log_keys(count)
         self.built = True
 
-    def _resolve(self, arg, targets, outputs, losses, prefix):
+    def _resolve(self, arg, targets, outputs, losses):
         count = len(outputs)
         if not arg:
             return [[] for _ in range(count)]
@@ -315,20 +379,46 @@ class CompileMetrics:
                 continue
             if not isinstance(specs, (list, tuple)):
                 specs = [specs]
-            objects = []
-            for spec in specs:
-                metric = _get_metric(spec, targets[i], outputs[i], losses[i])
-                if count > 1:
-                    metric.name = f"{self.output_names[i]}_{metric.name}"
-                if prefix and not metric.name.startswith(prefix):
-                    metric.name = prefix + metric.name
-                objects.append(metric)
-            result.append(objects)
+            result.append(
+                [_get_metric(spec, targets[i], outputs[i], losses[i]) for spec in specs]
+            )
         return result
+
+    def _log_keys(self, count):
+        """Each metric's log key, by Keras's rule: `<output>_<name>` for a model
+        with several outputs; a repeated key gets `_1`, `_2`, ...; a weighted
+        metric whose key is taken becomes `<output>_weighted_<name>` first."""
+        keyed, taken = [], {}
+
+        def unique(key):
+            if key not in taken:
+                taken[key] = 1
+                return key
+            index = taken[key]
+            taken[key] += 1
+            return f"{key}_{index}"
+
+        def prefixed(i, name):
+            return f"{self.output_names[i]}_{name}" if count > 1 else name
+
+        for i, group in enumerate(self._unweighted):
+            keyed += [(unique(prefixed(i, m.name)), m) for m in group]
+        for i, group in enumerate(self._weighted):
+            for m in group:
+                key = prefixed(i, m.name)
+                if key in taken:
+                    key = prefixed(i, f"weighted_{m.name}")
+                keyed.append((unique(key), m))
+        return keyed
 
     @property
     def metrics(self) -> list:
+        """The metric objects, unweighted then weighted, output by output."""
         return [m for group in self._unweighted + self._weighted for m in group]
+
+    @property
+    def variables(self) -> list:
+        return [v for m in self.metrics for v in m.variables]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if not self.built:
@@ -357,7 +447,8 @@ class CompileMetrics:
             metric.reset_state()
 
     def result(self) -> dict:
-        return {m.name: m.result() for m in self.metrics}
+        """Every metric's value by its log key; `{}` before the first batch."""
+        return {key: m.result() for key, m in self._keyed}
 
 
 def _get_metric(spec, y_true, y_pred, loss):

@@ -137,6 +137,10 @@ class Trainer(StepSetup):
             "_compiled_predict",
             "_whole_step",
             "_jit_usable",
+            # Keras: compile() resets the step functions make_*_function made.
+            "train_function",
+            "test_function",
+            "predict_function",
         ):
             self.__dict__.pop(key, None)
         self._compiled_forward = None
@@ -178,14 +182,18 @@ class Trainer(StepSetup):
 
     @property
     def metrics(self) -> list:
-        """The loss tracker, then the compiled metrics (Keras's `model.metrics`)."""
+        """The metrics `fit` and `evaluate` report, in Keras's order: the loss
+        tracker, one `compile_metrics` entry holding everything compile() got
+        as `metrics` / `weighted_metrics` (its `.metrics` lists them), the
+        per-output loss trackers (once the first batch has run), then metrics
+        held by the model and its layers."""
         result = []
         if self._loss_tracker is not None:
             result.append(self._loss_tracker)
+        if self._compile_metrics is not None and self._compile_metrics.listed:
+            result.append(self._compile_metrics)
         if self._compile_loss is not None:
             result.extend(self._compile_loss.metrics)
-        if self._compile_metrics is not None:
-            result.extend(self._compile_metrics.metrics)
         for layer in self._flatten_layers():
             for metric in layer._tracked_metrics:
                 if all(metric is not m for m in result):
@@ -194,6 +202,8 @@ class Trainer(StepSetup):
 
     @property
     def metrics_names(self) -> list:
+        """The names of `metrics`, e.g. `["loss", "compile_metrics"]` (Keras
+        does not list the compiled metrics one by one here; the logs do)."""
         return [m.name for m in self.metrics]
 
     def reset_metrics(self):
@@ -426,7 +436,7 @@ class Trainer(StepSetup):
 
                 reduce_metric_states(self.metrics)
                 logs = self.get_metrics_result()
-            epoch_logs = to_python(logs if logs else self.get_metrics_result())
+            epoch_logs = _python_logs(logs if logs else self.get_metrics_result())
             if val_data is not None and should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
                     self._eval_iterator = EpochIterator(
@@ -548,7 +558,7 @@ class Trainer(StepSetup):
 
             reduce_metric_states(self.metrics)
             logs = self.get_metrics_result()
-        logs = to_python(logs if logs else self.get_metrics_result())
+        logs = _python_logs(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
         set_mode(self, was_training)
         if return_dict:
@@ -573,8 +583,20 @@ class Trainer(StepSetup):
             yield begin, group
 
     def _flatten_in_order(self, logs):
-        ordered = [logs[name] for name in self.metrics_names if name in logs]
-        ordered += [v for k, v in logs.items() if k not in self.metrics_names]
+        """`logs` as the list evaluate / *_on_batch return, by Keras's rule: the
+        values whose key is a name in `metrics` (a compiled metric counting by
+        its own name, without output prefix) in that order, then the others by
+        sorted key. As in Keras, a weighted metric named like an unweighted one
+        (logged as `weighted_<name>`) repeats the unweighted value by position
+        too, so indices match what Keras returns."""
+        names = []
+        for metric in self.metrics:
+            if isinstance(metric, compile_utils.CompileMetrics):
+                names.extend(m.name for m in metric.metrics)
+            else:
+                names.append(metric.name)
+        ordered = [logs[name] for name in names if name in logs]
+        ordered += [logs[key] for key in sorted(logs) if key not in names]
         return ordered[0] if len(ordered) == 1 else ordered
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -656,7 +678,7 @@ class Trainer(StepSetup):
         was_training = self.training
         set_mode(self, True)
         self._prepare_train_step(batch)
-        logs = to_python(self.train_step(batch))
+        logs = _python_logs(self.train_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -668,7 +690,7 @@ class Trainer(StepSetup):
         set_mode(self, False)
         with torch.no_grad():
             self._prepare_test_step(batch)
-            logs = to_python(self.test_step(batch))
+            logs = _python_logs(self.test_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -695,6 +717,21 @@ class Trainer(StepSetup):
     def _assert_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(_NOT_COMPILED.format(what=what))
+
+
+def _python_logs(logs) -> dict:
+    """`to_python(logs)`, a nested dict's entries in its place, sorted, as
+    Keras flattens them: a custom step returning `{m.name: m.result() for m in
+    self.metrics}` logs the compiled metrics as one dict."""
+    if logs and any(isinstance(value, dict) for value in logs.values()):
+        flat = {}
+        for key, value in sorted(logs.items()):
+            if isinstance(value, dict):
+                flat.update(_python_logs(value))
+            else:
+                flat[key] = value
+        logs = flat
+    return to_python(logs)
 
 
 def _capped(epochs, steps_per_epoch):

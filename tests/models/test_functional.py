@@ -93,7 +93,7 @@ def test_dict_inputs_outputs_and_losses_by_name():
 def test_dict_loss_with_unknown_output_name_is_rejected():
     model = two_in_two_out()
     model.compile("sgd", loss={"out_reg": "mse", "nope": "mse"})
-    with pytest.raises(ValueError, match="unknown outputs \\['nope'\\]"):
+    with pytest.raises(ValueError, match="unknown \\['nope'\\]"):
         model.fit(
             [np.ones((2, 4)), np.ones((2, 3))], [np.ones((2, 1)), np.ones(2)], verbose=0
         )
