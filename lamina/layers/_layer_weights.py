@@ -19,6 +19,12 @@ class _LayerWeights:
     `_losses`) and on `_layers` / `_flatten_layers`.
     """
 
+    # Keras: Dense, EinsumDense, Embedding and Conv1D/2D/3D save only these
+    # variables, by attribute name and in this order (a subclass's extra
+    # variables stay out of the file, and loading then finds too few). None:
+    # every own variable, trainable ones first, in creation order.
+    _keras_saved_variables = None
+
     # --- weights --------------------------------------------------------------
 
     def add_weight(
@@ -97,6 +103,9 @@ class _LayerWeights:
         else:
             self._non_trainable_variables.append(param)
         regularizer = regularizers.get(regularizer)
+        param.regularizer = regularizer
+        if overwrite_with_gradient:
+            param.overwrite_with_gradient = True
         if regularizer is not None:
             self._regularized.append((param, regularizer))
         return param
@@ -204,15 +213,14 @@ class _LayerWeights:
         """Write this layer's own variables into `store` when the model is saved.
 
         The default writes them under "0", "1", ... (trainable ones first);
-        override it (and `load_own_variables`) to save other state.
+        Dense, EinsumDense, Embedding and Conv1D/2D/3D write only their own
+        Keras variables (kernel and bias, or embeddings), as Keras does, so a
+        subclass adding variables overrides this and `load_own_variables`.
 
         Args:
             store: Dict-like object taking NumPy arrays or tensors by key.
         """
-        variables = list(self._trainable_variables) + list(
-            self._non_trainable_variables
-        )
-        for i, variable in enumerate(variables):
+        for i, variable in enumerate(saved_variables(self)):
             store[str(i)] = variable
 
     def load_own_variables(self, store) -> None:
@@ -293,4 +301,23 @@ def _dedupe(items):
         if id(item) not in seen:
             seen.add(id(item))
             result.append(item)
+    return result
+
+
+def saved_variables(layer) -> list:
+    """The own variables of `layer` that `save_own_variables` writes, in order
+    (see `_keras_saved_variables`)."""
+    own = list(layer._trainable_variables) + list(layer._non_trainable_variables)
+    names = type(layer)._keras_saved_variables
+    if names is None:
+        return own
+    owned = {id(v) for v in own}
+    result = []
+    for name in names:
+        # `_kernel` where `kernel` is a property (LoRA, quantization).
+        for attr in ("_" + name, name):
+            variable = getattr(layer, attr, None)
+            if id(variable) in owned:
+                result.append(variable)
+                break
     return result

@@ -182,6 +182,13 @@ def _own_variables(layer) -> list:
     return list(layer._trainable_variables) + list(layer._non_trainable_variables)
 
 
+def _saved_variables(layer) -> list:
+    """The own variables a layer's file entry holds, in order."""
+    from lamina.layers._layer_weights import saved_variables as _saved
+
+    return _saved(layer)
+
+
 # --- saving ------------------------------------------------------------------
 
 
@@ -230,14 +237,33 @@ def save_state(model, writer, objects_to_skip=None, assets_dir=None) -> None:
             own(store)
             saved_params.update(id(v) for v in _own_variables(obj))
         else:
-            for i, variable in enumerate(_own_variables(obj)):
+            variables = _saved_variables(obj)
+            for i, variable in enumerate(variables):
                 store[str(i)] = variable
-                saved_params.add(id(variable))
+            own = _own_variables(obj)
+            if len(variables) < len(own):
+                _warn_left_out(obj, variables, own)
+            # Variables a Keras layout leaves out (a Dense subclass's extras)
+            # are the layer's choice, as in Keras, not a forgotten parameter.
+            saved_params.update(id(v) for v in own)
         return True
 
     visited = {id(o) for o in objects_to_skip or ()}
     _walk(model, "", visit, visited)
     _check_nothing_left_out(model, saved_params, objects_to_skip)
+
+
+def _warn_left_out(layer, variables, own):
+    kept = {id(v) for v in variables}
+    extra = [getattr(v, "path", "?") for v in own if id(v) not in kept]
+    warnings.warn(
+        f"Layer '{layer.name}' ({type(layer).__name__}) saves only its variables "
+        f"named {list(type(layer)._keras_saved_variables)}, as Keras does, so "
+        f"{extra} are not in the file and loading it will fail. Give "
+        f"{type(layer).__name__} save_own_variables(store) and "
+        "load_own_variables(store) methods that write and read them.",
+        stacklevel=6,
+    )
 
 
 def _check_nothing_left_out(model, saved_params, objects_to_skip):
@@ -378,20 +404,32 @@ def _report_failures(failures, filename, skip_mismatch):
 
 @torch.no_grad()
 def _load_layer_variables(layer, store, filename):
-    variables = _own_variables(layer)
+    own = _own_variables(layer)
+    variables = _saved_variables(layer)
     where = "the store"
     if filename is not None:
         where = f"'{store.path or '/'}/vars' of {filename!r}"
-    if len(store) != len(variables):
+    # Keras checks the count against every own variable, also where the
+    # layer's layout saves fewer (a Dense subclass's extra variables).
+    if len(store) != len(own):
         hint = ""
-        if not variables and not getattr(layer, "built", True):
+        if not own and not getattr(layer, "built", True):
             hint = (
                 " The layer is not built: build the model (call it on data, or "
                 "start it with an Input) before loading weights into it."
             )
+        elif len(variables) < len(own):
+            kept = {id(v) for v in variables}
+            extra = [getattr(v, "path", "?") for v in own if id(v) not in kept]
+            hint = (
+                f" As in Keras, the layer saves only its variables named "
+                f"{list(type(layer)._keras_saved_variables)}, so {extra} are not "
+                f"in files: give {type(layer).__name__} save_own_variables(store) "
+                "and load_own_variables(store) methods that write and read them."
+            )
         raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) has {len(variables)} "
-            f"variables {[getattr(v, 'path', '?') for v in variables]}, but "
+            f"Layer '{layer.name}' ({type(layer).__name__}) has {len(own)} "
+            f"variables {[getattr(v, 'path', '?') for v in own]}, but "
             f"{where} holds {len(store)}.{hint}"
         )
     for i, variable in enumerate(variables):

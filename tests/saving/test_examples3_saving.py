@@ -25,9 +25,10 @@ class _ExtraVariableDense(layers.Dense):
         store["extra"] = self.extra.numpy()
 
     def load_own_variables(self, store):
+        # Not `enumerate(self.weights)`: Dense files hold kernel and bias only,
+        # while `weights` starts with `extra` (made first); Keras fails too.
+        super().load_own_variables(store)
         self.extra.assign(store["extra"])
-        for i, variable in enumerate(self.weights):
-            variable.assign(store[str(i)])
 
     def call(self, inputs):
         return super().call(inputs) + self.extra

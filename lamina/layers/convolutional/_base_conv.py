@@ -108,6 +108,8 @@ class BaseConv(ConvLayerBase):
     filters)`; the bias has shape `(filters,)`.
     """
 
+    _keras_saved_variables = ("kernel", "bias")  # what Keras saves
+
     def __init__(
         self,
         rank,

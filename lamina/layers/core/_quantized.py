@@ -1,21 +1,17 @@
 """Weight quantization for Dense, EinsumDense and Embedding, as Keras 3 does it.
 
-This module holds what the modes share (checks, policies, save order) and
-int8; `_quantized_int4` and `_quantized_float8` hold the other two modes
-(Embedding has no float8 mode, as in Keras).
+This module holds what the modes share (checks, policies, save order, the
+integer product and its gradient) and dispatches to `_quantized_int8`,
+`_quantized_int4` and `_quantized_float8`, one per mode (Embedding has no
+float8 mode, as in Keras).
 
 `layer.quantize("int8")` replaces the float kernel with an int8 kernel and a
 float `kernel_scale` (Keras's names and variable order, so files move both ways)
 and gives the layer the policy `QuantizedDTypePolicy("int8_from_<policy>")`. A
 layer created with such a policy (a quantized model loading) builds the int8
 variables directly. The quantized forward pass is installed on the instance
-once (`layer.call`), so the float layers' call has no extra branch.
-
-Keras's forward pass, reproduced here: inputs are quantized per row by the
-config's activation quantizer (`AbsMaxQuantizer` by default), multiplied by the
-int8 kernel in integers, and divided by `inputs_scale * kernel_scale`. The int8
-kernel is frozen; gradients reach the inputs through the dequantized kernel,
-and the bias keeps training.
+once (`layer.call`), so the float layers' call has no extra branch. A layer with
+LoRA enabled (`_lora`) keeps it: `_finish` adds the low-rank product.
 """
 
 import types
@@ -23,11 +19,6 @@ import warnings
 
 import torch
 
-from lamina.layers.core._quantized_einsum import (
-    einsum_info,
-    scale_to_kernel,
-    scale_to_output,
-)
 from lamina.quantizers import quantization_config as _configs
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
@@ -92,6 +83,11 @@ def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
         )
     if mode not in supported:
         raise unsupported_mode_error(layer, mode, supported)
+    if layer.lora_enabled and mode != "int8":
+        raise NotImplementedError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) has LoRA enabled; "
+            f"lamina quantizes such layers to 'int8' only, not {mode!r}."
+        )
     if mode == "int8" and layer.compute_dtype == "float16":
         raise ValueError(
             f"Quantization mode={mode!r} does not work well with "
@@ -203,6 +199,12 @@ def _add_scale(layer, name, shape):
     )
 
 
+def _quantized_int8():
+    from lamina.layers.core import _quantized_int8
+
+    return _quantized_int8
+
+
 def _inputs_quantizer(config):
     return _configs.QuantizationConfig.activation_quantizer_or_default(
         config, AbsMaxQuantizer()
@@ -243,7 +245,12 @@ class _QuantizedProduct(torch.autograd.Function):
         return ctx.backward_fn(upstream, kernel, kernel_scale), None, None, None, None
 
 
-def _finish(layer, x):
+def _finish(layer, x, inputs=None):
+    if inputs is not None and layer.lora_enabled:
+        # Keras: LoRA's low-rank product of the inputs joins before the bias.
+        x = x + layer._lora_delta(inputs)
+        if x.dtype != layer._compute_torch_dtype:
+            x = x.to(layer._compute_torch_dtype)
     bias = layer.bias
     if bias is not None:
         if bias.dtype != x.dtype and layer.autocast:
@@ -272,18 +279,12 @@ def quantize_dense(layer, mode, type_check, config):
 
         _quantized_float8.quantize(layer, config)
     else:
-        _quantize_dense_int8(layer, config)
+        _quantized_int8().quantize_dense(layer, config)
     _set_quantized_policy(layer, config.mode, config)
+    if layer.lora_enabled:
+        from lamina.layers.core import _lora
 
-
-def _quantize_dense_int8(layer, config):
-    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=0)
-    kernel = layer.kernel
-    values, scale = quantizer(kernel.detach(), to_numpy=True)
-    _drop_weight(layer, kernel)
-    build_dense(layer, tuple(kernel.shape), config)
-    _assign(layer.kernel, values)
-    _assign(layer.kernel_scale, scale.squeeze(0))
+        _lora.after_quantize(layer)
 
 
 def build_dense(layer, kernel_shape, config):
@@ -299,46 +300,7 @@ def build_dense(layer, kernel_shape, config):
 
         _quantized_float8.add_variables(layer)
         return _quantized_float8.install(layer, _quantized_float8._dense_call)
-    layer.inputs_quantizer = _inputs_quantizer(config)
-    layer.kernel = _add_int8(layer, "kernel", kernel_shape)
-    layer.kernel_scale = _add_scale(layer, "kernel_scale", (layer.units,))
-    _install(
-        layer,
-        _dense_int8_call,
-        _dense_int8_product,
-        _dense_int8_inputs_grad,
-        _DENSE_SAVE_ORDER,
-    )
-
-
-def _dense_int8_call(self, inputs):
-    if not inputs.is_floating_point():
-        inputs = inputs.to(self._compute_torch_dtype)
-    x = _QuantizedProduct.apply(
-        inputs,
-        self.kernel,
-        self.kernel_scale,
-        self._int8_product,
-        self._int8_inputs_grad,
-    )
-    return _finish(self, x)
-
-
-def _dense_int8_product(self, inputs, kernel, kernel_scale):
-    compute = self._compute_torch_dtype
-    if self.inputs_quantizer is None:
-        x = torch.matmul(inputs, kernel.to(inputs.dtype))
-        return x.to(compute) / kernel_scale
-    q_inputs, inputs_scale = self.inputs_quantizer(inputs, axis=-1)
-    lead = q_inputs.shape[:-1]
-    x = _int8_matmul(q_inputs.reshape(-1, q_inputs.shape[-1]), kernel)
-    x = x.reshape(*lead, kernel.shape[-1]).to(compute)
-    return x / (kernel_scale * inputs_scale)
-
-
-def _dense_int8_inputs_grad(self, upstream, kernel, kernel_scale):
-    float_kernel = kernel.to(upstream.dtype) / kernel_scale
-    return torch.matmul(upstream, float_kernel.t())
+    _quantized_int8().build_dense(layer, kernel_shape, config)
 
 
 # --- EinsumDense ----------------------------------------------------------------
@@ -358,20 +320,12 @@ def quantize_einsum_dense(layer, mode, type_check, config):
 
         _quantized_float8.quantize(layer, config)
     else:
-        _quantize_einsum_dense_int8(layer, config)
+        _quantized_int8().quantize_einsum_dense(layer, config)
     _set_quantized_policy(layer, config.mode, config)
+    if layer.lora_enabled:
+        from lamina.layers.core import _lora
 
-
-def _quantize_einsum_dense_int8(layer, config):
-    info = einsum_info(layer)
-    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=info["kernel_reduced"])
-    kernel = layer._kernel
-    values, scale = quantizer(kernel.detach(), to_numpy=True)
-    scale = scale_to_output(scale, info, "kernel")
-    _drop_weight(layer, kernel)
-    build_einsum_dense(layer, tuple(kernel.shape), config)
-    _assign(layer._kernel, values)
-    _assign(layer.kernel_scale, scale)
+        _lora.after_quantize(layer)
 
 
 def build_einsum_dense(layer, kernel_shape, config):
@@ -387,56 +341,7 @@ def build_einsum_dense(layer, kernel_shape, config):
 
         _quantized_float8.add_variables(layer)
         return _quantized_float8.install(layer, _quantized_float8._einsum_call)
-    info = einsum_info(layer)
-    layer.inputs_quantizer = _inputs_quantizer(config)
-    layer.quantization_axis = tuple(info["input_reduced"])
-    layer._kernel = _add_int8(layer, "kernel", kernel_shape)
-    scale_shape = list(kernel_shape)
-    for axis in info["kernel_reduced"]:
-        scale_shape[axis] = 1
-    probe = torch.empty(scale_shape, device="meta")
-    layer.kernel_scale = _add_scale(
-        layer, "kernel_scale", scale_to_output(probe, info, "kernel").shape
-    )
-    _install(
-        layer,
-        _einsum_int8_call,
-        _einsum_int8_product,
-        _einsum_int8_inputs_grad,
-        _DENSE_SAVE_ORDER,
-    )
-
-
-def _einsum_int8_call(self, inputs):
-    x = _QuantizedProduct.apply(
-        inputs,
-        self._kernel,
-        self.kernel_scale,
-        self._int8_product,
-        self._int8_inputs_grad,
-    )
-    return _finish(self, x)
-
-
-def _einsum_int8_product(self, inputs, kernel, kernel_scale):
-    compute = self._compute_torch_dtype
-    info = einsum_info(self)
-    if self.inputs_quantizer is None:
-        # Keras on torch: einsum has no float x int8 form, so dequantize.
-        float_kernel = kernel.to(compute) / scale_to_kernel(kernel_scale, info)
-        return torch.einsum(self.equation, inputs, float_kernel)
-    q_inputs, inputs_scale = self.inputs_quantizer(inputs, axis=self.quantization_axis)
-    inputs_scale = scale_to_output(inputs_scale, info, "input")
-    x = torch.einsum(
-        self.equation, q_inputs.to(torch.float32), kernel.to(torch.float32)
-    )
-    return x.to(compute) / (inputs_scale * kernel_scale)
-
-
-def _einsum_int8_inputs_grad(self, upstream, kernel, kernel_scale):
-    info = einsum_info(self)
-    float_kernel = kernel.to(upstream.dtype) / scale_to_kernel(kernel_scale, info)
-    return torch.einsum(info["grad_equation"], upstream, float_kernel)
+    _quantized_int8().build_einsum_dense(layer, kernel_shape, config)
 
 
 # --- Embedding ------------------------------------------------------------------
@@ -452,18 +357,12 @@ def quantize_embedding(layer, mode, type_check, config):
 
         _quantized_int4.quantize_embedding(layer, config)
     else:
-        _quantize_embedding_int8(layer, config)
+        _quantized_int8().quantize_embedding(layer, config)
     _set_quantized_policy(layer, config.mode, config)
+    if layer.lora_enabled:
+        from lamina.layers.core import _lora
 
-
-def _quantize_embedding_int8(layer, config):
-    quantizer = config.weight_quantizer or AbsMaxQuantizer(axis=-1)
-    embeddings = layer.embeddings
-    values, scale = quantizer(embeddings.detach(), to_numpy=True)
-    _drop_weight(layer, embeddings)
-    build_embedding(layer, config)
-    _assign(layer.embeddings, values)
-    _assign(layer.embeddings_scale, scale.squeeze(-1))
+        _lora.after_quantize(layer)
 
 
 def build_embedding(layer, config):
@@ -472,23 +371,7 @@ def build_embedding(layer, config):
         from lamina.layers.core import _quantized_int4
 
         return _quantized_int4.build_embedding(layer, config)
-    layer.embeddings = _add_int8(
-        layer, "embeddings", (layer.input_dim, layer.output_dim)
-    )
-    # Keras: one scale per row (the reduced axis is output_dim).
-    layer.embeddings_scale = _add_scale(layer, "embeddings_scale", (layer.input_dim,))
-    _install(layer, _embedding_int8_call)
-
-
-def _embedding_int8_call(self, inputs):
-    if inputs.dtype not in (torch.int32, torch.int64):
-        inputs = inputs.to(torch.int32)
-    try:
-        rows = self.embeddings[inputs]
-    except IndexError as error:
-        self._raise_out_of_range(inputs, error)
-    scale = self.embeddings_scale[inputs]
-    return rows.to(self._compute_torch_dtype) / scale.unsqueeze(-1)
+    _quantized_int8().build_embedding(layer, config)
 
 
 # --- Model ----------------------------------------------------------------------

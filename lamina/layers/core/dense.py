@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.activations.activations import _activate_fresh
-from lamina.layers.core import _quantized
+from lamina.layers.core import _lora, _quantized
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -21,6 +21,10 @@ class Dense(Layer):
         bias_initializer: Defaults to `"zeros"`.
         kernel_regularizer, bias_regularizer: Penalties added to the loss.
         kernel_constraint, bias_constraint: Projections applied after updates.
+        lora_rank: If set, LoRA is enabled when the layer is built (see
+            `enable_lora`). Defaults to `None`.
+        lora_alpha: Scale of the LoRA update, which is multiplied by
+            `lora_alpha / lora_rank`. Defaults to `None` (`lora_rank`).
         quantization_config: The `lamina.quantizers.QuantizationConfig` of a
             quantized layer (set by `quantize()`). Defaults to `None`.
 
@@ -35,6 +39,8 @@ class Dense(Layer):
     >>> tuple(lamina.layers.Dense(4)(np.ones((2, 3), "float32")).shape)
     (2, 4)
     """
+
+    _keras_saved_variables = ("kernel", "bias")  # what Keras saves
 
     def __init__(
         self,
@@ -59,10 +65,9 @@ class Dense(Layer):
                 "Dense expects `units` to be a positive int (the output size); "
                 f"got units={units!r}. For 64 outputs write Dense(64)."
             )
-        if lora_rank is not None:
-            raise NotImplementedError(
-                "Dense(lora_rank=...) is not supported by lamina yet; leave it as None."
-            )
+        self.lora_rank = _lora.check_rank(self, lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
         self.quantization_config = _quantized.config_from_arg(quantization_config)
         self.units = units
         self.activation = activations.get(activation)
@@ -109,6 +114,8 @@ class Dense(Layer):
             self.bias = None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     def call(self, inputs):
         kernel, bias = self.kernel, self.bias
@@ -127,6 +134,43 @@ class Dense(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha=None,
+        a_initializer="he_uniform",
+        b_initializer="zeros",
+    ):
+        """Fine-tune with LoRA: freeze `kernel` and train a low-rank update.
+
+        Adds the float32 weights `lora_kernel_a` `(input_dim, rank)` and
+        `lora_kernel_b` `(rank, units)`; the layer then computes with
+        `kernel + (lora_alpha / rank) * lora_kernel_a @ lora_kernel_b`. Saving
+        writes that merged kernel in the kernel's place (the file is a plain
+        Dense layer's); loading assigns it and zeroes both LoRA weights. Unlike
+        Keras, `layer.kernel` stays the frozen base variable.
+
+        Args:
+            rank: Rank of the update, a positive int.
+            lora_alpha: Scale numerator. Defaults to `None` (`rank`).
+            a_initializer: Initializer of `lora_kernel_a`. Defaults to
+                `"he_uniform"`.
+            b_initializer: Initializer of `lora_kernel_b`. Defaults to
+                `"zeros"` (the outputs do not change at first).
+
+        Raises:
+            ValueError: if the layer has a `kernel_constraint`, is not built, or
+                has LoRA enabled already.
+            NotImplementedError: on a layer quantized to int4 or float8.
+        """
+        _lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
+
+    @property
+    def variable_serialization_spec(self) -> dict:
+        """Names of the variables each quantization mode saves, in file order
+        (`None` is the float layer), as Keras lists them."""
+        return {mode: list(names) for mode, names in _SERIALIZATION_SPEC.items()}
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the kernel: int8 or int4 weights with scales, or float8
@@ -162,4 +206,32 @@ class Dense(Layer):
             "quantization_config": _quantized.serialize_config(
                 self.quantization_config
             ),
+            **_lora.config(self),
         }
+
+
+# Keras's `Dense.variable_serialization_spec`.
+_SERIALIZATION_SPEC = {
+    None: ("kernel", "bias"),
+    "int8": ("kernel", "bias", "kernel_scale"),
+    "int4": ("kernel", "bias", "kernel_scale", "kernel_zero", "g_idx"),
+    "float8": (
+        "kernel",
+        "bias",
+        "inputs_scale",
+        "inputs_amax_history",
+        "kernel_scale",
+        "kernel_amax_history",
+        "outputs_grad_scale",
+        "outputs_grad_amax_history",
+    ),
+    "gptq": ("bias", "quantized_kernel", "kernel_scale", "kernel_zero", "g_idx"),
+    "awq": (
+        "bias",
+        "quantized_kernel",
+        "kernel_scale",
+        "kernel_zero",
+        "awq_scales",
+        "g_idx",
+    ),
+}

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.initializers.random_initializers import VarianceScaling
-from lamina.layers.core import _quantized
+from lamina.layers.core import _lora, _quantized
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -35,6 +35,10 @@ class EinsumDense(Layer):
         bias_initializer: Defaults to `"zeros"`.
         kernel_regularizer, bias_regularizer: Penalties added to the loss.
         kernel_constraint, bias_constraint: Projections applied after updates.
+        lora_rank: If set, LoRA is enabled when the layer is built (see
+            `enable_lora`). Defaults to `None`.
+        lora_alpha: Scale of the LoRA update, which is multiplied by
+            `lora_alpha / lora_rank`. Defaults to `None` (`lora_rank`).
         quantization_config: The `lamina.quantizers.QuantizationConfig` of a
             quantized layer (set by `quantize()`). Defaults to `None`.
 
@@ -46,6 +50,8 @@ class EinsumDense(Layer):
     >>> tuple(layer(np.ones((3, 5, 8), "float32")).shape)
     (3, 5, 2, 4)
     """
+
+    _keras_saved_variables = ("kernel", "bias")  # what Keras saves
 
     def __init__(
         self,
@@ -66,11 +72,9 @@ class EinsumDense(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if lora_rank is not None:
-            raise NotImplementedError(
-                "EinsumDense(lora_rank=...) is not supported by lamina yet; leave "
-                "it as None."
-            )
+        self.lora_rank = _lora.check_rank(self, lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
         self.quantization_config = _quantized.config_from_arg(quantization_config)
         _parse_equation(equation)  # raises a ValueError for a malformed equation
         self.equation = equation
@@ -87,8 +91,6 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank = None
-        self.lora_alpha = None
 
     def build(self, input_shape):
         info = _analyze_einsum(
@@ -141,9 +143,15 @@ class EinsumDense(Layer):
             self.bias = None
         self._matmul = _matmul_plan(self.equation, self.bias_axes)
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     @property
     def kernel(self):
+        """The kernel; with LoRA enabled, the merged float kernel the layer
+        computes with (as in Keras)."""
+        if self.lora_enabled and self.dtype_policy.quantization_mode is None:
+            return _lora.merged(self)
         return self._kernel
 
     def call(self, inputs):
@@ -172,6 +180,36 @@ class EinsumDense(Layer):
         if self._linear_activation:
             return x
         return self.activation(x)
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha=None,
+        a_initializer="he_uniform",
+        b_initializer="zeros",
+    ):
+        """Fine-tune with LoRA: freeze the kernel and train a low-rank update.
+
+        Adds the float32 weights `lora_kernel_a` (the kernel's shape with the
+        last axis replaced by `rank`) and `lora_kernel_b` `(rank, last axis)`;
+        the layer then computes with `kernel + (lora_alpha / rank) *
+        lora_kernel_a @ lora_kernel_b`. Saving writes that merged kernel in the
+        kernel's place; loading assigns it and zeroes both LoRA weights.
+
+        Args:
+            rank: Rank of the update, a positive int.
+            lora_alpha: Scale numerator. Defaults to `None` (`rank`).
+            a_initializer: Initializer of `lora_kernel_a`. Defaults to
+                `"he_uniform"`.
+            b_initializer: Initializer of `lora_kernel_b`. Defaults to
+                `"zeros"` (the outputs do not change at first).
+
+        Raises:
+            ValueError: if the layer has a `kernel_constraint`, is not built, or
+                has LoRA enabled already.
+            NotImplementedError: on a layer quantized to int4 or float8.
+        """
+        _lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the kernel as Keras does: `"int8"` (an int8 kernel and a
@@ -215,6 +253,7 @@ class EinsumDense(Layer):
             "quantization_config": _quantized.serialize_config(
                 self.quantization_config
             ),
+            **_lora.config(self),
         }
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina import constraints, initializers, regularizers
-from lamina.layers.core import _quantized
+from lamina.layers.core import _lora, _quantized
 from lamina.layers.layer import Layer
 
 
@@ -27,7 +27,10 @@ class Embedding(Layer):
             size + 1).
         weights: Optional initial matrix `(input_dim, output_dim)` (or a list
             holding it); the layer is built at once.
-        lora_rank: LoRA fine-tuning is not available in lamina yet; leave `None`.
+        lora_rank: If set, LoRA is enabled when the layer is built (see
+            `enable_lora`). Defaults to `None`.
+        lora_alpha: Scale of the LoRA update, which is multiplied by
+            `lora_alpha / lora_rank`. Defaults to `None` (`lora_rank`).
         quantization_config: The `lamina.quantizers.QuantizationConfig` of a
             quantized layer (set by `quantize()`). Defaults to `None`.
 
@@ -46,6 +49,8 @@ class Embedding(Layer):
     >>> tuple(out.shape), out._keras_mask.tolist()
     ((1, 3, 4), [[True, True, False]])
     """
+
+    _keras_saved_variables = ("embeddings",)  # what Keras saves
 
     def __init__(
         self,
@@ -80,11 +85,9 @@ class Embedding(Layer):
                     f"{arg}={value!r}. For a 10,000-word vocabulary embedded in "
                     "64 dimensions write Embedding(10000, 64)."
                 )
-        if lora_rank is not None or lora_alpha is not None:
-            raise NotImplementedError(
-                "Embedding(lora_rank=...) (LoRA fine-tuning) is not implemented in "
-                "lamina yet. Create the layer without lora_rank/lora_alpha."
-            )
+        self.lora_rank = _lora.check_rank(self, lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
         self.quantization_config = _quantized.config_from_arg(quantization_config)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
@@ -95,7 +98,6 @@ class Embedding(Layer):
         self.supports_masking = self.mask_zero
         # Keras: indices are never cast to the float compute dtype.
         self.autocast = False
-        self.lora_rank = None
         if weights is not None:
             self.build()
             if not (isinstance(weights, list) and len(weights) == 1):
@@ -108,17 +110,18 @@ class Embedding(Layer):
         if self.dtype_policy.quantization_mode is not None:
             # A quantized model loading: quantized variables straight away.
             _quantized.build_embedding(self, self.quantization_config)
-            self.built = True
-            return
-        self.embeddings = self.add_weight(
-            shape=(self.input_dim, self.output_dim),
-            initializer=self.embeddings_initializer,
-            name="embeddings",
-            regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint,
-            trainable=True,
-        )
+        else:
+            self.embeddings = self.add_weight(
+                shape=(self.input_dim, self.output_dim),
+                initializer=self.embeddings_initializer,
+                name="embeddings",
+                regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint,
+                trainable=True,
+            )
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     def call(self, inputs):
         if inputs.dtype not in (torch.int32, torch.int64):
@@ -138,6 +141,37 @@ class Embedding(Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha=None,
+        a_initializer="he_uniform",
+        b_initializer="zeros",
+    ):
+        """Fine-tune with LoRA: freeze `embeddings` and train a low-rank update.
+
+        Adds the float32 weights `lora_embeddings_a` `(input_dim, rank)` and
+        `lora_embeddings_b` `(rank, output_dim)`; the layer then looks rows up
+        in `embeddings + (lora_alpha / rank) * lora_embeddings_a @
+        lora_embeddings_b`. Saving writes that merged matrix in the matrix's
+        place; loading assigns it and zeroes both LoRA weights. Unlike Keras,
+        `layer.embeddings` stays the frozen base variable.
+
+        Args:
+            rank: Rank of the update, a positive int.
+            lora_alpha: Scale numerator. Defaults to `None` (`rank`).
+            a_initializer: Initializer of `lora_embeddings_a`. Defaults to
+                `"he_uniform"`.
+            b_initializer: Initializer of `lora_embeddings_b`. Defaults to
+                `"zeros"` (the outputs do not change at first).
+
+        Raises:
+            ValueError: if the layer has an `embeddings_constraint`, is not
+                built, or has LoRA enabled already.
+            NotImplementedError: on a layer quantized to int4.
+        """
+        _lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Replace the float matrix with quantized `embeddings` and float
@@ -185,4 +219,5 @@ class Embedding(Layer):
             "quantization_config": _quantized.serialize_config(
                 self.quantization_config
             ),
+            **_lora.config(self),
         }

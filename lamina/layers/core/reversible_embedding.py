@@ -37,6 +37,9 @@ class ReversibleEmbedding(Embedding):
     ((1, 3, 4), (1, 3, 10))
     """
 
+    # What Keras saves (no reverse_embeddings when tie_weights).
+    _keras_saved_variables = ("embeddings", "reverse_embeddings")
+
     def __init__(
         self,
         input_dim,

@@ -177,9 +177,7 @@ def test_dims_must_be_positive_ints(value):
         Embedding(3, value)
 
 
-def test_lora_is_not_implemented_and_quantization_config_is_checked():
-    with pytest.raises(NotImplementedError, match="lora_rank"):
-        Embedding(5, 2, lora_rank=4)
+def test_quantization_config_is_checked():
     with pytest.raises(TypeError, match="quantization_config must be"):
         Embedding(5, 2, quantization_config={"mode": "int8"})
 
