@@ -22,7 +22,7 @@ torch.backends.cuda.matmul.allow_tf32 = False
 
 @pytest.fixture(autouse=True)
 def _fresh_session():
-    lamina.backend.clear_session()
+    lamina.backend.clear_session(free_memory=False)
     torch.manual_seed(0)
     np.random.seed(0)
     yield

@@ -409,15 +409,16 @@ def sparsemax(x, axis=-1):
 # Symbolic inputs. Keras's activations are built from ops, so
 # `activations.sigmoid(keras.Input(...))` gives a KerasTensor; here an
 # activation called on a KerasTensor becomes the `lamina.ops` op of the same
-# name (with this function's defaults, e.g. `approximate=False` for gelu), or
-# records this function itself where no op takes its arguments (e.g. relu with
-# `max_value`): such a graph runs, but its config does not load again.
+# name (with this function's defaults, e.g. `approximate=False` for gelu);
+# relu, as in Keras, is an op of its own (`ReLU`) that keeps `negative_slope`,
+# `max_value` and `threshold` in its config.
 
 
 def _symbolic_activation(fn, x, args, kwargs):
     import inspect
 
     from lamina import ops
+    from lamina.backend.naming import uniquify
     from lamina.layers.core.op_layer import OpLayer
     from lamina.ops import operation
 
@@ -425,6 +426,12 @@ def _symbolic_activation(fn, x, args, kwargs):
         return ops.exp(x)
     if fn.__name__ == "mish":
         return x * ops.tanh(ops.softplus(x))
+    if fn.__name__ == "relu":  # Keras's own ReLU op, arguments in its config
+        bound = inspect.signature(fn).bind(x, *args, **kwargs)
+        bound.apply_defaults()
+        settings = {k: v for k, v in bound.arguments.items() if k != "x"}
+        layer = OpLayer(fn, name=uniquify("re_lu"), op_kwargs=settings)
+        return layer._symbolic_call((x,), {})
     op_fn = getattr(ops, fn.__name__, None)
     if op_fn is not None and operation.is_op(op_fn):
         bound = inspect.signature(fn).bind(x, *args, **kwargs)

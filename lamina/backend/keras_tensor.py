@@ -14,14 +14,38 @@ class KerasTensor:
     Args:
         shape: Tuple of ints or `None`, batch axis included.
         dtype: Keras dtype name. Defaults to `floatx()`.
+        sparse: Whether it stands for a sparse tensor. Defaults to `False`.
+        ragged: Must be `False`: lamina (like Keras on torch) has no ragged
+            tensors. Defaults to `False`.
+        record_history: Whether layer calls on it are recorded in a
+            functional graph. Defaults to `True`.
         name: Optional name (an `Input`'s name).
+
+    Raises:
+        ValueError: If `ragged=True`.
     """
 
-    def __init__(self, shape, dtype=None, name=None, sparse=False):
+    def __init__(
+        self,
+        shape,
+        dtype=None,
+        sparse=False,
+        ragged=False,
+        record_history=True,
+        name=None,
+    ):
+        if ragged:
+            raise ValueError(
+                "KerasTensor(ragged=True) is not supported: lamina, like Keras on "
+                "the torch backend, has no ragged tensors. Pad the sequences "
+                "(lamina.utils.pad_sequences) and use a dense tensor."
+            )
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = standardize_dtype(dtype)
         self.name = name
         self.sparse = sparse
+        self.ragged = False
+        self.record_history = bool(record_history)
         # (layer, node_index, tensor_index), set when a layer call produces it.
         self._keras_history = None
 
@@ -111,6 +135,15 @@ del _dunder, _name
 
 
 def is_keras_tensor(x) -> bool:
+    """Whether `x` is a symbolic tensor (a `KerasTensor`, e.g. from `Input`).
+
+    Args:
+        x: Any object.
+
+    Returns:
+        `True` for a symbolic tensor, `False` for eager tensors, arrays and
+        everything else.
+    """
     return isinstance(x, KerasTensor)
 
 

@@ -201,6 +201,35 @@ class Variable(torch.nn.Parameter):
         return name
 
     @property
+    def regularizer(self):
+        """The penalty `add_weight` attached (a callable), or `None`."""
+        return self.__dict__.get("_regularizer")
+
+    @regularizer.setter
+    def regularizer(self, value):
+        if value is not None and not callable(value):
+            raise ValueError(
+                "Variable.regularizer must be a callable (such as a "
+                f"lamina.regularizers.Regularizer) or None; got {value!r}."
+            )
+        self.__dict__["_regularizer"] = value
+
+    @property
+    def overwrite_with_gradient(self) -> bool:
+        """Whether the optimizer replaces this variable by its "gradient"
+        instead of stepping along it (float8 scales). Defaults to `False`."""
+        return self.__dict__.get("_overwrite_with_gradient", False)
+
+    @overwrite_with_gradient.setter
+    def overwrite_with_gradient(self, value):
+        if not isinstance(value, bool):
+            raise TypeError(
+                "Variable.overwrite_with_gradient must be a bool; got "
+                f"{type(value).__name__} {value!r}."
+            )
+        self.__dict__["_overwrite_with_gradient"] = value
+
+    @property
     def value(self):
         """The tensor itself (Keras code reads `v.value`, e.g. `v.value.grad`)."""
         return self

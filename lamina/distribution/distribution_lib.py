@@ -125,14 +125,36 @@ class ModelParallel(Distribution):
         )
 
 
-def initialize(backend=None):
-    """Join the torch.distributed process group described by the torchrun
-    environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
+def initialize(
+    job_addresses=None, num_processes=None, process_id=None, *, backend=None
+):
+    """Join the torch.distributed process group.
 
-    NCCL on CUDA, gloo on CPU; each process gets device `cuda:LOCAL_RANK`.
+    Under torchrun, call it with no arguments: the group is described by the
+    environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
+    Keras's arguments (or its environment variables
+    `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `KERAS_DISTRIBUTION_NUM_PROCESSES`,
+    `KERAS_DISTRIBUTION_PROCESS_ID`) fill those in: the first job address is
+    the coordinator (MASTER_ADDR:MASTER_PORT), `num_processes` the
+    WORLD_SIZE and `process_id` the RANK. NCCL on CUDA, gloo on CPU; each
+    process gets device `cuda:LOCAL_RANK`.
+
+    Args:
+        job_addresses: Comma-separated `"host:port"` addresses of the
+            processes, the coordinator's first (only the first is used).
+        num_processes: How many processes take part.
+        process_id: This process's rank, in `[0, num_processes)`.
+        backend: Keyword only: torch.distributed backend to use instead of
+            NCCL / gloo.
+
+    Raises:
+        ValueError: For a job address without a port, or a `process_id`
+            outside `[0, num_processes)`.
+        RuntimeError: When the process group is still undescribed.
     """
     if dist.is_initialized():
         return
+    _environment_from_keras_arguments(job_addresses, num_processes, process_id)
     missing = [
         k
         for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -160,6 +182,36 @@ def initialize(backend=None):
         device_lib.set_device("cpu")
         backend = backend or "gloo"
     dist.init_process_group(backend=backend)
+
+
+def _environment_from_keras_arguments(job_addresses, num_processes, process_id):
+    """Write Keras's `initialize` arguments (or its KERAS_DISTRIBUTION_*
+    variables) into torch.distributed's environment variables."""
+    env = os.environ
+    if job_addresses is None:
+        job_addresses = env.get("KERAS_DISTRIBUTION_JOB_ADDRESSES")
+    if num_processes is None and "KERAS_DISTRIBUTION_NUM_PROCESSES" in env:
+        num_processes = int(env["KERAS_DISTRIBUTION_NUM_PROCESSES"])
+    if process_id is None and "KERAS_DISTRIBUTION_PROCESS_ID" in env:
+        process_id = int(env["KERAS_DISTRIBUTION_PROCESS_ID"])
+    if job_addresses:
+        coordinator = str(job_addresses).split(",")[0].strip()
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(
+                "distribution.initialize expects `job_addresses` of the form "
+                f"'host:port,host:port,...'; got job_addresses={job_addresses!r}."
+            )
+        env["MASTER_ADDR"], env["MASTER_PORT"] = host, port
+    if num_processes is not None:
+        env["WORLD_SIZE"] = str(int(num_processes))
+    if process_id is not None:
+        if num_processes is not None and not 0 <= int(process_id) < int(num_processes):
+            raise ValueError(
+                "distribution.initialize expects `process_id` in [0, "
+                f"{num_processes}); got process_id={process_id!r}."
+            )
+        env["RANK"] = str(int(process_id))
 
 
 def set_distribution(value) -> None:

@@ -1,6 +1,6 @@
 """lamina.dtype_policies: which dtype a layer computes in and stores weights in."""
 
-from lamina.dtype_policies.dtype_policy import (
+from lamina.dtype_policies._dtype_policy import (
     DTypePolicy,
     FloatDTypePolicy,
     dtype_policy,

@@ -4,7 +4,7 @@ import copy
 import re
 from collections.abc import MutableMapping
 
-from lamina.dtype_policies.dtype_policy import DTypePolicy, get
+from lamina.dtype_policies._dtype_policy import DTypePolicy, get
 
 
 class DTypePolicyMap(DTypePolicy, MutableMapping):

@@ -1,6 +1,6 @@
 """Quantized dtype policies: `"<mode>_from_<source>"`, e.g. `"int8_from_float32"`."""
 
-from lamina.dtype_policies.dtype_policy import QUANTIZATION_MODES, DTypePolicy
+from lamina.dtype_policies._dtype_policy import QUANTIZATION_MODES, DTypePolicy
 
 
 class QuantizedDTypePolicy(DTypePolicy):
@@ -29,7 +29,7 @@ class QuantizedDTypePolicy(DTypePolicy):
 
     def __init__(self, mode, source_name=None):
         if source_name is None:
-            from lamina.dtype_policies.dtype_policy import dtype_policy
+            from lamina.dtype_policies._dtype_policy import dtype_policy
 
             source_name = dtype_policy().name
         super().__init__(source_name)

@@ -4,8 +4,16 @@
 returns an instance, as in Keras.
 """
 
-from lamina.losses.circle import Circle, circle
-from lamina.losses.ctc import CTC, ctc
+from lamina.losses._circle import Circle, circle
+from lamina.losses._ctc import CTC, ctc
+from lamina.losses._hinge import (
+    CategoricalHinge,
+    Hinge,
+    SquaredHinge,
+    categorical_hinge,
+    hinge,
+    squared_hinge,
+)
 from lamina.losses.focal import (
     BinaryFocalCrossentropy,
     CategoricalFocalCrossentropy,
@@ -15,14 +23,6 @@ from lamina.losses.focal import (
 from lamina.losses.generalized_cross_entropy import (
     CategoricalGeneralizedCrossEntropy,
     categorical_generalized_cross_entropy,
-)
-from lamina.losses.hinge import (
-    CategoricalHinge,
-    Hinge,
-    SquaredHinge,
-    categorical_hinge,
-    hinge,
-    squared_hinge,
 )
 from lamina.losses.input_checks import check_loss_inputs as check_loss_inputs
 from lamina.losses.loss import Loss, LossFunctionWrapper
@@ -133,10 +133,18 @@ def serialize(loss):
     return serialization_lib.serialize_keras_object(loss)
 
 
-def deserialize(config, custom_objects=None):
-    """Rebuild a loss function or `Loss` object from `serialize`'s output."""
+def deserialize(name, custom_objects=None):
+    """Rebuild a loss function or `Loss` object from `serialize`'s output.
+
+    Args:
+        name: What `serialize` returned: a config dict or a loss name.
+        custom_objects: Dict of user classes and functions to resolve names.
+
+    Returns:
+        A loss function or a `Loss` instance.
+    """
     return serialization_lib.deserialize_family_object(
-        config, custom_objects, ALL_OBJECTS_DICT, "loss"
+        name, custom_objects, ALL_OBJECTS_DICT, "loss"
     )
 
 

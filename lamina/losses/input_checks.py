@@ -5,11 +5,11 @@ themselves stay free of Python-side checks on the per-step path.
 
 import warnings
 
+from lamina.losses._hinge import categorical_hinge, hinge, squared_hinge
 from lamina.losses.focal import (
     binary_focal_crossentropy,
     categorical_focal_crossentropy,
 )
-from lamina.losses.hinge import categorical_hinge, hinge, squared_hinge
 from lamina.losses.loss import LossFunctionWrapper
 from lamina.losses.probabilistic import (
     binary_crossentropy,

@@ -1,7 +1,7 @@
 """Hinge metrics: running means of the hinge, squared hinge and categorical
 hinge losses."""
 
-from lamina.losses.hinge import categorical_hinge, hinge, squared_hinge
+from lamina.losses._hinge import categorical_hinge, hinge, squared_hinge
 from lamina.metrics.reduction_metrics import MeanMetricWrapper
 
 

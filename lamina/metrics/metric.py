@@ -5,6 +5,7 @@ State lives in plain torch tensors on lamina's device, created with
 batch after batch without copying anything to the host until `result()` is read.
 """
 
+import contextlib
 import types
 
 import torch
@@ -54,6 +55,56 @@ def _fill(tensor: torch.Tensor, initializer) -> None:
                 tuple(tensor.shape), dtype=_dtypes.standardize_dtype(tensor.dtype)
             )
             tensor.copy_(torch.as_tensor(values))
+
+
+@contextlib.contextmanager
+def state_swapped(variables, values, owner):
+    """Within the block, the state tensors `variables` hold `values`; on exit
+    they get their own values back. The list the block receives is filled, on
+    exit, with copies of the values the block left in them.
+
+    Metric state is updated in place (`assign_add`, `add_`), so the values are
+    copied in and out rather than the tensors replaced.
+    """
+    values = list(values)
+    if len(values) != len(variables):
+        raise ValueError(
+            f"{owner.__class__.__name__} '{owner.name}' expects "
+            f"`metric_variables` to match its `variables` one to one "
+            f"({len(variables)} tensors); got {len(values)}."
+        )
+    converted = []
+    for variable, value in zip(variables, values):
+        value = torch.as_tensor(value, dtype=variable.dtype, device=variable.device)
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"{owner.__class__.__name__} '{owner.name}': the value for "
+                f"state '{getattr(variable, 'path', '?')}' must have shape "
+                f"{tuple(variable.shape)}; got {tuple(value.shape)}."
+            )
+        converted.append(value.detach().clone())
+    kept = [v.detach().clone() for v in variables]
+    new_state = []
+    try:
+        with torch.no_grad():
+            for variable, value in zip(variables, converted):
+                variable.copy_(value)
+        yield new_state
+        new_state.extend(v.detach().clone() for v in variables)
+    finally:
+        with torch.no_grad():
+            for variable, value in zip(variables, kept):
+                variable.copy_(value)
+
+
+def _cloned(result):
+    if isinstance(result, torch.Tensor):
+        return result.detach().clone()
+    if isinstance(result, dict):
+        return {k: _cloned(v) for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        return type(result)(_cloned(v) for v in result)
+    return result
 
 
 class Metric:
@@ -186,6 +237,56 @@ class Metric:
             _fill(tensor, initializer)
         for metric in self._metrics:
             metric.reset_state()
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """Run `update_state` from the state `metric_variables` and return the
+        new state, leaving the metric's own state unchanged.
+
+        Args:
+            metric_variables: Tensors matching `variables` one to one.
+            *args: Arguments of `update_state` (`y_true`, `y_pred`, ...).
+            **kwargs: Keyword arguments of `update_state` (`sample_weight`).
+
+        Returns:
+            The list of new state tensors, in the order of `variables`.
+
+        Raises:
+            ValueError: If `metric_variables` does not match `variables`.
+        """
+        with state_swapped(self.variables, metric_variables, self) as new_state:
+            self.update_state(*args, **kwargs)
+        return new_state
+
+    def stateless_result(self, metric_variables):
+        """`result()` computed from the state `metric_variables` instead of
+        the metric's own state (which is left unchanged).
+
+        Args:
+            metric_variables: Tensors matching `variables` one to one.
+
+        Returns:
+            What `result()` returns for that state.
+
+        Raises:
+            ValueError: If `metric_variables` does not match `variables`.
+        """
+        with state_swapped(self.variables, metric_variables, self):
+            result = self.result()
+            # The result may be a view of the swapped-in state: detach it
+            # from the metric's tensors before they are put back.
+            return _cloned(result)
+
+    def stateless_reset_state(self) -> list:
+        """The state `reset_state()` would set, as new tensors; the metric's own
+        state is left unchanged.
+
+        Returns:
+            The list of initial state tensors, in the order of `variables`.
+        """
+        variables = self.variables
+        with state_swapped(variables, variables, self) as new_state:
+            self.reset_state()
+        return new_state
 
     def __call__(self, *args, **kwargs):
         """Update with this batch, then return the result so far."""

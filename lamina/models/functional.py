@@ -177,6 +177,12 @@ class Functional(Model):
         return list(self._modules["layers"])
 
     @property
+    def operations(self) -> list:
+        """Every layer and operation of the graph, inputs first, in the order
+        they run."""
+        return list(self._operations)
+
+    @property
     def _layers(self):
         return list(self._modules["layers"])
 

@@ -2,10 +2,11 @@
 
 from lamina.backend.keras_tensor import specs_from_shapes
 from lamina.layers.layer import Layer
+from lamina.models._model_api import _ModelAPI
 from lamina.trainers.trainer import Trainer
 
 
-class Model(Trainer, Layer):
+class Model(_ModelAPI, Trainer, Layer):
     """A layer that can be trained: group layers and give them `fit()`.
 
     Three ways to make one, as in Keras:

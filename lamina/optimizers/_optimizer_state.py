@@ -61,6 +61,63 @@ class _OptimizerState:
         self._sync_scalars_to_tensors()
         return self._variables[:]
 
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """One update computed from given values, leaving the optimizer's state
+        and the model's weights unchanged.
+
+        Args:
+            optimizer_variables: Tensors matching `variables` one to one (the
+                step count, learning rate and slots to start from).
+            grads: One gradient per variable the optimizer was built with.
+            trainable_variables: Tensors matching the variables the optimizer
+                was built with, one to one: the weights to update.
+
+        Returns:
+            `(trainable_variables, optimizer_variables)`: lists of new tensors
+            holding the updated weights and the updated optimizer state.
+
+        Raises:
+            ValueError: If the optimizer is not built, or a list's length does
+                not match.
+        """
+        owner = f"Optimizer '{self.name}' ({type(self).__name__})"
+        if not self.built:
+            raise ValueError(
+                f"{owner} must be built before stateless_apply(), so that its "
+                "variables exist. Call optimizer.build(trainable_variables) first."
+            )
+        own_state = self.variables
+        own_weights = list(self._trainable_variables)
+        for given, own, what in (
+            (optimizer_variables, own_state, "optimizer_variables"),
+            (trainable_variables, own_weights, "trainable_variables"),
+        ):
+            if len(given) != len(own):
+                raise ValueError(
+                    f"{owner}.stateless_apply expects `{what}` to match the "
+                    f"optimizer's {len(own)} tensors one to one; got {len(given)}."
+                )
+        variables = own_state + own_weights
+        values = [
+            torch.as_tensor(value, dtype=v.dtype, device=v.device).detach().clone()
+            for v, value in zip(variables, [*optimizer_variables, *trainable_variables])
+        ]
+        kept = [v.detach().clone() for v in variables]
+        try:
+            with torch.no_grad():
+                for variable, value in zip(variables, values):
+                    variable.copy_(value.reshape(variable.shape))
+            self._sync_scalars_from_tensors()
+            self.apply(grads)
+            new_weights = [v.detach().clone() for v in own_weights]
+            new_state = [v.detach().clone() for v in self.variables]
+        finally:
+            with torch.no_grad():
+                for variable, value in zip(variables, kept):
+                    variable.copy_(value)
+            self._sync_scalars_from_tensors()
+        return new_weights, new_state
+
     # ---------------------------------------------------------- learning rate
 
     def _set_learning_rate(self, learning_rate) -> None:

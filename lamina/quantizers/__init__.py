@@ -39,9 +39,16 @@ ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
 ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
 
 
-def serialize(quantizer) -> dict:
-    """The Keras config dict of a quantizer or quantization config."""
-    return _serialization_lib.serialize_keras_object(quantizer)
+def serialize(initializer) -> dict:
+    """The Keras config dict of a quantizer or quantization config.
+
+    Args:
+        initializer: The quantizer (Keras names this argument `initializer`).
+
+    Returns:
+        Its config dict.
+    """
+    return _serialization_lib.serialize_keras_object(initializer)
 
 
 def deserialize(config, custom_objects=None):

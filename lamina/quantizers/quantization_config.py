@@ -1,6 +1,6 @@
 """Quantization configs: which quantizers `layer.quantize(...)` uses, by mode."""
 
-from lamina.dtype_policies.dtype_policy import QUANTIZATION_MODES
+from lamina.dtype_policies._dtype_policy import QUANTIZATION_MODES
 
 
 def _serialize(obj):

@@ -61,7 +61,7 @@ def abs_max_quantize(
     axis,
     value_range=(-127, 127),
     dtype="int8",
-    epsilon=None,
+    epsilon=1e-7,
     to_numpy=False,
 ):
     """Symmetric quantization by the absolute maximum along `axis`.
@@ -77,7 +77,7 @@ def abs_max_quantize(
             `(-127, 127)`.
         dtype: Dtype of the quantized values. Defaults to `"int8"`.
         epsilon: Added to the maximum so all-zero slices do not divide by zero.
-            Defaults to `lamina.config.epsilon()` (1e-7).
+            Defaults to 1e-7 (`None` means `lamina.config.epsilon()`).
         to_numpy: Compute on the host with NumPy (saves device memory for big
             weights). Defaults to `False`.
 
@@ -131,7 +131,7 @@ class AbsMaxQuantizer(Quantizer):
         self,
         axis=None,
         value_range=(-127, 127),
-        epsilon=None,
+        epsilon=1e-7,
         output_dtype="int8",
     ):
         Quantizer.__init__(self, output_dtype=output_dtype)
@@ -184,7 +184,7 @@ def abs_max_quantize_grouped_with_zero_point(
     block_size,
     value_range=(-8, 7),
     dtype="int8",
-    epsilon=None,
+    epsilon=1e-7,
     to_numpy=False,
 ):
     """Asymmetric quantization of a 2-D `(input_dim, output_dim)` tensor in

@@ -66,6 +66,14 @@ class SeedGenerator:
         self._counter = 0
 
     @property
+    def backend(self):
+        """The `lamina.backend` module (Keras: the backend the generator's
+        ops come from)."""
+        from lamina import backend
+
+        return backend
+
+    @property
     def state(self) -> torch.Tensor:
         """`[seed, counter]` as an int32 CPU tensor (Keras's `seed_generator_state`)."""
         return torch.tensor([self._seed, self._counter], dtype=torch.int32)

@@ -4,6 +4,15 @@ import warnings
 
 
 def is_nested(structure) -> bool:
+    """Whether `structure` is a container `tree` walks into (list, tuple, dict).
+
+    Args:
+        structure: Any object.
+
+    Returns:
+        `True` for a list, tuple (namedtuples included) or dict, else `False`
+        (tensors, arrays, numbers and strings are leaves).
+    """
     return isinstance(structure, (list, tuple, dict))
 
 
@@ -16,13 +25,48 @@ def flatten(structure) -> list:
     return [structure]
 
 
-def map_structure(fn, *structures):
-    """Apply `fn` leaf-wise over structures of the same shape; keep the shape."""
+def map_structure(func, *structures, none_is_leaf=True):
+    """Apply `func` leaf-wise over structures of the same shape; keep the shape.
+
+    Args:
+        func: Called with one leaf of each structure.
+        *structures: Nested lists, tuples and dicts laid out alike.
+        none_is_leaf: Whether `None` is a leaf passed to `func` (`True`, the
+            default) or left as `None` without calling `func` (`False`; then
+            the structures must have `None` at the same places).
+
+    Returns:
+        A structure laid out like the first, holding `func`'s results.
+
+    Raises:
+        ValueError: With `none_is_leaf=False`, if some structures hold `None`
+            where others hold a value.
+    """
+    if not none_is_leaf:
+        return _map_structure(_skipping_none(func), *structures)
+    return _map_structure(func, *structures)
+
+
+def _skipping_none(func):
+    def wrapped(*leaves):
+        if all(leaf is None for leaf in leaves):
+            return None
+        if any(leaf is None for leaf in leaves):
+            raise ValueError(
+                "map_structure(none_is_leaf=False) found None in some "
+                f"structures and a value in others at the same place: {leaves!r}."
+            )
+        return func(*leaves)
+
+    return wrapped
+
+
+def _map_structure(fn, *structures):
     first = structures[0]
     if isinstance(first, dict):
-        return {k: map_structure(fn, *(s[k] for s in structures)) for k in first}
+        return {k: _map_structure(fn, *(s[k] for s in structures)) for k in first}
     if isinstance(first, (list, tuple)):
-        items = [map_structure(fn, *parts) for parts in zip(*structures)]
+        items = [_map_structure(fn, *parts) for parts in zip(*structures)]
         if isinstance(first, tuple) and hasattr(first, "_fields"):
             return type(first)(*items)
         return type(first)(items)

@@ -65,6 +65,24 @@ def _first(batch):
     return batch[0]
 
 
+def check_format(format, owner: str) -> None:
+    """Keras's `format` argument of the dataset builders: `"tf"` (its default)
+    means the usual result here, a `BatchedDataset`; `"grain"` is not
+    available in lamina."""
+    if format == "tf":
+        return
+    if format == "grain":
+        raise ValueError(
+            f"{owner}(format='grain') is not supported: lamina does not depend on "
+            "grain. Leave `format` at its default; the result is a lamina "
+            "BatchedDataset (a PyDataset), which fit() and torch code accept."
+        )
+    raise ValueError(
+        f"{owner} expects `format` to be 'tf' (the default) or 'grain'; got "
+        f"format={format!r}."
+    )
+
+
 def check_positive_int(value, name: str, owner: str, allow_none: bool = False):
     if value is None and allow_none:
         return
@@ -258,7 +276,14 @@ def _split_sizes(left_size, right_size, total):
     return int(left), int(right)
 
 
-def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None):
+def split_dataset(
+    dataset,
+    left_size=None,
+    right_size=None,
+    shuffle=False,
+    seed=None,
+    preferred_backend=None,
+):
     """Split a dataset into two `torch.utils.data.Dataset`s (e.g. train/test).
 
     Args:
@@ -270,6 +295,8 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
             `left_size`.
         shuffle: Whether to shuffle the samples before splitting.
         seed: Seed of the shuffle.
+        preferred_backend: `None` or `"torch"`: the splits are always torch
+            datasets. Other values (`"tensorflow"`, `"jax"`) raise.
 
     Returns:
         `(left, right)`: `torch.utils.data.Subset`s yielding samples (tuples of
@@ -281,6 +308,11 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
     >>> len(left), len(right), int(right[0][0])
     (8, 2, 8)
     """
+    if preferred_backend not in (None, "torch"):
+        raise ValueError(
+            "split_dataset returns torch datasets only, so `preferred_backend` "
+            f"must be None or 'torch'; got preferred_backend={preferred_backend!r}."
+        )
     if not isinstance(dataset, torch.utils.data.Dataset):
         arrays = dataset if isinstance(dataset, (list, tuple)) else [dataset]
         try:

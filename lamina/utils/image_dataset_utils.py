@@ -78,6 +78,7 @@ def image_dataset_from_directory(
     crop_to_aspect_ratio=False,
     pad_to_aspect_ratio=False,
     data_format=None,
+    format="tf",
     verbose=True,
 ):
     """Batches of images (and labels) from a folder, as Keras reads it.
@@ -111,6 +112,8 @@ def image_dataset_from_directory(
         pad_to_aspect_ratio: Pad with zeros to the target aspect ratio first.
         data_format: `"channels_last"` or `"channels_first"`. Defaults to
             `lamina.backend.image_data_format()`.
+        format: Keras's choice of result type: `"tf"` (the default) gives
+            lamina's `BatchedDataset`; `"grain"` is not supported.
         verbose: Whether to say how many files were found.
 
     Returns:
@@ -123,6 +126,7 @@ def image_dataset_from_directory(
         ImportError: Pillow is not installed.
     """
     owner = "image_dataset_from_directory"
+    dataset_utils.check_format(format, owner)
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(
             f"{owner} expects `labels` to be 'inferred', None, or a list/tuple of "

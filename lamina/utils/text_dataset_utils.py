@@ -18,6 +18,7 @@ def text_dataset_from_directory(
     validation_split=None,
     subset=None,
     follow_links=False,
+    format="tf",
     verbose=True,
 ):
     """Batches of texts (and labels) from the `.txt` files under a folder.
@@ -37,6 +38,8 @@ def text_dataset_from_directory(
         validation_split: Fraction of the files held out for validation.
         subset: `"training"`, `"validation"` or `"both"`.
         follow_links: Whether to follow symbolic links to folders.
+        format: Keras's choice of result type: `"tf"` (the default) gives
+            lamina's `BatchedDataset`; `"grain"` is not supported.
         verbose: Whether to say how many files were found.
 
     Returns:
@@ -46,6 +49,7 @@ def text_dataset_from_directory(
         strings need a text layer (e.g. `TextVectorization`) first.
     """
     owner = "text_dataset_from_directory"
+    dataset_utils.check_format(format, owner)
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(
             f"{owner} expects `labels` to be 'inferred', None, or a list/tuple of "

@@ -2,7 +2,11 @@
 
 import numpy as np
 
-from lamina.utils.dataset_utils import BatchedDataset, check_positive_int
+from lamina.utils.dataset_utils import (
+    BatchedDataset,
+    check_format,
+    check_positive_int,
+)
 
 
 def timeseries_dataset_from_array(
@@ -16,6 +20,7 @@ def timeseries_dataset_from_array(
     seed=None,
     start_index=None,
     end_index=None,
+    format="tf",
 ):
     """A dataset of windows `data[p : p + sequence_length * sampling_rate :
     sampling_rate]`, one every `sequence_stride` steps.
@@ -34,6 +39,8 @@ def timeseries_dataset_from_array(
         start_index: First timestep used. Defaults to 0.
         end_index: Timestep where the data stops (exclusive). Defaults to
             `len(data)`.
+        format: Keras's choice of result type: `"tf"` (the default) gives
+            lamina's `BatchedDataset`; `"grain"` is not supported.
 
     Returns:
         A `BatchedDataset` (a `lamina.utils.PyDataset`) of `(windows,
@@ -48,6 +55,7 @@ def timeseries_dataset_from_array(
     ([[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]], [0, 1, 2, 3])
     """
     owner = "timeseries_dataset_from_array"
+    check_format(format, owner)
     data = np.asarray(data)
     n = len(data)
     if start_index and not 0 <= start_index < n:

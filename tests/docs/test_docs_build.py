@@ -101,7 +101,21 @@ def test_site_has_the_guides_and_one_api_page_per_package(built_site):
 
 
 @pytest.mark.parametrize(
-    "package", ["layers", "ops", "datasets", "backend", "applications", "visualization"]
+    "package",
+    [
+        "layers",
+        "ops",
+        "datasets",
+        "backend",
+        "applications",
+        "visualization",
+        # A function named like a module of its package (losses.hinge,
+        # dtype_policies.dtype_policy) renders only if the module is private.
+        "losses",
+        "tree",
+        "utils",
+        "dtype_policies",
+    ],
 )
 def test_api_pages_render_every_name_in_all(built_site, package):
     _, site = built_site

@@ -23,14 +23,20 @@ class InputLayer(Layer):
         batch_size=None,
         dtype=None,
         sparse=None,
+        ragged=None,
         batch_shape=None,
         input_tensor=None,
         optional=False,
         name=None,
-        ragged=None,
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
+        if ragged:
+            raise ValueError(
+                f"InputLayer '{self.name}': ragged=True is not supported; lamina, "
+                "like Keras on the torch backend, has no ragged tensors. Pad the "
+                "sequences (lamina.utils.pad_sequences) and use a dense input."
+            )
         if sparse:
             raise ValueError(
                 f"InputLayer '{self.name}': sparse inputs are not supported in lamina "
@@ -95,12 +101,15 @@ def Input(
     batch_size=None,
     dtype=None,
     sparse=None,
+    ragged=None,
     batch_shape=None,
     name=None,
     tensor=None,
     optional=False,
 ):
     """A symbolic input tensor to start a model from, e.g. `Input(shape=(32,))`.
+
+    `ragged=True` raises a `ValueError`: there are no ragged tensors in lamina.
 
     Returns:
         A KerasTensor with shape `(batch_size, *shape)`.
@@ -114,6 +123,7 @@ def Input(
         batch_size=batch_size,
         dtype=dtype,
         sparse=sparse,
+        ragged=ragged,
         batch_shape=batch_shape,
         name=name,
         input_tensor=tensor,

@@ -37,8 +37,10 @@ class RandomCrop(BaseImagePreprocessingLayer):
     _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
-    def __init__(self, height, width, seed=None, data_format=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
+    def __init__(
+        self, height, width, seed=None, data_format=None, name=None, **kwargs
+    ):
+        super().__init__(data_format=data_format, name=name, **kwargs)
         for arg, value in (("height", height), ("width", width)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(

@@ -12,8 +12,10 @@ class _SpatialDropout(Dropout):
 
     _rank = None  # input rank: 3, 4 or 5
 
-    def __init__(self, rate, data_format=None, seed=None, **kwargs):
-        super().__init__(rate, seed=seed, **kwargs)
+    def __init__(
+        self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs
+    ):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.data_format = _standardize_data_format(type(self).__name__, data_format)
         self.input_spec = InputSpec(ndim=self._rank)
 
@@ -75,8 +77,15 @@ class SpatialDropout1D(_SpatialDropout):
 
     _rank = 3
 
-    def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(rate, data_format="channels_last", seed=seed, **kwargs)
+    def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(
+            rate,
+            data_format="channels_last",
+            seed=seed,
+            name=name,
+            dtype=dtype,
+            **kwargs,
+        )
 
     def get_config(self):
         config = super().get_config()

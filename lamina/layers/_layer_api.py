@@ -1,0 +1,141 @@
+"""`_LayerAPI`: the smaller public methods of Keras's Layer that the call path
+never touches (add_variable, metrics, symbolic_call, rematerialized_call, ...)."""
+
+import functools
+
+from lamina.backend import remat as _remat
+
+
+class _LayerAPI:
+    """A mixin of `Layer` only: it relies on `add_weight`, `compute_dtype`,
+    `compute_output_spec`, `_layers`, `_tracked_metrics` and `_remat_mode`."""
+
+    # Keras: whether the layer may be compiled (lamina reads `_eager_only`).
+    supports_jit = True
+
+    def add_variable(
+        self,
+        shape,
+        initializer,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        name=None,
+    ):
+        """Create and track a weight: `add_weight` with fewer options.
+
+        Args:
+            shape: Tuple of non-negative ints; `()` for a scalar.
+            initializer: Initializer name or callable (`"zeros"`, ...).
+            dtype: Defaults to the layer's variable dtype.
+            trainable: Whether training updates it. Defaults to `True`.
+            autocast: Whether a layer computing in another dtype may cast it.
+                Defaults to `True`.
+            regularizer: Penalty added to the layer's `losses`.
+            constraint: Projection applied after each optimizer update.
+            name: Weight name. Defaults to a unique `"variable"`.
+
+        Returns:
+            The new weight, a `lamina.Variable`.
+        """
+        return self.add_weight(
+            shape=shape,
+            initializer=initializer,
+            dtype=dtype,
+            trainable=trainable,
+            autocast=autocast,
+            regularizer=regularizer,
+            constraint=constraint,
+            name=name,
+        )
+
+    def add_metric(self, *args, **kwargs):
+        """Removed in Keras 3; always raises.
+
+        Raises:
+            NotImplementedError: Always. Pass metrics to `compile(metrics=...)`,
+                or hold `Metric` objects as attributes and update them.
+        """
+        raise NotImplementedError(
+            "Layer `add_metric()` method is deprecated. Add your metric in "
+            "`Model.compile(metrics=[...])`, or create metric trackers in "
+            "init() or build() when subclassing the layer or model, then call "
+            "`metric.update_state()` whenever necessary."
+        )
+
+    @property
+    def metrics(self) -> list:
+        """The `Metric` objects held as attributes of this layer and of its
+        sub-layers, in that order."""
+        found = list(self._tracked_metrics)
+        for layer in self._layers:
+            found.extend(m for m in layer.metrics if all(m is not f for f in found))
+        return found
+
+    @property
+    def metrics_variables(self) -> list:
+        """The state tensors of every metric in `metrics`, in order."""
+        variables = []
+        for metric in self.metrics:
+            variables.extend(metric.variables)
+        return variables
+
+    @property
+    def input_dtype(self) -> str:
+        """The dtype floating-point inputs are cast to (the compute dtype)."""
+        return self.compute_dtype
+
+    def symbolic_call(self, *args, **kwargs):
+        """The outputs' `KerasTensor`s for `KerasTensor` inputs, without
+        recording a node in a functional graph (Keras records it in
+        `__call__`)."""
+        return self.compute_output_spec(*args, **kwargs)
+
+    def rematerialized_call(self, layer_call, *args, **kwargs):
+        """`layer_call` wrapped for the `RematScope` this layer was created in.
+
+        Args:
+            layer_call: The layer's `call` (or another method of it).
+            *args: The inputs the call will get (`"larger_than"` measures its
+                output size from them).
+            **kwargs: The keyword arguments the call will get.
+
+        Returns:
+            `layer_call` itself outside a remat scope (or where the mode does
+            not apply to this layer), else a callable that recomputes its
+            intermediates during the backward pass.
+        """
+        mode = self._remat_mode
+        if not mode or mode.mode is None:
+            return layer_call
+        if mode.mode == "activations":
+            if getattr(self, "activation", None) is None:
+                return layer_call
+
+            @functools.wraps(layer_call)
+            def with_remat_activation(*a, **k):
+                activation = self.activation
+                had_entry = "activation" in self.__dict__
+                # Through __dict__, as remat.py does: Layer.__setattr__ would
+                # re-register a module-valued activation.
+                self.__dict__["activation"] = _remat.remat(activation)
+                try:
+                    return layer_call(*a, **k)
+                finally:
+                    if had_entry:
+                        self.__dict__["activation"] = activation
+                    else:
+                        del self.__dict__["activation"]
+
+            return with_remat_activation
+        if mode.mode == "list_of_layers":
+            if self.name in (mode.layer_names or ()):
+                return _remat.remat(layer_call)
+            return layer_call
+        if mode.mode == "larger_than":
+            size = _remat._RematForward(self)._output_size(args, kwargs)
+            if not size or size <= mode.output_size_threshold:
+                return layer_call
+        return _remat.remat(layer_call)
