@@ -150,6 +150,12 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
         # `fn` reads values, e.g. ops.tile(x, repeats) with repeats computed
         # from ops.shape(x): run it on real tensors of ones, as Keras does.
         results = _run_probes(fn, args, kwargs, modules, device, fake=False)
+    except RuntimeError as error:
+        # NumPy meeting a tensor (`kernel * np_mask`) asks a fake tensor for
+        # its values (`.numpy()`), which it has none of: use real ones too.
+        if "numpy()" not in str(error):
+            raise
+        results = _run_probes(fn, args, kwargs, modules, device, fake=False)
 
     def _to_spec(a, b):
         if not isinstance(a, torch.Tensor):

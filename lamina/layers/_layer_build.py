@@ -1,8 +1,11 @@
 """Helpers for building a layer: `_marks_built`, `_unset_fake_mode`, `_as_shape`."""
 
 import functools
+import inspect
 
+from lamina import tree
 from lamina.backend import naming
+from lamina.layers._layer_calls import _shape_of
 
 
 def _marks_built(build):
@@ -22,8 +25,58 @@ def _marks_built(build):
                 self._build_shapes = args[0]
 
     wrapper._marks_built = True
+    wrapper._shape_args = _named_shape_args(build)
     naming.register_scope_function(wrapper)
     return wrapper
+
+
+def _named_shape_args(build):
+    """`None` for the usual `build(self, input_shape)`; else the argument names
+    that `build` takes by call argument, as Keras allows: none (`build(self)`) or
+    several required ones (`build(self, x_shape, y_shape)` for `call(self, x, y)`).
+    A `build` whose extra arguments have defaults keeps the one-shape form."""
+    signature = list(inspect.signature(build).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature):
+        return None
+    params = [p for p in signature if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    required = [p for p in params if p.default is inspect.Parameter.empty]
+    if not params or (len(required) > 1 and len(required) == len(params)):
+        return [p.name for p in params]
+    return None
+
+
+def _named_build_shapes(layer, names, shapes, call_args):
+    """The keyword arguments for a `build` that `_named_shape_args` named: each
+    `foo_shape` is the shape of `call`'s argument `foo` (`call_args` is the call's
+    `(args, kwargs)`), or, without a call (`build_from_config`), read from the
+    `shapes` dict that `get_build_config` saved."""
+    if not names:
+        return {}
+    if call_args is None:
+        return {n: shapes[n] for n in names if isinstance(shapes, dict) and n in shapes}
+    args, kwargs = call_args
+    params = layer.call_signature_parameters
+    values = dict(zip(params, args))
+    values.update(kwargs)
+    found = {}
+    for name in names:
+        base = name[: -len("_shape")] if name.endswith("_shape") else None
+        if base is None or base not in params:
+            problem = (
+                "does not end in `_shape`"
+                if base is None
+                else f"names no `call()` argument `{base}`"
+            )
+            raise ValueError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) has a `build()` "
+                f"argument `{name}` that {problem}. A `build()` with several "
+                "arguments takes one `<arg>_shape` per tensor argument of "
+                "`call()`, e.g. `build(self, x_shape, y_shape)` for "
+                "`call(self, x, y)`."
+            )
+        if values.get(base) is not None:
+            found[name] = tree.map_structure(_shape_of, values[base])
+    return found
 
 
 def _set_path(layer):

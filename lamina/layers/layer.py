@@ -2,6 +2,7 @@
 
 import inspect
 
+import numpy as np
 import torch
 
 from lamina import backend, dtype_policies, tree
@@ -13,7 +14,13 @@ from lamina.backend.keras_tensor import (
     specs_from_shapes,
 )
 from lamina.backend.naming import to_snake_case, uniquify
-from lamina.layers._layer_build import _as_shape, _marks_built, _unset_fake_mode
+from lamina.layers._layer_api import _LayerAPI
+from lamina.layers._layer_build import (
+    _as_shape,
+    _marks_built,
+    _named_build_shapes,
+    _unset_fake_mode,
+)
 from lamina.layers._layer_calls import (
     _ADD_LOSS_USED,
     _CALL_CONTEXT,
@@ -28,6 +35,7 @@ from lamina.layers._layer_calls import (
     _to_tensors,
 )
 from lamina.layers._layer_weights import _LayerWeights
+from lamina.layers._tracked import _TrackedContainer, _TrackedDict, _TrackedList
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
 
@@ -62,7 +70,7 @@ class _FirstCallTensors:
         return tensors[0] if len(tensors) == 1 else list(tensors)
 
 
-class Layer(_LayerWeights, torch.nn.Module):
+class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     """Base class of every lamina layer: a `torch.nn.Module` that behaves like a
     Keras 3 layer.
 
@@ -164,6 +172,7 @@ class Layer(_LayerWeights, torch.nn.Module):
             self._input_shape_arg = (kwargs["input_dim"],)
         self._initial_weights = kwargs.get("weights")
         signature = inspect.signature(self.call).parameters
+        self.call_signature_parameters = list(signature)
         self._call_has_training_arg = "training" in signature
         self._call_has_mask_arg = "mask" in signature
         self._call_is_default = type(self).call is Layer.call
@@ -194,6 +203,15 @@ class Layer(_LayerWeights, torch.nn.Module):
         ):
             value = torch.nn.ModuleDict(value)
         elif (
+            type(value) in (list, dict)
+            and not value
+            and not name.startswith("_")
+            and "_modules" in self.__dict__
+        ):
+            # Empty now, filled later: Keras still tracks the layers put in it.
+            tracked = (_TrackedList if type(value) is list else _TrackedDict)(value)
+            value = tracked._track(self, name)
+        elif (
             _is_metric(value)
             and not name.startswith("_")
             and "_tracked_metrics" in self.__dict__
@@ -208,6 +226,8 @@ class Layer(_LayerWeights, torch.nn.Module):
                     if existing is value and key != name:
                         del params[key]  # re-register under the attribute's name
             self._track_variable(value)  # Keras: `self.w = Variable(...)` is a weight
+        if isinstance(self.__dict__.get(name), _TrackedContainer):
+            self._modules.pop(name, None)  # the old container's view goes too
         super().__setattr__(name, value)
 
     @property
@@ -336,7 +356,11 @@ class Layer(_LayerWeights, torch.nn.Module):
                     and first.dtype != self._compute_torch_dtype
                 ):
                     first = first.to(self._compute_torch_dtype)
-                args = (first,) + args[1:]
+                # Keras converts every NumPy positional argument, not only the first.
+                args = (first,) + tuple(
+                    self._numpy_argument(a) if isinstance(a, np.ndarray) else a
+                    for a in args[1:]
+                )
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         elif (
@@ -497,11 +521,21 @@ class Layer(_LayerWeights, torch.nn.Module):
         """Create weights for inputs of `input_shape`. Runs once, before `call`."""
         self.built = True
 
+    def _numpy_argument(self, array):
+        tensor = _to_tensors(array)
+        if (
+            isinstance(tensor, torch.Tensor)
+            and self.autocast
+            and tensor.is_floating_point()
+        ):
+            return tensor.to(self._compute_torch_dtype)
+        return tensor
+
     def _build_on_first_call(self, args, kwargs):
         shapes = tree.map_structure(_shape_of, args[0]) if args else None
-        self._build_with_shapes(shapes)
+        self._build_with_shapes(shapes, (args, kwargs))
 
-    def _build_with_shapes(self, shapes):
+    def _build_with_shapes(self, shapes, call_args=None):
         if (
             self._input_shape_arg is not None
             and shapes is not None
@@ -520,10 +554,14 @@ class Layer(_LayerWeights, torch.nn.Module):
                     f"input_shape={expected}, but it was called on inputs of shape "
                     f"{tuple(shapes)}."
                 )
+        named = getattr(type(self).build, "_shape_args", None)
+        if named is not None:
+            # Keras: `build(self)` or `build(self, x_shape, y_shape)`.
+            shapes = _named_build_shapes(self, named, shapes, call_args)
         with _unset_fake_mode():
-            self.build(shapes)
+            self.build(**shapes) if named is not None else self.build(shapes)
         self.built = True
-        self._build_shapes = shapes
+        self._build_shapes = shapes if named is None or len(shapes) > 1 else None
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
@@ -535,12 +573,17 @@ class Layer(_LayerWeights, torch.nn.Module):
         if "input_shape" in config:
             self._build_with_shapes(_as_shape(config["input_shape"]))
         elif "shapes_dict" in config:
+            if getattr(type(self).build, "_shape_args", None):
+                self._build_with_shapes(_as_shape(config["shapes_dict"]))
+                return
             shapes = [_as_shape(s) for s in config["shapes_dict"].values()]
             self._build_with_shapes(shapes[0] if len(shapes) == 1 else shapes)
 
     def get_build_config(self):
         if self._build_shapes is None:
             return None
+        if getattr(type(self).build, "_shape_args", None):
+            return {"shapes_dict": self._build_shapes}
         return {"input_shape": self._build_shapes}
 
     # --- symbolic calls (functional graphs and shape inference) ----------------
@@ -553,7 +596,7 @@ class Layer(_LayerWeights, torch.nn.Module):
                 lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
                 args[0],
             )
-            self._build_with_shapes(shapes)
+            self._build_with_shapes(shapes, (args, kwargs))
         if self.input_spec is not None and isinstance(args[0], KerasTensor):
             check_input_spec(
                 self.input_spec, args[0].shape, self.name, type(self).__name__

@@ -9,6 +9,9 @@ of the model (as Keras's `Operation` does). Configs name it as Keras does
 import importlib
 import inspect
 
+import torch
+
+from lamina import tree
 from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.backend.naming import to_snake_case, uniquify
 from lamina.layers.core._keras_op_args import (
@@ -23,7 +26,17 @@ def _camel_case(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
+# Activations Keras records as Operations of their own (their arguments in the
+# op's config), not as the op of the same name: `activations.relu(x, max_value=1)`
+# is `keras.src.activations.activations.ReLU`, while `ops.relu` takes no
+# arguments.
+_ACTIVATIONS_MODULE = "lamina.activations.activations"
+_KERAS_ACTIVATION_OPS = {"relu": "ReLU"}
+
+
 def _keras_module(fn) -> str:
+    if getattr(fn, "__module__", None) == _ACTIVATIONS_MODULE:
+        return "keras.src.activations.activations"
     parts = (getattr(fn, "__module__", "") or "").split(".")
     family = parts[2] if len(parts) > 2 and parts[:2] == ["lamina", "ops"] else "core"
     return f"keras.src.ops.{family}"
@@ -54,12 +67,25 @@ class OpLayer(Layer):
     def call(self, *args, **kwargs):
         return self.fn(*args, **self.op_kwargs, **kwargs)
 
+    def compute_output_spec(self, *args, **kwargs):
+        """As `Layer.compute_output_spec`; string inputs are inferred from their
+        shapes alone (see `_TEXT_STAND_IN`)."""
+        if not (_has_text(args) or _has_text(kwargs)):
+            return super().compute_output_spec(*args, **kwargs)
+        outputs = super().compute_output_spec(
+            *tree.map_structure(_text_to_stand_in, args),
+            **tree.map_structure(_text_to_stand_in, kwargs),
+        )
+        return tree.map_structure(_stand_in_to_text, outputs)
+
     def get_config(self):
         return {"name": self.name, **self.op_kwargs}
 
     @property
     def keras_class_name(self) -> str:
         name = self.fn.__name__
+        if getattr(self.fn, "__module__", None) == _ACTIVATIONS_MODULE:
+            return _KERAS_ACTIVATION_OPS.get(name) or _camel_case(name)
         return KERAS_OP_CLASS_NAMES.get(name) or _camel_case(name)
 
     @property
@@ -99,11 +125,16 @@ class OpLayer(Layer):
         class_name = config["class_name"]
         op_name = _OP_NAMES_BY_CLASS.get(class_name) or to_snake_case(class_name)
         fn = None
-        for module_name in _lamina_modules(config.get("module")):
-            fn = getattr(importlib.import_module(module_name), op_name, None)
-            if fn is not None and operation.is_op(fn):
-                break
-            fn = None
+        if (config.get("module") or "").startswith("keras.src.activations"):
+            if class_name in _ACTIVATION_NAMES_BY_CLASS:
+                activations = importlib.import_module(_ACTIVATIONS_MODULE)
+                fn = getattr(activations, _ACTIVATION_NAMES_BY_CLASS[class_name])
+        else:
+            for module_name in _lamina_modules(config.get("module")):
+                fn = getattr(importlib.import_module(module_name), op_name, None)
+                if fn is not None and operation.is_op(fn):
+                    break
+                fn = None
         if fn is None:
             raise ValueError(
                 f"The config uses the op {config['class_name']!r} "
@@ -115,6 +146,7 @@ class OpLayer(Layer):
 
 
 _OP_NAMES_BY_CLASS = {v: k for k, v in KERAS_OP_CLASS_NAMES.items()}
+_ACTIVATION_NAMES_BY_CLASS = {v: k for k, v in _KERAS_ACTIVATION_OPS.items()}
 
 
 def _lamina_modules(keras_module):
@@ -134,6 +166,32 @@ def _lamina_modules(keras_module):
     return names
 
 
+# torch has no string tensors, so shape inference cannot run an op on text. As
+# Keras infers such ops (expand_dims, reshape, concatenate, ...) from shapes
+# alone, a string input stands in as a tensor of this dtype, and any output
+# left in it is string again.
+_TEXT_STAND_IN = "uint16"
+
+
+def _has_text(structure) -> bool:
+    return any(
+        isinstance(t, KerasTensor) and t.dtype == "string"
+        for t in tree.flatten(structure)
+    )
+
+
+def _text_to_stand_in(value):
+    if isinstance(value, KerasTensor) and value.dtype == "string":
+        return KerasTensor(value.shape, dtype=_TEXT_STAND_IN)
+    return value
+
+
+def _stand_in_to_text(value):
+    if isinstance(value, KerasTensor) and value.dtype == _TEXT_STAND_IN:
+        return KerasTensor(value.shape, dtype="string")
+    return value
+
+
 def _symbolic_op_handler(fn, args, kwargs):
     for value in args:
         if isinstance(value, KerasTensor):
@@ -143,12 +201,23 @@ def _symbolic_op_handler(fn, args, kwargs):
     else:
         if not kwargs or not any_symbolic(kwargs):
             return NotImplemented
+    # A tensor computed eagerly while the graph is built (`emb(ops.arange(n))`
+    # added to a KerasTensor) is a constant of the graph, as on Keras's
+    # TensorFlow backend: detached, so each training step does not backpropagate
+    # into the autograd graph of that one eager call a second time.
+    args, kwargs = tree.map_structure(_as_constant, (args, kwargs))
     return OpLayer(fn)._symbolic_call(args, kwargs)
+
+
+def _as_constant(value):
+    if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        return value.detach()
+    return value
 
 
 def is_op_config(config) -> bool:
     module = config.get("module") or ""
-    return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+    return module.startswith(("keras.src.ops", "keras.ops", "keras.src.activations"))
 
 
 operation.set_symbolic_handler(_symbolic_op_handler)

@@ -1,0 +1,96 @@
+"""Lists and dicts of layers that start empty: Keras tracks the layers put in
+them later, and so must torch (weights, `.to()`, `state_dict`)."""
+
+import torch
+
+
+class _TrackedContainer:
+    """Mixin for a list or dict attribute of a layer that was empty when assigned.
+
+    Keras tracks layers added to such a container later (`self.blocks = []`, then
+    `self.blocks.append(Dense(4))`, in `__init__` or `build`). torch sees them
+    through a ModuleList/ModuleDict kept in the owner's `_modules` under the
+    attribute's name, refreshed whenever a layer goes in or anything goes out.
+    """
+
+    _view_type = None
+
+    def _track(self, owner, name):
+        self._owner, self._name = owner, name
+        return self
+
+    def _sync(self):
+        owner = self.__dict__.get("_owner")
+        if owner is None or owner.__dict__.get(self._name) is not self:
+            return  # not (or no longer) the owner's attribute
+        modules = [
+            (k, v) for k, v in self._module_items() if isinstance(v, torch.nn.Module)
+        ]
+        owner_modules = owner._modules
+        view = owner_modules.get(self._name)
+        if not modules:
+            if isinstance(view, self._view_type):
+                del owner_modules[self._name]
+            return
+        if not isinstance(view, self._view_type):
+            view = owner_modules[self._name] = self._view_type()
+        view._modules.clear()
+        view._modules.update(modules)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_tracked, (type(self), self._plain(), self._owner, self._name))
+
+
+def _rebuild_tracked(cls, items, owner, name):
+    container = cls(items)
+    return container._track(owner, name)
+
+
+class _TrackedList(_TrackedContainer, list):
+    _view_type = torch.nn.ModuleList
+
+    def _module_items(self):
+        modules = (v for v in self if isinstance(v, torch.nn.Module))
+        return ((str(i), v) for i, v in enumerate(modules))
+
+    def _plain(self):
+        return list(self)
+
+    def append(self, item):
+        list.append(self, item)
+        if isinstance(item, torch.nn.Module):
+            self._sync()
+
+
+class _TrackedDict(_TrackedContainer, dict):
+    _view_type = torch.nn.ModuleDict
+
+    def _module_items(self):
+        return ((k, v) for k, v in self.items() if isinstance(k, str) and "." not in k)
+
+    def _plain(self):
+        return dict(self)
+
+    def __setitem__(self, key, value):
+        old = dict.get(self, key)
+        dict.__setitem__(self, key, value)
+        if isinstance(value, torch.nn.Module) or isinstance(old, torch.nn.Module):
+            self._sync()
+
+
+def _resyncing(method):
+    def mutate(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self._sync()
+        return result
+
+    mutate.__name__ = method.__name__
+    return mutate
+
+
+_LIST_MUTATORS = "extend insert remove pop clear sort reverse __setitem__ __delitem__"
+for _name in (*_LIST_MUTATORS.split(), "__iadd__", "__imul__"):
+    setattr(_TrackedList, _name, _resyncing(getattr(list, _name)))
+for _name in "update pop popitem clear setdefault __delitem__ __ior__".split():
+    setattr(_TrackedDict, _name, _resyncing(getattr(dict, _name)))
+del _name
