@@ -45,21 +45,12 @@ class _ModelAPI:
             return self.train_function
         self._assert_compiled("make_train_function()")
 
-        def one_step_on_data(data):
-            logs = None
-            for batch in _batches(data):
-                batch = self._single_batch(*_unpacked(batch))
-                was_training = self.training
-                set_mode(self, True)
-                try:
-                    self._prepare_train_step(batch)
-                    logs = self.train_step(batch)
-                finally:
-                    set_mode(self, was_training)
-            return logs
+        def train(batch):
+            self._prepare_train_step(batch)
+            return self.train_step(batch)
 
-        self.train_function = one_step_on_data
-        return one_step_on_data
+        self.train_function = self._step_function(train, training=True)
+        return self.train_function
 
     def make_test_function(self, force=False):
         """Create (or reuse) `self.test_function`: a callable that runs
@@ -76,22 +67,12 @@ class _ModelAPI:
             return self.test_function
         self._assert_compiled("make_test_function()")
 
-        def one_step_on_data(data):
-            logs = None
-            for batch in _batches(data):
-                batch = self._single_batch(*_unpacked(batch))
-                was_training = self.training
-                set_mode(self, False)
-                try:
-                    with torch.no_grad():
-                        self._prepare_test_step(batch)
-                        logs = self.test_step(batch)
-                finally:
-                    set_mode(self, was_training)
-            return logs
+        def test(batch):
+            self._prepare_test_step(batch)
+            return self.test_step(batch)
 
-        self.test_function = one_step_on_data
-        return one_step_on_data
+        self.test_function = self._step_function(test, training=False)
+        return self.test_function
 
     def make_predict_function(self, force=False):
         """Create (or reuse) `self.predict_function`: a callable that runs
@@ -106,21 +87,27 @@ class _ModelAPI:
         """
         if self.predict_function is not None and not force:
             return self.predict_function
+        self.predict_function = self._step_function(self.predict_step, training=False)
+        return self.predict_function
+
+    def _step_function(self, step, training):
+        """A callable running `step` on each batch of a list of batches (in
+        train mode or not; without gradients when not training), returning
+        what the last one returned."""
 
         def one_step_on_data(data):
-            outputs = None
+            result = None
             for batch in _batches(data):
                 batch = self._single_batch(*_unpacked(batch))
                 was_training = self.training
-                set_mode(self, False)
+                set_mode(self, training)
                 try:
-                    with torch.no_grad():
-                        outputs = self.predict_step(batch)
+                    with torch.set_grad_enabled(training and torch.is_grad_enabled()):
+                        result = step(batch)
                 finally:
                     set_mode(self, was_training)
-            return outputs
+            return result
 
-        self.predict_function = one_step_on_data
         return one_step_on_data
 
     # --- state trees -------------------------------------------------------------
