@@ -3,8 +3,9 @@
 One graph holds the forward pass, the loss, the gradients
 (`torch.autograd.grad`, traced because `trace_autograd_ops` is on while it is
 called), the optimizer update and the loss-tracker and metric updates; with
-`steps_per_execution=N` it holds up to `MAX_FUSED_STEPS` such steps, so Python
-and the compiled function's guards are paid once per group of batches.
+`steps_per_execution=N` it holds up to `MAX_FUSED_STEPS` such steps (4 for
+models with convolutions), so Python and the compiled function's guards are
+paid once per group of batches.
 
 What stays on the host: the optimizer's per-step numbers (learning rate,
 bias corrections), computed by the same code as the eager step and passed in as
@@ -20,15 +21,21 @@ from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.trainer_utils import (
     compile_batch_dynamic,
     detach,
+    has_convolutions,
     traces_autograd_grad,
 )
 
-# Steps unrolled into one graph at most. Compile time grows by ~5 s per unrolled
-# step on a 2-core CPU, while the step time gains little past 4. Bench tutorial
-# MLP, cold inductor cache, one process per setting, 1/2/4/8 steps per graph:
-# compile 14/20/27/38 s, a pass 49/36/30/27 ms; the bench CNN gained nothing
-# past 2. So `steps_per_execution=8` runs a 4-step graph twice per execution.
-MAX_FUSED_STEPS = 4
+# Steps unrolled into one graph at most. Each graph call pays a fixed cost
+# (torch.compile's guards and wrappers, the host-side scalars, stacking the
+# batches): ~100-150 us on a 2-core CPU, as much as a whole step of the bench
+# tutorial MLP. Unrolling 8 steps rather than 4 halves it per step: bench
+# tutorial MLP, steps_per_execution=8, process CPU time, alternating runs under
+# load: 99-129 us/step (8 per graph) against 128-166 us/step (4 per graph),
+# for ~6 s more compiling. Models with convolutions are bound by their kernels
+# (the bench CNN: ~20 ms per step, nothing gained past 2 per graph) and each
+# unrolled convolutional step adds ~5 s of compiling: they stay at 4.
+MAX_FUSED_STEPS = 8
+MAX_FUSED_CONV_STEPS = 4
 
 # On the CPU, models with more trainable weight bytes than this run one step
 # per graph call. Between unrolled steps the weights and optimizer slots are
@@ -47,13 +54,15 @@ CPU_FUSED_WEIGHT_BYTES = 2**20
 CUDA_GRAPHS = False
 
 
-def fused_steps(steps, weight_bytes=0, device_type="cpu"):
+def fused_steps(steps, weight_bytes=0, device_type="cpu", convolutional=False):
     """Steps per graph call for `steps_per_execution=steps`: the largest divisor
-    of `steps` not above `MAX_FUSED_STEPS` (one graph, no second compile for a
-    remainder); 1 on the CPU for models over `CPU_FUSED_WEIGHT_BYTES`."""
+    of `steps` not above the cap (`MAX_FUSED_STEPS`, `MAX_FUSED_CONV_STEPS`
+    for models with convolutions), so one graph and no second compile for a
+    remainder; 1 on the CPU for models over `CPU_FUSED_WEIGHT_BYTES`."""
     if device_type == "cpu" and weight_bytes > CPU_FUSED_WEIGHT_BYTES:
         return 1
-    return max(k for k in range(1, min(steps, MAX_FUSED_STEPS) + 1) if steps % k == 0)
+    cap = MAX_FUSED_CONV_STEPS if convolutional else MAX_FUSED_STEPS
+    return max(k for k in range(1, min(steps, cap) + 1) if steps % k == 0)
 
 
 def unsupported_reason(model):
@@ -186,7 +195,9 @@ class CompiledTrainStep:
         self.dtype = to_torch_dtype(self.optimizer._scalar.__name__)
         self.device = self.params[0].device
         weight_bytes = sum(p.numel() * p.element_size() for p in self.params)
-        self.fused = fused_steps(steps, weight_bytes, self.device.type)
+        self.fused = fused_steps(
+            steps, weight_bytes, self.device.type, has_convolutions(model)
+        )
         cuda_graphs = CUDA_GRAPHS and self.device.type == "cuda"
         if self.fused == 1:
             self._compiled = compile_batch_dynamic(

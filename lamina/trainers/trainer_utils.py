@@ -108,13 +108,17 @@ def traces_autograd_grad():
 
 
 def _cpp_wrapper_pays(model) -> bool:
-    from lamina.layers.convolutional._base_conv import ConvLayerBase
-
     if model is None:
         return False
-    return model._device().type == "cpu" and not any(
-        isinstance(layer, ConvLayerBase) for layer in model._flatten_layers()
-    )
+    return model._device().type == "cpu" and not has_convolutions(model)
+
+
+def has_convolutions(model) -> bool:
+    """Whether `model` has convolution layers (its compiled steps are bound by
+    their kernels, not by the per-call cost around them)."""
+    from lamina.layers.convolutional._base_conv import ConvLayerBase
+
+    return any(isinstance(layer, ConvLayerBase) for layer in model._flatten_layers())
 
 
 def _private_copy(fn):

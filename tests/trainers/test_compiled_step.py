@@ -153,17 +153,17 @@ def test_steps_per_execution_groups_batches_and_callbacks(jit_compile):
         assert model._whole_step.ready and model._whole_step.steps == 2
 
 
-def test_eight_steps_per_execution_run_as_two_calls_of_a_four_step_graph():
-    # 70 samples in batches of 4: two executions of 8 steps (each two graph
-    # calls of 4 steps, after the first fit's first, eager, execution), then a
-    # short execution of 2 steps that runs eagerly.
+def test_sixteen_steps_per_execution_run_as_two_calls_of_an_eight_step_graph():
+    # 70 samples in batches of 2: two executions of 16 steps (each two graph
+    # calls of 8 steps, after the first fit's first, eager, execution), then a
+    # short execution of 3 steps that runs eagerly.
     reference, model, h_reference, h_model = _fit_both(
-        lambda: "adam", steps_per_execution=8, batch_size=4
+        lambda: "adam", steps_per_execution=16, batch_size=2
     )
     _assert_same(reference, model, h_reference, h_model)
     whole_step = model._whole_step
-    assert whole_step.steps == 8 and whole_step.fused == 4
-    assert _graph_calls(model, batch_size=4) == [(4, 4)] * 4
+    assert whole_step.steps == 16 and whole_step.fused == 8
+    assert _graph_calls(model, batch_size=2) == [(8, 2)] * 4
 
 
 def _graph_calls(model, batch_size):
@@ -204,18 +204,35 @@ def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models():
 
 
 @pytest.mark.parametrize(
-    "steps, fused", [(1, 1), (2, 2), (3, 3), (4, 4), (5, 1), (6, 3), (8, 4), (12, 4)]
-)
-def test_fused_steps_is_the_largest_divisor_up_to_the_cap(steps, fused):
-    assert compiled_step.MAX_FUSED_STEPS == 4
+    "steps, fused, conv_fused",
+    [(1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 4), (5, 5, 1), (6, 6, 3), (8, 8, 4),
+     (12, 6, 4), (16, 8, 4), (9, 3, 3)],
+)  # fmt: skip
+def test_fused_steps_is_the_largest_divisor_up_to_the_cap(steps, fused, conv_fused):
+    assert compiled_step.MAX_FUSED_STEPS == 8
+    assert compiled_step.MAX_FUSED_CONV_STEPS == 4
     assert compiled_step.fused_steps(steps) == fused
+    assert compiled_step.fused_steps(steps, convolutional=True) == conv_fused
 
 
 def test_large_models_run_one_step_per_graph_on_the_cpu_only():
     limit = compiled_step.CPU_FUSED_WEIGHT_BYTES
-    assert compiled_step.fused_steps(8, limit, "cpu") == 4
+    assert compiled_step.fused_steps(8, limit, "cpu") == 8
     assert compiled_step.fused_steps(8, limit + 1, "cpu") == 1
-    assert compiled_step.fused_steps(8, limit + 1, "cuda") == 4
+    assert compiled_step.fused_steps(8, limit + 1, "cuda") == 8
+
+
+def test_a_convolutional_model_fuses_at_most_four_steps():
+    conv = lamina.Sequential(
+        [lamina.Input((6, 6, 1)), lamina.layers.Conv2D(2, 3), lamina.layers.Flatten(),
+         lamina.layers.Dense(2)]
+    )  # fmt: skip
+    conv.compile("sgd", "mse", jit_compile=True, steps_per_execution=8)
+    conv.fit(np.ones((64, 6, 6, 1)), np.ones((64, 2)), batch_size=4, verbose=0)
+    assert conv._whole_step.fused == 4
+    dense = _model(jit_compile=True, steps_per_execution=8)
+    dense.fit(np.ones((64, 6)), np.zeros(64), batch_size=4, verbose=0)
+    assert dense._whole_step.fused == 8
 
 
 def test_steps_per_execution_must_be_a_positive_int():
