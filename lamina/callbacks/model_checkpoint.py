@@ -24,7 +24,7 @@ class ModelCheckpoint(MonitorCallback):
 
     Args:
         filepath: Path or template; must end in `.weights.h5` when
-            `save_weights_only=True`, else in `.keras`.
+            `save_weights_only=True`, else in `.keras` (or legacy `.h5`).
         monitor: Logged value compared under `save_best_only`.
             Defaults to `"val_loss"`.
         verbose: 1 prints a line for each decision. Defaults to 0.
@@ -80,10 +80,14 @@ class ModelCheckpoint(MonitorCallback):
                 "filepath provided must end in `.weights.h5` (Keras weights "
                 f"format). Received: filepath={self.filepath}"
             )
-        if not save_weights_only and not self.filepath.endswith(".keras"):
+        if not save_weights_only and (
+            not self.filepath.endswith((".keras", ".h5"))
+            or self.filepath.endswith(".weights.h5")
+        ):
             raise ValueError(
-                "The filepath provided must end in `.keras` (Keras model format), "
-                f"or pass save_weights_only=True with a `.weights.h5` path. "
+                "The filepath provided must end in `.keras` (Keras model format) "
+                "or `.h5` (legacy), or pass save_weights_only=True with a "
+                "`.weights.h5` path. "
                 f"Received: filepath={self.filepath}"
             )
         self._fields = _template_fields(self.filepath)

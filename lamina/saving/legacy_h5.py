@@ -3,8 +3,8 @@
 That layout is keyed by layer name: the root attribute `layer_names` lists the
 layers; each layer's group lists its `weight_names` (e.g. `dense/kernel:0`) in
 the order trainable weights, then non-trainable ones. Whole-model `.h5` files
-keep the same structure under `model_weights`. Only weights are read; the model
-config such files also carry is ignored (rebuild the architecture in code).
+keep the same structure under `model_weights` (`legacy_h5_model` rebuilds the
+model from their config, then loads the weights with this module).
 """
 
 import os
@@ -31,9 +31,10 @@ def _attribute_list(group, name):
 
 def _saved_values(group, layer_name, filename):
     if layer_name not in group or not isinstance(group[layer_name], h5py.Group):
+        got = type(group[layer_name]).__name__ if layer_name in group else "nothing"
         raise ValueError(
             f"The legacy weights file {filename!r} lists layer {layer_name!r} but "
-            "has no group for it."
+            f"has no group for it (expected a group of weights; got {got})."
         )
     layer_group = group[layer_name]
     values = []
@@ -80,16 +81,29 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:
     with h5_file:
         check_h5_file(h5_file, filename)
         group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
-        saved_names = _attribute_list(group, "layer_names")
-        if not saved_names:
+        if not isinstance(group, h5py.Group):
             raise ValueError(
-                f"{filename!r} is not a legacy Keras weights file (no 'layer_names'). "
-                "Keras 3 weights files end in `.weights.h5`."
+                f"{filename!r}: expected 'model_weights' to be a group of layers; "
+                f"got a {type(group).__name__}."
             )
-        if by_name:
-            _load_by_name(model, group, saved_names, filename, skip_mismatch)
-        else:
-            _load_by_order(model, group, saved_names, filename, skip_mismatch)
+        load_weights_from_group(model, group, filename, by_name, skip_mismatch)
+
+
+def load_weights_from_group(
+    model, group, filename, by_name=False, skip_mismatch=False
+) -> None:
+    """Load the weights of a legacy layout (`layer_names`, a group per layer)
+    from an open, checked HDF5 `group` into `model`."""
+    saved_names = _attribute_list(group, "layer_names")
+    if not saved_names:
+        raise ValueError(
+            f"{filename!r} is not a legacy Keras weights file (no 'layer_names'). "
+            "Keras 3 weights files end in `.weights.h5`."
+        )
+    if by_name:
+        _load_by_name(model, group, saved_names, filename, skip_mismatch)
+    else:
+        _load_by_order(model, group, saved_names, filename, skip_mismatch)
 
 
 def _load_by_order(model, group, saved_names, filename, skip_mismatch):

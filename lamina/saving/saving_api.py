@@ -1,6 +1,7 @@
 """The three ways to save a model, as Keras 3 offers them.
 
-- Entire model: `save_model(model, "m.keras")` / `load_model("m.keras")`.
+- Entire model: `save_model(model, "m.keras")` / `load_model("m.keras")` (also
+  legacy `.h5` model files, both ways).
 - Weights only: `save_weights(model, "m.weights.h5")` / `load_weights(...)`.
 - Configuration only: `model.to_json()` / `model_from_json(...)` (and YAML).
 """
@@ -10,7 +11,7 @@ import json
 import os
 import warnings
 
-from lamina.saving import keras_file, serialization_lib, weights_file
+from lamina.saving import keras_file, legacy_config, serialization_lib, weights_file
 
 _YAML_MISSING = (
     "YAML model configs need PyYAML, which is not installed. Install it with "
@@ -21,39 +22,59 @@ _YAML_MISSING = (
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
     """Save a whole model: architecture, weights, compile config and optimizer
-    state, in Keras 3's `.keras` format (written atomically).
+    state, in Keras 3's `.keras` format (written atomically), or in the legacy
+    `.h5` format for a path ending in `.h5` / `.hdf5` (with a warning, as Keras
+    3 does).
 
     Args:
         model: The lamina model to save.
-        filepath: Path ending in `.keras` (or a binary file object).
+        filepath: Path ending in `.keras` (or a binary file object), or in
+            `.h5` / `.hdf5` for the legacy format.
         overwrite: Replace an existing file. Defaults to `True`; `False` raises
             `FileExistsError` if the file exists (Keras asks interactively).
-        zipped: `False` writes a folder holding the three members instead of a
+        zipped: `False` writes the three members into a folder instead of a
             zip. Defaults to `True`.
-
+        **kwargs: `include_optimizer` (legacy `.h5` only: `False` leaves out
+            the compile configuration and optimizer state); `save_format` is
+            accepted for `.keras` / `.h5` paths (the path decides) and ignored.
     """
     save_format = kwargs.pop("save_format", None)
     include_optimizer = kwargs.pop("include_optimizer", True)
     if kwargs:
         raise TypeError(f"save() got unexpected keyword arguments {sorted(kwargs)}.")
-    if save_format not in (None, "keras"):
+    name = "" if hasattr(filepath, "write") else os.fspath(filepath)
+    is_h5 = name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5")
+    if save_format not in (None, "keras", "h5"):
         raise ValueError(
             f"save_format={save_format!r} is not supported: lamina, like Keras 3, "
-            "saves whole models only in the `.keras` format. Use a path ending "
-            "in `.keras` and drop save_format."
+            "saves whole models in the `.keras` format (or legacy `.h5`), chosen "
+            "by the path. Use a path ending in `.keras` and drop save_format."
         )
+    if save_format is not None and (is_h5 or name.endswith(".keras")):
+        warnings.warn(
+            "save_format is deprecated in Keras 3 and ignored: the path's suffix "
+            f"decides the format. Drop save_format={save_format!r}.",
+            stacklevel=3,
+        )
+    elif save_format == "h5":
+        raise ValueError(
+            f"save_format='h5' needs a path ending in `.h5` or `.hdf5`; got "
+            f"filepath={name!r}."
+        )
+    if is_h5:
+        if zipped is False:
+            raise ValueError("zipped=False applies to `.keras` saving, not `.h5`.")
+        from lamina.saving import legacy_h5_model
+
+        legacy_h5_model.save_model(
+            model, filepath, overwrite=overwrite, include_optimizer=include_optimizer
+        )
+        return
     if not include_optimizer:
         raise ValueError(
             "include_optimizer=False is a legacy `.h5` option; `.keras` files "
             "always hold the optimizer state. Save with save_weights() to keep "
             "only the weights."
-        )
-    name = "" if hasattr(filepath, "write") else os.fspath(filepath)
-    if name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5"):
-        raise ValueError(
-            f"Cannot save to {name!r}: lamina does not write the legacy Keras 2 "
-            "`.h5` model format (Keras 3 only keeps it for old files). Save to a "
-            "path ending in `.keras`, or use save_weights('x.weights.h5')."
         )
     if name.endswith(".weights.h5"):
         raise ValueError(
@@ -68,10 +89,17 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Load a model saved by `save_model` / `model.save` (lamina or Keras 3).
+    """Load a model saved by `save_model` / `model.save` (lamina or Keras 3),
+    or a legacy `.h5` / `.hdf5` model file (lamina, Keras 3 or Keras 2).
+
+    Legacy `.h5` files are treated as untrusted as `.keras` files are: only
+    lamina classes and registered or passed custom objects are rebuilt, and
+    Python lambdas only with `safe_mode=False` (Keras's own `.h5` loader
+    skipped safe mode, CVE-2025-9905).
 
     Args:
-        filepath: A `.keras` file (or a folder saved with `zipped=False`).
+        filepath: A `.keras` file (or a folder saved with `zipped=False`), or
+            a legacy `.h5` / `.hdf5` model file.
         custom_objects: `{name: class_or_function}` for unregistered user objects.
         compile: Recompile the model and restore its optimizer state.
             Defaults to `True`.
@@ -86,17 +114,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 "code, then call model.load_weights(path)."
             )
         if name.endswith((".h5", ".hdf5")):
-            raise ValueError(
-                f"Cannot load {name!r}: lamina does not rebuild models from legacy "
-                "Keras 2 `.h5` files (a format whose loader bypasses safe mode in "
-                "Keras, CVE-2025-9905). Rebuild the architecture in code and call "
-                "model.load_weights(path) (by_name=True matches layers by name), "
-                "or re-save the model with Keras 3 as `.keras`."
+            from lamina.saving import legacy_h5_model
+
+            return legacy_h5_model.load_model(
+                filepath,
+                custom_objects=custom_objects,
+                compile=compile,
+                safe_mode=safe_mode,
             )
         if not name.endswith(".keras"):
             raise ValueError(
                 "load_model() reads `.keras` files (or folders saved with "
-                f"zipped=False); got filepath={name!r}."
+                f"zipped=False) and legacy `.h5` files; got filepath={name!r}."
             )
     return keras_file.load_model(
         filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
@@ -169,6 +198,8 @@ def _model_from_config(config, custom_objects, who):
             f"{who} expects the config of a model (an object with 'class_name' and "
             f"'config'); got {type(config).__name__}."
         )
+    # Keras 2 JSON (layers without "module", list-form nodes) -> Keras 3 schema.
+    config = legacy_config.upgrade_model_config(config, who)
     return serialization_lib.deserialize_keras_object(
         config, custom_objects=custom_objects, kind="model"
     )

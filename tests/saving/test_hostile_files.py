@@ -251,12 +251,20 @@ def test_numpy_values_in_configs_must_be_numeric():
         serialization_lib.deserialize_keras_object(config)
 
 
-def test_legacy_h5_models_are_not_loaded_whole(tmp_path):
-    # CVE-2025-9905: Keras's legacy .h5 loader skipped safe mode.
+def test_legacy_h5_models_keep_safe_mode(tmp_path):
+    # CVE-2025-9905: Keras's legacy .h5 loader skipped safe mode; lamina's does not.
     path = tmp_path / "old.h5"
+    lam = {"class_name": "__lambda__", "config": {"value": ["AAAA", None, None]}}
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [{"class_name": "Lambda", "config": {"function": lam}}],
+        },
+    }
     with h5py.File(path, "w") as f:
-        f.attrs["model_config"] = json.dumps({"class_name": "Sequential"})
-    with pytest.raises(ValueError, match=r"old\.h5.*legacy Keras 2"):
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ValueError, match=r"old\.h5.*Python lambda.*safe_mode=False"):
         lamina.saving.load_model(path)
 
 
