@@ -95,9 +95,11 @@ class CallbackList(Callback):
         return None
 
     def _call(self, hook, *args):
-        # Keras: hooks always get a dict, `{}` where the loop has no logs yet.
+        # Keras: hooks always get a dict, `{}` where the loop has no logs yet,
+        # and a copy: what one hook's callbacks add (`learning_rate`) stays out
+        # of the loop's own logs (those `on_train_end` gets).
         *head, logs = args
-        args = (*head, {} if logs is None else logs)
+        args = (*head, {} if logs is None else dict(logs))
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 

@@ -10,6 +10,7 @@ import torch
 
 from lamina import losses as losses_module
 from lamina import metrics as metrics_module
+from lamina.backend.naming import to_snake_case
 
 _ACCURACY_NAMES = ("accuracy", "acc")
 _CROSSENTROPY_NAMES = ("crossentropy", "ce")
@@ -69,11 +70,12 @@ def _match_structure(value, num_outputs, output_names, what):
                 "or a dict keyed by output name."
             )
         return list(value)
-    if isinstance(value, (list, tuple)) and num_outputs == 1 and what == "losses":
+    if isinstance(value, (list, tuple)) and num_outputs == 1:
+        # Keras: `[loss]` and `loss_weights=[w]` name the only output's loss.
         if len(value) != 1:
             raise ValueError(
-                f"compile() got {len(value)} losses for a model with one output. "
-                "Pass a single loss."
+                f"compile() got {len(value)} {what} for a model with one output. "
+                f"Pass a single value (or a list of one)."
             )
         return list(value)
     return [value] * num_outputs
@@ -492,6 +494,11 @@ def _get_metric(spec, y_true, y_pred, loss):
     if isinstance(metric, type):
         metric = metric(name=spec) if isinstance(spec, str) else metric()
     elif not isinstance(metric, metrics_module.Metric):
-        name = spec if isinstance(spec, str) else getattr(metric, "__name__", "metric")
+        # Keras logs a metric function under its snake_cased name (PSNR -> psnr).
+        name = (
+            spec
+            if isinstance(spec, str)
+            else to_snake_case(getattr(metric, "__name__", "metric"))
+        )
         metric = metrics_module.MeanMetricWrapper(metric, name=name)
     return metric

@@ -9,9 +9,10 @@ class EpochIterator:
     """Yields `(step, batch)` for one epoch at a time.
 
     Without `steps_per_epoch`, each epoch is one full pass. With it, an epoch is
-    that many steps, continuing where the previous epoch stopped (as in Keras) and
-    restarting the data when a restartable source runs out. A generator that runs
-    out ends training with a warning.
+    that many steps, continuing where the previous epoch stopped (as in Keras); a
+    source of known length that runs out mid-epoch ends that epoch early, and the
+    next epoch starts it over. A generator that runs out ends training with a
+    warning.
     """
 
     def __init__(
@@ -42,11 +43,18 @@ class EpochIterator:
         )
         self.steps_per_epoch = steps_per_epoch
         self._iterator = None
+        self._seen = 0  # batches taken from the current pass (steps_per_epoch)
         self.exhausted = False
         # (rank, world) under data parallelism: each batch is split across ranks.
         self.shard = None
         self.scale = 1.0
         self.chunk_sizes = None
+
+    def reset(self):
+        """Start the next epoch at the data's beginning (Keras resets the
+        validation iterator before every evaluation)."""
+        if self.adapter.can_restart:
+            self._iterator, self._seen = None, 0
 
     @property
     def num_batches(self):
@@ -75,11 +83,25 @@ class EpochIterator:
             if steps == 0:
                 self._ran_out()
         else:
+            total = self.adapter.num_batches if self.adapter.can_restart else None
             for step in range(int(self.steps_per_epoch)):
+                if total and self._seen >= total:
+                    # Keras: a pass of known length that ends mid-epoch ends
+                    # the epoch early; the next epoch starts a fresh pass.
+                    warnings.warn(
+                        f"steps_per_epoch={self.steps_per_epoch} does not divide "
+                        f"the data's {total} batches: this epoch ends after "
+                        f"{step} steps, and the next one starts the data over.",
+                        stacklevel=3,
+                    )
+                    break
                 batch = self._next_batch()
                 if batch is None:
                     break
+                self._seen += 1
                 yield step, batch
+            if total and self._seen >= total:
+                self._iterator, self._seen = None, 0
         self.adapter.on_epoch_end()
 
     def _next_batch(self):

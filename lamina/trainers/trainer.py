@@ -131,6 +131,15 @@ class Trainer(StepSetup):
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = int(steps_per_execution)
         self.jit_compile = jit_compile is True
+        if self.jit_compile and not all(
+            layer.supports_jit for layer in self._flatten_layers()
+        ):
+            warnings.warn(
+                "Model doesn't support `jit_compile=True`. Proceeding with "
+                "`jit_compile=False`.",
+                stacklevel=2,
+            )
+            self.jit_compile = False
         for key in (
             "_compiled_train",
             "_compiled_test",
@@ -452,6 +461,8 @@ class Trainer(StepSetup):
                     callbacks=callbacks,
                 )
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                # Keras sorts the epoch logs, `val_` keys among the others.
+                epoch_logs = dict(sorted(epoch_logs.items()))
             callbacks.on_epoch_end(epoch, epoch_logs)
             if distributed:
                 from lamina.distribution.data_parallel import agree_on_stop
@@ -521,6 +532,7 @@ class Trainer(StepSetup):
             raise TypeError(f"evaluate() got unexpected arguments {sorted(kwargs)}.")
         if isinstance(x, EpochIterator):
             iterator = x
+            iterator.reset()  # Keras: each evaluation starts at the first batch
         else:
             iterator = EpochIterator(
                 x,
@@ -678,6 +690,7 @@ class Trainer(StepSetup):
         was_training = self.training
         set_mode(self, True)
         self._prepare_train_step(batch)
+        self.reset_metrics()  # Keras: each call reports this batch alone
         logs = _python_logs(self.train_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
@@ -690,6 +703,7 @@ class Trainer(StepSetup):
         set_mode(self, False)
         with torch.no_grad():
             self._prepare_test_step(batch)
+            self.reset_metrics()
             logs = _python_logs(self.test_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
@@ -720,18 +734,17 @@ class Trainer(StepSetup):
 
 
 def _python_logs(logs) -> dict:
-    """`to_python(logs)`, a nested dict's entries in its place, sorted, as
-    Keras flattens them: a custom step returning `{m.name: m.result() for m in
-    self.metrics}` logs the compiled metrics as one dict."""
-    if logs and any(isinstance(value, dict) for value in logs.values()):
-        flat = {}
-        for key, value in sorted(logs.items()):
-            if isinstance(value, dict):
-                flat.update(_python_logs(value))
-            else:
-                flat[key] = value
-        logs = flat
-    return to_python(logs)
+    """`to_python(logs)` with its keys sorted and a nested dict's entries in
+    its place, as Keras's `pythonify_logs` makes every logs dict (a custom step
+    returning `{m.name: m.result() for m in self.metrics}` logs the compiled
+    metrics as one dict)."""
+    flat = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            flat.update(_python_logs(value))
+        else:
+            flat[key] = value
+    return to_python(flat)
 
 
 def _capped(epochs, steps_per_epoch):

@@ -183,12 +183,14 @@ def to_python(logs) -> dict:
         return {}
     keys = list(logs)
     values = [logs[k] for k in keys]
-    scalars = [v for v in values if isinstance(v, torch.Tensor) and v.numel() == 1]
+    # 0-d tensors become floats; a metric of shape (1,) (F1Score with
+    # average=None over one class) stays an array, as Keras logs it.
+    scalars = [v for v in values if isinstance(v, torch.Tensor) and v.ndim == 0]
     if scalars:
-        flat = torch.stack([t.detach().reshape(()).float() for t in scalars]).tolist()
+        flat = torch.stack([t.detach().float() for t in scalars]).tolist()
         it = iter(flat)
         values = [
-            next(it) if isinstance(v, torch.Tensor) and v.numel() == 1 else v
+            next(it) if isinstance(v, torch.Tensor) and v.ndim == 0 else v
             for v in values
         ]
     values = [

@@ -58,6 +58,12 @@ class ArrayDataAdapter(DataAdapter):
         self._shuffle = shuffle
         self._class_weight = None
         if class_weight is not None:
+            if sample_weight is not None:
+                # Keras 3 refuses the pair (Keras 2 multiplied them).
+                raise ValueError(
+                    "Got both class_weight and sample_weight; pass only one. To "
+                    "combine them, multiply the class weights into sample_weight."
+                )
             if y is None or tree.is_nested(self._y):
                 raise ValueError(
                     "class_weight needs a single array of targets y; for several "

@@ -126,7 +126,11 @@ def class_weight_to_sample_weights(y, class_weight_tensor):
     else:
         index = y.reshape(y.shape[0]) if y.ndim > 1 else y
         index = index.round().long() if index.is_floating_point() else index.long()
-    return class_weight_tensor[index]
+    # Keras: a class missing from `class_weight` (negative ones too) weighs 1.
+    size = class_weight_tensor.shape[0]
+    known = (index >= 0) & (index < size)
+    weights = class_weight_tensor[index.clamp(0, size - 1)]
+    return torch.where(known, weights, torch.ones_like(weights))
 
 
 def make_class_weight_tensor(class_weight, device):
@@ -134,6 +138,10 @@ def make_class_weight_tensor(class_weight, device):
         raise ValueError(
             "class_weight must be a non-empty dict {class_index: weight}; got "
             f"{class_weight!r}."
+        )
+    if any(int(k) < 0 for k in class_weight):
+        raise ValueError(
+            f"class_weight keys must be class indices >= 0; got {sorted(class_weight)}."
         )
     size = max(int(k) for k in class_weight) + 1
     table = torch.ones(size, dtype=torch.float32)
