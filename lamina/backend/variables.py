@@ -304,6 +304,46 @@ class Variable(torch.nn.Parameter):
         )
 
 
+# A NumPy array meeting a Variable in `+`, `*`, `<`, ...: torch's operators do
+# not take arrays, so NumPy would compute on a host copy (the gradient lost, a
+# NumPy 2 deprecation warning, an error for a trainable variable). As Keras's
+# variables do, the array becomes a tensor first, its dtype kept (float32
+# variable * float64 array is float64, by torch's promotion as in Keras). For
+# `array * variable` NumPy already defers to the reflected operator, because
+# torch.Tensor sets `__array_priority__`.
+_ARRAY_OPERATORS = (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+    "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__",
+    "__mod__", "__rmod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__",
+    "__and__", "__rand__", "__or__", "__ror__", "__xor__", "__rxor__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+)  # fmt: skip
+
+
+def _taking_arrays(name):
+    tensor_operator = getattr(torch.Tensor, name)
+
+    def operator(self, other):
+        if isinstance(other, np.ndarray):
+            if name in ("__matmul__", "__rmatmul__"):
+                # torch.matmul does not promote dtypes; ops.matmul does, as
+                # Keras's matmul (float32 variable @ float64 array is float32).
+                from lamina.ops.numpy import matmul
+
+                pair = (self, other) if name == "__matmul__" else (other, self)
+                return matmul(*pair)
+            other = torch.as_tensor(other, device=self.device)
+        return tensor_operator(self, other)
+
+    operator.__name__ = operator.__qualname__ = name
+    return operator
+
+
+for _name in _ARRAY_OPERATORS:
+    setattr(Variable, _name, _taking_arrays(_name))
+Variable.__hash__ = torch.Tensor.__hash__  # identity, as for any Parameter
+
+
 def _checked_shape(shape, initializer, name) -> tuple:
     """`shape` as a tuple of non-negative ints, for a variable made by
     `initializer`; a clear error otherwise."""

@@ -10,7 +10,9 @@ class _LayerAPI:
     """A mixin of `Layer` only: it relies on `add_weight`, `compute_dtype`,
     `compute_output_spec`, `_layers`, `_tracked_metrics` and `_remat_mode`."""
 
-    # Keras: whether the layer may be compiled (lamina reads `_eager_only`).
+    # Keras: whether the layer may be compiled. `compile(jit_compile=True)`
+    # on a model holding one that says False warns and compiles nothing, as in
+    # Keras (lamina's own `_eager_only` keeps a layer eager without that).
     supports_jit = True
 
     def add_variable(

@@ -1,8 +1,10 @@
 """Helpers for calling a layer: call context, masks, device moves, tensor conversion."""
 
 import contextlib
+import functools
 import inspect
 import threading
+import warnings
 
 import numpy as np
 import torch
@@ -72,6 +74,40 @@ def _set_mask(outputs, mask):
                 output._keras_mask = output_mask
 
 
+def _warn_if_mask_dropped(layer, previous_mask):
+    """Keras's warning for a mask reaching a layer that does not support masking
+    (its outputs carry no mask, so layers after it see none). Once per layer:
+    when its graph node is built, or at its first eager call with a mask (only
+    masked inputs take that path, never the fast one)."""
+    if (
+        layer.supports_masking
+        or getattr(layer, "_mask_drop_warned", False)
+        or _user_compute_mask(type(layer))
+        or all(m is None for m in tree.flatten(previous_mask))
+    ):
+        return
+    layer.__dict__["_mask_drop_warned"] = True
+    warnings.warn(
+        f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an "
+        "input with a mask attached to it, but it does not support masking: the "
+        "mask stops here and the layers after it will not see it. Set "
+        "`supports_masking = True` (or define `compute_mask`) in a layer that "
+        "keeps the mask's meaning.",
+        stacklevel=3,
+    )
+
+
+@functools.cache
+def _user_compute_mask(cls) -> bool:
+    """Whether `compute_mask` comes from a class outside lamina: Keras counts a
+    layer defining one as supporting masking (lamina's layers set
+    `supports_masking` as Keras's do)."""
+    for klass in cls.__mro__:
+        if "compute_mask" in klass.__dict__:
+            return not klass.__module__.startswith("lamina.")
+    return False
+
+
 def _symbolic_mask_kwargs(layer, args, kwargs):
     """Keras masking for a call on KerasTensors: `(spec_kwargs, previous_mask)`.
 
@@ -123,6 +159,8 @@ def _set_symbolic_mask(layer, args, kwargs, outputs, previous_mask):
     ):
         inputs = args[0] if args else None
         _set_mask(outputs, _symbolic_mask(layer, inputs, previous_mask))
+    if previous_mask is not None and not layer.supports_masking:
+        _warn_if_mask_dropped(layer, previous_mask)
 
 
 def _symbolic_mask(layer, inputs, previous_mask):

@@ -62,11 +62,19 @@ class _TrackedList(_TrackedContainer, list):
             self._sync()
 
 
+_DOT = "\u2024"  # ONE DOT LEADER: reads as "." in state_dict keys
+
+
 class _TrackedDict(_TrackedContainer, dict):
     _view_type = torch.nn.ModuleDict
 
     def _module_items(self):
-        return ((k, v) for k, v in self.items() if isinstance(k, str) and "." not in k)
+        # torch module names cannot hold "." (Keras keys such as "nr.employed").
+        return (
+            (k.replace(".", _DOT) or _DOT, v)
+            for k, v in self.items()
+            if isinstance(k, str)
+        )
 
     def _plain(self):
         return dict(self)

@@ -33,6 +33,7 @@ from lamina.layers._layer_calls import (
     _stateless_call,
     _symbolic_mask_kwargs,
     _to_tensors,
+    _warn_if_mask_dropped,
 )
 from lamina.layers._layer_weights import _LayerWeights
 from lamina.layers._tracked import _TrackedContainer, _TrackedDict, _TrackedList
@@ -201,14 +202,21 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             and all(isinstance(k, str) for k in value)
             and not name.startswith("_")
         ):
-            value = torch.nn.ModuleDict(value)
+            if all(k and "." not in k for k in value):
+                value = torch.nn.ModuleDict(value)
+            else:  # keys torch refuses ("nr.employed"): a view with safe names
+                value = _TrackedDict(value)._track(self, name)
+                super().__setattr__(name, value)
+                value._sync()
+                return
         elif (
             type(value) in (list, dict)
-            and not value
             and not name.startswith("_")
             and "_modules" in self.__dict__
+            and (not value or not _holds_only_plain_values(value))
         ):
-            # Empty now, filled later: Keras still tracks the layers put in it.
+            # Empty now, filled later, or layers mixed with other things (an
+            # Input, a number): Keras still tracks the layers put in it.
             tracked = (_TrackedList if type(value) is list else _TrackedDict)(value)
             value = tracked._track(self, name)
         elif (
@@ -229,6 +237,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         if isinstance(self.__dict__.get(name), _TrackedContainer):
             self._modules.pop(name, None)  # the old container's view goes too
         super().__setattr__(name, value)
+        if isinstance(value, _TrackedContainer) and len(value):
+            value._sync()
 
     @property
     def _layers(self):
@@ -423,6 +433,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             mask is not None and self.supports_masking
         ):
             _set_mask(outputs, self.compute_mask(args[0], mask))
+        if mask is not None and not self.supports_masking:
+            _warn_if_mask_dropped(self, mask)
         return outputs
 
     def stateless_call(
@@ -685,3 +697,13 @@ def _is_metric(value) -> bool:
     from lamina.metrics import Metric
 
     return isinstance(value, Metric)
+
+
+_PLAIN_TYPES = (bool, int, float, str, bytes, type(None))
+
+
+def _holds_only_plain_values(container) -> bool:
+    """Whether a list or dict holds only numbers, strings and None (a
+    `hidden_units=[64, 32]` setting), which stays a plain list or dict."""
+    values = container.values() if isinstance(container, dict) else container
+    return all(isinstance(v, _PLAIN_TYPES) for v in values)

@@ -7,6 +7,7 @@ weights and masks combine follow Keras 3 (`keras/src/losses/loss.py`).
 
 import torch
 
+from lamina import tree
 from lamina.backend import config as _config
 from lamina.backend import convert_to_tensor, standardize_dtype
 from lamina.backend import dtypes as _dtypes
@@ -58,6 +59,20 @@ def _as_float_tensor(x, dtype: torch.dtype, device=None) -> torch.Tensor:
             x._keras_logits = logits
         return x
     return convert_to_tensor(x, dtype=dtype, device=device)
+
+
+def _holds_arrays(structure) -> bool:
+    """Whether a list/tuple/dict holds tensors or arrays (not only numbers)."""
+    return any(getattr(x, "ndim", 0) > 0 for x in tree.flatten(structure))
+
+
+def _as_float_structures(y_pred, y_true, dtype: torch.dtype):
+    """Nested `y_pred` and `y_true` with every leaf a `dtype` tensor."""
+    y_pred = tree.map_structure(lambda x: _as_float_tensor(x, dtype), y_pred)
+    leaves = [x for x in tree.flatten(y_pred) if isinstance(x, torch.Tensor)]
+    device = leaves[0].device if leaves else None
+    y_true = tree.map_structure(lambda x: _as_float_tensor(x, dtype, device), y_true)
+    return y_pred, y_true
 
 
 def _squeeze_last(x: torch.Tensor) -> torch.Tensor:
@@ -210,9 +225,14 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         in_mask = getattr(y_pred, "_keras_mask", None)
-        y_pred = _as_float_tensor(y_pred, self._torch_dtype)
-        if not (self._call_converts_labels and isinstance(y_true, torch.Tensor)):
-            y_true = _as_float_tensor(y_true, self._torch_dtype, y_pred.device)
+        if isinstance(y_pred, (list, tuple, dict)) and _holds_arrays(y_pred):
+            # Keras converts each tensor of nested inputs (lists of feature maps);
+            # a nested list of numbers stays one tensor.
+            y_pred, y_true = _as_float_structures(y_pred, y_true, self._torch_dtype)
+        else:
+            y_pred = _as_float_tensor(y_pred, self._torch_dtype)
+            if not (self._call_converts_labels and isinstance(y_true, torch.Tensor)):
+                y_true = _as_float_tensor(y_true, self._torch_dtype, y_pred.device)
         losses = self.call(y_true, y_pred)
         out_mask = getattr(losses, "_keras_mask", None)
         if in_mask is None:

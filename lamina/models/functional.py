@@ -325,8 +325,13 @@ class Functional(Model):
     # --- config ---------------------------------------------------------------
 
     def get_config(self):
+        from lamina.models.model import functional_like_constructor
         from lamina.saving.serialization_lib import serialize_keras_object
 
+        if not functional_like_constructor(type(self)):
+            # A subclass whose __init__ builds the graph itself (`MyNet()`) is
+            # rebuilt by calling it with this plain config, as in Keras.
+            return Model.get_config(self)
         # Keras numbers each layer's nodes among those that belong to this model.
         node_index = {}
         for op in self._operations:
@@ -399,8 +404,15 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        from lamina.models import model as model_module
         from lamina.saving.serialization_lib import deserialize_keras_object
 
+        if not (
+            model_module._is_functional_config(config)
+            and model_module._revivable_as_functional(cls)
+        ):
+            # A subclass with its own constructor: `cls(**config)`, as in Keras.
+            return Model.from_config.__func__(cls, config, custom_objects)
         layers, pending = {}, []
         for entry in config["layers"]:
             if is_op_config(entry):

@@ -133,8 +133,10 @@ class Model(_ModelAPI, Trainer, Layer):
     # --- saving (lamina/saving) -------------------------------------------------
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
-        """Save the whole model to a `.keras` file: architecture, weights,
-        compile config and optimizer state (see `lamina.saving.save_model`)."""
+        """Save the whole model: architecture, weights, compile config and
+        optimizer state, to a `.keras` file or, with a warning that the format
+        is legacy, to an `.h5` / `.hdf5` file in Keras's legacy layout (see
+        `lamina.saving.save_model`)."""
         from lamina.saving import saving_api
 
         saving_api.save_model(
@@ -249,15 +251,29 @@ def _is_functional_config(config):
 
 
 def _revivable_as_functional(cls):
-    """Keras's rule: `Model` itself, a functional class, or a subclass whose
-    constructor passes `(*args, **kwargs)` on (it then becomes functional)."""
-    import inspect
-
+    """Keras's rule: `Model` or `Functional` itself, or a class whose constructor
+    takes a functional model's arguments (see `functional_like_constructor`)."""
     from lamina.models.functional import Functional
 
-    if cls is Model or issubclass(cls, Functional):
+    if cls is Model or cls is Functional:
         return True
+    # A Functional subclass with its own constructor (`__init__(self, **kwargs)`
+    # building the graph itself) is rebuilt by calling it, as in Keras.
+    return functional_like_constructor(cls)
+
+
+def functional_like_constructor(cls):
+    """Whether `cls.__init__` takes a functional model's arguments (`inputs,
+    outputs, name` or `*args, **kwargs`), so that a graph config can rebuild it;
+    Keras also writes only a plain layer config for classes that do not."""
+    import inspect
+
     spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] in (
+        ["inputs", "outputs", "name"],
+        ["inputs", "outputs", "name", "trainable"],
+    ):
+        return True
     return spec.varargs is not None and spec.varkw is not None
 
 

@@ -147,6 +147,14 @@ def shape_tuple(name: str, shape) -> tuple:
     try:
         return tuple(int(d) for d in shape)
     except (TypeError, ValueError):
+        if isinstance(shape, (tuple, list)) and None in shape:
+            raise TypeError(
+                f"ops.{name} expects `shape` to be a sequence of ints; got "
+                f"shape={tuple(shape)!r}. None is an unknown size (ops.shape of a "
+                "symbolic tensor gives None for the batch axis): write -1 for the "
+                "one size to infer, or compute the shape inside a layer's call() "
+                "(e.g. a Lambda layer), where ops.shape gives ints."
+            ) from None
         raise TypeError(
             f"ops.{name} expects `shape` to be an int or a sequence of ints; got "
             f"shape={shape!r}."

@@ -58,7 +58,8 @@ def top_k(x, k: int, sorted: bool = True):
             f"for a tensor of shape {tuple(x.shape)}."
         )
     values, indices = torch.topk(x, k, dim=-1, sorted=sorted)
-    return values, indices.to(torch.int32)
+    # A (values, indices) pair that also has `.values` / `.indices`, as in Keras.
+    return torch.return_types.topk((values, indices.to(torch.int32)))
 
 
 @op

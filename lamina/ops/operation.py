@@ -31,6 +31,19 @@ def op(fn):
     return wrapper
 
 
+def static_op(fn):
+    """Make `fn` a public op that answers symbolic tensors itself, from their
+    shape and dtype (`shape`, `is_tensor`), so that it adds no graph node, as in
+    Keras: the wrapper skips the symbolic handler."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    wrapper.__lamina_op__ = True
+    return wrapper
+
+
 def set_symbolic_handler(handler) -> None:
     """Install `handler(fn, args, kwargs)` for every op; `None` removes it."""
     global _symbolic_handler

@@ -36,16 +36,20 @@ class StepSetup:
         return y_pred, loss
 
     def _jit_applies(self):
-        """`jit_compile=True` and no layer marked `_eager_only`: a recurrent
-        layer's timesteps would be unrolled into the graph (minutes of
-        compiling for the bench LSTM, and a slower step), and text lookups run
-        in Python on NumPy strings, so a model with one trains and predicts
-        eagerly."""
+        """`jit_compile=True` and no layer marked `_eager_only` or
+        `supports_jit = False`: a recurrent layer's timesteps would be unrolled
+        into the graph (minutes of compiling for the bench LSTM, and a slower
+        step), and text lookups run in Python on NumPy strings, so a model with
+        one trains and predicts eagerly (a layer added after `compile`, which
+        did not see it, included)."""
         if not self.jit_compile:
             return False
         usable = self.__dict__.get("_jit_usable")
         if usable is None:
-            usable = not any(layer._eager_only for layer in self._flatten_layers())
+            usable = all(
+                layer.supports_jit and not layer._eager_only
+                for layer in self._flatten_layers()
+            )
             self.__dict__["_jit_usable"] = usable
         return usable
 
@@ -131,7 +135,11 @@ class StepSetup:
             # A custom train_step may iterate self.metrics before compute_metrics:
             # resolve the compiled losses and metrics from the batch's shapes now.
             self._build_compiled_from_shapes(batch)
-            if self.built:
+            if not self.built:
+                # Keras builds the model by tracing call() before the first
+                # custom step (which may never call it: a GAN's train_step).
+                self._build_from_batch_shapes(batch)
+            if self.built and self.optimizer is not None:
                 self._ensure_optimizer_built()
 
     def _prepare_test_step(self, batch):
@@ -157,6 +165,22 @@ class StepSetup:
                 "built (a layer was unfrozen or added). Call compile() again so a "
                 "fresh optimizer tracks the new weights."
             )
+
+    def _build_from_batch_shapes(self, batch):
+        """Build the model with a shape-only (fake tensor) call on the batch's
+        inputs; a model whose call() does not trace stays unbuilt (Keras
+        raises there, lamina lets the custom step build what it uses)."""
+        x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
+        from lamina.backend.shape_inference import compute_output_spec
+
+        try:
+            compute_output_spec(
+                lambda inputs: self(inputs, training=False),
+                tree.map_structure(spec_of, x),
+                modules=(self,),
+            )
+        except Exception:  # noqa: BLE001 - user code may not trace; build lazily
+            return
 
     def _build_compiled_from_shapes(self, batch):
         """Resolve compiled losses/metrics from output shapes found by a

@@ -38,6 +38,13 @@ def mask_of(x):
     return getattr(x, "_keras_mask", None)
 
 
+def unmasked(x):
+    """`x` without its `_keras_mask` (a view: the caller's tensor keeps it), for
+    the projections inside an attention layer: the mask is already read, and as
+    Keras clears it there, the sublayers do not warn that they drop a mask."""
+    return x if mask_of(x) is None else x.view_as(x)
+
+
 def as_bool(mask):
     if not isinstance(mask, torch.Tensor):
         mask = backend.convert_to_tensor(mask)

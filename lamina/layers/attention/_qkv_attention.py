@@ -8,6 +8,7 @@ from lamina.layers.attention._attention_utils import (
     combined_mask,
     input_shapes,
     mask_of,
+    unmasked,
 )
 from lamina.layers.layer import Layer
 
@@ -56,10 +57,10 @@ class QKVAttention(Layer):
         use_causal_mask,
     ):
         """`(value, key, attention_mask, causal_only)` for a call: inputs as
-        tensors, each input's own mask read only when that input was given (as
-        Keras does), and one boolean `(B, T, S)` mask; `causal_only` when the
-        causal mask is the only one (the fused kernel's `is_causal` then
-        replaces it)."""
+        tensors (without their masks, see `unmasked`), each input's own mask
+        read only when that input was given (as Keras does), and one boolean
+        `(B, T, S)` mask; `causal_only` when the causal mask is the only one
+        (the fused kernel's `is_causal` then replaces it)."""
         value = as_tensor(value, query)
         key_mask = mask_of(key) if key_mask is None and key is not None else key_mask
         key = value if key is None else as_tensor(key, query)
@@ -84,7 +85,7 @@ class QKVAttention(Layer):
                 attention_mask=attention_mask,
                 use_causal_mask=use_causal_mask,
             )
-        return value, key, attention_mask, causal_only
+        return unmasked(value), unmasked(key), attention_mask, causal_only
 
     def _compute_attention_mask(
         self,

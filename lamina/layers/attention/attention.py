@@ -58,6 +58,7 @@ class Attention(Layer):
         self.score_mode = score_mode
         self.dropout = dropout
         self.seed = seed
+        self.supports_masking = True  # as in Keras (the query's mask goes on)
         if self.dropout > 0:
             self.seed_generator = random.SeedGenerator(seed=seed)
 

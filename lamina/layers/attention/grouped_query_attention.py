@@ -11,6 +11,7 @@ from lamina.layers.attention._attention_utils import (
     causal_mask,
     large_negative,
     sdpa,
+    unmasked,
 )
 from lamina.layers.attention._qkv_attention import QKVAttention
 from lamina.layers.core.einsum_dense import EinsumDense
@@ -248,6 +249,7 @@ class GroupedQueryAttention(QKVAttention):
             use_causal_mask,
         )
         # 2. Projections; each key/value head serves `num_repeats` query heads.
+        query = unmasked(query)
         gate = self._gate_dense(query) if self.use_gate else None
         query = self._query_dense(query)
         key = self._key_dense(key).repeat_interleave(self.num_repeats, dim=2)

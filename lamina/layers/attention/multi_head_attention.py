@@ -13,6 +13,7 @@ from lamina.layers.attention._attention_utils import (
     get_output_shape,
     large_negative,
     sdpa,
+    unmasked,
 )
 from lamina.layers.attention._qkv_attention import QKVAttention
 from lamina.layers.core.einsum_dense import EinsumDense
@@ -316,6 +317,7 @@ class MultiHeadAttention(QKVAttention):
             use_causal_mask,
         )
         # 2. Projections: (B, T, N, key_dim), (B, S, N, key_dim), (B, S, N, value_dim).
+        query = unmasked(query)
         gate = self._gate_dense(query) if self._use_gate else None
         query = self._query_dense(query)
         key = self._key_dense(key)

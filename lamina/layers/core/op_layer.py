@@ -50,6 +50,9 @@ class OpLayer(Layer):
         name: Defaults to the op's name (`add`, `add_1`, ...).
     """
 
+    # Keras's ops are not layers: they take masked tensors without a warning.
+    _mask_drop_warned = True
+
     def __init__(self, fn, name=None, op_kwargs=None, **kwargs):
         super().__init__(name=name or uniquify(fn.__name__), **kwargs)
         self.fn = fn

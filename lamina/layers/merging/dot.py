@@ -34,7 +34,8 @@ class Dot(Merge):
             )
         self.axes = tuple(axes)
         self.normalize = normalize
-        self.supports_masking = False
+        # Keras: masks are taken (no warning), and the output carries none.
+        self.supports_masking = True
 
     def build(self, input_shape):
         if len(input_shape) != 2:

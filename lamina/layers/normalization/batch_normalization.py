@@ -199,8 +199,13 @@ class BatchNormalization(Layer):
                 f"axis fewer than its inputs; got mask shape {tuple(mask.shape)} "
                 f"for inputs of shape {tuple(inputs.shape)}."
             )
-        # Keras computes in at least float32: half precision overflows here.
-        x = inputs.float() if inputs.dtype in _HALF else inputs
+        # Keras computes in at least float32: half precision overflows here,
+        # and integer inputs (a numpy int array) are normalized as floats.
+        x = (
+            inputs.float()
+            if inputs.dtype in _HALF or not inputs.is_floating_point()
+            else inputs
+        )
         gamma = None if self.gamma is None else self.gamma.to(x.dtype)
         beta = None if self.beta is None else self.beta.to(x.dtype)
         if training and self.trainable:

@@ -34,6 +34,8 @@ class _HostDataLayer(Layer):
     """
 
     _eager_only = True  # Python lookups on host data: never traced
+    # Keras marks its lookup, hashing and text layers (every subclass here).
+    supports_jit = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

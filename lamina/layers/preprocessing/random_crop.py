@@ -33,13 +33,13 @@ class RandomCrop(BaseImagePreprocessingLayer):
     (4, 2, 3, 3)
     """
 
+    supports_jit = False  # as in Keras
+
     # Keras: masks go through `transform_images`, into the compute dtype.
     _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
 
-    def __init__(
-        self, height, width, seed=None, data_format=None, name=None, **kwargs
-    ):
+    def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         super().__init__(data_format=data_format, name=name, **kwargs)
         for arg, value in (("height", height), ("width", width)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -43,6 +43,8 @@ class RandomPerspective(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    supports_jit = False  # as in Keras
+
     _DICT_PARTS = {"labels": KEPT}
     _USE_BASE_FACTOR = False
 

@@ -36,6 +36,8 @@ class RandomRotation(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    supports_jit = False  # as in Keras
+
     def __init__(
         self,
         factor,

@@ -64,6 +64,8 @@ class RandomZoom(BaseImagePreprocessingLayer):
     (2, 8, 8, 3)
     """
 
+    supports_jit = False  # as in Keras
+
     _USE_BASE_FACTOR = False
 
     def __init__(

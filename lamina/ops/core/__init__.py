@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from lamina import backend
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.ops._utils import Tensor, to_tensor
 from lamina.ops.core.control_flow import (
     associative_scan,
@@ -20,7 +21,7 @@ from lamina.ops.core.control_flow import (
     vectorized_map,
     while_loop,
 )
-from lamina.ops.operation import op
+from lamina.ops.operation import op, static_op
 
 
 @op
@@ -63,22 +64,32 @@ def convert_to_numpy(x) -> np.ndarray:
     return backend.convert_to_numpy(x)
 
 
-@op
+@static_op
 def is_tensor(x) -> bool:
-    """Whether `x` is a torch tensor (a `torch.nn.Parameter` counts)."""
+    """Whether `x` is a torch tensor (a `torch.nn.Parameter` counts; a symbolic
+    KerasTensor does not)."""
     return isinstance(x, Tensor)
 
 
-@op
+@static_op
 def shape(x) -> tuple:
-    """The static shape of `x` as a tuple of ints.
+    """The shape of `x` as a tuple of ints.
+
+    On a symbolic tensor (a functional model's `Input` and what follows it) the
+    shape is the static one, `None` for sizes unknown until the model runs (the
+    batch size), as in Keras; nothing is added to the graph. Inside a layer's
+    `call` the tensors are real, so the sizes are ints.
 
     Example:
     >>> lamina.ops.shape(lamina.ops.zeros((2, 3)))
     (2, 3)
+    >>> lamina.ops.shape(lamina.Input((3,)))
+    (None, 3)
     """
     if isinstance(x, Tensor):
         return tuple(x.shape)
+    if isinstance(x, KerasTensor):
+        return x.shape
     return tuple(np.shape(x))
 
 

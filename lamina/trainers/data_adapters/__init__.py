@@ -41,7 +41,11 @@ def get_data_adapter(
             class_weight=class_weight,
             check_nan=check_nan,
         )
-    given = {"y": y, "sample_weight": sample_weight, "class_weight": class_weight}
+    from lamina.utils import PyDataset
+
+    given = {"y": y, "sample_weight": sample_weight}
+    if not isinstance(x, PyDataset):  # a PyDataset's (x, y) batches take it
+        given["class_weight"] = class_weight
     extra = [k for k, v in given.items() if v is not None]
     kind = type(x).__name__
     if extra:
@@ -49,10 +53,8 @@ def get_data_adapter(
             f"When x is a {kind} it must yield the targets itself; do not pass "
             f"{', '.join(extra)} separately (got {', '.join(extra)})."
         )
-    from lamina.utils import PyDataset
-
     if isinstance(x, PyDataset):
-        return PyDatasetAdapter(x, shuffle=shuffle)
+        return PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight)
     if isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
         return TorchDataLoaderAdapter(x, batch_size=batch_size, shuffle=shuffle)
     if isinstance(x, types.GeneratorType) or (

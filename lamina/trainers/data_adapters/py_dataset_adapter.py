@@ -11,11 +11,19 @@ from lamina.trainers.data_adapters.data_adapter import DataAdapter
 class PyDatasetAdapter(DataAdapter):
     """Reads `dataset[i]` for each batch index; with `shuffle=True` the batch order
     is shuffled every epoch. `workers > 1` prefetches batches on threads (no
-    multiprocessing: nothing is pickled)."""
+    multiprocessing: nothing is pickled). `class_weight` turns each `(x, y)`
+    batch into `(x, y, weights)`, as for arrays."""
 
-    def __init__(self, dataset, shuffle=False):
+    def __init__(self, dataset, shuffle=False, class_weight=None):
         self._dataset = dataset
         self._shuffle = bool(shuffle)
+        self._class_weight = None
+        if class_weight is not None:
+            from lamina import backend
+
+            self._class_weight = utils.make_class_weight_tensor(
+                class_weight, backend.get_device()
+            )
 
     @property
     def num_batches(self):
@@ -38,7 +46,18 @@ class PyDatasetAdapter(DataAdapter):
             hook()
 
     def _convert(self, batch):
-        return utils.convert_batch(batch)
+        batch = utils.convert_batch(batch)
+        if self._class_weight is None or not isinstance(batch, tuple):
+            return batch
+        if len(batch) == 3:
+            raise ValueError(
+                "fit() got class_weight, but the PyDataset's batches already "
+                "carry sample weights (x, y, sample_weight); give one or the other."
+            )
+        if len(batch) == 2:
+            weights = utils.class_weight_to_sample_weights(batch[1], self._class_weight)
+            batch = (*batch, weights)
+        return batch
 
     def get_epoch_iterator(self):
         count = self.num_batches

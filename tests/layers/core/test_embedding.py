@@ -86,14 +86,16 @@ def test_without_mask_zero_there_is_no_mask():
 
 def test_mask_reaches_the_next_layers_call_in_a_sequential_model():
     recorder = MaskRecorder()
-    model = lamina.Sequential(
-        [
-            lamina.Input((4,), dtype="int32"),
-            Embedding(10, 3, mask_zero=True),
-            lamina.layers.Dropout(0.5),  # supports_masking: passes it on
-            recorder,
-        ]
-    )
+    # As in Keras: the recorder takes `mask` but does not support masking.
+    with pytest.warns(UserWarning, match="does not support masking"):
+        model = lamina.Sequential(
+            [
+                lamina.Input((4,), dtype="int32"),
+                Embedding(10, 3, mask_zero=True),
+                lamina.layers.Dropout(0.5),  # supports_masking: passes it on
+                recorder,
+            ]
+        )
     model(np.array([[5, 2, 0, 0], [1, 0, 0, 0]], "int32"))
     np.testing.assert_array_equal(
         recorder.seen_mask.cpu().numpy(),

@@ -48,7 +48,11 @@ def test_an_infinite_mask_value_gives_zeros_not_nans():
 
 def test_mask_reaches_the_next_layers_call_through_identity():
     recorder = MaskRecorder()
-    model = lamina.Sequential([lamina.Input((3, 2)), Masking(), Identity(), recorder])
+    # As in Keras: the recorder takes `mask` but does not support masking.
+    with pytest.warns(UserWarning, match="does not support masking"):
+        model = lamina.Sequential(
+            [lamina.Input((3, 2)), Masking(), Identity(), recorder]
+        )
     model(X)
     np.testing.assert_array_equal(
         recorder.seen_mask.cpu().numpy(), [[True, False, True], [False, True, True]]
