@@ -59,14 +59,28 @@ def operands(x1, x2):
     to a tensor stay Python numbers; everything else becomes a tensor.
     """
     if isinstance(x1, Tensor):
-        if isinstance(x2, Tensor) or type(x2) in _SCALARS:
+        if isinstance(x2, Tensor):
+            return x1, x2
+        if type(x2) in _SCALARS:
+            if x1.dtype is torch.bool and type(x2) is not bool:
+                return x1, _weak_scalar(x2, x1.device)
             return x1, x2
         return x1, to_tensor(x2, device=x1.device)
     if isinstance(x2, Tensor):
         if type(x1) in _SCALARS:
+            if x2.dtype is torch.bool and type(x1) is not bool:
+                return _weak_scalar(x1, x2.device), x2
             return x1, x2
         return to_tensor(x1, device=x2.device), x2
     return to_tensor(x1), to_tensor(x2)
+
+
+def _weak_scalar(value, device) -> Tensor:
+    """A Python int or float next to a bool tensor as a 0-d tensor of Keras's
+    result dtype (int32 or floatx); torch alone would give int64 or float32."""
+    if type(value) is float:
+        return torch.tensor(value, dtype=floatx_dtype(), device=device)
+    return to_tensor(value, device=device)
 
 
 def floatx_dtype() -> torch.dtype:

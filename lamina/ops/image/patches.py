@@ -9,6 +9,13 @@ from lamina.ops.nn.convolution import conv
 from lamina.ops.operation import op
 
 
+def _copy_dtype(x: Tensor) -> torch.dtype:
+    """A float dtype in which the identity-kernel convolution copies `x` exactly."""
+    if x.is_floating_point():
+        return x.dtype
+    return torch.float64 if x.element_size() >= 4 else torch.float32
+
+
 @op
 def extract_patches(
     images,
@@ -33,10 +40,10 @@ def extract_patches(
     channels = x.shape[-1] if df == "channels_last" else x.shape[1]
     depth = size[0] * size[1] * channels
     # A convolution with an identity kernel copies each patch into the channels.
-    kernel = torch.eye(depth, dtype=x.dtype if x.is_floating_point() else torch.float32)
-    kernel = kernel.to(x.device).reshape(size[0], size[1], channels, depth)
+    kernel = torch.eye(depth, dtype=_copy_dtype(x)).to(x.device)
+    kernel = kernel.reshape(size[0], size[1], channels, depth)
     out = conv(x, kernel, strides, padding, df, dilation_rate)
-    return _unbatch(out, added)
+    return _unbatch(out.to(x.dtype), added)  # integer images stay integer (Keras)
 
 
 @op
@@ -88,7 +95,7 @@ def extract_patches_3d(
     channels = x.shape[-1] if df == "channels_last" else x.shape[1]
     depth = size[0] * size[1] * size[2] * channels
     # A convolution with an identity kernel copies each patch into the channels.
-    kernel = torch.eye(depth, dtype=x.dtype if x.is_floating_point() else torch.float32)
-    kernel = kernel.to(x.device).reshape(*size, channels, depth)
+    kernel = torch.eye(depth, dtype=_copy_dtype(x)).to(x.device)
+    kernel = kernel.reshape(*size, channels, depth)
     out = conv(x, kernel, strides, padding, df, dilation_rate)
-    return _unbatch(out, added)
+    return _unbatch(out.to(x.dtype), added)  # integer images stay integer (Keras)

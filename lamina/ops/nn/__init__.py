@@ -359,7 +359,9 @@ def normalize(x, axis=-1, order: int = 2, epsilon=None) -> Tensor:
     if order == 2:
         # Keras: x * rsqrt(sum(x^2)), with the inverse norm capped at 1/epsilon.
         square_sum = torch.sum(torch.square(x), dim=axis, keepdim=True)
-        inv_norm = torch.clamp(torch.rsqrt(square_sum), max=1.0 / eps)
+        # The cap stays finite in float16 (1 / 1e-7 overflows it).
+        cap = min(1.0 / eps, torch.finfo(x.dtype).max)
+        inv_norm = torch.clamp(torch.rsqrt(square_sum), max=cap)
         return x * inv_norm
     return x / torch.clamp(norm(x, ord=order, axis=axis, keepdims=True), min=eps)
 

@@ -62,8 +62,11 @@ def hard_swish(x) -> Tensor:
 
 @op
 def hard_tanh(x) -> Tensor:
-    """`x` clipped to `[-1, 1]`."""
-    return F.hardtanh(_float(x), min_val=-1.0, max_val=1.0)
+    """`x` clipped to `[-1, 1]`; integer inputs keep their dtype, as in Keras."""
+    x = to_tensor(x)
+    if x.is_floating_point() or x.dtype is torch.bool:
+        return F.hardtanh(to_float(x), min_val=-1.0, max_val=1.0)
+    return torch.clamp(x, None if x.dtype is torch.uint8 else -1, 1)
 
 
 @op

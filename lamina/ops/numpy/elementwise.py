@@ -23,8 +23,15 @@ def add(x1, x2) -> Tensor:
 
 @op
 def subtract(x1, x2) -> Tensor:
-    """`x1 - x2`, broadcast."""
+    """`x1 - x2`, broadcast; a bool operand takes the other's dtype (Keras)."""
     x1, x2 = operands(x1, x2)
+    if type(x1) is bool or type(x2) is bool:
+        x1, x2 = (int(x) if type(x) is bool else x for x in (x1, x2))
+    elif isinstance(x1, Tensor) and isinstance(x2, Tensor):
+        if x1.dtype is torch.bool and x2.dtype is not torch.bool:
+            x1 = x1.to(x2.dtype)
+        elif x2.dtype is torch.bool and x1.dtype is not torch.bool:
+            x2 = x2.to(x1.dtype)
     return x1 - x2
 
 
@@ -72,6 +79,10 @@ def mod(x1, x2) -> Tensor:
 def power(x1, x2) -> Tensor:
     """`x1 ** x2`, broadcast."""
     x1, x2 = operands(x1, x2)
+    if type(x2) is int and x2 < 0 and not x1.is_floating_point():
+        # torch refuses a negative Python int exponent for integer bases;
+        # as a tensor (Keras converts it) it gives NumPy's integer results.
+        x2 = to_tensor(x2, device=x1.device)
     return x1**x2
 
 
@@ -118,22 +129,22 @@ def sign(x) -> Tensor:
 def maximum(x1, x2) -> Tensor:
     """Element-wise maximum; NaN wins, as in NumPy."""
     x1, x2 = operands(x1, x2)
-    if not isinstance(x2, Tensor):
+    if not isinstance(x2, Tensor) and x1.dtype is not torch.bool:
         return torch.clamp(x1, min=x2)
-    if not isinstance(x1, Tensor):
+    if not isinstance(x1, Tensor) and x2.dtype is not torch.bool:
         return torch.clamp(x2, min=x1)
-    return torch.maximum(x1, x2)
+    return torch.maximum(*to_tensors(x1, x2))
 
 
 @op
 def minimum(x1, x2) -> Tensor:
     """Element-wise minimum; NaN wins, as in NumPy."""
     x1, x2 = operands(x1, x2)
-    if not isinstance(x2, Tensor):
+    if not isinstance(x2, Tensor) and x1.dtype is not torch.bool:
         return torch.clamp(x1, max=x2)
-    if not isinstance(x1, Tensor):
+    if not isinstance(x1, Tensor) and x2.dtype is not torch.bool:
         return torch.clamp(x2, max=x1)
-    return torch.minimum(x1, x2)
+    return torch.minimum(*to_tensors(x1, x2))
 
 
 @op

@@ -32,6 +32,9 @@ def _integer_on_accelerator(x: Tensor) -> bool:
 
 
 def _matmul(x1: Tensor, x2: Tensor) -> Tensor:
+    if x1.dtype is torch.bool:
+        # Keras: a bool product is bool, true where a pair of trues meets.
+        return torch.matmul(x1.float(), x2.float()) != 0
     if _integer_on_accelerator(x1):
         return torch.matmul(x1.double(), x2.double()).to(x1.dtype)
     return torch.matmul(x1, x2)
@@ -56,6 +59,9 @@ def matmul(x1, x2) -> Tensor:
     x1, x2 = to_tensors(x1, x2)
     if x1.dtype != x2.dtype:
         x1, x2 = _promote(x1, x2)
+    elif x1.dtype is torch.int8:
+        # Keras: an int8 x int8 product accumulates and returns int32.
+        x1, x2 = x1.to(torch.int32), x2.to(torch.int32)
     try:
         return torch.matmul(x1, x2)  # the hot path
     except RuntimeError as error:
@@ -125,6 +131,8 @@ def einsum(subscripts: str, *operands, **kwargs) -> Tensor:
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
+    if dtype is torch.int8:
+        dtype = torch.int32  # Keras: int8 operands give an int32 result
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return torch.einsum(subscripts, *tensors)
 

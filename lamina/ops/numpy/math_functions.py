@@ -42,6 +42,15 @@ def _unary_float(fn, x) -> Tensor:
     return fn(to_float(to_tensor(x)))
 
 
+def _to_float_wide(x: Tensor) -> Tensor:
+    """`to_float`, except that int64 becomes float64, as Keras does for some ops."""
+    return x.double() if x.dtype is torch.int64 else to_float(x)
+
+
+def _unary_float_wide(fn, x) -> Tensor:
+    return fn(_to_float_wide(to_tensor(x)))
+
+
 # 1. Trigonometry and hyperbolic functions
 
 
@@ -114,13 +123,13 @@ def arctanh(x) -> Tensor:
 @op
 def deg2rad(x) -> Tensor:
     """Degrees converted to radians."""
-    return _unary_float(torch.deg2rad, x)
+    return _unary_float_wide(torch.deg2rad, x)
 
 
 @op
 def rad2deg(x) -> Tensor:
     """Radians converted to degrees."""
-    return _unary_float(torch.rad2deg, x)
+    return _unary_float_wide(torch.rad2deg, x)
 
 
 @op
@@ -182,8 +191,8 @@ def logaddexp2(x1, x2) -> Tensor:
 
 @op
 def cbrt(x) -> Tensor:
-    """Real cube root (negative for negative `x`)."""
-    x = to_float(to_tensor(x))
+    """Real cube root (negative for negative `x`); int64 gives float64."""
+    x = _to_float_wide(to_tensor(x))
     return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)
 
 
@@ -196,7 +205,7 @@ def reciprocal(x) -> Tensor:
 @op
 def i0(x) -> Tensor:
     """Modified Bessel function of the first kind, order 0."""
-    return _unary_float(torch.i0, x)
+    return _unary_float_wide(torch.i0, x)
 
 
 @op

@@ -213,6 +213,8 @@ def cumsum(x, axis=None, dtype=None) -> Tensor:
 
 def _logical_reduce(name, fn, x, axis, keepdims):
     x = to_tensor(x)
+    if x.dtype is torch.uint8:
+        x = x.bool()  # torch.all/any keep uint8 for uint8 inputs
     axis = check_axis(name, axis, x.ndim)
     if axis is None:
         if keepdims:
