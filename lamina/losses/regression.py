@@ -98,7 +98,11 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 def l2_normalize(x, axis):
     # Keras: x * min(rsqrt(sum(x^2)), 1/epsilon), so a zero vector stays zero.
     inv_norm = torch.rsqrt(torch.square(x).sum(dim=axis, keepdim=True))
-    return x * inv_norm.clamp_max(1.0 / _config.epsilon())
+    cap = 1.0 / _config.epsilon()
+    # In float16 the cap rounds to inf in Keras (no clamp); torch would refuse it.
+    if cap <= torch.finfo(inv_norm.dtype).max:
+        inv_norm = inv_norm.clamp_max(cap)
+    return x * inv_norm
 
 
 class MeanSquaredError(LossFunctionWrapper):

@@ -8,6 +8,7 @@ import torch
 
 from lamina.backend import config as _config
 from lamina.backend import convert_to_numpy, get_device
+from lamina.backend import dtypes as _dtypes
 from lamina.losses.loss import divide_no_nan
 from lamina.metrics import confusion_utils as cu
 from lamina.metrics.metric import Metric
@@ -31,7 +32,8 @@ class _ThresholdedMetric(Metric):
         self._thresholds_with_epsilon = thresholds[0] < 0.0 or thresholds[-1] > 1.0
         self._thresholds_tensor = torch.tensor(
             np.asarray(thresholds, dtype=np.float64),
-            dtype=self._torch_dtype,
+            # The counts' dtype (floatx), as Keras: -1e10 is -inf in float16.
+            dtype=_dtypes.to_torch_dtype(_config.floatx()),
             device=get_device(),
         )
 
@@ -258,7 +260,9 @@ class AUC(Metric):
         self.summation_method = _SUMMATIONS[str(summation_method).lower()]
         super().__init__(name=name, dtype=dtype)
         self._thresholds_tensor = torch.tensor(
-            self._thresholds, dtype=self._torch_dtype, device=get_device()
+            self._thresholds,
+            dtype=_dtypes.to_torch_dtype(_config.floatx()),
+            device=get_device(),
         )
         self.multi_label = multi_label
         self.num_labels = num_labels

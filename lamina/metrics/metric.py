@@ -170,7 +170,8 @@ class Metric:
             shape: Shape of the state, e.g. `()` or `(num_thresholds,)`.
             initializer: `"zeros"`, `"ones"`, a number, or any initializer
                 `lamina.initializers.get` accepts. Defaults to `"zeros"`.
-            dtype: Defaults to the metric's dtype.
+            dtype: Defaults to `floatx()` (`"float32"`), not the metric's
+                dtype, as in Keras; pass `dtype=self.dtype` to follow it.
             aggregation: How replicas combine it: `"sum"`, `"mean"`,
                 `"only_first_replica"` or `"none"`. Defaults to `"sum"`.
             name: Name of the state; its `path` is `"<metric name>/<name>"`.
@@ -192,9 +193,9 @@ class Metric:
             )
         if isinstance(shape, int):
             shape = (shape,)
-        torch_dtype = (
-            self._torch_dtype if dtype is None else _dtypes.to_torch_dtype(dtype)
-        )
+        # Keras's rule: state without a dtype is floatx, whatever the metric's
+        # dtype, so counts in a float16 metric do not stop at 2048.
+        torch_dtype = _dtypes.to_torch_dtype(compute_dtype(dtype))
         tensor = torch.zeros(tuple(shape), dtype=torch_dtype, device=get_device())
         _fill(tensor, initializer)
         tensor.aggregation = aggregation

@@ -56,7 +56,7 @@ class Sum(Metric):
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.total = self.add_variable((), "zeros", dtype=self.dtype, name="total")
 
     def update_state(self, values, sample_weight=None):
         with torch.no_grad():
@@ -88,8 +88,8 @@ class Mean(Metric):
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.total = self.add_variable((), "zeros", dtype=self.dtype, name="total")
+        self.count = self.add_variable((), "zeros", dtype=self.dtype, name="count")
 
     def update_state(self, values, sample_weight=None):
         with torch.no_grad():
