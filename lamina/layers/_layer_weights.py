@@ -200,6 +200,10 @@ class _LayerWeights:
             )
         for param, value in zip(params, weights):
             value = np.asarray(value)
+            if value.dtype.kind == "V":
+                # ml_dtypes' bfloat16 (what Keras's get_weights() returns for
+                # bfloat16 weights) has no torch equivalent: widen it exactly.
+                value = value.astype(np.float32)
             if tuple(value.shape) != tuple(param.shape):
                 raise ValueError(
                     f"Layer '{self.name}': weight '{param.path}' has shape "

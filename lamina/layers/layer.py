@@ -358,14 +358,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             if any_symbolic(first) or any_symbolic(kwargs):
                 return self._symbolic_call(args, kwargs)
             if args:
-                first = _to_tensors(first)
-                if (
-                    isinstance(first, torch.Tensor)
-                    and self.autocast
-                    and first.is_floating_point()
-                    and first.dtype != self._compute_torch_dtype
-                ):
-                    first = first.to(self._compute_torch_dtype)
+                first = self._first_input_as_tensors(first)
                 # Keras converts every NumPy positional argument, not only the first.
                 args = (first,) + tuple(
                     self._numpy_argument(a) if isinstance(a, np.ndarray) else a
@@ -373,12 +366,10 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 )
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
-        elif (
-            self.autocast
-            and first.dtype != self._compute_torch_dtype
-            and first.is_floating_point()
+        elif first.dtype != self._compute_torch_dtype and (
+            self._casts_other_inputs or first.is_floating_point()
         ):
-            args = (first.to(self._compute_torch_dtype),) + args[1:]
+            args = (self._first_input_as_tensors(first),) + args[1:]
         training = kwargs.pop("training", None) if kwargs else None
         if not ctx.depth:
             args, kwargs = _onto_device(self._device(), args, kwargs)
@@ -533,6 +524,30 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         """Create weights for inputs of `input_shape`. Runs once, before `call`."""
         self.built = True
 
+    # Whether `_first_input_as_tensors` may change a non-float tensor (a
+    # functional model casts an int tensor to a float Input's dtype): read on
+    # the fast path, so an int input to a plain layer (Embedding's token ids)
+    # costs one attribute read there, not a call.
+    _casts_other_inputs = False
+    # Whether an eager call casts the first input to the compute dtype (and
+    # runs a mixed policy under autocast); shape inference does the same.
+    # Ops wrapped for graphs (OpLayer) compute in their inputs' dtypes.
+    _eager_casts_inputs = True
+
+    def _first_input_as_tensors(self, first):
+        """The first call argument as tensors, floats in the compute dtype (a
+        functional model casts to its `Input` dtypes instead). Reached only
+        when `first` is not a tensor of the compute dtype."""
+        first = _to_tensors(first)
+        if (
+            isinstance(first, torch.Tensor)
+            and self.autocast
+            and first.is_floating_point()
+            and first.dtype != self._compute_torch_dtype
+        ):
+            return first.to(self._compute_torch_dtype)
+        return first
+
     def _numpy_argument(self, array):
         tensor = _to_tensors(array)
         if (
@@ -634,6 +649,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         def _run(*a, **k):
             if self._call_has_training_arg:
                 k["training"] = False
+            if self._eager_casts_inputs and a and isinstance(a[0], torch.Tensor):
+                # As an eager call: a floating input in the compute dtype, a
+                # mixed policy's compute under autocast.
+                a = (self._first_input_as_tensors(a[0]),) + a[1:]
+                if self._mixed:
+                    device_type = _device_type(a)
+                    dtype = self._compute_torch_dtype
+                    with torch.autocast(device_type, dtype=dtype):
+                        return self.call(*a, **k)
             return self.call(*a, **k)
 
         return compute_output_spec(_run, *args, modules=(self,), **kwargs)

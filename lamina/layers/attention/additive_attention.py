@@ -51,8 +51,7 @@ class AdditiveAttention(Attention):
         use_causal_mask=False,
     ):
         self._validate_inputs(inputs, mask)
-        q, v = inputs[0], inputs[1]
-        k = inputs[2] if len(inputs) > 2 else v
+        q, v, k = self._cast_inputs(inputs)
         q_mask = _bool(mask[0]) if mask else None
         v_mask = _bool(mask[1]) if mask else None
         scores = self._calculate_scores(query=q, key=k)

@@ -131,8 +131,7 @@ class Attention(Layer):
         use_causal_mask=False,
     ):
         self._validate_inputs(inputs, mask)
-        q, v = inputs[0], inputs[1]
-        k = inputs[2] if len(inputs) > 2 else v
+        q, v, k = self._cast_inputs(inputs)
         q_mask = _bool(mask[0]) if mask else None
         v_mask = _bool(mask[1]) if mask else None
         dropping = bool(training) and self.dropout > 0
@@ -236,6 +235,23 @@ class Attention(Layer):
                     f"{type(mask).__name__} of length "
                     f"{len(mask) if isinstance(mask, (list, tuple)) else 1}."
                 )
+
+    def _cast_inputs(self, inputs):
+        """`(query, value, key)`, floats in the compute dtype: the layer's
+        `__call__` casts only a single tensor input, Keras casts every tensor
+        in the list."""
+        tensors = list(inputs[:3])
+        if self.autocast:
+            dtype = self._compute_torch_dtype
+            tensors = [
+                t.to(dtype)
+                if isinstance(t, torch.Tensor) and t.is_floating_point()
+                else t
+                for t in tensors
+            ]
+        if len(tensors) == 2:
+            tensors.append(tensors[1])
+        return tensors
 
     def get_config(self):
         return {

@@ -37,7 +37,6 @@ class ConvLayerBase(Layer):
         self.dilation_rate = U.standardize_tuple(
             dilation_rate, rank, "dilation_rate", who
         )
-        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
         self.padding = U.standardize_padding(padding, who, allow_causal=allow_causal)
         self.data_format = U.standardize_data_format(data_format, who)
         self.activation = activations.get(activation)
@@ -159,6 +158,11 @@ class BaseConv(ConvLayerBase):
             activation,
             use_bias,
             allow_causal=rank == 1,
+        )
+        # Keras checks this for Conv1D/2D/3D only (depthwise, separable and
+        # transposed convolutions accept strided dilated windows).
+        U.check_strides_and_dilation(
+            self.strides, self.dilation_rate, type(self).__name__
         )
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)

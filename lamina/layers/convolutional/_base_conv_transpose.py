@@ -72,6 +72,7 @@ class BaseConvTranspose(ConvLayerBase):
             activation,
             use_bias,
         )
+        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
         if output_padding is None:
             self.output_padding = None
         else:

@@ -3,6 +3,8 @@
 import inspect
 import types
 
+import torch
+
 from lamina import tree
 from lamina.backend import shape_inference
 from lamina.backend.keras_tensor import KerasTensor, is_shape, specs_from_shapes
@@ -88,7 +90,14 @@ class Lambda(Layer):
 
     def compute_output_spec(self, *args, **kwargs):
         if self._output_shape is None:
-            return shape_inference.compute_output_spec(self.call, *args, **kwargs)
+
+            def _run(*a, **k):
+                # As an eager call: a floating input in the compute dtype.
+                if a and isinstance(a[0], torch.Tensor):
+                    a = (self._first_input_as_tensors(a[0]),) + a[1:]
+                return self.call(*a, **k)
+
+            return shape_inference.compute_output_spec(_run, *args, **kwargs)
         shapes = tree.map_structure(
             lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0]
         )

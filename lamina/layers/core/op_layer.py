@@ -50,8 +50,10 @@ class OpLayer(Layer):
         name: Defaults to the op's name (`add`, `add_1`, ...).
     """
 
-    # Keras's ops are not layers: they take masked tensors without a warning.
+    # Keras's ops are not layers: they take masked tensors without a warning,
+    # and compute in their inputs' dtypes, not a dtype policy's.
     _mask_drop_warned = True
+    _eager_casts_inputs = False
 
     def __init__(self, fn, name=None, op_kwargs=None, **kwargs):
         super().__init__(name=name or uniquify(fn.__name__), **kwargs)

@@ -6,13 +6,17 @@ from lamina.layers.layer import Layer
 
 
 def _broadcast_shape(shape_a, shape_b, layer):
-    """Keras's element-wise output shape: equal sizes, or 1/None broadcasting."""
+    """Keras's element-wise output shape: equal sizes, or 1 broadcasting; an
+    unknown (None) size stays unknown except on the batch axis."""
     if len(shape_a) < len(shape_b):
         shape_a, shape_b = shape_b, shape_a
     shape_b = (1,) * (len(shape_a) - len(shape_b)) + tuple(shape_b)
     result = []
-    for a, b in zip(shape_a, shape_b):
-        if a == 1:
+    for index, (a, b) in enumerate(zip(shape_a, shape_b)):
+        if index and (a is None or b is None):
+            # Keras: an unknown size on a non-batch axis stays unknown.
+            result.append(None)
+        elif a == 1:
             result.append(b)
         elif b == 1 or b is None:
             result.append(a)
@@ -25,6 +29,17 @@ def _broadcast_shape(shape_a, shape_b, layer):
                 "sizes must match (or be 1) on every axis."
             )
     return tuple(result)
+
+
+def _cast_keeping_mask(x, dtype):
+    """A floating tensor `x` in `dtype`, still carrying its Keras mask."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype == dtype:
+        return x
+    mask = getattr(x, "_keras_mask", None)
+    x = x.to(dtype)
+    if mask is not None:
+        x._keras_mask = mask
+    return x
 
 
 class Merge(Layer):
@@ -55,6 +70,16 @@ class Merge(Layer):
         self.compute_output_shape(input_shape)
         self.built = True
 
+    def _first_input_as_tensors(self, first):
+        # Keras casts every floating input of the list to the compute dtype
+        # (the base class casts a lone tensor only). Slow path: reached only
+        # for inputs that are not already one tensor of the compute dtype.
+        first = super()._first_input_as_tensors(first)
+        if isinstance(first, (list, tuple)) and self.autocast:
+            dtype = self._compute_torch_dtype
+            first = type(first)(_cast_keeping_mask(x, dtype) for x in first)
+        return first
+
     def call(self, inputs):
         return self._merge_function(list(inputs))
 
@@ -66,6 +91,11 @@ class Merge(Layer):
         for other in input_shape[1:]:
             shape = _broadcast_shape(shape, tuple(other), self)
         return shape
+
+    def get_config(self):
+        # Defined so that the base config (with `dtype` as a serialized policy)
+        # is used, not the raw constructor arguments kept for custom layers.
+        return super().get_config()
 
     def compute_mask(self, inputs, previous_mask=None):
         # Keras 3: a step is kept if any input keeps it (OR); an input

@@ -44,7 +44,7 @@ class Concatenate(Merge):
                         f"match except on the concatenation axis {self.axis}; got "
                         f"shapes {shapes}."
                     )
-                out[i] = a if a is not None else b
+        # Keras: the other axes' sizes are the first input's, even unknown ones.
         sizes = [s[axis] for s in shapes]
         out[axis] = None if any(d is None for d in sizes) else sum(sizes)
         return tuple(out)

@@ -22,17 +22,18 @@ class Dot(Merge):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axes, int):
-            axes = (axes, axes)
+        pair = (axes, axes) if isinstance(axes, int) else axes
         if not (
-            isinstance(axes, (list, tuple))
-            and len(axes) == 2
-            and all(isinstance(a, int) for a in axes)
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and all(isinstance(a, int) for a in pair)
         ):
             raise ValueError(
                 f"Dot expects `axes` to be an int or a pair of ints; got axes={axes!r}."
             )
-        self.axes = tuple(axes)
+        # Keras keeps `axes` as given (an int stays an int in the config).
+        self.axes = axes
+        self._axes_pair = tuple(pair)
         self.normalize = normalize
         # Keras: masks are taken (no warning), and the output carries none.
         self.supports_masking = True
@@ -46,7 +47,7 @@ class Dot(Merge):
         super().build(input_shape)
 
     def _axes_for(self, rank_a, rank_b):
-        return tuple(a % r for a, r in zip(self.axes, (rank_a, rank_b)))
+        return tuple(a % r for a, r in zip(self._axes_pair, (rank_a, rank_b)))
 
     def _merge_function(self, inputs):
         x, y = inputs

@@ -107,6 +107,8 @@ class BatchNormalization(Layer):
         self.gamma_constraint = constraints.get(gamma_constraint)
         self.renorm = renorm
         if renorm:
+            # Keras: with renorm on, a missing `renorm_clipping` is stored as {}.
+            renorm_clipping = renorm_clipping or {}
             _check_renorm_clipping(renorm_clipping)
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum

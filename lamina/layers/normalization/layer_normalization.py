@@ -76,7 +76,9 @@ class LayerNormalization(Layer):
         self.autocast = False
 
     def build(self, input_shape):
-        axes = _resolve_axes(self, input_shape)
+        # Keras: unknown sizes on the normalized axes are fine without weights.
+        has_weights = self.scale or self.center or self.rms_scaling
+        axes = _resolve_axes(self, input_shape, need_sizes=has_weights)
         # Keras stores the axes as a sorted list once built (visible in configs).
         self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
         shape = tuple(input_shape[a] for a in axes)

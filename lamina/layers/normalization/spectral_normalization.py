@@ -79,7 +79,10 @@ class SpectralNormalization(Wrapper):
 
     def call(self, inputs, training=False):
         if training:
-            with torch.no_grad():
+            # Keras runs the power iteration in the variables' dtype; under a
+            # mixed policy's autocast, float16 would overflow `1 / epsilon`.
+            no_autocast = torch.autocast(self.kernel.device.type, enabled=False)
+            with torch.no_grad(), no_autocast:
                 new_u, new_kernel = self.normalized_weights()
                 # Keras skips the update for an all-zero kernel (no host sync).
                 all_zero = torch.all(self.kernel == 0)

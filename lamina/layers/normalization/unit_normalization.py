@@ -34,7 +34,9 @@ class UnitNormalization(Layer):
         x = inputs if inputs.is_floating_point() else inputs.float()
         # Keras: x * rsqrt(sum(x^2)) with the inverse norm capped at 1 / 1e-12.
         square_sum = torch.sum(x * x, dim=self.axis, keepdim=True)
-        return x * torch.clamp(torch.rsqrt(square_sum), max=1e12)
+        # 1e12 does not fit float16 (mixed_float16 policies): cap at its max.
+        cap = 65504.0 if x.dtype == torch.float16 else 1e12
+        return x * torch.clamp(torch.rsqrt(square_sum), max=cap)
 
     def compute_output_shape(self, input_shape):
         _resolve_axes(self, input_shape, need_sizes=False)

@@ -36,7 +36,12 @@ class BaseAdaptivePooling(Layer):
     def call(self, inputs):
         U.check_rank(self, inputs)
         pool = getattr(ops, self._op_name)
-        return pool(inputs, self.output_size, data_format=self.data_format)
+        outputs = pool(inputs, self.output_size, data_format=self.data_format)
+        if outputs.dtype != inputs.dtype:
+            # CPU autocast (mixed policies) runs 3D pooling in float32; Keras
+            # returns the compute dtype.
+            outputs = outputs.to(inputs.dtype)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

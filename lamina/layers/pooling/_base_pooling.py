@@ -159,6 +159,10 @@ class BasePooling(Layer):
                 outputs = self._op(x, self._torch_pool, self._torch_strides)
         else:
             outputs = self._average_with_uneven_padding(x, pads)
+        if outputs.dtype != x.dtype:
+            # CPU autocast (mixed policies) runs 3D pooling in float32; Keras
+            # returns the compute dtype.
+            outputs = outputs.to(x.dtype)
         return U.from_torch_layout(outputs, self.rank, self.data_format)
 
     def _average_with_uneven_padding(self, x, pads):

@@ -123,6 +123,10 @@ class Bidirectional(Layer):
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
             y, y_rev = y[0], y_rev[0]
+        # Keras: the merged outputs come in the wrapper's compute dtype, which
+        # may differ from the wrapped layers' (states keep theirs).
+        dtype = self._compute_torch_dtype
+        y, y_rev = y.to(dtype), y_rev.to(dtype)
         if self.return_sequences:
             y_rev = y_rev.flip(1)
         if self.merge_mode == "concat":

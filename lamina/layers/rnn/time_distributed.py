@@ -1,5 +1,6 @@
 """TimeDistributed: apply one layer to every timestep of a sequence."""
 
+from lamina import backend
 from lamina.layers.layer import Layer
 from lamina.saving import serialization_lib
 
@@ -66,6 +67,11 @@ class TimeDistributed(Layer):
         if self.layer._call_has_training_arg:
             kwargs["training"] = training
         folded = inputs.reshape((batch * steps,) + tuple(inputs.shape[2:]))
+        # `layer.call` skips the wrapped layer's input cast (and a mixed
+        # policy's autocast); Keras's ops promote the inputs to the weights'
+        # dtype instead, so a wrapper of another dtype still works.
+        if self.layer.autocast and folded.is_floating_point():
+            folded = folded.to(backend.to_torch_dtype(self.layer.variable_dtype))
         outputs = self.layer.call(folded, **kwargs)
         return outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
 
