@@ -3,8 +3,11 @@
 `compute_output_spec(fn, *args, **kwargs)` runs `fn` once on fake tensors (torch's
 FakeTensorMode: shapes and dtypes only, no memory, no compute) with every unknown
 (`None`) size replaced by a probe size. It runs twice with two probe sizes; axes
-whose size follows the probe are reported as `None`. A computation that needs
-values (a shape argument computed from tensors) runs on real tensors of ones.
+whose size follows the probe are reported as `None`. A computation that fails
+for the first probe sizes (`reshape(x, (-1, 8))` of a `(None, 4)` tensor needs
+an even batch) is tried again with larger ones before its error is raised. A
+computation that needs values (a shape argument computed from tensors) runs on
+real tensors of ones.
 """
 
 import contextlib
@@ -25,6 +28,8 @@ from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.variables import Variable
 
 _PROBE_SIZES = (2, 3)
+# Tried in turn only after the first probes fail: batches that divide by 2, 3, 4.
+_RETRY_PROBE_SIZES = ((4, 8), (6, 12), (24, 48))
 _DEPTH = [0]
 
 
@@ -51,10 +56,11 @@ def _fake_from_spec(spec, probe, mode, device):
         return torch.empty(shape, dtype=dtype, device=device)
 
 
-def _run_probes(fn, args, kwargs, modules, device, fake):
-    """`fn`'s results for each probe size, on fake tensors or real ones."""
+def _run_probes(fn, args, kwargs, modules, device, fake, probes):
+    """`fn`'s results for each of the `probes` sizes, on fake tensors or real
+    ones."""
     results = []
-    for probe in _PROBE_SIZES:
+    for probe in probes:
         mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else None
         fake_args = tree.map_structure(
             lambda s, p=probe, m=mode: _fake_from_spec(s, p, m, device), args
@@ -145,17 +151,22 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
 
     device = get_device()
     try:
-        results = _run_probes(fn, args, kwargs, modules, device, fake=True)
-    except _DATA_DEPENDENT:
-        # `fn` reads values, e.g. ops.tile(x, repeats) with repeats computed
-        # from ops.shape(x): run it on real tensors of ones, as Keras does.
-        results = _run_probes(fn, args, kwargs, modules, device, fake=False)
-    except RuntimeError as error:
-        # NumPy meeting a tensor (`kernel * np_mask`) asks a fake tensor for
-        # its values (`.numpy()`), which it has none of: use real ones too.
-        if "numpy()" not in str(error):
-            raise
-        results = _run_probes(fn, args, kwargs, modules, device, fake=False)
+        results = _probe(fn, args, kwargs, modules, device, _PROBE_SIZES)
+    except (RuntimeError, ValueError, TypeError) as error:
+        if not any(
+            isinstance(v, KerasTensor) and None in v.shape
+            for v in tree.flatten((args, kwargs))
+        ):
+            raise  # no unknown size: other probe sizes change nothing
+        results = None
+        for probes in _RETRY_PROBE_SIZES:
+            try:
+                results = _probe(fn, args, kwargs, modules, device, probes)
+                break
+            except (RuntimeError, ValueError, TypeError):
+                continue
+        if results is None:
+            raise error from None
 
     def _to_spec(a, b):
         if not isinstance(a, torch.Tensor):
@@ -170,3 +181,18 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
         return KerasTensor(shape, dtype=standardize_dtype(a.dtype))
 
     return tree.map_structure(_to_spec, results[0], results[1])
+
+
+def _probe(fn, args, kwargs, modules, device, probes):
+    try:
+        return _run_probes(fn, args, kwargs, modules, device, True, probes)
+    except _DATA_DEPENDENT:
+        # `fn` reads values, e.g. ops.tile(x, repeats) with repeats computed
+        # from ops.shape(x): run it on real tensors of ones, as Keras does.
+        return _run_probes(fn, args, kwargs, modules, device, False, probes)
+    except RuntimeError as error:
+        # NumPy meeting a tensor (`kernel * np_mask`) asks a fake tensor for
+        # its values (`.numpy()`), which it has none of: use real ones too.
+        if "numpy()" not in str(error):
+            raise
+        return _run_probes(fn, args, kwargs, modules, device, False, probes)

@@ -8,9 +8,11 @@ outputs), and replays them on real tensors in `call`.
 import numpy as np
 import torch
 
-from lamina import tree
+from lamina import backend, tree
+from lamina.backend.dtypes import is_string_array
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers._layer_build import _set_path
+from lamina.layers._layer_calls import _to_tensors
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
 from lamina.models.model import Model
@@ -61,6 +63,7 @@ class Functional(Model):
                     f"{_describe(tensor)}."
                 )
         self._input_ranks = [len(t.shape) for t in self._flat_inputs]
+        self._input_torch_dtypes = [_torch_dtype_or_none(t) for t in self._flat_inputs]
         self._nested_dict_inputs = isinstance(self._inputs_struct, dict) and any(
             isinstance(v, (dict, list, tuple)) for v in self._inputs_struct.values()
         )
@@ -267,6 +270,22 @@ class Functional(Model):
                     values[key] = value
         flat = [values[id(t)] for t in self._flat_outputs]
         return tree.pack_sequence_as(self._returned_struct, flat)
+
+    _casts_other_inputs = True  # see Layer._casts_other_inputs
+
+    def _first_input_as_tensors(self, inputs):
+        # Keras converts each input to its `Input`'s dtype (int data for a float
+        # Input, float64 for float32). Layer.__call__ comes here only for data
+        # that is not a tensor, or a tensor not of the compute dtype, so the
+        # common call (a float32 tensor) pays nothing.
+        dtypes = self._input_torch_dtypes
+        if len(dtypes) == 1 and not isinstance(inputs, (list, tuple, dict)):
+            return _as_input_dtype(inputs, dtypes[0])
+        flat = self._flatten_inputs(inputs)
+        return tree.pack_sequence_as(
+            self._inputs_struct,
+            [_as_input_dtype(value, dtype) for value, dtype in zip(flat, dtypes)],
+        )
 
     def _flatten_inputs(self, inputs):
         struct = self._inputs_struct
@@ -505,6 +524,22 @@ class Functional(Model):
         )
 
 
+def _torch_dtype_or_none(tensor):
+    """The torch dtype of an `Input`, None for one torch has none of (text)."""
+    try:
+        return backend.to_torch_dtype(tensor.dtype)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def _as_input_dtype(value, dtype):
+    if isinstance(value, torch.Tensor):
+        return value if dtype is None or value.dtype == dtype else value.to(dtype)
+    if value is None or dtype is None or is_string_array(value):
+        return _to_tensors(value)
+    return backend.convert_to_tensor(value, dtype=dtype)
+
+
 def _expand_last(value):
     if isinstance(value, np.ndarray):
         return value[..., np.newaxis]
@@ -595,8 +630,11 @@ def _normalize_struct(struct, what):
                 f"A functional model needs at least one tensor in "
                 f"`{what}`; got an empty {type(struct).__name__}."
             )
-        # Keras: a list of one tensor behaves as that tensor.
-        return struct[0] if len(struct) == 1 else list(struct)
+        # Keras: a list of one tensor behaves as that tensor; a tuple stays a
+        # tuple, so `model(x)` and `predict` return one.
+        if len(struct) == 1:
+            return struct[0]
+        return tuple(struct) if isinstance(struct, tuple) else list(struct)
     raise ValueError(
         f"Model `{what}` must be a KerasTensor, or a list or dict of them; got "
         f"{type(struct).__name__}."

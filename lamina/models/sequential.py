@@ -3,8 +3,10 @@
 import torch
 
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.naming import uniquify
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.layer import Layer
+from lamina.models.functional import _as_input_dtype, _torch_dtype_or_none
 from lamina.models.model import Model
 
 
@@ -121,6 +123,9 @@ class Sequential(Model):
         self._output_shapes = shapes
         self._build_shapes = self._input_layer.batch_shape
         self.built = True
+        # Keras runs a built Sequential through an unnamed Functional, which
+        # uses up one "functional" name; the next Model(...) is numbered alike.
+        uniquify("functional")
 
     def build(self, input_shape=None):
         if input_shape is None:
@@ -137,8 +142,12 @@ class Sequential(Model):
             input_shape
         ):
             if self._input_layer is None:
+                # Keras: the Input takes the first layer's compute dtype.
+                dtype = self._call_layers[0].compute_dtype
                 object.__setattr__(
-                    self, "_input_layer", InputLayer(batch_shape=tuple(input_shape))
+                    self,
+                    "_input_layer",
+                    InputLayer(batch_shape=tuple(input_shape), dtype=dtype),
                 )
         self._build_graph()
 
@@ -151,6 +160,23 @@ class Sequential(Model):
                 "calling it."
             )
         self.build(_shape_of(args[0]))
+
+    _casts_other_inputs = True  # see Layer._casts_other_inputs
+
+    def _first_input_as_tensors(self, inputs):
+        # Keras converts the data to its Input's dtype (built from data: the
+        # first layer's compute dtype), as a functional model does; only data
+        # that is not a tensor of the compute dtype comes here.
+        if self._input_layer is not None:
+            like = self._input_layer.output
+        elif self._call_layers:
+            like = KerasTensor((), dtype=self._call_layers[0].compute_dtype)
+        else:
+            like = None
+        dtype = None if like is None else _torch_dtype_or_none(like)
+        if dtype is None or isinstance(inputs, (list, tuple, dict)):
+            return super()._first_input_as_tensors(inputs)
+        return _as_input_dtype(inputs, dtype)
 
     def call(self, inputs, training=None):
         for layer in self._call_layers:

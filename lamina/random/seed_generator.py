@@ -3,6 +3,7 @@
 import torch
 
 from lamina.backend.naming import uniquify
+from lamina.backend.shape_inference import _DEPTH as _INFERRING
 
 _SEED_MASK = 0xFFFFFFFF
 
@@ -104,6 +105,10 @@ class SeedGenerator:
         return current
 
     def _advance(self, ordered: bool = True) -> None:
+        if _INFERRING[0]:
+            # Keras: a symbolic call (building a functional model) draws in a
+            # stateless scope, so the generator's state is left as it was.
+            return
         if ordered:
             self._counter = _to_int32(self._counter + 1)
         else:

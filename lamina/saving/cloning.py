@@ -71,6 +71,52 @@ def clone_model(
             f"Sequential models only; got a {type(model).__name__}. Clone it "
             "without them (the clone is rebuilt from its config)."
         )
+    from lamina.models.functional import Functional
+    from lamina.models.model import functional_like_constructor
+
+    if (
+        isinstance(model, Functional)
+        and not functional_like_constructor(type(model))
+        and type(model).get_config is Functional.get_config
+    ):
+        # Keras: a Functional subclass that builds its graph in its own
+        # __init__ (and keeps the default get_config) is cloned as a plain
+        # Functional of the same graph, with new layers.
+        return _clone_graph(model)
     config = serialize_keras_object(model)
     config.pop("compile_config", None)
-    return deserialize_keras_object(config, kind="model")
+    return deserialize_keras_object(
+        config, custom_objects={type(model).__name__: type(model)}, kind="model"
+    )
+
+
+def _clone_graph(model):
+    """A plain `Functional` replaying `model`'s layer calls on new `Input`s with
+    a fresh copy of each layer (a shared layer stays shared; op nodes, which
+    hold no weights, are reused)."""
+    from lamina import tree
+    from lamina.layers.core.input_layer import Input
+    from lamina.layers.core.op_layer import OpLayer
+    from lamina.models.functional import Functional, _fill
+
+    values = {
+        id(tensor): Input(batch_shape=tensor.shape, dtype=tensor.dtype)
+        for tensor in model._flat_inputs
+    }
+    clones = {}
+    for layer, _, _, args, kwargs, outputs in model._plan:
+        if isinstance(layer, OpLayer):
+            new_layer = layer
+        else:
+            new_layer = clones.get(id(layer)) or _clone_layer(layer)
+            clones[id(layer)] = new_layer
+        result = new_layer(*_fill(args, values), **_fill(kwargs, values))
+        for key, value in zip(outputs, tree.flatten(result)):
+            values[key] = value
+    inputs = tree.pack_sequence_as(
+        model._inputs_struct, [values[id(t)] for t in model._flat_inputs]
+    )
+    outputs = tree.pack_sequence_as(
+        model._outputs_struct, [values[id(t)] for t in model._flat_outputs]
+    )
+    return Functional(inputs, outputs, name=model.name, trainable=model.trainable)

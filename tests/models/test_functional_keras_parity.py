@@ -47,6 +47,10 @@ def inputs(seed=0):
 
 
 def test_same_weights_give_the_same_predictions():
+    # Both libraries number unnamed layers per session: start both afresh
+    # (lamina's test fixture resets its own; Keras's counters carry over
+    # from earlier tests).
+    keras.backend.clear_session()
     k_model, l_model = build(keras), build(lamina)
     assert [layer.name for layer in l_model.layers] == [
         layer.name for layer in k_model.layers
