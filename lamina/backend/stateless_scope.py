@@ -182,3 +182,16 @@ def _recorded(variable, value, sign=0) -> bool:
         value = current + value if sign > 0 else current - value
     scope.add_update((variable, value))
     return True
+
+
+def check_matching(who, pairs):
+    """Raise a ValueError unless every given list has as many tensors as the
+    object's own: `pairs` holds `(given, own, what)` triples, e.g.
+    `(trainable_variables, layer.trainable_variables, "trainable_variables")`;
+    `who` names the caller (`"Layer 'dense' (Dense).stateless_call"`)."""
+    for given, own, what in pairs:
+        if len(given) != len(own):
+            raise ValueError(
+                f"{who} expects `{what}` to match its own {what} one to one "
+                f"({len(own)} tensors); got {len(given)}."
+            )

@@ -12,7 +12,7 @@ import torch
 from lamina import backend, tree
 from lamina.backend.dtypes import is_string_array
 from lamina.backend.keras_tensor import KerasTensor
-from lamina.backend.stateless_scope import StatelessScope
+from lamina.backend.stateless_scope import StatelessScope, check_matching
 
 
 class _CallContext(threading.local):
@@ -272,16 +272,13 @@ def _stateless_call(
         )
     own_trainable = layer.trainable_variables
     own_state = layer.non_trainable_variables
-    for given, own, what in (
-        (trainable_variables, own_trainable, "trainable_variables"),
-        (non_trainable_variables, own_state, "non_trainable_variables"),
-    ):
-        if len(given) != len(own):
-            raise ValueError(
-                f"Layer '{layer.name}' ({type(layer).__name__}).stateless_call "
-                f"expects `{what}` to match layer.{what} one to one "
-                f"({len(own)} tensors); got {len(given)}."
-            )
+    check_matching(
+        f"Layer '{layer.name}' ({type(layer).__name__}).stateless_call",
+        [
+            (trainable_variables, own_trainable, "trainable_variables"),
+            (non_trainable_variables, own_state, "non_trainable_variables"),
+        ],
+    )
     scope = StatelessScope(
         list(zip(own_trainable, trainable_variables)),
         collect_losses=return_losses,

@@ -4,7 +4,7 @@
 import torch
 
 from lamina import backend
-from lamina.backend.stateless_scope import StatelessScope
+from lamina.backend.stateless_scope import StatelessScope, check_matching
 from lamina.trainers.trainer_utils import set_mode
 
 _STATE_KEYS = (
@@ -222,16 +222,13 @@ class _ModelAPI:
 
         own_trainable = self.trainable_variables
         own_state = self.non_trainable_variables
-        for given, own, what in (
-            (trainable_variables, own_trainable, "trainable_variables"),
-            (non_trainable_variables, own_state, "non_trainable_variables"),
-        ):
-            if len(given) != len(own):
-                raise ValueError(
-                    f"Model '{self.name}'.stateless_compute_loss expects `{what}` "
-                    f"to match model.{what} one to one ({len(own)} tensors); got "
-                    f"{len(given)}."
-                )
+        check_matching(
+            f"Model '{self.name}'.stateless_compute_loss",
+            [
+                (trainable_variables, own_trainable, "trainable_variables"),
+                (non_trainable_variables, own_state, "non_trainable_variables"),
+            ],
+        )
         scope = StatelessScope(
             list(zip(own_trainable, trainable_variables)), collect_losses=True
         )

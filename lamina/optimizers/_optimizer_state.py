@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from lamina.backend import floatx, get_device, naming, to_torch_dtype
+from lamina.backend.stateless_scope import check_matching
 from lamina.optimizers._utils import _f32, _is_number
 from lamina.optimizers.schedules import learning_rate_schedule
 
@@ -88,15 +89,13 @@ class _OptimizerState:
             )
         own_state = self.variables
         own_weights = list(self._trainable_variables)
-        for given, own, what in (
-            (optimizer_variables, own_state, "optimizer_variables"),
-            (trainable_variables, own_weights, "trainable_variables"),
-        ):
-            if len(given) != len(own):
-                raise ValueError(
-                    f"{owner}.stateless_apply expects `{what}` to match the "
-                    f"optimizer's {len(own)} tensors one to one; got {len(given)}."
-                )
+        check_matching(
+            f"{owner}.stateless_apply",
+            [
+                (optimizer_variables, own_state, "optimizer_variables"),
+                (trainable_variables, own_weights, "trainable_variables"),
+            ],
+        )
         variables = own_state + own_weights
         values = [
             torch.as_tensor(value, dtype=v.dtype, device=v.device).detach().clone()
