@@ -6,6 +6,7 @@ from lamina.callbacks.callback import Callback
 from lamina.callbacks.history import History
 from lamina.callbacks.lambda_callback import LambdaCallback
 from lamina.callbacks.progbar_logger import ProgbarLogger
+from lamina.trainers.trainer_utils import python_logs
 
 _HOOKS = [
     "on_epoch_begin",
@@ -179,23 +180,13 @@ def _reads_lazy_logs(cls) -> bool:
 
 
 def _pythonify_logs(logs):
-    """Logs as user callbacks see them in Keras: Python floats for scalars,
-    NumPy arrays for other tensors, nested dicts flattened."""
-    import torch
-
-    result = {}
-    for key, value in sorted((logs or {}).items()):
-        if isinstance(value, dict):
-            result.update(_pythonify_logs(value))
-            continue
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu()
-            if value.dtype == torch.bfloat16:
-                value = value.float()
-            value = value.numpy()
+    """Logs as user callbacks see them in Keras (`pythonify_logs`): nested
+    dicts flattened, keys sorted, every value that converts a Python float,
+    other tensors NumPy arrays; the scalars reach the host in one transfer."""
+    result = python_logs(logs)
+    for key, value in result.items():
         try:
-            value = float(value)
+            result[key] = float(value)
         except (TypeError, ValueError):
             pass
-        result[key] = value
     return result

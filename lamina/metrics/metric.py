@@ -12,6 +12,7 @@ import torch
 
 from lamina.backend import dtypes as _dtypes
 from lamina.backend import get_device, naming
+from lamina.backend.stateless_scope import check_matching
 from lamina.losses.loss import auto_name, compute_dtype
 
 _AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
@@ -67,12 +68,10 @@ def state_swapped(variables, values, owner):
     copied in and out rather than the tensors replaced.
     """
     values = list(values)
-    if len(values) != len(variables):
-        raise ValueError(
-            f"{owner.__class__.__name__} '{owner.name}' expects "
-            f"`metric_variables` to match its `variables` one to one "
-            f"({len(variables)} tensors); got {len(values)}."
-        )
+    check_matching(
+        f"{owner.__class__.__name__} '{owner.name}'",
+        [(values, variables, "metric_variables")],
+    )
     converted = []
     for variable, value in zip(variables, values):
         value = torch.as_tensor(value, dtype=variable.dtype, device=variable.device)

@@ -182,6 +182,18 @@ class ReadEntry:
         return [(key, self[key]) for key in self.keys()]
 
 
+def open_h5_for_reading(source, filename: str, kind: str = "file"):
+    """`h5py.File(source, "r")`, or a ValueError naming `filename` when it is
+    not an HDF5 `kind` (`"file"`, `"weights file"`) or is truncated."""
+    try:
+        return h5py.File(source, "r")
+    except OSError as error:
+        raise ValueError(
+            f"Cannot read {filename!r}: it is not an HDF5 {kind}, or it is "
+            f"truncated or corrupt ({error})."
+        ) from None
+
+
 def check_h5_file(h5_file, filename: str) -> None:
     """Refuse an HDF5 file holding anything but groups and numeric datasets.
 

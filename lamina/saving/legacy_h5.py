@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import torch
 
-from lamina.saving.h5_store import check_h5_file
+from lamina.saving.h5_store import check_h5_file, open_h5_for_reading
 
 
 def _attribute_list(group, name):
@@ -72,13 +72,7 @@ def _assign(variables, values, who, skip_mismatch):
 def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:
     """Load a Keras 2 `.h5` weights file into `model`, by layer order or by name."""
     filename = os.fspath(filepath)
-    try:
-        h5_file = h5py.File(filename, "r")
-    except OSError as error:
-        raise ValueError(
-            f"Cannot read {filename!r} as an HDF5 file ({error})."
-        ) from None
-    with h5_file:
+    with open_h5_for_reading(filename, filename) as h5_file:
         check_h5_file(h5_file, filename)
         group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
         if not isinstance(group, h5py.Group):

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from lamina.saving import file_utils, keras_file, legacy_config, legacy_h5
-from lamina.saving.h5_store import check_h5_file, to_numpy
+from lamina.saving.h5_store import check_h5_file, open_h5_for_reading, to_numpy
 
 # HDF5 keeps attributes in the object header (64 KiB); Keras splits string lists
 # that would not fit into `name0`, `name1`, ... (see `legacy_h5._attribute_list`).
@@ -215,14 +215,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     filename = os.fspath(filepath)
     if not os.path.exists(filename):
         raise FileNotFoundError(f"load_model(): no such file: {filename!r}.")
-    try:
-        h5_file = h5py.File(filename, "r")
-    except OSError as error:
-        raise ValueError(
-            f"Cannot load {filename!r}: it is not an HDF5 file, or it is "
-            f"truncated or corrupt ({error})."
-        ) from None
-    with h5_file:
+    with open_h5_for_reading(filename, filename) as h5_file:
         check_h5_file(h5_file, filename)
         config = _json_attribute(h5_file, "model_config", filename)
         if config is None:

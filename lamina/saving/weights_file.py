@@ -31,7 +31,7 @@ import torch
 
 from lamina.backend.naming import defining_class, to_snake_case
 from lamina.saving import file_utils
-from lamina.saving.h5_store import H5Reader, H5Writer
+from lamina.saving.h5_store import H5Reader, H5Writer, open_h5_for_reading
 
 # Private attributes of lamina's own model classes that hold layers Keras does
 # not reach (Sequential keeps its InputLayer apart from `layers`; a layer's
@@ -488,14 +488,7 @@ def read_weights_file(
     assets_dir=None,
 ):
     """Load a Keras-layout HDF5 file (path or file object) into `model`."""
-    try:
-        h5_file = h5py.File(fileobj_or_path, "r")
-    except OSError as error:
-        raise ValueError(
-            f"Cannot read {filename!r}: it is not an HDF5 weights file, or it is "
-            f"truncated ({error})."
-        ) from None
-    with h5_file:
+    with open_h5_for_reading(fileobj_or_path, filename, "weights file") as h5_file:
         reader = H5Reader(h5_file, filename)
         load_state(model, reader, skip_mismatch, objects_to_skip, assets_dir)
 

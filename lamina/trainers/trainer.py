@@ -24,9 +24,9 @@ from lamina.trainers.trainer_utils import (
     check_positive_int,
     detach,
     predict_block_rows,
+    python_logs,
     set_mode,
     should_validate,
-    to_python,
 )
 
 _NOT_COMPILED = (
@@ -445,7 +445,7 @@ class Trainer(StepSetup):
 
                 reduce_metric_states(self.metrics)
                 logs = self.get_metrics_result()
-            epoch_logs = _python_logs(logs if logs else self.get_metrics_result())
+            epoch_logs = python_logs(logs if logs else self.get_metrics_result())
             if val_data is not None and should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
                     self._eval_iterator = EpochIterator(
@@ -570,7 +570,7 @@ class Trainer(StepSetup):
 
             reduce_metric_states(self.metrics)
             logs = self.get_metrics_result()
-        logs = _python_logs(logs if logs else self.get_metrics_result())
+        logs = python_logs(logs if logs else self.get_metrics_result())
         callbacks.on_test_end(logs)
         set_mode(self, was_training)
         if return_dict:
@@ -691,7 +691,7 @@ class Trainer(StepSetup):
         set_mode(self, True)
         self._prepare_train_step(batch)
         self.reset_metrics()  # Keras: each call reports this batch alone
-        logs = _python_logs(self.train_step(batch))
+        logs = python_logs(self.train_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -704,7 +704,7 @@ class Trainer(StepSetup):
         with torch.no_grad():
             self._prepare_test_step(batch)
             self.reset_metrics()
-            logs = _python_logs(self.test_step(batch))
+            logs = python_logs(self.test_step(batch))
         set_mode(self, was_training)
         return logs if return_dict else self._flatten_in_order(logs)
 
@@ -731,20 +731,6 @@ class Trainer(StepSetup):
     def _assert_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(_NOT_COMPILED.format(what=what))
-
-
-def _python_logs(logs) -> dict:
-    """`to_python(logs)` with its keys sorted and a nested dict's entries in
-    its place, as Keras's `pythonify_logs` makes every logs dict (a custom step
-    returning `{m.name: m.result() for m in self.metrics}` logs the compiled
-    metrics as one dict)."""
-    flat = {}
-    for key, value in sorted((logs or {}).items()):
-        if isinstance(value, dict):
-            flat.update(_python_logs(value))
-        else:
-            flat[key] = value
-    return to_python(flat)
 
 
 def _capped(epochs, steps_per_epoch):

@@ -193,13 +193,36 @@ def to_python(logs) -> dict:
             next(it) if isinstance(v, torch.Tensor) and v.ndim == 0 else v
             for v in values
         ]
-    values = [
-        v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for v in values
-    ]
+    values = [_to_numpy(v) if isinstance(v, torch.Tensor) else v for v in values]
     return {
         k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
         for k, v in zip(keys, values)
     }
+
+
+def python_logs(logs) -> dict:
+    """`to_python(logs)` with its keys sorted and a nested dict's entries in
+    its place, as Keras's `pythonify_logs` makes every logs dict (a custom step
+    returning `{m.name: m.result() for m in self.metrics}` logs the compiled
+    metrics as one dict)."""
+    return to_python(_flattened(logs))
+
+
+def _flattened(logs) -> dict:
+    flat = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            flat.update(_flattened(value))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _to_numpy(tensor):
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16
+        tensor = tensor.float()
+    return tensor.numpy()
 
 
 def should_validate(epoch, validation_freq) -> bool:

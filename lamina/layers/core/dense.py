@@ -170,7 +170,16 @@ class Dense(Layer):
     def variable_serialization_spec(self) -> dict:
         """Names of the variables each quantization mode saves, in file order
         (`None` is the float layer), as Keras lists them."""
-        return {mode: list(names) for mode, names in _SERIALIZATION_SPEC.items()}
+        from lamina.layers.core import _quantized_float8, _quantized_int4
+
+        saved = {
+            None: self._keras_saved_variables,
+            "int8": _quantized._DENSE_SAVE_ORDER,
+            "int4": _quantized_int4._DENSE_SAVE_ORDER,
+            "float8": _quantized_float8.SAVE_ORDER,
+            **_KERAS_ONLY_SPEC,
+        }
+        return {mode: list(names) for mode, names in saved.items()}
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the kernel: int8 or int4 weights with scales, or float8
@@ -210,21 +219,9 @@ class Dense(Layer):
         }
 
 
-# Keras's `Dense.variable_serialization_spec`.
-_SERIALIZATION_SPEC = {
-    None: ("kernel", "bias"),
-    "int8": ("kernel", "bias", "kernel_scale"),
-    "int4": ("kernel", "bias", "kernel_scale", "kernel_zero", "g_idx"),
-    "float8": (
-        "kernel",
-        "bias",
-        "inputs_scale",
-        "inputs_amax_history",
-        "kernel_scale",
-        "kernel_amax_history",
-        "outputs_grad_scale",
-        "outputs_grad_amax_history",
-    ),
+# The rest of Keras's `Dense.variable_serialization_spec`: modes lamina does
+# not implement (the others come from the save orders lamina writes).
+_KERAS_ONLY_SPEC = {
     "gptq": ("bias", "quantized_kernel", "kernel_scale", "kernel_zero", "g_idx"),
     "awq": (
         "bias",

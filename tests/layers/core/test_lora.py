@@ -335,3 +335,15 @@ def test_int8_lora_model_files_move_both_ways(tmp_path):
     np.testing.assert_allclose(
         l_loaded(x).detach().numpy(), _np(k_loaded(x)), rtol=1e-5, atol=1e-5
     )
+
+
+def test_dense_variable_serialization_spec_matches_keras_and_what_lamina_saves():
+    spec = layers.Dense(2).variable_serialization_spec
+    assert spec == keras.layers.Dense(2).variable_serialization_spec
+    # The implemented modes are what quantized layers actually write.
+    dense = layers.Dense(3)
+    dense.build((None, 4))
+    dense.quantize("int8")
+    store = {}
+    dense.save_own_variables(store)
+    assert len(store) == len(spec["int8"])
