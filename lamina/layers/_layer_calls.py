@@ -74,6 +74,28 @@ def _set_mask(outputs, mask):
                 output._keras_mask = output_mask
 
 
+def _carry_masks(flat_inputs, mask):
+    """A model's flat inputs, each carrying its part of `model(x, mask=...)` into
+    the graph as Keras's functional call does (layers read it from their inputs).
+
+    The masked inputs are aliases (`view_as`), so the caller's tensors are not
+    marked.
+    """
+    masks = tree.flatten(mask)
+    if len(masks) != len(flat_inputs):
+        raise ValueError(
+            f"The model takes {len(flat_inputs)} input(s), so `mask` needs one "
+            f"entry per input (None where unmasked); got {len(masks)}."
+        )
+    carried = []
+    for x, m in zip(flat_inputs, masks):
+        if m is not None and isinstance(x, torch.Tensor):
+            x = x.view_as(x)
+            x._keras_mask = torch.as_tensor(m, device=x.device)
+        carried.append(x)
+    return carried
+
+
 def _warn_if_mask_dropped(layer, previous_mask):
     """Keras's warning for a mask reaching a layer that does not support masking
     (its outputs carry no mask, so layers after it see none). Once per layer:

@@ -135,7 +135,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         torch.nn.Module.__init__(self)
         unknown = set(kwargs) - _ALLOWED_KWARGS
         if unknown:
-            raise TypeError(
+            raise ValueError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                 f"{ {k: kwargs[k] for k in sorted(unknown)} }."
             )

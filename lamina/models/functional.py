@@ -12,7 +12,7 @@ from lamina import backend, tree
 from lamina.backend.dtypes import is_string_array
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers._layer_build import _set_path
-from lamina.layers._layer_calls import _to_tensors
+from lamina.layers._layer_calls import _carry_masks, _to_tensors
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
 from lamina.models.model import Model
@@ -257,6 +257,8 @@ class Functional(Model):
             else any(getattr(v, "ndim", r) != r for v, r in zip(flat, ranks))
         ):
             flat = self._adjust_ranks(flat)
+        if mask is not None:
+            flat = _carry_masks(flat, mask)
         values = dict(zip(map(id, self._flat_inputs), flat))
         for layer, simple, arg_id, args, kwargs, outputs in self._plan:
             if simple:

@@ -2,8 +2,10 @@
 
 import torch
 
+from lamina import tree
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.naming import uniquify
+from lamina.layers._layer_calls import _carry_masks
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.layer import Layer
 from lamina.models.functional import _as_input_dtype, _torch_dtype_or_none
@@ -178,7 +180,10 @@ class Sequential(Model):
             return super()._first_input_as_tensors(inputs)
         return _as_input_dtype(inputs, dtype)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            flat = _carry_masks(tree.flatten(inputs), mask)
+            inputs = tree.pack_sequence_as(inputs, flat)
         for layer in self._call_layers:
             inputs = layer(inputs)
         return inputs

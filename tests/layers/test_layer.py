@@ -120,7 +120,7 @@ def test_custom_layer_config_captures_constructor_arguments():
 
 
 def test_unknown_keyword_is_a_type_error_naming_it():
-    with pytest.raises(TypeError, match="Unrecognized keyword arguments.*'unitz'"):
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments.*'unitz'"):
         layers.Dense(3, unitz=4)
 
 

@@ -32,7 +32,7 @@ class PReLU(Layer):
 
     def __init__(
         self,
-        alpha_initializer="zeros",
+        alpha_initializer="Zeros",
         alpha_regularizer=None,
         alpha_constraint=None,
         shared_axes=None,
