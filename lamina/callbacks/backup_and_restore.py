@@ -1,5 +1,6 @@
 """BackupAndRestore: resume a killed `fit` exactly where its last backup left it."""
 
+import io
 import json
 import os
 import random
@@ -97,7 +98,12 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         self._resume = None
-        state = self._read_backup()
+        # Data parallelism: rank 0's backup file for every rank (the others may
+        # not see rank 0's disk).
+        from lamina.distribution.data_parallel import bytes_from_primary
+
+        data = bytes_from_primary(self._backup_bytes)
+        state = None if data is None else _read(io.BytesIO(data), self._backup_path)
         if state is None:
             return
         model = self.model
@@ -118,12 +124,16 @@ class BackupAndRestore(Callback):
         model._initial_epoch = state["epoch"]
         model._initial_step = state["step"]
 
-    def _read_backup(self):
+    def _backup_bytes(self):
+        """The newest readable backup file's contents, or None."""
         for path in (self._backup_path, self._previous_path):
             if not os.path.exists(path):
                 continue
+            with open(path, "rb") as f:
+                data = f.read()
             try:
-                return _read(path)
+                _read(io.BytesIO(data), path)
+                return data
             except OSError:
                 if path == self._previous_path or not os.path.exists(
                     self._previous_path
@@ -256,8 +266,10 @@ def _read_list(group) -> list:
     return [np.asarray(group[str(i)]) for i in range(len(group))]
 
 
-def _read(path) -> dict:
-    with h5py.File(path, "r") as f:
+def _read(source, path) -> dict:
+    """The state in a backup read from `source` (a file or file object; `path`
+    names it in errors)."""
+    with h5py.File(source, "r") as f:
         if f.attrs.get("format") != _FORMAT:
             raise OSError(
                 f"{path} is not a BackupAndRestore backup written by lamina. "

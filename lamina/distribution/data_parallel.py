@@ -1,5 +1,7 @@
-"""The pieces of data parallelism the trainer calls: split batches, wrap the model
-in DistributedDataParallel, sum metric states, gather predictions in order."""
+"""The pieces of data parallelism the trainer calls: split batches (and step ranks
+whose slice is empty), wrap the model in DistributedDataParallel, check that
+every rank got the same data, sum metric states, average moving statistics,
+agree on stopping, gather predictions in order."""
 
 import torch
 import torch.distributed as dist
@@ -16,14 +18,47 @@ def shard_batch(batch, rank: int, world: int):
     base, extra = divmod(global_size, world)
     sizes = [base + 1 if r < extra else base for r in range(world)]
 
+    empty = global_size and not sizes[rank]
+
     def take(t):
         if isinstance(t, torch.Tensor) and t.ndim > 0:
-            return t.tensor_split(world)[rank]
+            # A global batch smaller than the world leaves some ranks nothing:
+            # they get a stand-in sample and scale 0 (see `idle_train_step`).
+            return t[:1] if empty else t.tensor_split(world)[rank]
         return t
 
     local = tree.map_structure(take, batch)
     scale = sizes[rank] * world / global_size if global_size else 1.0
     return local, scale, sizes
+
+
+def idle_train_step(model, batch):
+    """The train step of a rank whose slice of the global batch is empty.
+
+    DDP's gradient all-reduce needs every rank, so this rank runs the forward
+    pass on a stand-in sample (`batch`), back-propagates the loss times zero
+    (it adds nothing to the averaged gradient) and takes the same optimizer
+    step as the others. Its metrics and loss tracker are left untouched, so
+    every sample is counted once when they are summed over ranks.
+    """
+    from lamina.trainers.data_adapters import data_adapter_utils
+
+    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
+    y_pred, loss = model._forward_fn(True)(x, y, sample_weight)
+    if model.__dict__.get("_fsdp"):
+        loss = loss + sum(t.sum() for t in tree.flatten(y_pred)) * 0.0
+    if model._trainable_params is None:
+        model._ensure_optimizer_built()
+    params = model._trainable_params
+    if not params:
+        return model.get_metrics_result()
+    for param in params:
+        param.grad = None
+    (loss * 0.0).backward()
+    loss_scale = model._loss_scale
+    if loss_scale is None or loss_scale.unscale_and_check(params):
+        model.optimizer.step()
+    return model.get_metrics_result()
 
 
 def broadcast_from_primary(tensor: torch.Tensor) -> torch.Tensor:
@@ -67,13 +102,109 @@ def gather_batch(local: torch.Tensor, chunk_sizes, rank: int) -> torch.Tensor:
     return torch.cat([part[:size] for part, size in zip(parts, chunk_sizes)])
 
 
+_CONTROL_GROUP = []
+
+
+def _control_group():
+    """A gloo (CPU) group for the trainer's small agreements: with NCCL, a flag
+    read back from the GPU would make the host wait for every queued kernel."""
+    world = dist.group.WORLD  # a new process group needs a new control group
+    if not _CONTROL_GROUP or _CONTROL_GROUP[0] is not world:
+        default = dist.get_backend() == "gloo"
+        group = None if default else dist.new_group(backend="gloo")
+        _CONTROL_GROUP[:] = [world, group]
+    return _CONTROL_GROUP[1]
+
+
 def agree_on_stop(stop: bool) -> bool:
-    """Rank 0's `stop_training` decision, on every rank."""
+    """True on every rank when any rank set `stop_training` (a TerminateOnNaN
+    that saw its own slice's NaN loss stops all of them at the same step)."""
     if not dist.is_initialized():
         return stop
-    flag = torch.tensor([1 if stop else 0])
-    dist.broadcast(flag, src=0)
+    flag = torch.tensor([1 if stop else 0], dtype=torch.int32)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=_control_group())
     return bool(flag.item())
+
+
+def check_same_data(iterator) -> None:
+    """Raise the same `ValueError` on every rank when the ranks were given data
+    of different lengths (each would run a different number of steps and the
+    collectives would hang or mismatch). Run once per iterator."""
+    if not dist.is_initialized() or getattr(iterator, "_lengths_checked", False):
+        return
+    iterator._lengths_checked = True
+    adapter = iterator.adapter
+    batches = iterator.num_batches
+    samples = getattr(adapter, "num_samples", None)
+    mine = torch.tensor(
+        [-1 if batches is None else int(batches), -1 if samples is None else samples],
+        dtype=torch.int64,
+    )
+    everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(everyone, mine, group=_control_group())
+    if all(torch.equal(other, everyone[0]) for other in everyone):
+        return
+    described = ", ".join(
+        f"rank {r}: {_describe(int(b), int(n))}"
+        for r, (b, n) in enumerate(t.tolist() for t in everyone)
+    )
+    raise ValueError(
+        "Data-parallel training got different data on its ranks "
+        f"({described}). Give every rank the same, whole dataset: lamina splits "
+        "each global batch across the ranks itself."
+    )
+
+
+def _describe(batches: int, samples: int) -> str:
+    text = "unknown length" if batches < 0 else f"{batches} batches"
+    return text if samples < 0 else f"{text} of {samples} samples"
+
+
+def bytes_from_primary(read):
+    """`read()` on rank 0 (bytes or None), sent to every rank under an active
+    data-parallel run as a length and a byte tensor (nothing is pickled);
+    `read()` itself otherwise."""
+    from lamina.distribution import distribution_lib
+
+    active = distribution_lib.distribution()
+    if active is None or active.world_size == 1:
+        return read()
+    group = _control_group()
+    data = read() if active.rank == 0 else None
+    length = torch.tensor([-1 if data is None else len(data)], dtype=torch.int64)
+    dist.broadcast(length, src=0, group=group)
+    size = int(length.item())
+    if size <= 0:
+        return None if size < 0 else b""
+    if data is not None:
+        dist.broadcast(torch.frombuffer(bytearray(data), dtype=torch.uint8), 0, group)
+        return data
+    buffer = torch.empty(size, dtype=torch.uint8)
+    dist.broadcast(buffer, src=0, group=group)
+    return buffer.numpy().tobytes()
+
+
+def average_non_trainable(model) -> None:
+    """Average the floating non-trainable weights (BatchNormalization's moving
+    statistics) over ranks, in place. DDP averages gradients only, so each rank
+    updates its own statistics from its own slice; as Keras's per-replica
+    statistics are read, the ranks' values are averaged (fit does it at every
+    epoch end, so evaluation, prediction and saving see one model)."""
+    if not dist.is_initialized() or model.__dict__.get("_fsdp"):
+        return
+    weights = [
+        w
+        for w in model.non_trainable_weights
+        if isinstance(w, torch.Tensor) and w.is_floating_point()
+    ]
+    if not weights:
+        return
+    flat = torch.cat([w.detach().reshape(-1).float() for w in weights])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat.div_(dist.get_world_size())
+    with torch.no_grad():
+        for w, part in zip(weights, flat.split([w.numel() for w in weights])):
+            w.copy_(part.view_as(w))
 
 
 def wrap(model, distribution):
@@ -90,11 +221,28 @@ def wrap(model, distribution):
     ddp = DistributedDataParallel(
         model, device_ids=device_ids, **distribution.ddp_kwargs
     )
+    from lamina.trainers.trainer import Trainer
+
+    if type(model).train_step is not Trainer.train_step:
+        # lamina's train_step scales its loss by the rank's share of the global
+        # batch; a custom one does not, so scale the gradients instead.
+        ddp.register_comm_hook(model, _share_weighted_allreduce)
     object.__setattr__(model, "_ddp", ddp)
     object.__setattr__(
         model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
     )
     return ddp
+
+
+def _share_weighted_allreduce(model, bucket):
+    """DDP communication hook: the average over ranks of each rank's gradients
+    times its share of the global batch (`local * world / global`), which is
+    the gradient of the global-batch mean even when the slices differ in size."""
+    world = dist.get_world_size()
+    buffer = bucket.buffer()
+    buffer.mul_(model.__dict__.get("_shard_scale", 1.0) / world)
+    future = dist.all_reduce(buffer, async_op=True).get_future()
+    return future.then(lambda done: done.value()[0])
 
 
 def shard(model, distribution):
@@ -132,3 +280,17 @@ def shard(model, distribution):
     )
     object.__setattr__(model, "_fsdp", True)
     return model
+
+
+def batch_hooks_may_stop(callbacks) -> bool:
+    """Whether a callback of `callbacks` (a CallbackList) has a train-batch hook
+    that could set `stop_training` on one rank only (TerminateOnNaN reads its
+    own rank's loss): fit then agrees on stopping after every execution."""
+    from lamina.callbacks import History, ProgbarLogger
+
+    hooks = callbacks._batch_hooks
+    return any(
+        not isinstance(callback, (History, ProgbarLogger))
+        for name in ("on_train_batch_begin", "on_train_batch_end")
+        for callback in hooks.get(name, ())
+    )

@@ -93,6 +93,9 @@ class StepSetup:
         active = distribution_lib.distribution()
         if active is None or active.world_size == 1:
             return False
+        from lamina.distribution.data_parallel import check_same_data
+
+        check_same_data(iterator)
         iterator.shard = (active.rank, active.world_size)
         object.__setattr__(self, "_distribution", active)
         return True

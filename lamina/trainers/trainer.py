@@ -415,6 +415,11 @@ class Trainer(StepSetup):
         skip_steps = getattr(self, "_initial_step", None) or 0
         self._initial_epoch = self._initial_step = None
         epoch_logs = {}
+        agree_each_step = False  # whether ranks agree on stopping every step
+        if distributed:
+            from lamina.distribution.data_parallel import batch_hooks_may_stop
+
+            agree_each_step = batch_hooks_may_stop(callbacks)
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
@@ -432,6 +437,10 @@ class Trainer(StepSetup):
                     continue
                 logs = self._train_execution(step + 1 - len(group), group, callbacks)
                 group = []
+                if agree_each_step:
+                    from lamina.distribution.data_parallel import agree_on_stop
+
+                    self.stop_training = agree_on_stop(self.stop_training)
                 if self.stop_training:
                     break
             if group and not self.stop_training:  # the epoch's shorter last group
@@ -440,10 +449,12 @@ class Trainer(StepSetup):
             if iterator.exhausted and not logs:
                 break
             if distributed:
-                # Every rank logs the global values: sum the metric states.
-                from lamina.distribution.data_parallel import reduce_metric_states
+                # Every rank logs the global values: sum the metric states; and
+                # one set of moving statistics (BatchNormalization) for all.
+                from lamina.distribution import data_parallel
 
-                reduce_metric_states(self.metrics)
+                data_parallel.reduce_metric_states(self.metrics)
+                data_parallel.average_non_trainable(self)
                 logs = self.get_metrics_result()
             epoch_logs = python_logs(logs if logs else self.get_metrics_result())
             if val_data is not None and should_validate(epoch, validation_freq):
@@ -490,6 +501,11 @@ class Trainer(StepSetup):
                 if scale != self._shard_scale:
                     # Only under data parallelism; a plain __dict__ write skips
                     # Layer/Module.__setattr__ on the per-step path.
+                    if not scale:  # this rank's slice of the batch is empty
+                        from lamina.distribution import data_parallel
+
+                        logs = data_parallel.idle_train_step(self, batch)
+                        continue
                     self.__dict__["_shard_scale"] = scale
                 logs = self.train_step(batch)
         callbacks.on_train_batch_end(begin + len(group) - 1, logs)
@@ -560,7 +576,12 @@ class Trainer(StepSetup):
         with torch.no_grad():
             for begin, batches in self._executions(iterator):
                 callbacks.on_test_batch_begin(begin)
-                for batch, _ in batches:
+                for batch, sizes in batches:
+                    if distributed and not sizes[iterator.shard[0]]:
+                        # An empty slice: nothing to count. The forward pass on
+                        # its stand-in sample joins FSDP's weight gathers.
+                        self.predict_step(batch)
+                        continue
                     if begin == 0 and not logs:
                         self._prepare_test_step(batch)
                     logs = self.test_step(batch)
