@@ -97,12 +97,14 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     # 2. The low-rank pair, float32 like Keras's (no underflow while training).
     if embedding:
         names = ("lora_embeddings_a", "lora_embeddings_b")
+        base_name = "embeddings"
         base = layer.embeddings
         shape_a, shape_b = (layer.input_dim, rank), (rank, layer.output_dim)
         regularizer = layer.embeddings_regularizer
     else:
         names = ("lora_kernel_a", "lora_kernel_b")
-        base = layer._kernel if hasattr(layer, "_kernel") else layer.kernel
+        base_name = "_kernel" if hasattr(layer, "_kernel") else "kernel"
+        base = getattr(layer, base_name)
         if kind == "dense":  # (input_dim, units)
             kernel_shape = (base.shape[0], layer.units)
         else:
@@ -131,9 +133,9 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     layer.lora_enabled = True
     layer.lora_rank = rank
     layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
-    layer._lora_pair = tuple(pair)
+    layer.__dict__["_lora_pair_names"] = names
     if mode is None:
-        _set_base(layer, base)
+        _set_base(layer, base_name)
         layer.call = types.MethodType(_CALLS[kind], layer)
         _install_saving(layer)
     else:
@@ -146,17 +148,30 @@ def after_quantize(layer):
     quantized call adds the low-rank product, saving merges and re-quantizes."""
     kind = _kind(layer)
     if kind == "embedding":
-        _set_base(layer, layer.embeddings)
+        _set_base(layer, "embeddings")
     else:
-        _set_base(layer, layer._kernel if kind == "einsum" else layer.kernel)
+        _set_base(layer, "_kernel" if kind == "einsum" else "kernel")
     layer._lora_delta = types.MethodType(_DELTAS[kind], layer)
     _install_saving(layer)
 
 
-def _set_base(layer, base):
-    # A plain reference: assigning a Parameter to a layer attribute would move
-    # its registration (state_dict key) away from `kernel`.
-    layer.__dict__["_lora_base"] = base
+def _set_base(layer, name):
+    # The weights are looked up by name at each use, never held: moving the
+    # layer with `.to("meta")`, `to_empty()` or `load_state_dict(assign=True)`
+    # registers new Parameters, and a held one would stay behind on the old
+    # device.
+    layer.__dict__["_lora_base_name"] = name
+
+
+def _base(layer):
+    """The frozen base weight (float, or int8 under quantization)."""
+    return getattr(layer, layer._lora_base_name)
+
+
+def _pair(layer):
+    """The LoRA matrices `(A, B)` as registered now."""
+    a, b = layer._lora_pair_names
+    return getattr(layer, a), getattr(layer, b)
 
 
 def _base_class(layer):
@@ -175,14 +190,14 @@ def _kind(layer):
 
 def delta(layer):
     """`(lora_alpha / lora_rank) * A @ B`, the update LoRA adds to the weight."""
-    a, b = layer._lora_pair
+    a, b = _pair(layer)
     return (layer.lora_alpha / layer.lora_rank) * torch.matmul(a, b)
 
 
 def merged(layer):
     """The float weight the layer computes with: base plus the LoRA update, in
     the compute dtype (Keras's `kernel` / `embeddings` under LoRA)."""
-    weight = layer._lora_base + delta(layer)
+    weight = _base(layer) + delta(layer)
     compute = layer._compute_torch_dtype
     return weight if weight.dtype == compute else weight.to(compute)
 
@@ -232,17 +247,17 @@ def _scale(self):
 
 
 def _dense_delta(self, inputs):
-    a, b = self._lora_pair
+    a, b = _pair(self)
     return _scale(self) * torch.matmul(torch.matmul(inputs, a), b)
 
 
 def _einsum_delta(self, inputs):
-    a, b = self._lora_pair
+    a, b = _pair(self)
     return _scale(self) * torch.matmul(torch.einsum(self.equation, inputs, a), b)
 
 
 def _embedding_delta(self, inputs):
-    a, b = self._lora_pair
+    a, b = _pair(self)
     return _scale(self) * torch.matmul(F.embedding(inputs, a), b)
 
 
@@ -274,7 +289,7 @@ def _install_saving(layer):
         with _without_lora(self):
             load(store)
         with torch.no_grad():
-            for variable in self._lora_pair:
+            for variable in _pair(self):
                 variable.zero_()
 
     layer.save_own_variables = types.MethodType(save_own_variables, layer)
@@ -289,7 +304,7 @@ class _without_lora:
         self.layer = layer
 
     def __enter__(self):
-        pair = {id(v) for v in self.layer._lora_pair}
+        pair = {id(v) for v in _pair(self.layer)}
         self.saved = self.layer._trainable_variables
         self.layer._trainable_variables = [v for v in self.saved if id(v) not in pair]
 
@@ -300,7 +315,7 @@ class _without_lora:
 def _merged_for_saving(layer):
     """`{id(variable): value}`: what to write in place of the base weight (and,
     for int8, its scale)."""
-    base = layer._lora_base
+    base = _base(layer)
     mode = layer.dtype_policy.quantization_mode
     with torch.no_grad():
         if mode is None:

@@ -57,24 +57,25 @@ class Equalization(BaseImagePreprocessingLayer):
     def _equalize(self, channel):
         channel = transform_value_range(channel, self.value_range, (0, 255))
         bins = self.bins
+        # No value is read on the host (a GPU would wait for each): the
+        # histogram is a scatter_add (bincount reads the largest index) and
+        # the one-bin case is chosen by `where`.
         # 1. Histogram over [0, 255] (indices truncated, as Keras casts).
         scaled = channel.to(torch.float32) * (bins - 1) / 255.0
-        indices = scaled.to(torch.int32).clamp(0, bins - 1).reshape(-1)
-        hist = torch.bincount(indices.to(torch.int64), minlength=bins)
-        if int((hist > 0).sum()) <= 1:
-            return transform_value_range(channel, (0, 255), self.value_range)
-        # 2. The lookup table from the cumulative histogram.
+        indices = scaled.to(torch.int32).clamp(0, bins - 1).reshape(-1).long()
+        hist = torch.zeros(bins, dtype=torch.int64, device=channel.device)
+        hist.scatter_add_(0, indices, torch.ones_like(indices))
+        # 2. The lookup table from the cumulative histogram; `cdf_min` is the
+        # count of the first non-empty bin, the smallest positive `cdf`.
         cdf = torch.cumsum(hist, dim=0)
-        cdf_min = cdf[torch.nonzero(cdf)[0][0]]
-        denominator = cdf[-1] - cdf_min
-        if int(denominator) == 0:
-            denominator = torch.ones_like(denominator)
-        table = ((cdf - cdf_min) * 255) / denominator
+        cdf_min = torch.where(cdf > 0, cdf, cdf[-1]).amin()
+        denominator = cdf[-1] - cdf_min  # 0 when every value is in one bin
+        table = ((cdf - cdf_min) * 255) / denominator.clamp(min=1)
         table = table.round().clamp(0, 255).to(channel.dtype)
-        # 3. Remap.
+        # 3. Remap; a channel in one bin is left as it is.
         positions = (channel / 255.0) * (bins - 1)
         positions = positions.clamp(0, bins - 1).to(torch.int64)
-        equalized = table[positions]
+        equalized = torch.where(denominator > 0, table[positions], channel)
         return transform_value_range(equalized, (0, 255), self.value_range)
 
     def get_config(self):

@@ -105,14 +105,28 @@ class MelSpectrogram(Layer):
             center=True,
         )
         spec = torch.pow(torch.sqrt(real * real + imag * imag), self.mag_exp)
-        # 2. Mel filter bank, then decibels.
-        matrix = self.linear_to_mel_weight_matrix(
-            num_mel_bins=self.num_mel_bins,
-            num_spectrogram_bins=spec.shape[-1],
-            sampling_rate=self.sampling_rate,
-            lower_edge_hertz=self.min_freq,
-            upper_edge_hertz=self.max_freq,
-        ).to(device=spec.device, dtype=spec.dtype)
+        # 2. Mel filter bank, then decibels. The bank is made on the host once
+        # per device and dtype: a copy from pageable host memory to a GPU waits
+        # for the device's queue, so a copy per call would stall every step.
+        key = (
+            spec.shape[-1],
+            spec.device,
+            spec.dtype,
+            self.num_mel_bins,
+            self.sampling_rate,
+            self.min_freq,
+            self.max_freq,
+        )
+        banks = self.__dict__.setdefault("_mel_banks", {})
+        matrix = banks.get(key)
+        if matrix is None:
+            matrix = banks[key] = self.linear_to_mel_weight_matrix(
+                num_mel_bins=self.num_mel_bins,
+                num_spectrogram_bins=spec.shape[-1],
+                sampling_rate=self.sampling_rate,
+                lower_edge_hertz=self.min_freq,
+                upper_edge_hertz=self.max_freq,
+            ).to(device=spec.device, dtype=spec.dtype)
         outputs = torch.tensordot(spec, matrix, dims=1)
         if self.power_to_db:
             outputs = self._dbscale(outputs)

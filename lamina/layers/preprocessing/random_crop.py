@@ -56,7 +56,7 @@ class RandomCrop(BaseImagePreprocessingLayer):
         seed = self.generator if seed is None else seed
         height, width = self._height_width(data.shape)
         if data.device.type == "meta":  # shape inference: no draw
-            return {"start": (0, 0), "resize": False}
+            return {"start": (0, 0), "resize": False, "image_size": (height, width)}
         if training and height > self.height and width > self.width:
             h_start = _uniform((), 0, float(height - self.height + 1), None, seed, _CPU)
             w_start = _uniform((), 0, float(width - self.width + 1), None, seed, _CPU)

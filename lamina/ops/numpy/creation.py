@@ -7,6 +7,8 @@ arguments and floatx when any argument is a float, as Keras does; `*_like`
 keep the dtype of `x`.
 """
 
+import math
+
 import numpy as np
 import torch
 
@@ -245,6 +247,18 @@ def geomspace(
     constant multiple of the last); the bounds must be nonzero and of one sign."""
     out_dtype = _float_dtype(dtype, start, stop)
     compute = out_dtype if out_dtype.is_floating_point else to_torch_dtype(floatx())
+    if all(isinstance(v, (int, float)) for v in (start, stop)):
+        # Python bounds: exponents and sign on the host, so linspace gets
+        # numbers, not 0-d device tensors it would have to read back.
+        exponents = linspace(
+            *(math.log10(abs(v)) if v else -math.inf for v in (start, stop)),
+            num=num,
+            endpoint=endpoint,
+            dtype=compute,
+            axis=axis,
+        )
+        sign = (start > 0) - (start < 0)
+        return (sign * torch.pow(10.0, exponents)).to(out_dtype)
     start = torch.as_tensor(
         _to_device_tensor(start), dtype=compute, device=get_device()
     )
