@@ -9,14 +9,19 @@ nothing in them is ever executed.
 """
 
 import io
-import json
 import os
 
 import h5py
 import numpy as np
 
 from lamina.saving import file_utils, keras_file, weights_file
-from lamina.saving.h5_store import check_h5_file, to_numpy
+from lamina.saving.h5_store import (
+    check_h5_file,
+    h5_errors,
+    open_h5_for_reading,
+    read_dataset,
+    to_numpy,
+)
 
 _WEIGHTS_HINT = (
     "a dict from weight names (usually '0', '1', ...) to arrays, e.g. "
@@ -65,27 +70,30 @@ class KerasFileEditor:
                 "KerasFileEditor opens `.keras` and `.weights.h5` files; got "
                 f"filepath={self.filepath!r}."
             )
-        with h5py.File(source, "r") as h5_file:
+        with open_h5_for_reading(source, label, "weights file") as h5_file:
             check_h5_file(h5_file, label)
             self.object_metadata = {}
-            self.weights_dict = self._extract(h5_file, "")
+            with h5_errors(label):
+                self.weights_dict = self._extract(h5_file, "", label)
 
     def _read_archive(self):
         name = self.filepath
         with keras_file.open_archive(name, name) as archive:
             read = keras_file.read_member
-            self.config = json.loads(
-                read(
-                    archive, keras_file.CONFIG_FILENAME, name, keras_file.MAX_JSON_BYTES
-                )
+            config = read(
+                archive, keras_file.CONFIG_FILENAME, name, keras_file.MAX_JSON_BYTES
             )
-            self.metadata = json.loads(
-                read(archive, keras_file.METADATA_FILENAME, name, 1 << 20)
+            self.config = keras_file.parse_json(
+                config, keras_file.CONFIG_FILENAME, name
+            )
+            metadata = read(archive, keras_file.METADATA_FILENAME, name, 1 << 20)
+            self.metadata = keras_file.parse_json(
+                metadata, keras_file.METADATA_FILENAME, name
             )
             weights = read(archive, keras_file.WEIGHTS_FILENAME, name)
         return weights, f"{name}::{keras_file.WEIGHTS_FILENAME}"
 
-    def _extract(self, group, path) -> dict:
+    def _extract(self, group, path, label) -> dict:
         """The weights under `group`: its `vars` datasets and its children,
         leaving out objects that hold no weights (as Keras does)."""
         result = {}
@@ -96,15 +104,19 @@ class KerasFileEditor:
                 self.object_metadata[path] = attrs
             for key, dataset in own.items():
                 if isinstance(dataset, h5py.Dataset):
-                    result[key] = np.asarray(dataset[()])
+                    result[key] = read_dataset(dataset, f"'{path}/vars/{key}'", label)
         for key, child in group.items():
             if key == "vars" and path:
                 continue
             if isinstance(child, h5py.Group):
                 if key == "vars":  # the root object's own variables
-                    child_dict = {k: np.asarray(v[()]) for k, v in child.items()}
+                    child_dict = {
+                        k: read_dataset(v, f"'/vars/{k}'", label)
+                        for k, v in child.items()
+                        if isinstance(v, h5py.Dataset)
+                    }
                 else:
-                    child_dict = self._extract(child, f"{path}/{key}")
+                    child_dict = self._extract(child, f"{path}/{key}", label)
                 if child_dict:
                     result[key] = child_dict
         return result

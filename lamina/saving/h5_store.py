@@ -9,6 +9,7 @@ with an error that names the file and the offending path. h5py never unpickles
 anything; only numeric arrays are ever read.
 """
 
+import contextlib
 import math
 
 import h5py
@@ -23,6 +24,11 @@ DATASET_MAX_EXPANSION = 100
 # Bounds on the structure of a weights file (objects and nesting depth).
 MAX_OBJECTS = 1_000_000
 MAX_DEPTH = 128
+# HDF5 reads a chunked dataset chunk by chunk (~10-25 us each): a small
+# dataset cut into a million 4-byte chunks takes half a minute to read. More
+# than MAX_SMALL_CHUNKS chunks must each hold at least MIN_CHUNK_BYTES.
+MAX_SMALL_CHUNKS = 1 << 16
+MIN_CHUNK_BYTES = 4096
 
 _NUMERIC_KINDS = "biuf"
 
@@ -116,10 +122,15 @@ class H5Reader:
         self._legacy_layers = "_layer_checkpoint_dependencies" in h5_file
 
     def has_path(self, path: str) -> bool:
-        return path in self.h5_file
+        with h5_errors(self.filename):
+            return path in self.h5_file
 
     def get(self, path: str) -> "ReadEntry":
         """The variables saved for the object at `path` (empty if none)."""
+        with h5_errors(self.filename):
+            return self._get(path)
+
+    def _get(self, path):
         candidates = [path]
         if self._legacy_layers and path.startswith("layers"):
             candidates.append(
@@ -173,10 +184,11 @@ class ReadEntry:
 
     def __getitem__(self, key) -> np.ndarray:
         dataset = self._find(key)
+        where = f"'{self.path or '/'}/vars/{key}'"
         if dataset.dtype.kind == "V":  # bfloat16 raw bits -> float32, exactly
-            bits = np.asarray(dataset[()]).view(np.uint16).astype(np.uint32) << 16
-            return bits.view(np.float32)
-        return np.asarray(dataset[()])
+            bits = read_dataset(dataset, where, self.filename)
+            return (bits.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+        return read_dataset(dataset, where, self.filename)
 
     def items(self):
         return [(key, self[key]) for key in self.keys()]
@@ -194,12 +206,45 @@ def open_h5_for_reading(source, filename: str, kind: str = "file"):
         ) from None
 
 
+def read_dataset(dataset, where: str, filename: str) -> np.ndarray:
+    """The data of a checked dataset, or a ValueError naming `filename` and
+    `where` when HDF5 cannot read it (a corrupt or truncated file)."""
+    try:
+        return np.asarray(dataset[()])
+    except (OSError, RuntimeError) as error:
+        raise ValueError(
+            f"Cannot read dataset {where} of {filename!r}: the file is corrupt "
+            f"or truncated ({error})."
+        ) from None
+
+
 def check_h5_file(h5_file, filename: str) -> None:
     """Refuse an HDF5 file holding anything but groups and numeric datasets.
 
     Raises:
-        ValueError: naming `filename`, the path inside it, and what is wrong.
+        ValueError: naming `filename`, the path inside it, and what is wrong
+            (also when HDF5 itself fails to read the structure: a corrupt file).
     """
+    with h5_errors(filename):
+        _check_h5_tree(h5_file, filename)
+
+
+@contextlib.contextmanager
+def h5_errors(filename: str):
+    """Re-raise what HDF5 raises on a damaged file (OSError, RuntimeError, a
+    KeyError for an object it cannot open, a UnicodeDecodeError for a garbled
+    name) as a ValueError naming `filename`. Wrap only h5py calls: other
+    errors of those types would be renamed too."""
+    try:
+        yield
+    except (OSError, RuntimeError, KeyError, UnicodeError) as error:
+        raise ValueError(
+            f"Cannot read {filename!r}: its HDF5 structure is corrupt or "
+            f"truncated ({type(error).__name__}: {error})."
+        ) from None
+
+
+def _check_h5_tree(h5_file, filename):
     count = 0
     seen = set()
     stack = [(h5_file, "", 0)]
@@ -264,6 +309,18 @@ def _check_dataset(dataset, path, filename):
             f"has dtype {dtype}; weights files hold only numeric arrays (bool, "
             "int, float, bfloat16)"
         )
+    chunks = dataset.chunks
+    if chunks:
+        count = math.prod(
+            -(-size // chunk) for size, chunk in zip(dataset.shape, chunks)
+        )
+        chunk_bytes = math.prod(chunks) * dtype.itemsize
+        if count > MAX_SMALL_CHUNKS and chunk_bytes < MIN_CHUNK_BYTES:
+            refuse(
+                f"is cut into {count} chunks of {chunk_bytes} bytes; refusing a "
+                f"dataset that would take minutes to read (more than "
+                f"{MAX_SMALL_CHUNKS} chunks must hold {MIN_CHUNK_BYTES} bytes each)"
+            )
     declared = math.prod(dataset.shape) * dtype.itemsize
     stored = dataset.id.get_storage_size()
     if (

@@ -1,14 +1,13 @@
 """Look inside a saved file without building the model it describes."""
 
 import io
-import json
 import math
 import os
 
 import h5py
 
 from lamina.saving import keras_file
-from lamina.saving.h5_store import check_h5_file
+from lamina.saving.h5_store import check_h5_file, open_h5_for_reading
 
 
 def _variables(h5_file) -> list:
@@ -47,19 +46,31 @@ def summarize(filepath, print_fn=print) -> dict:
     if filename.endswith(".keras"):
         with keras_file.open_archive(filename, filename) as archive:
             members = archive.namelist()
-            metadata = json.loads(
+            metadata = keras_file.parse_json(
                 keras_file.read_member(
                     archive, keras_file.METADATA_FILENAME, filename, 1 << 20
-                )
+                ),
+                keras_file.METADATA_FILENAME,
+                filename,
             )
-            config = json.loads(
+            config = keras_file.parse_json(
                 keras_file.read_member(
                     archive,
                     keras_file.CONFIG_FILENAME,
                     filename,
                     keras_file.MAX_JSON_BYTES,
-                )
+                ),
+                keras_file.CONFIG_FILENAME,
+                filename,
             )
+            if not isinstance(config, dict) or not isinstance(
+                config.get("config", {}), (dict, type(None))
+            ):
+                raise ValueError(
+                    f"Cannot load {filename!r}: {keras_file.CONFIG_FILENAME!r} "
+                    "does not describe a model (expected an object with "
+                    f"'class_name' and 'config'); got {type(config).__name__}."
+                )
             weights = keras_file.read_member(
                 archive, keras_file.WEIGHTS_FILENAME, filename
             )
@@ -85,7 +96,7 @@ def summarize(filepath, print_fn=print) -> dict:
             "summarize() reads `.keras` and `.weights.h5` files; got "
             f"filepath={filename!r}."
         )
-    with h5py.File(source, "r") as h5_file:
+    with open_h5_for_reading(source, label, "weights file") as h5_file:
         check_h5_file(h5_file, label)
         variables = _variables(h5_file)
     result["variables"] = variables

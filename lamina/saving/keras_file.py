@@ -10,6 +10,7 @@ sizes, the JSON and the HDF5 structure are checked before anything is built,
 and only lamina classes and registered (or passed) custom objects are resolved.
 """
 
+import contextlib
 import datetime
 import io
 import json
@@ -253,7 +254,8 @@ def read_member(archive, name, filename, limit=None) -> bytes:
         _refuse(filename, f"{name!r} uses an unsupported compression ({error}).")
 
 
-def _parse_json(data, name, filename):
+def parse_json(data, name, filename):
+    """The JSON in member `name`, or a ValueError naming the file."""
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as error:
@@ -366,9 +368,41 @@ def _load_from_folder(folder, custom_objects, compile, safe_mode):
     return model
 
 
+# What a malformed config raises deep inside a constructor or `build` (a list
+# where a number belongs, a missing key, an impossible shape): the file's
+# fault, reported as a ValueError that names the file.
+_MALFORMED_CONFIG_ERRORS = (
+    AttributeError,
+    LookupError,
+    ArithmeticError,
+    RuntimeError,
+    MemoryError,
+)
+
+
+@contextlib.contextmanager
+def config_errors(prefix):
+    """Re-raise what building a model from an untrusted config raises as a
+    `ValueError` (or `TypeError`) whose message starts with `prefix`."""
+    try:
+        yield
+    except NotImplementedError:
+        raise  # something lamina lacks, not a broken file
+    except RecursionError:
+        raise ValueError(f"{prefix}: its configuration is nested too deeply.") from None
+    except (TypeError, ValueError) as error:
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{prefix}: {error}") from error
+    except _MALFORMED_CONFIG_ERRORS as error:
+        raise ValueError(
+            f"{prefix}: its configuration is malformed; building the model from "
+            f"it failed with {type(error).__name__}: {error}"
+        ) from error
+
+
 def model_from_config_json(config_bytes, filename, custom_objects, compile, safe_mode):
     """Build (and compile) the model a `config.json` describes."""
-    config = _parse_json(config_bytes, CONFIG_FILENAME, filename)
+    config = parse_json(config_bytes, CONFIG_FILENAME, filename)
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         _refuse(
             filename,
@@ -380,7 +414,7 @@ def model_from_config_json(config_bytes, filename, custom_objects, compile, safe
     # An enclosing scope, or config.enable_unsafe_deserialization(), decides.
     scoped = serialization_lib.in_safe_mode()
     safe_mode = scoped if scoped is not None else safe_mode
-    try:
+    with config_errors(f"Cannot load {filename!r}"):
         with (
             object_registration.CustomObjectScope(custom_objects or {}),
             serialization_lib.SafeModeScope(safe_mode),
@@ -388,10 +422,6 @@ def model_from_config_json(config_bytes, filename, custom_objects, compile, safe
             model = serialization_lib.deserialize_keras_object(
                 config, custom_objects=custom_objects, safe_mode=safe_mode, kind="model"
             )
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"Cannot load {filename!r}: {error}") from error
-    except RecursionError:
-        _refuse(filename, "its configuration is nested too deeply.")
     from lamina.layers.layer import Layer
 
     if not isinstance(model, Layer):

@@ -11,10 +11,14 @@ import os
 import warnings
 
 import h5py
-import numpy as np
 import torch
 
-from lamina.saving.h5_store import check_h5_file, open_h5_for_reading
+from lamina.saving.h5_store import (
+    check_h5_file,
+    h5_errors,
+    open_h5_for_reading,
+    read_dataset,
+)
 
 
 def _attribute_list(group, name):
@@ -46,7 +50,8 @@ def _saved_values(group, layer_name, filename):
                 f"The legacy weights file {filename!r} has no dataset "
                 f"{weight_name!r} for layer {layer_name!r}."
             )
-        values.append(np.asarray(layer_group[weight_name][()]))
+        where = f"'{layer_name}/{weight_name}'"
+        values.append(read_dataset(layer_group[weight_name], where, filename))
     return values
 
 
@@ -54,8 +59,9 @@ def _legacy_weights(layer):
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
-@torch.no_grad()
-def _assign(variables, values, who, skip_mismatch):
+def _match(variables, values, who, skip_mismatch, pending):
+    """Queue `(variable, value)` pairs whose shapes agree on `pending`; nothing
+    is assigned until every layer matched, so a failed load changes nothing."""
     for variable, value in zip(variables, values):
         if tuple(variable.shape) != tuple(value.shape):
             message = (
@@ -66,13 +72,19 @@ def _assign(variables, values, who, skip_mismatch):
                 warnings.warn(message + " Skipped (skip_mismatch=True).", stacklevel=4)
                 continue
             raise ValueError(message)
+        pending.append((variable, value))
+
+
+@torch.no_grad()
+def _assign_all(pending):
+    for variable, value in pending:
         variable.copy_(torch.from_numpy(value).to(variable.dtype))
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:
     """Load a Keras 2 `.h5` weights file into `model`, by layer order or by name."""
     filename = os.fspath(filepath)
-    with open_h5_for_reading(filename, filename) as h5_file:
+    with open_h5_for_reading(filename, filename) as h5_file, h5_errors(filename):
         check_h5_file(h5_file, filename)
         group = h5_file["model_weights"] if "model_weights" in h5_file else h5_file
         if not isinstance(group, h5py.Group):
@@ -114,6 +126,7 @@ def _load_by_order(model, group, saved_names, filename, skip_mismatch):
             f"({[layer.name for layer in layers]}). Pass by_name=True to match "
             "layers by name instead of by order."
         )
+    pending = []
     for k, (layer, name) in enumerate(zip(layers, saved)):
         values = _saved_values(group, name, filename)
         variables = _legacy_weights(layer)
@@ -123,13 +136,16 @@ def _load_by_order(model, group, saved_names, filename, skip_mismatch):
                 f"{filename!r}) expects {len(variables)} weights; the file has "
                 f"{len(values)}."
             )
-        _assign(variables, values, f"Layer '{layer.name}'", skip_mismatch)
+        who = f"Layer '{layer.name}' ('{name}' in {filename!r})"
+        _match(variables, values, who, skip_mismatch, pending)
+    _assign_all(pending)
 
 
 def _load_by_name(model, group, saved_names, filename, skip_mismatch):
     by_name = {}
     for layer in model.layers:
         by_name.setdefault(layer.name, []).append(layer)
+    pending = []
     for name in saved_names:
         if name not in by_name:
             continue
@@ -147,4 +163,6 @@ def _load_by_name(model, group, saved_names, filename, skip_mismatch):
                     )
                     continue
                 raise ValueError(message)
-            _assign(variables, values, f"Layer '{name}'", skip_mismatch)
+            who = f"Layer '{name}' of {filename!r}"
+            _match(variables, values, who, skip_mismatch, pending)
+    _assign_all(pending)

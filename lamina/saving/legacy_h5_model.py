@@ -21,7 +21,13 @@ import h5py
 import numpy as np
 
 from lamina.saving import file_utils, keras_file, legacy_config, legacy_h5
-from lamina.saving.h5_store import check_h5_file, open_h5_for_reading, to_numpy
+from lamina.saving.h5_store import (
+    check_h5_file,
+    h5_errors,
+    open_h5_for_reading,
+    read_dataset,
+    to_numpy,
+)
 
 # HDF5 keeps attributes in the object header (64 KiB); Keras splits string lists
 # that would not fit into `name0`, `name1`, ... (see `legacy_h5._attribute_list`).
@@ -224,12 +230,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 "it holds weights only. Build the model in code, then call "
                 "model.load_weights(path)."
             )
-        try:
+        with keras_file.config_errors(f"Cannot load {filename!r}"):
             config = legacy_config.upgrade_model_config(config, repr(filename))
-        except RecursionError:
-            raise ValueError(
-                f"Cannot load {filename!r}: its model config is nested too deeply."
-            ) from None
         model = keras_file.model_from_config_json(
             json.dumps(config).encode("utf8"),
             filename,
@@ -247,14 +249,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 f"Cannot load {filename!r}: expected 'model_weights' to be a group "
                 f"of layers; got a {type(group).__name__}."
             )
-        legacy_h5.load_weights_from_group(model, group, filename)
+        with h5_errors(filename):
+            legacy_h5.load_weights_from_group(model, group, filename)
         if compile:
             _compile(model, h5_file, filename, custom_objects)
     return model
 
 
 def _json_attribute(h5_file, name, filename):
-    value = h5_file.attrs.get(name)
+    with h5_errors(filename):
+        value = h5_file.attrs.get(name)
     if value is None:
         return None
     if isinstance(value, np.ndarray) and value.shape == ():
@@ -352,13 +356,17 @@ def _load_optimizer_weights(model, group, filename):
             f"got a {type(group).__name__}."
         )
     values = []
-    for name in legacy_h5._attribute_list(group, "weight_names"):
+    with h5_errors(filename):
+        names = legacy_h5._attribute_list(group, "weight_names")
+    for name in names:
         if name not in group or not isinstance(group[name], h5py.Dataset):
             raise ValueError(
                 f"Cannot load {filename!r}: 'optimizer_weights' lists {name!r} but "
                 "has no dataset of that name."
             )
-        values.append(np.asarray(group[name][()]))
+        values.append(
+            read_dataset(group[name], f"'optimizer_weights/{name}'", filename)
+        )
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_weights)

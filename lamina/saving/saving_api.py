@@ -198,11 +198,12 @@ def _model_from_config(config, custom_objects, who):
             f"{who} expects the config of a model (an object with 'class_name' and "
             f"'config'); got {type(config).__name__}."
         )
-    # Keras 2 JSON (layers without "module", list-form nodes) -> Keras 3 schema.
-    config = legacy_config.upgrade_model_config(config, who)
-    return serialization_lib.deserialize_keras_object(
-        config, custom_objects=custom_objects, kind="model"
-    )
+    with keras_file.config_errors(who):
+        # Keras 2 JSON (layers without "module", list-form nodes) -> Keras 3.
+        config = legacy_config.upgrade_model_config(config, who)
+        return serialization_lib.deserialize_keras_object(
+            config, custom_objects=custom_objects, kind="model"
+        )
 
 
 # --- compile config ----------------------------------------------------------

@@ -184,6 +184,11 @@ def load_sharded_weights(model, filepath, skip_mismatch=False, objects_to_skip=N
         raise ValueError(
             f"Cannot load {index_path!r}: not a sharded weights index ({error})."
         ) from None
+    if not isinstance(weight_map, dict):
+        raise ValueError(
+            f"Cannot load {index_path!r}: its 'weight_map' must map group paths "
+            f"to shard file names; got a {type(weight_map).__name__}."
+        )
     folder = os.path.dirname(os.path.abspath(index_path))
     names = set()
     for key, value in weight_map.items():

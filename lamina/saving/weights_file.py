@@ -350,8 +350,17 @@ def load_state(
     Raises:
         ValueError: listing every object that could not be loaded (a warning
             instead with `skip_mismatch=True`), naming the file.
+
+    Layers without their own `load_own_variables` are checked (counts and
+    shapes) as the walk reaches them but assigned only after it, and the
+    optimizer is loaded only once every layer fit, so a file that does not fit
+    the model leaves those unchanged. (Layers that load themselves, such as
+    quantized or LoRA layers, assign as they go, as in Keras: staging them
+    would need a copy of their weights.)
     """
     failures = {}
+    pending = []  # (variable, store, key): checked, assigned after the walk
+    optimizers = []  # (optimizer, store, path): loaded after the layers
 
     def visit(obj, path, kind):
         if id(obj) in failures and not reader.has_path(_join(path, "vars")):
@@ -361,13 +370,13 @@ def load_state(
         store = reader.get(path)
         try:
             if kind == "Optimizer":
-                _load_optimizer(obj, store, model, reader.filename)
+                optimizers.append((obj, store, path))
             elif callable(getattr(obj, "load_own_variables", None)) and not (
                 _default_own(obj, "load_own_variables")
             ):
                 obj.load_own_variables(store)
             else:
-                _load_layer_variables(obj, store, reader.filename)
+                _load_layer_variables(obj, store, reader.filename, pending)
             load_assets = getattr(obj, "load_assets", None)
             if assets_dir is not None and callable(load_assets):
                 folder = _asset_dir(assets_dir, path)
@@ -381,8 +390,15 @@ def load_state(
 
     visited = {id(o) for o in objects_to_skip or ()}
     _walk(model, "", visit, visited)
+    if not failures or skip_mismatch:
+        for optimizer, store, path in optimizers:
+            try:
+                _load_optimizer(optimizer, store, model, reader.filename)
+            except Exception as error:  # reported with the layers' failures
+                failures.setdefault(id(optimizer), (path, optimizer, error))
     if failures:
         _report_failures(list(failures.values()), reader.filename, skip_mismatch)
+    _assign_pending(pending)
 
 
 def _report_failures(failures, filename, skip_mismatch):
@@ -402,8 +418,9 @@ def _report_failures(failures, filename, skip_mismatch):
     ) from error
 
 
-@torch.no_grad()
-def _load_layer_variables(layer, store, filename):
+def _load_layer_variables(layer, store, filename, pending=None):
+    """Check `store` against `layer`'s variables, then assign them (or queue
+    `(variable, store, key)` on `pending`, for `_assign_pending`)."""
     own = _own_variables(layer)
     variables = _saved_variables(layer)
     where = "the store"
@@ -440,8 +457,17 @@ def _load_layer_variables(layer, store, filename):
                 f"('{getattr(variable, 'path', '?')}') has shape "
                 f"{tuple(variable.shape)}, but {where} holds shape {shape}."
             )
-    for i, variable in enumerate(variables):
-        value = torch.as_tensor(np.asarray(store[str(i)]))
+    queued = [(variable, store, str(i)) for i, variable in enumerate(variables)]
+    if pending is None:
+        _assign_pending(queued)
+    else:
+        pending.extend(queued)
+
+
+@torch.no_grad()
+def _assign_pending(pending):
+    for variable, store, key in pending:
+        value = torch.as_tensor(np.asarray(store[key]))
         variable.copy_(value.to(dtype=variable.dtype))
 
 
