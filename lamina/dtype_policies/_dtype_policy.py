@@ -97,7 +97,13 @@ def get(identifier) -> DTypePolicy:
     if isinstance(identifier, dict):
         from lamina.dtype_policies import deserialize
 
-        return deserialize(identifier)
+        policy = deserialize(identifier)
+        if not isinstance(policy, DTypePolicy):
+            raise ValueError(
+                "Expected a dtype policy config such as {'class_name': "
+                f"'DTypePolicy', 'config': {{'name': 'float32'}}}}; got {identifier!r}."
+            )
+        return policy
     if isinstance(identifier, str):
         if is_quantized_name(identifier):
             from lamina.dtype_policies.quantized_dtype_policy import (
