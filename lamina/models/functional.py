@@ -273,6 +273,53 @@ class Functional(Model):
         flat = [values[id(t)] for t in self._flat_outputs]
         return tree.pack_sequence_as(self._returned_struct, flat)
 
+    def compute_output_spec(self, *args, **kwargs):
+        """KerasTensors for the outputs, from one run on shape-only tensors; if
+        that run fails, walked layer by layer through the graph, as Keras does.
+
+        The walk serves inputs with unknown sizes that no single probe size
+        fits, such as an image model of five stride-2 stages called on images
+        of unknown height and width.
+        """
+        try:
+            return super().compute_output_spec(*args, **kwargs)
+        except (RuntimeError, ValueError, TypeError) as error:
+            if type(self).call is not Functional.call:
+                raise
+            try:
+                return self._graph_output_spec(args[0])
+            except (RuntimeError, ValueError, TypeError):
+                raise error from None
+
+    def _graph_output_spec(self, inputs):
+        flat = self._flatten_inputs(inputs)
+        for value, spec in zip(flat, self._flat_inputs):
+            if not isinstance(value, KerasTensor) or len(value.shape) != len(
+                spec.shape
+            ):
+                raise ValueError("the graph walk takes KerasTensors of Input ranks")
+            if any(
+                a is not None and b is not None and a != b
+                for a, b in zip(value.shape, spec.shape)
+            ):
+                raise ValueError(
+                    f"Model '{self.name}': input '{spec._keras_history[0].name}' "
+                    f"expects shape {spec.shape}; got {value.shape}."
+                )
+        values = dict(zip(map(id, self._flat_inputs), flat))
+        for layer, simple, arg_id, args, kwargs, outputs in self._plan:
+            if simple:
+                result = layer.compute_output_spec(values[arg_id])
+            else:
+                kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+                result = layer.compute_output_spec(
+                    *_fill(args, values), **_fill(kwargs, values)
+                )
+            for key, value in zip(outputs, tree.flatten(result)):
+                values[key] = value
+        flat = [values[id(t)] for t in self._flat_outputs]
+        return tree.pack_sequence_as(self._returned_struct, flat)
+
     _casts_other_inputs = True  # see Layer._casts_other_inputs
 
     def _first_input_as_tensors(self, inputs):

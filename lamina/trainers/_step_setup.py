@@ -183,6 +183,10 @@ class StepSetup:
                 modules=(self,),
             )
         except Exception:  # noqa: BLE001 - user code may not trace; build lazily
+            # The failed trace marked the model built with only some of its
+            # weights made: unmark it, so the optimizer is built at the first
+            # apply(), on every weight the custom step's forward pass makes.
+            self.built = False
             return
 
     def _build_compiled_from_shapes(self, batch):

@@ -1,5 +1,7 @@
 """InputLayer and Input(): the entry points of a model's graph."""
 
+import warnings
+
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
@@ -30,6 +32,16 @@ class InputLayer(Layer):
         name=None,
         **kwargs,
     ):
+        # Keras 2 spellings, which Keras 3 still takes: `input_shape` (with a
+        # deprecation warning) and `batch_input_shape`.
+        if "input_shape" in kwargs:
+            warnings.warn(
+                "InputLayer: the `input_shape` argument is deprecated; use `shape`.",
+                stacklevel=2,
+            )
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
         super().__init__(name=name, **kwargs)
         if ragged:
             raise ValueError(
