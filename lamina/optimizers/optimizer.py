@@ -34,6 +34,19 @@ from lamina.saving.serialization_lib import (
 )
 
 
+def _native_foreach_update(cls):
+    """The built-in `_foreach_update` that `cls` inherits, or None."""
+    for klass in cls.__mro__:
+        update = klass.__dict__.get("_foreach_update")
+        if update is not None and update is not Optimizer._foreach_update_step:
+            if klass.__module__.startswith("lamina.optimizers.") and (
+                klass.__name__ != "Optimizer"
+            ):
+                return update
+            return None
+    return None
+
+
 class Optimizer(_OptimizerState):
     """Base class of lamina optimizers (`keras.optimizers.Optimizer`).
 
@@ -70,6 +83,25 @@ class Optimizer(_OptimizerState):
     the step-dependent numbers it needs; a Keras-style per-variable
     `update_step(gradient, variable, learning_rate)` also works, more slowly.
     """
+
+    # Set per class by `__init_subclass__`, so built-in optimizers pay nothing.
+    _user_apply = False  # a user subclass overrides `apply`
+    _native_update = None  # the built-in `_foreach_update` a subclass inherits
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras's fit calls `optimizer.apply(grads, variables)`, which calls
+        # `update_step` per variable; lamina's fast path calls neither. A user
+        # subclass of a built-in optimizer that overrides them (gradient
+        # centralization, say) gets them called, as in Keras.
+        cls._user_apply = not cls.apply.__module__.startswith("lamina.")
+        cls._native_update = _native_foreach_update(cls)
+        if (
+            cls._native_update is not None
+            and not cls.update_step.__module__.startswith("lamina.")
+            and "_foreach_update" not in cls.__dict__
+        ):
+            cls._foreach_update = Optimizer._foreach_update_step
 
     def __init__(
         self,
@@ -213,7 +245,10 @@ class Optimizer(_OptimizerState):
                 "Call optimizer.build(model.trainable_weights) once before step()."
             )
         grads = [v.grad for v in self._trainable_variables]
-        self._apply_internal(grads, None)
+        if self._user_apply:
+            self.apply(grads, self._trainable_variables)
+        else:
+            self._apply_internal(grads, None)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -415,8 +450,11 @@ class Optimizer(_OptimizerState):
         from the step count. Those run eagerly.
         """
         update = type(self)._foreach_update
-        native = update is not Optimizer._foreach_update and (
-            update.__module__.startswith("lamina.optimizers.")
+        native = (
+            update is not Optimizer._foreach_update
+            and update is not Optimizer._foreach_update_step
+            and not self._user_apply
+            and update.__module__.startswith("lamina.optimizers.")
         )
         return native and not self.gradient_accumulation_steps and not self.use_ema
 
@@ -460,7 +498,34 @@ class Optimizer(_OptimizerState):
         for grad, variable in zip(grads, variables):
             self.update_step(grad, variable, scalars[0])
 
+    def _foreach_update_step(self, grads, variables, indices, scalars) -> None:
+        # A user `update_step` over a built-in rule: it gets the current rate,
+        # and its `super().update_step(...)` runs the rule with this step's
+        # numbers (kept here for it).
+        rate = float(self._scalar(self._current_learning_rate()))
+        self._update_step_numbers = (rate, scalars)
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, rate)
+
     def update_step(self, gradient, variable, learning_rate) -> None:
+        """Update one variable from its gradient (Keras's per-variable API).
+
+        Built-in optimizers update all variables at once; this runs their rule
+        for one variable, so a subclass may override `update_step` to change a
+        gradient and then call `super().update_step(...)`. A new optimizer
+        implements it (or `_foreach_update`).
+        """
+        native = type(self)._native_update
+        numbers = self.__dict__.get("_update_step_numbers")
+        if native is not None and numbers is not None:
+            rate, scalars = numbers
+            if float(learning_rate) != rate:
+                scalars = tuple(
+                    self._step_scalars(float(learning_rate), self._local_step())
+                )
+            index = self._trainable_variables_indices[id(variable)]
+            native(self, [gradient], [variable], [index], scalars)
+            return
         raise NotImplementedError(
             f"{type(self).__name__} must implement `_foreach_update` (fast, over "
             "lists of tensors) or `update_step(gradient, variable, "
