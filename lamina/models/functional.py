@@ -5,6 +5,8 @@ nodes that layer calls recorded, orders the calls as Keras does (by depth from t
 outputs), and replays them on real tensors in `call`.
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -15,7 +17,7 @@ from lamina.layers._layer_build import _set_path
 from lamina.layers._layer_calls import _carry_masks, _to_tensors
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
-from lamina.models.model import Model
+from lamina.models.model import Model, _LayerList
 
 # Plain values a node's arguments may hold, in Keras's config encoding.
 _PLAIN_VALUES = ("__slice__", "__ellipsis__", "__bytes__", "__numpy__", "__tensor__")
@@ -175,9 +177,28 @@ class Functional(Model):
             outputs,
         )
 
+    def __deepcopy__(self, memo):
+        # `copy.deepcopy(model)`: the plan and `_node_ids` hold id()s of graph
+        # objects, which a copy replaces, so they are mapped to the copies' ids
+        # (`memo` maps each original's id to its copy).
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        copied.__setstate__(copy.deepcopy(self.__dict__, memo))
+        tensors = {id(t): t for node in self._nodes for t in node.output_tensors}
+
+        def new_id(key):
+            return None if key is None else id(copy.deepcopy(tensors[key], memo))
+
+        copied._plan = [
+            (layer, simple, new_id(arg_id), args, kwargs, [new_id(k) for k in outs])
+            for layer, simple, arg_id, args, kwargs, outs in copied._plan
+        ]
+        copied._node_ids = {id(node) for node in copied._nodes}
+        return copied
+
     @property
     def layers(self) -> list:
-        return list(self._modules["layers"])
+        return _LayerList(self._modules["layers"])
 
     @property
     def operations(self) -> list:

@@ -1,9 +1,30 @@
 """Model: a Layer with the training API (compile/fit/evaluate/predict) and summary."""
 
+import torch
+
+from lamina import backend
 from lamina.backend.keras_tensor import specs_from_shapes
 from lamina.layers.layer import Layer
 from lamina.models._model_api import _ModelAPI
 from lamina.trainers.trainer import Trainer
+
+
+class _LayerList(list, torch.nn.Module):
+    """`model.layers` of a Sequential or functional model: a new list (Keras),
+    which torch can also walk as the model's `layers` submodule.
+
+    Those models register their layers under `layers` (state_dict keys read
+    `layers.0.kernel`), and torch resolves such names with `getattr`
+    (`get_submodule`, `torch.func.functional_call`, `torch.export`), so the
+    list answers `layers.0` with the model's own layer.
+    """
+
+    __hash__ = torch.nn.Module.__hash__
+
+    def __init__(self, module_list):
+        list.__init__(self, module_list)
+        torch.nn.Module.__init__(self)
+        self._modules.update(module_list._modules)
 
 
 class Model(_ModelAPI, Trainer, Layer):
@@ -75,6 +96,17 @@ class Model(_ModelAPI, Trainer, Layer):
         raise ValueError(
             f"No layer named {name!r} in model '{self.name}'. Layers: {names}."
         )
+
+    def _apply(self, fn, recurse=True):
+        # torch's `.double()`, `.half()`, `.bfloat16()`, `.to(dtype)` convert the
+        # weights in place; the layers then also compute in (and the inputs
+        # take) that dtype, so the model runs as a torch user expects.
+        dtypes = [(p, p.dtype) for p in self.parameters() if p.is_floating_point()]
+        result = super()._apply(fn, recurse)
+        changed = next((p.dtype for p, d in dtypes if p.dtype != d), None)
+        if changed is not None and changed.is_floating_point:
+            _take_float_dtype(self, backend.standardize_dtype(changed))
+        return result
 
     def _build_on_first_call(self, args, kwargs):
         if type(self).build is Model.build:
@@ -294,3 +326,25 @@ def _inject_functional(cls):
         return cls
     cls.__bases__ = tuple(_inject_functional(base) for base in cls.__bases__)
     return cls
+
+
+def _take_float_dtype(model, dtype):
+    """After `model.to(dtype)`: each layer with a float dtype policy (and each
+    float `Input`) takes `dtype`; integer inputs and policies stay as they are."""
+    from lamina.backend.dtypes import is_float_dtype
+    from lamina.layers.core.input_layer import InputLayer
+
+    for module in model.modules():
+        if isinstance(module, InputLayer):
+            if is_float_dtype(module._dtype):
+                module._dtype = dtype
+                module.output.dtype = dtype
+        elif isinstance(module, Layer) and is_float_dtype(module.compute_dtype):
+            if module.quantization_mode is None:
+                module.dtype_policy = dtype
+    if hasattr(model, "_input_torch_dtypes"):  # a functional model's input casts
+        from lamina.models.functional import _torch_dtype_or_none
+
+        model._input_torch_dtypes = [
+            _torch_dtype_or_none(t) for t in model._flat_inputs
+        ]

@@ -9,7 +9,7 @@ from lamina.layers._layer_calls import _carry_masks
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.layer import Layer
 from lamina.models.functional import _as_input_dtype, _torch_dtype_or_none
-from lamina.models.model import Model
+from lamina.models.model import Model, _LayerList
 
 
 class Sequential(Model):
@@ -47,7 +47,7 @@ class Sequential(Model):
 
     @property
     def layers(self) -> list:
-        return list(self._modules["layers"])
+        return _LayerList(self._modules["layers"])
 
     @property
     def _layers(self):
