@@ -1,5 +1,9 @@
 """Small Keras-parity gaps found in session 7."""
 
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 import pytest
 
 import lamina
@@ -19,3 +23,61 @@ def test_a_dtype_config_without_class_name_is_refused_where_it_is_given():
 def test_unknown_layer_arguments_raise_value_error_as_in_keras():
     with pytest.raises(ValueError, match="Unrecognized keyword arguments.*'unitz'"):
         lamina.layers.Dense(2, unitz=3)
+
+
+def _slicing_layer(lib, default):
+    class Sliced(lib.layers.Layer):
+        def call(self, x, training=default):
+            return x[..., :1] if training else x
+
+    return Sliced()
+
+
+@pytest.mark.parametrize(
+    "default, explicit, width",
+    [(True, None, 1), (True, False, 4), (None, None, 4), (None, True, 1)],
+)
+def test_shape_inference_uses_the_explicit_or_default_training(
+    default, explicit, width
+):
+    # Keras works a symbolic call's shapes out with the explicit `training`,
+    # else call()'s own default (melgan's MelSpec layer defaults to True).
+    kwargs = {} if explicit is None else {"training": explicit}
+    out = _slicing_layer(lamina, default)(lamina.Input((4,)), **kwargs)
+    assert out.shape == (None, width)
+    keras = pytest.importorskip("keras")
+    theirs = _slicing_layer(keras, default)(keras.Input((4,)), **kwargs)
+    assert tuple(theirs.shape) == (None, width)
+
+
+def test_a_plain_torch_module_attribute_is_wrapped_trained_and_saved(tmp_path):
+    # Keras on torch wraps it in TorchModuleWrapper; lamina used to leave it
+    # outside the weights, so fit never trained it.
+    import numpy as np
+    import torch
+
+    class Net(lamina.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 8, device=lamina.backend.get_device())
+            self.out = lamina.layers.Dense(1)
+
+        def call(self, x):
+            return self.out(torch.relu(self.fc(x)))
+
+    x = np.random.RandomState(0).rand(32, 4).astype("float32")
+    model = Net()
+    model(x[:1])
+    assert isinstance(model.fc, lamina.layers.TorchModuleWrapper)
+    assert len(model.trainable_weights) == 4
+    before = model.fc.module.weight.detach().clone()
+    model.compile("adam", "mse")
+    model.fit(x, x[:, :1], epochs=2, verbose=0)
+    assert not torch.equal(before, model.fc.module.weight.detach())
+    model.save_weights(tmp_path / "net.weights.h5")
+    again = Net()
+    again(x[:1])
+    again.load_weights(tmp_path / "net.weights.h5")
+    np.testing.assert_allclose(
+        again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )

@@ -71,6 +71,21 @@ class _FirstCallTensors:
         return tensors[0] if len(tensors) == 1 else list(tensors)
 
 
+def _ready_tensors(layer, values) -> bool:
+    """Whether a list input can take `__call__`'s fast path: tensors only, none
+    carrying a mask, none a float that the layer would cast."""
+    dtype = layer._compute_torch_dtype
+    casts = layer.autocast
+    for value in values:
+        if (
+            not isinstance(value, torch.Tensor)
+            or getattr(value, "_keras_mask", None) is not None
+            or (casts and value.dtype != dtype and value.is_floating_point())
+        ):
+            return False
+    return bool(values)
+
+
 class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     """Base class of every lamina layer: a `torch.nn.Module` that behaves like a
     Keras 3 layer.
@@ -175,6 +190,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         signature = inspect.signature(self.call).parameters
         self.call_signature_parameters = list(signature)
         self._call_has_training_arg = "training" in signature
+        # Shape inference runs call() with an explicit `training`, else this:
+        # the call's own default when it is True (Keras), else inference.
+        self._symbolic_training = (
+            "training" in signature and signature["training"].default is True
+        )
         self._call_has_mask_arg = "mask" in signature
         self._call_is_default = type(self).call is Layer.call
         self._compute_mask_overridden = (
@@ -227,6 +247,21 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             # Keras 3: a Metric assigned to a layer is tracked (model.metrics).
             if all(value is not m for m in self._tracked_metrics):
                 self._tracked_metrics.append(value)
+        elif (
+            isinstance(value, torch.nn.Module)
+            and not isinstance(
+                value,
+                (Layer, torch.nn.ModuleList, torch.nn.ModuleDict, _TrackedContainer),
+            )
+            and "_modules" in self.__dict__
+            and not getattr(self, "_wraps_torch_module", False)
+        ):
+            # Keras on torch: a plain torch module assigned to a layer is wrapped
+            # in TorchModuleWrapper, so its parameters are weights that fit
+            # trains and files hold.
+            from lamina.layers.core.torch_module_wrapper import TorchModuleWrapper
+
+            value = TorchModuleWrapper(value)
         elif isinstance(value, torch.nn.Parameter):
             params = self.__dict__.get("_parameters")
             if params is not None:
@@ -326,20 +361,30 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             # the general path (a build, a cast, a mask, a mixed policy, an
             # activity regularizer, a train()/eval() choice) the context is
             # left as it is: ~1 us less per layer call than the general path.
+            # A list or tuple of such tensors (merge layers: every residual
+            # `Add`) takes it too.
             x = args[0]
             training = ctx.training
             if (
-                isinstance(x, torch.Tensor)
+                (
+                    (
+                        isinstance(x, torch.Tensor)
+                        and (
+                            x.dtype == self._compute_torch_dtype
+                            or not self.autocast
+                            or not x.is_floating_point()
+                        )
+                        and getattr(x, "_keras_mask", None) is None
+                    )
+                    or (
+                        (type(x) is list or type(x) is tuple)
+                        and _ready_tensors(self, x)
+                    )
+                )
                 and self.built
                 and not self._mixed
                 and self.activity_regularizer is None
                 and (training is not None or "_explicit_mode" not in self.__dict__)
-                and (
-                    x.dtype == self._compute_torch_dtype
-                    or not self.autocast
-                    or not x.is_floating_point()
-                )
-                and getattr(x, "_keras_mask", None) is None
             ):
                 try:
                     if training is not None and self._call_has_training_arg:
@@ -617,7 +662,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     def _symbolic_call(self, args, kwargs):
         kwargs = dict(kwargs)
-        kwargs.pop("training", None)
+        training = kwargs.pop("training", None)
         if not self.built:
             shapes = tree.map_structure(
                 lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
@@ -631,7 +676,14 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         # Keras masking: the call sees the mask it is given, else the one its
         # first input carries; the outputs get theirs from compute_mask.
         spec_kwargs, previous_mask = _symbolic_mask_kwargs(self, args, kwargs)
-        outputs = self.compute_output_spec(*args, **spec_kwargs)
+        if training is None:
+            outputs = self.compute_output_spec(*args, **spec_kwargs)
+        else:  # Keras works the shapes out with an explicit `training`
+            default, self._symbolic_training = self._symbolic_training, bool(training)
+            try:
+                outputs = self.compute_output_spec(*args, **spec_kwargs)
+            finally:
+                self._symbolic_training = default
         Node(self, args, kwargs, outputs)
         _set_symbolic_mask(self, args, kwargs, outputs, previous_mask)
         return outputs
@@ -648,7 +700,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
         def _run(*a, **k):
             if self._call_has_training_arg:
-                k["training"] = False
+                k["training"] = self._symbolic_training
             if self._eager_casts_inputs and a and isinstance(a[0], torch.Tensor):
                 # As an eager call: a floating input in the compute dtype, a
                 # mixed policy's compute under autocast.

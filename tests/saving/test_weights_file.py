@@ -289,14 +289,17 @@ def test_parameters_outside_add_weight_are_refused_rather_than_lost(tmp_path):
     class Raw(layers.Layer):
         def __init__(self):
             super().__init__()
-            # On lamina's device, as the inputs it will get.
-            self.lin = torch.nn.Linear(2, 2, device=lamina.backend.get_device())
+            # On lamina's device, as the inputs it will get. (A plain module
+            # attribute is wrapped in TorchModuleWrapper, as Keras does; one in
+            # a ModuleList is not.)
+            device = lamina.backend.get_device()
+            self.lin = torch.nn.ModuleList([torch.nn.Linear(2, 2, device=device)])
 
         def call(self, x):
-            return self.lin(x)
+            return self.lin[0](x)
 
     model = lamina.Sequential([lamina.Input((2,)), Raw()])
-    with pytest.raises(ValueError, match=r"lin\.weight.*add_weight"):
+    with pytest.raises(ValueError, match=r"lin\.0\.weight.*add_weight"):
         model.save_weights(tmp_path / "r.weights.h5")
     assert not (tmp_path / "r.weights.h5").exists()
 

@@ -23,6 +23,8 @@ class TorchModuleWrapper(Layer):
     (4, 2)
     """
 
+    _wraps_torch_module = True  # Layer.__setattr__ leaves `self.module` as is
+
     def __init__(self, module, name=None, output_shape=None, **kwargs):
         super().__init__(name=name, **kwargs)
         if not isinstance(module, torch.nn.Module):
