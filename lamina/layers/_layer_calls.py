@@ -232,8 +232,14 @@ def _onto_device(device, args, kwargs):
 
     if len(args) == 1 and not kwargs:
         first = args[0]
-        if isinstance(first, torch.Tensor) and _on(first, device):
-            return args, kwargs  # the common case, without a tree walk
+        if isinstance(first, torch.Tensor):
+            if _on(first, device):
+                return args, kwargs  # the common case, without a tree walk
+        elif type(first) in (list, tuple, dict):
+            # A multi-input model's flat list or dict, already in place.
+            values = first.values() if type(first) is dict else first
+            if all(isinstance(v, torch.Tensor) and _on(v, device) for v in values):
+                return args, kwargs
     return tree.map_structure(move, args), tree.map_structure(move, kwargs)
 
 
