@@ -38,6 +38,8 @@ def to_tensor(x, device=None) -> Tensor:
     ):
         # Keras: Python ints become int32 (int64 only when they do not fit).
         array = array.astype(np.int32)
+    elif array.dtype == np.complex128:
+        array = array.astype(np.complex64)  # Keras: Python complex is complex64
     return backend.convert_to_tensor(array, device=device)
 
 
