@@ -81,3 +81,13 @@ def test_a_plain_torch_module_attribute_is_wrapped_trained_and_saved(tmp_path):
     np.testing.assert_allclose(
         again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
     )
+
+
+def test_a_positional_training_flag_gets_keras_error():
+    import numpy as np
+
+    layer = lamina.layers.Dropout(0.5)
+    with pytest.raises(ValueError, match="keyword argument: True .*training=True"):
+        layer(np.ones((2, 3), "float32"), True)
+    with pytest.raises(ValueError, match="positional arguments"):
+        layer(lamina.Input((3,)), False)

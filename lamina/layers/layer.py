@@ -398,6 +398,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     _set_mask(outputs, self.compute_mask(x, None))
                 return outputs
         first = args[0] if args else None
+        if len(args) > 1 and any(type(a) is bool for a in args[1:]):
+            # `layer(x, True)`: Keras's error, not call()'s "multiple values".
+            flag = next(a for a in args[1:] if type(a) is bool)
+            raise ValueError(
+                f"Only input tensors may be passed as positional arguments to "
+                f"layer '{self.name}'. The following argument value should be "
+                f"passed as a keyword argument: {flag} (of type bool), e.g. "
+                f"training={flag}."
+            )
         if not isinstance(first, torch.Tensor):
             # Slow path: symbolic inputs build a graph; other data is converted.
             if any_symbolic(first) or any_symbolic(kwargs):
