@@ -4,6 +4,24 @@ never touches (add_variable, metrics, symbolic_call, rematerialized_call, ...)."
 import functools
 
 from lamina.backend import remat as _remat
+from lamina.dtype_policies._dtype_policy import QUANTIZATION_MODES
+
+# The per-mode forward passes a quantization-compatible custom layer may write.
+_QUANTIZED_CALLS = tuple(f"_{mode}_call" for mode in QUANTIZATION_MODES)
+
+
+def _call_or_quantized_call(call):
+    """`call`, run as `quantized_call` while the layer is quantized (Keras's
+    dispatch, for classes that write `_int8_call`, ... themselves)."""
+
+    @functools.wraps(call)
+    def call_or_quantized_call(self, *args, **kwargs):
+        if self._dtype_policy.quantization_mode is None:
+            return call(self, *args, **kwargs)
+        return self.quantized_call(*args, **kwargs)
+
+    call_or_quantized_call._dispatches_quantized = True
+    return call_or_quantized_call
 
 
 class _LayerAPI:
@@ -14,6 +32,59 @@ class _LayerAPI:
     # on a model holding one that says False warns and compiles nothing, as in
     # Keras (lamina's own `_eager_only` keeps a layer eager without that).
     supports_jit = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras runs `quantized_call` (so `_int8_call`, ...) instead of `call`
+        # on a quantized layer. Only classes that write such a hook get `call`
+        # wrapped, once here: other layers keep a call path with no extra test
+        # (lamina's Dense & co. install their quantized call per instance).
+        call = getattr(cls, "call", None)
+        if (
+            call is not None
+            and not getattr(call, "_dispatches_quantized", False)
+            and any(hasattr(cls, name) for name in _QUANTIZED_CALLS)
+        ):
+            cls.call = _call_or_quantized_call(call)
+
+    def quantized_call(self, *args, **kwargs):
+        """Run the forward pass of the layer's quantization mode.
+
+        A quantized layer calls this instead of `call`; it runs the layer's
+        `_int8_call`, `_int4_call`, `_float8_call`, ... (write the ones for the
+        modes your `quantize()` supports).
+
+        Args:
+            *args: The inputs, as `call` takes them.
+            **kwargs: Keyword arguments of `call` (`training`, `mask`, ...).
+
+        Returns:
+            The outputs of the mode's forward pass.
+
+        Raises:
+            NotImplementedError: if the layer is not quantized to a known mode,
+                or has no forward pass for its mode.
+        """
+        mode = self._dtype_policy.quantization_mode
+        if mode not in QUANTIZATION_MODES:
+            raise NotImplementedError(
+                f"Layer '{self.name}' ({type(self).__name__}): invalid "
+                f"quantization mode. Expected one of {QUANTIZATION_MODES}; got "
+                f"quantization_mode={mode!r}."
+            )
+        hook = getattr(self, f"_{mode}_call", None)
+        if hook is not None:
+            return hook(*args, **kwargs)
+        if "call" in self.__dict__:
+            # lamina's quantized Dense, EinsumDense and Embedding: quantize()
+            # installed the forward pass of the mode on the instance.
+            return self.call(*args, **kwargs)
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) is quantized to "
+            f"{mode!r} but has no `_{mode}_call` method. Write "
+            f"`_{mode}_call(self, inputs, ...)`, the forward pass on the "
+            "quantized weights."
+        )
 
     def add_variable(
         self,

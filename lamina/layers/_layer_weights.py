@@ -126,6 +126,31 @@ class _LayerWeights:
         else:
             self._non_trainable_variables.append(variable)
 
+    def __delattr__(self, name):
+        # Keras: `del self.kernel` also stops tracking the weight, so it leaves
+        # `weights`, the saved file and the optimizer (quantize() hooks in custom
+        # layers delete the float kernel before adding the quantized one).
+        variable = self.__dict__.get("_parameters", {}).get(name)
+        super().__delattr__(name)
+        owned = self.__dict__.get("_trainable_variables", []) + self.__dict__.get(
+            "_non_trainable_variables", []
+        )
+        if (
+            variable is None
+            or all(v is not variable for v in owned)
+            or any(v is variable for v in self._parameters.values())
+        ):
+            return  # not an own weight (tied), or still held under another name
+        self._trainable_variables = [
+            v for v in self._trainable_variables if v is not variable
+        ]
+        self._non_trainable_variables = [
+            v for v in self._non_trainable_variables if v is not variable
+        ]
+        self._regularized = [(v, r) for v, r in self._regularized if v is not variable]
+        self.__dict__.pop("_device_probe", None)
+        variable._tracked = False
+
     @property
     def path(self):
         """Where the layer sits: the names of the layers (and `name_scope`s)
