@@ -25,6 +25,10 @@ def _fresh_session():
     lamina.backend.clear_session(free_memory=False)
     torch.manual_seed(0)
     np.random.seed(0)
+    # Each test starts without set_random_seed's Keras-order default seeds
+    # (a test that calls it would otherwise decide for every later test).
+    lamina.utils.rng_utils._GLOBAL_RANDOM_SEED = None
+    lamina.random.seed_generator.reset_global_seed_generator()
     yield
     lamina.mixed_precision.set_global_policy(None)
 

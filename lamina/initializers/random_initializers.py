@@ -94,7 +94,8 @@ class RandomNormal(RandomInitializer):
 class TruncatedNormal(RandomInitializer):
     """Draws from a normal distribution cut off at two standard deviations.
 
-    Values further than `2 * stddev` from the mean are redrawn.
+    Values further than `2 * stddev` from the mean are redrawn, up to three
+    times (as in Keras; about 4 in a million values keep their first draw).
 
     Args:
         mean: Mean of the untruncated distribution. Defaults to `0.0`.

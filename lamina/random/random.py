@@ -2,7 +2,9 @@
 
 Seeding follows Keras 3. An int seed gives the same numbers on every call; a
 `SeedGenerator` gives new numbers per call, reproducibly; `None` uses torch's
-global generator (so `torch.manual_seed` makes runs repeatable).
+global generator (so `torch.manual_seed` makes runs repeatable), or, after
+`lamina.utils.set_random_seed`, Keras's global `SeedGenerator`, so that an
+unseeded call gives the same numbers as Keras 3 on torch.
 
 Seeded draws run on a CPU `torch.Generator` seeded with `(seed + counter) mod
 2**32`, exactly as Keras's PyTorch backend seeds its generator, and are then
@@ -25,7 +27,7 @@ from lamina.backend import (
     standardize_dtype,
     to_torch_dtype,
 )
-from lamina.random.seed_generator import SeedGenerator, draw_seed
+from lamina.random.seed_generator import SeedGenerator, draw_seed, global_draw_seed
 
 
 def _eager_only(fn):
@@ -191,10 +193,10 @@ def _truncated_normal(shape, mean, stddev, dtype, seed, device) -> torch.Tensor:
         )
         valid = (candidates > -2) & (candidates < 2)
         first = valid.to(torch.uint8).argmax(dim=-1, keepdim=True)
+        # When all four fall outside (p ~ 4e-6 per value) Keras keeps the
+        # first candidate as it is; so does lamina, so that a seed gives
+        # Keras's numbers exactly (a large kernel holds a few such values).
         z = candidates.gather(-1, first).squeeze(-1)
-        # Keras keeps the first candidate when all four fall outside (p ~ 4e-6);
-        # clamping keeps every value inside the stated bounds.
-        z = z.clamp(-2.0, 2.0)
         if _is_number(mean) and _is_number(stddev):
             return z * stddev + mean
         return z
@@ -216,12 +218,15 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> torch.Tensor:
         stddev: Standard deviation. Defaults to `1.0`.
         dtype: A float dtype. Defaults to `floatx()`.
         seed: An int (same numbers on every call), a `SeedGenerator` (new
-            numbers per call) or `None` (torch's global generator).
+            numbers per call) or `None`: torch's global generator, or after
+            `lamina.utils.set_random_seed` a global `SeedGenerator`, as Keras.
 
     Returns:
         A tensor on `lamina.backend.get_device()`.
     """
-    return _normal(shape, mean, stddev, dtype, seed, get_device())
+    device = get_device()
+    seed = global_draw_seed(seed, device)
+    return _normal(shape, mean, stddev, dtype, seed, device)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> torch.Tensor:
@@ -240,13 +245,19 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> torch.Tenso
     Raises:
         ValueError: If `dtype` is not a float dtype.
     """
-    return _uniform(shape, minval, maxval, dtype, seed, get_device())
+    device = get_device()
+    seed = global_draw_seed(seed, device)
+    return _uniform(shape, minval, maxval, dtype, seed, device)
 
 
 def truncated_normal(
     shape, mean=0.0, stddev=1.0, dtype=None, seed=None
 ) -> torch.Tensor:
     """Samples from a normal distribution truncated to two standard deviations.
+
+    Each value is the first of four normal draws within two standard
+    deviations of the mean, as Keras samples it; in the rare case (about 4 in
+    a million values) that none of the four is, the first is kept as it is.
 
     Args:
         shape: Shape of the result, a tuple of ints.
@@ -256,10 +267,12 @@ def truncated_normal(
         seed: An int, a `SeedGenerator` or `None` (see `normal`).
 
     Returns:
-        A tensor on `lamina.backend.get_device()` with values in
-        `[mean - 2 * stddev, mean + 2 * stddev]`.
+        A tensor on `lamina.backend.get_device()`, values (all but about 4 in
+        a million) in `[mean - 2 * stddev, mean + 2 * stddev]`.
     """
-    return _truncated_normal(shape, mean, stddev, dtype, seed, get_device())
+    device = get_device()
+    seed = global_draw_seed(seed, device)
+    return _truncated_normal(shape, mean, stddev, dtype, seed, device)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None) -> torch.Tensor:
@@ -297,7 +310,8 @@ def randint(shape, minval, maxval, dtype="int32", seed=None) -> torch.Tensor:
             device=dev,
         )
 
-    return _draw(sample, seed, get_device())
+    device = get_device()
+    return _draw(sample, global_draw_seed(seed, device), device)
 
 
 # 3. Functions of an input tensor
@@ -351,6 +365,8 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> torch.Tensor:
         probs = torch.full(mask_shape, keep_prob, device=dev)
         return torch.bernoulli(probs, generator=generator).bool()
 
+    if seed is None:  # with a noise_shape; Keras: the global generator
+        seed = global_draw_seed(seed, inputs.device)
     mask = _draw(sample, None if _is_unseeded(seed) else seed, inputs.device)
     mask = torch.broadcast_to(mask, inputs.shape)
     return torch.where(mask, inputs / keep_prob, torch.zeros_like(inputs))
@@ -381,7 +397,7 @@ def shuffle(x, axis=0, seed=None) -> torch.Tensor:
         keys = torch.rand(lead, generator=generator, device=dev)
         return keys.argsort(dim=axis)
 
-    perm = _draw(sample, seed, x.device)
+    perm = _draw(sample, global_draw_seed(seed, x.device), x.device)
     perm = perm.reshape(lead + (1,) * (x.ndim - axis - 1)).expand(x.shape)
     return x.gather(axis, perm)
 
@@ -411,6 +427,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None) -> torch.Tensor:
     _check_seed(seed)
     torch_dtype = to_torch_dtype(dtype)
     probs = torch.softmax(logits, dim=-1)
+    seed = global_draw_seed(seed, probs.device)
     if seed is None or probs.device.type == "meta":
         samples = torch.multinomial(probs, int(num_samples), replacement=True)
     else:
@@ -433,6 +450,7 @@ def _distribution_sample(make, shape, dtype, seed, who) -> torch.Tensor:
     torch_dtype = _float_dtype(dtype, who)
     device = get_device()
     _check_seed(seed)
+    seed = global_draw_seed(seed, device)
 
     def sample(dev):
         return make(shape, dev).sample().to(torch_dtype)

@@ -1,5 +1,7 @@
 """SeedGenerator: a seed plus a counter that hands out a fresh seed per random op."""
 
+import random as python_random
+
 import torch
 
 from lamina.backend.naming import uniquify
@@ -13,14 +15,39 @@ def _to_int32(value: int) -> int:
     return ((value & _SEED_MASK) ^ 0x80000000) - 0x80000000
 
 
-def make_default_seed() -> int:
-    """A seed in `[1, 1e9]` drawn from torch's global CPU generator.
+def _scramble(value: int) -> int:
+    # Keras computes `(state + 1) * 5387 % 933199` on its int32 state: the
+    # product wraps around 2**32 before the (floored) modulo.
+    return _to_int32(_to_int32(_to_int32(value + 1) * 5387) % 933199)
 
-    Drawing from torch (rather than Python's `random`, as Keras does) means
-    `torch.manual_seed(...)` makes unseeded generators and initializers
-    reproducible.
+
+def make_default_seed() -> int:
+    """A seed in `[1, 1e9]` for an unseeded generator or initializer.
+
+    After `lamina.utils.set_random_seed(s)` it comes from Python's `random`,
+    as in Keras, so a script seeded that way starts from the same weights as
+    under Keras 3 on torch; otherwise from torch's global CPU generator, so
+    `torch.manual_seed(...)` alone makes runs reproducible.
     """
+    from lamina.utils import rng_utils
+
+    if rng_utils.get_random_seed() is not None:
+        return python_random.randint(1, 10**9)
     return int(torch.randint(1, 10**9 + 1, (1,)).item())
+
+
+def skip_default_seed() -> None:
+    """Use up the default seed an unseeded Keras `SeedGenerator` would take.
+
+    For a layer that, unseeded, draws from torch's global generator (a fused
+    fast path) where Keras constructs `SeedGenerator(None)`: after
+    `lamina.utils.set_random_seed(s)` it advances Python's `random` by that one
+    draw, so the initializers made next get Keras's seeds. Otherwise a no-op.
+    """
+    from lamina.utils import rng_utils
+
+    if rng_utils.get_random_seed() is not None:
+        python_random.randint(1, 10**9)
 
 
 class SeedGenerator:
@@ -32,8 +59,10 @@ class SeedGenerator:
     then advances the counter, as Keras's PyTorch backend does.
 
     Args:
-        seed: Initial seed, an int. Defaults to `None`: a seed is drawn from
-            torch's global generator, so `torch.manual_seed` fixes it.
+        seed: Initial seed, an int. Defaults to `None`: a seed is drawn
+            with `make_default_seed` (from Python's `random` after
+            `lamina.utils.set_random_seed`, as in Keras; otherwise from
+            torch's global generator, so `torch.manual_seed` fixes it).
         name: Name of the generator. Defaults to an automatic
             `"seed_generator"`, `"seed_generator_1"`, ...
 
@@ -112,13 +141,13 @@ class SeedGenerator:
         if ordered:
             self._counter = _to_int32(self._counter + 1)
         else:
-            self._seed = _to_int32((self._seed + 1) * 5387 % 933199)
-            self._counter = _to_int32((self._counter + 1) * 5387 % 933199)
+            self._seed = _scramble(self._seed)
+            self._counter = _scramble(self._counter)
 
-    def _next_seed(self) -> int:
-        """The uint32 seed for one draw; advances the counter."""
+    def _next_seed(self, ordered: bool = True) -> int:
+        """The uint32 seed for one draw; advances the state (see `next`)."""
         seed = (self._seed + self._counter) & _SEED_MASK
-        self._advance()
+        self._advance(ordered)
         return seed
 
     def get_config(self) -> dict:
@@ -133,6 +162,49 @@ class SeedGenerator:
             f"<SeedGenerator name={self.name!r} seed={self._seed} "
             f"counter={self._counter}>"
         )
+
+
+# The generator unseeded random ops draw from after `set_random_seed`, made
+# on first use and dropped by every `set_random_seed` call, as in Keras.
+_global_generator = None
+
+
+def reset_global_seed_generator() -> None:
+    """Forget the global generator; `lamina.utils.set_random_seed` calls this."""
+    global _global_generator
+    _global_generator = None
+
+
+def global_draw_seed(seed, device=None):
+    """`seed`, or for `None` after `set_random_seed` Keras's next global seed.
+
+    Keras draws every unseeded random op from one global `SeedGenerator`
+    (scrambled, not counted, per draw). After `lamina.utils.set_random_seed`
+    lamina does the same, so unseeded `lamina.random` calls give Keras's
+    numbers; otherwise `None` is returned as is, for torch's global generator.
+    Symbolic calls (shape inference, the `meta` device) draw nothing, and
+    code being compiled by `torch.compile` keeps torch's global generator.
+
+    Args:
+        seed: What the caller was given: an int, a `SeedGenerator` or `None`.
+        device: The device the op runs on, if known.
+
+    Returns:
+        `seed` unchanged, or an int seed.
+    """
+    global _global_generator
+    if seed is not None or _INFERRING[0]:
+        return seed
+    if device is not None and device.type == "meta":
+        return seed
+    from lamina.utils import rng_utils
+
+    if rng_utils.get_random_seed() is None or torch.compiler.is_compiling():
+        # Compiled code would bake one Python-side seed into the graph.
+        return seed
+    if _global_generator is None:
+        _global_generator = SeedGenerator(name="global_seed_generator")
+    return _global_generator._next_seed(ordered=False)
 
 
 def draw_seed(seed) -> int | None:

@@ -15,6 +15,10 @@ def set_random_seed(seed: int) -> None:
     After `set_random_seed(s)`, weight initialisation, dropout, shuffling and
     `lamina.random` calls without an explicit seed repeat from run to run (up
     to non-deterministic GPU kernels; see `torch.use_deterministic_algorithms`).
+    As in Keras, unseeded initializers and seed generators then take their
+    seeds from Python's `random`, and unseeded `lamina.random` calls from a
+    global generator this call restarts: a model built after
+    `set_random_seed(s)` starts from the same weights as under Keras 3 on torch.
 
     Args:
         seed: A non-negative int.
@@ -34,6 +38,9 @@ def set_random_seed(seed: int) -> None:
         )
     seed = int(seed)
     _GLOBAL_RANDOM_SEED = seed
+    from lamina.random.seed_generator import reset_global_seed_generator
+
+    reset_global_seed_generator()  # Keras: the next unseeded op makes a new one
     random.seed(seed)
     np.random.seed(seed % 2**32)  # NumPy's legacy seed must fit in 32 bits
     torch.manual_seed(seed)  # seeds CUDA (and MPS) generators too

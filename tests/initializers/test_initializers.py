@@ -6,6 +6,7 @@ import torch
 
 from lamina import initializers, random
 from lamina.initializers.random_initializers import compute_fans
+from lamina.utils import rng_utils
 
 
 def host(t):
@@ -164,7 +165,9 @@ def test_seed_generator_gives_new_values_per_call():
     assert not torch.equal(init((3,)), init((3,)))
 
 
-def test_unseeded_initializers_are_reproducible_under_torch_manual_seed():
+def test_unseeded_initializers_are_reproducible_under_torch_manual_seed(monkeypatch):
+    # Torch's mode: no set_random_seed call (an earlier test may have made one).
+    monkeypatch.setattr(rng_utils, "_GLOBAL_RANDOM_SEED", None)
     torch.manual_seed(0)
     a = initializers.HeNormal()((4, 4))
     torch.manual_seed(0)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lamina import random
+from lamina.utils import rng_utils
 
 
 def test_int_seed_gives_same_numbers_every_call():
@@ -49,7 +50,9 @@ def test_state_assignment_rejects_wrong_length():
         random.SeedGenerator(1).state = [1, 2, 3]
 
 
-def test_unseeded_generator_is_reproducible_under_torch_manual_seed():
+def test_unseeded_generator_is_reproducible_under_torch_manual_seed(monkeypatch):
+    # Torch's mode: no set_random_seed call (an earlier test may have made one).
+    monkeypatch.setattr(rng_utils, "_GLOBAL_RANDOM_SEED", None)
     torch.manual_seed(123)
     a = random.normal((3,), seed=random.SeedGenerator())
     torch.manual_seed(123)
@@ -57,7 +60,8 @@ def test_unseeded_generator_is_reproducible_under_torch_manual_seed():
     assert torch.equal(a, b)
 
 
-def test_unseeded_draws_follow_torch_manual_seed():
+def test_unseeded_draws_follow_torch_manual_seed(monkeypatch):
+    monkeypatch.setattr(rng_utils, "_GLOBAL_RANDOM_SEED", None)
     torch.manual_seed(9)
     a = random.uniform((3,))
     torch.manual_seed(9)

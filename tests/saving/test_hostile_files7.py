@@ -278,10 +278,11 @@ def test_model_from_json_refuses_deep_nesting_with_a_value_error():
 
 
 def test_model_from_json_names_itself_for_a_dtype_without_class_name():
-    # The layer kept the dict as its dtype policy: AttributeError later.
+    # Refused where the layer is made (it used to keep the dict as its policy
+    # and fail later with an AttributeError).
     config = json.loads(_model().to_json())
     _drop_dtype_class_name(config)
-    with pytest.raises(ValueError, match=r"model_from_json\(\).*AttributeError"):
+    with pytest.raises(ValueError, match=r"model_from_json\(\).*dtype policy config"):
         lamina.saving.model_from_json(json.dumps(config))
 
 

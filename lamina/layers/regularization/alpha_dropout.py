@@ -5,6 +5,7 @@ import torch
 from lamina import random
 from lamina.layers.layer import Layer
 from lamina.layers.regularization.gaussian_noise import _check_unit_interval
+from lamina.random.seed_generator import skip_default_seed
 
 # SELU's constants (Klambauer et al., 2017); a dropped unit is set to
 # -alpha * scale, SELU's negative saturation value.
@@ -36,6 +37,8 @@ class AlphaDropout(Layer):
         self.noise_shape = noise_shape
         self.seed = seed
         self.seed_generator = None if seed is None else random.SeedGenerator(seed)
+        if seed is None and self.rate > 0:
+            skip_default_seed()  # Keras makes SeedGenerator(None) here
         self.supports_masking = True
         self.built = True
 

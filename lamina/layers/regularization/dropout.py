@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from lamina import random
 from lamina.layers.layer import Layer
+from lamina.random.seed_generator import skip_default_seed
 
 
 class Dropout(Layer):
@@ -36,6 +37,8 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self.seed_generator = None if seed is None else random.SeedGenerator(seed)
+        if seed is None and self.rate > 0:
+            skip_default_seed()  # Keras makes SeedGenerator(None) here
         self.supports_masking = True
         self.built = True
 

@@ -7,6 +7,7 @@ import torch
 from lamina import random
 from lamina.layers.layer import Layer
 from lamina.layers.regularization.gaussian_noise import _check_unit_interval
+from lamina.random.seed_generator import skip_default_seed
 
 
 class GaussianDropout(Layer):
@@ -31,6 +32,8 @@ class GaussianDropout(Layer):
         self.rate = _check_unit_interval("GaussianDropout", "rate", rate, False)
         self.seed = seed
         self.seed_generator = None if seed is None else random.SeedGenerator(seed)
+        if seed is None and self.rate > 0:
+            skip_default_seed()  # Keras makes SeedGenerator(None) here
         self.supports_masking = True
         self.built = True
 

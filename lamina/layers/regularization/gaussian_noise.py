@@ -4,6 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.layer import Layer
+from lamina.random.seed_generator import skip_default_seed
 
 
 class GaussianNoise(Layer):
@@ -26,6 +27,8 @@ class GaussianNoise(Layer):
         self.stddev = _check_unit_interval("GaussianNoise", "stddev", stddev)
         self.seed = seed
         self.seed_generator = None if seed is None else random.SeedGenerator(seed)
+        if seed is None and self.stddev > 0:
+            skip_default_seed()  # Keras makes SeedGenerator(None) here
         self.supports_masking = True
         self.built = True
 

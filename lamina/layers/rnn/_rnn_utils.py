@@ -44,6 +44,11 @@ class KernelRNNCell(Layer, DropoutRNNCell):
     they share (documented on each cell) and creates their weights `kernel`,
     `recurrent_kernel` and `bias`, in Keras's order."""
 
+    # Keras's SimpleRNNCell makes its seed generator before its initializers,
+    # LSTMCell and GRUCell after; unseeded, each takes a default seed, so the
+    # order decides which initial weights `set_random_seed(s)` gives.
+    _seed_generator_first = True
+
     def __init__(
         self,
         units,
@@ -66,13 +71,16 @@ class KernelRNNCell(Layer, DropoutRNNCell):
         units = check_units(type(self).__name__, units)
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = random.SeedGenerator(seed)
+        if self._seed_generator_first:
+            self.seed_generator = random.SeedGenerator(seed)
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        if not self._seed_generator_first:
+            self.seed_generator = random.SeedGenerator(seed)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)

@@ -98,6 +98,10 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # Keras makes the seed generator before the initializers: with an
+        # unseeded generator, this order draws the same default seeds.
+        self.seed = seed
+        self.seed_generator = random.SeedGenerator(seed)
         who = type(self).__name__
         if rank not in (1, 2, 3):
             raise ValueError(
@@ -129,8 +133,6 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = clip_rate(dropout)
         self.recurrent_dropout = clip_rate(recurrent_dropout)
-        self.seed = seed
-        self.seed_generator = random.SeedGenerator(seed)
         self.dropout_mask_count = 4  # Keras: one mask per gate
         self.input_spec = InputSpec(ndim=rank + 2)
         # Sizes depend on the spatial shape, known once built (Keras: -1).

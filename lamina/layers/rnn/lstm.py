@@ -55,6 +55,8 @@ class LSTMCell(KernelRNNCell):
     (2, 4)
     """
 
+    _seed_generator_first = False  # Keras's order; see KernelRNNCell
+
     def __init__(
         self,
         units,
