@@ -152,7 +152,7 @@ class Optimizer(_OptimizerState):
         # Keras order of `variables`: iteration, learning_rate, then slots.
         self._variables = []
         self._step_count = 0  # the truth; `_iterations` mirrors it when read
-        self._iterations = self._scalar_variable("iteration", torch.int64, 0)
+        self._iterations = self._scalar_variable("iteration", torch.int32, 0)
         self._lr_schedule = None
         self._lr_value = None
         self._lr_variable = None

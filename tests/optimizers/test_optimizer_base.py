@@ -158,13 +158,13 @@ def test_callable_learning_rate_is_called_each_step():
 # -------------------------------------------------------------------- state
 
 
-def test_iterations_is_an_int64_tensor_counting_steps_and_settable():
+def test_iterations_is_an_int32_tensor_counting_steps_and_settable():
     opt = optimizers.SGD()
     params = _params(2)
     opt.build(params)
     for _ in range(3):
         _step(opt, params, [np.ones(2)])
-    assert opt.iterations.dtype == torch.int64
+    assert opt.iterations.dtype == torch.int32
     assert int(opt.iterations) == 3
     opt.iterations = 10
     assert int(opt.variables[0]) == 10
@@ -576,7 +576,7 @@ def test_a_zero_learning_rate_keeps_keras_variable_order():
     # list.remove compared tensors by value: learning_rate=0 matched iteration.
     optimizer = optimizers.Adam(learning_rate=0.0)
     iteration, learning_rate = optimizer.variables[:2]
-    assert iteration is optimizer.iterations and iteration.dtype == torch.int64
+    assert iteration is optimizer.iterations and iteration.dtype == torch.int32
     assert learning_rate.dtype == torch.float32 and learning_rate.item() == 0.0
 
 
