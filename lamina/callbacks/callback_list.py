@@ -30,7 +30,7 @@ class CallbackList(Callback):
     """A container that forwards each hook to its callbacks, in order.
 
     Args:
-        callbacks: List of Callback objects.
+        callbacks: List of Callback objects (nested lists are flattened).
         add_history: Add a History callback if none is given.
         add_progbar: Add a ProgbarLogger if none is given.
         model: The model, passed to every callback.
@@ -48,7 +48,7 @@ class CallbackList(Callback):
             add_progbar = False
             if "verbose" in params:
                 params["verbose"] = 0
-        callbacks = list(callbacks or [])
+        callbacks = _flatten(callbacks)
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(
@@ -57,10 +57,11 @@ class CallbackList(Callback):
                     "LambdaCallback."
                 )
         self.callbacks = callbacks
-        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
-            self.callbacks.append(ProgbarLogger())
+        # Keras's order: the History it adds runs before the progress bar.
         if add_history and not any(isinstance(c, History) for c in callbacks):
             self.callbacks.append(History())
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+            self.callbacks.append(ProgbarLogger())
         # Batch hooks only run when some callback overrides them (saves time).
         self._batch_hooks = {
             hook: [c for c in self.callbacks if _overrides(c, hook)]
@@ -87,6 +88,11 @@ class CallbackList(Callback):
         self._model = model
         for callback in self.callbacks:
             callback.set_model(model)
+        history = self.history
+        if history is not None and model is not None:
+            # Keras: `model.history` is this run's History from the start, so
+            # callbacks can read the epochs so far.
+            model.history = history
 
     @property
     def history(self):
@@ -157,6 +163,18 @@ class CallbackList(Callback):
 
     def on_predict_end(self, logs=None):
         self._call("on_predict_end", logs)
+
+
+def _flatten(callbacks) -> list:
+    """`callbacks` as one flat list: Keras accepts nested lists and tuples."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        return [callbacks]
+    flat = []
+    for item in callbacks:
+        flat.extend(_flatten(item) if isinstance(item, (list, tuple)) else [item])
+    return flat
 
 
 def _overrides(callback, hook) -> bool:

@@ -76,12 +76,15 @@ class EarlyStopping(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         current = self.get_monitor_value(logs)
-        if current is None or epoch < self.start_from_epoch:
+        if current is None:
             return
         if self.monitor_op is None:
             # Set up once the model's metrics exist (and only for a value that
-            # is logged: a misspelt monitor warns instead of failing).
+            # is logged: a misspelt monitor warns instead of failing). Keras
+            # does this during the warm-up too, so a bad `mode` fails at once.
             self._set_monitor_op()
+        if epoch < self.start_from_epoch:
+            return
         if self.restore_best_weights and self.best_weights is None:
             # Keras: until something improves, the first watched epoch is best.
             self.best_weights = _snapshot(self.model)

@@ -396,15 +396,16 @@ class Trainer(StepSetup):
         )
         iterator.adapter.batches_per_gather = self.steps_per_execution
         distributed = self._setup_distribution(iterator, (x, y))
-        callbacks = CallbackList(
-            callbacks,
-            add_history=True,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=epochs,
-            steps=iterator.num_batches,
-        )
+        if not isinstance(callbacks, CallbackList):  # Keras: a CallbackList runs as is
+            callbacks = CallbackList(
+                callbacks,
+                add_history=True,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=epochs,
+                steps=iterator.num_batches,
+            )
         self.stop_training = False
         was_training = self.training
         self._eval_iterator = None
@@ -484,7 +485,8 @@ class Trainer(StepSetup):
         self._eval_iterator = None
         set_mode(self, was_training)
         callbacks.on_train_end(logs=epoch_logs)
-        self.history = callbacks.history
+        if callbacks.history is not None:
+            self.history = callbacks.history
         return self.history
 
     def _train_execution(self, begin, group, callbacks):
@@ -644,14 +646,15 @@ class Trainer(StepSetup):
             check_nan=False,
         )
         distributed = self._setup_distribution(iterator, None)
-        callbacks = CallbackList(
-            callbacks,
-            add_progbar=verbose != 0,
-            model=self,
-            verbose=verbose,
-            epochs=1,
-            steps=iterator.num_batches,
-        )
+        if not isinstance(callbacks, CallbackList):
+            callbacks = CallbackList(
+                callbacks,
+                add_progbar=verbose != 0,
+                model=self,
+                verbose=verbose,
+                epochs=1,
+                steps=iterator.num_batches,
+            )
         was_training = self.training
         set_mode(self, False)
         callbacks.on_predict_begin()
