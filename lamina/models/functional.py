@@ -425,11 +425,9 @@ class Functional(Model):
         node_index = {}
         for op in self._operations:
             kept = [n for n in op._inbound_nodes if id(n) in self._node_ids]
-            # Keras: a functional model's node 0 links its own inputs to its
-            # outputs, so its calls inside another model count from 1.
-            offset = 1 if isinstance(op, Functional) else 0
+            # Keras 3 counts a nested model's calls from 0 too (Keras 2 from 1).
             for i, node in enumerate(kept):
-                node_index[id(node)] = i + offset
+                node_index[id(node)] = i
 
         def tensor_ref(t):
             layer, index, tensor_index = t._keras_history
@@ -481,7 +479,10 @@ class Functional(Model):
                 return {k: refs(v) for k, v in struct.items()}
             if isinstance(struct, (list, tuple)):
                 return [refs(t) for t in struct]
-            return tensor_ref(struct)
+            name, index, tensor_index = tensor_ref(struct)
+            # Keras: here (only) a nested model's calls count from 1.
+            nested = isinstance(struct._keras_history[0], Functional)
+            return [name, index + 1 if nested else index, tensor_index]
 
         return {
             "name": self.name,
@@ -516,10 +517,14 @@ class Functional(Model):
         for name, layer in layers.items():
             if isinstance(layer, InputLayer):
                 produced[(name, 0)] = [layer.output]
-        counts = {
-            name: 1 if isinstance(layer, Functional) else 0
+        # Nodes refer to a nested model's calls from 0 in Keras 3 files, from
+        # 1 in Keras 2's and older lamina's: the smallest index says.
+        first = _first_node_indices(config)
+        base = {
+            name: min(first.get(name, 0), 1) if isinstance(layer, Functional) else 0
             for name, layer in layers.items()
         }
+        counts = dict.fromkeys(layers, 0)
 
         def decode(value):
             if (
@@ -527,7 +532,7 @@ class Functional(Model):
                 and value.get("class_name") == "__keras_tensor__"
             ):
                 layer_name, index, tensor_index = value["config"]["keras_history"]
-                return produced[(layer_name, index)][tensor_index]
+                return produced[(layer_name, index - base[layer_name])][tensor_index]
             if isinstance(value, dict) and value.get("class_name") in _PLAIN_VALUES:
                 # A slice, `...`, bytes or array argument of an op node.
                 return deserialize_keras_object(value)
@@ -543,7 +548,7 @@ class Functional(Model):
                 and value.get("class_name") == "__keras_tensor__"
             ):
                 layer_name, index, _ = value["config"]["keras_history"]
-                return (layer_name, index) in produced
+                return (layer_name, index - base.get(layer_name, 0)) in produced
             if isinstance(value, (list, tuple)):
                 return all(ready(v) for v in value)
             if isinstance(value, dict):
@@ -580,7 +585,10 @@ class Functional(Model):
 
         def resolve(struct):
             if is_ref(struct):
-                return produced[(struct[0], struct[1])][struct[2]]
+                index = struct[1]
+                if isinstance(layers.get(struct[0]), Functional):
+                    index = max(index - 1, 0)  # Keras: counted from 1 here
+                return produced[(struct[0], index)][struct[2]]
             if isinstance(struct, dict):
                 return {k: resolve(v) for k, v in struct.items()}
             tensors = [resolve(r) for r in struct]
@@ -592,6 +600,32 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _first_node_indices(config):
+    """Smallest node index a functional config refers to, per layer name."""
+    first = {}
+
+    def note(name, index):
+        if isinstance(name, str) and isinstance(index, int):
+            first[name] = min(first.get(name, index), index)
+
+    def walk(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                history = value.get("config", {}).get("keras_history") or ()
+                if len(history) == 3:
+                    note(history[0], history[1])
+                return
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for entry in config.get("layers", ()):
+        walk(entry.get("inbound_nodes", ()))
+    return first
 
 
 def _torch_dtype_or_none(tensor):

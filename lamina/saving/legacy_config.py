@@ -41,6 +41,13 @@ def _is_op(class_name):
     return fn is not None and operation.is_op(fn)
 
 
+def _is_op_node(class_name, inner):
+    # `x + 1.0` or `ops.add(x, y)` in a functional model is saved as an op
+    # node named like a merge layer ("Add", "Concatenate"); an op's config has
+    # no "trainable", which every layer's has (Keras 2's and 3's).
+    return isinstance(inner, dict) and "trainable" not in inner and _is_op(class_name)
+
+
 def upgrade_model_config(config, who="load_model()"):
     """A copy of `config` with its layers in Keras 3's schema.
 
@@ -82,7 +89,7 @@ def _upgrade_entry(entry, who, layer_names, depth):
             entry["module"] = "keras"
             if isinstance(inner, list):  # Keras 2.0: the layers list itself
                 inner = {"name": None, "layers": inner}
-        elif class_name in layer_names:
+        elif class_name in layer_names and not _is_op_node(class_name, inner):
             entry["module"] = "keras.layers"
         elif _is_op(class_name):
             # An op node of a functional model (Embedding(mask_zero=True) adds

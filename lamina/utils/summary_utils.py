@@ -55,8 +55,8 @@ def _output_shape_of(layer, model):
         outputs = [tuple(t.shape) for t in nodes[-1].output_tensors]
         if len(outputs) == 1:
             return _format_shape(outputs[0])
-        if outputs:
-            return _format_shape(list(outputs))
+        if outputs:  # Keras: a layer's several outputs print as a list
+            return "[" + _format_shape(list(outputs)) + "]"
     return "?"
 
 

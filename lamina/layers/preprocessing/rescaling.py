@@ -40,10 +40,16 @@ class Rescaling(Layer):
         # Converted once per device (not per call): the values never change.
         if self._constants is None or self._constants[0].device != device:
             dtype = self._compute_torch_dtype
-            scale = torch.as_tensor(np.asarray(self.scale), dtype=dtype, device=device)
-            offset = torch.as_tensor(
-                np.asarray(self.offset), dtype=dtype, device=device
-            )
+            # Made outside inference mode: kept tensors built by a first call in
+            # predict() would otherwise break a later fit() (autograd refuses
+            # inference tensors).
+            with torch.inference_mode(False):
+                scale = torch.as_tensor(
+                    np.asarray(self.scale), dtype=dtype, device=device
+                )
+                offset = torch.as_tensor(
+                    np.asarray(self.offset), dtype=dtype, device=device
+                )
             if scale.ndim > 0 and backend.image_data_format() == "channels_first":
                 scale = scale.reshape(tuple(scale.shape) + (1,) * (3 - scale.ndim))
             if shape_inference.inferring():
