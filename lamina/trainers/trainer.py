@@ -265,6 +265,18 @@ class Trainer(StepSetup):
             self._compile_metrics.build(y, y_pred, losses)
         self._compile_metrics.update_state(y, y_pred, sample_weight)
 
+    def _metrics_or_step_logs(self, logs):
+        """The logs an epoch (or evaluation) ends with, as Keras picks them: the
+        model's metric results when the last step's logs name exactly those
+        metrics (even a custom step that returned other values under those
+        names), else that step's own logs."""
+        if not logs:
+            return self.get_metrics_result()
+        if isinstance(logs, MetricLogs) or not isinstance(logs, dict):
+            return logs
+        metric_logs = self.get_metrics_result()
+        return metric_logs if set(logs) == set(metric_logs) else logs
+
     def get_metrics_result(self):
         """Every metric's result, sorted by name, as 0-d device tensors.
 
@@ -457,7 +469,7 @@ class Trainer(StepSetup):
                 data_parallel.reduce_metric_states(self.metrics)
                 data_parallel.average_non_trainable(self)
                 logs = self.get_metrics_result()
-            epoch_logs = python_logs(logs if logs else self.get_metrics_result())
+            epoch_logs = python_logs(self._metrics_or_step_logs(logs))
             if val_data is not None and should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
                     self._eval_iterator = EpochIterator(
@@ -593,7 +605,7 @@ class Trainer(StepSetup):
 
             reduce_metric_states(self.metrics)
             logs = self.get_metrics_result()
-        logs = python_logs(logs if logs else self.get_metrics_result())
+        logs = python_logs(self._metrics_or_step_logs(logs))
         callbacks.on_test_end(logs)
         set_mode(self, was_training)
         if return_dict:

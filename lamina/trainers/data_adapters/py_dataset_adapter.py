@@ -1,8 +1,7 @@
 """Batches from a `lamina.utils.PyDataset` (Keras's `Sequence` successor)."""
 
 import concurrent.futures
-
-import torch
+import random
 
 from lamina.trainers.data_adapters import data_adapter_utils as utils
 from lamina.trainers.data_adapters.data_adapter import DataAdapter
@@ -72,7 +71,9 @@ class PyDatasetAdapter(DataAdapter):
                 index += 1
         order = list(range(count))
         if self._shuffle:
-            order = torch.randperm(count).tolist()
+            # Python's `random`, as Keras: the same seed gives the same batch order,
+            # and shuffling leaves torch's generator (weights, dropout) untouched.
+            random.shuffle(order)
         workers = int(getattr(self._dataset, "workers", 1) or 1)
         if workers <= 1:
             for index in order:
