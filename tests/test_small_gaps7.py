@@ -91,3 +91,16 @@ def test_a_positional_training_flag_gets_keras_error():
         layer(np.ones((2, 3), "float32"), True)
     with pytest.raises(ValueError, match="positional arguments"):
         layer(lamina.Input((3,)), False)
+
+
+def test_ctc_loss_refuses_labels_outside_the_classes_on_the_cpu():
+    # torch's CPU kernel reads out of bounds on them (seen as a double free in
+    # the keras-io handwriting example); padding past the length is free.
+    import numpy as np
+
+    logits = np.random.RandomState(0).rand(2, 10, 5).astype("float32")
+    target = np.array([[1, 2, 99], [3, 99, 99]])
+    lengths, times = np.array([2, 1]), np.array([10, 10])
+    assert lamina.ops.ctc_loss(target, logits, lengths, times).shape == (2,)
+    with pytest.raises(ValueError, match=r"labels in \[0, 5\).*from 1 to 99"):
+        lamina.ops.ctc_loss(target, logits, np.array([3, 1]), times)

@@ -37,6 +37,10 @@ def ctc_loss(target, output, target_length, output_length, mask_index: int = 0):
         )
     target_length = to_tensor(target_length, device=output.device).to(torch.int64)
     output_length = to_tensor(output_length, device=output.device).to(torch.int64)
+    if target.device.type == "cpu" and not torch.compiler.is_compiling():
+        # torch's CPU kernel reads out of bounds on such labels (garbage, or a
+        # crash in backward); on a GPU the check would cost a host sync.
+        _check_labels(target, target_length, output.shape[-1])
     log_probs = torch.log_softmax(output.transpose(0, 1), dim=-1)
     return F.ctc_loss(
         log_probs,
@@ -46,6 +50,19 @@ def ctc_loss(target, output, target_length, output_length, mask_index: int = 0):
         blank=mask_index,
         reduction="none",
     )
+
+
+def _check_labels(target, target_length, num_classes) -> None:
+    used = target[
+        torch.arange(target.shape[1], device=target.device) < target_length[:, None]
+    ]
+    if used.numel() and (used.min() < 0 or used.max() >= num_classes):
+        raise ValueError(
+            f"ops.ctc_loss expects labels in [0, {num_classes}) (the last axis "
+            f"of `output`) within each `target_length`; got labels from "
+            f"{int(used.min())} to {int(used.max())}. Padding past a label's "
+            "length may hold any value."
+        )
 
 
 def _check_positive_int(value, name: str) -> None:
