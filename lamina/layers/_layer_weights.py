@@ -141,6 +141,11 @@ class _LayerWeights:
             or any(v is variable for v in self._parameters.values())
         ):
             return  # not an own weight (tied), or still held under another name
+        self._untrack_variable(variable)
+
+    def _untrack_variable(self, variable) -> None:
+        """Forget `variable` as a weight of this layer (weights, regularizers,
+        saved files); it stays wherever else it is referenced."""
         self._trainable_variables = [
             v for v in self._trainable_variables if v is not variable
         ]

@@ -265,6 +265,22 @@ class Trainer(StepSetup):
             self._compile_metrics.build(y, y_pred, losses)
         self._compile_metrics.update_state(y, y_pred, sample_weight)
 
+    def _callback_list(self, callbacks, verbose, epochs, steps, add_history=False):
+        """The callbacks of fit/evaluate/predict as a CallbackList with the
+        progress bar (and History) added; one given as a CallbackList runs as
+        it is, as in Keras."""
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        return CallbackList(
+            callbacks,
+            add_history=add_history,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+
     def _metrics_or_step_logs(self, logs):
         """The logs an epoch (or evaluation) ends with, as Keras picks them: the
         model's metric results when the last step's logs name exactly those
@@ -408,16 +424,9 @@ class Trainer(StepSetup):
         )
         iterator.adapter.batches_per_gather = self.steps_per_execution
         distributed = self._setup_distribution(iterator, (x, y))
-        if not isinstance(callbacks, CallbackList):  # Keras: a CallbackList runs as is
-            callbacks = CallbackList(
-                callbacks,
-                add_history=True,
-                add_progbar=verbose != 0,
-                model=self,
-                verbose=verbose,
-                epochs=epochs,
-                steps=iterator.num_batches,
-            )
+        callbacks = self._callback_list(
+            callbacks, verbose, epochs, iterator.num_batches, add_history=True
+        )
         self.stop_training = False
         was_training = self.training
         self._eval_iterator = None
@@ -573,15 +582,7 @@ class Trainer(StepSetup):
                 shuffle=False,
             )
         distributed = self._setup_distribution(iterator, None)
-        if not isinstance(callbacks, CallbackList):
-            callbacks = CallbackList(
-                callbacks,
-                add_progbar=verbose != 0,
-                model=self,
-                verbose=verbose,
-                epochs=1,
-                steps=iterator.num_batches,
-            )
+        callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
         was_training = self.training
         set_mode(self, False)
         self.reset_metrics()
@@ -658,15 +659,7 @@ class Trainer(StepSetup):
             check_nan=False,
         )
         distributed = self._setup_distribution(iterator, None)
-        if not isinstance(callbacks, CallbackList):
-            callbacks = CallbackList(
-                callbacks,
-                add_progbar=verbose != 0,
-                model=self,
-                verbose=verbose,
-                epochs=1,
-                steps=iterator.num_batches,
-            )
+        callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
         was_training = self.training
         set_mode(self, False)
         callbacks.on_predict_begin()

@@ -102,14 +102,7 @@ def _drop_weight(layer, param):
     for key, value in list(layer._parameters.items()):
         if value is param:
             del layer._parameters[key]
-    layer._trainable_variables = [
-        v for v in layer._trainable_variables if v is not param
-    ]
-    layer._non_trainable_variables = [
-        v for v in layer._non_trainable_variables if v is not param
-    ]
-    layer._regularized = [(v, r) for v, r in layer._regularized if v is not param]
-    layer.__dict__.pop("_device_probe", None)
+    layer._untrack_variable(param)
 
 
 def _assign(param, value):
