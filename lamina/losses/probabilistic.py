@@ -194,8 +194,13 @@ def sparse_categorical_crossentropy(
     if log_softmax_fused:
         result = F.cross_entropy(x, target, reduction="none", ignore_index=ignore_index)
     else:
+        log_probs = _log_probs(x, 1)
+        if rank > 2 and log_probs.device.type == "cpu":
+            # torch's CPU nll_loss2d backward rejects a channels-last input
+            # ("grad_input must be contiguous"), which x is after movedim.
+            log_probs = log_probs.contiguous()
         result = F.nll_loss(
-            _log_probs(x, 1), target, reduction="none", ignore_index=ignore_index
+            log_probs, target, reduction="none", ignore_index=ignore_index
         )
     if squeeze:
         result = result.squeeze(0)
