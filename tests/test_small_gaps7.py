@@ -104,3 +104,9 @@ def test_ctc_loss_refuses_labels_outside_the_classes_on_the_cpu():
     assert lamina.ops.ctc_loss(target, logits, lengths, times).shape == (2,)
     with pytest.raises(ValueError, match=r"labels in \[0, 5\).*from 1 to 99"):
         lamina.ops.ctc_loss(target, logits, np.array([3, 1]), times)
+
+
+def test_file_editor_on_a_missing_file_raises_file_not_found(tmp_path):
+    # As Keras, and as lamina's own load_weights / load_model.
+    with pytest.raises(FileNotFoundError, match="nothere.weights.h5"):
+        lamina.saving.KerasFileEditor(str(tmp_path / "nothere.weights.h5"))

@@ -11,6 +11,7 @@ anything; only numeric arrays are ever read.
 
 import contextlib
 import math
+import os
 
 import h5py
 import numpy as np
@@ -197,6 +198,8 @@ class ReadEntry:
 def open_h5_for_reading(source, filename: str, kind: str = "file"):
     """`h5py.File(source, "r")`, or a ValueError naming `filename` when it is
     not an HDF5 `kind` (`"file"`, `"weights file"`) or is truncated."""
+    if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
+        raise FileNotFoundError(f"No such file: {filename!r}.")
     try:
         return h5py.File(source, "r")
     except OSError as error:
