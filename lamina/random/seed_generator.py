@@ -21,6 +21,14 @@ def _scramble(value: int) -> int:
     return _to_int32(_to_int32(_to_int32(value + 1) * 5387) % 933199)
 
 
+def _keras_seed_order() -> bool:
+    """Whether `lamina.utils.set_random_seed` was called: default seeds then
+    come from Python's `random`, in Keras's order."""
+    from lamina.utils import rng_utils
+
+    return rng_utils.get_random_seed() is not None
+
+
 def make_default_seed() -> int:
     """A seed in `[1, 1e9]` for an unseeded generator or initializer.
 
@@ -29,9 +37,7 @@ def make_default_seed() -> int:
     under Keras 3 on torch; otherwise from torch's global CPU generator, so
     `torch.manual_seed(...)` alone makes runs reproducible.
     """
-    from lamina.utils import rng_utils
-
-    if rng_utils.get_random_seed() is not None:
+    if _keras_seed_order():
         return python_random.randint(1, 10**9)
     return int(torch.randint(1, 10**9 + 1, (1,)).item())
 
@@ -44,9 +50,7 @@ def skip_default_seed() -> None:
     `lamina.utils.set_random_seed(s)` it advances Python's `random` by that one
     draw, so the initializers made next get Keras's seeds. Otherwise a no-op.
     """
-    from lamina.utils import rng_utils
-
-    if rng_utils.get_random_seed() is not None:
+    if _keras_seed_order():
         python_random.randint(1, 10**9)
 
 
@@ -197,9 +201,7 @@ def global_draw_seed(seed, device=None):
         return seed
     if device is not None and device.type == "meta":
         return seed
-    from lamina.utils import rng_utils
-
-    if rng_utils.get_random_seed() is None or torch.compiler.is_compiling():
+    if not _keras_seed_order() or torch.compiler.is_compiling():
         # Compiled code would bake one Python-side seed into the graph.
         return seed
     if _global_generator is None:

@@ -79,18 +79,13 @@ class KerasFileEditor:
     def _read_archive(self):
         name = self.filepath
         with keras_file.open_archive(name, name) as archive:
-            read = keras_file.read_member
-            config = read(
-                archive, keras_file.CONFIG_FILENAME, name, keras_file.MAX_JSON_BYTES
+            self.config = keras_file.read_json_member(
+                archive, keras_file.CONFIG_FILENAME, name
             )
-            self.config = keras_file.parse_json(
-                config, keras_file.CONFIG_FILENAME, name
+            self.metadata = keras_file.read_json_member(
+                archive, keras_file.METADATA_FILENAME, name, 1 << 20
             )
-            metadata = read(archive, keras_file.METADATA_FILENAME, name, 1 << 20)
-            self.metadata = keras_file.parse_json(
-                metadata, keras_file.METADATA_FILENAME, name
-            )
-            weights = read(archive, keras_file.WEIGHTS_FILENAME, name)
+            weights = keras_file.read_member(archive, keras_file.WEIGHTS_FILENAME, name)
         return weights, f"{name}::{keras_file.WEIGHTS_FILENAME}"
 
     def _extract(self, group, path, label) -> dict:

@@ -46,22 +46,11 @@ def summarize(filepath, print_fn=print) -> dict:
     if filename.endswith(".keras"):
         with keras_file.open_archive(filename, filename) as archive:
             members = archive.namelist()
-            metadata = keras_file.parse_json(
-                keras_file.read_member(
-                    archive, keras_file.METADATA_FILENAME, filename, 1 << 20
-                ),
-                keras_file.METADATA_FILENAME,
-                filename,
+            metadata = keras_file.read_json_member(
+                archive, keras_file.METADATA_FILENAME, filename, 1 << 20
             )
-            config = keras_file.parse_json(
-                keras_file.read_member(
-                    archive,
-                    keras_file.CONFIG_FILENAME,
-                    filename,
-                    keras_file.MAX_JSON_BYTES,
-                ),
-                keras_file.CONFIG_FILENAME,
-                filename,
+            config = keras_file.read_json_member(
+                archive, keras_file.CONFIG_FILENAME, filename
             )
             if not isinstance(config, dict) or not isinstance(
                 config.get("config", {}), (dict, type(None))

@@ -262,6 +262,12 @@ def parse_json(data, name, filename):
         _refuse(filename, f"{name!r} is not valid JSON ({error}).")
 
 
+def read_json_member(archive, name, filename, limit=MAX_JSON_BYTES):
+    """The JSON of one member (`config.json`, `metadata.json`), read with
+    `read_member`'s checks and parsed with `parse_json`'s."""
+    return parse_json(read_member(archive, name, filename, limit), name, filename)
+
+
 # --- loading -----------------------------------------------------------------
 
 
