@@ -3,7 +3,10 @@
 `compute_output_spec(fn, *args, **kwargs)` runs `fn` once on fake tensors (torch's
 FakeTensorMode: shapes and dtypes only, no memory, no compute) with every unknown
 (`None`) size replaced by a probe size. It runs twice with two probe sizes; axes
-whose size follows the probe are reported as `None`. A computation that fails
+whose size follows the probe are reported as `None`. Where an unknown size is
+not the batch's, a third, large probe follows: a stride-8 convolution maps
+both 2 and 3 to 1, and only a large size shows that the axis still varies. A
+computation that fails
 for the first probe sizes (`reshape(x, (-1, 8))` of a `(None, 4)` tensor needs
 an even batch) is tried again with larger ones before its error is raised. A
 computation that needs values (a shape argument computed from tensors) runs on
@@ -28,6 +31,8 @@ from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.variables import Variable
 
 _PROBE_SIZES = (2, 3)
+# The third probe (fake tensors only), for unknown sizes past the batch axis.
+_LARGE_PROBE_SIZE = 97
 # Tried in turn only after the first probes fail: batches that divide by 2, 3, 4.
 _RETRY_PROBE_SIZES = ((4, 8), (6, 12), (24, 48))
 _DEPTH = [0]
@@ -168,7 +173,7 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
         if results is None:
             raise error from None
 
-    def _to_spec(a, b):
+    def _to_spec(a, b, c=None):
         if not isinstance(a, torch.Tensor):
             return a
         if a.ndim != b.ndim:
@@ -177,10 +182,36 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
                 f"({tuple(a.shape)} vs {tuple(b.shape)}); lamina cannot infer a "
                 "symbolic shape for it. Define compute_output_shape()."
             )
-        shape = tuple(None if x != y else int(x) for x, y in zip(a.shape, b.shape))
+        if c is None or c.ndim != a.ndim:
+            c = a
+        shape = tuple(
+            None if x != y or x != z else int(x)
+            for x, y, z in zip(a.shape, b.shape, c.shape)
+        )
         return KerasTensor(shape, dtype=standardize_dtype(a.dtype))
 
+    large = _large_probe(fn, args, kwargs, modules, device)
+    if large is not None:
+        return tree.map_structure(_to_spec, results[0], results[1], large)
     return tree.map_structure(_to_spec, results[0], results[1])
+
+
+def _large_probe(fn, args, kwargs, modules, device):
+    """`fn`'s result on fake tensors of `_LARGE_PROBE_SIZE` for every unknown
+    size, where one lies past the batch axis; None where there is none or the
+    computation refuses that size (a reshape it does not divide, a value read)."""
+    if not any(
+        isinstance(v, KerasTensor) and None in v.shape[1:]
+        for v in tree.flatten((args, kwargs))
+    ):
+        return None
+    try:
+        with _no_warnings():
+            return _run_probes(
+                fn, args, kwargs, modules, device, True, (_LARGE_PROBE_SIZE,)
+            )[0]
+    except Exception:  # noqa: BLE001 - the two small probes stand on their own
+        return None
 
 
 def _probe(fn, args, kwargs, modules, device, probes):
