@@ -97,6 +97,7 @@ class _LayerWeights:
                 suffix += 1
             key = f"{key}_{suffix}"
         self.register_parameter(key, param)
+        self.__dict__.setdefault("_add_weight_keys", set()).add(key)
         param._tracked = True
         if trainable:
             self._trainable_variables.append(param)

@@ -265,9 +265,16 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         elif isinstance(value, torch.nn.Parameter):
             params = self.__dict__.get("_parameters")
             if params is not None:
+                # add_weight registered it under its weight name; the first
+                # attribute it is assigned to takes that place (torch's names
+                # follow the attributes). A second attribute is an alias: both
+                # names stay (`self.alias = self.kernel` keeps `self.kernel`).
+                unnamed = self.__dict__.get("_add_weight_keys", set())
                 for key, existing in list(params.items()):
-                    if existing is value and key != name:
-                        del params[key]  # re-register under the attribute's name
+                    if existing is value and key != name and key in unnamed:
+                        del params[key]
+                        unnamed.discard(key)
+                unnamed.discard(name)
             self._track_variable(value)  # Keras: `self.w = Variable(...)` is a weight
         if isinstance(self.__dict__.get(name), _TrackedContainer):
             self._modules.pop(name, None)  # the old container's view goes too
