@@ -9,6 +9,9 @@ from lamina.dtype_policies._dtype_policy import (
 )
 from lamina.dtype_policies.dtype_policy_map import DTypePolicyMap
 from lamina.dtype_policies.quantized_dtype_policy import (
+    # helper-85
+    AWQDTypePolicy,
+    GPTQDTypePolicy,
     Int4DTypePolicy,
     QuantizedDTypePolicy,
     QuantizedFloat8DTypePolicy,
@@ -21,11 +24,10 @@ ALL_OBJECTS = {
     QuantizedDTypePolicy,
     QuantizedFloat8DTypePolicy,
     Int4DTypePolicy,
+    GPTQDTypePolicy,  # helper-85
+    AWQDTypePolicy,  # helper-85
 }
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-
-# Keras's calibrated quantization policies, which lamina does not implement.
-_UNSUPPORTED_CLASS_NAMES = frozenset({"GPTQDTypePolicy", "AWQDTypePolicy"})
 
 
 def serialize(dtype_policy) -> dict:
@@ -41,20 +43,9 @@ def deserialize(config, custom_objects=None) -> DTypePolicy:
     Args:
         config: A config dict, or a class name from this module.
         custom_objects: `{name: class}` for user policy classes.
-
-    Raises:
-        NotImplementedError: for Keras's GPTQ and AWQ policies, which lamina
-            does not implement.
     """
     from lamina.saving.serialization_lib import deserialize_keras_object
 
-    class_name = config.get("class_name") if isinstance(config, dict) else config
-    if class_name in _UNSUPPORTED_CLASS_NAMES:
-        raise NotImplementedError(
-            f"Cannot load a {class_name}: lamina does not implement GPTQ or AWQ "
-            "quantization. Supported quantized policies: QuantizedDTypePolicy "
-            "(int8), Int4DTypePolicy, QuantizedFloat8DTypePolicy."
-        )
     return deserialize_keras_object(
         config,
         module_objects=ALL_OBJECTS_DICT,
@@ -64,9 +55,11 @@ def deserialize(config, custom_objects=None) -> DTypePolicy:
 
 
 __all__ = [
+    "AWQDTypePolicy",  # helper-85
     "DTypePolicy",
     "DTypePolicyMap",
     "FloatDTypePolicy",
+    "GPTQDTypePolicy",  # helper-85
     "Int4DTypePolicy",
     "QuantizedDTypePolicy",
     "QuantizedFloat8DTypePolicy",

@@ -147,12 +147,109 @@ class Int4DTypePolicy(QuantizedDTypePolicy):
         }
 
 
+class _CalibratedDTypePolicy(QuantizedDTypePolicy):
+    """A policy whose mode is `"<algorithm>/<weight_bits>/<group_size>"`."""
+
+    _algorithm = ""
+    _bits = ()
+
+    def __init__(self, mode, source_name=None):
+        algorithm = self._algorithm
+        expected = f"'{algorithm}/<weight_bits>/<group_size>'"
+        parts = mode.split("/") if isinstance(mode, str) else []
+        if len(parts) != 3 or parts[0] != algorithm:
+            raise ValueError(
+                f"Invalid mode for {type(self).__name__}: expected the format "
+                f"{expected}, e.g. '{algorithm}/4/128'; got {mode!r}."
+            )
+        try:
+            weight_bits, group_size = int(parts[1]), int(parts[2])
+        except ValueError:
+            raise ValueError(
+                f"Invalid mode for {type(self).__name__}: <weight_bits> and "
+                f"<group_size> must be integers in {expected}; got {mode!r}."
+            ) from None
+        if weight_bits not in self._bits:
+            raise ValueError(
+                f"Invalid weight_bits in mode {mode!r} for {type(self).__name__}: "
+                f"supported values are {self._bits}; got {weight_bits}."
+            )
+        if group_size < -1 or group_size == 0:
+            raise ValueError(
+                f"Invalid group_size in mode {mode!r} for {type(self).__name__}: "
+                f"expected -1 (one group) or a positive integer; got {group_size}."
+            )
+        super().__init__(algorithm, source_name)
+        self._name = f"{mode}_from_{self._source_name}"
+        self.mode = algorithm
+        self.weight_bits = weight_bits
+        self.group_size = group_size
+
+    def __eq__(self, other):
+        return (
+            super().__eq__(other)
+            and self.weight_bits == other.weight_bits
+            and self.group_size == other.group_size
+        )
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "mode": f"{self.mode}/{self.weight_bits}/{self.group_size}",
+        }
+
+
+class GPTQDTypePolicy(_CalibratedDTypePolicy):
+    """The policy of a GPTQ-quantized layer, with its bits and group size in
+    the mode (`"gptq/4/128"`: 4-bit weights, groups of 128 input rows;
+    `"gptq/8/-1"`: 8 bits, one group over all rows). A layer built under it
+    creates the GPTQ variables, so GPTQ models load.
+
+    Args:
+        mode: `"gptq/<weight_bits>/<group_size>"`, with weight_bits 2, 3, 4 or
+            8 and group_size -1 or a positive int.
+        source_name: The float policy it was quantized from. Defaults to
+            `None` (the global policy).
+
+    Raises:
+        ValueError: for a mode not of that form or unsupported values.
+
+    Example:
+    >>> policy = lamina.dtype_policies.GPTQDTypePolicy("gptq/4/128", "float32")
+    >>> policy.name, policy.weight_bits, policy.group_size
+    ('gptq/4/128_from_float32', 4, 128)
+    """
+
+    _algorithm = "gptq"
+    _bits = (2, 3, 4, 8)
+
+
+class AWQDTypePolicy(_CalibratedDTypePolicy):
+    """The policy of an AWQ-quantized layer, with its bits (always 4) and
+    group size in the mode (`"awq/4/128"`; `"awq/4/-1"`: one group over all
+    input rows). A layer built under it creates the AWQ variables.
+
+    Args:
+        mode: `"awq/4/<group_size>"`, group_size -1 or a positive int.
+        source_name: The float policy it was quantized from. Defaults to
+            `None` (the global policy).
+
+    Raises:
+        ValueError: for a mode not of that form or unsupported values.
+    """
+
+    _algorithm = "awq"
+    _bits = (4,)
+
+
 def quantized_policy_from_name(name) -> QuantizedDTypePolicy:
     """The quantized policy a name such as `"int8_from_float32"` describes.
 
     Raises:
         ValueError: for a name that is not `<mode>_from_<source>`.
-        NotImplementedError: for GPTQ and AWQ policies.
     """
     parts = name.split("_from_")
     if len(parts) != 2:
@@ -161,13 +258,10 @@ def quantized_policy_from_name(name) -> QuantizedDTypePolicy:
             "'<mode>_from_<source policy>', e.g. 'int8_from_float32'."
         )
     mode, source_name = parts
-    if mode.startswith(("gptq", "awq")):
-        raise NotImplementedError(
-            f"The dtype policy {name!r} asks for {mode.split('/')[0].upper()} "
-            "quantization; lamina does not implement GPTQ or AWQ quantization. "
-            "Supported: 'int8_from_<policy>', 'int4/<block_size>_from_<policy>' "
-            "and 'float8_from_<policy>'."
-        )
+    if mode.startswith("gptq"):
+        return GPTQDTypePolicy(mode, source_name)
+    if mode.startswith("awq"):
+        return AWQDTypePolicy(mode, source_name)
     if mode.startswith("float8"):
         return QuantizedFloat8DTypePolicy(mode, source_name)
     if mode.startswith("int4") and "/" in mode:

@@ -250,26 +250,53 @@ class Model(_ModelAPI, Trainer, Layer):
             self, filepath, format=format, input_signature=input_signature, **kwargs
         )
 
+    def get_quantization_layer_structure(self, mode=None):
+        """The layers GPTQ calibration walks, for models that do not give
+        them in `GPTQConfig(quantization_layer_structure=...)`.
+
+        Override it to return `{"pre_block_layers": [...],
+        "sequential_blocks": [...]}`: the calibration tokens go through the
+        pre-block layers (an embedding, say), then each block in turn is
+        calibrated and quantized and its outputs feed the next block.
+
+        Args:
+            mode: The quantization mode asking, e.g. `"gptq"`.
+
+        Returns:
+            The structure dict, or `None` (the default: no structure known).
+        """
+        del mode
+        return None
+
     def quantize(self, mode=None, config=None, filters=None, **kwargs):
         """Quantize the weights of every layer that supports it (Dense,
-        EinsumDense and Embedding implement `"int8"`), as Keras does.
+        EinsumDense and Embedding implement `"int8"` and `"int4"`, Dense and
+        EinsumDense also `"float8"`, `"gptq"` and `"awq"`), as Keras does.
+
+        `"gptq"` and `"awq"` need a `lamina.quantizers.GPTQConfig` /
+        `AWQConfig` holding the calibration data; the layers are then
+        calibrated block by block along the config's
+        `quantization_layer_structure` (or this model's
+        `get_quantization_layer_structure(mode)`).
 
         Only layers without sub-layers are quantized; a layer whose `quantize`
         raises NotImplementedError (a subclass of Dense, say) is skipped with a
         warning. Compile again before training the quantized model.
 
         Args:
-            mode: `"int8"`; optional when `config` is given.
-            config: A `lamina.quantizers.Int8QuantizationConfig`. Defaults to
-                `None` (Keras's defaults for the mode).
+            mode: `"int8"`, `"int4"`, `"float8"`, `"gptq"` or `"awq"`;
+                optional when `config` is given.
+            config: A `lamina.quantizers.QuantizationConfig` of the mode
+                (required for `"gptq"` and `"awq"`). Defaults to `None` (Keras's defaults
+                for the mode).
             filters: Only quantize layers whose name matches this regex (or
                 any of a list of regexes), or for which this callable returns
                 True. Defaults to `None` (all layers).
             **kwargs: `type_check` (default `True`), passed to each layer.
 
         Raises:
-            ValueError: for an unbuilt model or bad arguments.
-            NotImplementedError: for modes other than `"int8"`.
+            ValueError: for an unbuilt model, bad arguments, or `"gptq"` /
+                `"awq"` without a structure, dataset or tokenizer.
         """
         from lamina.layers.core import _quantized
 

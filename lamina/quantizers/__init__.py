@@ -4,10 +4,10 @@ as `keras.quantizers`."""
 import inspect
 
 from lamina.backend.naming import to_snake_case
+from lamina.quantizers.awq_config import AWQConfig  # helper-85
+from lamina.quantizers.gptq_config import GPTQConfig  # helper-85
 from lamina.quantizers.quantization_config import (
-    AWQConfig,
     Float8QuantizationConfig,
-    GPTQConfig,
     Int4QuantizationConfig,
     Int8QuantizationConfig,
     QuantizationConfig,

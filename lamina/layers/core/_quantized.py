@@ -2,8 +2,10 @@
 
 This module holds what the modes share (checks, policies, save order, the
 integer product and its gradient) and dispatches to `_quantized_int8`,
-`_quantized_int4` and `_quantized_float8`, one per mode (Embedding has no
-float8 mode, as in Keras).
+`_quantized_int4`, `_quantized_float8`, `_quantized_gptq` and `_quantized_awq`,
+one per mode (Embedding has no float8, GPTQ or AWQ mode, as in Keras). GPTQ and
+AWQ layers are calibrated on data by `quantize_model` after the layers got
+their variables (`lamina.quantizers.gptq_core` / `awq_core`).
 
 `layer.quantize("int8")` replaces the float kernel with an int8 kernel and a
 float `kernel_scale` (Keras's names and variable order, so files move both ways)
@@ -22,7 +24,9 @@ import torch
 from lamina.quantizers import quantization_config as _configs
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
-SUPPORTED_MODES = ("int8", "int4", "float8")
+SUPPORTED_MODES = ("int8", "int4", "float8", "gptq", "awq")
+# Modes whose layers are calibrated on data after `quantize` prepared them.
+_CALIBRATED_MODES = ("gptq", "awq")
 _EMBEDDING_MODES = ("int8", "int4")
 
 # Keras writes variables of quantized layers in this order (not trainable-first).
@@ -112,7 +116,9 @@ def _assign(param, value):
 
 def _set_quantized_policy(layer, mode, config=None):
     if layer.dtype_policy.quantization_mode is None:
-        if mode == "int4":
+        if mode in _CALIBRATED_MODES:
+            mode = config.dtype_policy_string()
+        elif mode == "int4":
             from lamina.layers.core import _quantized_int4
 
             mode = _quantized_int4.policy_mode(layer, config)
@@ -263,7 +269,15 @@ def quantize_dense(layer, mode, type_check, config):
 
     config = _prepare(layer, Dense, mode, type_check, config)
     layer.quantization_config = config
-    if config.mode == "int4":
+    if config.mode == "gptq":
+        from lamina.layers.core import _quantized_gptq
+
+        _quantized_gptq.quantize_dense(layer, config)
+    elif config.mode == "awq":
+        from lamina.layers.core import _quantized_awq
+
+        _quantized_awq.quantize_dense(layer, config)
+    elif config.mode == "int4":
         from lamina.layers.core import _quantized_int4
 
         _quantized_int4.quantize_dense(layer, config)
@@ -284,6 +298,14 @@ def build_dense(layer, kernel_shape, config):
     """Create Dense's quantized variables (called by `quantize` and by `build`
     under a quantized policy; float8 leaves the float kernel to `build`)."""
     mode = _build_mode(layer, config)
+    if mode == "gptq":
+        from lamina.layers.core import _quantized_gptq
+
+        return _quantized_gptq.build_dense(layer, kernel_shape, config)
+    if mode == "awq":
+        from lamina.layers.core import _quantized_awq
+
+        return _quantized_awq.build_dense(layer, kernel_shape, config)
     if mode == "int4":
         from lamina.layers.core import _quantized_int4
 
@@ -304,7 +326,15 @@ def quantize_einsum_dense(layer, mode, type_check, config):
 
     config = _prepare(layer, EinsumDense, mode, type_check, config)
     layer.quantization_config = config
-    if config.mode == "int4":
+    if config.mode == "gptq":
+        from lamina.layers.core import _quantized_gptq
+
+        _quantized_gptq.quantize_einsum_dense(layer, config)
+    elif config.mode == "awq":
+        from lamina.layers.core import _quantized_awq
+
+        _quantized_awq.quantize_einsum_dense(layer, config)
+    elif config.mode == "int4":
         from lamina.layers.core import _quantized_int4
 
         _quantized_int4.quantize_einsum_dense(layer, config)
@@ -325,6 +355,14 @@ def build_einsum_dense(layer, kernel_shape, config):
     """Create EinsumDense's quantized variables (by `quantize` or `build`;
     float8 leaves the float kernel to `build`)."""
     mode = _build_mode(layer, config)
+    if mode == "gptq":
+        from lamina.layers.core import _quantized_gptq
+
+        return _quantized_gptq.build_einsum_dense(layer, kernel_shape, config)
+    if mode == "awq":
+        from lamina.layers.core import _quantized_awq
+
+        return _quantized_awq.build_einsum_dense(layer, kernel_shape, config)
     if mode == "int4":
         from lamina.layers.core import _quantized_int4
 
@@ -370,11 +408,15 @@ def build_embedding(layer, config):
 # --- Model ----------------------------------------------------------------------
 
 
-def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
-    """Quantize every leaf layer of `model` that supports it (see
-    `Model.quantize`)."""
-    import re
+def _selected(layer, filters):
+    from lamina.quantizers.gptq_core import should_quantize_layer
 
+    return should_quantize_layer(layer, filters)
+
+
+def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
+    """Quantize every leaf layer of `model` that supports it, then calibrate
+    the GPTQ layers (see `Model.quantize`)."""
     type_check = kwargs.pop("type_check", True)
     if kwargs:
         raise ValueError(
@@ -400,18 +442,19 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             "on data, or start it with an Input, first."
         )
 
-    def selected(layer):
-        if filters is None:
-            return True
-        if isinstance(filters, str):
-            return re.search(filters, layer.name) is not None
-        if isinstance(filters, (list, tuple)):
-            return any(re.search(p, layer.name) for p in filters)
-        return bool(filters(layer))
+    structure = None
+    if resolved.mode in _CALIBRATED_MODES:
+        # Checked before any layer changes (Keras checks after preparing them).
+        from lamina.quantizers.gptq_core import check_calibration_inputs
+
+        structure = resolved.quantization_layer_structure
+        if structure is None:
+            structure = model.get_quantization_layer_structure(resolved.mode)
+        check_calibration_inputs(resolved, structure, resolved.mode)
 
     changed = False
     for layer in model._flatten_layers():
-        if not selected(layer) or len(layer._flatten_layers()) != 1:
+        if not _selected(layer, filters) or len(layer._flatten_layers()) != 1:
             continue
         quantize = getattr(layer, "quantize", None)
         if quantize is None:
@@ -421,6 +464,14 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             changed = True
         except NotImplementedError as error:
             warnings.warn(str(error), stacklevel=3)
+    if resolved.mode == "gptq":
+        from lamina.quantizers.gptq_core import gptq_quantize
+
+        gptq_quantize(resolved, structure, filters=filters)
+    elif resolved.mode == "awq":
+        from lamina.quantizers.awq_core import awq_quantize
+
+        awq_quantize(resolved, structure, filters=filters)
     if changed:
         # Step functions and the trainer's parameter list saw the float kernels.
         # float8 layers are eager-only, so whether jit applies is asked again.

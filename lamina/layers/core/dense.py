@@ -170,14 +170,20 @@ class Dense(Layer):
     def variable_serialization_spec(self) -> dict:
         """Names of the variables each quantization mode saves, in file order
         (`None` is the float layer), as Keras lists them."""
-        from lamina.layers.core import _quantized_float8, _quantized_int4
+        from lamina.layers.core import (
+            _quantized_awq,
+            _quantized_float8,
+            _quantized_gptq,
+            _quantized_int4,
+        )
 
         saved = {
             None: self._keras_saved_variables,
             "int8": _quantized._DENSE_SAVE_ORDER,
             "int4": _quantized_int4._DENSE_SAVE_ORDER,
             "float8": _quantized_float8.SAVE_ORDER,
-            **_KERAS_ONLY_SPEC,
+            "gptq": _quantized_gptq.SAVE_ORDER,
+            "awq": _quantized_awq.SAVE_ORDER,
         }
         return {mode: list(names) for mode, names in saved.items()}
 
@@ -186,8 +192,9 @@ class Dense(Layer):
         training.
 
         Args:
-            mode: `"int8"`, `"int4"` or `"float8"`; may be left out when
-                `config` is given.
+            mode: `"int8"`, `"int4"`, `"float8"`, `"gptq"` or `"awq"` (the
+                last two add variables only: `Model.quantize` calibrates
+                them); may be left out when `config` is given.
             type_check: Refuse subclasses of Dense. Defaults to `True`.
             config: A `lamina.quantizers.QuantizationConfig` of the mode
                 (`Int8QuantizationConfig`, `Int4QuantizationConfig` with its
@@ -196,7 +203,6 @@ class Dense(Layer):
 
         Raises:
             ValueError: if the layer is not built or already quantized.
-            NotImplementedError: for the GPTQ and AWQ modes.
         """
         _quantized.quantize_dense(self, mode, type_check, config)
 
@@ -217,18 +223,3 @@ class Dense(Layer):
             ),
             **_lora.config(self),
         }
-
-
-# The rest of Keras's `Dense.variable_serialization_spec`: modes lamina does
-# not implement (the others come from the save orders lamina writes).
-_KERAS_ONLY_SPEC = {
-    "gptq": ("bias", "quantized_kernel", "kernel_scale", "kernel_zero", "g_idx"),
-    "awq": (
-        "bias",
-        "quantized_kernel",
-        "kernel_scale",
-        "kernel_zero",
-        "awq_scales",
-        "g_idx",
-    ),
-}

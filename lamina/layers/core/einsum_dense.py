@@ -76,6 +76,8 @@ class EinsumDense(Layer):
         self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
         self.lora_enabled = False
         self.quantization_config = _quantized.config_from_arg(quantization_config)
+        # Keras: the unpacked column count of a GPTQ kernel, kept in the config.
+        self.gptq_unpacked_column_size = gptq_unpacked_column_size
         _parse_equation(equation)  # raises a ValueError for a malformed equation
         self.equation = equation
         if isinstance(output_shape, int):
@@ -218,15 +220,15 @@ class EinsumDense(Layer):
         byte) or `"float8"` (float8 training of the float kernel).
 
         Args:
-            mode: `"int8"`, `"int4"` or `"float8"`; may be left out when
-                `config` is given.
+            mode: `"int8"`, `"int4"`, `"float8"`, `"gptq"` or `"awq"` (the
+                last two add variables only: `Model.quantize` calibrates
+                them); may be left out when `config` is given.
             type_check: Refuse subclasses of EinsumDense. Defaults to `True`.
             config: A `lamina.quantizers.QuantizationConfig` of the mode.
                 Defaults to `None` (Keras's defaults for the mode).
 
         Raises:
             ValueError: if the layer is not built or already quantized.
-            NotImplementedError: for the GPTQ and AWQ modes.
         """
         _quantized.quantize_einsum_dense(self, mode, type_check, config)
 
@@ -254,6 +256,11 @@ class EinsumDense(Layer):
                 self.quantization_config
             ),
             **_lora.config(self),
+            **(
+                {"gptq_unpacked_column_size": self.gptq_unpacked_column_size}
+                if self.gptq_unpacked_column_size
+                else {}
+            ),
         }
 
 
