@@ -106,6 +106,10 @@ class Model(_ModelAPI, Trainer, Layer):
         changed = next((p.dtype for p, d in dtypes if p.dtype != d), None)
         if changed is not None and changed.is_floating_point:
             _take_float_dtype(self, backend.standardize_dtype(changed))
+        # A trained model's optimizer slots follow their weights.
+        optimizer = self.__dict__.get("optimizer")
+        if getattr(optimizer, "built", False) and hasattr(optimizer, "_follow_variables"):
+            optimizer._follow_variables()
         return result
 
     def _build_on_first_call(self, args, kwargs):

@@ -5,7 +5,7 @@ import torch
 
 from lamina.backend import floatx, get_device, naming, to_torch_dtype
 from lamina.backend.stateless_scope import check_matching
-from lamina.optimizers._utils import _f32, _is_number
+from lamina.optimizers._utils import _f32, _is_number, _scalar_type
 from lamina.optimizers.schedules import learning_rate_schedule
 
 
@@ -237,8 +237,23 @@ class _OptimizerState:
                 device=reference_variable.device, dtype=reference_variable.dtype
             )
         tensor.path = f"{self.name}/{path.replace('/', '_')}_{name}"
+        tensor._reference = reference_variable  # see follow_variables()
         self._variables.append(tensor)
         return tensor
+
+    def _follow_variables(self) -> None:
+        """Move each slot made from a reference variable to that variable's
+        current dtype and device, in place (the slot lists keep their
+        tensors): after `model.double()` or `model.to(device)` on a trained
+        model, the next step updates without a compile()."""
+        for slot in self._variables:
+            reference = getattr(slot, "_reference", None)
+            if reference is not None and (
+                slot.dtype != reference.dtype or slot.device != reference.device
+            ):
+                slot.data = slot.data.to(device=reference.device, dtype=reference.dtype)
+        if getattr(self, "_trainable_variables", None):
+            self._scalar = _scalar_type(self._trainable_variables)
 
     def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
         """One slot per variable for each name in `name`, created interleaved
