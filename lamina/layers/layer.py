@@ -405,15 +405,10 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     _set_mask(outputs, self.compute_mask(x, None))
                 return outputs
         first = args[0] if args else None
-        if len(args) > 1 and any(type(a) is bool for a in args[1:]):
-            # `layer(x, True)`: Keras's error, not call()'s "multiple values".
-            flag = next(a for a in args[1:] if type(a) is bool)
-            raise ValueError(
-                f"Only input tensors may be passed as positional arguments to "
-                f"layer '{self.name}'. The following argument value should be "
-                f"passed as a keyword argument: {flag} (of type bool), e.g. "
-                f"training={flag}."
-            )
+        if len(args) > 1 and not all(
+            a is None or isinstance(a, torch.Tensor) for a in args[1:]
+        ):
+            self._check_positional_arguments(args[1:])
         if not isinstance(first, torch.Tensor):
             # Slow path: symbolic inputs build a graph; other data is converted.
             if any_symbolic(first) or any_symbolic(kwargs):
@@ -675,6 +670,26 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         return {"input_shape": self._build_shapes}
 
     # --- symbolic calls (functional graphs and shape inference) ----------------
+
+    def _check_positional_arguments(self, rest):
+        """Keras's rule for the positional arguments after the first: tensors
+        (symbolic or not), arrays and None, in any nesting; a flag or a
+        number belongs in a keyword (`layer(x, True)` means `training=True`
+        to no one)."""
+        if getattr(self, "_allow_non_tensor_positional_args", False):
+            return
+        for value in tree.flatten(rest):
+            if value is None or isinstance(value, (torch.Tensor, KerasTensor)):
+                continue
+            if hasattr(value, "__array__"):
+                continue
+            hint = f", e.g. training={value}" if type(value) is bool else ""
+            raise ValueError(
+                "Only input tensors may be passed as positional arguments to "
+                f"layer '{self.name}'. The following argument value should be "
+                f"passed as a keyword argument: {value!r} (of type "
+                f"{type(value).__name__}){hint}."
+            )
 
     def _symbolic_call(self, args, kwargs):
         kwargs = dict(kwargs)
