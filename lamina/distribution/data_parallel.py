@@ -3,6 +3,8 @@ whose slice is empty), wrap the model in DistributedDataParallel, check that
 every rank got the same data, sum metric states, average moving statistics,
 agree on stopping, gather predictions in order."""
 
+import inspect
+
 import torch
 import torch.distributed as dist
 
@@ -190,12 +192,16 @@ def average_non_trainable(model) -> None:
     updates its own statistics from its own slice; as Keras's per-replica
     statistics are read, the ranks' values are averaged (fit does it at every
     epoch end, so evaluation, prediction and saving see one model)."""
-    if not dist.is_initialized() or model.__dict__.get("_fsdp"):
+    if not dist.is_initialized():
         return
+    from torch.distributed.tensor import DTensor
+
     weights = [
         w
         for w in model.non_trainable_weights
-        if isinstance(w, torch.Tensor) and w.is_floating_point()
+        if isinstance(w, torch.Tensor)
+        and w.is_floating_point()
+        and not isinstance(w, DTensor)  # sharded by FSDP: one value already
     ]
     if not weights:
         return
@@ -252,10 +258,23 @@ def shard(model, distribution):
 
     layers = model._flatten_layers()
     before = {id(layer): dict(layer._parameters) for layer in layers}
+    kwargs = dict(distribution.fully_shard_kwargs)
+    if "ignored_params" in inspect.signature(fully_shard).parameters:
+        # A trainable layer's non-trainable weights are state its call updates
+        # (BatchNormalization's moving statistics, seed states). FSDP would
+        # update a gathered copy and drop it when it reshards: they stay whole
+        # on every rank instead, averaged at each epoch's end as under DDP.
+        kwargs["ignored_params"] = set(kwargs.get("ignored_params") or ()) | {
+            weight
+            for layer in layers
+            if layer.trainable
+            for weight in layer._parameters.values()
+            if weight is not None and not weight.requires_grad
+        }
     for layer in model._layers:
         if any(True for _ in layer.parameters()):
-            fully_shard(layer, **distribution.fully_shard_kwargs)
-    fully_shard(model, **distribution.fully_shard_kwargs)
+            fully_shard(layer, **kwargs)
+    fully_shard(model, **kwargs)
     for layer in layers:
         replaced = {}
         for key, old in before[id(layer)].items():

@@ -81,6 +81,26 @@ def run_sources():
     return result
 
 
+def run_state():
+    """A model whose call updates state (BatchNormalization's moving
+    statistics): under FSDP the updates must survive resharding."""
+    lamina.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = lamina.Sequential(
+        [
+            lamina.Input((4,)),
+            lamina.layers.Dense(8),
+            lamina.layers.BatchNormalization(),
+            lamina.layers.Dense(1),
+        ]
+    )
+    model.compile("sgd", "mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return {f"state_weight_{i}": w for i, w in enumerate(model.get_weights())}
+
+
 def run():
     lamina.utils.set_random_seed(0)
     model = lamina.Sequential(
@@ -133,7 +153,7 @@ if __name__ == "__main__":
     out = sys.argv[1]
     if sys.argv[2:] == ["fsdp"]:
         lamina.distribution.set_distribution(lamina.distribution.FSDP())
-        result = run()
+        result = {**run(), **run_state()}
     else:
-        result = {**run(), **run_mixed(), **run_sources()}
+        result = {**run(), **run_mixed(), **run_sources(), **run_state()}
     np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)

@@ -136,6 +136,26 @@ def test_fsdp_shards_and_trains_like_one_process(fsdp_results):
         )
 
 
+def test_fsdp_keeps_the_moving_statistics_a_call_updates(
+    fsdp_results, two_process_results
+):
+    # FSDP updated a gathered copy of BatchNormalization's moving statistics
+    # and dropped it on resharding (they stayed 0 and 1); they now stay whole
+    # on each rank and are averaged at epoch ends, as under DDP. (Per-rank
+    # batch statistics make both differ slightly from one process.)
+    single = dp_worker.run_state()
+    ddp = two_process_results[0]
+    assert not np.allclose(ddp["state_weight_4"], 0.0)  # the moving mean moved
+    np.testing.assert_allclose(
+        ddp["state_weight_4"], single["state_weight_4"], atol=0.05
+    )
+    for result in fsdp_results:
+        for key in single:
+            np.testing.assert_allclose(
+                result[key], ddp[key], rtol=1e-4, atol=1e-5, err_msg=key
+            )
+
+
 @pytest.mark.parametrize("kind", ["dp", "fsdp"])
 def test_only_rank_0_writes_files_and_they_load_in_one_process(kind, request):
     import lamina
