@@ -12,6 +12,7 @@ import torch
 from lamina.callbacks._io_utils import atomic_write, is_chief
 from lamina.callbacks.callback import Callback
 from lamina.random.seed_generator import SeedGenerator
+from lamina.trainers.data_adapters.keras_draws import retake_pass_end_draw
 
 _FORMAT = "lamina.BackupAndRestore"
 _VERSION = 1
@@ -65,8 +66,9 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise ValueError(
-                "BackupAndRestore needs a `backup_dir` (a directory for this "
-                f"run's backup); got backup_dir={backup_dir!r}."
+                "Empty `backup_dir` argument passed: BackupAndRestore needs a "
+                "directory for this run's backup; got "
+                f"backup_dir={backup_dir!r}."
             )
         if save_freq != "epoch" and (
             isinstance(save_freq, bool)
@@ -157,13 +159,20 @@ class BackupAndRestore(Callback):
         self._apply_step_rng()
 
     def on_test_begin(self, logs=None):
-        self._apply_step_rng()
+        self._apply_step_rng(pass_ended=True)
 
-    def _apply_step_rng(self):
-        """At the first batch after a mid-epoch resume point, replay its RNG."""
+    def _apply_step_rng(self, pass_ended=False):
+        """At the first batch after a mid-epoch resume point, replay its RNG.
+
+        `pass_ended`: the resume point was the epoch's last batch; restoring
+        the generator undid the draw Keras takes at a pass's end, which is
+        taken again (after `set_random_seed` only).
+        """
         if self._resume is not None and self._resume.get("pending_step_rng"):
             _set_rng(self._resume["rng_step"], self.model)
             self._resume = None
+            if pass_ended:
+                retake_pass_end_draw()
 
     # --- saving -------------------------------------------------------------------
 
@@ -172,7 +181,7 @@ class BackupAndRestore(Callback):
             self._save(self._current_epoch, batch + 1, self._epoch_rng)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._apply_step_rng()
+        self._apply_step_rng(pass_ended=True)
         self._last_batch_seen = None
         if self.save_freq == "epoch":
             self._save(epoch + 1, 0, None)

@@ -27,7 +27,12 @@ from lamina.backend import (
     standardize_dtype,
     to_torch_dtype,
 )
-from lamina.random.seed_generator import SeedGenerator, draw_seed, global_draw_seed
+from lamina.random.seed_generator import (
+    SeedGenerator,
+    _keras_seed_order,
+    draw_seed,
+    global_draw_seed,
+)
 
 
 def _eager_only(fn):
@@ -367,7 +372,9 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> torch.Tensor:
 
     if seed is None:  # with a noise_shape; Keras: the global generator
         seed = global_draw_seed(seed, inputs.device)
-    mask = _draw(sample, None if _is_unseeded(seed) else seed, inputs.device)
+    if _is_unseeded(seed) and not _keras_seed_order():
+        seed = None  # torch's global generator; Keras draws from the generator
+    mask = _draw(sample, seed, inputs.device)
     mask = torch.broadcast_to(mask, inputs.shape)
     return torch.where(mask, inputs / keep_prob, torch.zeros_like(inputs))
 

@@ -42,16 +42,22 @@ def make_default_seed() -> int:
     return int(torch.randint(1, 10**9 + 1, (1,)).item())
 
 
-def skip_default_seed() -> None:
-    """Use up the default seed an unseeded Keras `SeedGenerator` would take.
+def noise_seed_generator(seed, active: bool = True):
+    """The `SeedGenerator` a noise layer (Dropout, GaussianNoise, ...) draws
+    from, or `None` for torch's global generator (the fast, unseeded path).
 
-    For a layer that, unseeded, draws from torch's global generator (a fused
-    fast path) where Keras constructs `SeedGenerator(None)`: after
-    `lamina.utils.set_random_seed(s)` it advances Python's `random` by that one
-    draw, so the initializers made next get Keras's seeds. Otherwise a no-op.
+    An int `seed` gives `SeedGenerator(seed)`. For `seed=None`, Keras makes an
+    unseeded `SeedGenerator` (its default seed from Python's `random`) and
+    draws the layer's noise from it: after `lamina.utils.set_random_seed`
+    lamina does the same, so the noise equals Keras's; otherwise it returns
+    `None`. `active=False` (a rate or stddev of 0, where Keras makes no
+    generator) returns `SeedGenerator(seed)` for an int seed, else `None`.
     """
-    if _keras_seed_order():
-        python_random.randint(1, 10**9)
+    if seed is not None:
+        return SeedGenerator(seed)
+    if active and _keras_seed_order():
+        return SeedGenerator()
+    return None
 
 
 class SeedGenerator:

@@ -17,6 +17,7 @@ from lamina.layers import layer as _layer_module
 from lamina.trainers import compile_utils, compiled_step
 from lamina.trainers._step_setup import StepSetup
 from lamina.trainers.data_adapters import data_adapter_utils
+from lamina.trainers.data_adapters.keras_draws import take_keras_build_draws
 from lamina.trainers.epoch_iterator import EpochIterator
 from lamina.trainers.trainer_utils import (
     MetricLogs,
@@ -61,6 +62,9 @@ class Trainer(StepSetup):
         self._compile_metrics = None
         self._loss_tracker = None
         self.stop_training = False
+        # Keras: a callback sets these to end evaluate() / predict() early.
+        self.stop_evaluating = False
+        self.stop_predicting = False
         self.history = None
         self.steps_per_execution = 1
         self.jit_compile = False
@@ -505,6 +509,9 @@ class Trainer(StepSetup):
                 break
         self._eval_iterator = None
         set_mode(self, was_training)
+        if isinstance(self.optimizer, optimizers.Optimizer) and epochs > 0:
+            # Keras: with `use_ema`, the model ends fit holding the averages.
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         callbacks.on_train_end(logs=epoch_logs)
         if callbacks.history is not None:
             self.history = callbacks.history

@@ -109,7 +109,10 @@ class AugMix(BaseImagePreprocessingLayer):
         self.interpolation = interpolation
         self.seed = seed
         self.generator = random.SeedGenerator(seed)
-        self._chooser = py_random.Random(seed)
+        # Keras picks chain steps with Python's global `random` (repeatable
+        # after set_random_seed); a seeded layer keeps its own, so that its
+        # seed alone fixes them.
+        self._chooser = None if seed is None else py_random.Random(seed)
         self._augment_layers = _AUGMENT_LAYERS + (_COLOUR_LAYERS if all_ops else ())
         augmenters = make_augment_layers(
             "AugMix",
@@ -135,7 +138,7 @@ class AugMix(BaseImagePreprocessingLayer):
         for _ in range(self.num_chains):
             steps = []
             for _ in range(self.chain_depth):
-                name = self._chooser.choice(choices)
+                name = (self._chooser or py_random).choice(choices)
                 if name is None:
                     continue
                 layer = getattr(self, name)

@@ -26,7 +26,8 @@ class ActivityRegularization(Layer):
         self.l1 = l1
         self.l2 = l2
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs):
         return inputs

@@ -5,7 +5,7 @@ import torch
 from lamina import random
 from lamina.layers.layer import Layer
 from lamina.layers.regularization.gaussian_noise import _check_unit_interval
-from lamina.random.seed_generator import skip_default_seed
+from lamina.random.seed_generator import noise_seed_generator
 
 # SELU's constants (Klambauer et al., 2017); a dropped unit is set to
 # -alpha * scale, SELU's negative saturation value.
@@ -36,11 +36,13 @@ class AlphaDropout(Layer):
         self.rate = _check_unit_interval("AlphaDropout", "rate", rate, False)
         self.noise_shape = noise_shape
         self.seed = seed
-        self.seed_generator = None if seed is None else random.SeedGenerator(seed)
-        if seed is None and self.rate > 0:
-            skip_default_seed()  # Keras makes SeedGenerator(None) here
+        # Keras makes a SeedGenerator(seed) here; unseeded, lamina draws from
+        # torch's global generator unless `set_random_seed` asks for Keras's
+        # numbers.
+        self.seed_generator = noise_seed_generator(seed, self.rate > 0)
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:

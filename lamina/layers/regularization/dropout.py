@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from lamina import random
 from lamina.layers.layer import Layer
-from lamina.random.seed_generator import skip_default_seed
+from lamina.random.seed_generator import noise_seed_generator
 
 
 class Dropout(Layer):
@@ -34,18 +34,24 @@ class Dropout(Layer):
                 f"Dropout expects `rate` to be a number in [0, 1]; got rate={rate!r}."
             )
         self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = _check_noise_shape(noise_shape)
         self.seed = seed
-        self.seed_generator = None if seed is None else random.SeedGenerator(seed)
-        if seed is None and self.rate > 0:
-            skip_default_seed()  # Keras makes SeedGenerator(None) here
+        # Keras makes a SeedGenerator(seed) here; unseeded, lamina draws from
+        # torch's global generator unless `set_random_seed` asks for Keras's
+        # numbers.
+        self.seed_generator = noise_seed_generator(seed, self.rate > 0)
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        if self.noise_shape is None and self.seed_generator is None:
+        generator = self.seed_generator
+        if self.noise_shape is None and (
+            generator is None or generator._initial_seed is None
+        ):
+            # Unseeded, as in Keras: torch's dropout kernel, global generator.
             return F.dropout(inputs, self.rate, True)
         noise_shape = self.noise_shape
         if noise_shape is not None:
@@ -66,3 +72,27 @@ class Dropout(Layer):
             "seed": self.seed,
             "noise_shape": self.noise_shape,
         }
+
+
+def _check_noise_shape(noise_shape):
+    """`noise_shape` as a tuple of positive ints or None (Keras's checks)."""
+    if noise_shape is None:
+        return None
+    try:
+        if isinstance(noise_shape, str):
+            raise TypeError
+        dims = tuple(noise_shape)
+    except TypeError:
+        raise ValueError(
+            "Dropout expects `noise_shape` to be a tuple or list of integers "
+            f"(None for an axis of the input's size); got noise_shape={noise_shape!r}."
+        ) from None
+    for dim in dims:
+        if dim is not None and (
+            isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0
+        ):
+            raise ValueError(
+                "Dropout expects `noise_shape` to hold positive integers or None; "
+                f"got noise_shape={noise_shape!r}."
+            )
+    return dims

@@ -4,7 +4,7 @@ import torch
 
 from lamina import random
 from lamina.layers.layer import Layer
-from lamina.random.seed_generator import skip_default_seed
+from lamina.random.seed_generator import noise_seed_generator
 
 
 class GaussianNoise(Layer):
@@ -26,11 +26,13 @@ class GaussianNoise(Layer):
         super().__init__(**kwargs)
         self.stddev = _check_unit_interval("GaussianNoise", "stddev", stddev)
         self.seed = seed
-        self.seed_generator = None if seed is None else random.SeedGenerator(seed)
-        if seed is None and self.stddev > 0:
-            skip_default_seed()  # Keras makes SeedGenerator(None) here
+        # Keras makes a SeedGenerator(seed) here; unseeded, lamina draws from
+        # torch's global generator unless `set_random_seed` asks for Keras's
+        # numbers.
+        self.seed_generator = noise_seed_generator(seed, self.stddev > 0)
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs, training=False):
         if not training or self.stddev == 0:

@@ -9,6 +9,7 @@ from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 from lamina.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from lamina.layers.rnn.stacked_rnn_cells import StackedRNNCells
+from lamina.random.seed_generator import _keras_seed_order
 from lamina.saving import serialization_lib
 
 
@@ -224,6 +225,11 @@ class RNN(Layer):
         initial_state = self._standardize_states(initial_state, sequences)
         self._reset_dropout_masks(self.cell)
         try:
+            if _keras_seed_order():
+                # Keras draws every cell's masks before its loop, training or
+                # not: after set_random_seed, draw them alike, so that torch's
+                # generator (and later dropout) follows Keras's.
+                self._draw_dropout_masks(self.cell, sequences[:, 0], initial_state)
             last_output, outputs, states = self.inner_loop(
                 sequences, initial_state, mask, training=bool(training)
             )
@@ -259,6 +265,22 @@ class RNN(Layer):
             return state.to(device=sequences.device, dtype=sequences.dtype)
 
         return tree.map_structure(_convert, initial_state)
+
+    def _draw_dropout_masks(self, cell, step, states):
+        state = states[0] if isinstance(states, (list, tuple)) else states
+        if isinstance(cell, DropoutRNNCell):
+            cell.get_dropout_mask(step)
+            cell.get_recurrent_dropout_mask(state)
+        if isinstance(cell, StackedRNNCells):
+            for inner, inner_states in zip(cell.cells, states):
+                self._draw_dropout_masks(inner, step, inner_states)
+                # As Keras: the next cell's step input is this cell's output.
+                inner_states = (
+                    list(inner_states)
+                    if tree.is_nested(inner_states)
+                    else [inner_states]
+                )
+                step, _ = inner(step, inner_states)
 
     def _reset_dropout_masks(self, cell):
         if isinstance(cell, DropoutRNNCell):

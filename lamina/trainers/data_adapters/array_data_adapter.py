@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from lamina import backend, tree
+from lamina.random.seed_generator import _keras_seed_order
 from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters import keras_draws
 from lamina.trainers.data_adapters.data_adapter import DataAdapter
 
 
@@ -56,6 +58,7 @@ class ArrayDataAdapter(DataAdapter):
         if self._batch_size < 1:
             raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
         self._shuffle = shuffle
+        self._loader_draws = False  # see on_epoch_begin
         self._class_weight = None
         if class_weight is not None:
             if sample_weight is not None:
@@ -85,25 +88,46 @@ class ArrayDataAdapter(DataAdapter):
     def num_samples(self):
         return self._size
 
-    def get_epoch_iterator(self):
-        size, batch_size = self._size, self._batch_size
-        order = None
-        if self._shuffle == "batch":
-            order = self._batch_shuffled_order()
-        elif self._shuffle:
-            order = torch.randperm(size)
-            if torch.distributed.is_initialized():
-                # Every rank must split the same global batches: use rank 0's order.
-                from lamina.distribution.data_parallel import broadcast_from_primary
+    def on_epoch_begin(self):
+        # Checked once per epoch: after `set_random_seed`, draw as Keras does.
+        self._loader_draws = _keras_seed_order()
 
-                order = broadcast_from_primary(order.to(backend.get_device()))
-            order = order.to(backend.get_device())
+    def get_epoch_iterator(self):
+        if self._loader_draws:
+            return self._keras_pass()
+        return self._pass(self._default_order)
+
+    def _default_order(self):
+        """This pass's row order, or None for the data's own order."""
+        if self._shuffle == "batch":
+            return self._batch_shuffled_order()
+        if self._shuffle:
+            return self._on_device(torch.randperm(self._size))
+        return None
+
+    def _on_device(self, order):
+        if torch.distributed.is_initialized():
+            # Every rank must split the same global batches: use rank 0's order.
+            from lamina.distribution.data_parallel import broadcast_from_primary
+
+            order = broadcast_from_primary(order.to(backend.get_device()))
+        return order.to(backend.get_device())
+
+    def _pass(self, make_order, batch_rows=None):
+        """Yield one pass's batches. `make_order()` (called at the first batch)
+        gives the row order or None; `batch_rows(start, stop)`, if given,
+        gives the rows of `start:stop` instead, one gather group at a time."""
+        size, batch_size = self._size, self._batch_size
+        order = make_order()
         # One index_select per tensor for a group of batches, then views:
         # fewer gathers, and the compiled step stacks the views without copying.
         rows = batch_size * self.batches_per_gather
         for group_start in range(0, size, rows):
             group_stop = min(group_start + rows, size)
-            index = None if order is None else order[group_start:group_stop]
+            if batch_rows is not None:
+                index = batch_rows(group_start, group_stop)
+            else:
+                index = None if order is None else order[group_start:group_stop]
             xs = _take(self._x, group_start, group_stop, index)
             ys = _take(self._y, group_start, group_stop, index)
             weights = _take(self._sample_weight, group_start, group_stop, index)
@@ -117,6 +141,44 @@ class ArrayDataAdapter(DataAdapter):
                     _take(ys, start, stop, None),
                     _take(weights, start, stop, None),
                 )
+
+    def take_keras_build_draws(self):
+        """The draws of Keras reading its first batch to build the model: a
+        `DataLoader` iterator's base seed, then its sampler's first draw (see
+        `keras_draws.take_keras_build_draws`)."""
+        keras_draws.draw_loader_seed()
+        if self._shuffle == "batch":
+            torch.randperm(min(self._batch_size, self._size))
+        elif self._shuffle:
+            keras_draws.draw_loader_seed()
+
+    def _keras_pass(self):
+        """One pass drawing from torch's global generator as Keras 3's torch
+        backend does (see `keras_draws.loader_pass`): a `RandomSampler`
+        (shuffle=True) draws a seed for its own generator and permutes all
+        rows with it; shuffle="batch" keeps batches in order and permutes
+        each one with `torch.randperm` as it is fetched."""
+        batch_rows = None
+        make_order = _no_order
+        if self._shuffle == "batch":
+
+            def batch_rows(start, stop):
+                device = backend.get_device()
+                return torch.cat(
+                    [
+                        torch.randperm(min(b + self._batch_size, stop) - b) + b
+                        for b in range(start, stop, self._batch_size)
+                    ]
+                ).to(device)
+
+        elif self._shuffle:
+
+            def make_order():
+                generator = torch.Generator()
+                generator.manual_seed(keras_draws.draw_loader_seed())
+                return self._on_device(torch.randperm(self._size, generator=generator))
+
+        return keras_draws.loader_pass(self, self._pass(make_order, batch_rows))
 
     def _batch(self, x, y, sample_weight):
         if self._class_weight is not None:
@@ -133,6 +195,10 @@ class ArrayDataAdapter(DataAdapter):
         chunks = [c[torch.randperm(len(c))] for c in chunks]
         full = [chunks[i] for i in torch.randperm(len(chunks) - 1).tolist()]
         return torch.cat(full + [chunks[-1]]).to(backend.get_device())
+
+
+def _no_order():
+    return None
 
 
 def _take(structure, start, stop, index):

@@ -1,6 +1,8 @@
 """Batches from a Python generator or iterator that yields them ready-made."""
 
+from lamina.random.seed_generator import _keras_seed_order
 from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters import keras_draws
 from lamina.trainers.data_adapters.data_adapter import DataAdapter
 
 
@@ -17,5 +19,14 @@ class GeneratorDataAdapter(DataAdapter):
         self._generator = generator
 
     def get_epoch_iterator(self):
+        if _keras_seed_order():
+            return keras_draws.loader_pass(self, self._batches())
+        return self._batches()
+
+    def _batches(self):
         for batch in self._generator:
             yield utils.convert_batch(batch)
+
+    def take_keras_build_draws(self):
+        """Keras's draws reading a first batch to build the model."""
+        keras_draws.draw_loader_seed()

@@ -3,7 +3,9 @@
 import concurrent.futures
 import random
 
+from lamina.random.seed_generator import _keras_seed_order
 from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters import keras_draws
 from lamina.trainers.data_adapters.data_adapter import DataAdapter
 
 
@@ -59,6 +61,20 @@ class PyDatasetAdapter(DataAdapter):
         return batch
 
     def get_epoch_iterator(self):
+        if _keras_seed_order():
+            return keras_draws.loader_pass(self, self._batches())
+        return self._batches()
+
+    def take_keras_build_draws(self):
+        """Keras's draws reading a first batch to build the model: a
+        `DataLoader`'s base seed, and the shuffle of a finite dataset's batch
+        order (Python's `random`)."""
+        keras_draws.draw_loader_seed()
+        count = self.num_batches
+        if self._shuffle and count is not None:
+            random.shuffle(list(range(count)))
+
+    def _batches(self):
         count = self.num_batches
         if count is None:
             index = 0

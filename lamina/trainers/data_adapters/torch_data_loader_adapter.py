@@ -2,7 +2,9 @@
 
 import torch
 
+from lamina.random.seed_generator import _keras_seed_order
 from lamina.trainers.data_adapters import data_adapter_utils as utils
+from lamina.trainers.data_adapters import keras_draws
 from lamina.trainers.data_adapters.data_adapter import DataAdapter
 
 
@@ -30,5 +32,16 @@ class TorchDataLoaderAdapter(DataAdapter):
             return None
 
     def get_epoch_iterator(self):
+        if _keras_seed_order():
+            return keras_draws.loader_pass(
+                self, self._batches(), loader_draws_itself=True
+            )
+        return self._batches()
+
+    def _batches(self):
         for batch in self._loader:
             yield utils.convert_batch(batch)
+
+    def take_keras_build_draws(self):
+        """Keras reads the first batch of a fresh iterator to build the model."""
+        next(iter(self._loader), None)
