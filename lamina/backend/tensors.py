@@ -71,6 +71,23 @@ def _device_type(device) -> str:
     return (device if isinstance(device, torch.device) else torch.device(device)).type
 
 
+def copy_into(tensor, value) -> None:
+    """`tensor.copy_(value)` for a whole value (an array or tensor of
+    `tensor`'s full shape), also where `tensor` is a sharded DTensor (FSDP):
+    each rank then keeps its own shard of `value`, which every rank holds."""
+    value = torch.as_tensor(value)
+    if hasattr(tensor, "full_tensor"):
+        from torch.distributed.tensor import distribute_tensor
+
+        value = distribute_tensor(
+            value.to(device=tensor.device, dtype=tensor.dtype),
+            tensor.device_mesh,
+            tensor.placements,
+            src_data_rank=None,  # every rank has the value: slice, no traffic
+        )
+    tensor.copy_(value)
+
+
 def convert_to_numpy(x) -> np.ndarray:
     """A NumPy copy of a tensor (moved to the host), or `np.asarray(x)`."""
     if isinstance(x, torch.Tensor):

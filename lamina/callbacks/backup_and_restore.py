@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import torch
 
+from lamina.backend.tensors import copy_into
 from lamina.callbacks._io_utils import atomic_write, is_chief
 from lamina.callbacks.callback import Callback
 from lamina.random.seed_generator import SeedGenerator
@@ -201,9 +202,11 @@ class BackupAndRestore(Callback):
         return False
 
     def _save(self, epoch, step, epoch_rng):
-        if not self._should_write():
-            return
         model = self.model
+        # Sharded weights (FSDP) are gathered by every rank together; then
+        # only rank 0 writes.
+        if not self._should_write() and not model.__dict__.get("_fsdp"):
+            return
         rng_now = _get_rng(model)
         optimizer_store = {}
         if model.optimizer is not None and getattr(model.optimizer, "built", False):
@@ -222,6 +225,8 @@ class BackupAndRestore(Callback):
             "rng_epoch": epoch_rng if epoch_rng is not None else rng_now,
             "rng_step": rng_now,
         }
+        if not self._should_write():
+            return
         keep = self._previous_path if self.double_checkpoint else None
         atomic_write(self._backup_path, lambda path: _write(path, state), keep)
 
@@ -314,7 +319,7 @@ def _assign(tensors, arrays, what):
                 f"BackupAndRestore cannot restore '{getattr(tensor, 'path', '?')}': "
                 f"the backup has shape {value.shape}, the model {tuple(tensor.shape)}."
             )
-        tensor.copy_(torch.as_tensor(value))
+        copy_into(tensor, value)
 
 
 def _assign_metrics(model, saved):

@@ -5,6 +5,7 @@ import torch
 
 from lamina.backend import floatx, get_device, naming, to_torch_dtype
 from lamina.backend.stateless_scope import check_matching
+from lamina.backend.tensors import copy_into
 from lamina.optimizers._utils import _f32, _is_number, _scalar_type
 from lamina.optimizers.schedules import learning_rate_schedule
 
@@ -333,7 +334,7 @@ class _OptimizerState:
                     f"({getattr(variable, 'path', '')}): expected shape "
                     f"{tuple(variable.shape)}, the file has {tuple(value.shape)}."
                 )
-            variable.copy_(torch.as_tensor(value))
+            copy_into(variable, value)  # also a sharded (FSDP) slot
         self._sync_scalars_from_tensors()
 
     @torch.no_grad()

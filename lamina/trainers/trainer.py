@@ -434,6 +434,11 @@ class Trainer(StepSetup):
         self.stop_training = False
         was_training = self.training
         self._eval_iterator = None
+        if distributed and self.built:
+            # Shard/wrap now, so a BackupAndRestore resume loads the weights
+            # and optimizer state the steps will use (FSDP replaces them).
+            self._wrap_for_distribution(None)
+        take_keras_build_draws(self, iterator.adapter)
         callbacks.on_train_begin()
         # Keras: BackupAndRestore sets where a resumed run starts; lamina also
         # resumes mid-epoch by skipping the batches that already ran.
@@ -593,6 +598,8 @@ class Trainer(StepSetup):
         was_training = self.training
         set_mode(self, False)
         self.reset_metrics()
+        take_keras_build_draws(self, iterator.adapter)
+        self.stop_evaluating = False
         callbacks.on_test_begin()
         logs = {}
         with torch.no_grad():
@@ -608,6 +615,8 @@ class Trainer(StepSetup):
                         self._prepare_test_step(batch)
                     logs = self.test_step(batch)
                 callbacks.on_test_batch_end(begin + len(batches) - 1, logs)
+                if self.stop_evaluating:
+                    break
         if distributed:
             from lamina.distribution.data_parallel import reduce_metric_states
 
@@ -669,6 +678,7 @@ class Trainer(StepSetup):
         callbacks = self._callback_list(callbacks, verbose, 1, iterator.num_batches)
         was_training = self.training
         set_mode(self, False)
+        self.stop_predicting = False
         callbacks.on_predict_begin()
         outputs = []
         self.__dict__["_predict_block_rows"] = (
@@ -698,6 +708,8 @@ class Trainer(StepSetup):
                     callbacks.on_predict_batch_end(
                         begin + len(batches) - 1, {"outputs": batch_outputs}
                     )
+                    if self.stop_predicting:
+                        break
         finally:
             self.__dict__["_predict_block_rows"] = None
         set_mode(self, was_training)

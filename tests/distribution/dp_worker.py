@@ -101,6 +101,52 @@ def run_state():
     return {f"state_weight_{i}": w for i, w in enumerate(model.get_weights())}
 
 
+def run_resume(folder):
+    """BackupAndRestore under FSDP: every rank gathers the sharded weights for
+    rank 0's backup, and a resumed fit loads them back into the shards."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+
+    class Interrupt(lamina.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    def fit(callbacks):
+        lamina.utils.set_random_seed(4)
+        model = lamina.Sequential(
+            [
+                lamina.Input((4,)),
+                lamina.layers.Dense(8),
+                lamina.layers.BatchNormalization(),
+                lamina.layers.Dense(1),
+            ]
+        )
+        model.compile("adam", "mse")
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=callbacks,
+        )
+        return model.get_weights()
+
+    straight = fit([])
+    backup = lamina.callbacks.BackupAndRestore(os.path.join(folder, "backup"))
+    try:
+        fit([backup, Interrupt()])
+    except KeyboardInterrupt:
+        pass
+    resumed = fit([lamina.callbacks.BackupAndRestore(os.path.join(folder, "backup"))])
+    result = {f"straight_weight_{i}": w for i, w in enumerate(straight)}
+    result.update({f"resumed_weight_{i}": w for i, w in enumerate(resumed)})
+    return result
+
+
 def run():
     lamina.utils.set_random_seed(0)
     model = lamina.Sequential(
@@ -153,7 +199,7 @@ if __name__ == "__main__":
     out = sys.argv[1]
     if sys.argv[2:] == ["fsdp"]:
         lamina.distribution.set_distribution(lamina.distribution.FSDP())
-        result = {**run(), **run_state()}
+        result = {**run(), **run_state(), **run_resume(out)}
     else:
         result = {**run(), **run_mixed(), **run_sources(), **run_state()}
     np.savez(os.path.join(out, f"rank{os.environ['RANK']}.npz"), **result)
