@@ -75,10 +75,22 @@ class Model(_ModelAPI, Trainer, Layer):
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         self._init_trainer()
 
+    _layers_hint = "Please use another name (e.g. `self.blocks = [...]`)."
+
     @property
     def layers(self) -> list:
         """The model's direct sub-layers, in the order they were created."""
         return list(self._layers)
+
+    def __setattr__(self, name, value):
+        # Keras reserves `layers`; torch would otherwise store a list of layers
+        # under it as a ModuleList and replace a Sequential's own layers.
+        if name == "layers":
+            raise AttributeError(
+                f"Model '{self.name}': the `{type(self).__name__}.layers` attribute "
+                f"is reserved and should not be used. {self._layers_hint}"
+            )
+        super().__setattr__(name, value)
 
     def get_layer(self, name=None, index=None):
         """A sub-layer by `name` or by `index` into `layers`."""
@@ -108,7 +120,9 @@ class Model(_ModelAPI, Trainer, Layer):
             _take_float_dtype(self, backend.standardize_dtype(changed))
         # A trained model's optimizer slots follow their weights.
         optimizer = self.__dict__.get("optimizer")
-        if getattr(optimizer, "built", False) and hasattr(optimizer, "_follow_variables"):
+        if getattr(optimizer, "built", False) and hasattr(
+            optimizer, "_follow_variables"
+        ):
             optimizer._follow_variables()
         return result
 

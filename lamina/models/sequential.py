@@ -45,6 +45,8 @@ class Sequential(Model):
                 self.add(layer, rebuild=False)
             self._maybe_build_graph()
 
+    _layers_hint = "Use `add()` and `pop()` to change the layers in this model."
+
     @property
     def layers(self) -> list:
         return _LayerList(self._modules["layers"])
@@ -67,7 +69,8 @@ class Sequential(Model):
             if self._input_layer is not None or self.layers:
                 raise ValueError(
                     f"Sequential model '{self.name}': an Input/InputLayer must be the "
-                    "first layer, and there can be only one."
+                    "first layer, and there can be only one (this model has already "
+                    "been configured with its input)."
                 )
             object.__setattr__(self, "_input_layer", layer)
             return
@@ -79,7 +82,7 @@ class Sequential(Model):
             )
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(
-                f"All layers in a Sequential model need unique names; "
+                f"All layers in a Sequential model should have unique names; "
                 f"'{layer.name}' is already in model '{self.name}'. Pass name=... "
                 "to one of them."
             )
@@ -114,6 +117,14 @@ class Sequential(Model):
     def _maybe_build_graph(self):
         if self._input_layer is not None and self.layers:
             self._build_graph()
+        elif len(self._call_layers) > 1 and isinstance(self._call_layers[0], Model):
+            # Keras: a built model as the first layer gives its input shape
+            # (`Sequential([base_model, GlobalAveragePooling2D(), Dense(10)])`).
+            shape = getattr(self._call_layers[0], "input_shape", None)
+            if isinstance(shape, tuple) and all(
+                d is None or isinstance(d, int) for d in shape
+            ):
+                self.build(shape)
 
     def _build_graph(self):
         """Build every layer by passing the symbolic input through the stack."""
@@ -140,18 +151,34 @@ class Sequential(Model):
                 f"Sequential model '{self.name}' has no layers. Add layers before "
                 "calling or building it."
             )
-        if self._input_layer is None or tuple(self._input_layer.batch_shape) != tuple(
-            input_shape
-        ):
-            if self._input_layer is None:
-                # Keras: the Input takes the first layer's compute dtype.
-                dtype = self._call_layers[0].compute_dtype
-                object.__setattr__(
-                    self,
-                    "_input_layer",
-                    InputLayer(batch_shape=tuple(input_shape), dtype=dtype),
+        created = self._input_layer is None
+        if created:
+            # Keras: the Input takes the first layer's compute dtype.
+            dtype = self._call_layers[0].compute_dtype
+            object.__setattr__(
+                self,
+                "_input_layer",
+                InputLayer(batch_shape=tuple(input_shape), dtype=dtype),
+            )
+        else:
+            own = tuple(self._input_layer.batch_shape)
+            if len(own) != len(input_shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(own, input_shape)
+            ):
+                raise ValueError(
+                    f"Sequential model '{self.name}' has already been configured "
+                    f"to use input shape {own}. You cannot build it with input "
+                    f"shape {tuple(input_shape)}."
                 )
-        self._build_graph()
+        try:
+            self._build_graph()
+        except NotImplementedError:
+            # Keras: a layer that cannot infer its output shape leaves the
+            # model without a graph; its layers then run one after another.
+            if created:
+                object.__setattr__(self, "_input_layer", None)
+            self.built = True
 
     def _build_on_first_call(self, args, kwargs):
         from lamina.layers._layer_calls import _shape_of
@@ -161,6 +188,11 @@ class Sequential(Model):
                 f"Sequential model '{self.name}' has no layers. Add layers before "
                 "calling it."
             )
+        if self._input_layer is None and isinstance(args[0], (dict, list, tuple)):
+            # Keras: a Sequential first fed a structure (a dict or list of
+            # tensors) builds no graph; its layers then run one after another.
+            self.built = True
+            return
         self.build(_shape_of(args[0]))
 
     _casts_other_inputs = True  # see Layer._casts_other_inputs

@@ -202,7 +202,16 @@ class CompileLoss:
         if names_known or outputs_are_dict:
             _check_dict_keys(self._loss_arg, names, "losses", outputs_are_dict)
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
-        self.losses = [None if spec is None else _get_loss(spec) for spec in specs]
+        # Keras: a dict entry may hold its output's loss in a list of one.
+        specs = [
+            spec[0] if isinstance(spec, (list, tuple)) and len(spec) == 1 else spec
+            for spec in specs
+        ]
+        # "crossentropy" / "ce" wait for the targets (below) to pick their kind.
+        self.losses = [
+            spec if spec is None or _is_crossentropy(spec) else _get_loss(spec)
+            for spec in specs
+        ]
         weights = self._loss_weights_arg
         if weights is None:
             self.weights = [1.0] * len(outputs)
@@ -228,6 +237,10 @@ class CompileLoss:
             ]
         self._only = _only_loss_index(self.losses)
         targets = _flatten_targets(y_true, len(outputs), names, only=self._only)
+        self.losses = [
+            _crossentropy_for(loss, target, output) if _is_crossentropy(loss) else loss
+            for loss, target, output in zip(self.losses, targets, outputs)
+        ]
         for loss, target, output in zip(self.losses, targets, outputs):
             if loss is None or target is None:
                 continue
@@ -288,6 +301,25 @@ class CompileLoss:
             return []
         trackers = [self.output_trackers[i] for i in self._tracker_order]
         return [t for t in trackers if t is not None]
+
+
+def _is_crossentropy(spec) -> bool:
+    return isinstance(spec, str) and spec.lower() in _CROSSENTROPY_NAMES
+
+
+def _crossentropy_for(spec, y_true, y_pred):
+    """Keras's `loss="crossentropy"`: binary for one output unit, sparse for
+    integer labels (a lower rank, or a last axis of 1 against several units),
+    else categorical; logged under the name it was given."""
+    y_pred_shape = tuple(y_pred.shape)
+    y_true_shape = tuple(y_true.shape) if y_true is not None else y_pred_shape
+    if y_pred_shape[-1:] == (1,):
+        fn = losses_module.binary_crossentropy
+    elif len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1:] == (1,):
+        fn = losses_module.sparse_categorical_crossentropy
+    else:
+        fn = losses_module.categorical_crossentropy
+    return losses_module.LossFunctionWrapper(fn, name=spec)
 
 
 def _get_loss(spec):
@@ -362,7 +394,14 @@ class CompileMetrics(metrics_module.Metric):
         if not arg:
             return [[] for _ in range(count)]
         if count == 1:
-            per_output = [arg if not isinstance(arg, dict) else list(arg.values())]
+            if isinstance(arg, dict):
+                # Keras: {"out": ["mse", "mae"]} or {"out": "mse"} for the only
+                # output; several keys each add their metrics.
+                values = [
+                    v if isinstance(v, (list, tuple)) else [v] for v in arg.values()
+                ]
+                arg = [spec for value in values for spec in value]
+            per_output = [arg]
         elif isinstance(arg, dict):
             per_output = _match_structure(arg, count, self.output_names, "metrics")
         else:

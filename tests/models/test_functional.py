@@ -161,10 +161,14 @@ def test_disconnected_graph_names_the_missing_input():
         lamina.Model(a, out)
 
 
-def test_unused_input_is_an_error():
+def test_unused_input_is_kept_as_in_keras():
+    # Keras 3 keeps inputs no output uses (a custom loss may read them).
     a, b = lamina.Input((2,), name="a"), lamina.Input((2,), name="unused")
-    with pytest.raises(ValueError, match="\\['unused'\\] are not used"):
-        lamina.Model([a, b], layers.Dense(1)(a))
+    model = lamina.Model([a, b], layers.Dense(1)(a))
+    assert [layer.name for layer in model.layers][:2] == ["a", "unused"]
+    assert len(model.layers) == 3
+    out = model.predict([np.ones((3, 2)), np.ones((3, 2))], verbose=0)
+    assert out.shape == (3, 1)
 
 
 def test_duplicate_layer_names_in_a_graph_are_rejected():

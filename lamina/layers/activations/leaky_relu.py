@@ -33,7 +33,8 @@ class LeakyReLU(Layer):
         _check_non_negative("LeakyReLU", "negative_slope", negative_slope)
         self.negative_slope = negative_slope
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs):
         return F.leaky_relu(inputs, negative_slope=self.negative_slope)

@@ -1,12 +1,15 @@
 """Helpers of MultiHeadAttention and GroupQueryAttention: einsum equations,
 masks, the fused kernel."""
 
+import math
 import string
 
 import torch
 import torch.nn.functional as F
+from torch.nn.modules import module as _torch_module
 
 from lamina import backend
+from lamina.layers.core.einsum_dense import EinsumDense
 
 
 def input_shapes(args, kwargs, shape_of, layer="MultiHeadAttention"):
@@ -98,6 +101,55 @@ def combined_mask(
             auto_mask if attention_mask is None else attention_mask & auto_mask
         )
     return attention_mask
+
+
+def plain_projection(layer) -> bool:
+    """Whether `project(layer, x)` computes exactly what `layer(x)` would.
+
+    True for a plain `EinsumDense` whose equation is a matrix product with a
+    bias over all its output axes (or none), a linear activation, and nothing
+    that the layer call adds around `call()`: no activity regularizer, no
+    mixed-precision autocast, no forward hooks, no `call` replaced on the
+    instance (LoRA and quantization do that). Cheap enough to ask every call,
+    so a projection quantized or hooked later takes the layer call again.
+    """
+    if type(layer) is not EinsumDense:
+        return False
+    plan = layer._matmul
+    return (
+        plan is not None
+        and layer._linear_activation
+        and "call" not in layer.__dict__
+        and layer.activity_regularizer is None
+        and not layer._mixed
+        and not layer._forward_hooks
+        and not layer._forward_pre_hooks
+        and (plan[1] or layer.bias is None)
+    )
+
+
+def no_global_hooks() -> bool:
+    """No torch hooks registered for every module (they see each layer call)."""
+    return not (
+        _torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks
+    )
+
+
+def project(layer, inputs):
+    """`EinsumDense.call`'s matrix-product path for a `plain_projection`
+    layer, without the layer call around it: the same GEMM, so the same
+    numbers, with less Python per call."""
+    n_bound = layer._matmul[0]
+    kernel = layer._kernel
+    out_dims = kernel.shape[n_bound:]
+    flat_in = inputs if n_bound == 1 else inputs.flatten(-n_bound)
+    flat_kernel = kernel.reshape(-1, math.prod(out_dims))
+    bias = layer.bias
+    if bias is None:
+        outputs = torch.matmul(flat_in, flat_kernel)
+    else:
+        outputs = F.linear(flat_in, flat_kernel.t(), bias.reshape(-1))
+    return outputs if len(out_dims) == 1 else outputs.unflatten(-1, out_dims)
 
 
 def large_negative(dtype) -> float:

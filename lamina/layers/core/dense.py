@@ -62,7 +62,7 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(
-                "Dense expects `units` to be a positive int (the output size); "
+                "Dense expects `units` to be a positive integer (the output size); "
                 f"got units={units!r}. For 64 outputs write Dense(64)."
             )
         self.lora_rank = _lora.check_rank(self, lora_rank)

@@ -81,7 +81,7 @@ class Embedding(Layer):
                 or value <= 0
             ):
                 raise ValueError(
-                    f"Embedding expects `{arg}` to be a positive int; got "
+                    f"Embedding: `{arg}` must be a positive integer; got "
                     f"{arg}={value!r}. For a 10,000-word vocabulary embedded in "
                     "64 dimensions write Embedding(10000, 64)."
                 )

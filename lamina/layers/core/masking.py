@@ -1,5 +1,7 @@
 """Masking: mark the time steps whose features all equal `mask_value` as padding."""
 
+import torch
+
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
@@ -31,7 +33,8 @@ class Masking(Layer):
             mask_value = deserialize_keras_object(mask_value)
         self.mask_value = mask_value
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
         # (inputs, keep) from the last call(), so that compute_mask(), which the
         # base class calls right after it on the same inputs, does not compute
         # the comparison a second time (it costs as much as the rest of call).
@@ -47,7 +50,7 @@ class Masking(Layer):
         last, self._last_keep = self._last_keep, None
         if last is not None and last[0] is inputs:
             return last[1].squeeze(-1)
-        return (inputs != self.mask_value).any(dim=-1)
+        return (torch.as_tensor(inputs) != self.mask_value).any(dim=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

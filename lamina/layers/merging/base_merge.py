@@ -100,9 +100,30 @@ class Merge(Layer):
     def compute_mask(self, inputs, previous_mask=None):
         # Keras 3: a step is kept if any input keeps it (OR); an input
         # without a mask keeps every step, so the result has no mask.
-        if previous_mask is None or any(m is None for m in previous_mask):
+        if previous_mask is None:
             return None
-        result = previous_mask[0]
+        self._check_mask_list(inputs, previous_mask)
+        if any(m is None for m in previous_mask):
+            return None
+        result = torch.as_tensor(previous_mask[0], dtype=torch.bool)
         for mask in previous_mask[1:]:
-            result = torch.logical_or(result, mask)
+            result = torch.logical_or(result, torch.as_tensor(mask, dtype=torch.bool))
         return result
+
+    def _check_mask_list(self, inputs, mask):
+        who = f"Layer '{self.name}' ({type(self).__name__})"
+        if not isinstance(mask, (list, tuple)):
+            raise ValueError(
+                f"{who}: `mask` should be a list, one mask (or None) per input; "
+                f"got {type(mask).__name__}."
+            )
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(
+                f"{who}: `inputs` should be a list of tensors; got "
+                f"{type(inputs).__name__}."
+            )
+        if len(mask) != len(inputs):
+            raise ValueError(
+                f"{who}: `inputs` and `mask` should have the same length; got "
+                f"{len(inputs)} inputs and {len(mask)} masks."
+            )

@@ -50,21 +50,26 @@ class Concatenate(Merge):
         return tuple(out)
 
     def compute_mask(self, inputs, previous_mask=None):
-        if previous_mask is None or all(m is None for m in previous_mask):
+        # Keras: each mask is widened to its input's shape (ones where an input
+        # has none), joined along `axis`, then a step is kept if any of its
+        # features is (so on the feature axis, if any input keeps it).
+        if previous_mask is None:
             return None
+        self._check_mask_list(inputs, previous_mask)
+        if all(m is None for m in previous_mask):
+            return None
+        device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), None)
         masks = []
         for x, mask in zip(inputs, previous_mask):
+            shape = tuple(x.shape)
             if mask is None:
-                mask = torch.ones(
-                    x.shape[:-1] if x.ndim > 1 else x.shape,
-                    dtype=torch.bool,
-                    device=x.device,
-                )
+                mask = torch.ones(shape, dtype=torch.bool, device=device)
+            else:
+                mask = torch.as_tensor(mask, dtype=torch.bool, device=device)
+                if mask.ndim < len(shape):
+                    mask = mask.unsqueeze(-1).expand(shape)
             masks.append(mask)
-        if self.axis in (-1, inputs[0].ndim - 1):
-            # The mask has no feature axis: every input keeps its own positions.
-            return torch.stack(masks, dim=-1).all(dim=-1)
-        return torch.cat(masks, dim=self.axis)
+        return torch.cat(masks, dim=self.axis).any(dim=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

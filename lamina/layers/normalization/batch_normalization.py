@@ -357,7 +357,8 @@ class BatchNormalization(Layer):
             return mean, variance
         # Keras: masked steps drop out of both moments (the mask covers every
         # axis but the last one).
-        keep = mask.bool().unsqueeze(-1).expand(x.shape)
+        keep = torch.as_tensor(mask, device=x.device).bool()
+        keep = keep.unsqueeze(-1).expand(x.shape)
         weight = keep.to(x.dtype).sum(dim=axes, keepdim=True)
         eps = backend.epsilon()
         mean = torch.where(keep, x, 0).sum(dim=axes, keepdim=True) / (weight + eps)

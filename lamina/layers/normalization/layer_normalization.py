@@ -74,6 +74,7 @@ class LayerNormalization(Layer):
         self.supports_masking = True
         # Keras: inputs keep their dtype; the layer computes in >= float32.
         self.autocast = False
+        self._fast = False  # set by build()
 
     def build(self, input_shape):
         # Keras: unknown sizes on the normalized axes are fine without weights.
@@ -110,8 +111,25 @@ class LayerNormalization(Layer):
             )
         else:
             self.beta = None
+        # call()'s fast path: the fused kernel alone, when the inputs and the
+        # weights already have the (float32 or float64) compute dtype.
+        self._fast = (
+            self._trailing
+            and not self.rms_scaling
+            and self._compute_torch_dtype in (torch.float32, torch.float64)
+        )
 
     def call(self, inputs):
+        if self._fast:
+            gamma, beta, dtype = self.gamma, self.beta, inputs.dtype
+            if (
+                dtype == self._compute_torch_dtype
+                and (gamma is None or gamma.dtype == dtype)
+                and (beta is None or beta.dtype == dtype)
+            ):
+                n = len(self._axes)
+                shape = inputs.shape[inputs.ndim - n :]
+                return F.layer_norm(inputs, shape, gamma, beta, self.epsilon)
         x = (
             inputs.float()
             if inputs.dtype in _HALF or not inputs.is_floating_point()

@@ -28,7 +28,8 @@ class UnitNormalization(Layer):
         super().__init__(**kwargs)
         self.axis = _check_axis_argument("UnitNormalization", axis)
         self.supports_masking = True
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs):
         x = inputs if inputs.is_floating_point() else inputs.float()

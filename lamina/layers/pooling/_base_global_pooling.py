@@ -28,7 +28,8 @@ class BaseGlobalPooling(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
         first = 1 if self.data_format == "channels_last" else 2
         self._spatial_axes = tuple(range(first, first + self.rank))
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     def call(self, inputs):
         return self._reduce(inputs, dim=self._axes(inputs), keepdim=self.keepdims)

@@ -108,7 +108,8 @@ class BasePooling(Layer):
             and self.strides == self.pool_size
             and 2 <= math.prod(self.pool_size) <= 4
         )
-        self.built = True
+        # Stateless: built now, as in Keras, unless a subclass adds a `build`.
+        self.built = type(self).build is Layer.build
 
     @property
     def _who(self):

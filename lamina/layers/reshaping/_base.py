@@ -136,8 +136,16 @@ class BaseCropping(ReshapingLayer):
         raise ValueError(
             f"Layer '{self.name}' ({type(self).__name__}) would crop every value "
             f"off an axis: cropping={self.cropping} ({self.data_format}) leaves "
-            f"nothing of inputs of shape {shape}. Each axis must be longer than "
-            "the sum of its two croppings; crop less or feed larger inputs."
+            f"nothing of inputs of shape {shape}. "
+            + (
+                "`cropping` parameter of `Cropping1D` layer must be smaller than "
+                "the input length."
+                if self._rank == 1
+                else "Values in `cropping` argument should be smaller than the "
+                "corresponding spatial dimension of the input."
+            )
+            + " Each axis must be longer than the sum of its two croppings; crop "
+            "less or feed larger inputs."
         )
 
     def get_config(self):

@@ -30,8 +30,9 @@ class Permute(ReshapingLayer):
             ) from None
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise ValueError(
-                "Permute expects `dims` to be a permutation of 1..n (indexing "
-                f"starts at 1, the batch axis excluded); got dims={dims!r}. To "
+                "Invalid permutation of `dims`: Permute expects it to be a permutation "
+                "of 1..n (indexing starts at 1, the batch axis excluded); got "
+                f"dims={dims!r}. To "
                 "swap the two axes of (batch, steps, features) write Permute((2, 1))."
             )
         self.dims = dims

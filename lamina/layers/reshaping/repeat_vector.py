@@ -25,11 +25,15 @@ class RepeatVector(ReshapingLayer):
         super().__init__(**kwargs)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(
-                f"RepeatVector expects `n` to be an int (the number of repeats); "
-                f"got n={n!r} of type {type(n).__name__}."
+                "RepeatVector expects `n` to be an int (the number of repeats; "
+                f"Expected an integer value for `n`); got n={n!r} of type "
+                f"{type(n).__name__}."
             )
         if n <= 0:
-            raise ValueError(f"RepeatVector expects `n` > 0; got n={n!r}.")
+            raise ValueError(
+                f"RepeatVector expects `n` > 0: it should be a positive integer; "
+                f"got n={n!r}."
+            )
         self.n = int(n)
         self.input_spec = InputSpec(ndim=2)
 

@@ -24,11 +24,15 @@ class UpSampling1D(ReshapingLayer):
         super().__init__(**kwargs)
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
             raise TypeError(
-                "UpSampling1D expects `size` to be an int (the repetition "
-                f"factor); got size={size!r} of type {type(size).__name__}."
+                "UpSampling1D expects `size` to be an int (the repetition factor; "
+                f"Expected an integer value for `size`); got size={size!r} of type "
+                f"{type(size).__name__}."
             )
         if size <= 0:
-            raise ValueError(f"UpSampling1D expects `size` > 0; got size={size!r}.")
+            raise ValueError(
+                "UpSampling1D expects `size` > 0: it should be a positive integer; "
+                f"got size={size!r}."
+            )
         self.size = int(size)
         self.input_spec = InputSpec(ndim=3)
 
