@@ -26,6 +26,9 @@ def _marks_built(build):
 
     wrapper._marks_built = True
     wrapper._shape_args = _named_shape_args(build)
+    wrapper._extra_shape_args = (
+        _extra_shape_args(build) if wrapper._shape_args is None else None
+    )
     naming.register_scope_function(wrapper)
     return wrapper
 
@@ -43,6 +46,37 @@ def _named_shape_args(build):
     if not params or (len(required) > 1 and len(required) == len(params)):
         return [p.name for p in params]
     return None
+
+
+def _extra_shape_args(build):
+    """For a one-shape `build(self, input_shape, mask_shape=None)`: the name of
+    its first parameter and those of its optional `<arg>_shape` parameters
+    after it (Keras fills each with the shape of `call()`'s argument `<arg>`
+    when the call is given one), else None."""
+    params = list(inspect.signature(build).parameters.values())[1:]
+    names = [
+        p.name
+        for p in params[1:]
+        if p.name.endswith("_shape")
+        and p.default is not inspect.Parameter.empty
+        and p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    return (params[0].name, names) if names else None
+
+
+def _extra_build_shapes(layer, names, call_args):
+    """The keyword arguments for `_extra_shape_args`'s names: the shapes of the
+    call arguments they name that the call `(args, kwargs)` gives, not None."""
+    args, kwargs = call_args
+    params = layer.call_signature_parameters
+    values = dict(zip(params, args))
+    values.update(kwargs)
+    found = {}
+    for name in names:
+        value = values.get(name[: -len("_shape")])
+        if value is not None:
+            found[name] = tree.map_structure(_shape_of, value)
+    return found
 
 
 def _named_build_shapes(layer, names, shapes, call_args):
@@ -63,13 +97,13 @@ def _named_build_shapes(layer, names, shapes, call_args):
         base = name[: -len("_shape")] if name.endswith("_shape") else None
         if base is None or base not in params:
             problem = (
-                "does not end in `_shape`"
+                f"argument `{name}`, which does not end in `_shape`"
                 if base is None
-                else f"names no `call()` argument `{base}`"
+                else f"`{name}`, but `call()` does not have argument `{base}`"
             )
             raise ValueError(
-                f"Layer '{layer.name}' ({type(layer).__name__}) has a `build()` "
-                f"argument `{name}` that {problem}. A `build()` with several "
+                f"Layer '{layer.name}' ({type(layer).__name__}): its `build()` "
+                f"takes {problem}. A `build()` with several "
                 "arguments takes one `<arg>_shape` per tensor argument of "
                 "`call()`, e.g. `build(self, x_shape, y_shape)` for "
                 "`call(self, x, y)`."

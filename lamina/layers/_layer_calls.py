@@ -74,6 +74,83 @@ def _set_mask(outputs, mask):
                 output._keras_mask = output_mask
 
 
+def _specs_of_shapes(layer, shapes):
+    """KerasTensors in the compute dtype for what `compute_output_shape`
+    returned, in its structure (a tuple of shapes gives a tuple, a list a
+    list, a dict a dict; a list of ints is one shape)."""
+    if isinstance(shapes, (list, tuple)) and all(
+        d is None or isinstance(d, int) for d in shapes
+    ):
+        return KerasTensor(tuple(shapes), dtype=layer.compute_dtype)
+    if isinstance(shapes, dict):
+        return {k: _specs_of_shapes(layer, v) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)):
+        specs = [_specs_of_shapes(layer, s) for s in shapes]
+        return specs if isinstance(shapes, list) else tuple(specs)
+    raise ValueError(
+        f"compute_output_shape() of layer '{layer.name}' "
+        f"({type(layer).__name__}) must return a shape tuple, or a list, tuple "
+        f"or dict of them; got {shapes!r}."
+    )
+
+
+@functools.cache
+def _first_call_parameter(cls):
+    """The name of `cls.call`'s first parameter when it can be given by
+    keyword and by position (`inputs` in `call(self, inputs, mask=None)`),
+    else None."""
+    params = list(inspect.signature(cls.call).parameters.values())[1:]
+    if params and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        return params[0].name
+    return None
+
+
+def _first_argument_positional(layer, kwargs):
+    """`(args, kwargs)` for a call given keyword arguments only: the one for
+    `call()`'s first parameter moved to the front, so that, as in Keras, it is
+    the input the layer builds from, checks and takes the mask of
+    (`layer(x1=a, x2=b)` is `layer(a, x2=b)`)."""
+    name = _first_call_parameter(type(layer))
+    if name is None or name not in kwargs or "call" in layer.__dict__:
+        return (), kwargs
+    kwargs = dict(kwargs)
+    return (kwargs.pop(name),), kwargs
+
+
+def _first_input(layer, args, kwargs):
+    """What a first call builds from: the first positional argument, else the
+    first keyword argument, in `call()`'s order, that holds tensors (Keras
+    builds `call(self, x1=None, x2=None)` called as `layer(x2=b)` from `b`)."""
+    if args:
+        return args[0]
+    for name in layer.call_signature_parameters:
+        value = kwargs.get(name)
+        if name != "mask" and value is not None and _holds_tensors(value):
+            return value
+    return None
+
+
+def _holds_tensors(value) -> bool:
+    return any(
+        isinstance(v, (torch.Tensor, KerasTensor, np.ndarray))
+        for v in tree.flatten(value)
+    )
+
+
+def _add_activity_losses(layer, outputs):
+    """Add the activity regularization of each output tensor, as Keras does:
+    divided by the batch size (the first axis), a loss of 0 for an empty
+    batch, and a scalar output's loss as it is."""
+    for output in tree.flatten(outputs):
+        if not isinstance(output, torch.Tensor):
+            continue
+        loss = layer.activity_regularizer(output)
+        if output.ndim > 0:
+            batch = output.shape[0]
+            loss = loss / batch if batch else torch.zeros_like(loss)
+        layer.add_loss(loss)
+
+
 def _carry_masks(flat_inputs, mask):
     """A model's flat inputs, each carrying its part of `model(x, mask=...)` into
     the graph as Keras's functional call does (layers read it from their inputs).

@@ -17,6 +17,7 @@ from lamina.backend.naming import to_snake_case, uniquify
 from lamina.layers._layer_api import _LayerAPI
 from lamina.layers._layer_build import (
     _as_shape,
+    _extra_build_shapes,
     _marks_built,
     _named_build_shapes,
     _unset_fake_mode,
@@ -24,12 +25,16 @@ from lamina.layers._layer_build import (
 from lamina.layers._layer_calls import (
     _ADD_LOSS_USED,
     _CALL_CONTEXT,
+    _add_activity_losses,
     _device_type,
+    _first_argument_positional,
+    _first_input,
     _get_mask,
     _onto_device,
     _set_mask,
     _set_symbolic_mask,
     _shape_of,
+    _specs_of_shapes,
     _stateless_call,
     _symbolic_mask_kwargs,
     _to_tensors,
@@ -164,9 +169,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             raise ValueError(
                 f"A layer name must be a string without '/'; got name={self.name!r}."
             )
+        if not isinstance(trainable, bool):
+            # Keras accepts Python bools only (not 1, None or np.bool_).
+            raise ValueError(
+                "Expected `trainable` to be a boolean. Received: "
+                f"trainable={trainable!r} (of type {type(trainable)})."
+            )
         self.dtype_policy = dtype
         self.autocast = autocast
-        self._trainable = bool(trainable)
+        self._trainable = trainable
         self._trainable_variables = []
         self._non_trainable_variables = []
         self._regularized = []
@@ -175,7 +186,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         self._inbound_nodes = []
         self._build_shapes = None
         self.input_spec = None
-        self.supports_masking = False
+        # Keras: a subclass may say `supports_masking = True` in its body.
+        self.supports_masking = getattr(type(self), "supports_masking", False)
         from lamina import regularizers
 
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -404,6 +416,9 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 if self._compute_mask_overridden:
                     _set_mask(outputs, self.compute_mask(x, None))
                 return outputs
+        if not args and kwargs:
+            # Keras: `layer(x1=a, x2=b)` takes `a` as the first input.
+            args, kwargs = _first_argument_positional(self, kwargs)
         first = args[0] if args else None
         if len(args) > 1 and not all(
             a is None or isinstance(a, torch.Tensor) for a in args[1:]
@@ -420,6 +435,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     self._numpy_argument(a) if isinstance(a, np.ndarray) else a
                     for a in args[1:]
                 )
+                if kwargs:  # and keyword ones (`attention_mask=`), too
+                    kwargs = {
+                        k: self._numpy_argument(v) if isinstance(v, np.ndarray) else v
+                        for k, v in kwargs.items()
+                    }
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         elif first.dtype != self._compute_torch_dtype and (
@@ -474,12 +494,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             ctx.depth -= 1
             ctx.training = previous
         if self.activity_regularizer is not None:
-            for output in tree.flatten(outputs):
-                self.add_loss(self.activity_regularizer(output) / output.shape[0])
+            _add_activity_losses(self, outputs)
         if self._compute_mask_overridden or (
             mask is not None and self.supports_masking
         ):
-            _set_mask(outputs, self.compute_mask(args[0], mask))
+            _set_mask(outputs, self.compute_mask(args[0] if args else None, mask))
         if mask is not None and not self.supports_masking:
             _warn_if_mask_dropped(self, mask)
         return outputs
@@ -559,8 +578,9 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(
-            f"Layer '{self.name}' ({type(self).__name__}) has no call() method. "
-            "Subclasses of Layer must implement call(inputs)."
+            f"Layer {type(self).__name__} does not have a `call` method "
+            f"implemented (layer '{self.name}'). Subclasses of Layer must "
+            "implement call(inputs)."
         )
 
     def _explain_failure(self, error, args):
@@ -601,7 +621,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             and first.is_floating_point()
             and first.dtype != self._compute_torch_dtype
         ):
-            return first.to(self._compute_torch_dtype)
+            cast = first.to(self._compute_torch_dtype)
+            mask = getattr(first, "_keras_mask", None)
+            if mask is not None:  # Keras: the mask survives the autocast
+                cast._keras_mask = mask
+            return cast
         return first
 
     def _numpy_argument(self, array):
@@ -615,10 +639,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         return tensor
 
     def _build_on_first_call(self, args, kwargs):
-        shapes = tree.map_structure(_shape_of, args[0]) if args else None
+        first = _first_input(self, args, kwargs)
+        shapes = tree.map_structure(_shape_of, first) if first is not None else None
         self._build_with_shapes(shapes, (args, kwargs))
 
-    def _build_with_shapes(self, shapes, call_args=None):
+    def _build_with_shapes(self, shapes, call_args=None, extra=None):
         if (
             self._input_shape_arg is not None
             and shapes is not None
@@ -637,14 +662,21 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     f"input_shape={expected}, but it was called on inputs of shape "
                     f"{tuple(shapes)}."
                 )
-        named = getattr(type(self).build, "_shape_args", None)
+        build = type(self).build
+        named = getattr(build, "_shape_args", None)
+        extra = extra or {}
         if named is not None:
             # Keras: `build(self)` or `build(self, x_shape, y_shape)`.
             shapes = _named_build_shapes(self, named, shapes, call_args)
+        elif call_args is not None and getattr(build, "_extra_shape_args", None):
+            # `build(self, input_shape, mask_shape=None)`: and `mask`'s shape.
+            extra = _extra_build_shapes(self, build._extra_shape_args[1], call_args)
         with _unset_fake_mode():
-            self.build(**shapes) if named is not None else self.build(shapes)
+            self.build(**shapes) if named is not None else self.build(shapes, **extra)
         self.built = True
         self._build_shapes = shapes if named is None or len(shapes) > 1 else None
+        if extra:  # saved with the first shape, as Keras's `shapes_dict`
+            self.__dict__["_build_extra_shapes"] = extra
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
@@ -659,6 +691,17 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             if getattr(type(self).build, "_shape_args", None):
                 self._build_with_shapes(_as_shape(config["shapes_dict"]))
                 return
+            extra_args = getattr(type(self).build, "_extra_shape_args", None)
+            if (
+                extra_args
+                and extra_args[0] in config["shapes_dict"]
+                and type(self).get_build_config is Layer.get_build_config
+            ):
+                # `build(self, x_shape, mask_shape=None)`: each shape by name.
+                extra = _as_shape(config["shapes_dict"])
+                first = extra.pop(extra_args[0])
+                self._build_with_shapes(first, extra=extra)
+                return
             shapes = [_as_shape(s) for s in config["shapes_dict"].values()]
             self._build_with_shapes(shapes[0] if len(shapes) == 1 else shapes)
 
@@ -667,6 +710,10 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             return None
         if getattr(type(self).build, "_shape_args", None):
             return {"shapes_dict": self._build_shapes}
+        extra = self.__dict__.get("_build_extra_shapes")
+        if extra:
+            first = type(self).build._extra_shape_args[0]
+            return {"shapes_dict": {first: self._build_shapes, **extra}}
         return {"input_shape": self._build_shapes}
 
     # --- symbolic calls (functional graphs and shape inference) ----------------
@@ -694,15 +741,16 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def _symbolic_call(self, args, kwargs):
         kwargs = dict(kwargs)
         training = kwargs.pop("training", None)
+        first = args[0] if args else None
         if not self.built:
             shapes = tree.map_structure(
                 lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
-                args[0],
+                _first_input(self, args, kwargs),
             )
             self._build_with_shapes(shapes, (args, kwargs))
-        if self.input_spec is not None and isinstance(args[0], KerasTensor):
+        if self.input_spec is not None and isinstance(first, KerasTensor):
             check_input_spec(
-                self.input_spec, args[0].shape, self.name, type(self).__name__
+                self.input_spec, first.shape, self.name, type(self).__name__
             )
         # Keras masking: the call sees the mask it is given, else the one its
         # first input carries; the outputs get theirs from compute_mask.
@@ -723,10 +771,10 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         """KerasTensors for the outputs of `call` on KerasTensor `args`."""
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             shapes = tree.map_structure(
-                lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0]
+                lambda t: t.shape if isinstance(t, KerasTensor) else t,
+                _first_input(self, args, kwargs),
             )
-            out_shape = self.compute_output_shape(shapes)
-            return specs_from_shapes(out_shape, dtype=self.compute_dtype)
+            return _specs_of_shapes(self, self.compute_output_shape(shapes))
         from lamina.backend.shape_inference import compute_output_spec
 
         def _run(*a, **k):
@@ -747,7 +795,18 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     def compute_output_shape(self, input_shape):
         """Output shape for inputs of `input_shape` (by default inferred by running
-        `call` on shape-only tensors)."""
+        `call` on shape-only tensors).
+
+        Raises:
+            NotImplementedError: If the layer has no `call()` to infer it from.
+        """
+        if type(self).call is Layer.call:
+            raise NotImplementedError(
+                f"Layer {type(self).__name__} does not have a "
+                "`compute_output_shape` method implemented. Should implement "
+                "`def compute_output_shape(self, input_shape)` (or `call()`, "
+                "which lamina infers it from)."
+            )
         spec = self.compute_output_spec(specs_from_shapes(input_shape))
         return shapes_of(spec)
 

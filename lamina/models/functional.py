@@ -702,7 +702,13 @@ def _torch_dtype_or_none(tensor):
 
 def _as_input_dtype(value, dtype):
     if isinstance(value, torch.Tensor):
-        return value if dtype is None or value.dtype == dtype else value.to(dtype)
+        if dtype is None or value.dtype == dtype:
+            return value
+        cast = value.to(dtype)
+        mask = getattr(value, "_keras_mask", None)
+        if mask is not None:  # the cast copy carries the caller's mask on
+            cast._keras_mask = mask
+        return cast
     if value is None or dtype is None or is_string_array(value):
         return _to_tensors(value)
     return backend.convert_to_tensor(value, dtype=dtype)

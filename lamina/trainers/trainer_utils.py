@@ -164,7 +164,13 @@ def spec_of(value):
 
 
 def batch_size_of(x) -> int:
-    return int(tree.flatten(x)[0].shape[0])
+    flat = tree.flatten(x)
+    first = flat[0]
+    if first is None:  # an optional input given as None (Input(optional=True))
+        first = next((v for v in flat if v is not None), None)
+        if first is None:
+            raise ValueError("The batch holds no input tensor, only None.")
+    return int(first.shape[0])
 
 
 def detach(structure):
