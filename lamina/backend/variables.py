@@ -283,7 +283,9 @@ class Variable(torch.nn.Parameter):
         return self
 
     def numpy(self, *, force=False):
-        return self.detach().cpu().numpy()
+        # A copy, as Keras's: a view of a CPU weight would change as it trains.
+        value = self.detach().cpu().numpy()
+        return value.copy() if self.device.type == "cpu" else value
 
     def __deepcopy__(self, memo):
         # Parameter's own deepcopy drops Python attributes (path, constraint).

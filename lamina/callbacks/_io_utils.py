@@ -2,16 +2,18 @@
 
 import collections.abc
 import os
-import sys
 
 import numpy as np
 import torch
 
 
 def print_msg(message: str) -> None:
-    """Write one line to stdout, as Keras's `io_utils.print_msg` does."""
-    sys.stdout.write(f"{message}\n")
-    sys.stdout.flush()
+    """Write one line to stdout, or to the `"lamina"` logger after
+    `lamina.utils.disable_interactive_logging()`, as Keras's
+    `io_utils.print_msg` does."""
+    from lamina.utils import io_utils
+
+    io_utils.print_msg(message)
 
 
 def is_chief() -> bool:

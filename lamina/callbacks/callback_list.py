@@ -178,14 +178,19 @@ def _flatten(callbacks) -> list:
 
 
 def _overrides(callback, hook) -> bool:
-    """True if `callback`'s class defines `hook` (or its old-style alias)."""
+    """True if `callback`'s class defines `hook` (or its old-style alias), or
+    the callback was given one as an attribute (`self.on_test_batch_end = f`,
+    which Keras calls too). Decided when the list is made, not per batch."""
     cls = type(callback)
-    if getattr(cls, hook, None) is not getattr(Callback, hook, None):
-        return True
     alias = {
         "on_train_batch_begin": "on_batch_begin",
         "on_train_batch_end": "on_batch_end",
     }.get(hook)
+    own = getattr(callback, "__dict__", {})
+    if hook in own or (alias is not None and alias in own):
+        return True
+    if getattr(cls, hook, None) is not getattr(Callback, hook, None):
+        return True
     return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
 
 

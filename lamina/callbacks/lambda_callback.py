@@ -36,7 +36,9 @@ class LambdaCallback(Callback):
         on_epoch_begin, on_epoch_end, on_train_begin, on_train_end,
         on_train_batch_begin, on_train_batch_end: Functions, or `None`.
         **kwargs: Any other hook by name (`on_test_end=...`,
-            `on_predict_batch_end=...`, or the old `on_batch_end=...`).
+            `on_predict_batch_end=...`, or the old `on_batch_end=...`). A
+            name that does not start with `on_` is set as an attribute, as
+            Keras does; an unknown `on_...` name (a misspelt hook) raises.
 
     Example:
     >>> seen = []
@@ -69,8 +71,12 @@ class LambdaCallback(Callback):
             "on_train_batch_begin": on_train_batch_begin,
             "on_train_batch_end": on_train_batch_end,
         }
+        extra = {}
         for name, function in kwargs.items():
             hook = _ALIASES.get(name, name)
+            if not hook.startswith("on_"):
+                extra[name] = function  # Keras: other names become attributes
+                continue
             if hook not in _HOOKS + _BATCH_HOOKS:
                 raise ValueError(
                     f"LambdaCallback got an unknown hook {name!r}. Hooks are: "
@@ -83,6 +89,7 @@ class LambdaCallback(Callback):
                     f"LambdaCallback expects `{name}` to be a function; got "
                     f"{type(function).__name__} {function!r}."
                 )
+        self.__dict__.update(extra)
         # Epoch and begin/end hooks become instance attributes, as in Keras.
         for name in _HOOKS:
             if functions.get(name) is not None:

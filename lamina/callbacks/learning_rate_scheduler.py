@@ -6,6 +6,7 @@ import numbers
 import torch
 
 from lamina.callbacks._io_utils import print_msg
+from lamina.callbacks._learning_rates import rate_owners
 from lamina.callbacks.callback import Callback
 
 
@@ -14,7 +15,9 @@ class LearningRateScheduler(Callback):
 
     `epoch` counts from 0 and `lr` is the optimizer's current rate. A function
     of the epoch alone, `schedule(epoch)`, is accepted too (Keras 2 style).
-    Each epoch's logs get the rate as `learning_rate`.
+    Each epoch's logs get the rate as `learning_rate`. With a `MultiOptimizer`,
+    each inner optimizer's rate is scheduled and logged as
+    `learning_rate_<its name>`.
 
     Args:
         schedule: Function returning the new rate, a number.
@@ -69,18 +72,21 @@ class LearningRateScheduler(Callback):
         return float(value)
 
     def on_epoch_begin(self, epoch, logs=None):
-        optimizer = self.model.optimizer
-        learning_rate = self._new_learning_rate(optimizer, epoch)
-        optimizer.learning_rate = learning_rate
-        if self.verbose > 0:
-            print_msg(
-                f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning "
-                f"rate to {learning_rate}."
-            )
+        owners = rate_owners(self.model.optimizer)
+        for _, optimizer in owners:
+            learning_rate = self._new_learning_rate(optimizer, epoch)
+            optimizer.learning_rate = learning_rate
+            if self.verbose > 0:
+                whose = f"{optimizer.name} " if len(owners) > 1 else ""
+                print_msg(
+                    f"\nEpoch {epoch + 1}: LearningRateScheduler setting "
+                    f"{whose}learning rate to {learning_rate}."
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            for key, optimizer in rate_owners(self.model.optimizer):
+                logs[key] = float(optimizer.learning_rate)
 
 
 def _accepts_two_arguments(function) -> bool:

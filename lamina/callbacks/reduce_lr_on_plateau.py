@@ -3,6 +3,7 @@
 import numpy as np
 
 from lamina.callbacks._io_utils import print_msg
+from lamina.callbacks._learning_rates import rate_owners
 from lamina.callbacks.monitor_callback import MonitorCallback, warn_missing_monitor
 
 
@@ -80,8 +81,9 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        optimizer = self.model.optimizer
-        logs["learning_rate"] = float(optimizer.learning_rate)
+        owners = rate_owners(self.model.optimizer)
+        for key, optimizer in owners:
+            logs[key] = float(optimizer.learning_rate)
         current = logs.get(self.monitor)
         if current is None:
             warn_missing_monitor("Learning rate reduction", self.monitor, logs)
@@ -96,11 +98,13 @@ class ReduceLROnPlateau(MonitorCallback):
             self.wait = 0
         elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience and self._reduce(optimizer, epoch):
-                self.cooldown_counter = self.cooldown
-                self.wait = 0
+            if self.wait >= self.patience:
+                reduced = [self._reduce(o, epoch, len(owners) > 1) for _, o in owners]
+                if any(reduced):
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
 
-    def _reduce(self, optimizer, epoch) -> bool:
+    def _reduce(self, optimizer, epoch, say_whose=False) -> bool:
         old_lr = float(optimizer.learning_rate)
         # Keras compares with min_lr in float32: the rate is stored in float32.
         if old_lr <= np.float32(self.min_lr):
@@ -109,8 +113,9 @@ class ReduceLROnPlateau(MonitorCallback):
         optimizer.learning_rate = new_lr
         if self.verbose > 0:
             print_msg(
-                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
-                f"to {new_lr}."
+                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing"
+                f"{' ' + optimizer.name if say_whose else ''} learning rate to "
+                f"{new_lr}."
             )
         return True
 

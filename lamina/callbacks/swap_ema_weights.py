@@ -8,7 +8,8 @@ from lamina.callbacks.callback import Callback
 class SwapEMAWeights(Callback):
     """Swap the optimizer's moving-average weights into the model for evaluation.
 
-    Needs an optimizer created with `use_ema=True`. During validation,
+    Needs an optimizer created with `use_ema=True` (with a `MultiOptimizer`,
+    at least one inner optimizer; only its variables swap). During validation,
     `evaluate` and `predict` the model holds the exponential moving average of
     its weights; training resumes with the raw weights. With
     `swap_on_epoch=True` the average is also in the model from each epoch's
@@ -28,35 +29,51 @@ class SwapEMAWeights(Callback):
         self.swap_on_epoch = swap_on_epoch
         self._ema_weights_in_model = False
 
-    def _optimizer(self):
+    def _optimizers(self) -> list:
+        """The optimizers whose averages to swap: the model's optimizer, or
+        the inner optimizers with `use_ema=True` of a `MultiOptimizer`."""
         optimizer = self.model.optimizer
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        if not getattr(optimizer, "use_ema", False) or not hasattr(
-            optimizer, "_model_variables_moving_average"
-        ):
-            raise ValueError(
-                "SwapEMAWeights must be used when `use_ema=True` is set on the "
-                "optimizer (and after it is built). Received: "
-                f"use_ema={getattr(optimizer, 'use_ema', None)}. Create the "
-                "optimizer with use_ema=True."
-            )
-        return optimizer
+        inner = getattr(type(optimizer), "optimizers", None)
+        if inner is not None:
+            with_ema = [o for o in optimizer.optimizers if getattr(o, "use_ema", 0)]
+            if not with_ema:
+                raise ValueError(
+                    "SwapEMAWeights must be used when at least one inner "
+                    "optimizer has `use_ema=True` set; every inner optimizer of "
+                    f"MultiOptimizer '{optimizer.name}' has use_ema=False."
+                )
+            candidates = with_ema
+        else:
+            candidates = [optimizer]
+        for candidate in candidates:
+            if not getattr(candidate, "use_ema", False) or not hasattr(
+                candidate, "_model_variables_moving_average"
+            ):
+                raise ValueError(
+                    "SwapEMAWeights must be used when `use_ema=True` is set on "
+                    "the optimizer (and after it is built). Received: "
+                    f"use_ema={getattr(candidate, 'use_ema', None)}. Create the "
+                    "optimizer with use_ema=True."
+                )
+        return candidates
 
     @torch.no_grad()
     def _swap_variables(self):
-        optimizer = self._optimizer()
-        variables = optimizer._trainable_variables
-        averages = optimizer._model_variables_moving_average
-        saved = [v.clone() for v in variables]
-        torch._foreach_copy_(variables, averages)
-        torch._foreach_copy_(averages, saved)
+        for optimizer in self._optimizers():
+            variables = optimizer._trainable_variables
+            averages = optimizer._model_variables_moving_average
+            saved = [v.clone() for v in variables]
+            torch._foreach_copy_(variables, averages)
+            torch._foreach_copy_(averages, saved)
 
     @torch.no_grad()
     def _finalize_ema_values(self):
-        optimizer = self._optimizer()
-        torch._foreach_copy_(
-            optimizer._model_variables_moving_average, optimizer._trainable_variables
-        )
+        for optimizer in self._optimizers():
+            torch._foreach_copy_(
+                optimizer._model_variables_moving_average,
+                optimizer._trainable_variables,
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.swap_on_epoch and self._ema_weights_in_model:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lamina.callbacks._io_utils import is_chief, logs_to_floats
+from lamina.callbacks._learning_rates import rate_owners
 from lamina.callbacks.callback import Callback
 
 _INSTALL_HINT = (
@@ -208,9 +209,7 @@ class TensorBoard(Callback):
         values = logs_to_floats(logs)
         train = {k: v for k, v in values.items() if not k.startswith("val_")}
         val = {k[4:]: v for k, v in values.items() if k.startswith("val_")}
-        learning_rate = self._learning_rate()
-        if learning_rate is not None:
-            train["learning_rate"] = learning_rate
+        self._collect_learning_rate(train)
         if self.write_steps_per_second:
             elapsed = max(time.time() - self._epoch_start_time, 1e-12)
             done = self._iterations() - self._previous_epoch_iterations
@@ -221,13 +220,17 @@ class TensorBoard(Callback):
                 for name, value in scalars.items():
                     writer.add_scalar(f"epoch_{name}", value, epoch)
 
-    def _learning_rate(self):
+    def _collect_learning_rate(self, logs):
+        """Add the rate(s) to `logs`: `learning_rate`, or one
+        `learning_rate_<name>` per inner optimizer of a `MultiOptimizer`."""
         optimizer = getattr(self.model, "optimizer", None)
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        try:
-            return float(optimizer.learning_rate)
-        except (AttributeError, TypeError, ValueError):
-            return None
+        for key, owner in rate_owners(optimizer):
+            try:
+                logs[key] = float(owner.learning_rate)
+            except (AttributeError, TypeError, ValueError):
+                pass
+        return logs
 
     def _iterations(self) -> int:
         optimizer = getattr(self.model, "optimizer", None)

@@ -32,7 +32,8 @@ def standardize_reduction(reduction):
     """`reduction` itself if Keras accepts it, else a ValueError naming the choices."""
     if reduction not in REDUCTIONS:
         raise ValueError(
-            f"Invalid reduction={reduction!r} for a loss. Expected one of "
+            "Invalid value for argument `reduction`. Invalid "
+            f"reduction={reduction!r} for a loss; expected one of "
             f"{list(REDUCTIONS)}: 'sum_over_batch_size' (the default) averages, "
             "'sum' adds, 'none' keeps one value per sample."
         )

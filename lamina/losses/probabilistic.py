@@ -54,7 +54,7 @@ def _binary_inputs(y_true, y_pred, from_logits, label_smoothing, fn_name):
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         if y_true.shape != y_pred.shape:
             raise ValueError(
-                f"{fn_name} expects y_true and y_pred of the same shape; got "
+                f"{fn_name}: y_true and y_pred must have the same shape; got "
                 f"y_true.shape={tuple(y_true.shape)}, y_pred.shape="
                 f"{tuple(y_pred.shape)}. Reshape the labels to match the outputs."
             )
@@ -135,8 +135,9 @@ def categorical_crossentropy(
         y_true = _smooth_one_hot(y_true, label_smoothing)
     if y_true.shape != y_pred.shape:
         raise ValueError(
-            "categorical_crossentropy expects one-hot labels of the shape of y_pred "
-            f"{tuple(y_pred.shape)}; got y_true.shape={tuple(y_true.shape)}. For "
+            "categorical_crossentropy expects one-hot labels: y_true and y_pred "
+            f"must have the same shape {tuple(y_pred.shape)}; got "
+            f"y_true.shape={tuple(y_true.shape)}. For "
             "integer class labels use sparse_categorical_crossentropy, or convert "
             "them with lamina.utils.to_categorical."
         )

@@ -227,11 +227,13 @@ class AUC(Metric):
         self._direction = "up"
         if str(curve).lower() not in _CURVES:
             raise ValueError(
-                f'AUC got curve={curve!r}; expected one of "ROC", "PR", "PRGAIN".'
+                f'Invalid AUC curve value: "{curve}". AUC expects `curve` to '
+                'be one of "ROC", "PR", "PRGAIN".'
             )
         if str(summation_method).lower() not in _SUMMATIONS:
             raise ValueError(
-                f"AUC got summation_method={summation_method!r}; expected one of "
+                f'Invalid AUC summation method value: "{summation_method}". AUC '
+                "expects `summation_method` to be one of "
                 '"interpolation", "majoring", "minoring".'
             )
         self._init_from_thresholds = thresholds is not None
@@ -245,7 +247,8 @@ class AUC(Metric):
         else:
             if num_thresholds <= 1:
                 raise ValueError(
-                    "AUC expects num_thresholds to be an int > 1; got "
+                    "Argument `num_thresholds` must be an integer > 1: AUC needs "
+                    "at least two thresholds; got "
                     f"num_thresholds={num_thresholds!r}."
                 )
             self.num_thresholds = num_thresholds

@@ -27,7 +27,8 @@ def parse_init_thresholds(thresholds, default_threshold=0.5) -> list:
     bad = [t for t in values if t is None or t < 0 or t > 1]
     if bad:
         raise ValueError(
-            f"Thresholds must lie in [0, 1]; got {bad} in thresholds={thresholds!r}."
+            f"Threshold values must be in [0, 1]. Received: {bad} (in "
+            f"thresholds={thresholds!r})."
         )
     return values
 
@@ -101,8 +102,9 @@ def update_confusion_matrix_variables(
     if class_id is not None:
         if y_pred.dim() == 1:
             raise ValueError(
-                "With class_id set, y_pred must have shape (num_samples, "
-                f"num_classes); got shape {tuple(y_pred.shape)}."
+                "When class_id is provided, y_pred must be a 2D array with shape "
+                "(num_samples, num_classes), found shape: "
+                f"{tuple(y_pred.shape)}."
             )
         y_true = y_true[..., class_id, None]
         y_pred = y_pred[..., class_id, None]

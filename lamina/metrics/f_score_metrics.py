@@ -51,31 +51,36 @@ class FBetaScore(Metric):
         self._direction = "up"
         if average not in _AVERAGES:
             raise ValueError(
-                f"{self.__class__.__name__} expects `average` to be one of "
-                f"{_AVERAGES}; got average={average!r}."
+                "Invalid `average` argument value. Expected one of: "
+                "{None, 'micro', 'macro', 'weighted'}. Received: "
+                f"average={average} ({self.__class__.__name__} got "
+                f"average={average!r})."
             )
         # Keras: beta and threshold must be Python floats (2 is refused, 2.0 not).
         if not isinstance(beta, float):
             raise ValueError(
-                f"{self.__class__.__name__} expects `beta` to be a Python float; "
-                f"got beta={beta!r} of type {type(beta).__name__}. Write e.g. "
-                "beta=2.0."
+                "Invalid `beta` argument value. It should be a Python float. "
+                f"{self.__class__.__name__} got beta={beta!r} of type "
+                f"{type(beta).__name__}. Write e.g. beta=2.0."
             )
         if beta <= 0.0:
             raise ValueError(
-                f"{self.__class__.__name__} expects `beta` > 0; got beta={beta!r}."
+                "Invalid `beta` argument value. It should be > 0. Received: "
+                f"beta={beta!r} ({self.__class__.__name__})."
             )
         if threshold is not None:
             if not isinstance(threshold, float):
                 raise ValueError(
-                    f"{self.__class__.__name__} expects `threshold` to be None or "
-                    f"a Python float; got threshold={threshold!r} of type "
-                    f"{type(threshold).__name__}."
+                    "Invalid `threshold` argument value. It should be a Python "
+                    f"float. Received: threshold={threshold} of type "
+                    f"'{type(threshold)}' ({self.__class__.__name__} takes None or "
+                    "a float)."
                 )
             if threshold <= 0.0 or threshold > 1.0:
                 raise ValueError(
-                    f"{self.__class__.__name__} expects 0 < threshold <= 1; got "
-                    f"threshold={threshold!r}."
+                    "Invalid `threshold` argument value. It should verify "
+                    f"0 < threshold <= 1. Received: threshold={threshold!r} "
+                    f"({self.__class__.__name__})."
                 )
         self.average = average
         self.beta = beta
@@ -87,10 +92,18 @@ class FBetaScore(Metric):
     def _build(self, y_true_shape, y_pred_shape):
         if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
             raise ValueError(
-                f"{self.__class__.__name__} '{self.name}' expects y_true and y_pred "
-                "of rank 2, shape (batch_size, num_classes); got "
-                f"y_true.shape={tuple(y_true_shape)} and "
-                f"y_pred.shape={tuple(y_pred_shape)}."
+                f"{self.__class__.__name__} expects 2D inputs with shape "
+                "(batch_size, output_dim). Received input shapes: "
+                f"y_pred.shape={tuple(y_pred_shape)} and "
+                f"y_true.shape={tuple(y_true_shape)}. ('{self.name}' needs inputs "
+                "of rank 2: one row of class scores per sample.)"
+            )
+        if y_pred_shape[-1] is None:
+            raise ValueError(
+                f"{self.__class__.__name__} expects 2D inputs with shape "
+                "(batch_size, output_dim), with output_dim fully defined (not "
+                f"None). Received input shapes: y_pred.shape={tuple(y_pred_shape)} "
+                f"and y_true.shape={tuple(y_true_shape)}."
             )
         shape = () if self.average == "micro" else (y_pred_shape[-1],)
         self.true_positives = self.add_variable(

@@ -67,9 +67,10 @@ class _IoUBase(Metric):
             weight_dtype = getattr(sample_weight, "dtype", None)
             if "float" in str(weight_dtype) and "int" in self.dtype:
                 warnings.warn(
-                    f"{self.__class__.__name__} '{self.name}' got float sample "
-                    f"weights but counts in {self.dtype}, so the weights are "
-                    "truncated to integers. Pass integer weights, or create the "
+                    f"{self.__class__.__name__} '{self.name}' got sample weights "
+                    f"of a float dtype but counts in {self.dtype}, so the weights "
+                    "are truncated to integers by type casting. Pass integer "
+                    "weights, or create the "
                     "metric with dtype='float32'.",
                     stacklevel=2,
                 )

@@ -6,7 +6,6 @@ batch after batch without copying anything to the host until `result()` is read.
 """
 
 import contextlib
-import types
 
 import torch
 
@@ -37,6 +36,48 @@ def _assign_sub(self, value):
     with torch.no_grad():
         self.sub_(value)
     return self
+
+
+class _StateMethod:
+    """`state.assign(value)` and friends, bound to one state tensor.
+
+    Unlike a `types.MethodType`, it survives `pickle` and `copy.deepcopy` of
+    the metric: it is copied unbound (a tensor rebuilt by pickle cannot hold
+    a method bound to itself) and `Metric.__setstate__` binds it again.
+    """
+
+    __slots__ = ("fn", "tensor")
+
+    def __init__(self, fn, tensor):
+        self.fn = fn
+        self.tensor = tensor
+
+    def __call__(self, value):
+        return self.fn(self.tensor, value)
+
+    def __reduce__(self):
+        return (_StateMethod, (self.fn, None))
+
+    def __deepcopy__(self, memo):
+        return _StateMethod(self.fn, None)
+
+
+def _metrics_in(value):
+    """The `Metric`s in `value`: itself, or those nested in lists/tuples/dicts."""
+    if isinstance(value, Metric):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _metrics_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _metrics_in(item)
+
+
+def _bind_state_methods(tensor: torch.Tensor) -> None:
+    tensor.assign = _StateMethod(_assign, tensor)
+    tensor.assign_add = _StateMethod(_assign_add, tensor)
+    tensor.assign_sub = _StateMethod(_assign_sub, tensor)
 
 
 def _fill(tensor: torch.Tensor, initializer) -> None:
@@ -141,11 +182,19 @@ class Metric:
         self._variable_specs = []  # (name, initializer, aggregation), in order
         self._metrics = []
 
+    def __setstate__(self, state):
+        # pickle / deepcopy: the state tensors' `assign` methods come back unbound.
+        self.__dict__.update(state)
+        for tensor in self.__dict__.get("_variables", ()):
+            _bind_state_methods(tensor)
+
     def __setattr__(self, name, value):
-        # Track sub-metrics so that `variables` and `reset_state` reach them.
-        if isinstance(value, Metric) and "_metrics" in self.__dict__:
-            if value not in self._metrics:
-                self._metrics.append(value)
+        # Track sub-metrics, also in lists, tuples and dicts (as Keras does), so
+        # that `variables` and `reset_state` reach them.
+        if "_metrics" in self.__dict__:
+            for metric in _metrics_in(value):
+                if not any(metric is known for known in self._metrics):
+                    self._metrics.append(metric)
         object.__setattr__(self, name, value)
 
     @property
@@ -204,9 +253,7 @@ class Metric:
             self.name.replace("/", ">"),
             name or naming.uniquify("variable"),
         )
-        tensor.assign = types.MethodType(_assign, tensor)
-        tensor.assign_add = types.MethodType(_assign_add, tensor)
-        tensor.assign_sub = types.MethodType(_assign_sub, tensor)
+        _bind_state_methods(tensor)
         self._variables.append(tensor)
         self._variable_specs.append((name, initializer, aggregation))
         return tensor

@@ -26,8 +26,8 @@ class _SensitivitySpecificityBase(_ThresholdedMetric):
             )
         if value < 0 or value > 1:
             raise ValueError(
-                f"{cls_name} expects `{self._value_arg}` in [0, 1]; got "
-                f"{self._value_arg}={value!r}."
+                f"`{self._value_arg}` must be in the range [0, 1]. {cls_name} "
+                f"got {self._value_arg}={value!r}."
             )
         if (
             isinstance(num_thresholds, bool)
@@ -35,8 +35,8 @@ class _SensitivitySpecificityBase(_ThresholdedMetric):
             or num_thresholds <= 0
         ):
             raise ValueError(
-                f"{cls_name} expects `num_thresholds` to be a positive int; got "
-                f"num_thresholds={num_thresholds!r}."
+                "Argument `num_thresholds` must be an integer > 0. "
+                f"{cls_name} got num_thresholds={num_thresholds!r}."
             )
         super().__init__(name=name, dtype=dtype)
         self._direction = "up"

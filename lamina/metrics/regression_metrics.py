@@ -184,8 +184,9 @@ class R2Score(Metric):
         self._direction = "up"
         if class_aggregation not in _CLASS_AGGREGATIONS:
             raise ValueError(
-                f"R2Score expects `class_aggregation` to be one of "
-                f"{_CLASS_AGGREGATIONS}; got class_aggregation={class_aggregation!r}."
+                "Invalid value for argument `class_aggregation`: R2Score expects "
+                f"one of {_CLASS_AGGREGATIONS}; got "
+                f"class_aggregation={class_aggregation!r}."
             )
         if (
             isinstance(num_regressors, bool)
@@ -193,8 +194,9 @@ class R2Score(Metric):
             or num_regressors < 0
         ):
             raise ValueError(
-                "R2Score expects `num_regressors` to be an int >= 0 (0 gives the "
-                f"plain R2 score); got num_regressors={num_regressors!r}."
+                "Invalid value for argument `num_regressors`: R2Score expects an "
+                "int >= 0 (0 gives the plain R2 score); got "
+                f"num_regressors={num_regressors!r}."
             )
         self.class_aggregation = class_aggregation
         self.num_regressors = num_regressors
@@ -204,9 +206,10 @@ class R2Score(Metric):
     def _build(self, y_true_shape, y_pred_shape):
         if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
             raise ValueError(
-                f"R2Score '{self.name}' expects y_true and y_pred of rank 2, shape "
-                f"(batch_size, num_outputs); got y_true.shape={tuple(y_true_shape)} "
-                f"and y_pred.shape={tuple(y_pred_shape)}."
+                f"R2Score '{self.name}' expects 2D inputs with shape (batch_size, "
+                "num_outputs): y_true and y_pred of rank 2; got "
+                f"y_true.shape={tuple(y_true_shape)} and "
+                f"y_pred.shape={tuple(y_pred_shape)}."
             )
         num_outputs = y_pred_shape[-1]
         # Keras's order and names (the residual sum is saved as "residual").

@@ -143,8 +143,10 @@ class _OptimizerState:
             )
         if self._lr_schedule is not None:
             raise TypeError(
-                f"Optimizer '{self.name}' ({owner}) was created with a learning "
-                "rate schedule, so its learning rate cannot be set to a number "
+                "This optimizer was created with a `LearningRateSchedule` as its "
+                f"learning rate: optimizer '{self.name}' ({owner}) was created "
+                "with a learning rate schedule, so its learning rate cannot be "
+                "set to a number "
                 f"(got {learning_rate!r}). Create the optimizer with a float "
                 "learning_rate if you need to change it during training."
             )

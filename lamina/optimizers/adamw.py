@@ -60,6 +60,7 @@ class AdamW(Adam):
         )
         if self.weight_decay is None:
             raise ValueError(
-                "AdamW expects `weight_decay` to be a float; got "
-                "weight_decay=None. Use Adam for no weight decay."
+                "Argument `weight_decay` must be a float. Received: "
+                "weight_decay=None. (AdamW needs a weight decay; use Adam for "
+                "none.)"
             )

@@ -87,11 +87,15 @@ class Ftrl(Optimizer):
                 1,
             ),
         ):
-            if not _is_number(value) or sign * value < 0:
-                wanted = "positive or zero" if sign > 0 else "negative or zero"
+            wanted = "positive or zero" if sign > 0 else "negative or zero"
+            if not _is_number(value):
                 raise ValueError(
                     f"Ftrl expects `{arg}` to be a number, {wanted}; got "
                     f"{arg}={value!r}."
+                )
+            if sign * value < 0:  # Keras's exact words
+                raise ValueError(
+                    f"`{arg}` needs to be {wanted}. Received: {arg}={value}."
                 )
         self.learning_rate_power = learning_rate_power
         self.initial_accumulator_value = initial_accumulator_value

@@ -60,8 +60,9 @@ class Lion(Optimizer):
         )
         if not _is_number(beta_1) or not 0 < beta_1 <= 1:
             raise ValueError(
-                f"Lion expects `beta_1` in (0, 1] (otherwise it degenerates to "
-                f"SignSGD); got beta_1={beta_1!r}. The default is 0.9."
+                "Argument `beta_1` must be in the [0, 1] range. Otherwise, the "
+                f"optimizer degenerates to SignSGD. Received: beta_1={beta_1!r}. "
+                "(Lion needs 0 < beta_1 <= 1; the default is 0.9.)"
             )
         self.beta_1 = beta_1
         self.beta_2 = beta_2

@@ -89,14 +89,14 @@ class LossScaleOptimizer(Optimizer):
         for arg, default in _BASE_DEFAULTS.items():
             if arg in kwargs and kwargs.pop(arg) != default:
                 raise ValueError(
-                    f"LossScaleOptimizer does not support `{arg}`. Set `{arg}` on "
-                    "the inner optimizer instead."
+                    f"LossScaleOptimizer does not support `{arg}`. Instead, set "
+                    f"`{arg}` on the `inner_optimizer`."
                 )
         if kwargs:
             raise ValueError(
-                f"LossScaleOptimizer got unknown argument(s) {sorted(kwargs)}. It "
-                "takes inner_optimizer, initial_scale, dynamic_growth_steps and "
-                "name."
+                "LossScaleOptimizer does not support arguments: "
+                f"{', '.join(f'`{k}`' for k in kwargs)}. It takes inner_optimizer, "
+                "initial_scale, dynamic_growth_steps and name."
             )
         if not isinstance(inner_optimizer, Optimizer):
             raise TypeError(

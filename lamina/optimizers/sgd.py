@@ -62,8 +62,8 @@ class SGD(Optimizer):
         )
         if not _is_number(momentum) or not 0 <= momentum <= 1:
             raise ValueError(
-                f"SGD expects `momentum` to be a float in [0, 1]; got "
-                f"momentum={momentum!r}. A common choice is momentum=0.9."
+                "`momentum` must be a float between [0, 1]. SGD got "
+                f"momentum={momentum!r}; a common choice is momentum=0.9."
             )
         self.momentum = momentum
         self.nesterov = nesterov

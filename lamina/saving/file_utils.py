@@ -26,6 +26,11 @@ def default_dir_mode() -> int:
     return 0o777 & ~_UMASK[0]
 
 
+class MissingFileError(FileNotFoundError, ValueError):
+    """A file to load does not exist. Keras raises `ValueError` here, Python
+    code expects `FileNotFoundError`; this is both, so either `except` works."""
+
+
 def check_overwrite(filepath, overwrite: bool, what: str) -> None:
     """Refuse to replace an existing file when `overwrite=False`."""
     if not overwrite and os.path.exists(filepath):

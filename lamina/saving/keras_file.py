@@ -110,7 +110,8 @@ def save_model(model, filepath, overwrite=True, zipped=True) -> None:
         if filepath.endswith(".keras"):
             raise ValueError(
                 "With zipped=False the model is written into a folder, whose name "
-                f"must not end in `.keras`; got filepath={filepath!r}."
+                "should not end in `.keras` (it must not end in `.keras`); got "
+                f"filepath={filepath!r}."
             )
         _save_to_folder(
             filepath, overwrite, config_json, metadata_json, weights, assets
@@ -118,9 +119,10 @@ def save_model(model, filepath, overwrite=True, zipped=True) -> None:
         return
     if not filepath.endswith(".keras"):
         raise ValueError(
-            "model.save() writes `.keras` files: the filename must end in "
-            f"`.keras`; got filepath={filepath!r}. Use save_weights() with a "
-            "`.weights.h5` name to save only the weights."
+            "Invalid filepath extension for saving: model.save() writes `.keras` "
+            "files (or legacy `.h5`), so the filename must end in `.keras`; got "
+            f"filepath={filepath!r}. Use save_weights() with a `.weights.h5` "
+            "name to save only the weights."
         )
     file_utils.check_overwrite(filepath, overwrite, "model.save()")
     with file_utils.atomic_write(filepath) as tmp_path:
@@ -297,7 +299,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not hasattr(filepath, "read") and os.path.isdir(filename):
         return _load_from_folder(filename, custom_objects, compile, safe_mode)
     if not hasattr(filepath, "read") and not os.path.exists(filename):
-        raise FileNotFoundError(f"load_model(): no such file: {filename!r}.")
+        raise file_utils.MissingFileError(
+            f"File not found: load_model(): no such file: {filename!r}."
+        )
     with open_archive(filepath, filename) as archive:
         config_bytes = read_member(archive, CONFIG_FILENAME, filename, MAX_JSON_BYTES)
         names = archive.namelist()

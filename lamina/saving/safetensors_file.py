@@ -36,14 +36,14 @@ def _safetensors():
     return safetensors
 
 
-def save_weights(model, filepath, overwrite=True) -> None:
+def save_weights(model, filepath, overwrite=True, objects_to_skip=None) -> None:
     """Write `model`'s weights (and optimizer state) to `filepath` atomically."""
     safetensors = _safetensors()
     filepath = os.fspath(filepath)
     weights_file._check_built(model, "save_weights()")
     file_utils.check_overwrite(filepath, overwrite, "save_weights()")
     writer = _Writer()
-    weights_file.save_state(model, writer)
+    weights_file.save_state(model, writer, objects_to_skip)
     with file_utils.atomic_write(filepath) as tmp_path:
         safetensors.torch.save_file(writer.tensors, tmp_path, metadata=_METADATA)
 

@@ -41,14 +41,19 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
     save_format = kwargs.pop("save_format", None)
     include_optimizer = kwargs.pop("include_optimizer", True)
     if kwargs:
-        raise TypeError(f"save() got unexpected keyword arguments {sorted(kwargs)}.")
+        raise ValueError(
+            f"The following argument(s) are not supported: {list(kwargs)}. "
+            "save() takes filepath, overwrite, zipped, and for legacy `.h5` "
+            "files include_optimizer."
+        )
     name = "" if hasattr(filepath, "write") else os.fspath(filepath)
     is_h5 = name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5")
     if save_format not in (None, "keras", "h5"):
         raise ValueError(
-            f"save_format={save_format!r} is not supported: lamina, like Keras 3, "
-            "saves whole models in the `.keras` format (or legacy `.h5`), chosen "
-            "by the path. Use a path ending in `.keras` and drop save_format."
+            "The `save_format` argument is deprecated in Keras 3: "
+            f"save_format={save_format!r} is not supported. Whole models are "
+            "saved in the `.keras` format (or legacy `.h5`), chosen by the path. "
+            "Use a path ending in `.keras` and drop save_format."
         )
     if save_format is not None and (is_h5 or name.endswith(".keras")):
         warnings.warn(
@@ -56,10 +61,13 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
             f"decides the format. Drop save_format={save_format!r}.",
             stacklevel=3,
         )
-    elif save_format == "h5":
+    elif save_format is not None:
+        wanted = "`.h5` or `.hdf5`" if save_format == "h5" else "`.keras`"
         raise ValueError(
-            f"save_format='h5' needs a path ending in `.h5` or `.hdf5`; got "
-            f"filepath={name!r}."
+            "The `save_format` argument is deprecated in Keras 3: "
+            f"save_format={save_format!r} needs a path ending in {wanted}; got "
+            f"filepath={name!r}. Drop save_format and choose the format by the "
+            "path's suffix."
         )
     if is_h5:
         if zipped is False:
@@ -124,18 +132,35 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             )
         if not name.endswith(".keras"):
             raise ValueError(
-                "load_model() reads `.keras` files (or folders saved with "
-                f"zipped=False) and legacy `.h5` files; got filepath={name!r}."
+                "File format not supported: load_model() reads `.keras` files (or "
+                "folders saved with zipped=False) and legacy `.h5` files; got "
+                f"filepath={name!r}."
             )
     return keras_file.load_model(
         filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
     )
 
 
-def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
-    """Save the weights (and optimizer state) to `.weights.h5` (atomically)."""
+def save_weights(
+    model, filepath, overwrite=True, max_shard_size=None, **kwargs
+) -> None:
+    """Save the weights (and optimizer state) to `.weights.h5` (atomically).
+
+    `objects_to_skip=[layer, ...]` leaves those objects' weights out of the
+    file (load with the same `objects_to_skip`), as Keras does.
+    """
+    objects_to_skip = kwargs.pop("objects_to_skip", None)
+    if kwargs:
+        raise TypeError(
+            f"save_weights() got unexpected keyword arguments {sorted(kwargs)}; "
+            "it takes filepath, overwrite, max_shard_size and objects_to_skip."
+        )
     weights_file.save_weights(
-        model, filepath, overwrite=overwrite, max_shard_size=max_shard_size
+        model,
+        filepath,
+        overwrite=overwrite,
+        max_shard_size=max_shard_size,
+        objects_to_skip=objects_to_skip,
     )
 
 

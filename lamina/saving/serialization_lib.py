@@ -330,7 +330,12 @@ def deserialize_keras_object(
     if not isinstance(config, dict):
         raise TypeError(f"Cannot deserialize {kind} from {type(config).__name__}.")
     if "class_name" not in config:
-        return config  # a plain dict value
+        # A plain dict value: its values may hold serialized objects (tensors,
+        # arrays, functions), as in Keras.
+        return {
+            key: deserialize_keras_object(value, None, custom_objects, safe_mode, kind)
+            for key, value in config.items()
+        }
     class_name = config["class_name"]
     inner = config.get("config")
     if not isinstance(class_name, str):
@@ -362,8 +367,9 @@ def deserialize_keras_object(
         if safe_mode:
             raise ValueError(
                 f"Refusing to load a Python lambda ({kind}) from a config: it would "
-                "run code stored in the file. If you trust the file, load it with "
-                "safe_mode=False; otherwise pass the function in custom_objects."
+                "run code stored in the file (a risk of arbitrary code execution). "
+                "If you trust the file, load it with safe_mode=False; otherwise "
+                "pass the function in custom_objects."
             )
         return load_lambda_config(inner, kind)
     registered_name = config.get("registered_name")
@@ -513,6 +519,15 @@ def _resolve(name, module, custom_objects, module_objects, function=False):
             obj = _resolve(name, namespace, custom_objects, None, function=True)
             if obj is not None:
                 return obj
+        if ">" not in name:
+            # Keras <= 3.6 saved a registered function by its bare name, not
+            # "package>name"; Keras matches it against the registered names.
+            for registered, obj in {
+                **object_registration.get_custom_objects(),
+                **(custom_objects or {}),
+            }.items():
+                if registered.endswith(">" + name):
+                    return obj
     return None
 
 

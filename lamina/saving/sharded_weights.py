@@ -123,7 +123,9 @@ def _index_path(filepath):
     )
 
 
-def save_sharded_weights(model, filepath, overwrite, max_shard_size) -> None:
+def save_sharded_weights(
+    model, filepath, overwrite, max_shard_size, objects_to_skip=None
+) -> None:
     """Write `model`'s weights as Keras 3 shards plus a `.weights.json` index."""
     if not isinstance(max_shard_size, (int, float)) or max_shard_size <= 0:
         raise ValueError(
@@ -136,7 +138,7 @@ def save_sharded_weights(model, filepath, overwrite, max_shard_size) -> None:
     base = os.path.basename(index_path)[: -len(".weights.json")]
     writer = _ShardedWriter(folder, base, float(max_shard_size) * 1024**3)
     try:
-        weights_file.save_state(model, writer)
+        weights_file.save_state(model, writer, objects_to_skip)
         writer.close()
         index = {
             "metadata": {"total_size": writer.total_size},

@@ -295,7 +295,9 @@ def write_weights_file(
         save_state(model, H5Writer(h5_file), objects_to_skip, assets_dir)
 
 
-def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
+def save_weights(
+    model, filepath, overwrite=True, max_shard_size=None, objects_to_skip=None
+) -> None:
     """Save `model`'s weights to a `.weights.h5` file (atomically).
 
     Args:
@@ -305,17 +307,23 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
         overwrite: Replace an existing file. Defaults to `True`.
         max_shard_size: Split the weights over several `.weights.h5` files of
             at most this many GB, listed in a `.weights.json` index.
+        objects_to_skip: Optional layers (or the optimizer) whose weights are
+            left out of the file.
     """
     filepath = os.fspath(filepath)
     if max_shard_size is not None:
         from lamina.saving import sharded_weights
 
-        sharded_weights.save_sharded_weights(model, filepath, overwrite, max_shard_size)
+        sharded_weights.save_sharded_weights(
+            model, filepath, overwrite, max_shard_size, objects_to_skip
+        )
         return
     if filepath.endswith(".safetensors"):
         from lamina.saving import safetensors_file
 
-        safetensors_file.save_weights(model, filepath, overwrite=overwrite)
+        safetensors_file.save_weights(
+            model, filepath, overwrite=overwrite, objects_to_skip=objects_to_skip
+        )
         return
     if not filepath.endswith(".weights.h5"):
         raise ValueError(
@@ -326,7 +334,7 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None) -> None:
     _check_built(model, "save_weights()")
     file_utils.check_overwrite(filepath, overwrite, "save_weights()")
     with file_utils.atomic_write(filepath) as tmp_path:
-        write_weights_file(model, tmp_path)
+        write_weights_file(model, tmp_path, objects_to_skip)
 
 
 def _check_built(model, what):
@@ -539,8 +547,16 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
             f"load_weights() got unexpected keyword arguments {sorted(kwargs)}."
         )
     filepath = os.fspath(filepath)
+    if not filepath.endswith(_LOADABLE) and not os.path.isdir(filepath):
+        raise ValueError(
+            "File format not supported: load_weights() reads `.weights.h5`, "
+            "`.weights.json` (sharded), `.keras`, `.safetensors` or legacy `.h5` "
+            f"files; got filepath={filepath!r}."
+        )
     if not os.path.exists(filepath):
-        raise FileNotFoundError(f"load_weights(): no such file: {filepath!r}.")
+        raise file_utils.MissingFileError(
+            f"load_weights(): no such file: {filepath!r}."
+        )
     if by_name and not _is_legacy_h5(filepath):
         raise ValueError(
             "load_weights(by_name=True) applies to legacy Keras 2 `.h5` files only; "
@@ -578,6 +594,9 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
             "`.keras`, `.safetensors` or legacy `.h5` files; got "
             f"filepath={filepath!r}."
         )
+
+
+_LOADABLE = (".weights.h5", ".weights.json", ".keras", ".safetensors", ".h5", ".hdf5")
 
 
 def _is_legacy_h5(filepath):

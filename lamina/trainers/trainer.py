@@ -54,6 +54,11 @@ def _concatenate_to_numpy(parts):
 class Trainer(StepSetup):
     """Mixin giving `Model` Keras's training methods."""
 
+    def __init__(self):
+        # Keras: a layer class mixing in Trainer runs its layer __init__, then
+        # `Trainer.__init__(self)`. (Model calls `_init_trainer` itself.)
+        self._init_trainer()
+
     def _init_trainer(self):
         self.compiled = False
         self.optimizer = None

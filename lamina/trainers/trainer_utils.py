@@ -9,8 +9,12 @@ import torch
 from lamina import tree
 
 
-class MetricLogs(collections.abc.Mapping):
-    """Logs that compute metric results on first access, then keep them."""
+class MetricLogs(collections.abc.MutableMapping):
+    """Logs that compute metric results on first access, then keep them.
+
+    Writable, as Keras's dict is: a custom `train_step` may add to the logs
+    `super().train_step(data)` returns.
+    """
 
     __slots__ = ("_model", "_values")
 
@@ -32,6 +36,12 @@ class MetricLogs(collections.abc.Mapping):
 
     def __getitem__(self, key):
         return self._compute()[key]
+
+    def __setitem__(self, key, value):
+        self._compute()[key] = value
+
+    def __delitem__(self, key):
+        del self._compute()[key]
 
     def __iter__(self):
         return iter(self._compute())

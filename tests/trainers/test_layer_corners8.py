@@ -4,6 +4,7 @@ first input that is given)."""
 
 import numpy as np
 import pytest
+import torch
 
 import lamina
 from lamina import layers
@@ -57,3 +58,44 @@ def test_fit_on_a_generator_with_an_optional_input_set_to_none():
     history = model.fit(batches(), verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(batches(with_y=False), verbose=0).shape == (6, 2)
+
+
+def test_fit_takes_a_list_with_none_for_an_optional_input():
+    # A list holding None was refused as "not arrays" with a misleading error.
+    a = lamina.Input((3,), name="a")
+    b = lamina.Input((3,), name="b", optional=True)
+
+    class AddIfGiven(lamina.layers.Layer):
+        def call(self, a, b=None):
+            return a if b is None else a + b
+
+    model = lamina.Model([a, b], lamina.layers.Dense(1)(AddIfGiven()(a, b)))
+    model.compile("sgd", "mse")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    history = model.fit([x, None], y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.predict([x, None], verbose=0).shape == (8, 1)
+
+
+def test_a_custom_train_step_adds_to_the_logs_super_returns():
+    class Logged(lamina.Model):
+        def train_step(self, data):
+            logs = super().train_step(data)
+            logs["extra"] = 1.5  # Keras's logs are a plain dict
+            return logs
+
+    inputs = lamina.Input((3,))
+    model = Logged(inputs, lamina.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    history = model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=1, verbose=0)
+    assert history.history["extra"] == [1.5]
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_variable_numpy_is_a_copy():
+    layer = lamina.layers.Dense(2)
+    layer.build((None, 3))
+    before = layer.kernel.numpy()
+    with torch.no_grad():
+        layer.kernel.add_(1.0)
+    assert not np.allclose(before, layer.kernel.numpy())

@@ -98,9 +98,13 @@ def is_array_like(x) -> bool:
     if hasattr(x, "to_numpy") and hasattr(x, "shape"):
         return True
     if isinstance(x, (list, tuple)):
-        return len(x) > 0 and all(
-            isinstance(v, (np.ndarray, torch.Tensor)) or hasattr(v, "to_numpy")
-            for v in tree.flatten(x)
+        # None stands for an optional input (`fit([x, None], y)`, as Keras).
+        flat = tree.flatten(x)
+        return any(v is not None for v in flat) and all(
+            v is None
+            or isinstance(v, (np.ndarray, torch.Tensor))
+            or hasattr(v, "to_numpy")
+            for v in flat
         )
     if isinstance(x, dict):
         return all(is_array_like(v) for v in x.values())
