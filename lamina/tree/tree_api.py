@@ -1,26 +1,33 @@
 """Nested-structure helpers. Dicts are walked in sorted-key order, as Keras does."""
 
+import collections
 import warnings
+
+# Sequences `tree` walks into; deques too, as Keras's torch tree (torch's pytree)
+# does.
+_SEQUENCES = (list, tuple, collections.deque)
+_NESTED = (*_SEQUENCES, dict)
 
 
 def is_nested(structure) -> bool:
-    """Whether `structure` is a container `tree` walks into (list, tuple, dict).
+    """Whether `structure` is a container `tree` walks into (list, tuple, deque,
+    dict).
 
     Args:
         structure: Any object.
 
     Returns:
-        `True` for a list, tuple (namedtuples included) or dict, else `False`
-        (tensors, arrays, numbers and strings are leaves).
+        `True` for a list, tuple (namedtuples included), deque or dict, else
+        `False` (tensors, arrays, numbers and strings are leaves).
     """
-    return isinstance(structure, (list, tuple, dict))
+    return isinstance(structure, _NESTED)
 
 
 def flatten(structure) -> list:
     """The leaves of `structure` in order (dict values by sorted key)."""
     if isinstance(structure, dict):
         return [leaf for key in sorted(structure) for leaf in flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
+    if isinstance(structure, _SEQUENCES):
         return [leaf for item in structure for leaf in flatten(item)]
     return [structure]
 
@@ -65,11 +72,9 @@ def _map_structure(fn, *structures):
     first = structures[0]
     if isinstance(first, dict):
         return {k: _map_structure(fn, *(s[k] for s in structures)) for k in first}
-    if isinstance(first, (list, tuple)):
+    if isinstance(first, _SEQUENCES):
         items = [_map_structure(fn, *parts) for parts in zip(*structures)]
-        if isinstance(first, tuple) and hasattr(first, "_fields"):
-            return type(first)(*items)
-        return type(first)(items)
+        return _rebuild(first, items)
     return fn(*structures)
 
 
@@ -82,9 +87,8 @@ def pack_sequence_as(structure, flat_sequence):
         if isinstance(s, dict):
             packed = {k: _pack(s[k]) for k in sorted(s)}
             return {k: packed[k] for k in s}
-        if isinstance(s, (list, tuple)):
-            items = [_pack(item) for item in s]
-            return type(s)(items)
+        if isinstance(s, _SEQUENCES):
+            return _rebuild(s, [_pack(item) for item in s])
         value = flat[position[0]]
         position[0] += 1
         return value
@@ -120,6 +124,8 @@ def _rebuild(like, items):
         return type(like)(values)
     if isinstance(like, tuple) and hasattr(like, "_fields"):
         return type(like)(*items)
+    if isinstance(like, collections.deque):
+        return type(like)(items, maxlen=like.maxlen)
     return type(like)(items)
 
 
@@ -167,7 +173,7 @@ def flatten_with_path(structure) -> list:
         if isinstance(value, dict):
             for key in sorted(value):
                 walk(value[key], path + (key,))
-        elif isinstance(value, (list, tuple)):
+        elif isinstance(value, _SEQUENCES):
             for index, item in enumerate(value):
                 walk(item, path + (index,))
         else:

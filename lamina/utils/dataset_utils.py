@@ -34,6 +34,7 @@ class BatchedDataset(PyDataset):
         self._shuffle = shuffle
         self._rng = np.random.RandomState(seed)
         self._order = np.arange(num_samples)
+        self._passes = 0
         if shuffle:
             self._rng.shuffle(self._order)
         self.class_names = None
@@ -53,6 +54,14 @@ class BatchedDataset(PyDataset):
             return _first(batch)
         size = self.batch_size
         return self._load(self._order[index * size : (index + 1) * size])
+
+    def __iter__(self):
+        # Keras's shuffled datasets (tf.data) reshuffle on every pass; fit()
+        # reads batches by index and reshuffles through on_epoch_end instead.
+        if self._shuffle and self._passes:
+            self._rng.shuffle(self._order)
+        self._passes += 1
+        yield from super().__iter__()
 
     def on_epoch_end(self) -> None:
         if self._shuffle:

@@ -135,6 +135,8 @@ def image_dataset_from_directory(
     if labels is None:
         label_mode = None
     dataset_utils.check_label_mode(label_mode, labels, None, owner)
+    if label_mode is None:
+        labels = None  # Keras: no labels means every file, loose ones too
     if color_mode not in _CHANNELS:
         raise ValueError(
             f"{owner} expects `color_mode` to be 'grayscale', 'rgb' or 'rgba'; "

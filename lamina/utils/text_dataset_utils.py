@@ -58,6 +58,8 @@ def text_dataset_from_directory(
     if labels is None:
         label_mode = None
     dataset_utils.check_label_mode(label_mode, labels, None, owner)
+    if label_mode is None:
+        labels = None  # Keras: no labels means every file, loose ones too
     dataset_utils.check_positive_int(batch_size, "batch_size", owner, allow_none=True)
     dataset_utils.check_positive_int(max_length, "max_length", owner, allow_none=True)
     dataset_utils.check_validation_split_arg(

@@ -109,7 +109,8 @@ class Attention(Layer):
             )
         else:
             weights_used = weights
-        return torch.matmul(weights_used, value), weights
+        # Keras returns the weights after dropout as the attention scores.
+        return torch.matmul(weights_used, value), weights_used
 
     def _calculate_score_mask(self, scores, v_mask, use_causal_mask):
         if not use_causal_mask:
@@ -183,10 +184,11 @@ class Attention(Layer):
             scale=1.0,
         )
 
-    def compute_mask(self, inputs, previous_mask=None):
-        if previous_mask is None or previous_mask[0] is None:
+    def compute_mask(self, inputs, mask=None):
+        # Keras names the argument `mask`; the output keeps the query's mask.
+        if mask is None or mask[0] is None:
             return None
-        return _bool(previous_mask[0])
+        return _bool(mask[0])
 
     def compute_output_shape(self, input_shape):
         query_shape, value_shape = tuple(input_shape[0]), tuple(input_shape[1])
@@ -222,16 +224,22 @@ class Attention(Layer):
                 f"[query, value] or [query, value, key]; got a single "
                 f"{type(inputs).__name__}. Write layer([query, value])."
             )
+        if inputs and all(d is None or isinstance(d, int) for d in inputs):
+            raise ValueError(  # one shape (build) rather than a list of them
+                f"Layer '{self.name}' ({name}) must be called on a list "
+                f"[query, value] or [query, value, key]; got a single input "
+                f"of shape {tuple(inputs)}. Write layer([query, value])."
+            )
         if not 2 <= len(inputs) <= 3:
             raise ValueError(
-                f"Layer '{self.name}' ({name}) takes a list of 2 or 3 inputs "
-                f"[query, value(, key)]; got {len(inputs)}."
+                f"Layer '{self.name}' ({name}) takes a list of length 2 or 3 "
+                f"[query, value(, key)]; got {len(inputs)} inputs."
             )
         if mask is not None:
             if not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3:
                 raise ValueError(
-                    f"Layer '{self.name}' ({name}) expects `mask` to be a list "
-                    "[query_mask, value_mask]; got mask="
+                    f"Layer '{self.name}' ({name}): the layer mask must be a list "
+                    "of length 2 or 3 [query_mask, value_mask]; got mask="
                     f"{type(mask).__name__} of length "
                     f"{len(mask) if isinstance(mask, (list, tuple)) else 1}."
                 )

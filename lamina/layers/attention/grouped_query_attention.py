@@ -115,9 +115,9 @@ class GroupedQueryAttention(QKVAttention):
             )
         if flash_attention and dropout > 0.0:
             raise ValueError(
-                "GroupQueryAttention cannot apply dropout with "
-                f"flash_attention=True; got dropout={dropout}. Set dropout=0.0 or "
-                "flash_attention=None."
+                "GroupQueryAttention: Dropout is not supported when flash attention "
+                f"is enabled (flash_attention=True); got dropout={dropout}. Set "
+                "dropout=0.0 or flash_attention=None."
             )
         self.supports_masking = True
         self.head_dim = int(head_dim)
@@ -254,15 +254,18 @@ class GroupedQueryAttention(QKVAttention):
         query = self._query_dense(query)
         key = self._key_dense(key).repeat_interleave(self.num_repeats, dim=2)
         value = self._value_dense(value).repeat_interleave(self.num_repeats, dim=2)
-        # 3. Attention, then the output projection.
+        # 3. Attention, then the output projection. Keras's signature: the
+        # scores request travels on the layer, so subclasses overriding
+        # _compute_attention(query, key, value, attention_mask, training) work.
+        self._return_attention_scores = return_attention_scores
+        extra = {"use_causal_mask": True} if causal_only else {}
         output, scores = self._compute_attention(
             query,
             key,
             value,
-            attention_mask,
-            training,
-            return_attention_scores,
-            causal_only,
+            attention_mask=attention_mask,
+            training=training,
+            **extra,
         )
         if gate is not None:
             output = output * gate
@@ -271,23 +274,29 @@ class GroupedQueryAttention(QKVAttention):
             return output, scores
         return output
 
+    def _fused_causal(self):
+        # A subclass with its own _compute_attention gets the mask itself.
+        return type(self)._compute_attention is GroupedQueryAttention._compute_attention
+
     def _compute_attention(
         self,
         query,
         key,
         value,
-        attention_mask,
-        training,
-        return_attention_scores,
-        use_causal_mask,
+        attention_mask=None,
+        training=None,
+        use_causal_mask=False,
     ):
         """Attention of projected `query (B, T, N, H)` over `key`, `value`
-        `(B, S, N, H)`: `(output, scores)`, scores `None` on the fused path."""
+        `(B, S, N, H)`: `(output, scores)`, scores `None` on the fused path
+        (scores are computed when the call asked for them)."""
+        return_attention_scores = getattr(self, "_return_attention_scores", False)
         if self._flash_attention and return_attention_scores:
             raise ValueError(
-                f"Layer '{self.name}' (GroupQueryAttention) cannot return "
-                "attention scores with flash_attention=True. Create the layer "
-                "with flash_attention=None to get the scores."
+                f"Layer '{self.name}' (GroupQueryAttention): Returning attention scores is "
+                "not supported when flash attention is enabled "
+                "(flash_attention=True). Create the layer with "
+                "flash_attention=None to get the scores."
             )
         dropping = bool(training) and self.dropout > 0.0
         if not return_attention_scores and not dropping:
@@ -342,17 +351,18 @@ class GroupedQueryAttention(QKVAttention):
             key_shape = rest[0] if rest else None
         query_shape = tuple(query_shape)
         value_shape = query_shape if value_shape is None else tuple(value_shape)
-        key_shape = value_shape if key_shape is None else tuple(key_shape)
         if query_shape[-1] != value_shape[-1]:
             raise ValueError(
                 f"Layer '{self.name}' (GroupQueryAttention) needs `query` and "
-                "`value` to have the same last axis; got query shape "
+                "`value` to have the same last axis (their last dimensions must "
+                "be equal); got query shape "
                 f"{query_shape} and value shape {value_shape}."
             )
+        key_shape = value_shape if key_shape is None else tuple(key_shape)
         if value_shape[1:-1] != key_shape[1:-1]:
             raise ValueError(
-                f"Layer '{self.name}' (GroupQueryAttention) needs `value` and "
-                "`key` to agree on every axis but the last; got value shape "
+                f"Layer '{self.name}' (GroupQueryAttention): all axes of `value` "
+                "and `key` but the last must be equal; got value shape "
                 f"{value_shape} and key shape {key_shape}."
             )
         return query_shape

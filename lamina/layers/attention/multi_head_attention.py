@@ -102,7 +102,7 @@ class MultiHeadAttention(QKVAttention):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(
-                    f"MultiHeadAttention expects `{arg}` to be a positive int"
+                    f"MultiHeadAttention expects the argument `{arg}` to be a positive int"
                     f"{' or None' if optional else ''}; got {arg}={value!r}."
                 )
         super().__init__(**kwargs)
@@ -120,8 +120,8 @@ class MultiHeadAttention(QKVAttention):
                 output_shape = tuple(output_shape)
             except TypeError:
                 raise ValueError(
-                    "MultiHeadAttention expects `output_shape` to be an int, a "
-                    f"tuple or a list; got output_shape={output_shape!r}."
+                    "MultiHeadAttention: Invalid `output_shape`; expected an int, "
+                    f"a tuple or a list, got output_shape={output_shape!r}."
                 ) from None
         self._output_shape = output_shape
         self._flash_attention = flash_attention

@@ -2,9 +2,11 @@
 contract (`get_random_transformation` / `transform_images`), factor ranges,
 and an affine image sampler with Keras's fill modes."""
 
+import functools
 import math
 import types
 
+import numpy as np
 import torch
 
 from lamina import backend
@@ -73,6 +75,14 @@ class BaseImagePreprocessingLayer(Layer):
     # resampled through `transform_images`, blended labels); the others keep
     # the dtype they came with.
     _COMPUTE_DTYPE_PARTS = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras's transform methods take NumPy arrays as well as tensors.
+        for name in _TRANSFORM_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None and not hasattr(method, "_takes_arrays"):
+                setattr(cls, name, _taking_arrays(method))
 
     def __init__(
         self, factor=None, bounding_box_format=None, data_format=None, **kwargs
@@ -407,6 +417,48 @@ def _zip_parts(first, second):
 
 def _as_tensor(x):
     return x if isinstance(x, torch.Tensor) else backend.convert_to_tensor(x)
+
+
+_TRANSFORM_METHODS = (
+    "get_random_transformation",
+    "transform_images",
+    "transform_labels",
+    "transform_bounding_boxes",
+    "transform_segmentation_masks",
+)
+
+
+def _arrays_as_tensors(x):
+    if isinstance(x, np.ndarray):
+        return backend.convert_to_tensor(x)
+    if isinstance(x, dict):
+        return {key: _arrays_as_tensors(value) for key, value in x.items()}
+    return x
+
+
+def _taking_arrays(method):
+    """`method(self, data, ...)` that first turns NumPy arrays in its arguments
+    (and in dicts among them, such as a transformation) into tensors, as
+    Keras's ops do."""
+
+    @functools.wraps(method)
+    def wrapper(self, data, *args, **kwargs):
+        args = [_arrays_as_tensors(arg) for arg in args]
+        kwargs = {key: _arrays_as_tensors(arg) for key, arg in kwargs.items()}
+        if method.__name__ == "get_random_transformation" and isinstance(data, dict):
+            data = data.get("images", data)  # Keras takes the whole dict input
+        return method(self, _arrays_as_tensors(data), *args, **kwargs)
+
+    wrapper._takes_arrays = True
+    return wrapper
+
+
+for _name in _TRANSFORM_METHODS:
+    setattr(
+        BaseImagePreprocessingLayer,
+        _name,
+        _taking_arrays(getattr(BaseImagePreprocessingLayer, _name)),
+    )
 
 
 def _squeeze_first(key, value):

@@ -219,7 +219,7 @@ class RNN(Layer):
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) is stateful and keeps "
                 f"states for batches of {self._expected_batch_size} samples; got a "
-                f"batch of {batch_size}. Use the same batch_size in every call "
+                f"batch of {batch_size}. Use the same batch size in every call "
                 "(fit(..., batch_size=...) must match Input(batch_size=...))."
             )
         initial_state = self._standardize_states(initial_state, sequences)

@@ -58,9 +58,10 @@ class TimeDistributed(Layer):
         if mask is not None:
             if mask.ndim < 2 or tuple(mask.shape[:2]) != (batch, steps):
                 raise ValueError(
-                    f"Layer '{self.name}' (TimeDistributed) expects a mask whose "
-                    f"first two axes are (batch, time) = {(batch, steps)}; got mask "
-                    f"shape {tuple(mask.shape)}."
+                    f"Layer '{self.name}' (TimeDistributed): The `mask` passed to "
+                    f"the `TimeDistributed` layer has a shape {tuple(mask.shape)} "
+                    "whose first two axes should be (batch, time) = "
+                    f"{(batch, steps)}."
                 )
             if self.layer._call_has_mask_arg:
                 kwargs["mask"] = mask.reshape((batch * steps,) + tuple(mask.shape[2:]))
