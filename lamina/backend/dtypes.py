@@ -23,7 +23,12 @@ _BY_NAME = {
     "bool": torch.bool,
     "complex64": torch.complex64,
     "complex128": torch.complex128,
+    # Storage types (`ops.cast`, float8 training); no arithmetic promotes to
+    # or from them (see `result_type`).
+    "float8_e4m3fn": torch.float8_e4m3fn,
+    "float8_e5m2": torch.float8_e5m2,
 }
+_FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 _BY_TORCH = {v: k for k, v in _BY_NAME.items()}
 
@@ -166,7 +171,7 @@ def result_type(*dtypes) -> str:
         Keras 3 on its torch backend.
 
     Raises:
-        ValueError: An unknown dtype.
+        ValueError: An unknown dtype, or a float8 dtype (cast it first).
 
     Example:
     >>> lamina.backend.result_type("int32", "float16")
@@ -183,6 +188,13 @@ def result_type(*dtypes) -> str:
             names.append("int32" if dtype is int else "float32")
         else:
             names.append(standardize_dtype(config.floatx() if dtype is None else dtype))
+            if names[-1] in _FLOAT8:
+                # Keras: float8 values must be cast explicitly.
+                raise ValueError(
+                    "result_type: there is no implicit conversions from float8 "
+                    f"dtypes to others; got dtypes {dtypes}. Cast float8 values "
+                    "with ops.cast first."
+                )
         weak.append(is_weak)
     if len(names) == 1:
         out, out_weak = names[0], weak[0]

@@ -27,6 +27,10 @@ def to_tensor(x, device=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, np.generic)):
+        if x.dtype.name == "bfloat16":
+            # torch.from_numpy refuses ml_dtypes' bfloat16: same 16 bits as uint16.
+            bits = torch.from_numpy(np.array(x, order="C").view(np.uint16))
+            return bits.view(torch.bfloat16).to(device)
         return backend.convert_to_tensor(x, device=device)
     if hasattr(x, "to_numpy"):  # pandas
         return backend.convert_to_tensor(x, device=device)
@@ -112,7 +116,7 @@ def axis_error(name: str, axis, ndim: int, subject: str = "a tensor") -> ValueEr
     low, high = -ndim, ndim - 1
     return ValueError(
         f"ops.{name} got axis={axis!r}, which is out of range for {subject} of "
-        f"rank {ndim}; expected an int in [{low}, {high}] (or a tuple of such "
+        f"rank {ndim} (axis {axis} is out of bounds); expected an int in [{low}, {high}] (or a tuple of such "
         "ints, or None). Check the axis or the shape of the input."
     )
 

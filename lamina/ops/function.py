@@ -54,7 +54,8 @@ class Operation(OpLayer):
         if not isinstance(name, str) or "/" in name:
             raise ValueError(
                 f"{type(self).__name__} expects `name` to be a string without "
-                f"'/'; got name={name!r}."
+                f"'/' (a name must be a string and cannot contain character `/`); "
+                f"got name={name!r}."
             )
         OpLayer.__init__(self, type(self).call, name=name)
 
@@ -199,8 +200,8 @@ class Function(Operation):
         ):
             if not flat:
                 raise ValueError(
-                    f"Function expects at least one KerasTensor in `{what}`; got "
-                    f"{what}={given!r}."
+                    f"`{what}` argument cannot be empty: Function expects at least "
+                    f"one KerasTensor in `{what}`; got {what}={given!r}."
                 )
             for tensor in flat:
                 if not isinstance(tensor, KerasTensor):
@@ -254,7 +255,8 @@ class Function(Operation):
             tree.assert_same_structure(inputs, self._inputs_struct)
         except (ValueError, TypeError):
             raise ValueError(
-                f"Function '{self.name}' expects inputs structured as "
+                f"Function '{self.name}' was called with an invalid input "
+                f"structure: it expects inputs structured as "
                 f"{self._inputs_struct!r}; got {_structure(inputs)}."
             ) from None
         flat = tree.flatten(inputs)

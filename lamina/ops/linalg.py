@@ -49,9 +49,10 @@ def _matrix(name: str, x, square: bool = True) -> Tensor:
     x = to_float(to_tensor(x))
     if x.ndim < 2 or (square and x.shape[-1] != x.shape[-2]):
         kind = "square matrices (..., n, n)" if square else "matrices (..., m, n)"
+        low = " Input should have rank >= 2." if x.ndim < 2 else ""
         raise ValueError(
-            f"ops.{name} expects {kind} in the last two axes; got shape "
-            f"{tuple(x.shape)}."
+            f"ops.{name} expects {kind} in the last two axes.{low} Received: "
+            f"shape {tuple(x.shape)}."
         )
     return x
 
@@ -134,7 +135,8 @@ def qr(x, mode: str = "reduced"):
     `"complete"` (q is `(m, m)`)."""
     if mode not in ("reduced", "complete"):
         raise ValueError(
-            f"ops.qr expects mode='reduced' or 'complete'; got mode={mode!r}."
+            "ops.qr expects mode='reduced' or 'complete'. Expected one of "
+            f"{{'reduced', 'complete'}}; got mode={mode!r}."
         )
     return torch.linalg.qr(_matrix("qr", x, square=False), mode=mode)
 

@@ -5,11 +5,13 @@ Keras passes complex numbers as `(real, imag)` pairs of float tensors: the FFT
 ops take and return such pairs (`irfft` and `istft` return real tensors).
 """
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.ops._utils import Tensor, check_axis, to_float, to_tensor, to_tensors
 from lamina.ops.operation import op
 
@@ -81,12 +83,25 @@ def in_top_k(targets, predictions, k: int) -> Tensor:
 def _segment_ids(name: str, data: Tensor, segment_ids, num_segments):
     """Ids as int64 with out-of-range ones sent to an extra, dropped segment."""
     segment_ids = to_tensor(segment_ids, device=data.device).to(torch.int64)
-    if segment_ids.ndim != 1 or segment_ids.shape[0] != data.shape[0]:
+    if segment_ids.ndim != 1:
         raise ValueError(
-            f"ops.{name} expects 1-D `segment_ids` with one id per row of "
-            f"`data`; got segment_ids of shape {tuple(segment_ids.shape)} for data "
-            f"of shape {tuple(data.shape)}."
+            f"ops.{name}: Argument `segment_ids` should be an 1-D vector, one id "
+            f"per row of `data`; got segment_ids of shape "
+            f"{tuple(segment_ids.shape)}."
         )
+    if data.ndim == 0 or segment_ids.shape[0] != data.shape[0]:
+        from lamina.backend.shape_inference import inferring
+
+        if not inferring() or data.ndim == 0:
+            raise ValueError(
+                f"ops.{name}: Argument `segment_ids` and `data` should have same "
+                f"leading dimension (one id per row of `data`); got segment_ids "
+                f"of shape {tuple(segment_ids.shape)} for data of shape "
+                f"{tuple(data.shape)}."
+            )
+        # Keras: an unknown (None) leading size of either matches any other;
+        # shape inference probes it with a size that need not agree.
+        segment_ids = segment_ids.new_zeros(data.shape[:1])
     if num_segments is None:
         num_segments = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
     # Out-of-range ids go to an extra bucket that is dropped: no host sync.
@@ -94,6 +109,23 @@ def _segment_ids(name: str, data: Tensor, segment_ids, num_segments):
     return torch.where(valid, segment_ids, num_segments), int(num_segments)
 
 
+def _segments_counted_from_values(op_fn):
+    """For symbolic inputs without `num_segments`, the segment count is read
+    from the ids' values, so the output's leading size is unknown (`None`), as
+    in Keras; shape inference alone would report the count for its probe ids."""
+
+    @functools.wraps(op_fn)
+    def wrapper(data, segment_ids, num_segments=None, sorted=False):
+        result = op_fn(data, segment_ids, num_segments, sorted)
+        if num_segments is None and isinstance(result, KerasTensor):
+            result.shape = (None,) + tuple(result.shape[1:])
+        return result
+
+    wrapper.__wrapped__ = op_fn.__wrapped__
+    return wrapper
+
+
+@_segments_counted_from_values
 @op
 def segment_sum(data, segment_ids, num_segments=None, sorted: bool = False) -> Tensor:
     """Sums of the rows of `data` that share a segment id.
@@ -137,6 +169,7 @@ def _extreme(dtype: torch.dtype, high: bool):
     return info.max if high else info.min
 
 
+@_segments_counted_from_values
 @op
 def segment_max(data, segment_ids, num_segments=None, sorted: bool = False) -> Tensor:
     """Maxima of the rows of `data` that share a segment id (see
@@ -152,6 +185,7 @@ def segment_max(data, segment_ids, num_segments=None, sorted: bool = False) -> T
     )
 
 
+@_segments_counted_from_values
 @op
 def segment_min(data, segment_ids, num_segments=None, sorted: bool = False) -> Tensor:
     """Minima of the rows of `data` that share a segment id (see
@@ -167,6 +201,7 @@ def segment_min(data, segment_ids, num_segments=None, sorted: bool = False) -> T
     )
 
 
+@_segments_counted_from_values
 @op
 def segment_prod(data, segment_ids, num_segments=None, sorted: bool = False) -> Tensor:
     """Products of the rows of `data` that share a segment id (see
@@ -217,24 +252,41 @@ def extract_sequences(x, sequence_length: int, sequence_stride: int) -> Tensor:
                 f"ops.extract_sequences expects `{name}` to be a positive int; got "
                 f"{name}={value!r}."
             )
+    if x.ndim < 1:
+        raise ValueError(
+            "ops.extract_sequences: Input should have rank >= 1. Received: a "
+            f"scalar (shape {tuple(x.shape)}); frames are cut along the last axis."
+        )
     return x.unfold(-1, sequence_length, sequence_stride)
 
 
 # FFTs: complex values travel as (real, imag) pairs
 
 
-def _complex(name: str, x) -> Tensor:
+def _check_rank(name: str, x: Tensor, min_rank: int):
+    if x.ndim < min_rank:
+        raise ValueError(
+            f"ops.{name}: Input should have rank >= {min_rank} (the transformed "
+            f"axes are the last ones); got shape {tuple(x.shape)}."
+        )
+
+
+def _complex(name: str, x, min_rank: int = 1) -> Tensor:
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise ValueError(
-            f"ops.{name} expects `x` as a pair (real, imag) of float tensors; got "
-            f"x of type {type(x).__name__}."
+            f"ops.{name} expects `x` as a pair (real, imag) of float tensors "
+            f"(Input `x` should be a tuple of two tensors); got x of type "
+            f"{type(x).__name__}"
+            + (f" of length {len(x)}." if isinstance(x, (tuple, list)) else ".")
         )
     real, imag = to_tensors(x[0], x[1])
     if real.shape != imag.shape:
         raise ValueError(
-            f"ops.{name} expects the real and imaginary parts of the same shape; "
+            f"ops.{name} expects the real and imaginary parts of the same shape "
+            f"(Both the real and imaginary parts should have the same shape); "
             f"got {tuple(real.shape)} and {tuple(imag.shape)}."
         )
+    _check_rank(name, real, min_rank)
     if not real.is_floating_point() or not imag.is_floating_point():
         raise ValueError(
             f"ops.{name} expects float real and imaginary parts; got dtypes "
@@ -256,13 +308,13 @@ def fft(x):
 @op
 def fft2(x):
     """2-D discrete Fourier transform over the last two axes of `(real, imag)`."""
-    return _pair(torch.fft.fft2(_complex("fft2", x)))
+    return _pair(torch.fft.fft2(_complex("fft2", x, min_rank=2)))
 
 
 @op
 def ifft2(x):
     """Inverse of `fft2`."""
-    return _pair(torch.fft.ifft2(_complex("ifft2", x)))
+    return _pair(torch.fft.ifft2(_complex("ifft2", x, min_rank=2)))
 
 
 @op
@@ -270,6 +322,7 @@ def rfft(x, fft_length=None):
     """FFT of a real `x` along its last axis, keeping the `fft_length // 2 + 1`
     non-redundant frequencies; returns `(real, imag)`."""
     x = to_float(to_tensor(x))
+    _check_rank("rfft", x, 1)
     return _pair(torch.fft.rfft(x, n=fft_length, dim=-1))
 
 
@@ -280,6 +333,18 @@ def irfft(x, fft_length=None) -> Tensor:
     return torch.fft.irfft(_complex("irfft", x), n=fft_length, dim=-1)
 
 
+def _check_stride(name: str, sequence_stride):
+    if (
+        isinstance(sequence_stride, bool)
+        or not isinstance(sequence_stride, int)
+        or sequence_stride < 1
+    ):
+        raise ValueError(
+            f"ops.{name}: `sequence_stride` must be a positive integer (the hop "
+            f"between frames, in samples); got sequence_stride={sequence_stride!r}."
+        )
+
+
 def _window(name: str, window, length: int, dtype, device):
     if window is None:
         return torch.ones(length, dtype=dtype, device=device)
@@ -288,14 +353,15 @@ def _window(name: str, window, length: int, dtype, device):
         if window not in makers:
             raise ValueError(
                 f"ops.{name} expects window='hann', 'hamming', None or a 1-D "
-                f"tensor; got window={window!r}."
+                "tensor. If a string is passed to `window`, it must be 'hann' or "
+                f"'hamming'; got window={window!r}."
             )
         return makers[window](length, periodic=True, dtype=dtype, device=device)
     window = to_tensor(window, device=device).to(dtype)
     if window.shape != (length,):
         raise ValueError(
-            f"ops.{name} expects a window of shape ({length},) (sequence_length); "
-            f"got shape {tuple(window.shape)}."
+            f"ops.{name}: The shape of `window` must be equal to "
+            f"[sequence_length], ({length},); got shape {tuple(window.shape)}."
         )
     return window
 
@@ -317,12 +383,14 @@ def stft(
     x = to_tensor(x)
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(
-            f"ops.stft expects a float32 or float64 `x`; got dtype {x.dtype}."
+            "ops.stft expects a float32 or float64 `x` (dtype `float32` or "
+            f"`float64`); got dtype {x.dtype}."
         )
+    _check_stride("stft", sequence_stride)
     if fft_length < sequence_length:
         raise ValueError(
-            "ops.stft expects fft_length >= sequence_length; got "
-            f"fft_length={fft_length}, sequence_length={sequence_length}."
+            "ops.stft: `fft_length` must equal or larger than `sequence_length`; "
+            f"got fft_length={fft_length}, sequence_length={sequence_length}."
         )
     win = _window("stft", window, sequence_length, x.dtype, x.device)
     batch_shape, samples = x.shape[:-1], x.shape[-1]
@@ -361,7 +429,8 @@ def istft(
     """Inverse of `stft`: the signal from `(real, imag)` frames
     `(..., frames, fft_length // 2 + 1)`, trimmed to `length` samples if given.
     """
-    z = _complex("istft", x)
+    _check_stride("istft", sequence_stride)
+    z = _complex("istft", x, min_rank=2)
     dtype = z.real.dtype
     win = None
     if window is not None:
@@ -402,8 +471,8 @@ def view_as_complex(x) -> Tensor:
     x = to_float(to_tensor(x))
     if x.ndim == 0 or x.shape[-1] != 2:
         raise ValueError(
-            "ops.view_as_complex expects a last axis of size 2 (real, imag); got "
-            f"shape {tuple(x.shape)}."
+            "ops.view_as_complex: Last dimension of input must be size 2 (real, "
+            f"imag); got shape {tuple(x.shape)}."
         )
     return torch.view_as_complex(x.contiguous())
 

@@ -3,6 +3,7 @@ slices and scatters here; control flow in `lamina.ops.core.control_flow`.
 """
 
 import builtins
+import functools
 
 import numpy as np
 import torch
@@ -58,9 +59,19 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     return x if dtype is None else x.to(backend.to_torch_dtype(dtype))
 
 
-@op
+@static_op
 def convert_to_numpy(x) -> np.ndarray:
-    """A NumPy copy of `x` on the host."""
+    """A NumPy copy of `x` on the host.
+
+    Raises:
+        ValueError: For a symbolic KerasTensor, which holds no values.
+    """
+    if isinstance(x, KerasTensor):
+        raise ValueError(
+            f"ops.convert_to_numpy cannot convert a symbolic tensor ({x!r}) to "
+            "NumPy: it has a shape and dtype but no values. Call the model on "
+            "data (model.predict) to get arrays."
+        )
     return backend.convert_to_numpy(x)
 
 
@@ -119,6 +130,11 @@ def _int_list(name: str, arg: str, values) -> list | None:
         for v in values
     ):
         return [v if isinstance(v, torch.SymInt) else int(v) for v in values]
+    if isinstance(values, (list, tuple)) and builtins.all(
+        isinstance(v, (int, np.integer, Tensor)) and not isinstance(v, bool)
+        for v in values
+    ):
+        return None  # some indices are scalar tensors (a loop counter)
     if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
         return [int(v) for v in values.reshape(-1)]
     raise TypeError(
@@ -127,18 +143,28 @@ def _int_list(name: str, arg: str, values) -> list | None:
     )
 
 
+def _match_phrase(arg: str) -> str:
+    # Keras's wording, which its tests match, puts `shape` last.
+    first, second = ("inputs", "shape") if arg == "shape" else (arg, "inputs")
+    return (
+        f"the number of dimensions in `{first}` must match the number of "
+        f"dimensions in `{second}`"
+    )
+
+
 def _check_length(name: str, arg: str, count: int, x: Tensor):
     if count != x.ndim:
         raise ValueError(
             f"ops.{name} expects one entry of `{arg}` per axis of `inputs` "
-            f"({x.ndim}); got {count} for inputs of shape {tuple(x.shape)}."
+            f"({x.ndim}): {_match_phrase(arg)}; got {count} for inputs of "
+            f"shape {tuple(x.shape)}."
         )
 
 
 @op
 def slice(inputs, start_indices, shape) -> Tensor:
     """The block of `inputs` that starts at `start_indices` (one index per
-    axis) and has `shape`.
+    axis) and has `shape`; a size of -1 takes the rest of that axis.
 
     Example:
     >>> lamina.ops.slice([[1, 2, 3], [4, 5, 6]], [1, 1], [1, 2]).tolist()
@@ -150,14 +176,22 @@ def slice(inputs, start_indices, shape) -> Tensor:
     if starts is not None and sizes is not None:
         _check_length("slice", "start_indices", len(starts), x)
         _check_length("slice", "shape", len(sizes), x)
-        index = tuple(builtins.slice(s, s + n) for s, n in zip(starts, sizes))
+        index = tuple(
+            builtins.slice(s, None if n == -1 else s + n) for s, n in zip(starts, sizes)
+        )
         return x[index]
     # Indices in tensors: torch.narrow takes them without a Python loop over data.
+    if isinstance(start_indices, (list, tuple)):
+        start_indices = [to_tensor(s, device=x.device) for s in start_indices]
     starts = to_tensor(start_indices, device=x.device).to(torch.int64)
     sizes = sizes if sizes is not None else to_tensor(shape).tolist()
     _check_length("slice", "start_indices", starts.shape[0], x)
+    _check_length("slice", "shape", len(sizes), x)
     for axis in range(x.ndim):
-        x = torch.narrow(x, axis, starts[axis], sizes[axis])
+        size = sizes[axis]
+        if size == -1:  # the rest of the axis: its length is read on the host
+            size = x.shape[axis] - int(starts[axis])
+        x = torch.narrow(x, axis, starts[axis], size)
     return x
 
 
@@ -260,11 +294,46 @@ def scatter_update(inputs, indices, updates, reduction=None) -> Tensor:
     return out
 
 
+def _unstack_count_known(op_fn):
+    """Symbolic `x`: the number of outputs is `num` or the size of `axis`, so
+    one of them must be known (as Keras requires)."""
+
+    @functools.wraps(op_fn)
+    def unstack(x, num=None, axis=0):
+        if (
+            num is None
+            and isinstance(x, KerasTensor)
+            and isinstance(axis, int)
+            and -x.ndim <= axis < x.ndim
+            and x.shape[axis] is None
+        ):
+            raise ValueError(
+                f"ops.unstack: Cannot infer argument `num` from shape {x.shape}: "
+                f"axis {axis} has an unknown size. Pass `num`."
+            )
+        return op_fn(x, num=num, axis=axis)
+
+    unstack.__wrapped__ = op_fn.__wrapped__
+    return unstack
+
+
+@_unstack_count_known
 @op
 def unstack(x, num=None, axis: int = 0) -> list:
     """The slices of `x` along `axis`, as a list of tensors."""
     x = to_tensor(x)
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"ops.unstack: axis {axis} is out of bounds for `x` of rank {x.ndim} "
+            f"(shape {tuple(x.shape)})."
+        )
     if num is not None and num != x.shape[axis]:
+        from lamina.backend.shape_inference import inferring
+
+        if inferring():
+            # Shape inference probes an unknown size with a stand-in value:
+            # `num` outputs of the slice's shape.
+            return [x.select(axis, 0)] * num
         raise ValueError(
             f"ops.unstack got num={num!r}, but axis {axis} of `x` has size "
             f"{x.shape[axis]} (shape {tuple(x.shape)})."

@@ -16,9 +16,7 @@ from lamina.ops.operation import op
 
 def _check_callable(name: str, arg: str, fn):
     if not callable(fn):
-        raise TypeError(
-            f"ops.{name} expects `{arg}` to be a callable; got {arg}={fn!r}."
-        )
+        raise TypeError(f"ops.{name}: `{arg}` should be a callable; got {arg}={fn!r}.")
 
 
 @op
@@ -32,9 +30,41 @@ def cond(pred, true_fn, false_fn):
     """
     _check_callable("cond", "true_fn", true_fn)
     _check_callable("cond", "false_fn", false_fn)
-    if isinstance(pred, torch.Tensor) and pred.device.type == "meta":
-        return true_fn()  # shape inference: both branches must agree anyway
+    if isinstance(pred, torch.Tensor) and (pred.device.type == "meta" or _inferring()):
+        # Shape inference (a symbolic `pred`): either branch may run, so both
+        # must give the same structure, shapes and dtypes, as Keras checks.
+        return _same_branches(true_fn(), false_fn())
     return true_fn() if bool(pred) else false_fn()
+
+
+def _inferring() -> bool:
+    from lamina.backend.shape_inference import inferring
+
+    return inferring()
+
+
+def _same_branches(true_out, false_out):
+    def describe(value):
+        if isinstance(value, torch.Tensor):
+            return (tuple(value.shape), value.dtype)
+        return value if value is None else type(value).__name__
+
+    try:
+        tree.assert_same_structure(true_out, false_out)
+        same = builtins.all(
+            describe(t) == describe(f)
+            for t, f in zip(tree.flatten(true_out), tree.flatten(false_out))
+        )
+    except (ValueError, TypeError):
+        same = False
+    if not same:
+        raise ValueError(
+            "ops.cond expects `true_fn` and `false_fn` to return the same "
+            "structure of tensors with the same shapes and dtypes; got "
+            f"{tree.map_structure(describe, true_out)} and "
+            f"{tree.map_structure(describe, false_out)}."
+        )
+    return true_out
 
 
 @op
@@ -68,6 +98,11 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     is_sequence = isinstance(loop_vars, (tuple, list))
     values = tuple(loop_vars) if is_sequence else (loop_vars,)
     values = tuple(tree.map_structure(to_tensor, v) for v in values)
+    if _inferring():
+        # Shape inference (symbolic loop_vars): the loop keeps the loop
+        # variables' shapes and dtypes, so they are the result, as in Keras;
+        # running it on stand-in values might never end.
+        return values if is_sequence else values[0]
     iteration = 0
     while maximum_iterations is None or iteration < maximum_iterations:
         if not bool(cond(*values)):
@@ -111,11 +146,14 @@ def scan(f, init, xs=None, length=None, reverse: bool = False, unroll=1):
     _check_callable("scan", "f", f)
     if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
         raise ValueError(
-            f"ops.scan expects `unroll` to be a positive int or a bool; got "
-            f"unroll={unroll!r}."
+            "ops.scan expects `unroll` to be a positive int or a bool (`unroll` "
+            f"must be an positive integer or boolean.); got unroll={unroll!r}."
         )
     if xs is None and length is None:
-        raise ValueError("ops.scan needs `xs` to scan over or a `length`; got neither.")
+        raise ValueError(
+            "ops.scan needs `xs` to scan over or a `length`; got no `xs` to scan "
+            "over and `length` not provided."
+        )
     xs_flat = [] if xs is None else [to_tensor(x) for x in tree.flatten(xs)]
     n = int(length) if length is not None else xs_flat[0].shape[0]
     if builtins.any(x.shape[0] != n for x in xs_flat):
@@ -168,7 +206,8 @@ def associative_scan(f, elems, reverse: bool = False, axis: int = 0):
     if builtins.any(e.shape[axis] != n for e in flat):
         raise ValueError(
             "ops.associative_scan expects every tensor of `elems` to have the "
-            f"same size along axis {axis}; got shapes {[tuple(e.shape) for e in flat]}."
+            f"same size along axis {axis} (the scanned, first dimension by "
+            f"default); got shapes {[tuple(e.shape) for e in flat]}."
         )
     if reverse:
         flat = [torch.flip(e, (axis,)) for e in flat]

@@ -14,8 +14,8 @@ def _images(name: str, images, data_format):
     x = to_tensor(images)
     if x.ndim not in (3, 4):
         raise ValueError(
-            f"ops.image.{name} expects images of rank 3 (one image) or 4 (a "
-            f"batch); got shape {tuple(x.shape)}."
+            f"ops.image.{name}: Invalid images rank: expected rank 3 (one image) "
+            f"or 4 (a batch); got shape {tuple(x.shape)}."
         )
     df = U.standardize_data_format(data_format, f"ops.image.{name}")
     return (x.unsqueeze(0), df, True) if x.ndim == 3 else (x, df, False)

@@ -18,13 +18,14 @@ def rgb_to_grayscale(images, data_format=None) -> Tensor:
     x = to_tensor(images)
     if x.ndim not in (3, 4):
         raise ValueError(
-            "ops.image.rgb_to_grayscale expects images of rank 3 or 4; got shape "
-            f"{tuple(x.shape)}."
+            "ops.image.rgb_to_grayscale: Invalid images rank: expected rank 3 "
+            f"(one image) or 4 (a batch); got shape {tuple(x.shape)}."
         )
     axis = _channel_axis(U.standardize_data_format(data_format, "rgb_to_grayscale"))
     if x.shape[axis] not in (1, 3):
         raise ValueError(
-            "ops.image.rgb_to_grayscale expects 3 (RGB) or 1 channels; got shape "
+            "ops.image.rgb_to_grayscale: Invalid channel size: expected 3 (RGB) "
+            "or 1 (Grayscale). Got shape "
             f"{tuple(x.shape)}."
         )
     if x.shape[axis] == 1:
@@ -37,15 +38,19 @@ def _float_images(name: str, images, data_format):
     x = to_tensor(images)
     if x.ndim not in (3, 4):
         raise ValueError(
-            f"ops.image.{name} expects images of rank 3 or 4; got shape "
-            f"{tuple(x.shape)}."
+            f"ops.image.{name}: Invalid images rank: expected rank 3 (one image) "
+            f"or 4 (a batch); got shape {tuple(x.shape)}."
         )
     if not x.is_floating_point():
-        raise ValueError(f"ops.image.{name} expects float images; got dtype {x.dtype}.")
+        raise ValueError(
+            f"ops.image.{name}: Invalid images dtype: expected float dtype; got "
+            f"dtype {x.dtype}."
+        )
     axis = _channel_axis(U.standardize_data_format(data_format, f"ops.image.{name}"))
     if x.shape[axis] != 3:
         raise ValueError(
-            f"ops.image.{name} expects 3 channels; got shape {tuple(x.shape)}."
+            f"ops.image.{name}: Input images must have 3 channels, but received "
+            f"images with {x.shape[axis]} channels. Got shape {tuple(x.shape)}."
         )
     return x, axis
 

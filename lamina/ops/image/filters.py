@@ -3,6 +3,7 @@ and `ssim`."""
 
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,8 +23,8 @@ from lamina.ops.operation import op
 
 
 def _pair(name: str, value, what: str, check) -> tuple:
-    if isinstance(value, Tensor):
-        value = value.tolist()
+    if isinstance(value, (Tensor, np.ndarray)):
+        value = value.tolist()  # NumPy ints and floats become Python ones
     try:
         items = tuple(value)
     except TypeError:

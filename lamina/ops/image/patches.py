@@ -29,6 +29,17 @@ def extract_patches(
     (defaults to `size`) pixels, each flattened (row, column, channel) into the
     channels axis: `(batch, rows, cols, ph * pw * channels)`. A size of three
     ints extracts from volumes, as `extract_patches_3d`."""
+    if not U.is_int(size):
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(
+                "ops.image.extract_patches: Invalid `size` argument. Expected an "
+                f"int or a tuple of 2 or 3 ints; got size={size!r}."
+            )
+        if len(size) not in (2, 3):
+            raise ValueError(
+                "ops.image.extract_patches: Invalid `size` argument. Expected a "
+                f"tuple of length 2 or 3 (2D or 3D patches); got size={size!r}."
+            )
     if isinstance(size, (tuple, list)) and len(size) == 3:
         # Keras: a 3-long size extracts from volumes.
         return extract_patches_3d(

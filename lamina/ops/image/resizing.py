@@ -58,7 +58,7 @@ def resize(
     ):
         raise ValueError(
             "ops.image.resize expects `size` as (height, width), two positive "
-            f"ints; got size={size!r}."
+            f"ints (`size` must have positive height and width); got size={size!r}."
         )
     if interpolation not in _RESIZE_INTERPOLATIONS:
         raise ValueError(
@@ -149,14 +149,15 @@ def _resize_by_weights(
 def _two_of_three(name: str, first, second, target, what: str):
     if [first, second, target].count(None) != 1:
         raise ValueError(
-            f"ops.image.{name} expects exactly two of {what}; got "
+            f"ops.image.{name} expects exactly two of the three sizes. Must "
+            f"specify exactly two of {what}; got "
             f"{first!r}, {second!r}, {target!r}."
         )
-    for value in (first, second, target):
+    for arg, value in zip(what.split(", "), (first, second, target)):
         if value is not None and (not U.is_int(value) or value < 0):
             raise ValueError(
-                f"ops.image.{name} expects non-negative ints for {what}; got "
-                f"{first!r}, {second!r}, {target!r}."
+                f"ops.image.{name} expects non-negative ints for {what} "
+                f"({arg} must be >= 0); got {first!r}, {second!r}, {target!r}."
             )
 
 
@@ -198,10 +199,17 @@ def pad_images(
     )
     right = target_width - left - width if right_padding is None else right_padding
     if min(top, bottom, left, right) < 0:
+        side = [
+            n
+            for n, v in zip(
+                ("top", "bottom", "left", "right"), (top, bottom, left, right)
+            )
+            if v < 0
+        ][0]
         raise ValueError(
             "ops.image.pad_images: the target size is smaller than the images "
-            f"({height}x{width}); got paddings top={top}, bottom={bottom}, "
-            f"left={left}, right={right}."
+            f"({height}x{width}), so {side}_padding must be >= 0; got paddings "
+            f"top={top}, bottom={bottom}, left={left}, right={right}."
         )
     if df == "channels_last":
         pads = (0, 0, left, right, top, bottom)
@@ -256,10 +264,21 @@ def crop_images(
     if min(top, left, target_height, target_width) < 0 or (
         top + target_height > height or left + target_width > width
     ):
+        negative = [
+            n
+            for n, v in (
+                ("top_cropping", top),
+                ("left_cropping", left),
+                ("target_height", target_height),
+                ("target_width", target_width),
+            )
+            if v < 0
+        ]
+        why = f" ({negative[0]} must be >= 0)" if negative else ""
         raise ValueError(
             f"ops.image.crop_images: the crop does not fit in {height}x{width} "
-            f"images; got top={top}, left={left}, target_height={target_height}, "
-            f"target_width={target_width}."
+            f"images{why}; got top={top}, left={left}, "
+            f"target_height={target_height}, target_width={target_width}."
         )
     rows, cols = slice(top, top + target_height), slice(left, left + target_width)
     out = x[:, rows, cols] if df == "channels_last" else x[:, :, rows, cols]

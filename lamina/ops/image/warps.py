@@ -58,8 +58,9 @@ def affine_transform(
     transform = to_tensor(transform, device=x.device)
     if transform.ndim not in (1, 2) or transform.shape[-1] != 8:
         raise ValueError(
-            "ops.image.affine_transform expects `transform` of shape (8,) or "
-            f"(batch, 8); got shape {tuple(transform.shape)}."
+            "ops.image.affine_transform: Invalid transform rank: expected rank 1 "
+            f"(one transform of shape (8,)) or rank 2 (batch, 8); got shape "
+            f"{tuple(transform.shape)}."
         )
     if transform.ndim == 1:
         transform = transform.unsqueeze(0).expand(x.shape[0], 8)
@@ -104,12 +105,14 @@ def map_coordinates(
     if len(coords) != x.ndim:
         raise ValueError(
             "ops.image.map_coordinates expects one coordinate array per axis of "
-            f"`inputs` ({x.ndim}); got {len(coords)}."
+            f"`inputs`: the first dim of `coordinates` must be the same as the "
+            f"rank of `inputs` ({x.ndim}); got {len(coords)}."
         )
     if coords and coords[0].ndim < 1:
         raise ValueError(
             "ops.image.map_coordinates expects `coordinates` of rank >= 2 "
-            f"(inputs.ndim, ...); got shape ({len(coords)},)."
+            f"(inputs.ndim, ...) (expected at least rank 2); got shape "
+            f"({len(coords)},)."
         )
     if fill_mode not in _INDEX_MAPS:
         raise ValueError(
@@ -268,8 +271,9 @@ def _corner_points(name: str, points, device) -> Tensor:
     p = to_tensor(points, device=device)
     if p.ndim not in (2, 3) or tuple(p.shape[-2:]) != (4, 2):
         raise ValueError(
-            f"ops.image.perspective_transform expects `{name}` of shape (4, 2) "
-            f"(four (x, y) corners) or (batch, 4, 2); got shape {tuple(p.shape)}."
+            f"ops.image.perspective_transform: Invalid {name} shape: expected "
+            f"`{name}` of shape (4, 2) (four (x, y) corners) or (batch, 4, 2); "
+            f"got shape {tuple(p.shape)}."
         )
     return p if p.ndim == 3 else p.unsqueeze(0)
 

@@ -151,6 +151,7 @@ def softmax(x, axis=-1) -> Tensor:
     """
     x = to_float(to_tensor(x))
     if type(axis) is int:
+        check_axis("softmax", axis, x.ndim)
         _warn_if_softmax_axis_has_size_one(x, axis, stacklevel=3)
         return torch.softmax(x, dim=axis)
     axis = check_axis("softmax", axis, x.ndim)
@@ -164,6 +165,7 @@ def log_softmax(x, axis=-1) -> Tensor:
     """`x - logsumexp(x)` over `axis` (an int or a tuple of ints)."""
     x = to_float(to_tensor(x))
     if type(axis) is int:
+        check_axis("log_softmax", axis, x.ndim)
         return torch.log_softmax(x, dim=axis)
     axis = check_axis("log_softmax", axis, x.ndim)
     return x - torch.logsumexp(x, dim=axis or tuple(range(x.ndim)), keepdim=True)
@@ -350,11 +352,14 @@ def normalize(x, axis=-1, order: int = 2, epsilon=None) -> Tensor:
     treated as `epsilon`, so zero vectors stay zero)."""
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(
-            f"ops.normalize expects `order` to be an int >= 1; got order={order!r}."
+            f"ops.normalize expects `order` to be an int >= 1; got order={order!r}. "
+            "Argument `order` must be an int >= 1: the power of the norm (2 for "
+            "L2)."
         )
     x = to_float(to_tensor(x))
     if x.ndim == 0:
         x = x.unsqueeze(0)
+    check_axis("normalize", axis, x.ndim)
     eps = _epsilon() if epsilon is None else epsilon
     if order == 2:
         # Keras: x * rsqrt(sum(x^2)), with the inverse norm capped at 1/epsilon.

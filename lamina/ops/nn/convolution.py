@@ -124,7 +124,9 @@ def conv(
     if per_group == 0 or channels % per_group:
         raise ValueError(
             f"ops.conv expects the kernel's input-channel axis ({per_group}) to "
-            f"divide the inputs' channels ({channels}); got inputs of shape "
+            f"divide the inputs' channels ({channels}) (the number of input "
+            f"channels must match the kernel, or be a multiple of it for "
+            f"grouped convolution); got inputs of shape "
             f"{tuple(x.shape)} ({df}) and kernel of shape {tuple(kernel.shape)}."
         )
     return _convolve(
@@ -153,8 +155,8 @@ def _depthwise(name, x, kernel, rank, strides, padding, df, dilation):
     if kernel.shape[-2] != channels:
         raise ValueError(
             f"ops.{name} expects a depthwise kernel kernel_size + ({channels}, "
-            f"multiplier) for inputs with {channels} channels; got kernel shape "
-            f"{tuple(kernel.shape)}."
+            f"multiplier): the input channels must match the kernel; got inputs "
+            f"with {channels} channels and kernel shape {tuple(kernel.shape)}."
         )
     return _convolve(
         x,
@@ -245,8 +247,9 @@ def conv_transpose(
     if kernel.shape[-1] != _channels(x, df):
         raise ValueError(
             f"ops.conv_transpose expects a kernel kernel_size + (out, "
-            f"{_channels(x, df)}) for inputs with {_channels(x, df)} channels; got "
-            f"kernel shape {tuple(kernel.shape)}."
+            f"{_channels(x, df)}): the input channels must match the kernel's "
+            f"last axis; got inputs with {_channels(x, df)} channels and kernel "
+            f"shape {tuple(kernel.shape)}."
         )
     if output_padding is not None:
         output_padding = U.standardize_tuple(
@@ -399,7 +402,7 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor
     x = to_tensor(x)
     if x.ndim != 3:
         raise ValueError(
-            "ops.fold expects a rank-3 tensor (N, C * kh * kw, blocks); got shape "
+            "ops.fold expects a 3D (rank-3) tensor (N, C * kh * kw, blocks); got shape "
             f"{tuple(x.shape)}."
         )
     return F.fold(
@@ -410,8 +413,8 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor
 def _block_size(name: str, block_size) -> int:
     if not U.is_int(block_size) or block_size < 2:
         raise ValueError(
-            f"ops.{name} expects `block_size` to be an int >= 2; got "
-            f"block_size={block_size!r}."
+            f"ops.{name} expects `block_size` to be an int >= 2 (`block_size` "
+            f"must be at least 2); got block_size={block_size!r}."
         )
     return block_size
 

@@ -120,8 +120,8 @@ def ctc_decode(
     """
     if strategy not in ("greedy", "beam_search"):
         raise ValueError(
-            "ops.ctc_decode expects strategy='greedy' or 'beam_search'; got "
-            f"strategy={strategy!r}."
+            "ops.ctc_decode expects strategy='greedy' or 'beam_search'. Invalid "
+            f"strategy: got strategy={strategy!r}."
         )
     inputs = _at_least_float32(to_tensor(inputs))
     if inputs.ndim != 3:

@@ -62,7 +62,8 @@ def batch_normalization(
         if v.ndim != 1 or v.shape[0] != x.shape[axis]:
             raise ValueError(
                 f"ops.batch_normalization expects `{name}` of shape "
-                f"({x.shape[axis]},), the size of axis {axis} of `x`; got shape "
+                f"({x.shape[axis]},), the size of axis {axis} of `x` (`{name}` "
+                f"must be a vector of length {x.shape[axis]}); got shape "
                 f"{tuple(v.shape)} for x of shape {tuple(x.shape)}."
             )
         return v.reshape(shape)
@@ -107,9 +108,10 @@ def layer_normalization(
     beta = _broadcast_to_axes(beta, x, axes)
     if rms_scaling:
         warnings.warn(
-            "ops.layer_normalization(rms_scaling=True) is deprecated, as in "
-            "Keras: it scales by the variance, not the root mean square. Use "
-            "ops.rms_normalization instead.",
+            "You passed `rms_scaling=True`, which is deprecated: "
+            "ops.layer_normalization(rms_scaling=True) scales by the variance, "
+            "not the root mean square, as in Keras. Use ops.rms_normalization "
+            "instead.",
             stacklevel=2,
         )
         out = x * torch.rsqrt(torch.var(x, dim=axes, correction=0, keepdim=True) + eps)

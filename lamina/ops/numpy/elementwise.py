@@ -257,7 +257,8 @@ def where(condition, x1=None, x2=None):
         return torch.nonzero(condition, as_tuple=True)
     if x1 is None or x2 is None:
         raise ValueError(
-            "ops.where expects both `x1` and `x2`, or neither; got "
+            "ops.where expects both `x1` and `x2`, or neither (`x1` and `x2` "
+            "either both should be `None` or both should have values); got "
             f"x1={'None' if x1 is None else '...'}, "
             f"x2={'None' if x2 is None else '...'}."
         )

@@ -131,8 +131,8 @@ def einsum(subscripts: str, *operands, **kwargs) -> Tensor:
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
-    if dtype is torch.int8:
-        dtype = torch.int32  # Keras: int8 operands give an int32 result
+    if all(t.dtype is torch.int8 for t in tensors):
+        dtype = torch.int32  # Keras: all-int8 operands give an int32 result
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return torch.einsum(subscripts, *tensors)
 

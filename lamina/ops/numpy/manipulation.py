@@ -17,6 +17,15 @@ def reshape(x, newshape) -> Tensor:
     """`x` with shape `newshape` (one entry may be -1, inferred)."""
     x = to_tensor(x)
     newshape = shape_tuple("reshape", newshape)
+    if (
+        any(d < -1 for d in newshape if isinstance(d, int))
+        or list(newshape).count(-1) > 1
+    ):
+        raise ValueError(
+            "ops.reshape expects each entry of `newshape` to be a non-negative "
+            "integer, or -1 for the one inferred size (at most one unknown "
+            f"dimension); got newshape={newshape}."
+        )
     try:
         return torch.reshape(x, newshape)
     except RuntimeError as error:
@@ -33,11 +42,19 @@ def transpose(x, axes=None) -> Tensor:
     x = to_tensor(x)
     if axes is None:
         return x.permute(tuple(range(x.ndim - 1, -1, -1)))
-    axes = tuple(axes)
+    given, axes = axes, tuple(axes)
+    if any(isinstance(a, bool) or not -x.ndim <= a < x.ndim for a in axes):
+        raise ValueError(
+            f"ops.transpose: Each axis in `axes` must be an integer in "
+            f"[{-x.ndim}, {x.ndim}) for a tensor of shape {_shape(x)}; got "
+            f"axes={given!r}."
+        )
     if len(axes) != x.ndim or len({a % max(x.ndim, 1) for a in axes}) != x.ndim:
         raise ValueError(
             f"ops.transpose expects `axes` to be a permutation of the {x.ndim} "
-            f"axes of a tensor of shape {_shape(x)}; got axes={axes!r}."
+            f"axes of a tensor of shape {_shape(x)} (each axis once, a valid "
+            f"permutation: `axes` must be a list of the same length as the input "
+            f"shape); got axes={given!r}."
         )
     return x.permute(axes)
 
@@ -326,8 +343,9 @@ def pad(x, pad_width, mode: str = "constant", constant_values=None) -> Tensor:
         )
     if constant_values is not None:
         raise ValueError(
-            f"ops.pad takes `constant_values` only with mode='constant'; got "
-            f"mode={mode!r} and constant_values={constant_values!r}."
+            "ops.pad takes `constant_values` only with mode='constant' (Argument "
+            "`constant_values` can only be provided when `mode == 'constant'`); "
+            f"got mode={mode!r} and constant_values={constant_values!r}."
         )
     for axis, (before, after) in enumerate(pairs):
         if before == after == 0:

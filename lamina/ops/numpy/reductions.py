@@ -8,7 +8,7 @@ index results (`argmax`, `argsort`, `count_nonzero`) are int32.
 
 import torch
 
-from lamina.backend import to_torch_dtype
+from lamina.backend import result_type, to_torch_dtype
 from lamina.ops._utils import (
     Tensor,
     accumulate_dtype,
@@ -71,13 +71,19 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 def _extreme(name, reduce, clamp_arg, x, axis, keepdims, initial):
     x = to_tensor(x)
     axis = check_axis(name, axis, x.ndim)
-    if axis is None:
-        axis = _all_axes(x) if keepdims else ()
-    elif axis == ():
-        return x
-    result = reduce(x, dim=axis, keepdim=keepdims)
+    if axis == ():
+        result = x  # NumPy: no axis reduced
+    else:
+        if axis is None:
+            axis = _all_axes(x) if keepdims else ()  # torch: () is every axis
+        if x.numel() == 0 and initial is not None:
+            # NumPy: an empty reduction is `initial` (torch refuses empty input).
+            shape = torch.sum(x, dim=axis, keepdim=keepdims).shape
+            return torch.full(shape, initial, dtype=x.dtype, device=x.device)
+        result = reduce(x, dim=axis, keepdim=keepdims)
     if initial is not None:
-        result = torch.clamp(result, **{clamp_arg: initial})
+        # The input's dtype, as in Keras (torch.clamp makes bools int64).
+        result = torch.clamp(result, **{clamp_arg: initial}).to(x.dtype)
     return result
 
 
@@ -115,6 +121,10 @@ def prod(x, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
 def _moment(name, x, axis, keepdims, fn):
     x = to_float(to_tensor(x))
     axis = check_axis(name, axis, x.ndim)
+    if axis == ():
+        # NumPy: no axis reduced, each value is its own mean (torch reads an
+        # empty `dim` as every axis); NaN and infinities give NaN.
+        return (x - x).abs()
     if axis is None and keepdims:
         axis = _all_axes(x)
     return fn(x, dim=axis, correction=0, keepdim=keepdims)
@@ -164,7 +174,7 @@ def argmin(x, axis=None, keepdims: bool = False) -> Tensor:
 
 def _sort_axis(name, x, axis):
     x = to_tensor(x)
-    if axis is None:
+    if axis is None or x.ndim == 0:  # NumPy sorts a scalar as a 1-element array
         return x.reshape(-1), 0
     axis = check_axis(name, axis, x.ndim, allow_none=False)
     if type(axis) is not int:
@@ -253,16 +263,21 @@ def average(x, axis=None, weights=None) -> Tensor:
 
     `weights` has `x`'s shape, or is 1-D with the length of `x`'s `axis`.
     """
-    x = to_float(to_tensor(x))
+    given = to_tensor(x)
+    x = to_float(given)
     axis = check_axis("average", axis, x.ndim)
+    if axis == ():  # NumPy: no axis averaged (torch reads `dim=()` as all)
+        if weights is None:
+            return x.clone()
+        weights = to_tensor(weights, device=x.device)
+        return x * weights / weights
     if weights is None:
         return torch.mean(x) if axis is None else torch.mean(x, dim=axis)
     weights = to_tensor(weights, device=x.device)
-    if weights.dtype != x.dtype:
-        dtype = torch.promote_types(x.dtype, weights.dtype)
-        if not dtype.is_floating_point:
-            dtype = x.dtype
-        x, weights = x.to(dtype), weights.to(dtype)
+    # Keras: the dtype of `x`, a Python float and `weights` together
+    # (int16 data with bfloat16 weights averages in bfloat16).
+    dtype = to_torch_dtype(result_type(given.dtype, float, weights.dtype))
+    x, weights = given.to(dtype), weights.to(dtype)
     if weights.shape != x.shape:
         if (
             weights.ndim != 1

@@ -51,6 +51,8 @@ def _quantile(name, reduce, x, q, axis, method, keepdims) -> Tensor:
         axes = (axis % x.ndim,)
     else:
         axes = tuple(sorted(a % x.ndim for a in axis))
+    if not axes:  # NumPy: nothing reduced, each value is its own quantile
+        return x.expand(tuple(q.shape) + tuple(x.shape)).to(result_dtype)
     # Move the reduced axes last and merge them into one.
     kept = [d for d in range(x.ndim) if d not in axes]
     flat = x.permute(kept + list(axes)).reshape(
@@ -136,13 +138,26 @@ def histogram(x, bins: int = 10, range=None) -> tuple:
     x = to_float(to_tensor(x))
     if x.ndim != 1:
         raise ValueError(
-            f"ops.histogram expects a 1-D tensor; got shape {tuple(x.shape)}. "
-            "Flatten it first with ops.ravel(x)."
+            f"ops.histogram expects a 1-D tensor (Input tensor must be "
+            f"1-dimensional); got shape {tuple(x.shape)}. Flatten it first with "
+            "ops.ravel(x)."
         )
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(
-            f"ops.histogram expects `bins` to be a positive int; got bins={bins!r}."
+            f"ops.histogram expects `bins` to be a positive int (Argument `bins` "
+            f"should be a non-negative integer, and not 0); got bins={bins!r}."
         )
+    if range is not None:
+        if not isinstance(range, (tuple, list)) or len(range) != 2:
+            raise ValueError(
+                "ops.histogram: Argument `range` must be a tuple of two elements "
+                f"(low, high); got range={range!r}."
+            )
+        if not range[1] > range[0]:
+            raise ValueError(
+                "ops.histogram: The second element of `range` must be greater "
+                f"than the first; got range={range!r}."
+            )
     if range is None:
         low, high = torch.aminmax(x) if x.numel() else (x.new_zeros(()),) * 2
     else:

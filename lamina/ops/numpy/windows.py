@@ -17,6 +17,9 @@ from lamina.ops.operation import op
 def _length(name, x) -> int:
     if isinstance(x, (Tensor, np.ndarray, np.generic)) and x.ndim == 0:
         x = x.item()  # a 0-d tensor or array holding the length
+        x = int(x) if isinstance(x, bool) else x  # Keras: any dtype
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)  # Keras: a length held in a float tensor (or 5.0)
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
         raise TypeError(
             f"ops.{name} expects the window length as an int; got {x!r} of type "
