@@ -15,25 +15,36 @@ class DTypePolicy:
     `"mixed_float16"`: compute in the low-precision type, keep float32 weights).
 
     Args:
-        name: Policy name. Defaults to `floatx()`.
+        name: Policy name. Defaults to `None`: the global policy's name (see
+            `set_dtype_policy`), else `floatx()`.
     """
 
     def __init__(self, name=None):
         if name is None:
-            name = config.floatx()
+            name = _default_name()
         if not isinstance(name, str):
-            raise TypeError(f"DTypePolicy expects a string name; got {name!r}.")
-        if name.startswith("mixed_"):
-            compute = standardize_dtype(name[len("mixed_") :])
-            if compute not in ("float16", "bfloat16"):
-                raise ValueError(
-                    "Mixed policies are 'mixed_float16' or 'mixed_bfloat16'; got "
-                    f"{name!r}."
-                )
-            self._compute_dtype, self._variable_dtype = compute, "float32"
-        else:
-            dtype = standardize_dtype(name)
-            self._compute_dtype = self._variable_dtype = dtype
+            raise TypeError(
+                f"DTypePolicy expects a string name ('name' must be a string); "
+                f"got {name!r}."
+            )
+        try:
+            if name.startswith("mixed_"):
+                compute = standardize_dtype(name[len("mixed_") :])
+                if compute not in ("float16", "bfloat16"):
+                    raise ValueError(
+                        "Mixed policies are 'mixed_float16' or 'mixed_bfloat16'."
+                    )
+                self._compute_dtype, self._variable_dtype = compute, "float32"
+            else:
+                dtype = standardize_dtype(name)
+                self._compute_dtype = self._variable_dtype = dtype
+        except (ValueError, KeyError) as error:
+            raise ValueError(
+                f"Cannot convert {name!r} to a DTypePolicy: {error} Valid names "
+                "are a dtype such as 'float32' or 'bfloat16', 'mixed_float16', "
+                "'mixed_bfloat16', or a quantized policy such as "
+                "'int8_from_float32'."
+            ) from None
         self._name = name
 
     @property
@@ -121,10 +132,39 @@ def get(identifier) -> DTypePolicy:
         ) from None
 
 
+def _default_name() -> str:
+    """The name `DTypePolicy()` takes: the global float policy's, else floatx."""
+    policy = _GLOBAL_POLICY
+    if policy is None or policy.quantization_mode is not None:
+        return config.floatx()
+    return policy.name
+
+
 def set_dtype_policy(policy) -> None:
-    """Set the policy new layers use by default, e.g. `"mixed_bfloat16"`."""
+    """Set the policy new layers use by default, e.g. `"mixed_bfloat16"`.
+
+    Args:
+        policy: A policy name or a `DTypePolicy`; `None` goes back to the
+            default (`floatx()`), where Keras raises.
+
+    Raises:
+        ValueError: for anything else.
+    """
     global _GLOBAL_POLICY
-    _GLOBAL_POLICY = None if policy is None else get(policy)
+    if policy is None:
+        _GLOBAL_POLICY = None
+        return
+    try:
+        resolved = get(policy)
+    except TypeError:
+        resolved = None
+    if resolved is None:
+        raise ValueError(
+            "Invalid `policy` argument for set_dtype_policy: expected a policy "
+            "name such as 'mixed_bfloat16' or a DTypePolicy; got "
+            f"{policy!r}."
+        )
+    _GLOBAL_POLICY = resolved
 
 
 def dtype_policy() -> DTypePolicy:

@@ -41,8 +41,8 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
             )
         if policy_map is not None and not isinstance(policy_map, dict):
             raise TypeError(
-                "DTypePolicyMap expects `policy_map` to be a dict from layer "
-                "paths to dtype policies, or None; got "
+                "If specified, `policy_map` must be a dict. DTypePolicyMap "
+                "expects a dict from layer paths to dtype policies, or None; got "
                 f"{type(policy_map).__name__}: {policy_map!r}."
             )
         self._default_policy_arg = default_policy
@@ -100,7 +100,8 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
         ]
         if len(matches) > 1:
             raise ValueError(
-                f"DTypePolicyMap: path '{key}' matches several keys, {matches}. "
+                f"Path '{key}' matches multiple dtype policy keys in the "
+                f"DTypePolicyMap: it matches several keys, {matches}. "
                 "Each path may match at most one key; make the patterns "
                 "disjoint."
             )
@@ -111,8 +112,9 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
     def __setitem__(self, key, policy):
         if key in self._policy_map:
             raise ValueError(
-                f"DTypePolicyMap already has the key '{key}' (policy "
-                f"{self._policy_map[key]!r}). Delete it first to replace it."
+                f"{key} already exist in the DTypePolicyMap: it already has the "
+                f"key '{key}' (policy {self._policy_map[key]!r}). Delete it first "
+                "to replace it."
             )
         try:
             policy = get(policy)

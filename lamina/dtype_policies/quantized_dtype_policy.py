@@ -36,12 +36,12 @@ class QuantizedDTypePolicy(DTypePolicy):
         base_mode = mode.split("/")[0] if isinstance(mode, str) else mode
         if base_mode not in QUANTIZATION_MODES:
             raise ValueError(
-                f"QuantizedDTypePolicy got an invalid mode={mode!r}; expected one "
-                f"of {QUANTIZATION_MODES}."
+                f"Invalid quantization mode. QuantizedDTypePolicy got an invalid "
+                f"mode={mode!r}; expected one of {QUANTIZATION_MODES}."
             )
         if base_mode == "int8" and self.compute_dtype == "float16":
             raise ValueError(
-                f"QuantizedDTypePolicy: mode={mode!r} does not work well with "
+                f"QuantizedDTypePolicy: mode={mode!r} doesn't work well with "
                 "the compute dtype float16; quantize from 'float32', 'bfloat16' "
                 "or 'mixed_bfloat16' instead."
             )
@@ -92,8 +92,8 @@ class QuantizedFloat8DTypePolicy(QuantizedDTypePolicy):
             amax_history_length, int
         ):
             raise TypeError(
-                "QuantizedFloat8DTypePolicy expects amax_history_length to be an "
-                f"int; got {amax_history_length!r}."
+                "QuantizedFloat8DTypePolicy: `amax_history_length` must be an "
+                f"integer. Got {amax_history_length!r}."
             )
         self._amax_history_length = amax_history_length
 
@@ -172,7 +172,9 @@ class _CalibratedDTypePolicy(QuantizedDTypePolicy):
         if weight_bits not in self._bits:
             raise ValueError(
                 f"Invalid weight_bits in mode {mode!r} for {type(self).__name__}: "
-                f"supported values are {self._bits}; got {weight_bits}."
+                f"supported values are {self._bits}; got {weight_bits}. "
+                f"{type(self).__name__} only supports "
+                f"{'/'.join(f'{b}-bit' for b in self._bits)} quantization."
             )
         if group_size < -1 or group_size == 0:
             raise ValueError(
@@ -254,7 +256,8 @@ def quantized_policy_from_name(name) -> QuantizedDTypePolicy:
     parts = name.split("_from_")
     if len(parts) != 2:
         raise ValueError(
-            f"Cannot read the quantized dtype policy name {name!r}; expected "
+            f"Cannot convert `policy` into a valid pair (mode, source_name): "
+            f"cannot read the quantized dtype policy name {name!r}; expected "
             "'<mode>_from_<source policy>', e.g. 'int8_from_float32'."
         )
     mode, source_name = parts

@@ -85,8 +85,9 @@ class GPTQConfig(QuantizationConfig):
             )
         if group_size < -1 or group_size == 0:
             raise ValueError(
-                "Invalid group_size for GPTQConfig: expected -1 (one group over "
-                f"all input rows) or a positive integer; got {group_size!r}."
+                "Invalid group_size. Supported values are -1 (one group over "
+                "all input rows) or a positive integer for GPTQConfig; got "
+                f"{group_size!r}."
             )
         self.dataset = dataset
         self.tokenizer = tokenizer

@@ -12,7 +12,7 @@ import torch
 from lamina.quantizers.gptq import GPTQ
 
 STRUCTURE_ERROR = (
-    "For mode={mode!r}, a valid quantization structure must be provided either "
+    "For {mode!r} mode, a valid quantization structure must be provided either "
     "via `config.quantization_layer_structure` or by overriding "
     "`model.get_quantization_layer_structure(mode)`. The structure should be a "
     "dictionary with keys 'pre_block_layers' and 'sequential_blocks', e.g. "
@@ -58,7 +58,9 @@ def get_dataloader(
         )
     samples = list(dataset)
     if not samples:
-        raise ValueError("The calibration `dataset` is empty.")
+        raise ValueError(
+            "Provided dataset is empty: the calibration `dataset` has no samples."
+        )
     pieces = []
     if isinstance(samples[0], str):
         for i, text in enumerate(samples):
@@ -243,9 +245,10 @@ def check_calibration_inputs(config, structure, mode):
         )
 
 
-def gptq_quantize(config, structure, filters=None):
+def gptq_quantize(config, quantization_layer_structure, filters=None):
     """Calibrate and quantize the GPTQ-prepared layers of the blocks in
-    `structure` with the windows of `config.dataset`."""
+    `quantization_layer_structure` with the windows of `config.dataset`."""
+    structure = quantization_layer_structure
     check_calibration_inputs(config, structure, "gptq")
     dataloader = get_dataloader(
         config.tokenizer,

@@ -127,7 +127,7 @@ class Int4QuantizationConfig(QuantizationConfig):
         super().__init__(weight_quantizer, activation_quantizer)
         if block_size is not None and block_size != -1 and block_size <= 0:
             raise ValueError(
-                "Int4QuantizationConfig expects block_size to be None, -1 or a "
+                "Int4QuantizationConfig: block_size must be None, -1 or a "
                 f"positive int; got block_size={block_size!r}."
             )
         self.block_size = block_size
@@ -137,7 +137,8 @@ class Int4QuantizationConfig(QuantizationConfig):
         ):
             raise ValueError(
                 "Int4QuantizationConfig: sub-channel quantization (block_size > 0) "
-                "takes no custom quantizers. Set block_size=None (per channel) or "
+                "does not support custom quantizers. Set block_size=None (per "
+                "channel) or "
                 f"leave the quantizers out; got block_size={block_size!r}."
             )
         if weight_quantizer is not None:
@@ -227,7 +228,7 @@ def validate_and_resolve_config(mode, config) -> QuantizationConfig:
         )
     if mode is not None and config.mode != mode:
         raise ValueError(
-            f"quantize() got contradictory arguments: mode={mode!r} but "
+            f"Contradictory arguments to quantize(): mode={mode!r} but "
             f"config.mode={config.mode!r}."
         )
     return config

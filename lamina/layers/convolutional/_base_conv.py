@@ -4,7 +4,9 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.activations.activations import _activate_fresh
+from lamina.layers.convolutional import _conv_lora
 from lamina.layers.convolutional import _conv_utils as U
+from lamina.layers.core import _lora
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
 
@@ -102,6 +104,9 @@ class BaseConv(ConvLayerBase):
             `"zeros"`.
         kernel_regularizer, bias_regularizer, activity_regularizer: Penalties.
         kernel_constraint, bias_constraint: Projections applied after updates.
+        lora_rank: If set, `build` enables LoRA with this rank (see
+            `enable_lora`). Defaults to `None`.
+        lora_alpha: LoRA scale numerator. Defaults to `None` (`lora_rank`).
 
     The kernel has Keras's layout `kernel_size + (in_channels // groups,
     filters)`; the bias has shape `(filters,)`.
@@ -134,11 +139,9 @@ class BaseConv(ConvLayerBase):
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         who = type(self).__name__
-        if lora_rank is not None or lora_alpha is not None:
-            raise NotImplementedError(
-                f"{who}(lora_rank=..., lora_alpha=...) is not supported by lamina "
-                "yet; leave them as None."
-            )
+        self.lora_rank = _lora.check_rank(self, lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
         U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
         U.check_positive_int(groups, "groups", who, "groups=2")
         if filters % groups:
@@ -192,6 +195,38 @@ class BaseConv(ConvLayerBase):
             constraint=self.kernel_constraint,
         )
         self._add_bias((self.filters,))
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha=None,
+        a_initializer="he_uniform",
+        b_initializer="zeros",
+    ):
+        """Fine-tune with LoRA: freeze `kernel` and train a low-rank update.
+
+        Adds the float32 weights `lora_kernel_a` `(*kernel_size, in_channels //
+        groups, rank)` and `lora_kernel_b` `(rank, filters)`; the layer then
+        convolves with `kernel + (lora_alpha / rank) * lora_kernel_a @
+        lora_kernel_b`. Saving writes that merged kernel in the kernel's place;
+        loading assigns it and zeroes both LoRA weights. Unlike Keras,
+        `layer.kernel` stays the frozen base variable.
+
+        Args:
+            rank: Rank of the update, a positive int.
+            lora_alpha: Scale numerator. Defaults to `None` (`rank`).
+            a_initializer: Initializer of `lora_kernel_a`. Defaults to
+                `"he_uniform"`.
+            b_initializer: Initializer of `lora_kernel_b`. Defaults to
+                `"zeros"` (the outputs do not change at first).
+
+        Raises:
+            ValueError: if the layer has a `kernel_constraint`, is not built,
+                or has LoRA enabled already.
+        """
+        _conv_lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
 
     def call(self, inputs):
         if type(self).convolution_op is not BaseConv.convolution_op:
@@ -287,4 +322,5 @@ class BaseConv(ConvLayerBase):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            **_lora.config(self),
         }

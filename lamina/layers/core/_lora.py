@@ -8,10 +8,10 @@ change when LoRA is enabled.
 
 Everything is decided at enable time, so layers without LoRA run exactly as
 before: a float layer gets a LoRA `call` installed on the instance (it merges
-the delta into the weight, as Keras does); an int8 layer keeps its quantized
-call, whose shared tail (`_quantized._finish`) adds the low-rank product of the
-inputs. Saving writes the merged weight in the variables' usual places (an int8
-layer re-quantizes it) and never the LoRA matrices; loading assigns the base
+the delta into the weight, as Keras does); an int8 or int4 layer keeps its
+quantized call, which adds the low-rank product of the inputs. Saving writes the
+merged weight in the variables' usual places (an int8 or int4 layer re-quantizes
+it with its own scheme) and never the LoRA matrices; loading assigns the base
 weights and zeroes both LoRA matrices, as Keras does.
 """
 
@@ -28,7 +28,7 @@ from lamina.layers.core._quantized_einsum import (
 )
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
-_SUPPORTED_MODES = (None, "int8")
+_SUPPORTED_MODES = (None, "int8", "int4")
 
 
 def check_rank(layer, rank):
@@ -60,19 +60,20 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     constraint = layer.embeddings_constraint if embedding else layer.kernel_constraint
     if constraint:
         what = "embeddings_constraint" if embedding else "kernel_constraint"
+        noun = "embedding" if embedding else "kernel"
         raise ValueError(
-            f"{who}: LoRA is incompatible with weight constraints. To enable LoRA "
-            f"on this layer, create it without the `{what}` argument."
+            f"{who}: LoRA is incompatible with {noun} constraints. To enable "
+            f"LoRA on this layer, create it without the `{what}` argument."
         )
     if not layer.built:
         raise ValueError(
-            f"{who}: cannot enable LoRA on a layer that isn't yet built. Call it on "
+            f"{who}: Cannot enable lora on a layer that isn't yet built. Call it on "
             f"data (or build the model) first, or create it with "
             f"{type(layer).__name__}(..., lora_rank={rank!r})."
         )
     if layer.lora_enabled:
         raise ValueError(
-            f"{who}: LoRA is already enabled (lora_rank={layer.lora_rank}). This "
+            f"{who}: lora is already enabled (lora_rank={layer.lora_rank}). This "
             "can only be done once per layer."
         )
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
@@ -90,8 +91,8 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     if mode not in _SUPPORTED_MODES:
         raise NotImplementedError(
             f"{who}: LoRA on a layer quantized with mode {mode!r} is not supported "
-            "by lamina; it supports float layers and int8 ones. Enable LoRA before "
-            "quantizing, or quantize to 'int8'."
+            "by lamina; it supports float, int8 and int4 layers. Enable LoRA "
+            "before quantizing, or quantize to 'int8' or 'int4'."
         )
 
     # 2. The low-rank pair, float32 like Keras's (no underflow while training).
@@ -107,6 +108,8 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
         base = getattr(layer, base_name)
         if kind == "dense":  # (input_dim, units)
             kernel_shape = (base.shape[0], layer.units)
+        elif mode == "int4":  # the packed kernel is flat: use the original shape
+            kernel_shape = tuple(layer.original_kernel_shape)
         else:
             kernel_shape = tuple(base.shape)
         shape_a, shape_b = kernel_shape[:-1] + (rank,), (rank, kernel_shape[-1])
@@ -130,6 +133,8 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
 
     # 3. Freeze the base weight and switch the forward pass and saving over.
     base.requires_grad_(False)
+    # Keras penalizes trainable weights only: the frozen base leaves the losses.
+    layer._regularized = [(v, r) for v, r in layer._regularized if v is not base]
     layer.lora_enabled = True
     layer.lora_rank = rank
     layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
@@ -320,6 +325,10 @@ def _merged_for_saving(layer):
     with torch.no_grad():
         if mode is None:
             return {id(base): (base + delta(layer)).to(base.dtype)}
+        if mode == "int4":
+            from lamina.layers.core import _quantized_int4
+
+            return _quantized_int4.lora_merged(layer, _kind(layer), delta(layer))
         # int8: dequantize, add the update, re-quantize (new scales), as Keras.
         kind = _kind(layer)
         scale_var = (

@@ -77,8 +77,9 @@ def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
     mode = config.mode
     if not layer.built:
         raise ValueError(
-            f"Cannot quantize layer '{layer.name}' ({type(layer).__name__}): it is "
-            "not built yet. Call it on data (or build the model) first."
+            f"Layer '{layer.name}' ({type(layer).__name__}): Cannot quantize a "
+            "layer that isn't yet built. It is not built until it is called on "
+            "data (or the model is built): do that first."
         )
     if getattr(layer, "_is_quantized", False):
         raise ValueError(
@@ -87,10 +88,10 @@ def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
         )
     if mode not in supported:
         raise unsupported_mode_error(layer, mode, supported)
-    if layer.lora_enabled and mode != "int8":
+    if layer.lora_enabled and mode not in ("int8", "int4"):
         raise NotImplementedError(
             f"Layer '{layer.name}' ({type(layer).__name__}) has LoRA enabled; "
-            f"lamina quantizes such layers to 'int8' only, not {mode!r}."
+            f"lamina quantizes such layers to 'int8' or 'int4' only, not {mode!r}."
         )
     if mode == "int8" and layer.compute_dtype == "float16":
         raise ValueError(

@@ -160,7 +160,7 @@ def _dense_per_channel_call(self, inputs):
             _dense_quantized_inputs_product,
             _dense_inputs_grad,
         )
-    return q._finish(self, x.to(self._compute_torch_dtype))
+    return q._finish(self, x.to(self._compute_torch_dtype), inputs)
 
 
 def _dense_quantized_inputs_product(self, inputs, packed, kernel_scale):
@@ -184,7 +184,7 @@ def _dense_sub_channel_call(self, inputs):
     kernel = _grouped_kernel(
         kernel, self.kernel_scale, self.kernel_zero, self.g_idx, inputs.dtype
     )
-    return q._finish(self, torch.matmul(inputs, kernel))
+    return q._finish(self, torch.matmul(inputs, kernel), inputs)
 
 
 # --- EinsumDense ----------------------------------------------------------------
@@ -270,7 +270,7 @@ def _einsum_per_channel_call(self, inputs):
             _einsum_quantized_inputs_product,
             _einsum_inputs_grad,
         )
-    return q._finish(self, x)
+    return q._finish(self, x, inputs)
 
 
 def _einsum_quantized_inputs_product(self, inputs, packed, kernel_scale):
@@ -293,7 +293,7 @@ def _einsum_sub_channel_call(self, inputs):
         kernel, self.kernel_scale, self.kernel_zero, self.g_idx, inputs.dtype
     )
     x = torch.einsum(self.equation, inputs, kernel.reshape(self.original_kernel_shape))
-    return q._finish(self, x)
+    return q._finish(self, x, inputs)
 
 
 # --- Embedding ------------------------------------------------------------------
@@ -353,7 +353,76 @@ def _embedding_call(self, inputs):
     rows = rows.to(self._compute_torch_dtype)
     scale = self.embeddings_scale[inputs]
     if self._int4_block_size is None:
-        return rows / scale.unsqueeze(-1)
-    groups = self.g_idx.to(torch.long)
-    zero = self.embeddings_zero[inputs].index_select(-1, groups).to(scale.dtype)
-    return (rows - zero) * scale.index_select(-1, groups)
+        outputs = rows / scale.unsqueeze(-1)
+    else:
+        groups = self.g_idx.to(torch.long)
+        zero = self.embeddings_zero[inputs].index_select(-1, groups).to(scale.dtype)
+        outputs = (rows - zero) * scale.index_select(-1, groups)
+    if self.lora_enabled:
+        outputs = (outputs + self._lora_delta(inputs)).to(self._compute_torch_dtype)
+    return outputs
+
+
+# --- LoRA saving ------------------------------------------------------------------
+
+
+def lora_merged(layer, kind, delta):
+    """`{id(variable): value}`: the int4 variables holding the dequantized
+    weight plus the LoRA `delta`, quantized again with the layer's scheme
+    (what Keras saves for an int4 layer with LoRA)."""
+    block_size = layer._int4_block_size
+    dtype = torch.float32
+    if kind == "embedding":
+        base = layer.embeddings
+        scale_var, zero_var = (
+            layer.embeddings_scale,
+            getattr(layer, "embeddings_zero", None),
+        )
+        table = unpack_int4(base, layer._orig_output_dim, axis=-1).to(dtype)
+        if block_size is None:
+            weight = table / scale_var.unsqueeze(-1)
+        else:
+            groups = layer.g_idx.to(torch.long)
+            zero = zero_var.index_select(-1, groups).to(dtype)
+            weight = (table - zero) * scale_var.index_select(-1, groups)
+        weight = weight + delta
+        if block_size is None:
+            values, scale = abs_max_quantize(
+                weight, axis=-1, value_range=_INT4_RANGE, dtype="int8", to_numpy=True
+            )
+            scale, zero = torch.as_tensor(scale).squeeze(-1), None
+        else:
+            values, scale, zero = abs_max_quantize_grouped_with_zero_point(
+                weight.t(), block_size=block_size, to_numpy=True
+            )
+            values, scale, zero = values.t(), scale.t(), zero.t()
+    else:
+        base = layer._kernel if kind == "einsum" else layer.kernel
+        scale_var, zero_var = layer.kernel_scale, getattr(layer, "kernel_zero", None)
+        columns = (
+            layer._int4_unpacked_column_size
+            if kind == "einsum"
+            else layer._orig_output_dim
+        )
+        unpacked = unpack_int4(base, columns, axis=-1).to(dtype)
+        if block_size is None:
+            weight = unpacked / scale_var
+        else:
+            weight = _grouped_kernel(unpacked, scale_var, zero_var, layer.g_idx, dtype)
+        weight = weight + delta.reshape(weight.shape)
+        if block_size is None:
+            values, scale = abs_max_quantize(
+                weight, axis=0, value_range=_INT4_RANGE, dtype="int8", to_numpy=True
+            )
+            scale, zero = torch.as_tensor(scale).squeeze(0), None
+        else:
+            values, scale, zero = abs_max_quantize_grouped_with_zero_point(
+                weight, block_size=block_size, to_numpy=True
+            )
+    result = {
+        id(base): _pack(torch.as_tensor(values).contiguous()),
+        id(scale_var): scale,
+    }
+    if zero is not None:
+        result[id(zero_var)] = zero
+    return result

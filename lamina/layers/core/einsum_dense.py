@@ -209,7 +209,7 @@ class EinsumDense(Layer):
         Raises:
             ValueError: if the layer has a `kernel_constraint`, is not built, or
                 has LoRA enabled already.
-            NotImplementedError: on a layer quantized to int4 or float8.
+            NotImplementedError: on a layer quantized to float8, GPTQ or AWQ.
         """
         _lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
 

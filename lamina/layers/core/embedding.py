@@ -169,7 +169,7 @@ class Embedding(Layer):
         Raises:
             ValueError: if the layer has an `embeddings_constraint`, is not
                 built, or has LoRA enabled already.
-            NotImplementedError: on a layer quantized to int4.
+            NotImplementedError: on a subclass that overrides `call`.
         """
         _lora.enable(self, rank, lora_alpha, a_initializer, b_initializer)
 

@@ -5,6 +5,7 @@ import torch
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers._layer_calls import _set_mask
+from lamina.layers.core import _quantized_reversible
 from lamina.layers.core.embedding import Embedding
 
 
@@ -81,7 +82,10 @@ class ReversibleEmbedding(Embedding):
         if self.built:
             return
         super().build(input_shape)
-        if not self.tie_weights:
+        if self.dtype_policy.quantization_mode is not None:
+            # A quantized model loading: the reverse side's variables too.
+            _quantized_reversible.build(self, self.quantization_config)
+        elif not self.tie_weights:
             self.reverse_embeddings = self.add_weight(
                 shape=(self.output_dim, self.input_dim),
                 initializer=self.embeddings_initializer,
@@ -112,6 +116,29 @@ class ReversibleEmbedding(Embedding):
             cap = self.logit_soft_cap
             logits = torch.tanh(logits / cap) * cap
         return logits
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the table and the reverse projection as Keras does.
+
+        The lookup is quantized as `Embedding.quantize` does it. With
+        `tie_weights=False` the separate `reverse_embeddings` is quantized
+        too, reduced along `output_dim` (int4: per vocabulary column, or per
+        group of `block_size` rows with a `reverse_embeddings_zero`). Reverse
+        calls quantize the hidden vectors with the config's activation
+        quantizer (`AbsMaxQuantizer(axis=-1)` without a config).
+
+        Args:
+            mode: `"int8"` or `"int4"`; may be left out when `config` is given.
+            type_check: Refuse subclasses of ReversibleEmbedding. Defaults to
+                `True`.
+            config: An `Int8QuantizationConfig` or `Int4QuantizationConfig`.
+                Defaults to `None` (Keras's defaults for the mode).
+
+        Raises:
+            ValueError: if the layer is not built or already quantized.
+            NotImplementedError: for other modes.
+        """
+        _quantized_reversible.quantize(self, mode, type_check, config)
 
     def compute_mask(self, inputs, previous_mask=None):
         return None

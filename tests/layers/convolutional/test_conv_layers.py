@@ -360,11 +360,6 @@ def test_input_channels_not_divisible_by_groups():
         Conv2D(4, 3, groups=2)(_x(1, 5, 5, 3))
 
 
-def test_lora_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="lora"):
-        Conv2D(4, 3, lora_rank=2)
-
-
 # --- config, regularizers, training -------------------------------------------
 
 

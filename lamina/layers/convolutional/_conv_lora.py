@@ -1,0 +1,95 @@
+"""LoRA on Conv1D, Conv2D and Conv3D, as Keras 3 has it.
+
+`enable_lora(rank)` freezes `kernel` (`kernel_size + (in // groups,
+filters)`) and adds the trainable float32 `lora_kernel_a` (`kernel_size +
+(in // groups, rank)`) and `lora_kernel_b` (`(rank, filters)`); the layer then
+convolves with `kernel + (lora_alpha / rank) * lora_kernel_a @ lora_kernel_b`.
+Only a layer with LoRA gets the LoRA call (installed on the instance), so the
+others run as before. Files hold the merged kernel in the kernel's place and
+never the LoRA matrices (shared with Dense's LoRA, `layers.core._lora`).
+"""
+
+import types
+
+import torch
+
+from lamina import initializers
+from lamina.layers.core import _lora
+
+
+def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
+    """`BaseConv.enable_lora` (Keras's checks, in its order)."""
+    who = layer._who
+    if layer.kernel_constraint:
+        raise ValueError(
+            f"{who}: LoRA is incompatible with kernel constraints. To enable "
+            "LoRA on this layer, create it without the `kernel_constraint` "
+            "argument."
+        )
+    if not layer.built:
+        raise ValueError(
+            f"{who}: Cannot enable lora on a layer that isn't yet built. Call it "
+            f"on data (or build the model) first, or create it with "
+            f"{type(layer).__name__}(..., lora_rank={rank!r})."
+        )
+    if layer.lora_enabled:
+        raise ValueError(
+            f"{who}: lora is already enabled (lora_rank={layer.lora_rank}). This "
+            "can only be done once per layer."
+        )
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(
+            f"{who}: enable_lora() expects `rank` to be a positive int; got "
+            f"rank={rank!r}."
+        )
+    from lamina.layers.convolutional._base_conv import BaseConv
+
+    if type(layer).call is not BaseConv.call:
+        raise NotImplementedError(
+            f"{who} overrides call(), so lamina cannot add LoRA to it; override "
+            "convolution_op() instead, which LoRA layers call with the merged "
+            "kernel."
+        )
+    base = layer.kernel
+    shapes = (tuple(base.shape[:-1]) + (rank,), (rank, layer.filters))
+    names = ("lora_kernel_a", "lora_kernel_b")
+    for name, shape, init in zip(names, shapes, (a_initializer, b_initializer)):
+        variable = layer.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializers.get(init),
+            dtype="float32",
+            regularizer=layer.kernel_regularizer,
+        )
+        if variable.device != base.device:
+            with torch.no_grad():
+                variable.data = variable.data.to(base.device)
+        setattr(layer, name, variable)
+    base.requires_grad_(False)
+    # Keras penalizes trainable weights only: the frozen base leaves the losses.
+    layer._regularized = [(v, r) for v, r in layer._regularized if v is not base]
+    layer.lora_enabled = True
+    layer.lora_rank = rank
+    layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
+    layer.__dict__["_lora_pair_names"] = names
+    layer.__dict__["_lora_base_name"] = "kernel"
+    custom = type(layer).convolution_op is not BaseConv.convolution_op
+    layer.call = types.MethodType(_custom_op_call if custom else _call, layer)
+    _lora._install_saving(layer)
+    layer.__dict__.pop("_device_probe", None)
+
+
+def _call(self, inputs):
+    kernel = _lora.merged(self)
+    return self._activate(self._convolve(inputs, kernel, self.bias))
+
+
+def _custom_op_call(self, inputs):
+    # A subclass's convolution_op sees the merged kernel, as in Keras.
+    outputs = self.convolution_op(inputs, _lora.merged(self))
+    if self.bias is not None:
+        axis = -1 if self.data_format == "channels_last" else 1
+        shape = [1] * outputs.ndim
+        shape[axis] = self.filters
+        outputs = outputs + self.bias.reshape(shape)
+    return self._activate(outputs)
