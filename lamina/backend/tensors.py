@@ -52,6 +52,11 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
             "strings (or a list) straight to the string layer or model "
             "(TextVectorization, StringLookup, Hashing) instead."
         )
+    if array.dtype.name == "bfloat16":
+        # ml_dtypes' bfloat16, which torch.from_numpy refuses: same 16 bits as
+        # uint16.
+        bits = torch.from_numpy(np.array(array, order="C").view(np.uint16))
+        return bits.view(torch.bfloat16).to(device=device, dtype=torch_dtype)
     if torch_dtype is None and array.dtype.kind == "f" and array.dtype != np.float16:
         torch_dtype = to_torch_dtype(config.floatx())
     if not array.flags.writeable or not array.flags.c_contiguous:

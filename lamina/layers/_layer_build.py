@@ -19,10 +19,14 @@ def _marks_built(build):
         if "_path" not in self.__dict__:
             _set_path(self)
         build(self, *args, **kwargs)
-        if not self.built:
-            self.built = True
-            if self._build_shapes is None and len(args) == 1 and not kwargs:
+        self.built = True
+        if self._build_shapes is None:
+            # A direct `layer.build(shape)` is saved in the build config too
+            # (also by layers whose build marks them built itself).
+            if len(args) == 1 and not kwargs:
                 self._build_shapes = args[0]
+            elif not args and list(kwargs) == ["input_shape"]:
+                self._build_shapes = kwargs["input_shape"]
 
     wrapper._marks_built = True
     wrapper._shape_args = _named_shape_args(build)

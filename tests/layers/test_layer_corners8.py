@@ -359,3 +359,24 @@ def test_supports_masking_said_in_the_class_body():
 
     assert Probe().supports_masking is True
     assert layers.Layer().supports_masking is False
+
+
+def test_a_directly_built_layer_saves_its_build_config(tmp_path):
+    # Keras records the shape a direct `build()` got; a Sequential without an
+    # Input holding such a layer reloaded with no weights.
+    dense = layers.Dense(3)
+    dense.build((None, 5))
+    assert dense.get_build_config() == {"input_shape": (None, 5)}
+    keyword = layers.Dense(3)
+    keyword.build(input_shape=(None, 4))
+    assert keyword.get_build_config() == {"input_shape": (None, 4)}
+    model = lamina.Sequential([dense])
+    path = str(tmp_path / "m.keras")
+    with pytest.warns(UserWarning, match="not built"):  # Keras warns too
+        model.save(path)
+    loaded = lamina.models.load_model(path)
+    x = np.ones((2, 5), "float32")
+    assert len(loaded.weights) == 2
+    np.testing.assert_allclose(
+        lamina.ops.convert_to_numpy(loaded(x)), lamina.ops.convert_to_numpy(dense(x))
+    )
