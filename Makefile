@@ -29,7 +29,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff
-	$(PY) -m ruff check lamina tests bench examples docs
+	$(PY) -m ruff check lamina tests bench examples docs dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache site
