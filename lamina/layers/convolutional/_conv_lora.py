@@ -20,28 +20,9 @@ from lamina.layers.core import _lora
 def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     """`BaseConv.enable_lora` (Keras's checks, in its order)."""
     who = layer._who
-    if layer.kernel_constraint:
-        raise ValueError(
-            f"{who}: LoRA is incompatible with kernel constraints. To enable "
-            "LoRA on this layer, create it without the `kernel_constraint` "
-            "argument."
-        )
-    if not layer.built:
-        raise ValueError(
-            f"{who}: Cannot enable lora on a layer that isn't yet built. Call it "
-            f"on data (or build the model) first, or create it with "
-            f"{type(layer).__name__}(..., lora_rank={rank!r})."
-        )
-    if layer.lora_enabled:
-        raise ValueError(
-            f"{who}: lora is already enabled (lora_rank={layer.lora_rank}). This "
-            "can only be done once per layer."
-        )
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise ValueError(
-            f"{who}: enable_lora() expects `rank` to be a positive int; got "
-            f"rank={rank!r}."
-        )
+    _lora.check_can_enable(
+        layer, rank, who, layer.kernel_constraint, "kernel_constraint"
+    )
     from lamina.layers.convolutional._base_conv import BaseConv
 
     if type(layer).call is not BaseConv.call:

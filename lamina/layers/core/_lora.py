@@ -51,19 +51,15 @@ def config(layer):
     return {"lora_rank": layer.lora_rank, "lora_alpha": layer.lora_alpha}
 
 
-def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
-    """`enable_lora` of the three layers (see `Dense.enable_lora`)."""
-    # 1. Keras's checks, in its order; then lamina's own.
-    who = f"Layer '{layer.name}' ({type(layer).__name__})"
-    kind = _kind(layer)
-    embedding = kind == "embedding"
-    constraint = layer.embeddings_constraint if embedding else layer.kernel_constraint
+def check_can_enable(layer, rank, who, constraint, constraint_arg):
+    """Keras's checks before `enable_lora`, in its order (every layer with
+    LoRA: Dense, EinsumDense, Embedding and the convolutions)."""
     if constraint:
-        what = "embeddings_constraint" if embedding else "kernel_constraint"
-        noun = "embedding" if embedding else "kernel"
+        noun = "embedding" if constraint_arg.startswith("embeddings") else "kernel"
         raise ValueError(
             f"{who}: LoRA is incompatible with {noun} constraints. To enable "
-            f"LoRA on this layer, create it without the `{what}` argument."
+            f"LoRA on this layer, create it without the `{constraint_arg}` "
+            "argument."
         )
     if not layer.built:
         raise ValueError(
@@ -81,6 +77,21 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
             f"{who}: enable_lora() expects `rank` to be a positive int; got "
             f"rank={rank!r}."
         )
+
+
+def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
+    """`enable_lora` of the three layers (see `Dense.enable_lora`)."""
+    # 1. Keras's checks, in its order; then lamina's own.
+    who = f"Layer '{layer.name}' ({type(layer).__name__})"
+    kind = _kind(layer)
+    embedding = kind == "embedding"
+    check_can_enable(
+        layer,
+        rank,
+        who,
+        layer.embeddings_constraint if embedding else layer.kernel_constraint,
+        "embeddings_constraint" if embedding else "kernel_constraint",
+    )
     mode = layer.dtype_policy.quantization_mode
     if mode is None and type(layer).call is not _base_class(layer).call:
         # The LoRA forward pass replaces the layer's own; a subclass's would be lost.
