@@ -149,7 +149,10 @@ def test_activations_and_quantized_variables_equal_keras_bit_for_bit(group_size)
     keras = pytest.importorskip("keras")
     from keras.src.quantizers.awq import AWQ as KerasAWQ
 
-    layer = keras.layers.Dense(12)
+    # Seeded: with some kernels the search's best ratio is 0 (scales of 1).
+    layer = keras.layers.Dense(
+        12, kernel_initializer=keras.initializers.GlorotUniform(seed=3)
+    )
     layer.build((None, 16))
     settings = dict(group_size=group_size, num_grid_points=10)
     kconfig = keras.quantizers.AWQConfig(None, None, **settings)
