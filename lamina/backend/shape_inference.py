@@ -10,11 +10,13 @@ computation that fails
 for the first probe sizes (`reshape(x, (-1, 8))` of a `(None, 4)` tensor needs
 an even batch) is tried again with larger ones before its error is raised. A
 computation that needs values (a shape argument computed from tensors) runs on
-real tensors of ones.
+real tensors of ones. One that fits no probe pair because an unknown size
+meets a known one in a broadcast gets a last run with unknown sizes of 1.
 """
 
 import contextlib
 import functools
+import logging
 import warnings
 
 import numpy as np
@@ -77,6 +79,7 @@ def _run_probes(fn, args, kwargs, modules, device, fake, probes):
         try:
             with (
                 _as_plain_parameters(modules) if fake else contextlib.nullcontext(),
+                _quiet_fake_tensor_log() if fake else contextlib.nullcontext(),
                 mode if fake else contextlib.nullcontext(),
                 torch.no_grad(),
                 # The second probe repeats the first: its warnings are noise.
@@ -139,6 +142,22 @@ def _demote(weight):
         _DEMOTED.append(weight)
 
 
+_FAKE_TENSOR_LOG = logging.getLogger("torch._subclasses.fake_tensor")
+
+
+@contextlib.contextmanager
+def _quiet_fake_tensor_log():
+    """torch logs a failed meta kernel on fake tensors as an error, stack and
+    all; a probe size the computation refuses is expected here (another is
+    tried, or the error is raised to the caller), not worth a log."""
+    level = _FAKE_TENSOR_LOG.level
+    _FAKE_TENSOR_LOG.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        _FAKE_TENSOR_LOG.setLevel(level)
+
+
 @contextlib.contextmanager
 def _no_warnings():
     with warnings.catch_warnings():
@@ -171,7 +190,10 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
             except (RuntimeError, ValueError, TypeError):
                 continue
         if results is None:
-            raise error from None
+            broadcast = _broadcast_probe(fn, args, kwargs, modules, device)
+            if broadcast is None:
+                raise error from None
+            return broadcast
 
     def _to_spec(a, b, c=None):
         if not isinstance(a, torch.Tensor):
@@ -194,6 +216,27 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
     if large is not None:
         return tree.map_structure(_to_spec, results[0], results[1], large)
     return tree.map_structure(_to_spec, results[0], results[1])
+
+
+def _broadcast_probe(fn, args, kwargs, modules, device):
+    """The last resort for a computation no probe pair fits: an unknown size
+    meeting a known one in a broadcast (`add` of `(None, 3)` and `(2, None)`)
+    refuses 2 and 3 alike. Size 1 broadcasts with anything: one run on fake
+    tensors with every unknown size 1, where an output axis of size 1 may have
+    followed the probe and is reported unknown. None if that fails too."""
+    try:
+        with _no_warnings():
+            result = _run_probes(fn, args, kwargs, modules, device, True, (1,))[0]
+    except Exception:  # noqa: BLE001 - the caller raises the first error
+        return None
+
+    def _to_spec(a):
+        if not isinstance(a, torch.Tensor):
+            return a
+        shape = tuple(None if x == 1 else int(x) for x in a.shape)
+        return KerasTensor(shape, dtype=standardize_dtype(a.dtype))
+
+    return tree.map_structure(_to_spec, result)
 
 
 def _large_probe(fn, args, kwargs, modules, device):

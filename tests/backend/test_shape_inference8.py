@@ -61,3 +61,25 @@ def test_matches_keras():
 
     expected = KModel()(k.Input((None, None, 3))).shape
     assert _StridedReshape(8)(keras.Input((None, None, 3))).shape == expected
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ((None, 3), (2, None), (2, 3)),
+        ((None, None), (5, 1), (5, None)),
+        ((None, 1, 4), (3, None, 1), (3, None, 4)),
+    ],
+)
+def test_unknown_sizes_broadcast_against_known_ones(a, b, expected, capfd):
+    # Probes 2 and 3 both refuse to broadcast with the known 2/5/3; a last
+    # probe of 1 does (Keras's symbolic broadcasting gives the same shapes),
+    # and torch's log of the refused probes stays quiet.
+    out = ops.add(keras.KerasTensor(a), keras.KerasTensor(b))
+    assert out.shape == expected
+    assert "failed while attempting to run meta" not in capfd.readouterr().err
+
+
+def test_a_real_mismatch_still_raises():
+    with pytest.raises(RuntimeError):
+        ops.add(keras.KerasTensor((None, 3)), keras.KerasTensor((None, 4)))
