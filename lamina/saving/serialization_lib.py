@@ -401,12 +401,14 @@ def deserialize_keras_object(
             )
         else:
             builtin = " If it is your own class,"
-        raise TypeError(
+        error = TypeError(
             f"Could not locate class '{class_name}' (module {module!r}) while "
             f"loading a {kind}.{builtin} register it with "
             "@lamina.saving.register_keras_serializable() or pass it in "
             "custom_objects={'" + str(class_name) + "': " + str(class_name) + "}."
         )
+        error._explained = True  # not wrapped again by an outer from_config
+        raise error
     if not inspect.isclass(cls) or not hasattr(cls, "from_config"):
         return cls
     from_config_kwargs = {}
@@ -416,7 +418,21 @@ def deserialize_keras_object(
         object_registration.CustomObjectScope(custom_objects or {}),
         SafeModeScope(safe_mode),
     ):
-        instance = cls.from_config(inner or {}, **from_config_kwargs)
+        try:
+            instance = cls.from_config(inner or {}, **from_config_kwargs)
+        except TypeError as error:
+            if getattr(error, "_explained", False):
+                raise  # an inner object's failure, already explained
+            wrapped = TypeError(
+                f"{cls.__name__} could not be deserialized properly. Please "
+                "ensure that components that are Python object instances "
+                "(layers, models, etc.) returned by `get_config()` are "
+                "explicitly deserialized in the model's `from_config()` "
+                f"method (lamina.saving.deserialize_keras_object).\n\n"
+                f"Exception encountered: {error}"
+            )
+            wrapped._explained = True
+            raise wrapped from error
         build_config = config.get("build_config")
         if (
             build_config
