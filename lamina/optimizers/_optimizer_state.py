@@ -240,7 +240,7 @@ class _OptimizerState:
                 device=reference_variable.device, dtype=reference_variable.dtype
             )
         tensor.path = f"{self.name}/{path.replace('/', '_')}_{name}"
-        tensor._reference = reference_variable  # see follow_variables()
+        tensor._reference = reference_variable  # see _follow_variables()
         self._variables.append(tensor)
         return tensor
 

@@ -208,26 +208,45 @@ def run_blockwise(dataloader, config, structure, filters, mode, calibrate):
             progbar.update(index + 1)
 
 
-def _calibrate_block(config):
+def calibrate_with(make_state, record, finish):
+    """The per-block step of `run_blockwise` for one algorithm: a state per
+    layer from its float kernel (`make_state`), fed every input the block's
+    calibration windows send that layer (`record(state, rows)`), then the
+    layer rounded from the state's `quantize()` (`finish(layer, *results)`)."""
     from lamina.layers.core import _quantized_gptq
 
     def calibrate(block, layers, inputs):
         states = {
-            name: GPTQ(_quantized_gptq.float_kernel(layer), config)
+            name: make_state(_quantized_gptq.float_kernel(layer))
             for name, layer in layers.items()
         }
 
         def update(name, x):
             state = states[name]
-            state.update_hessian_with_batch(x.reshape(-1, state.rows))
+            record(state, x.reshape(-1, state.rows))
 
         with stream_inputs(layers, update):
             for x in inputs:
                 block(_as_batch(x))
         for name, layer in layers.items():
-            _quantized_gptq.finish(layer, *states.pop(name).quantize())
+            finish(layer, *states.pop(name).quantize())
 
     return calibrate
+
+
+def quantize_blockwise(config, structure, filters, mode, calibrate):
+    """Keras's checks, the token windows of `config.dataset`, then
+    `run_blockwise` with `calibrate` (GPTQ's or AWQ's `calibrate_with`)."""
+    check_calibration_inputs(config, structure, mode)
+    dataloader = get_dataloader(
+        config.tokenizer,
+        config.sequence_length,
+        config.dataset,
+        num_samples=config.num_samples,
+    )
+    run_blockwise(
+        dataloader[: config.num_samples], config, structure, filters, mode, calibrate
+    )
 
 
 def check_calibration_inputs(config, structure, mode):
@@ -248,19 +267,11 @@ def check_calibration_inputs(config, structure, mode):
 def gptq_quantize(config, quantization_layer_structure, filters=None):
     """Calibrate and quantize the GPTQ-prepared layers of the blocks in
     `quantization_layer_structure` with the windows of `config.dataset`."""
-    structure = quantization_layer_structure
-    check_calibration_inputs(config, structure, "gptq")
-    dataloader = get_dataloader(
-        config.tokenizer,
-        config.sequence_length,
-        config.dataset,
-        num_samples=config.num_samples,
+    from lamina.layers.core import _quantized_gptq
+
+    calibrate = calibrate_with(
+        lambda kernel: GPTQ(kernel, config),
+        GPTQ.update_hessian_with_batch,
+        _quantized_gptq.finish,
     )
-    run_blockwise(
-        dataloader[: config.num_samples],
-        config,
-        structure,
-        filters,
-        "gptq",
-        _calibrate_block(config),
-    )
+    quantize_blockwise(config, quantization_layer_structure, filters, "gptq", calibrate)

@@ -81,13 +81,9 @@ def run_sources():
     return result
 
 
-def run_state():
-    """A model whose call updates state (BatchNormalization's moving
-    statistics): under FSDP the updates must survive resharding."""
-    lamina.utils.set_random_seed(3)
-    rng = np.random.default_rng(0)
-    x = rng.normal(3.0, 2.0, (64, 4)).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
+def _bn_model(seed, optimizer):
+    """Dense, BatchNormalization, Dense on 4 features, compiled with mse."""
+    lamina.utils.set_random_seed(seed)
     model = lamina.Sequential(
         [
             lamina.Input((4,)),
@@ -96,7 +92,17 @@ def run_state():
             lamina.layers.Dense(1),
         ]
     )
-    model.compile("sgd", "mse")
+    model.compile(optimizer, "mse")
+    return model
+
+
+def run_state():
+    """A model whose call updates state (BatchNormalization's moving
+    statistics): under FSDP the updates must survive resharding."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (64, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = _bn_model(3, "sgd")
     model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     return {f"state_weight_{i}": w for i, w in enumerate(model.get_weights())}
 
@@ -114,16 +120,7 @@ def run_resume(folder):
                 raise KeyboardInterrupt
 
     def fit(callbacks):
-        lamina.utils.set_random_seed(4)
-        model = lamina.Sequential(
-            [
-                lamina.Input((4,)),
-                lamina.layers.Dense(8),
-                lamina.layers.BatchNormalization(),
-                lamina.layers.Dense(1),
-            ]
-        )
-        model.compile("adam", "mse")
+        model = _bn_model(4, "adam")
         model.fit(
             x,
             y,

@@ -230,16 +230,19 @@ class BaseConv(ConvLayerBase):
 
     def call(self, inputs):
         if type(self).convolution_op is not BaseConv.convolution_op:
-            # Keras: a subclass customises the convolution alone by overriding
-            # convolution_op; the bias and activation still follow it here.
-            outputs = self.convolution_op(inputs, self.kernel)
-            if self.bias is not None:
-                axis = -1 if self.data_format == "channels_last" else 1
-                shape = [1] * outputs.ndim
-                shape[axis] = self.filters
-                outputs = outputs + self.bias.reshape(shape)
-            return self._activate(outputs)
+            return self._call_custom_op(inputs, self.kernel)
         return self._activate(self._convolve(inputs, self.kernel, self.bias))
+
+    def _call_custom_op(self, inputs, kernel):
+        # Keras: a subclass customises the convolution alone by overriding
+        # convolution_op; the bias and activation still follow it here.
+        outputs = self.convolution_op(inputs, kernel)
+        if self.bias is not None:
+            axis = -1 if self.data_format == "channels_last" else 1
+            shape = [1] * outputs.ndim
+            shape[axis] = self.filters
+            outputs = outputs + self.bias.reshape(shape)
+        return self._activate(outputs)
 
     def convolution_op(self, inputs, kernel):
         """The convolution of `inputs` with `kernel` (Keras layout), with this

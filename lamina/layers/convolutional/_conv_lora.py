@@ -11,9 +11,6 @@ never the LoRA matrices (shared with Dense's LoRA, `layers.core._lora`).
 
 import types
 
-import torch
-
-from lamina import initializers
 from lamina.layers.core import _lora
 
 
@@ -34,25 +31,15 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     base = layer.kernel
     shapes = (tuple(base.shape[:-1]) + (rank,), (rank, layer.filters))
     names = ("lora_kernel_a", "lora_kernel_b")
-    for name, shape, init in zip(names, shapes, (a_initializer, b_initializer)):
-        variable = layer.add_weight(
-            name=name,
-            shape=shape,
-            initializer=initializers.get(init),
-            dtype="float32",
-            regularizer=layer.kernel_regularizer,
-        )
-        if variable.device != base.device:
-            with torch.no_grad():
-                variable.data = variable.data.to(base.device)
-        setattr(layer, name, variable)
-    base.requires_grad_(False)
-    # Keras penalizes trainable weights only: the frozen base leaves the losses.
-    layer._regularized = [(v, r) for v, r in layer._regularized if v is not base]
-    layer.lora_enabled = True
-    layer.lora_rank = rank
-    layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
-    layer.__dict__["_lora_pair_names"] = names
+    _lora.add_pair(
+        layer,
+        base,
+        names,
+        shapes,
+        (a_initializer, b_initializer),
+        layer.kernel_regularizer,
+    )
+    _lora.freeze_base(layer, base, rank, lora_alpha, names)
     layer.__dict__["_lora_base_name"] = "kernel"
     custom = type(layer).convolution_op is not BaseConv.convolution_op
     layer.call = types.MethodType(_custom_op_call if custom else _call, layer)
@@ -67,10 +54,4 @@ def _call(self, inputs):
 
 def _custom_op_call(self, inputs):
     # A subclass's convolution_op sees the merged kernel, as in Keras.
-    outputs = self.convolution_op(inputs, _lora.merged(self))
-    if self.bias is not None:
-        axis = -1 if self.data_format == "channels_last" else 1
-        shape = [1] * outputs.ndim
-        shape[axis] = self.filters
-        outputs = outputs + self.bias.reshape(shape)
-    return self._activate(outputs)
+    return self._call_custom_op(inputs, _lora.merged(self))

@@ -79,6 +79,35 @@ def check_can_enable(layer, rank, who, constraint, constraint_arg):
         )
 
 
+def add_pair(layer, base, names, shapes, initializers_, regularizer):
+    """The trainable low-rank pair, float32 like Keras's (no underflow while
+    training), on the base weight's device, set as the layer's attributes."""
+    for name, shape, init in zip(names, shapes, initializers_):
+        variable = layer.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializers.get(init),
+            dtype="float32",
+            regularizer=regularizer,
+        )
+        if variable.device != base.device:
+            with torch.no_grad():
+                variable.data = variable.data.to(base.device)
+        setattr(layer, name, variable)
+
+
+def freeze_base(layer, base, rank, lora_alpha, names):
+    """Freeze the base weight and record the LoRA settings and pair names
+    (every layer with LoRA)."""
+    base.requires_grad_(False)
+    # Keras penalizes trainable weights only: the frozen base leaves the losses.
+    layer._regularized = [(v, r) for v, r in layer._regularized if v is not base]
+    layer.lora_enabled = True
+    layer.lora_rank = rank
+    layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
+    layer.__dict__["_lora_pair_names"] = names
+
+
 def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
     """`enable_lora` of the three layers (see `Dense.enable_lora`)."""
     # 1. Keras's checks, in its order; then lamina's own.
@@ -125,31 +154,17 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
             kernel_shape = tuple(base.shape)
         shape_a, shape_b = kernel_shape[:-1] + (rank,), (rank, kernel_shape[-1])
         regularizer = layer.kernel_regularizer
-    pair = []
-    for name, shape, init in zip(
-        names, (shape_a, shape_b), (a_initializer, b_initializer)
-    ):
-        variable = layer.add_weight(
-            name=name,
-            shape=shape,
-            initializer=initializers.get(init),
-            dtype="float32",
-            regularizer=regularizer,
-        )
-        if variable.device != base.device:
-            with torch.no_grad():
-                variable.data = variable.data.to(base.device)
-        setattr(layer, name, variable)
-        pair.append(variable)
+    add_pair(
+        layer,
+        base,
+        names,
+        (shape_a, shape_b),
+        (a_initializer, b_initializer),
+        regularizer,
+    )
 
     # 3. Freeze the base weight and switch the forward pass and saving over.
-    base.requires_grad_(False)
-    # Keras penalizes trainable weights only: the frozen base leaves the losses.
-    layer._regularized = [(v, r) for v, r in layer._regularized if v is not base]
-    layer.lora_enabled = True
-    layer.lora_rank = rank
-    layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
-    layer.__dict__["_lora_pair_names"] = names
+    freeze_base(layer, base, rank, lora_alpha, names)
     if mode is None:
         _set_base(layer, base_name)
         layer.call = types.MethodType(_CALLS[kind], layer)
