@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# One pytest-xdist worker per core (TEST_WORKERS=0 runs in this process);
+# each test file stays on one worker, so module fixtures are built once.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -19,6 +19,14 @@ import lamina  # noqa: E402
 torch.backends.cudnn.allow_tf32 = False
 torch.backends.cuda.matmul.allow_tf32 = False
 
+# Under pytest-xdist (`make test` runs one worker per core), each worker gets
+# its share of the cores: torch's default of one thread per core in every
+# worker would oversubscribe the machine.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    torch.set_num_threads(
+        max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    )
+
 
 @pytest.fixture(autouse=True)
 def _fresh_session():

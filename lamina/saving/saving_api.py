@@ -187,7 +187,11 @@ def model_from_json(json_string, custom_objects=None):
     """
     try:
         config = json.loads(json_string)
-    except (TypeError, ValueError, RecursionError) as error:
+    except RecursionError:
+        raise ValueError(
+            "model_from_json(): its configuration is nested too deeply."
+        ) from None
+    except (TypeError, ValueError) as error:
         raise ValueError(f"model_from_json() got invalid JSON ({error}).") from None
     return _model_from_config(config, custom_objects, "model_from_json()")
 

@@ -4,6 +4,7 @@ model's weights as they were."""
 
 import io
 import json
+import sys
 import os
 import warnings
 import zipfile
@@ -269,12 +270,13 @@ def test_configs_that_break_layer_building_name_the_file(tmp_path, edit, was):
 
 def test_model_from_json_refuses_deep_nesting_with_a_value_error():
     config = json.loads(_model().to_json())
-    deep = 1
-    for _ in range(900):
-        deep = [deep]
-    config["config"]["layers"][1]["config"]["units"] = deep
+    config["config"]["layers"][1]["config"]["units"] = "DEEP"
+    # Deeper than the recursion limit of this process (other tests or
+    # libraries may have raised it), written as text: json.dumps would refuse.
+    depth = sys.getrecursionlimit() + 100
+    text = json.dumps(config).replace('"DEEP"', "[" * depth + "1" + "]" * depth)
     with pytest.raises(ValueError, match=r"model_from_json\(\).*nested too deeply"):
-        lamina.saving.model_from_json(json.dumps(config))
+        lamina.saving.model_from_json(text)
 
 
 def test_model_from_json_names_itself_for_a_dtype_without_class_name():
