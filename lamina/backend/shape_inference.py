@@ -11,11 +11,15 @@ for the first probe sizes (`reshape(x, (-1, 8))` of a `(None, 4)` tensor needs
 an even batch) is tried again with larger ones before its error is raised. A
 computation that needs values (a shape argument computed from tensors) runs on
 real tensors of ones. One that fits no probe pair because an unknown size
-meets a known one in a broadcast gets a last run with unknown sizes of 1.
+must equal a known one (the contracted axis of `matmul` of `(None, None)` and
+`(16, 8)`) is tried again with that size pinned to each known size of the
+inputs in turn; one where an unknown size meets a known one in a broadcast
+gets a last run with unknown sizes of 1.
 """
 
 import contextlib
 import functools
+import itertools
 import logging
 import warnings
 
@@ -37,6 +41,9 @@ _PROBE_SIZES = (2, 3)
 _LARGE_PROBE_SIZE = 97
 # Tried in turn only after the first probes fail: batches that divide by 2, 3, 4.
 _RETRY_PROBE_SIZES = ((4, 8), (6, 12), (24, 48))
+# How many pinnings `_pinned_probe` tries before giving up (it runs only on the
+# way to an error, which it should not delay much).
+_MAX_PINNINGS = 24
 _DEPTH = [0]
 
 
@@ -176,7 +183,7 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
     device = get_device()
     try:
         results = _probe(fn, args, kwargs, modules, device, _PROBE_SIZES)
-    except (RuntimeError, ValueError, TypeError) as error:
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
         if not any(
             isinstance(v, KerasTensor) and None in v.shape
             for v in tree.flatten((args, kwargs))
@@ -187,8 +194,12 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
             try:
                 results = _probe(fn, args, kwargs, modules, device, probes)
                 break
-            except (RuntimeError, ValueError, TypeError):
+            except (RuntimeError, ValueError, TypeError, IndexError):
                 continue
+        if results is None:
+            pinned = _pinned_probe(fn, args, kwargs, modules, device)
+            if pinned is not None:
+                args, kwargs, results = pinned
         if results is None:
             broadcast = _broadcast_probe(fn, args, kwargs, modules, device)
             if broadcast is None:
@@ -216,6 +227,56 @@ def compute_output_spec(fn, *args, modules=(), **kwargs):
     if large is not None:
         return tree.map_structure(_to_spec, results[0], results[1], large)
     return tree.map_structure(_to_spec, results[0], results[1])
+
+
+def _pinned_probe(fn, args, kwargs, modules, device):
+    """For a computation no probe pair fits because an unknown size must equal
+    a known one (a contraction, a concatenation's other axes, a convolution's
+    channels): one unknown size, then two, pinned to each known size (above 1)
+    of the inputs in turn, the others probed as usual. The pinned sizes count
+    as known, as the computation allows no other. `(args, kwargs, results)`
+    with the pinned inputs, or None if no pinning fits."""
+    leaves = tree.flatten((args, kwargs))
+    specs = [v for v in leaves if isinstance(v, KerasTensor)]
+    unknown = [
+        (i, axis)
+        for i, v in enumerate(specs)
+        for axis, d in enumerate(v.shape)
+        if d is None
+    ]
+    known = sorted({d for v in specs for d in v.shape if d is not None and d > 1})
+    if not known:
+        return None
+    choices = [
+        pins
+        for count in (1, 2)
+        for places in itertools.combinations(unknown, count)
+        for pins in (
+            tuple(zip(places, sizes))
+            for sizes in itertools.product(known, repeat=count)
+        )
+    ]
+    for pins in choices[:_MAX_PINNINGS]:
+        shapes = [list(v.shape) for v in specs]
+        for (i, axis), size in pins:
+            shapes[i][axis] = size
+        pinned = iter(
+            KerasTensor(tuple(shape), dtype=v.dtype, sparse=v.sparse)
+            for v, shape in zip(specs, shapes)
+        )
+        new_args, new_kwargs = tree.map_structure(
+            lambda v, pinned=pinned: next(pinned) if isinstance(v, KerasTensor) else v,
+            (args, kwargs),
+        )
+        try:
+            with _no_warnings():
+                results = _probe(
+                    fn, new_args, new_kwargs, modules, device, _PROBE_SIZES
+                )
+        except Exception:  # noqa: BLE001 - the caller raises the first error
+            continue
+        return new_args, new_kwargs, results
+    return None
 
 
 def _broadcast_probe(fn, args, kwargs, modules, device):

@@ -26,6 +26,13 @@ def to_tensor(x, device=None) -> Tensor:
     """`x` as a tensor; tensors are returned as they are (same device, dtype)."""
     if isinstance(x, Tensor):
         return x
+    if type(x) in _SCALARS:
+        # Straight to torch: a NumPy float64 detour would leave a float64
+        # constant in graphs that torch.export or torch.compile capture.
+        if type(x) is int and not _INT32_MIN <= x <= _INT32_MAX:
+            return torch.tensor(x, dtype=torch.int64, device=device)
+        dtype = "int32" if type(x) is int else None
+        return backend.convert_to_tensor(x, dtype=dtype, device=device)
     if isinstance(x, (np.ndarray, np.generic)):
         if x.dtype.name == "bfloat16":
             # torch.from_numpy refuses ml_dtypes' bfloat16: same 16 bits as uint16.

@@ -13,6 +13,8 @@ before the layers exist, and `Operation` is built on the layer machinery.
 
 import inspect
 
+import numpy as np
+
 from lamina import tree
 from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.backend.naming import to_snake_case, uniquify
@@ -259,8 +261,21 @@ class Function(Operation):
                 f"structure: it expects inputs structured as "
                 f"{self._inputs_struct!r}; got {_structure(inputs)}."
             ) from None
-        flat = tree.flatten(inputs)
-        result = self._graph.call(flat if len(flat) > 1 else flat[0])
+        for value, ref in zip(tree.flatten(inputs), self._inputs):
+            shape = tuple(value.shape if hasattr(value, "shape") else np.shape(value))
+            if len(shape) != len(ref.shape) or any(
+                r is not None and d != r for d, r in zip(shape, ref.shape)
+            ):
+                raise ValueError(
+                    f"Function '{self.name}' was called with incompatible inputs: "
+                    f"an input expects shape {ref.shape}; got a tensor of shape "
+                    f"{shape}."
+                )
+        if isinstance(self._inputs_struct, dict):
+            result = self._graph.call(inputs)  # by key, not by position
+        else:
+            flat = tree.flatten(inputs)
+            result = self._graph.call(flat if len(flat) > 1 else flat[0])
         return tree.pack_sequence_as(self._outputs_struct, tree.flatten(result))
 
     def compute_output_spec(self, inputs):

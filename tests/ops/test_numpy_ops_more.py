@@ -500,14 +500,8 @@ def test_bad_arguments_raise_clear_errors():
         ops.argpartition(V, 4)
 
 
-@pytest.mark.parametrize(
-    "fn",
-    [
-        ops.nonzero,
-        ops.unique,
-        lambda x: ops.bincount(ops.cast(x, "int32")),
-    ],
-)
-def test_data_dependent_ops_refuse_symbolic_inputs_clearly(fn):
+def test_bincount_refuses_symbolic_inputs_clearly():
+    # nonzero and unique give an unknown length symbolically, as in Keras
+    # (tests/ops/test_keras_suite9.py); bincount's size depends on the values.
     with pytest.raises(ValueError, match="depends on the .*symbolic tensors"):
-        fn(lamina.Input((3,)))
+        ops.bincount(ops.cast(lamina.Input((3,)), "int32"))

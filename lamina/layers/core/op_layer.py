@@ -73,8 +73,14 @@ class OpLayer(Layer):
         return self.fn(*args, **self.op_kwargs, **kwargs)
 
     def compute_output_spec(self, *args, **kwargs):
-        """As `Layer.compute_output_spec`; string inputs are inferred from their
-        shapes alone (see `_TEXT_STAND_IN`)."""
+        """As `Layer.compute_output_spec`; an op's own rule first, where it has
+        one (`ops.operation.output_spec_rule`); string inputs are inferred from
+        their shapes alone (see `_TEXT_STAND_IN`)."""
+        rule = operation.output_spec_rule(self.fn)
+        if rule is not None:
+            spec = rule(*args, **self.op_kwargs, **kwargs)
+            if spec is not NotImplemented:
+                return spec
         if not (_has_text(args) or _has_text(kwargs)):
             return super().compute_output_spec(*args, **kwargs)
         outputs = super().compute_output_spec(

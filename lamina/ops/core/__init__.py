@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lamina import backend
-from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.ops._utils import Tensor, to_tensor
 from lamina.ops.core.control_flow import (
     associative_scan,
@@ -55,6 +55,10 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
         # Keras keeps a tensor's dtype (float64 included) and moves it to the device.
         torch_dtype = None if dtype is None else backend.to_torch_dtype(dtype)
         return x.to(device=backend.get_device(), dtype=torch_dtype)
+    if dtype is not None and type(x) in (bool, int, float):
+        # Made in `dtype` at once: exact for float64, and no float64 constant
+        # for torch.export to capture on the way to float32.
+        return backend.convert_to_tensor(x, dtype=dtype)
     x = to_tensor(x)
     return x if dtype is None else x.to(backend.to_torch_dtype(dtype))
 
@@ -161,7 +165,25 @@ def _check_length(name: str, arg: str, count: int, x: Tensor):
         )
 
 
-@op
+def _slice_output_spec(inputs, start_indices, shape):
+    """Keras's symbolic rule: after a symbolic start, a size of -1 (the rest
+    of the axis) is unknown. Other calls go to shape inference."""
+    sizes = _int_list("slice", "shape", shape)
+    if not (any_symbolic(start_indices) and isinstance(inputs, KerasTensor)):
+        return NotImplemented
+    if sizes is None:
+        return NotImplemented
+    _check_length("slice", "shape", len(sizes), inputs)
+    if isinstance(start_indices, KerasTensor):
+        count = start_indices.shape[0] if start_indices.ndim == 1 else None
+    else:
+        count = len(start_indices)
+    if count is not None:
+        _check_length("slice", "start_indices", count, inputs)
+    return KerasTensor(tuple(None if n == -1 else n for n in sizes), dtype=inputs.dtype)
+
+
+@op(output_spec=_slice_output_spec)
 def slice(inputs, start_indices, shape) -> Tensor:
     """The block of `inputs` that starts at `start_indices` (one index per
     axis) and has `shape`; a size of -1 takes the rest of that axis.

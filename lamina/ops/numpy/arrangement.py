@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from lamina.backend import to_torch_dtype
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.ops._utils import Tensor, check_axis, to_tensor
 from lamina.ops.numpy.manipulation import _tensor_list
 from lamina.ops.operation import op
@@ -175,7 +176,23 @@ def _split_points(indices_or_sections):
     return [int(i) for i in indices_or_sections]
 
 
-@op
+def _array_split_output_spec(x, indices_or_sections, axis=0):
+    """`n` sections of an axis of unknown size: each has an unknown size there
+    (the probes' sizes could make some look fixed). Other calls go to shape
+    inference."""
+    if not (
+        isinstance(x, KerasTensor)
+        and isinstance(indices_or_sections, (int, np.integer))
+        and indices_or_sections >= 1
+    ):
+        return NotImplemented
+    axis = check_axis("array_split", axis, x.ndim, allow_none=False) % x.ndim
+    if x.shape[axis] is not None:
+        return NotImplemented
+    return [KerasTensor(x.shape, dtype=x.dtype) for _ in range(indices_or_sections)]
+
+
+@op(output_spec=_array_split_output_spec)
 def array_split(x, indices_or_sections, axis: int = 0) -> list:
     """`x` cut along `axis` into `n` nearly equal parts (the first ones one
     longer when the size does not divide), or at the given indices."""
@@ -278,6 +295,12 @@ def get_item(x, key):
     """`x[key]`: NumPy indexing with ints, slices, `None`, `...`, boolean masks
     and integer index tensors."""
     x = to_tensor(x)
+    if isinstance(key, (tuple, list)) and sum(k is Ellipsis for k in key) > 1:
+        # torch takes several and uses the first; NumPy and Keras refuse.
+        raise IndexError(
+            "ops.get_item: an index can only have a single ellipsis ('...'); "
+            f"got key={key!r}."
+        )
     return x[_key(key, x.device)]
 
 

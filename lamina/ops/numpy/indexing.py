@@ -8,6 +8,7 @@ Keras.
 
 import torch
 
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.shape_inference import inferring
 from lamina.ops._utils import Tensor, check_axis, shape_tuple, to_tensor
 from lamina.ops.operation import op
@@ -23,7 +24,14 @@ def _check_not_symbolic(name) -> None:
         )
 
 
-@op
+def _nonzero_output_spec(x):
+    """One int32 index vector of unknown length per axis, as in Keras."""
+    if not isinstance(x, KerasTensor):
+        return NotImplemented
+    return tuple(KerasTensor((None,), dtype="int32") for _ in x.shape)
+
+
+@op(output_spec=_nonzero_output_spec)
 def nonzero(x) -> tuple:
     """Indices of the nonzero elements: one int32 1-D tensor per axis of `x`.
 
@@ -93,7 +101,38 @@ def argpartition(x, kth: int, axis=-1) -> Tensor:
     return torch.argsort(x, dim=axis, stable=True).to(torch.int32)
 
 
-@op
+def _unique_output_spec(
+    x,
+    sorted=True,
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,
+    axis=None,
+    size=None,
+    fill_value=None,
+):
+    """Keras's shapes: `size` values (unknown without it) along `axis` (or a
+    flat vector), inverse indices shaped as `x` (as `x`'s `axis`)."""
+    if not isinstance(x, KerasTensor):
+        return NotImplemented
+    if axis is None:
+        values = (size,)
+        inverse = x.shape
+    else:
+        axis = check_axis("unique", axis, x.ndim, allow_none=False) % x.ndim
+        values = x.shape[:axis] + (size,) + x.shape[axis + 1 :]
+        inverse = (x.shape[axis],)
+    outputs = [KerasTensor(values, dtype=x.dtype)]
+    if return_index:
+        outputs.append(KerasTensor((size,), dtype="int32"))
+    if return_inverse:
+        outputs.append(KerasTensor(inverse, dtype="int32"))
+    if return_counts:
+        outputs.append(KerasTensor((size,), dtype="int32"))
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+@op(output_spec=_unique_output_spec)
 def unique(
     x,
     sorted: bool = True,
@@ -109,10 +148,13 @@ def unique(
 
     Optionally also the index of each value's first occurrence, the inverse
     indices that rebuild `x`, and the counts (all int32), in that order. `size`
-    pads (with `fill_value`, default the smallest value) or truncates the
-    result to a fixed length.
+    truncates the result to a fixed length, or pads it: values with
+    `fill_value` (default 0), counts with 0 and first-occurrence indices with
+    1, as Keras does. With `size`, symbolic inputs are accepted (the output
+    length is known); without it they are refused.
     """
-    _check_not_symbolic("unique")
+    if size is None:
+        _check_not_symbolic("unique")
     x = to_tensor(x)
     if axis is not None:
         axis = check_axis("unique", axis, x.ndim, allow_none=False) % x.ndim
@@ -133,16 +175,14 @@ def unique(
             counts = counts[:size]
             first = None if first is None else first[:size]
         elif n < size:
-            fill = fill_value
-            if fill is None:
-                fill = values.min() if n else 0
+            fill = 0 if fill_value is None else fill_value
             pad_shape = list(values.shape)
             pad_shape[dim] = size - n
             padding = torch.empty(pad_shape, dtype=values.dtype, device=x.device)
             values = torch.cat([values, padding.fill_(fill)], dim=dim)
             counts = torch.cat([counts, counts.new_zeros(size - n)])
             if first is not None:
-                first = torch.cat([first, first.new_zeros(size - n)])
+                first = torch.cat([first, first.new_ones(size - n)])
     outputs = [values]
     if return_index:
         outputs.append(first.to(torch.int32))

@@ -162,7 +162,8 @@ def inner(x1, x2) -> Tensor:
     x1, x2 = _promote(*to_tensors(x1, x2))
     if x1.ndim and x2.ndim and x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
-            "ops.inner expects the last axes to have one length; got shapes "
+            "ops.inner expects the last dimension of both inputs to have one "
+            "length; got shapes "
             f"{tuple(x1.shape)} and {tuple(x2.shape)}."
         )
     return _in_float(torch.inner, x1, x2)

@@ -1,9 +1,13 @@
 """Shape and layout ops: reshape, transpose, join, split, index, pad, repeat."""
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lamina.backend.dtypes import standardize_dtype
+from lamina.backend.keras_tensor import KerasTensor, any_symbolic
 from lamina.ops._utils import Tensor, check_axis, shape_tuple, to_tensor
 from lamina.ops.operation import op
 
@@ -12,7 +16,43 @@ def _shape(x: Tensor) -> tuple:
     return tuple(x.shape)
 
 
-@op
+def _reshape_output_spec(x, newshape):
+    """Keras's symbolic rule where running the reshape on shape-only tensors
+    cannot tell: a symbolic `newshape` (or symbolic entries) gives unknown
+    sizes, and a `newshape` of known sizes is the answer whatever the unknown
+    sizes of `x` turn out to be. Other calls go to shape inference."""
+    if isinstance(newshape, (int, np.integer)) and not isinstance(newshape, bool):
+        newshape = (int(newshape),)
+    if isinstance(newshape, KerasTensor):
+        if newshape.ndim != 1 or newshape.shape[0] is None:
+            return NotImplemented
+        dims = (None,) * newshape.shape[0]
+    elif isinstance(newshape, (list, tuple)) and any_symbolic(newshape):
+        dims = tuple(
+            int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
+            for d in newshape
+        )
+    elif (
+        isinstance(x, KerasTensor)
+        and None in x.shape
+        and isinstance(newshape, (list, tuple))
+        and all(isinstance(d, (int, np.integer)) and d >= 0 for d in newshape)
+    ):
+        dims = tuple(int(d) for d in newshape)
+        known = math.prod(d for d in x.shape if d is not None)
+        if known and math.prod(dims) % known:
+            raise ValueError(
+                f"ops.reshape cannot reshape a tensor of shape {x.shape} to "
+                f"newshape={dims}: {math.prod(dims)} values are not a multiple "
+                f"of the {known} values its known sizes hold."
+            )
+    else:
+        return NotImplemented
+    dtype = x.dtype if isinstance(x, KerasTensor) else to_tensor(x).dtype
+    return KerasTensor(dims, dtype=standardize_dtype(dtype))
+
+
+@op(output_spec=_reshape_output_spec)
 def reshape(x, newshape) -> Tensor:
     """`x` with shape `newshape` (one entry may be -1, inferred)."""
     x = to_tensor(x)
@@ -235,6 +275,8 @@ def roll(x, shift, axis=None) -> Tensor:
     axis = check_axis("roll", axis, x.ndim)
     if axis is None:
         return torch.roll(x, shifts=shift)
+    if isinstance(axis, tuple) and isinstance(shift, (int, np.integer)):
+        shift = (int(shift),) * len(axis)  # NumPy: one shift for every axis
     return torch.roll(x, shifts=shift, dims=axis)
 
 
@@ -272,12 +314,16 @@ def triu(x, k: int = 0) -> Tensor:
 
 @op
 def meshgrid(*x, indexing: str = "xy") -> tuple:
-    """Coordinate grids from 1-D tensors; `"xy"` (Cartesian) or `"ij"` (matrix)."""
+    """Coordinate grids from 1-D tensors; `"xy"` (Cartesian) or `"ij"` (matrix).
+
+    Tensors of other ranks are flattened first, as NumPy does.
+    """
     if indexing not in ("xy", "ij"):
         raise ValueError(
             f"ops.meshgrid expects indexing='xy' or 'ij'; got indexing={indexing!r}."
         )
-    return torch.meshgrid(*_tensor_list("meshgrid", x), indexing=indexing)
+    xs = [t.reshape(-1) for t in _tensor_list("meshgrid", x)]
+    return torch.meshgrid(*xs, indexing=indexing)
 
 
 # NumPy pad modes other than "constant", as index maps over positions -b..n+a-1.

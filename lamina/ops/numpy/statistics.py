@@ -218,6 +218,11 @@ def digitize(x, bins) -> Tensor:
     that `bins[i-1] <= x < bins[i]`, as int32."""
     x = to_tensor(x)
     bins = to_tensor(bins, device=x.device)
+    if bins.ndim != 1:
+        # torch checks this on real tensors only: a model build would pass.
+        raise ValueError(
+            f"ops.digitize expects 1-D `bins`; got bins of shape {tuple(bins.shape)}."
+        )
     if x.dtype == torch.bool:
         x = x.to(torch.uint8)
     if bins.dtype != x.dtype:
