@@ -191,7 +191,7 @@ def result_type(*dtypes) -> str:
             if names[-1] in _FLOAT8:
                 # Keras: float8 values must be cast explicitly.
                 raise ValueError(
-                    "result_type: there is no implicit conversions from float8 "
+                    "result_type: There is no implicit conversions from float8 "
                     f"dtypes to others; got dtypes {dtypes}. Cast float8 values "
                     "with ops.cast first."
                 )

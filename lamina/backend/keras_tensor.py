@@ -58,9 +58,25 @@ class KerasTensor:
 
     def __bool__(self):
         raise TypeError(
-            "A symbolic KerasTensor has no value, so it cannot be used as a Python "
-            "bool (in `if` or `while`). Use lamina.ops.where inside a layer's "
+            "A symbolic KerasTensor has no value, so it cannot be used as a "
+            "boolean (in `if` or `while`). Use lamina.ops.where inside a layer's "
             "call() instead."
+        )
+
+    def __iter__(self):
+        # Without this, Python would iterate through __getitem__ and stop
+        # wherever shape inference's probe ran out: a wrong, silent answer.
+        raise NotImplementedError(
+            "Iterating over a symbolic KerasTensor is not supported: its length "
+            "is not known until the model runs. Slice it (x[:, 0]) or use "
+            "lamina.ops.unstack with a known axis size instead."
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        raise ValueError(
+            "A KerasTensor is symbolic: it doesn't have any actual numerical "
+            "value, so NumPy cannot convert it to an array. Call the model on "
+            "real data (model.predict(x) or model(x)) to get values."
         )
 
     def numpy(self):

@@ -117,7 +117,7 @@ class name_scope:
     def __init__(self, name, caller=None, deduplicate=True, override_parent=None):
         if not isinstance(name, str) or "/" in name:
             raise ValueError(
-                "name_scope expects `name` to be a string without '/'; got "
+                "name_scope: `name` must be a string without '/'; got "
                 f"name={name!r}. Nest two scopes for a two-level path."
             )
         self.name = name

@@ -76,16 +76,17 @@ class StatelessScope:
             variable, value = pair
             if not isinstance(variable, Variable):
                 raise ValueError(
-                    "StatelessScope expects every key of `state_mapping` to be "
-                    f"a lamina Variable; got {type(variable).__name__} "
-                    f"{variable!r}."
+                    "StatelessScope: all keys in argument `mapping` must be "
+                    "Variables (each `state_mapping` pair starts with a lamina "
+                    f"Variable; got {type(variable).__name__} {variable!r})."
                 )
             value = _as_value(value, variable)
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(
-                    "StatelessScope expects each value of `state_mapping` to have "
-                    f"its variable's shape; variable {variable!r} got a value of "
-                    f"shape {tuple(value.shape)}."
+                    "StatelessScope: all values in argument `mapping` must be "
+                    "tensors with the shape of their variable (`state_mapping` "
+                    f"pairs); variable {variable!r} got a value of shape "
+                    f"{tuple(value.shape)}."
                 )
             self.state_mapping[id(variable)] = value
             self._variables[id(variable)] = variable

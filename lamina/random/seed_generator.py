@@ -97,8 +97,8 @@ class SeedGenerator:
             seed = make_default_seed()
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(
-                "SeedGenerator expects `seed` to be an int or None; got "
-                f"seed={seed!r} of type {type(seed).__name__}. Write, for "
+                "SeedGenerator: Argument `seed` must be an integer (or None); "
+                f"got seed={seed!r} of type {type(seed).__name__}. Write, for "
                 "example, SeedGenerator(seed=1337)."
             )
         self.name = name if name is not None else uniquify("seed_generator")

@@ -1,4 +1,5 @@
-"""Nested-structure helpers. Dicts are walked in sorted-key order, as Keras does."""
+"""Nested-structure helpers. Dicts are walked in sorted-key order and
+`OrderedDict`s in insertion order, as Keras does."""
 
 import collections
 import warnings
@@ -7,6 +8,14 @@ import warnings
 # does.
 _SEQUENCES = (list, tuple, collections.deque)
 _NESTED = (*_SEQUENCES, dict)
+
+
+def _keys(mapping) -> list:
+    """The keys of a dict in the order `tree` walks them: an `OrderedDict`'s
+    insertion order, any other dict's sorted order (Keras's rule)."""
+    if isinstance(mapping, collections.OrderedDict):
+        return list(mapping)
+    return sorted(mapping)
 
 
 def is_nested(structure) -> bool:
@@ -24,9 +33,17 @@ def is_nested(structure) -> bool:
 
 
 def flatten(structure) -> list:
-    """The leaves of `structure` in order (dict values by sorted key)."""
+    """The leaves of `structure` in order.
+
+    A dict's values come by sorted key, an `OrderedDict`'s in insertion order;
+    `pack_sequence_as` reads them back the same way.
+
+    Example:
+    >>> lamina.tree.flatten({"b": [1, 2], "a": 3})
+    [3, 1, 2]
+    """
     if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in flatten(structure[key])]
+        return [leaf for key in _keys(structure) for leaf in flatten(structure[key])]
     if isinstance(structure, _SEQUENCES):
         return [leaf for item in structure for leaf in flatten(item)]
     return [structure]
@@ -37,67 +54,120 @@ def map_structure(func, *structures, none_is_leaf=True):
 
     Args:
         func: Called with one leaf of each structure.
-        *structures: Nested lists, tuples and dicts laid out alike.
+        *structures: Nested lists, tuples and dicts laid out alike: at every
+            container of the first, the others hold the same kind of container
+            (a dict of any dict type with the same keys; a list, tuple,
+            namedtuple or deque of the same type and length). Below a leaf of
+            the first they may nest deeper; that part goes to `func` whole.
         none_is_leaf: Whether `None` is a leaf passed to `func` (`True`, the
-            default) or left as `None` without calling `func` (`False`; then
-            the structures must have `None` at the same places).
+            default) or, where the first structure holds `None`, kept as
+            `None` without calling `func` (`False`; then the other structures
+            must hold `None` there too).
 
     Returns:
-        A structure laid out like the first, holding `func`'s results.
+        A structure laid out like the first (the same container types, an
+        `OrderedDict` or `defaultdict` included), holding `func`'s results.
 
     Raises:
-        ValueError: With `none_is_leaf=False`, if some structures hold `None`
-            where others hold a value.
+        ValueError: No structures were given; the structures are laid out
+            differently (the message names the first path that differs); or,
+            with `none_is_leaf=False`, the first holds `None` where another
+            holds a value.
     """
+    if not structures:
+        raise ValueError(
+            "map_structure needs at least one structure after `func`; got none."
+        )
     if not none_is_leaf:
-        return _map_structure(_skipping_none(func), *structures)
-    return _map_structure(func, *structures)
+        func = _skipping_none(func)
+    if len(structures) == 1:
+        return _map_one(func, structures[0])
+    return _map_many(func, structures, ())
 
 
 def _skipping_none(func):
     def wrapped(*leaves):
-        if all(leaf is None for leaf in leaves):
-            return None
-        if any(leaf is None for leaf in leaves):
+        if leaves[0] is not None:
+            return func(*leaves)
+        if any(leaf is not None for leaf in leaves):
             raise ValueError(
-                "map_structure(none_is_leaf=False) found None in some "
-                f"structures and a value in others at the same place: {leaves!r}."
+                "map_structure(none_is_leaf=False) found None in the first "
+                f"structure and a value in others at the same place: {leaves!r}."
             )
-        return func(*leaves)
+        return None
 
     return wrapped
 
 
-def _map_structure(fn, *structures):
+def _map_one(fn, structure):
+    if isinstance(structure, dict):
+        items = {k: _map_one(fn, v) for k, v in structure.items()}
+        return items if type(structure) is dict else _rebuild(structure, items)
+    if isinstance(structure, _SEQUENCES):
+        return _rebuild(structure, [_map_one(fn, item) for item in structure])
+    return fn(structure)
+
+
+def _map_many(fn, structures, path):
     first = structures[0]
+    if not isinstance(first, _NESTED):
+        return fn(*structures)
+    for other in structures[1:]:
+        if not isinstance(other, _NESTED):
+            raise _mismatch(
+                "map_structure", path, first, other, f"expected {_kind(first)} in both"
+            )
+        _check_same_node(first, other, path, "map_structure")
     if isinstance(first, dict):
-        return {k: _map_structure(fn, *(s[k] for s in structures)) for k in first}
-    if isinstance(first, _SEQUENCES):
-        items = [_map_structure(fn, *parts) for parts in zip(*structures)]
-        return _rebuild(first, items)
-    return fn(*structures)
+        items = {
+            k: _map_many(fn, [s[k] for s in structures], path + (k,)) for k in first
+        }
+    else:
+        items = [
+            _map_many(fn, parts, path + (i,))
+            for i, parts in enumerate(zip(*structures))
+        ]
+    return _rebuild(first, items)
 
 
 def pack_sequence_as(structure, flat_sequence):
-    """Inverse of `flatten`: put `flat_sequence` back into `structure`'s shape."""
+    """Inverse of `flatten`: put `flat_sequence` back into `structure`'s shape.
+
+    Dict values are taken by sorted key, `OrderedDict` values in insertion
+    order, as `flatten` gives them; the containers keep their types.
+
+    Args:
+        structure: The layout to fill; its leaves' values are unused.
+        flat_sequence: An iterable with one value per leaf of `structure`.
+
+    Returns:
+        A structure laid out like `structure`, holding `flat_sequence`'s values.
+
+    Raises:
+        TypeError: `flat_sequence` is not iterable.
+        ValueError: `flat_sequence` has more or fewer values than `structure`
+            has leaves.
+    """
     flat = list(flat_sequence)
     position = [0]
 
     def _pack(s):
         if isinstance(s, dict):
-            packed = {k: _pack(s[k]) for k in sorted(s)}
-            return {k: packed[k] for k in s}
+            return _rebuild(s, {k: _pack(s[k]) for k in _keys(s)})
         if isinstance(s, _SEQUENCES):
             return _rebuild(s, [_pack(item) for item in s])
         value = flat[position[0]]
         position[0] += 1
         return value
 
-    result = _pack(structure)
+    try:
+        result = _pack(structure)
+    except IndexError:  # fewer values than leaves
+        position[0] = -1
     if position[0] != len(flat):
         raise ValueError(
-            f"pack_sequence_as got {len(flat)} values for a structure with "
-            f"{position[0]} leaves."
+            f"pack_sequence_as: `flat_sequence` has {len(flat)} leaves, but "
+            f"`structure` holds {len(flatten(structure))}."
         )
     return result
 
@@ -130,15 +200,30 @@ def _rebuild(like, items):
 
 
 def _map_children(fn, structure):
-    """`structure` with `fn` applied to each direct child (dicts by sorted key)."""
+    """`structure` with `fn` applied to each direct child, in `flatten`'s order."""
     if isinstance(structure, dict):
-        return _rebuild(structure, {k: fn(structure[k]) for k in sorted(structure)})
+        return _rebuild(structure, {k: fn(structure[k]) for k in _keys(structure)})
     return _rebuild(structure, [fn(item) for item in structure])
+
+
+def _kind(value) -> str:
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return f"a namedtuple {type(value).__name__}"
+    return f"a {type(value).__name__}" if is_nested(value) else "a leaf"
+
+
+def _mismatch(what: str, path, a, b, reason: str) -> ValueError:
+    return ValueError(
+        f"{what}: the two structures don't have the same nested structure at "
+        f"path {path}: {_describe(a)} against {_describe(b)} ({reason})."
+    )
 
 
 def _describe(value) -> str:
     if isinstance(value, dict):
         return f"a {type(value).__name__} with keys {sorted(value, key=repr)}"
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return f"a namedtuple {type(value).__name__} of {len(value)} items"
     if is_nested(value):
         return f"a {type(value).__name__} of {len(value)} items"
     return f"a leaf ({type(value).__name__})"
@@ -147,14 +232,16 @@ def _describe(value) -> str:
 def _check_same_node(a, b, path, what: str) -> None:
     """Raise unless `a` and `b` (both nested) are the same kind of container."""
     if isinstance(a, dict) and isinstance(b, dict):
-        same = set(a) == set(b)
+        if set(a) == set(b):
+            return
+        reason = "different keys"
+    elif type(a) is type(b):
+        if len(a) == len(b):
+            return
+        reason = "arity mismatch"
     else:
-        same = type(a) is type(b) and len(a) == len(b)
-    if not same:
-        raise ValueError(
-            f"{what}: the two structures don't have the same nested structure "
-            f"at path {path}: {_describe(a)} against {_describe(b)}."
-        )
+        reason = f"expected {_kind(a)} in both"
+    raise _mismatch(what, path, a, b, reason)
 
 
 def flatten_with_path(structure) -> list:
@@ -171,7 +258,7 @@ def flatten_with_path(structure) -> list:
 
     def walk(value, path):
         if isinstance(value, dict):
-            for key in sorted(value):
+            for key in _keys(value):
                 walk(value[key], path + (key,))
         elif isinstance(value, _SEQUENCES):
             for index, item in enumerate(value):
@@ -213,14 +300,12 @@ def assert_same_structure(a, b, check_types=None) -> None:
         if not x_nested and not y_nested:
             return
         if x_nested != y_nested:
-            raise ValueError(
-                "assert_same_structure: the two structures don't have the same "
-                f"nested structure at path {path}: {_describe(x)} against "
-                f"{_describe(y)}."
+            raise _mismatch(
+                "assert_same_structure", path, x, y, f"expected {_kind(x)} in both"
             )
         _check_same_node(x, y, path, "assert_same_structure")
         if isinstance(x, dict):
-            for key in sorted(x):
+            for key in _keys(x):
                 walk(x[key], y[key], path + (key,))
         else:
             for index, (u, v) in enumerate(zip(x, y)):
@@ -292,7 +377,7 @@ def map_structure_up_to(shallow_structure, func, *structures):
         if isinstance(shallow, dict):
             items = {
                 key: walk(shallow[key], [p[key] for p in parts], path + (key,))
-                for key in sorted(shallow)
+                for key in _keys(shallow)
             }
         else:
             items = [
@@ -351,7 +436,7 @@ def lists_to_tuples(structure):
         return _map_children(lists_to_tuples, structure)
     if isinstance(structure, list):
         return tuple(lists_to_tuples(item) for item in structure)
-    if isinstance(structure, tuple):
+    if isinstance(structure, (tuple, collections.deque)):
         return _map_children(lists_to_tuples, structure)
     return structure
 

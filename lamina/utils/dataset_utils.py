@@ -87,7 +87,7 @@ def check_format(format, owner: str) -> None:
             "BatchedDataset (a PyDataset), which fit() and torch code accept."
         )
     raise ValueError(
-        f"{owner} expects `format` to be 'tf' (the default) or 'grain'; got "
+        f"{owner}: `format` should be 'tf' (the default) or 'grain'; got "
         f"format={format!r}."
     )
 
@@ -97,7 +97,7 @@ def check_positive_int(value, name: str, owner: str, allow_none: bool = False):
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(
-            f"{owner} expects `{name}` to be a positive int"
+            f"{owner}: `{name}` must be a positive int"
             f"{' or None' if allow_none else ''}; got {name}={value!r}."
         )
 

@@ -667,10 +667,12 @@ def _cardinality(key, layer):
         return int(layer.vocabulary_size())
     if getattr(layer, "num_tokens", None) is not None:
         return int(layer.num_tokens)
-    if getattr(layer, "bin_boundaries", None) is not None:
-        return len(layer.bin_boundaries) + 1
+    # Keras sizes a Discretization's one-hot by `num_bins` (even when `adapt`
+    # found fewer distinct boundaries), by its boundaries only without one.
     if getattr(layer, "num_bins", None) is not None:
         return int(layer.num_bins)
+    if getattr(layer, "bin_boundaries", None) is not None:
+        return len(layer.bin_boundaries) + 1
     raise ValueError(
         f"FeatureSpace: feature {key!r} has output_mode='one_hot', but its "
         f"preprocessor ({type(layer).__name__}) does not say how many values it "

@@ -275,10 +275,11 @@ def get_file(
         ):
             os.remove(target)
             raise ValueError(
-                f"get_file downloaded {fname!r} from {origin}, but its "
+                f"Incomplete or corrupted file: get_file downloaded {fname!r} "
+                f"from {origin}, but its "
                 f"{resolve_hasher(hash_algorithm, file_hash).name} hash does not "
-                f"match {file_hash} (incomplete or corrupted); the file was "
-                "removed. Try again, or check the URL and the hash."
+                f"match {file_hash}; the file was removed. Try again, or check "
+                "the URL and the hash."
             )
 
     if extraction_dir is not None:

@@ -91,9 +91,9 @@ class Progbar:
     ):
         if stateful_metrics is not None and stateless_metrics is not None:
             raise ValueError(
-                "Progbar takes `stateful_metrics` (names shown as given; the rest "
-                "are averaged) or `stateless_metrics` (names averaged; the rest "
-                "shown as given), not both."
+                "Progbar: Only one of `stateful_metrics` (names shown as given; "
+                "the rest are averaged) and `stateless_metrics` (names averaged; "
+                "the rest shown as given) can be passed, not both."
             )
         self.target = target
         self.width = width

@@ -58,8 +58,9 @@ def pad_sequences(
     is_text = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.object_)
     if isinstance(value, str) and not is_text:
         raise ValueError(
-            f"pad_sequences got a text padding value={value!r} with dtype={dtype!r}; "
-            "pass dtype=object (or a string dtype) to pad text."
+            f"pad_sequences: `dtype` {dtype} is not compatible with the text "
+            f"padding value={value!r}; pass dtype=object (or a string dtype) to "
+            "pad text."
         )
     out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
     for i, seq in enumerate(sequences):

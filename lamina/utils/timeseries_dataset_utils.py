@@ -60,18 +60,18 @@ def timeseries_dataset_from_array(
     n = len(data)
     if start_index and not 0 <= start_index < n:
         raise ValueError(
-            f"{owner} expects `start_index` in [0, {n}) for data of length {n}; "
+            f"{owner}: `start_index` must be in [0, {n}) for data of length {n}; "
             f"got start_index={start_index!r}."
         )
     if end_index:
         if start_index and end_index <= start_index:
             raise ValueError(
-                f"{owner} expects `end_index` above `start_index`; got "
+                f"{owner}: `end_index` must be above `start_index`; got "
                 f"start_index={start_index!r}, end_index={end_index!r}."
             )
         if not 0 < end_index < n:
             raise ValueError(
-                f"{owner} expects `end_index` in (0, {n}) for data of length {n}; "
+                f"{owner}: `end_index` must be in (0, {n}) for data of length {n}; "
                 f"got end_index={end_index!r}."
             )
     check_positive_int(sequence_length, "sequence_length", owner)
@@ -84,7 +84,7 @@ def timeseries_dataset_from_array(
     ):
         if value >= n:
             raise ValueError(
-                f"{owner} expects `{name}` below the data length {n}; got "
+                f"{owner}: `{name}` must be below the data length {n}; got "
                 f"{name}={value!r}."
             )
     start = start_index or 0

@@ -46,12 +46,12 @@ def test_flatten_with_path_sorts_nested_dict_keys_too():
     )
 
 
-def test_flatten_with_path_walks_ordered_dicts_in_sorted_order_like_flatten():
-    # keras.tree on torch walks an OrderedDict in insertion order; lamina's
-    # flatten (and so flatten_with_path, which must agree with it) sorts.
+def test_flatten_with_path_walks_ordered_dicts_in_insertion_order_like_flatten():
+    # As keras.tree: an OrderedDict keeps insertion order (plain dicts sort),
+    # and flatten_with_path agrees with flatten.
     structure = collections.OrderedDict(b=1, a=2)
-    assert tree.flatten_with_path(structure) == [(("a",), 2), (("b",), 1)]
-    assert tree.flatten(structure) == [2, 1]
+    assert tree.flatten_with_path(structure) == [(("b",), 1), (("a",), 2)]
+    assert tree.flatten(structure) == [1, 2]
 
 
 SAME = [

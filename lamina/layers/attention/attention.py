@@ -46,8 +46,8 @@ class Attention(Layer):
         super().__init__(**kwargs)
         if score_mode not in ("dot", "concat"):
             raise ValueError(
-                f"{type(self).__name__} expects `score_mode` to be 'dot' or "
-                f"'concat'; got score_mode={score_mode!r}."
+                f"{type(self).__name__}: Invalid value for argument score_mode. "
+                f"Expected one of {{'dot', 'concat'}}; got score_mode={score_mode!r}."
             )
         if isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
             raise ValueError(

@@ -294,9 +294,9 @@ class GroupedQueryAttention(QKVAttention):
         if self._flash_attention and return_attention_scores:
             raise ValueError(
                 f"Layer '{self.name}' (GroupQueryAttention): Returning attention scores is "
-                "not supported when flash attention is enabled "
-                "(flash_attention=True). Create the layer with "
-                "flash_attention=None to get the scores."
+                "not supported when flash attention is enabled. Please disable "
+                "flash attention to access attention scores: create the layer "
+                "with flash_attention=None (or False)."
             )
         dropping = bool(training) and self.dropout > 0.0
         if not return_attention_scores and not dropping:

@@ -225,8 +225,11 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         if training and 0.0 < self.dropout < 1.0:
             # One mask per gate, drawn for one timestep, reused at every step.
             step = sequences.reshape((batch, time) + step_shape)[:, 0]
+            # After set_random_seed, RNN draws the masks before its loop on the
+            # flattened step: same numbers, reshaped here.
             masks = [
-                m.repeat_interleave(time, dim=0) for m in self.get_dropout_mask(step)
+                m.reshape(step.shape).repeat_interleave(time, dim=0)
+                for m in self.get_dropout_mask(step)
             ]
         if masks is None:
             z = self._conv(
@@ -274,7 +277,7 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         ones = (1,) * self.rank
         masks = None
         if training and 0.0 < self.recurrent_dropout < 1.0:
-            masks = self.get_recurrent_dropout_mask(h)
+            masks = [m.reshape(h.shape) for m in self.get_recurrent_dropout_mask(h)]
         if masks is None:
             recurrent = self._conv(h, self.recurrent_kernel, ones, "same")
         else:
