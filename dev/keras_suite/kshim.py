@@ -395,3 +395,30 @@ EXTRA["saving.saving_lib._MEMORY_UPPER_BOUND"] = 0.5  # Keras-internal knob
 EXTRA["backend.device"] = lamina.device  # keras.src.backend.device(name) scope
 EXTRA["backend.get_keras_mask"] = lambda x: getattr(x, "_keras_mask", None)
 EXTRA["utils.io_utils.set_logging_verbosity"] = lambda *a, **k: None
+
+
+# Names Keras keeps in internal modules that lamina has publicly.
+import lamina.utils.bounding_boxes.converters as _bbc  # noqa: E402
+import lamina.utils.bounding_boxes.iou as _bbi  # noqa: E402
+
+
+def _index_lookup(**kwargs):
+    # Keras's IndexLookup is an internal base class: build the public subclass.
+    if kwargs.get("vocabulary_dtype") == "string":
+        kwargs.pop("vocabulary_dtype")
+        return lamina.layers.StringLookup(**kwargs)
+    return lamina.layers.IntegerLookup(**kwargs)
+
+
+EXTRA["layers.IndexLookup"] = _index_lookup
+_BOXES = "layers.preprocessing.image_preprocessing.bounding_boxes."
+EXTRA[_BOXES + "converters"] = _bbc
+EXTRA[_BOXES + "iou"] = _bbi
+for _name in dir(_bbc):
+    if not _name.startswith("_"):
+        EXTRA[_BOXES + "converters." + _name] = getattr(_bbc, _name)
+for _name in ("compute_iou", "compute_ciou"):
+    EXTRA[_BOXES + "iou." + _name] = getattr(_bbi, _name)
+EXTRA["utils.backend_utils.convert_tf_tensor"] = lambda x, dtype=None: (
+    lamina.ops.convert_to_tensor(x, dtype=dtype)
+)

@@ -20,4 +20,5 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
   shift
 done
 [ "$1" = "--" ] && shift
-cd "$OUT" && exec "$PY" -m pytest -q t/ "$@"
+# One test file that cannot import (a Keras-internal base class) must not stop the rest.
+cd "$OUT" && exec "$PY" -m pytest -q --continue-on-collection-errors t/ "$@"

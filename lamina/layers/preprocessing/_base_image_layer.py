@@ -54,7 +54,12 @@ class BaseImagePreprocessingLayer(Layer):
     labels, boxes and masks through; geometric layers move the boxes
     (in `bounding_box_format`, clipped to the output image, with the label of
     a box left with no area set to -1) and resample the masks with nearest
-    interpolation.
+    interpolation. A batch of images may come with one `(num_boxes, 4)` set
+    of boxes (and `(num_boxes,)` labels) shared by every image, as Keras
+    accepts: the boxes come back `(num_boxes, 4)` where every image moves
+    alike (at inference, colour layers, `Resizing`, `CenterCrop`,
+    `RandomCrop`), else `(batch, num_boxes, 4)`, one set per image.
+    `transform_images` also takes one `(H, W, C)` image and returns one.
 
     Args:
         factor: A number or a pair `(lower, upper)` within `_FACTOR_BOUNDS`,
@@ -75,6 +80,9 @@ class BaseImagePreprocessingLayer(Layer):
     # resampled through `transform_images`, blended labels); the others keep
     # the dtype they came with.
     _COMPUTE_DTYPE_PARTS = ()
+    # Deterministic geometric layers (Resizing, CenterCrop) move every image's
+    # boxes alike, so boxes shared by a batch stay `(num_boxes, 4)`.
+    _SAME_FOR_EVERY_IMAGE = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -105,8 +113,8 @@ class BaseImagePreprocessingLayer(Layer):
     def _set_factor(self, factor):
         low, high = self._FACTOR_BOUNDS
         message = (
-            f"{type(self).__name__} expects `factor` to be a number or a pair of "
-            f"numbers in [{low}, {high}]; got factor={factor!r}."
+            f"The `factor` argument should be a number (or a pair of numbers) in "
+            f"[{low}, {high}]; {type(self).__name__} got factor={factor!r}."
         )
         if isinstance(factor, (tuple, list)):
             if len(factor) != 2 or factor[0] > high or factor[1] < low:
@@ -178,6 +186,7 @@ class BaseImagePreprocessingLayer(Layer):
             data = backend.convert_to_tensor(data)
         if data.ndim not in (3, 4):
             raise ValueError(
+                "Expected the input image to be rank 3 or 4. "
                 f"Layer '{self.name}' ({type(self).__name__}) expects images of rank "
                 "4 (batch, height, width, channels) or 3 (one image); got shape "
                 f"{tuple(data.shape)}."
@@ -214,11 +223,19 @@ class BaseImagePreprocessingLayer(Layer):
         outputs["images"] = images if batched else images.squeeze(0)
         # 3. The other parts, each batched for its transform and unbatched after.
         if "bounding_boxes" in data:
-            boxes = self._dense_bounding_boxes(data["bounding_boxes"], batched)
+            boxes = self._dense_bounding_boxes(
+                data["bounding_boxes"], batched, batch_size=images.shape[0]
+            )
+            # Boxes given once for a whole batch (Keras takes `(num_boxes, 4)`
+            # with a batch of images) are shared by every image: they stay
+            # `(num_boxes, 4)` unless the images are moved differently.
+            shared = batched and _is_shared(data["bounding_boxes"], boxes)
             boxes = self.transform_bounding_boxes(
                 boxes, transformation, training=training
             )
-            if not batched:
+            if not batched or (
+                shared and not self._moves_each_image(transformation, training)
+            ):
                 boxes = {k: _squeeze_first(k, v) for k, v in boxes.items()}
             outputs["bounding_boxes"] = boxes
         if "labels" in data:
@@ -235,10 +252,22 @@ class BaseImagePreprocessingLayer(Layer):
             outputs["segmentation_masks"] = masks if batched else masks.squeeze(0)
         return outputs
 
-    def _dense_bounding_boxes(self, bounding_boxes, batched):
+    def _moves_each_image(self, transformation, training) -> bool:
+        """Whether `transformation` can move the boxes of each image in its own
+        way (a random geometric draw while training), so that boxes shared by
+        a batch become one set per image."""
+        if not training or transformation is None:
+            return False
+        if _part_status(self, "bounding_boxes") == KEPT:
+            return False
+        return not self._SAME_FOR_EVERY_IMAGE
+
+    def _dense_bounding_boxes(self, bounding_boxes, batched, batch_size=None):
         """`{"boxes": float32 (batch, N, 4), "labels": (batch, N)}` from the
         input's box dict (tensors, arrays or lists; a batch given as lists of
-        unequal length is padded with boxes of 0 and labels of -1)."""
+        unequal length is padded with boxes of 0 and labels of -1). With a
+        batch of images, `(N, 4)` boxes (and `(N,)` labels) are the boxes of
+        every image, repeated `batch_size` times."""
         if not self.bounding_box_format:
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) got a "
@@ -257,20 +286,27 @@ class BaseImagePreprocessingLayer(Layer):
                 f"{bounding_boxes!r}."
             )
         boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
-        if batched and isinstance(boxes, (list, tuple)):
+        if batched and _list_depth(boxes) >= 3:
             boxes, labels = _pad_ragged(boxes, labels)
         boxes = _as_tensor(boxes).to(torch.float32)
         labels = _as_tensor(labels)
-        expected = 3 if batched else 2
-        if boxes.ndim != expected or boxes.shape[-1] != 4:
+        shared = batched and boxes.ndim == 2
+        if boxes.ndim not in ((2, 3) if batched else (2,)) or boxes.shape[-1] != 4:
+            expected = (
+                "(batch, num_boxes, 4), or (num_boxes, 4) for boxes shared by "
+                "every image, for a batch of images"
+                if batched
+                else "(num_boxes, 4) for one image"
+            )
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects boxes of shape "
-                + ("(batch, num_boxes, 4)" if batched else "(num_boxes, 4)")
-                + f" for {'a batch of images' if batched else 'one image'}; got "
-                f"shape {tuple(boxes.shape)}."
+                f"{expected}; got shape {tuple(boxes.shape)}."
             )
-        if not batched:
+        if shared or not batched:
             boxes, labels = boxes.unsqueeze(0), labels.unsqueeze(0)
+        if shared and batch_size is not None:
+            boxes = boxes.expand(batch_size, *boxes.shape[1:]).contiguous()
+            labels = labels.expand(batch_size, *labels.shape[1:]).contiguous()
         return {**bounding_boxes, "boxes": boxes, "labels": labels}
 
     def compute_output_shape(self, input_shape):
@@ -447,7 +483,12 @@ def _taking_arrays(method):
         kwargs = {key: _arrays_as_tensors(arg) for key, arg in kwargs.items()}
         if method.__name__ == "get_random_transformation" and isinstance(data, dict):
             data = data.get("images", data)  # Keras takes the whole dict input
-        return method(self, _arrays_as_tensors(data), *args, **kwargs)
+        data = _arrays_as_tensors(data)
+        if method.__name__ in _IMAGE_METHODS and _is_one_image(data):
+            # One `(H, W, C)` image (or mask): transformed as a batch of one,
+            # returned unbatched, as Keras's image ops do.
+            return method(self, data.unsqueeze(0), *args, **kwargs).squeeze(0)
+        return method(self, data, *args, **kwargs)
 
     wrapper._takes_arrays = True
     return wrapper
@@ -461,10 +502,42 @@ for _name in _TRANSFORM_METHODS:
     )
 
 
+_IMAGE_METHODS = ("transform_images", "transform_segmentation_masks")
+
+
+def _is_one_image(images) -> bool:
+    return isinstance(images, torch.Tensor) and images.ndim == 3
+
+
 def _squeeze_first(key, value):
+    """The first image's boxes or labels (all images' are the same here)."""
     if key in ("boxes", "labels") and isinstance(value, torch.Tensor):
-        return value.squeeze(0)
+        return value[0]
     return value
+
+
+def _list_depth(x) -> int:
+    """The rank of the front of `x` through Python lists (or tuples) down to
+    an array: 3 for a batch of per-image box lists (or `(N, 4)` arrays), 2 for
+    one list of boxes, 0 for an array or tensor itself."""
+    if not isinstance(x, (list, tuple)):
+        return 0
+    depth = 0
+    while isinstance(x, (list, tuple)):
+        depth += 1
+        if not x:
+            return depth
+        x = x[0]
+    return depth + getattr(x, "ndim", 0)
+
+
+def _is_shared(bounding_boxes, dense) -> bool:
+    """Whether a batch's input boxes were one `(num_boxes, 4)` set for all
+    images (now repeated in `dense`)."""
+    boxes = bounding_boxes["boxes"]
+    if isinstance(boxes, (list, tuple)):
+        return _list_depth(boxes) == 2
+    return getattr(boxes, "ndim", None) == 2 and dense["boxes"].ndim == 3
 
 
 def _pad_ragged(boxes, labels):
@@ -628,7 +701,8 @@ def check_value_range(owner: str, value_range) -> list:
     """`value_range` as Keras stores it: a sorted list of two numbers."""
     if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
         raise ValueError(
-            f"{owner} expects `value_range` to be a pair of numbers (min, max), "
+            "The `value_range` argument should be a list of two numbers (min, "
+            f"max) for {owner}, "
             f"such as (0, 255); got value_range={value_range!r}."
         )
     return sorted(value_range)

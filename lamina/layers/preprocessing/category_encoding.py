@@ -22,7 +22,7 @@ def _validate_output_mode(owner: str, output_mode, allowed) -> None:
     close = difflib.get_close_matches(str(output_mode), allowed, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(
-        f"{owner} expects `output_mode` to be one of "
+        f"{owner}: Invalid value for argument `output_mode`. Expected one of "
         f"{', '.join(repr(m) for m in allowed)}; got output_mode={output_mode!r}."
         f"{hint}"
     )
@@ -132,10 +132,15 @@ class CategoryEncoding(Layer):
             or not isinstance(num_tokens, (int, np.integer))
             or num_tokens < 1
         ):
+            what = (
+                "num_tokens must be set to use this layer"
+                if num_tokens is None
+                else "`num_tokens` must be >= 1"
+            )
             raise ValueError(
-                "CategoryEncoding expects `num_tokens` to be a positive int (the "
-                f"number of categories); got num_tokens={num_tokens!r}. If the "
-                "categories are not known in advance, use IntegerLookup instead."
+                f"CategoryEncoding: {what}; it is a positive int (the number of "
+                f"categories); got num_tokens={num_tokens!r}. If the categories "
+                "are not known in advance, use IntegerLookup instead."
             )
         if sparse:
             raise ValueError(
@@ -156,9 +161,10 @@ class CategoryEncoding(Layer):
         if count_weights is not None:
             if self.output_mode != "count":
                 raise ValueError(
-                    f"Layer '{self.name}' (CategoryEncoding) uses `count_weights` "
-                    "only when output_mode='count'; got output_mode="
-                    f"{self.output_mode!r}. Drop count_weights or use 'count'."
+                    f"Layer '{self.name}' (CategoryEncoding): `count_weights` is "
+                    "not used when `output_mode` is not 'count' (it applies only "
+                    f"when output_mode='count'); got output_mode={self.output_mode!r}"
+                    ". Drop count_weights or use 'count'."
                 )
             count_weights = backend.convert_to_tensor(
                 count_weights, dtype=self.compute_dtype, device=inputs.device

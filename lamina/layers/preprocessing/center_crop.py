@@ -29,6 +29,7 @@ class CenterCrop(BaseImagePreprocessingLayer):
     # Keras: masks go through `transform_images`, into the compute dtype.
     _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
+    _SAME_FOR_EVERY_IMAGE = True
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)

@@ -66,14 +66,16 @@ class Discretization(Layer):
             )
         if num_bins is not None and bin_boundaries is not None:
             raise ValueError(
-                "Discretization takes either `num_bins` (then call adapt()) or "
-                f"`bin_boundaries`, not both; got num_bins={num_bins!r} and "
+                "Both `num_bins` and `bin_boundaries` were given: Discretization "
+                "takes either `num_bins` (then call adapt()) or `bin_boundaries`, "
+                f"not both; got num_bins={num_bins!r} and "
                 f"bin_boundaries={bin_boundaries!r}."
             )
         if num_bins is None and bin_boundaries is None:
             raise ValueError(
-                "Discretization needs `bin_boundaries` (a sorted list) or "
-                "`num_bins` (then call adapt(data)); got neither."
+                "Discretization needs either `num_bins` or `bin_boundaries`: "
+                "`bin_boundaries` (a sorted list) or `num_bins` (then call "
+                "adapt(data)); got neither."
             )
         self.bin_boundaries = bin_boundaries
         self.num_bins = num_bins
@@ -157,8 +159,8 @@ class Discretization(Layer):
         if self.bin_boundaries is None:
             raise ValueError(
                 f"Layer '{self.name}' (Discretization) has no bin boundaries yet. "
-                "Pass `bin_boundaries=` when creating it, or call adapt(data) "
-                "before using it."
+                "You need to either pass `bin_boundaries=` when creating it, or "
+                "call adapt(data) before using it."
             )
         if not inputs.is_floating_point():
             inputs = inputs.to(backend.to_torch_dtype(backend.floatx()))

@@ -107,8 +107,8 @@ class HashedCrossing(_HostDataLayer):
         shape = arrays[0].shape
         if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
             raise ValueError(
-                f"Layer '{self.name}' (HashedCrossing) expects inputs of shape (), "
-                f"(batch_size,) or (batch_size, 1); got shape {shape}."
+                f"Layer '{self.name}' (HashedCrossing): inputs should have shape "
+                f"(), (batch_size,) or (batch_size, 1); got shape {shape}."
             )
         if any(a.shape != shape for a in arrays[1:]):
             raise ValueError(
@@ -118,8 +118,8 @@ class HashedCrossing(_HostDataLayer):
         for a in arrays:
             if a.dtype != object and a.dtype.kind not in "iu":
                 raise ValueError(
-                    f"Layer '{self.name}' (HashedCrossing) expects integer or "
-                    f"string inputs; got dtype {a.dtype}."
+                    f"Layer '{self.name}' (HashedCrossing): all inputs should have "
+                    f"an integer or string dtype; got dtype {a.dtype}."
                 )
         columns = [a.reshape(-1).tolist() for a in arrays]
         bins = []

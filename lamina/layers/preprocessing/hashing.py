@@ -283,13 +283,14 @@ class Hashing(_HostDataLayer):
             or num_bins <= 0
         ):
             raise ValueError(
-                "Hashing expects `num_bins` to be a positive int; got "
-                f"num_bins={num_bins!r}."
+                "The `num_bins` for `Hashing` cannot be `None` or non-positive: "
+                f"it must be a positive int; got num_bins={num_bins!r}."
             )
         if output_mode == "int" and self.dtype_policy.name not in ("int32", "int64"):
             raise ValueError(
-                "Hashing with output_mode='int' expects dtype 'int32' or 'int64'; "
-                f"got dtype={self.dtype_policy.name!r}."
+                'When `output_mode="int"`, `dtype` should be an integer type, '
+                "so Hashing expects dtype 'int32' or 'int64'; got "
+                f"dtype={self.dtype_policy.name!r}."
             )
         _validate_output_mode(
             "Hashing", output_mode, ("int", "one_hot", "multi_hot", "count")

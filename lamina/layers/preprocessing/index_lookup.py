@@ -99,7 +99,8 @@ def _normalize_salt(owner, salt):
     if isinstance(salt, int) and not isinstance(salt, bool):
         return [salt, salt]
     raise ValueError(
-        f"{owner} expects `salt` to be an int or a pair of ints; got salt={salt!r}."
+        f"{owner} expects `salt` to be an int or a pair of ints (it can only be a "
+        f"tuple of size 2 or an int); got salt={salt!r}."
     )
 
 
@@ -142,18 +143,19 @@ class IndexLookup(_HostDataLayer):
         owner = type(self).__name__
         if max_tokens is not None and max_tokens <= 1:
             raise ValueError(
-                f"{owner} expects `max_tokens` to be None or greater than 1; got "
+                f"If set, `max_tokens` must be greater than 1. {owner} got "
                 f"max_tokens={max_tokens!r}."
             )
         if pad_to_max_tokens and max_tokens is None:
             raise ValueError(
+                "If pad_to_max_tokens is True, must set `max_tokens`. "
                 f"{owner}(pad_to_max_tokens=True) needs `max_tokens` (the padded "
                 "size); got max_tokens=None."
             )
         if num_oov_indices < 0:
             raise ValueError(
-                f"{owner} expects `num_oov_indices` >= 0; got "
-                f"num_oov_indices={num_oov_indices!r}."
+                f"{owner}: `num_oov_indices` must be greater than or equal to 0; "
+                f"got num_oov_indices={num_oov_indices!r}."
             )
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(
@@ -177,8 +179,9 @@ class IndexLookup(_HostDataLayer):
         _validate_output_mode(owner, output_mode, _OUTPUT_MODES)
         if invert and output_mode != "int":
             raise ValueError(
-                f"{owner}(invert=True) maps indices back to tokens, so it needs "
-                f"output_mode='int'; got output_mode={output_mode!r}."
+                f"{owner}(invert=True) maps indices back to tokens: `output_mode` "
+                f"must be `'int'` when `invert` is true; got "
+                f"output_mode={output_mode!r}."
             )
         if sparse:
             raise ValueError(
@@ -187,8 +190,8 @@ class IndexLookup(_HostDataLayer):
             )
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(
-                f"{owner} uses `idf_weights` only with output_mode='tf_idf'; got "
-                f"output_mode={output_mode!r}."
+                "`idf_weights` should only be set if `output_mode` is "
+                f"`'tf_idf'`. {owner} got output_mode={output_mode!r}."
             )
         frozen_vocab_size = kwargs.pop("vocabulary_size", None)
         has_input_vocabulary = kwargs.pop(
@@ -269,8 +272,8 @@ class IndexLookup(_HostDataLayer):
                 )
         elif idf_weights is not None:
             raise ValueError(
-                f"{owner} uses `idf_weights` only with output_mode='tf_idf'; got "
-                f"output_mode={self.output_mode!r}."
+                "`idf_weights` should only be set if `output_mode` is "
+                f"`'tf_idf'`. {owner} has output_mode={self.output_mode!r}."
             )
         if isinstance(vocabulary, str):
             vocabulary = self._read_vocabulary_file(vocabulary, owner)
@@ -291,6 +294,7 @@ class IndexLookup(_HostDataLayer):
         repeated = [t for t, n in collections.Counter(tokens).items() if n > 1]
         if repeated:
             raise ValueError(
+                "The passed vocabulary has at least one repeated term. "
                 f"{owner} expects vocabulary terms to be unique; got repeated "
                 f"terms {repeated}. Deduplicate the vocabulary."
             )
@@ -300,7 +304,9 @@ class IndexLookup(_HostDataLayer):
             if what == "OOV" and not self.invert:
                 continue  # Keras: the OOV token only matters when inverting.
             raise ValueError(
-                f"{owner} found the reserved {what} token {token!r} inside the "
+                f"Found reserved {what} token at unexpected location in "
+                f"`vocabulary`. {owner} found the reserved {what} token {token!r} "
+                "inside the "
                 f"vocabulary (at position {tokens.index(token)}). Remove the "
                 "special tokens, or put them only at the start in this order: "
                 f"{special}."
@@ -337,7 +343,7 @@ class IndexLookup(_HostDataLayer):
 
     def _read_vocabulary_file(self, path, owner):
         if not os.path.exists(path):
-            raise ValueError(f"{owner}: vocabulary file {path!r} does not exist.")
+            raise ValueError(f"{owner}: Vocabulary file {path} does not exist.")
         if self.output_mode == "tf_idf":
             raise ValueError(
                 f"{owner}: output_mode='tf_idf' cannot load a vocabulary from a "
@@ -503,8 +509,9 @@ class IndexLookup(_HostDataLayer):
         if self.output_mode != "int" and not self.pad_to_max_tokens:
             if self._frozen_vocab_size is None:
                 raise RuntimeError(
-                    f"Layer '{self.name}' ({type(self).__name__}) with output_mode="
-                    f"{self.output_mode!r} needs its vocabulary before it is "
+                    f"When using `output_mode={self.output_mode}` and "
+                    f"`pad_to_max_tokens=False`, layer '{self.name}' "
+                    f"({type(self).__name__}) needs its vocabulary before it is "
                     "called: pass `vocabulary=` or call adapt(data) first."
                 )
         if self.invert:

@@ -89,16 +89,17 @@ class MaxNumBoundingBoxes(BaseImagePreprocessingLayer):
                 "4 (batch, height, width, channels) or 3 (one image); got shape "
                 f"{tuple(images.shape)}."
             )
-        batched = images.ndim == 4
         outputs = dict(data)
         outputs["images"] = images.to(self._compute_torch_dtype)
         # 2. Boxes, batched for the transform and unbatched again after it.
         if "bounding_boxes" in data:
             boxes = self._boxes(data["bounding_boxes"])
-            if not batched:
+            # One image's `(num_boxes, 4)` boxes, or boxes shared by a batch.
+            single = boxes["boxes"].ndim == 2
+            if single:
                 boxes = {k: v.unsqueeze(0) for k, v in boxes.items()}
             boxes = self.transform_bounding_boxes(boxes, None, training=training)
-            if not batched:
+            if single:
                 boxes = {k: v.squeeze(0) for k, v in boxes.items()}
             outputs["bounding_boxes"] = {**data["bounding_boxes"], **boxes}
         # 3. Class labels pass through; masks are cast like images (as Keras).

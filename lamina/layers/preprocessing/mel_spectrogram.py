@@ -73,8 +73,9 @@ class MelSpectrogram(Layer):
         sequence_length = sequence_length or fft_length
         if fft_length < sequence_length:
             raise ValueError(
-                "MelSpectrogram expects fft_length >= sequence_length; got "
-                f"sequence_length={sequence_length}, fft_length={fft_length}."
+                "MelSpectrogram: `fft_length` must be greater than or equal to "
+                f"`sequence_length`; got sequence_length={sequence_length}, "
+                f"fft_length={fft_length}."
             )
         super().__init__(**kwargs)
         self.fft_length = fft_length

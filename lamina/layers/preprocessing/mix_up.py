@@ -59,9 +59,13 @@ class MixUp(BaseImagePreprocessingLayer):
         if not training:
             return images
         images = images.to(self._compute_torch_dtype)
-        weight = transformation["mix_weight"].to(images.device, images.dtype)
-        weight = weight.reshape(-1, 1, 1, 1)
-        order = transformation["permutation_order"].to(images.device)
+        # Keras also takes plain numbers and lists in a hand-made transformation.
+        weight = torch.as_tensor(
+            transformation["mix_weight"], dtype=images.dtype, device=images.device
+        ).reshape(-1, 1, 1, 1)
+        order = torch.as_tensor(
+            transformation["permutation_order"], device=images.device
+        )
         return weight * images + (1.0 - weight) * images[order]
 
     def transform_labels(self, labels, transformation, training=True):
@@ -70,9 +74,12 @@ class MixUp(BaseImagePreprocessingLayer):
         if not training or transformation is None:
             return labels
         labels = labels.to(self._compute_torch_dtype)
-        weight = transformation["mix_weight"].to(labels.device, labels.dtype)
-        order = transformation["permutation_order"].to(labels.device)
-        weight = weight.reshape(-1, 1)
+        weight = torch.as_tensor(
+            transformation["mix_weight"], dtype=labels.dtype, device=labels.device
+        ).reshape(-1, 1)
+        order = torch.as_tensor(
+            transformation["permutation_order"], device=labels.device
+        )
         return weight * labels + (1.0 - weight) * labels[order]
 
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
@@ -81,7 +88,9 @@ class MixUp(BaseImagePreprocessingLayer):
         if not training or transformation is None:
             return bounding_boxes
         boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
-        order = transformation["permutation_order"].to(boxes.device)
+        order = torch.as_tensor(
+            transformation["permutation_order"], device=boxes.device
+        )
         # Keras 3.15 joins the labels along the batch axis, which leaves them
         # out of step with the boxes; here both grow along the box axis.
         return {

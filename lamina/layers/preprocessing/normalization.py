@@ -51,8 +51,9 @@ class Normalization(Layer):
         self.supports_masking = True
         if (mean is None) != (variance is None):
             raise ValueError(
-                "Normalization needs both `mean` and `variance` when setting the "
-                f"statistics directly; got mean={mean!r} and variance={variance!r}."
+                "Normalization: when setting the statistics directly, both `mean` "
+                f"and `variance` must be set; got mean={mean!r} and "
+                f"variance={variance!r}."
             )
         if mean is not None:
             if np.shape(mean) != np.shape(variance):
@@ -74,15 +75,16 @@ class Normalization(Layer):
         if any(a < -ndim or a >= ndim for a in self.axis):
             raise ValueError(
                 f"Layer '{self.name}' (Normalization) got axis={self.axis} for "
-                f"inputs of rank {ndim} (shape {input_shape}); every axis must be "
-                f"in [-{ndim}, {ndim})."
+                f"inputs of rank {ndim} (shape {input_shape}). All `axis` values "
+                f"must be in the range [-{ndim}, {ndim})."
             )
         self._keep_axis = tuple(sorted(a % ndim for a in self.axis))
         for a in self._keep_axis:
             if input_shape[a] is None:
                 raise ValueError(
-                    f"Layer '{self.name}' (Normalization) needs a known size on "
-                    f"every kept axis {self.axis}; got input shape {input_shape}."
+                    f"Layer '{self.name}' (Normalization): All `axis` values to be "
+                    f"kept must have known sizes (axis={self.axis}); got input "
+                    f"shape {input_shape}."
                 )
         self._reduce_axis = tuple(d for d in range(ndim) if d not in self._keep_axis)
         self._broadcast_shape = tuple(
@@ -234,8 +236,9 @@ class Normalization(Layer):
             if d >= len(shape) or shape[d] != self._build_input_shape[d]:
                 raise ValueError(
                     f"Layer '{self.name}' (Normalization) was built for inputs of "
-                    f"shape {self._build_input_shape}, but adapt() got data of "
-                    f"shape {shape}; the kept axes {self.axis} must match."
+                    f"shape {self._build_input_shape}, but adapt() got data of an "
+                    f"incompatible shape {shape}; the kept axes {self.axis} must "
+                    "match."
                 )
 
     def call(self, inputs):

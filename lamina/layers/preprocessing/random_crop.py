@@ -38,6 +38,7 @@ class RandomCrop(BaseImagePreprocessingLayer):
     # Keras: masks go through `transform_images`, into the compute dtype.
     _COMPUTE_DTYPE_PARTS = ("segmentation_masks",)
     _USE_BASE_FACTOR = False
+    _SAME_FOR_EVERY_IMAGE = True  # one window per batch
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         super().__init__(data_format=data_format, name=name, **kwargs)

@@ -78,7 +78,7 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
         self.interpolation = interpolation
         self.fill_mode = fill_mode
         self.fill_value = fill_value
-        self.value_range = check_value_range(owner, value_range)
+        self.value_range = type(value_range)(check_value_range(owner, value_range))
         self.seed = seed
         self.generator = random.SeedGenerator(seed)
 

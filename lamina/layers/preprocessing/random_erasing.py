@@ -140,10 +140,14 @@ class RandomErasing(BaseImagePreprocessingLayer):
         images = images.to(self._compute_torch_dtype)
         if not training or transformation is None:
             return images
-        masks = transformation["batch_masks"].to(images.device)
-        fill = transformation["fill_value"].to(images.device, images.dtype)
+        # Keras also takes a plain number as a hand-made `fill_value`.
+        masks = torch.as_tensor(transformation["batch_masks"], device=images.device)
+        fill = torch.as_tensor(
+            transformation["fill_value"], dtype=images.dtype, device=images.device
+        )
         erased = torch.where(masks, fill, images)
-        apply = transformation["apply_erasing"].to(images.device).reshape(-1, 1, 1, 1)
+        apply = torch.as_tensor(transformation["apply_erasing"], device=images.device)
+        apply = apply.reshape(-1, 1, 1, 1)
         return torch.where(apply, erased, images)
 
     def get_config(self):

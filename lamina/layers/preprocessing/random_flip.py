@@ -80,9 +80,11 @@ class RandomFlip(BaseImagePreprocessingLayer):
         if not training or transformation is None:
             return bounding_boxes
         height, width = self._height_width(transformation["input_shape"])
-        flips = (
-            transformation["flips"].reshape(-1, 1, 1).to(bounding_boxes["boxes"].device)
-        )
+        boxes = bounding_boxes["boxes"]
+        # One draw per image, against `(batch, N, 4)` boxes or, as Keras
+        # takes them, one image's `(N, 4)`.
+        flips = torch.as_tensor(transformation["flips"], device=boxes.device)
+        flips = flips.reshape(-1, *([1] * (boxes.ndim - 1)))
         # Keras flips in relative coordinates: x -> 1 - x, y -> 1 - y.
         rel = self._boxes_to(bounding_boxes, "rel_xyxy", height, width)
         x1, y1, x2, y2 = torch.split(rel["boxes"], 1, dim=-1)

@@ -105,6 +105,7 @@ class Resizing(BaseImagePreprocessingLayer):
     """
 
     _USE_BASE_FACTOR = False
+    _SAME_FOR_EVERY_IMAGE = True
 
     def __init__(
         self,

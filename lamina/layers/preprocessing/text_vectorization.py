@@ -133,7 +133,8 @@ class TextVectorization(_HostDataLayer):
         if output_mode != "int" and output_sequence_length is not None:
             raise ValueError(
                 "TextVectorization uses `output_sequence_length` only with "
-                f"output_mode='int'; got output_mode={output_mode!r} and "
+                "output_mode='int': `output_sequence_length` must not be set if "
+                f"`output_mode` is not 'int'; got output_mode={output_mode!r} and "
                 f"output_sequence_length={output_sequence_length!r}."
             )
         has_input_vocabulary = kwargs.pop(
@@ -300,8 +301,9 @@ class TextVectorization(_HostDataLayer):
         if lookup.output_mode != "int" and not lookup.pad_to_max_tokens:
             if lookup._frozen_vocab_size is None:
                 raise RuntimeError(
-                    f"Layer '{self.name}' (TextVectorization) with output_mode="
-                    f"{self._output_mode!r} needs its vocabulary before it is "
+                    f"When using `output_mode={self._output_mode}` and "
+                    f"`pad_to_max_tokens=False`, layer '{self.name}' "
+                    "(TextVectorization) needs its vocabulary before it is "
                     "called: pass `vocabulary=` or call adapt(texts) first."
                 )
         tokens, ragged = self._preprocess(inputs)
