@@ -287,6 +287,19 @@ class Variable(torch.nn.Parameter):
         value = self.detach().cpu().numpy()
         return value.copy() if self.device.type == "cpu" else value
 
+    def __array_function__(self, func, types, args, kwargs):
+        # NumPy functions (`np.min(v)`, `np.mean(v, axis=0)`) work on the
+        # values, as with Keras's variables; left to torch, NumPy would call
+        # `v.min(axis=None, out=None)`, which torch's methods reject.
+        def to_numpy(value):
+            if isinstance(value, torch.Tensor):
+                return value.detach().cpu().numpy()
+            if type(value) in (list, tuple):
+                return type(value)(to_numpy(item) for item in value)
+            return value
+
+        return func(*to_numpy(args), **{k: to_numpy(v) for k, v in kwargs.items()})
+
     def __deepcopy__(self, memo):
         # Parameter's own deepcopy drops Python attributes (path, constraint).
         if id(self) in memo:

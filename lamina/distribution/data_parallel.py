@@ -56,7 +56,8 @@ def idle_train_step(model, batch):
         return model.get_metrics_result()
     for param in params:
         param.grad = None
-    (loss * 0.0).backward()
+    # Through the optimizer: a LossScaleOptimizer (mixed_float16) insists.
+    model.optimizer.scale_loss(loss * 0.0).backward()
     loss_scale = model._loss_scale
     if loss_scale is None or loss_scale.unscale_and_check(params):
         model.optimizer.step()

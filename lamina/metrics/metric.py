@@ -12,6 +12,7 @@ import torch
 from lamina.backend import dtypes as _dtypes
 from lamina.backend import get_device, naming
 from lamina.backend.stateless_scope import check_matching
+from lamina.backend.variables import Variable
 from lamina.losses.loss import auto_name, compute_dtype
 
 _AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
@@ -78,6 +79,45 @@ def _bind_state_methods(tensor: torch.Tensor) -> None:
     tensor.assign = _StateMethod(_assign, tensor)
     tensor.assign_add = _StateMethod(_assign_add, tensor)
     tensor.assign_sub = _StateMethod(_assign_sub, tensor)
+
+
+def variable_view(tensor: torch.Tensor) -> Variable:
+    """`tensor` (a metric's or optimizer's state) as a non-trainable `Variable`
+    sharing its memory, as Keras's state variables are: `name` (the last part
+    of the tensor's `path`), `path`, `value`, `assign`, `numpy()`. Made once
+    and kept on the tensor; the updates keep using the plain tensor, which
+    torch runs faster than a Parameter subclass (~0.5 us less per op). A
+    tensor with an `_owner` (the optimizer whose host number it mirrors:
+    `iteration`, `learning_rate`) gets an `assign` that writes that number.
+    """
+    view = tensor.__dict__.get("_variable")
+    if (
+        type(view) is Variable
+        and view.data_ptr() == tensor.data_ptr()
+        and view.dtype == tensor.dtype
+        and view.shape == tensor.shape
+    ):
+        return view
+    view = Variable(tensor, requires_grad=False)
+    path = tensor.__dict__.get("path")
+    if path is not None:
+        view.path = path
+    view.aggregation = tensor.__dict__.get("aggregation", "none")
+    owner = tensor.__dict__.get("_owner")
+    if owner is not None:
+        view.assign = _StateMethod(_assign_mirrored, view)
+        view._owner = owner
+    tensor._variable = view
+    return view
+
+
+def _assign_mirrored(view, value):
+    # `iteration` and `learning_rate` mirror Python numbers: write through.
+    owner = view._owner
+    owner._sync_scalars_to_tensors()
+    _assign(view, value)
+    owner._sync_scalars_from_tensors()
+    return view
 
 
 def _fill(tensor: torch.Tensor, initializer) -> None:
@@ -203,8 +243,10 @@ class Metric:
 
     @property
     def variables(self) -> list:
-        """All state tensors, this metric's then its sub-metrics', in order."""
-        variables = list(self._variables)
+        """All state, this metric's then its sub-metrics', in order: each a
+        non-trainable `Variable` sharing its state tensor's memory (Keras's
+        `name`, `path`, `value`, `assign`, `numpy()`)."""
+        variables = [variable_view(tensor) for tensor in self._variables]
         for metric in self._metrics:
             variables.extend(metric.variables)
         return variables
@@ -248,10 +290,9 @@ class Metric:
         _fill(tensor, initializer)
         tensor.aggregation = aggregation
         # Keras: the metric opens a scope named after itself ("mean/total").
+        name = name or naming.uniquify("variable")
         tensor.path = naming.join_path(
-            naming.current_path(),
-            self.name.replace("/", ">"),
-            name or naming.uniquify("variable"),
+            naming.current_path(), self.name.replace("/", ">"), name
         )
         _bind_state_methods(tensor)
         self._variables.append(tensor)

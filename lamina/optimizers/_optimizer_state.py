@@ -6,6 +6,7 @@ import torch
 from lamina.backend import floatx, get_device, naming, to_torch_dtype
 from lamina.backend.stateless_scope import check_matching
 from lamina.backend.tensors import copy_into
+from lamina.metrics.metric import variable_view
 from lamina.optimizers._utils import _f32, _is_number, _scalar_type
 from lamina.optimizers.schedules import learning_rate_schedule
 
@@ -25,6 +26,7 @@ class _OptimizerState:
         # Scalars live on the CPU: reading them never touches the accelerator.
         tensor = torch.full((), value, dtype=dtype)
         tensor.path = f"{self.name}/{name}"
+        tensor._owner = self  # see variable_view()
         self._variables.append(tensor)
         return tensor
 
@@ -49,7 +51,7 @@ class _OptimizerState:
         self._iterations.fill_(self._step_count)
         if self.gradient_accumulation_steps:
             return torch.tensor(self._step_count // self.gradient_accumulation_steps)
-        return self._iterations
+        return variable_view(self._iterations)
 
     @iterations.setter
     def iterations(self, value) -> None:
@@ -61,7 +63,7 @@ class _OptimizerState:
         """All state in Keras's saved order: iteration, learning_rate (unless
         the rate is a schedule), then the slots."""
         self._sync_scalars_to_tensors()
-        return self._variables[:]
+        return [variable_view(tensor) for tensor in self._variables]
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         """One update computed from given values, leaving the optimizer's state
@@ -255,6 +257,9 @@ class _OptimizerState:
                 slot.dtype != reference.dtype or slot.device != reference.device
             ):
                 slot.data = slot.data.to(device=reference.device, dtype=reference.dtype)
+                view = slot.__dict__.get("_variable")
+                if view is not None:  # `variables` keeps returning the same one
+                    view.data = slot.data
         if getattr(self, "_trainable_variables", None):
             self._scalar = _scalar_type(self._trainable_variables)
 

@@ -2,6 +2,8 @@
 
 import torch
 
+from lamina.metrics.metric import variable_view
+from lamina.optimizers._optimizer_state import _OptimizerState
 from lamina.optimizers.optimizer import Optimizer
 from lamina.saving.serialization_lib import serialize_keras_object
 
@@ -156,20 +158,19 @@ class LossScaleOptimizer(Optimizer):
 
     @property
     def step_counter(self) -> torch.Tensor:
-        """Good steps since the scale last changed (an int32 tensor)."""
+        """Good steps since the scale last changed (an int32 variable)."""
         self._sync_scalars_to_tensors()
-        return self._step_counter
+        return variable_view(self._step_counter)
 
     @property
     def dynamic_scale(self) -> torch.Tensor:
-        """The current loss scale (a float32 tensor)."""
+        """The current loss scale (a float32 variable)."""
         self._sync_scalars_to_tensors()
-        return self._dynamic_scale
+        return variable_view(self._dynamic_scale)
 
     @property
     def variables(self) -> list:
-        self._sync_scalars_to_tensors()
-        return self._variables[:] + self.inner_optimizer.variables
+        return _OptimizerState.variables.fget(self) + self.inner_optimizer.variables
 
     def _sync_scalars_to_tensors(self) -> None:
         super()._sync_scalars_to_tensors()

@@ -5,6 +5,7 @@ from collections.abc import MutableMapping
 
 import torch
 
+from lamina.optimizers._optimizer_state import _OptimizerState
 from lamina.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from lamina.optimizers.optimizer import Optimizer
 from lamina.saving.serialization_lib import serialize_keras_object
@@ -203,8 +204,7 @@ class MultiOptimizer(Optimizer):
 
     @property
     def variables(self) -> list:
-        self._sync_scalars_to_tensors()
-        state = self._variables[:]
+        state = _OptimizerState.variables.fget(self)
         for optimizer in self._inner_optimizers:
             state.extend(optimizer.variables)
         return state

@@ -149,6 +149,7 @@ class Optimizer(_OptimizerState):
         self._exclude_from_weight_decay_ids = set()
         self._exclude_from_weight_decay_pattern = None
         self._missing_gradient_warned = set()
+        self._overwritten = frozenset()  # see build()
         # Keras order of `variables`: iteration, learning_rate, then slots.
         self._variables = []
         self._step_count = 0  # the truth; `_iterations` mirrors it when read
@@ -190,6 +191,13 @@ class Optimizer(_OptimizerState):
             for i, v in enumerate(var_list)
             if getattr(v, "constraint", None) is not None
         ]
+        # Keras: a variable with `overwrite_with_gradient` (float8 scales) is
+        # set to its gradient instead of being updated.
+        self._overwritten = frozenset(
+            i
+            for i, v in enumerate(var_list)
+            if getattr(v, "overwrite_with_gradient", False)
+        )
         self._refresh_weight_decay_mask()
         self.built = True
 
@@ -321,6 +329,11 @@ class Optimizer(_OptimizerState):
         # 1. Drop variables without a gradient (rare: keep the common path lean).
         if any(g is None for g in grads):
             grads, indices = self._filter_missing(grads, indices)
+        if self._overwritten:
+            grads, indices = self._overwrite_with_gradients(grads, indices)
+            if not grads:
+                self._finish_update()
+                return
         variables = _select(self._trainable_variables, indices)
         accumulate = self.gradient_accumulation_steps
         # 2. The common case: the same three pieces a compiled train step runs.
@@ -348,6 +361,32 @@ class Optimizer(_OptimizerState):
             self._update_moving_average()
         self._apply_constraints(indices)
         self._finish_update()
+
+    def _overwrite_with_gradients(self, grads, indices):
+        """Set each `overwrite_with_gradient` variable to its gradient (with
+        `gradient_accumulation_steps`: to the largest gradient of the
+        accumulation window, on the step that updates); returns the other
+        gradients and their indices."""
+        indices = list(range(len(grads))) if indices is None else indices
+        accumulate = self.gradient_accumulation_steps
+        kept_grads, kept_indices = [], []
+        for grad, i in zip(grads, indices):
+            if i not in self._overwritten:
+                kept_grads.append(grad)
+                kept_indices.append(i)
+                continue
+            variable = self._trainable_variables[i]
+            if not accumulate:
+                variable.copy_(grad)
+                continue
+            accumulator = self._accumulated_gradients[i]
+            largest = torch.maximum(grad.to(accumulator.dtype), accumulator)
+            if (self._step_count + 1) % accumulate == 0:
+                variable.copy_(largest)
+                accumulator.zero_()
+            else:
+                accumulator.copy_(largest)
+        return kept_grads, kept_indices
 
     def _filter_missing(self, grads, indices):
         indices = list(range(len(grads))) if indices is None else indices
@@ -456,7 +495,12 @@ class Optimizer(_OptimizerState):
             and not self._user_apply
             and update.__module__.startswith("lamina.optimizers.")
         )
-        return native and not self.gradient_accumulation_steps and not self.use_ema
+        return (
+            native
+            and not self.gradient_accumulation_steps
+            and not self.use_ema
+            and not self._overwritten
+        )
 
     def _unscale(self, grads: list) -> list:
         if self.loss_scale_factor is None:

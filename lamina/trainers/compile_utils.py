@@ -10,6 +10,7 @@ import torch
 
 from lamina import losses as losses_module
 from lamina import metrics as metrics_module
+from lamina import tree
 from lamina.backend.naming import to_snake_case
 
 _ACCURACY_NAMES = ("accuracy", "acc")
@@ -192,8 +193,14 @@ class CompileLoss:
         self.output_trackers = []
         self._tracker_order = []  # output indices, in the order their losses log
         self._only = None  # the index of the only output with a loss
+        self._nested = None  # _nested_compile, for outputs nested in containers
 
     def build(self, y_true, y_pred):
+        from lamina.trainers import _nested_compile
+
+        if _nested_compile.is_deep(y_pred):
+            self._build_nested(_nested_compile, y_true, y_pred)
+            return
         outputs = flatten_outputs(y_pred)
         names_known = bool(self.output_names)
         self.output_names = _output_names(y_pred, self.output_names, len(outputs))
@@ -262,9 +269,48 @@ class CompileLoss:
             ]
         self.built = True
 
+    def _build_nested(self, nested, y_true, y_pred):
+        """`build` for outputs with containers inside containers: `loss` and
+        `loss_weights` are laid over their structure (see _nested_compile)."""
+        outputs = tree.flatten(y_pred)
+        paths, specs, self.weights, order = nested.resolve(
+            self._loss_arg, self._loss_weights_arg, y_pred
+        )
+        targets = nested.flat_targets(y_true, outputs, specs)
+        self.losses = [
+            None
+            if spec is None
+            else _crossentropy_for(spec, target, output)
+            if _is_crossentropy(spec)
+            else _get_loss(spec, name_from_string=True)
+            for spec, target, output in zip(specs, targets, outputs)
+        ]
+        known = self.output_names if len(self.output_names) == len(outputs) else []
+        self.output_names = [
+            nested.log_name(path, known[i] if known else None, loss)
+            if loss is not None
+            else "/".join(str(part) for part in path)
+            for i, (path, loss) in enumerate(zip(paths, self.losses))
+        ]
+        if len(order) > 1:
+            self.output_trackers = [
+                metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
+                for loss, name in zip(self.losses, self.output_names)
+            ]
+        self._tracker_order = order
+        self._nested = nested
+        self.built = True
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         if not self.built:
             self.build(y_true, y_pred)
+        if self._nested is not None:
+            outputs = tree.flatten(y_pred)
+            targets = self._nested.flat_targets(y_true, outputs, self.losses)
+            weights = self._nested.flat_targets(
+                sample_weight, outputs, self.losses, "sample_weight"
+            )
+            return self._total(targets, outputs, weights)
         outputs = flatten_outputs(y_pred)
         if len(outputs) == 1 and not isinstance(y_true, (list, tuple, dict)):
             loss = self.losses[0]
@@ -274,6 +320,10 @@ class CompileLoss:
         names = self.output_names
         targets = _flatten_targets(y_true, len(outputs), names, only=self._only)
         weights = _flatten_targets(sample_weight, len(outputs), names, "sample_weight")
+        return self._total(targets, outputs, weights)
+
+    def _total(self, targets, outputs, weights):
+        """The weighted sum of the outputs' losses (logging each one)."""
         total = None
         for i, (loss, target, output, sw) in enumerate(
             zip(self.losses, targets, outputs, weights)
@@ -322,12 +372,14 @@ def _crossentropy_for(spec, y_true, y_pred):
     return losses_module.LossFunctionWrapper(fn, name=spec)
 
 
-def _get_loss(spec):
+def _get_loss(spec, name_from_string=False):
     loss = losses_module.get(spec)
     if isinstance(loss, type):
         loss = loss()
     if not isinstance(loss, losses_module.Loss):
         name = getattr(loss, "__name__", None) or "loss"
+        if name_from_string and isinstance(spec, str):
+            name = spec  # Keras names a loss given by name after that name
         loss = losses_module.LossFunctionWrapper(loss, name=name)
     return loss
 
@@ -366,6 +418,7 @@ class CompileMetrics(metrics_module.Metric):
         self._unweighted = []  # lists of metrics, one list per output
         self._weighted = []
         self._keyed = []  # (log key, metric), in the order the logs list them
+        self._nested = None  # _nested_compile, for outputs nested in containers
 
     @property
     def has_metrics(self) -> bool:
@@ -378,6 +431,11 @@ class CompileMetrics(metrics_module.Metric):
         return self._metrics_arg is not None or self._weighted_arg is not None
 
     def build(self, y_true, y_pred, losses=None):
+        from lamina.trainers import _nested_compile
+
+        if _nested_compile.is_deep(y_pred):
+            self._build_nested(_nested_compile, y_true, y_pred, losses)
+            return
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
         self.output_names = _output_names(y_pred, self.output_names, count)
@@ -386,6 +444,36 @@ class CompileMetrics(metrics_module.Metric):
         losses = losses or [None] * count
         self._unweighted = self._resolve(self._metrics_arg, targets, outputs, losses)
         self._weighted = self._resolve(self._weighted_arg, targets, outputs, losses)
+        self._keyed = self._log_keys(count)
+        self.built = True
+
+    def _build_nested(self, nested, y_true, y_pred, losses):
+        """`build` for outputs with containers inside containers: the metrics
+        follow the outputs' structure; the logs are prefixed with the output
+        names only when the model knows one per output."""
+        outputs = tree.flatten(y_pred)
+        count = len(outputs)
+        losses = losses if losses and len(losses) == count else [None] * count
+        targets = nested.flat_targets(y_true, outputs, [True] * count)
+        for arg, what, attr in (
+            (self._metrics_arg, "metrics", "_unweighted"),
+            (self._weighted_arg, "weighted_metrics", "_weighted"),
+        ):
+            groups = nested.spread_metrics(arg, y_pred, what) if arg else [[]] * count
+            setattr(
+                self,
+                attr,
+                [
+                    [
+                        _get_metric(spec, targets[i], outputs[i], losses[i])
+                        for spec in group
+                    ]
+                    for i, group in enumerate(groups)
+                ],
+            )
+        if len(self.output_names) != count:
+            self.output_names = [None] * count
+        self._nested = nested
         self._keyed = self._log_keys(count)
         self.built = True
 
@@ -440,7 +528,9 @@ class CompileMetrics(metrics_module.Metric):
             return f"{key}_{index}"
 
         def prefixed(i, name):
-            return f"{self.output_names[i]}_{name}" if count > 1 else name
+            if count > 1 and self.output_names[i] is not None:
+                return f"{self.output_names[i]}_{name}"
+            return name
 
         for i, group in enumerate(self._unweighted):
             keyed += [(unique(prefixed(i, m.name)), m) for m in group]
@@ -464,17 +554,8 @@ class CompileMetrics(metrics_module.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         if not self.built:
             self.build(y_true, y_pred)
-        outputs = flatten_outputs(y_pred)
+        outputs, targets, weights = self._per_output(y_true, y_pred, sample_weight)
         count = len(outputs)
-        if count == 1 and not isinstance(y_true, (list, tuple, dict)):
-            targets, weights = [y_true], [sample_weight]
-        else:
-            targets = _flatten_targets(
-                y_true, count, self.output_names, only=self._only
-            )
-            weights = _flatten_targets(
-                sample_weight, count, self.output_names, "sample_weight"
-            )
         for i in range(count):
             if targets[i] is None:
                 continue
@@ -482,6 +563,29 @@ class CompileMetrics(metrics_module.Metric):
                 metric.update_state(targets[i], outputs[i])
             for metric in self._weighted[i]:
                 metric.update_state(targets[i], outputs[i], sample_weight=weights[i])
+
+    def _per_output(self, y_true, y_pred, sample_weight):
+        """Outputs, targets and sample weights, one entry per output."""
+        if self._nested is not None:
+            outputs = tree.flatten(y_pred)
+            every = [True] * len(outputs)
+            return (
+                outputs,
+                self._nested.flat_targets(y_true, outputs, every),
+                self._nested.flat_targets(
+                    sample_weight, outputs, every, "sample_weight"
+                ),
+            )
+        outputs = flatten_outputs(y_pred)
+        count = len(outputs)
+        if count == 1 and not isinstance(y_true, (list, tuple, dict)):
+            return outputs, [y_true], [sample_weight]
+        names = self.output_names
+        return (
+            outputs,
+            _flatten_targets(y_true, count, names, only=self._only),
+            _flatten_targets(sample_weight, count, names, "sample_weight"),
+        )
 
     def reset_state(self):
         for metric in self.metrics:

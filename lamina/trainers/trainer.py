@@ -114,9 +114,25 @@ class Trainer(StepSetup):
                 not possible (see docs/performance.md) the forward pass and
                 loss are compiled and the update stays eager. `"auto"` means
                 `False`.
+            auto_scale_loss: Under the `"mixed_float16"` policy, wrap the
+                optimizer in a `LossScaleOptimizer` (then `model.optimizer`)
+                so small float16 gradients do not underflow. Defaults to
+                `True`.
         """
         check_positive_int(steps_per_execution, "steps_per_execution")
-        self.optimizer = optimizers.get(optimizer)
+        from lamina.mixed_precision import DynamicLossScale
+        from lamina.optimizers import LossScaleOptimizer
+
+        optimizer = optimizers.get(optimizer)
+        self.optimizer = optimizer
+        if (
+            auto_scale_loss
+            and self.dtype_policy.name == "mixed_float16"
+            and not isinstance(optimizer, LossScaleOptimizer)
+        ):
+            # Keras: float16 gradients need loss scaling, so compile() wraps
+            # the optimizer (the compile config keeps the one given).
+            self.optimizer = LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
         output_names = self._output_names_for_compile()
         # Keras: compiling again without `loss` (or without any metrics) keeps
         # those of the previous compile, e.g. `compile(optimizer=Adam(1e-5))`
@@ -162,20 +178,18 @@ class Trainer(StepSetup):
         ):
             self.__dict__.pop(key, None)
         self._compiled_forward = None
-        # float16 compute needs loss scaling (Keras wraps the optimizer in a
-        # LossScaleOptimizer for the same reason).
-        from lamina.mixed_precision import DynamicLossScale
-        from lamina.optimizers import LossScaleOptimizer
-
+        # A "float16" policy (not "mixed_float16", which got a
+        # LossScaleOptimizer above) still needs loss scaling: fit does it.
         self._loss_scale = (
             DynamicLossScale()
             if self.dtype_policy.compute_dtype == "float16"
+            and auto_scale_loss
             # A LossScaleOptimizer scales the loss itself (in train_step).
             and not isinstance(self.optimizer, LossScaleOptimizer)
             else None
         )
         self._compile_config = {
-            "optimizer": self.optimizer,
+            "optimizer": optimizer,
             "loss": loss,
             "loss_weights": loss_weights,
             "metrics": metrics,

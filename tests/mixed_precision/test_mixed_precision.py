@@ -40,7 +40,9 @@ def test_fit_trains_under_mixed_precision(policy):
     assert isinstance(model.evaluate(x, y, verbose=0)[0], float)
     assert model.predict(x[:3], verbose=0).shape == (3, 1)
     if policy == "mixed_float16":
-        assert model._loss_scale is not None and model._loss_scale.scale > 1
+        # As in Keras, compile wrapped the optimizer, which now scales the loss.
+        assert isinstance(model.optimizer, lamina.optimizers.LossScaleOptimizer)
+        assert float(model.optimizer.dynamic_scale) > 1
 
 
 def test_float16_loss_scale_skips_steps_with_overflowing_gradients():

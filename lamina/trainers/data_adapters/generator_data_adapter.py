@@ -1,5 +1,7 @@
 """Batches from a Python generator or iterator that yields them ready-made."""
 
+import itertools
+
 from lamina.random.seed_generator import _keras_seed_order
 from lamina.trainers.data_adapters import data_adapter_utils as utils
 from lamina.trainers.data_adapters import keras_draws
@@ -11,12 +13,24 @@ class GeneratorDataAdapter(DataAdapter):
 
     A generator can be read only once: for several epochs, make it loop forever
     and pass `steps_per_epoch`, as in Keras.
+
+    Raises:
+        ValueError: For a generator that yields nothing (Keras's check: its
+            first batch is read here and put back in front).
     """
 
     can_restart = False
 
     def __init__(self, generator):
-        self._generator = generator
+        iterator = iter(generator)
+        try:
+            first = next(iterator)
+        except StopIteration:
+            raise ValueError(
+                "When passing a Python generator to a Keras model, the generator "
+                "must yield at least one batch. Received an empty generator."
+            ) from None
+        self._generator = itertools.chain((first,), iterator)
 
     def get_epoch_iterator(self):
         if _keras_seed_order():

@@ -17,6 +17,12 @@ class PyDatasetAdapter(DataAdapter):
 
     def __init__(self, dataset, shuffle=False, class_weight=None):
         self._dataset = dataset
+        if self.num_batches == 0:
+            # Keras fails on such a dataset too (calling the model on None).
+            raise ValueError(
+                f"The {type(dataset).__name__} passed to the model has no batches "
+                "(its length is 0). A PyDataset must have at least one batch."
+            )
         self._shuffle = bool(shuffle)
         self._class_weight = None
         if class_weight is not None:
