@@ -13,6 +13,7 @@ from lamina.backend.tensors import copy_into
 from lamina.callbacks._io_utils import atomic_write, is_chief
 from lamina.callbacks.callback import Callback
 from lamina.random.seed_generator import SeedGenerator
+from lamina.saving import h5_store
 from lamina.trainers.data_adapters.keras_draws import retake_pass_end_draw
 
 _FORMAT = "lamina.BackupAndRestore"
@@ -283,6 +284,8 @@ def _read_list(group) -> list:
 def _read(source, path) -> dict:
     """The state in a backup read from `source` (a file or file object; `path`
     names it in errors)."""
+    # A damaged file must fail here, not spin inside libhdf5.
+    h5_store.check_global_heaps(source, str(path))
     with h5py.File(source, "r") as f:
         if f.attrs.get("format") != _FORMAT:
             raise OSError(

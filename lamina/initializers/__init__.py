@@ -120,9 +120,10 @@ def _fixed_value(value):
         shape = standardize_shape(shape, "initializer")
         if shape != tuple(fixed.shape):
             raise ValueError(
-                f"A tensor used as initializer fills only its own shape "
-                f"{tuple(fixed.shape)}; the weight has shape {shape}. Pass a "
-                "tensor of the weight's shape or an initializer name."
+                f"Expected `shape` to be {tuple(fixed.shape)} (a tensor used as "
+                f"initializer fills only its own shape); the weight has shape "
+                f"{shape}. Pass a tensor of the weight's shape or an initializer "
+                "name."
             )
         return fixed.to(to_torch_dtype(standardize_dtype(dtype))).clone()
 

@@ -195,13 +195,14 @@ class VarianceScaling(RandomInitializer):
     ):
         if scale <= 0.0:
             raise ValueError(
-                f"VarianceScaling expects a positive `scale`; got scale={scale!r}."
+                "Argument `scale` must be positive float. VarianceScaling expects "
+                f"a positive `scale`; got scale={scale!r}."
             )
         modes = ("fan_in", "fan_out", "fan_avg")
         if mode not in modes:
             raise ValueError(
-                f"VarianceScaling expects `mode` to be one of {modes}; got "
-                f"mode={mode!r}."
+                f"Invalid `mode` argument: VarianceScaling expects `mode` to be "
+                f"one of {modes}; got mode={mode!r}."
             )
         distribution = str(distribution).lower()
         if distribution == "normal":
@@ -209,8 +210,9 @@ class VarianceScaling(RandomInitializer):
         distributions = ("truncated_normal", "untruncated_normal", "uniform")
         if distribution not in distributions:
             raise ValueError(
-                f"VarianceScaling expects `distribution` to be one of "
-                f"{distributions}; got distribution={distribution!r}."
+                "Invalid `distribution` argument: VarianceScaling expects "
+                f"`distribution` to be one of {distributions}; got "
+                f"distribution={distribution!r}."
             )
         self.scale = scale
         self.mode = mode

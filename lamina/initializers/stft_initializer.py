@@ -5,15 +5,8 @@ import numpy as np
 import torch
 
 from lamina.backend import standardize_dtype, to_torch_dtype
+from lamina.initializers._windows import check_window_name, get_window
 from lamina.initializers.initializer import Initializer, standardize_shape
-
-_WINDOWS = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-    "bartlett": torch.bartlett_window,
-    "boxcar": lambda n, periodic, dtype: torch.ones(n, dtype=dtype),
-}
 
 
 class STFT(Initializer):
@@ -24,9 +17,14 @@ class STFT(Initializer):
 
     Args:
         side: `"real"` or `"imag"`. Defaults to `"real"`.
-        window: `"hann"`, `"hamming"`, `"blackman"`, `"bartlett"`,
-            `"boxcar"`, a 1-D array of `frame_length` values, or `None` (no
-            window). Defaults to `"hann"`.
+        window: The name of a window that needs no parameter, as
+            `scipy.signal.get_window` names it (`"hann"`, `"hamming"`,
+            `"blackman"`, `"bartlett"`, `"boxcar"`, `"triang"`, `"tukey"`,
+            `"nuttall"`, `"flattop"`, `"blackmanharris"`, `"bohman"`,
+            `"parzen"`, `"barthann"`, `"cosine"`, `"exponential"`,
+            `"lanczos"` and their scipy aliases), a 1-D array of
+            `frame_length` values, or `None` (no window). Defaults to
+            `"hann"`.
         scaling: `"density"` (divide by the window's L2 norm), `"spectrum"`
             (by its sum) or `None`. Defaults to `"density"`.
         periodic: Use the periodic form of a named window (for spectral
@@ -42,11 +40,8 @@ class STFT(Initializer):
     def __init__(self, side="real", window="hann", scaling="density", periodic=False):
         if side not in ("real", "imag"):
             raise ValueError(f"STFT expects side='real' or 'imag'; got side={side!r}.")
-        if isinstance(window, str) and window not in _WINDOWS:
-            raise ValueError(
-                f"STFT expects `window` to be one of {sorted(_WINDOWS)}, an array "
-                f"or None; got window={window!r}."
-            )
+        if isinstance(window, str):
+            check_window_name("STFT", window)
         if scaling is not None and scaling not in ("density", "spectrum"):
             raise ValueError(
                 "STFT expects scaling='density', 'spectrum' or None; got "
@@ -86,8 +81,8 @@ class STFT(Initializer):
 
     def _window(self, length):
         if isinstance(self.window, str):
-            maker = _WINDOWS[self.window]
-            return maker(length, periodic=self.periodic, dtype=torch.float64)
+            win = get_window(self.window, length, periodic=self.periodic)
+            return torch.as_tensor(win, dtype=torch.float64)
         if isinstance(self.window, torch.Tensor):
             win = self.window.detach().cpu().to(torch.float64)
         else:

@@ -137,6 +137,80 @@ def _holds_tensors(value) -> bool:
     )
 
 
+def _mask_argument_names(parameters) -> tuple:
+    """The `<arg>` of each `<arg>_mask` parameter of `call` whose `<arg>` is a
+    parameter too (`call(query, value, query_mask=None, value_mask=None)`:
+    `("query", "value")`). Read once per layer, from its call signature."""
+    return tuple(
+        name[:-5]
+        for name in parameters
+        if name.endswith("_mask") and name[:-5] in parameters
+    )
+
+
+def _is_tensor_argument(value) -> bool:
+    if isinstance(value, (torch.Tensor, KerasTensor)):
+        return True
+    if isinstance(value, (list, tuple, dict)) and value:
+        flat = tree.flatten(value)
+        return all(
+            v is None or isinstance(v, (torch.Tensor, KerasTensor)) for v in flat
+        )
+    return False
+
+
+def _fill_argument_masks(layer, args, kwargs):
+    """Keras: when `call` gets more than one tensor argument, each of its
+    `<arg>_mask` parameters left at None receives the mask `<arg>` carries.
+
+    Only for layers whose call has such parameters (`layer._call_mask_args`),
+    and only on calls with more than one argument. Returns the keyword
+    arguments to call with (`kwargs` itself when nothing is filled).
+    """
+    if all(_get_mask(v) is None for v in args) and (
+        not kwargs or all(_get_mask(v) is None for v in kwargs.values())
+    ):
+        return kwargs  # no argument carries a mask: nothing to fill (cheap)
+    positional = layer.__dict__.get("_call_positional_names")
+    if positional is None:
+        positional = layer.__dict__["_call_positional_names"] = _positional_names(
+            layer.call
+        )
+    if len(args) > len(positional):
+        return kwargs  # call() raises its own error (or takes *args: not filled)
+    values = dict(zip(positional, args))
+    values.update(kwargs)
+    if sum(_is_tensor_argument(v) for v in values.values()) < 2:
+        return kwargs
+    filled = kwargs
+    for name in layer._call_mask_args:
+        mask_name = f"{name}_mask"
+        if values.get(mask_name) is not None or (
+            mask_name in values and mask_name not in kwargs
+        ):
+            continue  # a mask given, or None passed by position
+        mask = _get_mask(values.get(name))
+        if mask is not None:
+            if filled is kwargs:
+                filled = dict(kwargs)
+            filled[mask_name] = mask
+    return filled
+
+
+def _positional_names(fn) -> tuple:
+    """The names `fn`'s positional arguments bind to, in order (up to a
+    `*args`, whose values get no `<arg>_mask`)."""
+    names = []
+    for parameter in inspect.signature(fn).parameters.values():
+        if parameter.kind not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            break
+        names.append(parameter.name)
+    return tuple(names)
+
+
 def _add_activity_losses(layer, outputs):
     """Add the activity regularization of each output tensor, as Keras does:
     divided by the batch size (the first axis), a loss of 0 for an empty
@@ -223,6 +297,8 @@ def _symbolic_mask_kwargs(layer, args, kwargs):
     previous = explicit
     if previous is None and args:
         previous = _get_mask(args[0])
+    if layer._call_mask_args and (kwargs or len(args) > 1):
+        kwargs = _fill_argument_masks(layer, args, kwargs)
     if layer._call_has_mask_arg:
         if explicit is None and previous is not None:
             kwargs = {**kwargs, "mask": previous}
@@ -402,7 +478,11 @@ def _stateless_call(
                 for sub in sublayers:
                     losses.extend(sub._losses)
                 for sub in sublayers:
+                    if not sub._trainable:  # as `Layer.losses`: frozen adds nothing
+                        continue
                     for param, regularizer in sub._regularized:
+                        if not param.requires_grad:
+                            continue
                         value = scope.get_current_value(param)
                         losses.append(regularizer(param if value is None else value))
     finally:

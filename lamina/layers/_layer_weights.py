@@ -302,6 +302,8 @@ class _LayerWeights:
     def losses(self) -> list:
         """Losses added in the last call and weight-regularization penalties.
 
+        As in Keras, only trainable weights contribute a penalty: a frozen
+        layer's (or a `trainable=False` weight's) regularizer adds nothing.
         Inside a `lamina.StatelessScope`: the losses the layers added to the
         scope, and the penalties of the weights' values in the scope.
         """
@@ -313,7 +315,11 @@ class _LayerWeights:
             else:
                 ids = layer.__dict__.get("_loss_ids") or ()
                 result.extend(loss for loss in scope.losses if id(loss) in ids)
+            if not layer._trainable:
+                continue
             for param, regularizer in layer._regularized:
+                if not param.requires_grad:
+                    continue
                 value = None if scope is None else scope.get_current_value(param)
                 result.append(regularizer(param if value is None else value))
         return result

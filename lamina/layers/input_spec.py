@@ -64,6 +64,15 @@ def check_input_spec(spec, shape, layer_name, class_name):
     if spec is None or shape is None:
         return
     who = f"Layer '{layer_name}' ({class_name})"
+    if isinstance(spec, (list, tuple)):  # one spec per input, as Keras allows
+        if len(spec) != 1:
+            raise ValueError(
+                f"{who} expects {len(spec)} input(s), but it received 1 input "
+                f"tensor (shape {tuple(shape)})."
+            )
+        spec = spec[0]
+        if spec is None:
+            return
     shape = tuple(shape)
     rank = len(shape)
     if spec.ndim is not None and rank != spec.ndim:

@@ -27,9 +27,11 @@ from lamina.layers._layer_calls import (
     _CALL_CONTEXT,
     _add_activity_losses,
     _device_type,
+    _fill_argument_masks,
     _first_argument_positional,
     _first_input,
     _get_mask,
+    _mask_argument_names,
     _onto_device,
     _set_mask,
     _set_symbolic_mask,
@@ -208,6 +210,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             "training" in signature and signature["training"].default is True
         )
         self._call_has_mask_arg = "mask" in signature
+        # Keras fills `call(..., <arg>_mask=None)` from the mask `<arg>` carries.
+        self._call_mask_args = _mask_argument_names(signature)
         self._call_is_default = type(self).call is Layer.call
         self._compute_mask_overridden = (
             type(self).compute_mask is not Layer.compute_mask
@@ -330,7 +334,43 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     @dtype_policy.setter
     def dtype_policy(self, value):
+        """As in Keras, a quantized policy (`"int8_from_float32"`, ...) set on a
+        built, unquantized layer or model quantizes it to the policy's mode
+        (GPTQ and AWQ need a calibration config: refused). When quantizing
+        fails, a layer without a policy map gets its policy back."""
         policy = dtype_policies.get(value)
+        mode = policy.quantization_mode
+        if (
+            mode is None
+            or not self.__dict__.get("built")
+            or getattr(self, "_is_quantized", False)
+        ):
+            self._set_dtype_policy(policy)
+            return
+        if mode == "gptq":
+            raise ValueError(
+                f"Layer '{self.name}': implicitly enabling GPTQ quantization by "
+                f"setting `dtype_policy` to {policy.name!r} is not supported: GPTQ "
+                "needs a calibration dataset and a `GPTQConfig`. Use "
+                "`.quantize('gptq', config=GPTQConfig(...))` on the layer or model."
+            )
+        quantize = getattr(self, "quantize", None)
+        if quantize is None:
+            raise NotImplementedError(
+                f"Layer {type(self).__name__} does not have a `quantize` method "
+                f"implemented, so it cannot take the quantized policy "
+                f"{policy.name!r} once built."
+            )
+        previous = self._dtype_policy
+        self._set_dtype_policy(policy)
+        try:
+            quantize(mode)
+        except Exception:
+            if not isinstance(previous, dtype_policies.DTypePolicyMap):
+                self._set_dtype_policy(previous)
+            raise
+
+    def _set_dtype_policy(self, policy):
         current = self.__dict__.get("_dtype_policy")
         path = self.path
         if isinstance(current, dtype_policies.DTypePolicyMap) and path:
@@ -473,6 +513,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             mask = _get_mask(args[0]) if args else None
             if mask is not None and self._call_has_mask_arg:
                 kwargs["mask"] = mask
+        if self._call_mask_args and (kwargs or len(args) > 1):
+            kwargs = _fill_argument_masks(self, args, kwargs)
         if ctx.depth == 0 and _ADD_LOSS_USED[0]:
             self._clear_losses()
         previous = ctx.training
@@ -596,6 +638,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     # --- building -------------------------------------------------------------
 
+    @_marks_built  # a direct `layer.build(shape)` is recorded, as in Keras
     def build(self, input_shape) -> None:
         """Create weights for inputs of `input_shape`. Runs once, before `call`."""
         self.built = True

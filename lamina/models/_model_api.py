@@ -274,9 +274,9 @@ def _nested(variables, value_format) -> dict:
         path = variable.path
         if path in flat:
             raise ValueError(
-                f"The variable path {path!r} occurs twice in the model: "
-                "get_state_tree() needs unique paths. Give the layers (and other "
-                "objects) unique names."
+                "The following variable path is found twice in the model: "
+                f"{path!r}. get_state_tree() needs unique paths. Give the layers "
+                "(and other objects) unique names."
             )
         flat[path] = _value(variable, value_format)
     nested = {}

@@ -5,7 +5,9 @@ nodes that layer calls recorded, orders the calls as Keras does (by depth from t
 outputs), and replays them on real tensors in `call`.
 """
 
+import collections
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -17,6 +19,7 @@ from lamina.layers._layer_build import _set_path
 from lamina.layers._layer_calls import _carry_masks, _to_tensors
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
+from lamina.layers.input_spec import check_input_spec
 from lamina.models.model import Model, _LayerList
 
 # Plain values a node's arguments may hold, in Keras's config encoding.
@@ -97,8 +100,9 @@ class Functional(Model):
                     raise ValueError(
                         "Graph disconnected: the model cannot obtain the value of "
                         f"input '{layer.name}' {tensor.shape}, which layer "
-                        f"'{consumer}' needs; it is not among the model's inputs "
-                        f"{[t._keras_history[0].name for t in self._flat_inputs]}. "
+                        f"'{consumer}' needs; it is not connected to `inputs` "
+                        "(the model's inputs are "
+                        f"{[t._keras_history[0].name for t in self._flat_inputs]}). "
                         "Pass it in `inputs`."
                     )
                 used_inputs.add(id(tensor))
@@ -253,6 +257,47 @@ class Functional(Model):
     def output_shape(self):
         shapes = [t.shape for t in self._flat_outputs]
         return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input_spec(self):
+        # Keras: None unless set; a set spec is checked on every call (below).
+        return self.__dict__.get("_manual_input_spec")
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_manual_input_spec"] = value
+        if "_flat_inputs" not in self.__dict__:
+            return  # Layer.__init__ setting the default
+        # A set spec sends every call through `_adjust_ranks`, which checks it;
+        # with none, calls keep their one rank comparison.
+        ranks = [len(t.shape) for t in self._flat_inputs]
+        self._input_ranks = ranks if value is None else [-2] * len(ranks)
+
+    def _symbolic_call(self, args, kwargs):
+        spec = self.__dict__.get("_manual_input_spec")
+        if spec is None or not args:
+            return super()._symbolic_call(args, kwargs)
+        # Checked here on the KerasTensors' own shapes (a spec may be a list,
+        # which Layer's single-spec check does not take); the shape-only run
+        # below then goes unchecked, as its unknown sizes are placeholders.
+        self._check_manual_input_spec(self._flatten_inputs(args[0]))
+        self.__dict__["_manual_input_spec"] = None
+        try:
+            return super()._symbolic_call(args, kwargs)
+        finally:
+            self.__dict__["_manual_input_spec"] = spec
+
+    def _check_manual_input_spec(self, flat):
+        specs = tree.flatten(self.__dict__["_manual_input_spec"])
+        if len(specs) != len(flat):
+            raise ValueError(
+                f"Model '{self.name}' (Functional) has an input_spec for "
+                f"{len(specs)} input(s); got {len(flat)} input(s)."
+            )
+        for spec, value in zip(specs, flat):
+            shape = getattr(value, "shape", None)
+            if spec is not None and shape is not None:
+                check_input_spec(spec, tuple(shape), self.name, type(self).__name__)
 
     @property
     def input_names(self):
@@ -413,9 +458,12 @@ class Functional(Model):
                         f"Model '{self.name}' expects inputs named {list(struct)}; "
                         f"the dict given lacks {missing} (its keys: {sorted(inputs)})."
                     )
+                if len(inputs) != len(struct):
+                    self._warn_extra_input_keys(inputs)
                 if self._nested_dict_inputs:
                     return tree.flatten({k: inputs[k] for k in struct})
                 return [inputs[k] for k in sorted(struct)]
+            self._check_positional_for_dict(inputs)
             inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         elif isinstance(inputs, dict):
             names = self.input_names
@@ -434,10 +482,46 @@ class Functional(Model):
             )
         return flat
 
+    def _check_positional_for_dict(self, inputs):
+        # Keras: values given in place of a dict of Inputs are matched to its
+        # keys in sorted order, with a warning; when the keys were not given
+        # in sorted order that match would be a guess, so it is refused.
+        keys = list(self._inputs_struct)
+        got = type(inputs).__name__
+        if keys != sorted(keys):
+            raise ValueError(
+                "The structure of `inputs` doesn't match the expected structure: "
+                f"model '{self.name}' takes a dict of inputs with the keys {keys}; "
+                f"got a {got}. Pass a dict with those keys: its values cannot be "
+                "matched by position, since the keys are not in sorted order."
+            )
+        warnings.warn(
+            "The structure of `inputs` doesn't match the expected structure: "
+            f"model '{self.name}' takes a dict of inputs with the keys {keys}; got "
+            f"a {got}, whose values are matched to the keys in sorted order. Pass "
+            "a dict instead.",
+            stacklevel=2,
+        )
+
+    def _warn_extra_input_keys(self, inputs):
+        # Keras warns (once per model) and ignores keys it has no Input for.
+        if self.__dict__.get("_warned_extra_input_keys"):
+            return
+        object.__setattr__(self, "_warned_extra_input_keys", True)
+        extra = sorted(str(k) for k in inputs if k not in self._inputs_struct)
+        warnings.warn(
+            "The structure of `inputs` doesn't match the expected structure: "
+            f"model '{self.name}' takes the inputs {list(self._inputs_struct)}; "
+            f"the dict given also has {extra}, which are ignored.",
+            stacklevel=3,
+        )
+
     def _adjust_ranks(self, flat):
         """Keras's one-axis leeway: an input with one axis fewer than its
         `Input` whose last axis is 1 gets that axis (a column of values for
         `Input((1,))`), one with an extra last axis of 1 loses it."""
+        if self.__dict__.get("_manual_input_spec") is not None:
+            self._check_manual_input_spec(flat)
         adjusted = []
         for value, spec in zip(flat, self._flat_inputs):
             rank, expected = getattr(value, "ndim", None), len(spec.shape)
@@ -456,10 +540,16 @@ class Functional(Model):
                 adjusted.append(value.squeeze(-1))
             else:
                 name = spec._keras_history[0].name
+                path = next(
+                    ".".join(str(p) for p in keys)
+                    for keys, leaf in tree.flatten_with_path(self._inputs_struct)
+                    if leaf is spec
+                )
                 raise ValueError(
                     f"Model '{self.name}': input '{name}' expects shape "
                     f"{spec.shape}; got an input of incompatible shape "
-                    f"{tuple(value.shape)}."
+                    f"{tuple(value.shape)} (the input with name '{name}' and "
+                    f"path '{path}')."
                 )
         return adjusted
 
@@ -491,13 +581,14 @@ class Functional(Model):
                 return {
                     "class_name": "__keras_tensor__",
                     "config": {
-                        "shape": list(value.shape),
+                        "shape": tuple(value.shape),
                         "dtype": value.dtype,
                         "keras_history": tensor_ref(value),
                     },
                 }
             if isinstance(value, (list, tuple)):
-                return [encode(v) for v in value]
+                items = [encode(v) for v in value]
+                return tuple(items) if isinstance(value, tuple) else items
             if isinstance(value, dict):
                 return {k: encode(v) for k, v in value.items()}
             return serialize_keras_object(value)
@@ -519,7 +610,7 @@ class Functional(Model):
                 []
                 if isinstance(op, InputLayer)
                 else [
-                    {"args": encode(list(args)), "kwargs": encode(kwargs)}
+                    {"args": encode(tuple(args)), "kwargs": encode(kwargs)}
                     for args, kwargs in calls
                 ]
             )
@@ -644,10 +735,10 @@ class Functional(Model):
                 return produced[(struct[0], index)][struct[2]]
             if isinstance(struct, dict):
                 return {k: resolve(v) for k, v in struct.items()}
+            # Lists stay lists (as in Keras): `[[x]]` comes back as `[[x]]`,
+            # and the constructor treats a top-level list of one as `x`.
             tensors = [resolve(r) for r in struct]
-            if isinstance(struct, tuple):
-                return tuple(tensors)
-            return tensors[0] if len(tensors) == 1 else tensors
+            return tuple(tensors) if isinstance(struct, tuple) else tensors
 
         # Keras: a subclass's own config entries (`param=3` of a functional
         # `CustomModel(inputs, outputs, param=3)`) go back to its constructor.
@@ -796,7 +887,10 @@ def _fill(structure, values):
 
 
 def _sort_dicts(struct):
-    """`struct` with every dict's keys in sorted order, lists kept as they are."""
+    """`struct` with every plain dict's keys in sorted order (an OrderedDict
+    keeps its order, as `tree` walks it), lists kept as they are."""
+    if isinstance(struct, collections.OrderedDict):
+        return type(struct)((key, _sort_dicts(v)) for key, v in struct.items())
     if isinstance(struct, dict):
         return {key: _sort_dicts(struct[key]) for key in sorted(struct)}
     if isinstance(struct, (list, tuple)):
@@ -825,9 +919,12 @@ def _normalize_struct(struct, what):
                 f"`{what}`; got an empty {type(struct).__name__}."
             )
         # Keras: a list of one tensor behaves as that tensor; a tuple stays a
-        # tuple, so `model(x)` and `predict` return one.
-        if len(struct) == 1:
-            return struct[0]
+        # tuple, so `model(x)` and `predict` return one. Nested inputs
+        # (`[[x]]`) are kept, so their config round-trips; nested outputs lose
+        # their outer level only (`[[x]]` returns `[x]`), as Keras's calls do.
+        if len(struct) == 1 and isinstance(struct, list):
+            if what == "outputs" or isinstance(struct[0], KerasTensor):
+                return struct[0]
         return tuple(struct) if isinstance(struct, tuple) else list(struct)
     raise ValueError(
         f"Model `{what}` must be a KerasTensor, or a list or dict of them; got "

@@ -75,10 +75,10 @@ class Sequential(Model):
             object.__setattr__(self, "_input_layer", layer)
             return
         if not isinstance(layer, Layer):
-            raise TypeError(
-                "Only lamina layers can be added to a Sequential model; got "
-                f"{type(layer).__name__}. Wrap a torch module in a custom Layer "
-                "whose call() runs it."
+            raise ValueError(
+                "Only instances of `keras.Layer` (lamina layers) can be added to "
+                f"a Sequential model; got {type(layer).__name__}. Wrap a torch "
+                "module in a custom Layer whose call() runs it."
             )
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(
@@ -245,12 +245,19 @@ class Sequential(Model):
 
     @property
     def inputs(self):
-        return None if self._input_layer is None else [self._input_layer.output]
+        # Keras: AttributeError (not None) until the model has an Input.
+        if self._input_layer is None:
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no defined inputs yet."
+            )
+        return [self._input_layer.output]
 
     @property
     def outputs(self):
         if self._input_layer is None or not self._call_layers:
-            return None
+            raise AttributeError(
+                f"Sequential model '{self.name}' has no defined outputs yet."
+            )
         return [self.output]
 
     @property
@@ -292,6 +299,12 @@ class Sequential(Model):
     def from_config(cls, config, custom_objects=None):
         from lamina.saving.serialization_lib import deserialize_keras_object
 
+        if not isinstance(config, dict) or "name" not in config:
+            # Keras: ValueError for a config without a name, or not a dict.
+            raise ValueError(
+                "Sequential.from_config expects a dict with the keys 'name' and "
+                f"'layers' (as Sequential.get_config() returns); got config={config!r}."
+            )
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config.get("layers", []):
             layer = deserialize_keras_object(

@@ -6,11 +6,15 @@ opens a file only after checking every link and dataset in it: links to other
 places or files, datasets stored outside the file, virtual datasets, non-numeric
 dtypes and datasets that declare far more data than the file holds are refused
 with an error that names the file and the offending path. h5py never unpickles
-anything; only numeric arrays are ever read.
+anything; only numeric arrays are ever read. Before h5py opens a file, its
+global heaps are checked for a collection libhdf5 would read forever
+(`check_global_heaps`).
 """
 
 import contextlib
+import io
 import math
+import mmap
 import os
 
 import h5py
@@ -197,9 +201,11 @@ class ReadEntry:
 
 def open_h5_for_reading(source, filename: str, kind: str = "file"):
     """`h5py.File(source, "r")`, or a ValueError naming `filename` when it is
-    not an HDF5 `kind` (`"file"`, `"weights file"`) or is truncated."""
+    not an HDF5 `kind` (`"file"`, `"weights file"`), is truncated, or holds a
+    global heap that libhdf5 would loop on forever (`check_global_heaps`)."""
     if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
         raise FileNotFoundError(f"No such file: {filename!r}.")
+    check_global_heaps(source, filename)
     try:
         return h5py.File(source, "r")
     except OSError as error:
@@ -207,6 +213,99 @@ def open_h5_for_reading(source, filename: str, kind: str = "file"):
             f"Cannot read {filename!r}: it is not an HDF5 {kind}, or it is "
             f"truncated or corrupt ({error})."
         ) from None
+
+
+def check_global_heaps(source, filename: str) -> None:
+    """Refuse a file with a global heap collection that libhdf5 would read
+    forever, before h5py opens it.
+
+    HDF5 keeps variable-length data (h5py's string attributes, such as a
+    weights file's `name` attributes) in "GCOL" collections. libhdf5 (2.0.0,
+    bundled with h5py 3.16) walks a collection's objects by their stored
+    sizes; a free-space object (index 0) of size 0, one flipped bit away from
+    a valid file, leaves the walk where it is, and the read never returns
+    (nor can it be interrupted). The walk is repeated here on the raw bytes.
+
+    Args:
+        source: A path, or a seekable binary file object (its position is
+            kept).
+        filename: The name used in the error.
+
+    Raises:
+        ValueError: naming `filename` and the collection's offset.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            f = open(source, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return  # a folder, or unreadable: h5py reports it
+        with f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return  # h5py refuses it
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                _check_heaps_in(data, filename)
+        return
+    if isinstance(source, io.BytesIO):
+        _check_heaps_in(source.getvalue(), filename)  # no copy
+        return
+    if not all(callable(getattr(source, m, None)) for m in ("read", "seek", "tell")):
+        return
+    position = source.tell()
+    try:
+        source.seek(0)
+        data = source.read()
+    finally:
+        source.seek(position)
+    _check_heaps_in(data, filename)
+
+
+def _check_heaps_in(data, filename):
+    """`data`: the file's bytes (`bytes` or an `mmap`)."""
+    # The superblock's "size of lengths" (byte 14 in versions 0-1, byte 10 in
+    # 2-3) sizes the collection and object size fields; h5py writes 8.
+    lengths = 8
+    if data[:8] == b"\x89HDF\r\n\x1a\n" and len(data) >= 16:
+        lengths = data[14] if data[8] < 2 else data[10]
+    if lengths not in (2, 4, 8):
+        return  # libhdf5 refuses the superblock itself
+    # The signature and version 1 (libhdf5 refuses other versions itself).
+    address = data.find(b"GCOL\x01")
+    while address != -1:
+        _check_heap(data, address, lengths, filename)
+        address = data.find(b"GCOL\x01", address + 1)
+
+
+def _check_heap(data, address, lengths, filename):
+    # Collection: "GCOL", version 1, 3 reserved bytes, its size (header
+    # included). Object: index (2 bytes), reference count (2), 4 reserved
+    # bytes, size; its data padded to 8 bytes. An object of index 0 is the
+    # free space, whose size counts its header and is not padded. The
+    # collection header and an object header have the same size.
+    header_size = 8 + lengths
+    if address + header_size > len(data):
+        return  # not a collection: HDF5 fails to read it
+    size = int.from_bytes(data[address + 8 : address + header_size], "little")
+    if size <= header_size or size > len(data) - address:
+        return  # HDF5 fails to read it (an error, not a loop)
+    wrap = 1 << 64  # libhdf5 adds the sizes to a 64-bit pointer
+    p = header_size
+    while p < size:
+        if p + header_size > size:
+            break  # a tail too small for an object header: free space
+        at = address + p
+        index = int.from_bytes(data[at : at + 2], "little")
+        object_size = int.from_bytes(data[at + 8 : at + header_size], "little")
+        if index > 0:
+            need = (header_size + ((object_size + 7) & ~7)) % wrap
+        else:
+            need = object_size % wrap
+        if need == 0 or need >= wrap // 2:
+            raise ValueError(
+                f"Refusing to load {filename!r}: the HDF5 global heap at byte "
+                f"{address} holds an object of size {object_size} at byte "
+                f"{at}, which HDF5 would read forever. The file is corrupt."
+            )
+        p += need
 
 
 def read_dataset(dataset, where: str, filename: str) -> np.ndarray:
@@ -300,17 +399,23 @@ def _check_dataset(dataset, path, filename):
         refuse("stores its data in external files")
     if dataset.is_virtual:
         refuse("is a virtual dataset (it maps data from other files)")
-    dtype = dataset.dtype
+    try:
+        dtype = dataset.dtype
+    except (TypeError, ValueError) as error:  # h5py cannot map the stored type
+        refuse(f"has a data type that cannot be read ({error})")
     is_bfloat16 = (
         dtype.kind == "V"
         and dtype.itemsize == 2
         and dtype.names is None
         and _attr_text(dataset, "dtype") == "bfloat16"
     )
-    if dtype.kind not in _NUMERIC_KINDS and not is_bfloat16:
+    # torch has no float wider than 64 bits (NumPy's longdouble).
+    if (
+        dtype.kind not in _NUMERIC_KINDS or (dtype.kind == "f" and dtype.itemsize > 8)
+    ) and not is_bfloat16:
         refuse(
             f"has dtype {dtype}; weights files hold only numeric arrays (bool, "
-            "int, float, bfloat16)"
+            "int, float up to 64 bits, bfloat16)"
         )
     chunks = dataset.chunks
     if chunks:

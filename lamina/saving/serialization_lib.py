@@ -139,7 +139,9 @@ def serialize_keras_object(obj):
     if isinstance(obj, (np.generic,)):
         return obj.item()
     if isinstance(obj, (list, tuple)):
-        return [serialize_keras_object(x) for x in obj]
+        # Keras: a tuple stays a tuple here (json writes both as lists).
+        items = [serialize_keras_object(x) for x in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
     if isinstance(obj, dict):
         return {str(k): serialize_keras_object(v) for k, v in obj.items()}
     if isinstance(obj, slice):  # e.g. the index of `x[:, :2]` on a KerasTensor

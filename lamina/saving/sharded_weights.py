@@ -16,7 +16,13 @@ import warnings
 import h5py
 
 from lamina.saving import file_utils, weights_file
-from lamina.saving.h5_store import H5Writer, ReadEntry, check_h5_file, to_numpy
+from lamina.saving.h5_store import (
+    H5Writer,
+    ReadEntry,
+    check_global_heaps,
+    check_h5_file,
+    to_numpy,
+)
 
 _SHARD_NAME = re.compile(r"^[^/\\]+_\d{5}\.weights\.h5$")
 _MAX_INDEX_BYTES = 1 << 26
@@ -208,6 +214,8 @@ def load_sharded_weights(model, filepath, skip_mismatch=False, objects_to_skip=N
         for name in sorted(names):
             shard_path = os.path.join(folder, name)
             try:
+                if os.path.isfile(shard_path):
+                    check_global_heaps(shard_path, shard_path)
                 h5_file = stack.enter_context(h5py.File(shard_path, "r"))
             except OSError as error:
                 raise ValueError(

@@ -359,16 +359,20 @@ def load_state(
         ValueError: listing every object that could not be loaded (a warning
             instead with `skip_mismatch=True`), naming the file.
 
-    Layers without their own `load_own_variables` are checked (counts and
-    shapes) as the walk reaches them but assigned only after it, and the
-    optimizer is loaded only once every layer fit, so a file that does not fit
-    the model leaves those unchanged. (Layers that load themselves, such as
-    quantized or LoRA layers, assign as they go, as in Keras: staging them
-    would need a copy of their weights.)
+    A load that fails leaves the model as it was. Layers without their own
+    `load_own_variables` are checked (counts and shapes) as the walk reaches
+    them, and their values are all read before any is assigned. Objects that
+    load themselves (quantized, LoRA and lookup layers, a TorchModuleWrapper,
+    the optimizer) assign as they go, as in Keras, so their tensors are copied
+    first (to host memory) and put back if their load or a later one fails.
+    Assets load only once every variable fits. With `skip_mismatch=True` an
+    object that fails keeps its values and the others load.
     """
     failures = {}
     pending = []  # (variable, store, key): checked, assigned after the walk
     optimizers = []  # (optimizer, store, path): loaded after the layers
+    assets = []  # (object, folder, path): loaded once every variable fits
+    snapshots = {}  # id(object) -> its state before it loaded itself
 
     def visit(obj, path, kind):
         if id(obj) in failures and not reader.has_path(_join(path, "vars")):
@@ -382,14 +386,20 @@ def load_state(
             elif callable(getattr(obj, "load_own_variables", None)) and not (
                 _default_own(obj, "load_own_variables")
             ):
-                obj.load_own_variables(store)
+                if id(obj) not in snapshots:
+                    snapshots[id(obj)] = _snapshot(obj)
+                try:
+                    obj.load_own_variables(store)
+                except Exception:
+                    _restore(snapshots[id(obj)])
+                    raise
             else:
                 _load_layer_variables(obj, store, reader.filename, pending)
             load_assets = getattr(obj, "load_assets", None)
             if assets_dir is not None and callable(load_assets):
                 folder = _asset_dir(assets_dir, path)
                 if os.path.isdir(folder):
-                    load_assets(folder)
+                    assets.append((obj, folder, path))
         except Exception as error:  # collected; reported together below
             failures.setdefault(id(obj), (path, obj, error))
             return False
@@ -400,13 +410,61 @@ def load_state(
     _walk(model, "", visit, visited)
     if not failures or skip_mismatch:
         for optimizer, store, path in optimizers:
+            if id(optimizer) not in snapshots:
+                snapshots[id(optimizer)] = _snapshot(optimizer)
             try:
                 _load_optimizer(optimizer, store, model, reader.filename)
             except Exception as error:  # reported with the layers' failures
+                _restore(snapshots[id(optimizer)])
                 failures.setdefault(id(optimizer), (path, optimizer, error))
-    if failures:
-        _report_failures(list(failures.values()), reader.filename, skip_mismatch)
-    _assign_pending(pending)
+    try:
+        if failures:
+            _report_failures(list(failures.values()), reader.filename, skip_mismatch)
+        for obj, folder, path in assets:
+            try:
+                obj.load_assets(folder)
+            except Exception as error:
+                _report_failures([(path, obj, error)], reader.filename, skip_mismatch)
+        values = _read_pending(pending)
+    except Exception:
+        for snapshot in snapshots.values():
+            _restore(snapshot)
+        raise
+    _assign_values(values)
+
+
+def _snapshot(obj) -> tuple:
+    """What a failed `load_own_variables` of `obj` may have changed: a copy
+    (in host memory) of every tensor it holds (variables, and the parameters
+    and buffers of wrapped torch modules), and the attributes of it and its
+    sub-modules (a lookup layer rebinds its `idf_weights` array)."""
+    tensors = list(getattr(obj, "variables", None) or ())
+    modules = [obj]
+    if isinstance(obj, torch.nn.Module):
+        tensors += [t for _, t in obj.named_parameters()]
+        tensors += [t for _, t in obj.named_buffers()]
+        modules = list(obj.modules())
+    seen, copies = set(), []
+    for tensor in tensors:
+        if isinstance(tensor, torch.Tensor) and id(tensor) not in seen:
+            seen.add(id(tensor))
+            copies.append((tensor, tensor.detach().to("cpu", copy=True)))
+    attributes = [(m, dict(m.__dict__)) for m in modules if hasattr(m, "__dict__")]
+    return copies, attributes
+
+
+@torch.no_grad()
+def _restore(snapshot) -> None:
+    copies, attributes = snapshot
+    for tensor, saved in copies:
+        if tensor.shape == saved.shape and tensor.dtype == saved.dtype:
+            tensor.copy_(saved)
+        else:  # a load that resized the tensor in place
+            tensor.data = saved.to(tensor.device)
+    for module, saved in attributes:
+        for name in set(module.__dict__) - set(saved):
+            del module.__dict__[name]
+        module.__dict__.update(saved)
 
 
 def _report_failures(failures, filename, skip_mismatch):
@@ -428,7 +486,7 @@ def _report_failures(failures, filename, skip_mismatch):
 
 def _load_layer_variables(layer, store, filename, pending=None):
     """Check `store` against `layer`'s variables, then assign them (or queue
-    `(variable, store, key)` on `pending`, for `_assign_pending`)."""
+    `(variable, store, key)` on `pending`, read by `_read_pending`)."""
     own = _own_variables(layer)
     variables = _saved_variables(layer)
     where = "the store"
@@ -467,16 +525,25 @@ def _load_layer_variables(layer, store, filename, pending=None):
             )
     queued = [(variable, store, str(i)) for i, variable in enumerate(variables)]
     if pending is None:
-        _assign_pending(queued)
+        _assign_values(_read_pending(queued))
     else:
         pending.extend(queued)
 
 
+def _read_pending(pending) -> list:
+    """`(variable, tensor)` for each queued variable: every value is read and
+    converted (a damaged dataset raises here) before `_assign_values` changes
+    any."""
+    return [
+        (variable, torch.as_tensor(np.asarray(store[key])).to(dtype=variable.dtype))
+        for variable, store, key in pending
+    ]
+
+
 @torch.no_grad()
-def _assign_pending(pending):
-    for variable, store, key in pending:
-        value = torch.as_tensor(np.asarray(store[key]))
-        variable.copy_(value.to(dtype=variable.dtype))
+def _assign_values(values) -> None:
+    for variable, value in values:
+        variable.copy_(value)
 
 
 def _stored_shape(store, key) -> tuple:

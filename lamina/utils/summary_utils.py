@@ -57,7 +57,35 @@ def _output_shape_of(layer, model):
             return _format_shape(outputs[0])
         if outputs:  # Keras: a layer's several outputs print as a list
             return "[" + _format_shape(list(outputs)) + "]"
-    return "?"
+    return _built_output_shape(layer)
+
+
+def _built_output_shape(layer):
+    """Keras: a layer never called in a graph (one a subclassed model creates
+    and builds in its own `build`) shows the shape it outputs for the input
+    shape it was built with."""
+    config = layer.get_build_config() if layer.built else None
+    if not config:
+        return "?"
+    try:
+        if "input_shape" in config:
+            shape = layer.compute_output_shape(config["input_shape"])
+        else:
+            shape = layer.compute_output_shape(**config["shapes_dict"])
+        flat = _flat_shapes(shape)
+    except (NotImplementedError, ValueError, TypeError, RuntimeError):
+        return "?"
+    if len(flat) == 1:
+        return _format_shape(flat[0])
+    return "[" + _format_shape(flat) + "]"
+
+
+def _flat_shapes(value):
+    if isinstance(value, dict):
+        return [s for key in sorted(value) for s in _flat_shapes(value[key])]
+    if all(d is None or isinstance(d, int) for d in value):
+        return [tuple(value)]
+    return [s for item in value for s in _flat_shapes(item)]
 
 
 def _connected_to(layer, model):

@@ -73,9 +73,11 @@ def test_duplicate_layer_names_are_rejected():
         lamina.Sequential([layers.Dense(2, name="d"), layers.Dense(2, name="d")])
 
 
-def test_adding_a_non_layer_is_a_type_error():
-    with pytest.raises(TypeError, match="Only lamina layers"):
+def test_adding_a_non_layer_is_a_value_error_as_in_keras():
+    with pytest.raises(ValueError, match="Only instances of `keras.Layer`"):
         lamina.Sequential([lambda x: x])
+    with pytest.raises(ValueError, match="got dict"):
+        lamina.Sequential().add({})
 
 
 def test_pop_removes_the_last_layer():

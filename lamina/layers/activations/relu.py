@@ -58,6 +58,14 @@ class ReLU(Layer):
 
 def _check_non_negative(who: str, arg: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        # Keras's wording first, then lamina's.
+        if who == "LeakyReLU":
+            keras_phrase = f"The {arg} value of a Leaky ReLU layer cannot be None"
+        elif arg == "max_value":
+            keras_phrase = f"{arg} of a ReLU layer cannot be a negative value"
+        else:
+            keras_phrase = f"{arg} of a ReLU layer cannot be None or a negative value"
         raise ValueError(
-            f"{who} expects `{arg}` to be a non-negative number; got {arg}={value!r}."
+            f"{keras_phrase}: {who} expects `{arg}` to be a non-negative number; "
+            f"got {arg}={value!r}."
         )

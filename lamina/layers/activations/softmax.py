@@ -50,10 +50,16 @@ class Softmax(Layer):
         if len(shape) > len(target) or any(
             m != 1 and m != i for m, i in zip(shape[::-1], target[::-1])
         ):
+            problem = (
+                "must not have more dimensions than the inputs"
+                if len(shape) > len(target)
+                else "is not broadcastable to the inputs"
+            )
             raise ValueError(
-                f"Layer '{self.name}' (Softmax) needs a mask that broadcasts to its "
-                f"inputs (each mask axis 1 or equal to the input's, aligned on the "
-                f"right); got mask shape {shape} for inputs of shape {target}."
+                f"Layer '{self.name}' (Softmax): the mask {problem}. It needs a "
+                "mask that broadcasts to its inputs (each mask axis 1 or equal to "
+                f"the input's, aligned on the right); got mask shape {shape} for "
+                f"inputs of shape {target}."
             )
         if mask.dtype != torch.bool:
             mask = mask > 0.5

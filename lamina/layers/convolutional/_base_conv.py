@@ -17,6 +17,9 @@ class ConvLayerBase(Layer):
     """What every convolution layer shares: its window arguments (validated
     once, here), its activation, its optional bias, and error context."""
 
+    # Keras: a quantized policy set on a built convolution asks it to quantize,
+    # which convolutions cannot (NotImplementedError).
+
     def _init_window(
         self,
         rank,
@@ -143,11 +146,16 @@ class BaseConv(ConvLayerBase):
         self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
         self.lora_enabled = False
         U.check_positive_int(filters, "filters", who, f"{who}(32, 3)")
+        if U.is_int(groups) and groups < 1:
+            raise ValueError(
+                f"{who}: The number of groups must be a positive integer. "
+                f"Received: groups={groups}."
+            )
         U.check_positive_int(groups, "groups", who, "groups=2")
         if filters % groups:
             raise ValueError(
-                f"{who} expects `filters` to be divisible by `groups`; got "
-                f"filters={filters} and groups={groups}."
+                f"{who}: The number of filters must be evenly divisible by the "
+                f"number of groups. Received: groups={groups}, filters={filters}."
             )
         self.filters = filters
         self.groups = groups

@@ -82,7 +82,8 @@ class BaseConvTranspose(ConvLayerBase):
             if any(p >= s for p, s in zip(self.output_padding, self.strides)):
                 raise ValueError(
                     f"{who} expects every `output_padding` to be smaller than its "
-                    f"stride; got output_padding={self.output_padding} and "
+                    "stride (`output_padding` must be strictly less than "
+                    f"`strides`); got output_padding={self.output_padding} and "
                     f"strides={self.strides}."
                 )
         self.kernel_initializer = initializers.get(kernel_initializer)

@@ -50,7 +50,16 @@ def standardize_tuple(value, n: int, name: str, who: str, allow_zero=False):
         or any(int(v) < low for v in items)
     ):
         kind = "non-negative" if allow_zero else "positive"
+        keras_phrase = ""
+        if items is not None and len(items) == n and all(is_int(v) for v in items):
+            bad = {int(v) for v in items if int(v) < low}
+            keras_phrase = (
+                f"The `{name}` argument must be a tuple of {n} integers. Received "
+                f"{name}={value!r}, including values {bad} that do not satisfy "
+                f"`value {'>=' if allow_zero else '>'} 0`. "
+            )
         raise ValueError(
+            f"{keras_phrase}"
             f"{who} expects `{name}` to be a {kind} int or a tuple of {n} {kind} "
             f"ints; got {name}={value!r}. For example {name}={3 if low else 0} or "
             f"{name}={(3 if low else 0,) * n}."
@@ -90,8 +99,9 @@ def standardize_data_format(value, who: str) -> str:
 def check_positive_int(value, name: str, who: str, example: str):
     if not is_int(value) or value < 1:
         raise ValueError(
-            f"{who} expects `{name}` to be a positive int; got {name}={value!r}. "
-            f"For example {example}."
+            f"{who} expects `{name}` to be a positive int; got {name}={value!r} "
+            f"(Invalid value for argument `{name}`. Expected a strictly positive "
+            f"value. Received {name}={value!r}.). For example {example}."
         )
 
 
@@ -99,9 +109,10 @@ def check_strides_and_dilation(strides, dilation_rate, who: str):
     # Keras: strided dilated convolutions are not supported by every backend.
     if max(strides) > 1 and max(dilation_rate) > 1:
         raise ValueError(
-            f"{who} does not support strides > 1 together with dilation_rate > 1; "
-            f"got strides={strides} and dilation_rate={dilation_rate}. Use one of "
-            "them, or follow a dilated convolution with a pooling layer."
+            f"{who}: `strides > 1` not supported in conjunction with "
+            f"`dilation_rate > 1`. Received: strides={strides} and "
+            f"dilation_rate={dilation_rate}. Use one of them, or follow a dilated "
+            "convolution with a pooling layer."
         )
 
 
@@ -191,7 +202,8 @@ def conv_output_shape(
     )
     if any(o is not None and o <= 0 for o in out):
         raise ValueError(
-            f"{who} would produce an empty output: with kernel/pool size "
+            f"{who} would produce an empty output (Computed output size would be "
+            "zero or negative.): with kernel/pool size "
             f"{kernel_size}, strides={strides}, dilation_rate={dilation_rate} and "
             f"padding='{padding}', inputs of shape {input_shape} are too small "
             f"(output spatial shape {out}). Use larger inputs, a smaller kernel or "

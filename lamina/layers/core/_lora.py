@@ -28,7 +28,10 @@ from lamina.layers.core._quantized_einsum import (
 )
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
-_SUPPORTED_MODES = (None, "int8", "int4")
+# Keras 3.15 lets LoRA onto a float8 layer but its float8 call and saving then
+# fail; lamina runs it (the low-rank product of the inputs joins the float8
+# product, as on int8 layers) and saves the merged float kernel.
+_SUPPORTED_MODES = (None, "int8", "int4", "float8")
 
 
 def check_rank(layer, rank):
@@ -129,10 +132,11 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
             f"available on {_base_class(layer).__name__} itself."
         )
     if mode not in _SUPPORTED_MODES:
+        # Keras's words for GPTQ; it has no LoRA on AWQ layers either.
         raise NotImplementedError(
-            f"{who}: LoRA on a layer quantized with mode {mode!r} is not supported "
-            "by lamina; it supports float, int8 and int4 layers. Enable LoRA "
-            "before quantizing, or quantize to 'int8' or 'int4'."
+            f"{who}: lora is not currently supported with {mode.upper()} "
+            "quantization. lamina supports LoRA on float, int8, int4 and float8 "
+            "layers: enable LoRA on the float layer and quantize to one of those."
         )
 
     # 2. The low-rank pair, float32 like Keras's (no underflow while training).
@@ -199,6 +203,13 @@ def _base(layer):
     return getattr(layer, layer._lora_base_name)
 
 
+def wrap_negative_ids(indices, rows):
+    """Embedding lookups (float and LoRA): as in Keras on torch (`ops.take`),
+    an index in `[-rows, 0)` counts from the end of the table; anything further
+    out still fails the lookup."""
+    return torch.where(indices < 0, indices + rows, indices)
+
+
 def _pair(layer):
     """The LoRA matrices `(A, B)` as registered now."""
     a, b = layer._lora_pair_names
@@ -259,7 +270,7 @@ def _embedding_call(self, inputs):
     if inputs.dtype not in (torch.int32, torch.int64):
         inputs = inputs.to(torch.int32)
     try:
-        outputs = F.embedding(inputs, merged(self))
+        outputs = F.embedding(wrap_negative_ids(inputs, self.input_dim), merged(self))
     except IndexError as error:
         self._raise_out_of_range(inputs, error)
     if outputs.dtype != self._compute_torch_dtype:
@@ -289,6 +300,7 @@ def _einsum_delta(self, inputs):
 
 def _embedding_delta(self, inputs):
     a, b = _pair(self)
+    inputs = wrap_negative_ids(inputs, self.input_dim)
     return _scale(self) * torch.matmul(F.embedding(inputs, a), b)
 
 
@@ -349,7 +361,7 @@ def _merged_for_saving(layer):
     base = _base(layer)
     mode = layer.dtype_policy.quantization_mode
     with torch.no_grad():
-        if mode is None:
+        if mode in (None, "float8"):  # float8 keeps the float kernel
             return {id(base): (base + delta(layer)).to(base.dtype)}
         if mode == "int4":
             from lamina.layers.core import _quantized_int4

@@ -88,10 +88,11 @@ def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
         )
     if mode not in supported:
         raise unsupported_mode_error(layer, mode, supported)
-    if layer.lora_enabled and mode not in ("int8", "int4"):
+    if layer.lora_enabled and mode not in ("int8", "int4", "float8"):
         raise NotImplementedError(
             f"Layer '{layer.name}' ({type(layer).__name__}) has LoRA enabled; "
-            f"lamina quantizes such layers to 'int8' or 'int4' only, not {mode!r}."
+            "lamina quantizes such layers to 'int8', 'int4' or 'float8' only, not "
+            f"{mode!r}."
         )
     if mode == "int8" and layer.compute_dtype == "float16":
         raise ValueError(
@@ -123,7 +124,18 @@ def _set_quantized_policy(layer, mode, config=None):
             from lamina.layers.core import _quantized_int4
 
             mode = _quantized_int4.policy_mode(layer, config)
-        layer.dtype_policy = f"{mode}_from_{layer.dtype_policy.name}"
+        # A layer holding a DTypePolicyMap quantizes from its own entry (Keras
+        # 3.15 fails here: it reads the map's name, "map_float32").
+        layer.dtype_policy = f"{mode}_from_{own_policy(layer).name}"
+
+
+def own_policy(layer):
+    """The layer's own dtype policy: for a `DTypePolicyMap`, the entry of the
+    layer's path (a GPTQ policy under `"model/dense"` gives its bits and group
+    size to that layer), else the policy itself."""
+    policy = layer.dtype_policy
+    resolve = getattr(policy, "_policy", None)
+    return policy if resolve is None else resolve()
 
 
 def _build_mode(layer, config, supported=SUPPORTED_MODES):

@@ -9,6 +9,7 @@ each input row was multiplied by before rounding; the float kernel is the
 dequantized one divided by it, row by row.
 """
 
+from lamina.layers.core import _quantized as q
 from lamina.layers.core import _quantized_gptq as gptq
 from lamina.quantizers.awq_config import AWQConfig
 
@@ -35,8 +36,9 @@ def group_size_for(layer, config) -> int:
 
     if isinstance(config, AWQConfig):
         return config.group_size
-    if isinstance(layer.dtype_policy, AWQDTypePolicy):
-        return layer.dtype_policy.group_size
+    policy = q.own_policy(layer)
+    if isinstance(policy, AWQDTypePolicy):
+        return policy.group_size
     raise ValueError(
         f"Layer '{layer.name}' ({type(layer).__name__}): AWQ needs a group_size, "
         "from an AWQConfig or an AWQDTypePolicy such as 'awq/4/128_from_float32'; "

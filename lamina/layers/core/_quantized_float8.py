@@ -42,7 +42,9 @@ _DEFAULT_HISTORY_LENGTH = 1024
 
 def add_variables(layer):
     """Add the three scales and amax histories (float32, never autocast)."""
-    length = getattr(layer.dtype_policy, "amax_history_length", _DEFAULT_HISTORY_LENGTH)
+    length = getattr(
+        q.own_policy(layer), "amax_history_length", _DEFAULT_HISTORY_LENGTH
+    )
     for prefix in ("inputs", "kernel", "outputs_grad"):
         for suffix, shape, initializer in (
             ("scale", (), "ones"),
@@ -173,7 +175,7 @@ def _dense_call(self, inputs, training=None):
         _qdq(self, inputs, "inputs", training),
         _qdq(self, self.kernel, "kernel", training),
     )
-    return _finish(self, _gradient_qdq(self, x))
+    return _finish(self, _with_lora(self, _gradient_qdq(self, x), inputs))
 
 
 def _einsum_call(self, inputs, training=None):
@@ -182,4 +184,12 @@ def _einsum_call(self, inputs, training=None):
         _qdq(self, inputs, "inputs", training),
         _qdq(self, self._kernel, "kernel", training),
     )
-    return _finish(self, _gradient_qdq(self, x))
+    return _finish(self, _with_lora(self, _gradient_qdq(self, x), inputs))
+
+
+def _with_lora(layer, x, inputs):
+    """Add LoRA's low-rank product of the (unquantized) inputs, as the int8
+    and int4 calls do (Keras 3.15 refuses LoRA in its float8 call)."""
+    if not layer.lora_enabled:
+        return x
+    return x + layer._lora_delta(inputs).to(x.dtype)

@@ -45,8 +45,9 @@ def settings_for(layer, config):
 
     if isinstance(config, GPTQConfig):
         return config.weight_bits, config.group_size
-    if isinstance(layer.dtype_policy, GPTQDTypePolicy):
-        return layer.dtype_policy.weight_bits, layer.dtype_policy.group_size
+    policy = q.own_policy(layer)
+    if isinstance(policy, GPTQDTypePolicy):
+        return policy.weight_bits, policy.group_size
     raise ValueError(
         f"Layer '{layer.name}' ({type(layer).__name__}): GPTQ needs weight_bits "
         "and group_size, from a GPTQConfig or a GPTQDTypePolicy such as "

@@ -43,8 +43,8 @@ def block_size_for(layer, config):
 
     if isinstance(config, _configs.Int4QuantizationConfig):
         block_size = config.block_size
-    elif isinstance(layer.dtype_policy, Int4DTypePolicy):
-        block_size = layer.dtype_policy.block_size
+    elif isinstance(q.own_policy(layer), Int4DTypePolicy):
+        block_size = q.own_policy(layer).block_size
     else:
         block_size = None
     return None if block_size == -1 else block_size

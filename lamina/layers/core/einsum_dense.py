@@ -52,6 +52,7 @@ class EinsumDense(Layer):
     """
 
     _keras_saved_variables = ("kernel", "bias")  # what Keras saves
+    # Setting a quantized policy on the built layer quantizes it (Keras).
 
     def __init__(
         self,

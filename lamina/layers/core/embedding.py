@@ -51,6 +51,7 @@ class Embedding(Layer):
     """
 
     _keras_saved_variables = ("embeddings",)  # what Keras saves
+    # Setting a quantized policy on the built layer quantizes it (Keras).
 
     def __init__(
         self,
@@ -127,7 +128,9 @@ class Embedding(Layer):
         if inputs.dtype not in (torch.int32, torch.int64):
             inputs = inputs.to(torch.int32)
         try:
-            outputs = F.embedding(inputs, self.embeddings)
+            outputs = F.embedding(
+                _lora.wrap_negative_ids(inputs, self.input_dim), self.embeddings
+            )
         except IndexError as error:
             self._raise_out_of_range(inputs, error)
         if outputs.dtype != self._compute_torch_dtype:
@@ -198,7 +201,8 @@ class Embedding(Layer):
         raise IndexError(
             f"Layer '{self.name}' (Embedding) got indices from {low} to {high}, but "
             f"it has input_dim={self.input_dim} rows, so indices must lie in "
-            f"[0, {self.input_dim - 1}]. Create the layer with a larger input_dim "
+            f"[0, {self.input_dim - 1}] (or [{-self.input_dim}, -1], counting from "
+            "the end, as in Keras). Create the layer with a larger input_dim "
             "(vocabulary size + 1 with mask_zero=True) or fix the indices."
         ) from error
 

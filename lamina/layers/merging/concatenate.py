@@ -40,9 +40,10 @@ class Concatenate(Merge):
                     continue
                 if a is not None and b is not None and a != b:
                     raise ValueError(
-                        f"Layer '{self.name}' (Concatenate) needs inputs whose shapes "
-                        f"match except on the concatenation axis {self.axis}; got "
-                        f"shapes {shapes}."
+                        f"Layer '{self.name}' (Concatenate) requires inputs with "
+                        "matching shapes except for the concatenation axis: their "
+                        f"shapes must match except on the concatenation axis "
+                        f"{self.axis}; got shapes {shapes}."
                     )
         # Keras: the other axes' sizes are the first input's, even unknown ones.
         sizes = [s[axis] for s in shapes]

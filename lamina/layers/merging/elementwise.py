@@ -53,8 +53,8 @@ class Subtract(Merge):
     def build(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and len(input_shape) != 2:
             raise ValueError(
-                f"Layer '{self.name}' (Subtract) should be called on exactly 2 "
-                f"inputs; got {len(input_shape)}."
+                f"Layer '{self.name}' (Subtract): a Subtract layer should be called "
+                f"on exactly 2 inputs; got {len(input_shape)}."
             )
         super().build(input_shape)
 

@@ -427,15 +427,17 @@ def _check_renorm_clipping(clipping) -> None:
     if unknown:
         raise ValueError(
             "BatchNormalization `renorm_clipping` accepts only the keys 'rmax', "
-            f"'rmin' and 'dmax'; got renorm_clipping={clipping!r}."
+            f"'rmin' and 'dmax'. Received invalid keys {sorted(unknown)} in "
+            f"renorm_clipping={clipping!r}."
         )
     rmax, rmin, dmax = (clipping.get(k) for k in ("rmax", "rmin", "dmax"))
     if rmax is not None and rmin is not None and rmax < rmin:
         raise ValueError(
-            "BatchNormalization `renorm_clipping` needs rmax >= rmin; got "
-            f"rmax={rmax}, rmin={rmin}."
+            "BatchNormalization `renorm_clipping` needs rmax >= rmin (rmax should "
+            f"be greater than rmin); got rmax={rmax}, rmin={rmin}."
         )
     if dmax is not None and dmax < 0:
         raise ValueError(
-            f"BatchNormalization `renorm_clipping` needs dmax >= 0; got dmax={dmax}."
+            "BatchNormalization `renorm_clipping` needs dmax >= 0 (dmax should be "
+            f"non-negative); got dmax={dmax}."
         )

@@ -61,8 +61,9 @@ class GroupNormalization(Layer):
             or (groups <= 0 and groups != -1)
         ):
             raise ValueError(
-                "GroupNormalization expects `groups` to be a positive int (or -1 "
-                f"for one group per channel); got groups={groups!r}."
+                "Invalid value for argument `groups`: GroupNormalization expects "
+                "`groups` to be a positive int (or -1 for one group per channel); "
+                f"got groups={groups!r}."
             )
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(
@@ -96,13 +97,20 @@ class GroupNormalization(Layer):
         dim = input_shape[channel]
         if dim is None:
             raise ValueError(
-                f"{who} needs a known number of channels on axis {self.axis}; got "
-                f"input shape {tuple(input_shape)}."
+                f"{who} needs a known number of channels on axis {self.axis}: the "
+                "input tensor should have a defined dimension but the layer "
+                f"received an input with shape {tuple(input_shape)}."
             )
         if self.groups == -1:
             self.groups = dim  # Keras records the resolved count in the config.
         if dim % self.groups != 0:
+            relation = (
+                "cannot be more than the number of channels"
+                if self.groups > dim
+                else "must be a multiple of the number of channels"
+            )
             raise ValueError(
+                f"Number of groups ({self.groups}) {relation} ({dim}). "
                 f"{who} splits {dim} channels into groups={self.groups}, but "
                 f"{self.groups} does not divide {dim}. Choose a number of groups "
                 f"that divides the channel count (e.g. one of "

@@ -192,9 +192,14 @@ def _check_axis_argument(who: str, axis):
             return list(axis)
     elif isinstance(axis, int) and not isinstance(axis, bool):
         return axis
+    keras_phrase = (
+        "Invalid value for `axis` argument: expected an int or a list/tuple of ints."
+        if who == "UnitNormalization"
+        else "Expected an int or a list/tuple of ints for the argument 'axis'."
+    )
     raise TypeError(
-        f"{who} expects `axis` to be an int or a non-empty list of ints; got "
-        f"axis={axis!r}. For the features axis write axis=-1."
+        f"{keras_phrase} {who} expects `axis` to be an int or a non-empty list of "
+        f"ints; got axis={axis!r}. For the features axis write axis=-1."
     )
 
 

@@ -46,6 +46,7 @@ class SpectralNormalization(Wrapper):
             or power_iterations <= 0
         ):
             raise ValueError(
+                "`power_iterations` should be greater than zero. "
                 "SpectralNormalization expects `power_iterations` to be a positive "
                 f"int; got power_iterations={power_iterations!r}."
             )
@@ -61,7 +62,8 @@ class SpectralNormalization(Wrapper):
             raise ValueError(
                 f"Layer '{self.name}' (SpectralNormalization) wraps a "
                 f"{type(self.layer).__name__}, which has no `kernel` nor "
-                "`embeddings` weight to normalize. Wrap a layer such as Dense, "
+                "`embeddings` weight to normalize (the wrapped object has no "
+                "attribute 'kernel' nor 'embeddings'). Wrap a layer such as Dense, "
                 "Conv2D or Embedding."
             )
         # Keras: the wrapper tracks the kernel as its own first weight, so

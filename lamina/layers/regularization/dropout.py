@@ -31,7 +31,9 @@ class Dropout(Layer):
             or not (0 <= rate <= 1)
         ):
             raise ValueError(
-                f"Dropout expects `rate` to be a number in [0, 1]; got rate={rate!r}."
+                "Invalid value received for argument `rate`. Expected a float "
+                "value between 0 and 1. Dropout expects `rate` to be a number in "
+                f"[0, 1]; got rate={rate!r}."
             )
         self.rate = float(rate)
         self.noise_shape = _check_noise_shape(noise_shape)
@@ -84,15 +86,23 @@ def _check_noise_shape(noise_shape):
         dims = tuple(noise_shape)
     except TypeError:
         raise ValueError(
-            "Dropout expects `noise_shape` to be a tuple or list of integers "
-            f"(None for an axis of the input's size); got noise_shape={noise_shape!r}."
+            "Invalid value received for argument `noise_shape`. Expected a tuple "
+            "or list of integers. Dropout expects `noise_shape` to be a tuple or "
+            "list of integers (None for an axis of the input's size); got "
+            f"noise_shape={noise_shape!r}."
         ) from None
     for dim in dims:
         if dim is not None and (
             isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0
         ):
+            expected = (
+                "all dimensions to be positive integers or None"
+                if isinstance(dim, int) and not isinstance(dim, bool)
+                else "all elements to be integers or None"
+            )
             raise ValueError(
-                "Dropout expects `noise_shape` to hold positive integers or None; "
-                f"got noise_shape={noise_shape!r}."
+                "Invalid value received for argument `noise_shape`. Expected "
+                f"{expected}. Dropout expects `noise_shape` to hold positive "
+                f"integers or None; got noise_shape={noise_shape!r}."
             )
     return dims

@@ -66,6 +66,8 @@ def _check_unit_interval(who: str, arg: str, value, allow_one: bool = True):
     if not ok:
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(
-            f"{who} expects `{arg}` to be a number in {interval}; got {arg}={value!r}."
+            f"Invalid value received for argument `{arg}`. Expected a float value "
+            f"between 0 and 1. {who} expects `{arg}` to be a number in {interval}; "
+            f"got {arg}={value!r}."
         )
     return value

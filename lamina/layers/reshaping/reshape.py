@@ -45,8 +45,10 @@ class Reshape(ReshapingLayer):
         unknown = sum(1 for d in target_shape if d is None or d == -1)
         if bad or any(d is not None and d < -1 for d in target_shape) or unknown > 1:
             raise ValueError(
-                "Reshape expects `target_shape` to hold sizes >= 0 and at most one "
-                f"-1 (a size to infer); got target_shape={target_shape!r}."
+                "Reshape expects `target_shape` to hold sizes >= 0 (each a "
+                "non-negative integer) and at most one unknown dimension (-1, a "
+                "size to infer); got "
+                f"target_shape={target_shape!r}."
             )
         self.target_shape = target_shape
         # torch.reshape infers -1; Keras also treats a None entry as unknown.

@@ -80,7 +80,7 @@ def test_config_of_a_python_lambda_holds_its_code_in_keras_layout():
     function = config["function"]
     assert function["class_name"] == "__lambda__"
     assert set(function["config"]) == {"code", "defaults", "closure"}
-    assert config["output_shape"] == [3]
+    assert config["output_shape"] == (3,)  # a tuple, as Keras keeps it
     assert config["arguments"] == {}
     json.dumps(config)
 

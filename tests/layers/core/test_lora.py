@@ -263,8 +263,9 @@ def test_subclass_with_its_own_call_and_int4_layers_are_refused():
     lora = layers.Dense(4)
     lora(_inputs((2, 4), "float32"))
     lora.enable_lora(2)
-    with pytest.raises(NotImplementedError, match="not 'float8'"):
-        lora.quantize("float8")
+    config = lamina.quantizers.GPTQConfig(dataset=None, tokenizer=None)
+    with pytest.raises(NotImplementedError, match="not 'gptq'"):
+        lora.quantize("gptq", config=config)
 
 
 @pytest.mark.parametrize("name, args, kwargs, shape, dtype", CASES)
