@@ -35,8 +35,13 @@ faults per step on one side or the other, depending on the process's
 allocation history, and ratios that swing by 5-10% from run to run.
 `--steady-malloc` turns that off (`mallopt`) for both sides alike.
 
+On CUDA (`--device cuda`) both sides get their data on the device up front
+(as bench/run_all.py does) and every timed pass waits for queued kernels at
+both ends.
+
 Run: .venv/bin/python bench/bench_models.py [--repeats 5] [--quick]
      [--threads 1] [--only transformer,resnet] [--no-jit] [--steady-malloc]
+     [--device cpu|cuda]
 """
 
 import argparse
@@ -270,11 +275,11 @@ class TorchResNet(nn.Module):
 
 def hand_fit(model, optimizer, x, y, batch_size):
     """One epoch of the hand-written loop; returns (loss, accuracy)."""
-    loss_sum = torch.zeros(())
-    correct = torch.zeros((), dtype=torch.long)
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
     n = y.shape[0]
     model.train()
-    perm = torch.randperm(n)
+    perm = torch.randperm(n, device=x.device)
     for start in range(0, n, batch_size):
         idx = perm[start : start + batch_size]
         xb, yb = x[idx], y[idx]
@@ -296,7 +301,7 @@ def hand_predict(model, x, batch_size):
             torch.softmax(model(x[i : i + batch_size]), -1)
             for i in range(0, x.shape[0], batch_size)
         ]
-        return torch.cat(parts).numpy()
+        return torch.cat(parts).cpu().numpy()
 
 
 # --- data, sides and timing ------------------------------------------------------
@@ -313,18 +318,23 @@ def make_data(name, samples):
     return x, y
 
 
-def sides(name, mode, batch_size, samples, jit):
+def sides(name, mode, batch_size, samples, jit, device):
     """side name -> a closure running one timed pass."""
     x, y = make_data(name, samples)
     lam = lamina_model(name)
     ref = TorchTransformer(lam) if name == "transformer" else TorchResNet(lam)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    ref.to(device)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     if name == "resnet":
         xt = xt.permute(0, 3, 1, 2).contiguous()
+    if device != "cpu":  # lamina's side gets its data on the device too
+        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     # Same weights, same function: the twins agree before anything is timed.
     expected = lam.predict(x[:batch_size], verbose=0)
     got = hand_predict(ref, xt[:batch_size], batch_size)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # cuDNN convolutions default to TF32 on recent GPUs: a looser check there.
+    tolerance = 1e-4 if device == "cpu" else 1e-2
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance / 10)
     result = {}
     if mode == "fit":
         optimizer = torch.optim.Adam(ref.parameters(), lr=1e-3, eps=1e-7, foreach=True)
@@ -347,14 +357,17 @@ def sides(name, mode, batch_size, samples, jit):
     return result
 
 
-def _timed(fn):
+def _timed(fn, sync):
+    sync()
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
+    sync()
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run(name, mode, batch_size, samples, repeats, jit):
-    runs = sides(name, mode, batch_size, samples, jit)
+def run(name, mode, batch_size, samples, repeats, jit, device):
+    runs = sides(name, mode, batch_size, samples, jit, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
     for fn in runs.values():  # warm-up: first-batch checks, allocator, compiling
         fn()
     wall = {side: [] for side in runs}
@@ -362,7 +375,7 @@ def run(name, mode, batch_size, samples, repeats, jit):
     order = list(runs)
     for i in range(repeats):
         for side in order if i % 2 == 0 else order[::-1]:
-            w, c = _timed(runs[side])
+            w, c = _timed(runs[side], sync)
             wall[side].append(w)
             cpu[side].append(c)
     print(f"\n{name} {mode}: {samples} samples, batch {batch_size}")
@@ -399,6 +412,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 repeats, half data")
     parser.add_argument("--only", default="", help="comma-separated row words")
     parser.add_argument("--no-jit", action="store_true", help="skip jit_compile=True")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
         "--steady-malloc",
         action="store_true",
@@ -410,9 +424,9 @@ def main():
     repeats = 3 if args.quick else args.repeats
     only = [word.strip().lower() for word in args.only.split(",") if word.strip()]
     torch.set_num_threads(args.threads)
-    lamina.backend.set_device("cpu")
+    lamina.backend.set_device(args.device)
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), device cpu, "
+        f"torch {torch.__version__}, {args.threads} thread(s), device {args.device}, "
         f"median of {repeats} alternating repeats; ratio = hand time / lamina time"
         + (", steady malloc" if args.steady_malloc else "")
     )
@@ -422,7 +436,7 @@ def main():
                 continue
             if args.quick:
                 samples //= 2
-            run(name, mode, batch_size, samples, repeats, not args.no_jit)
+            run(name, mode, batch_size, samples, repeats, not args.no_jit, args.device)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 #   PY=.venv/bin/python TEST_S=300 TOTAL_S=600 bash bench/cuda_check.sh
 #
 # WORKLOADS picks bench workloads (';'-separated name parts); PROFILE="MLP 784"
-# adds bench/profile_step.py --device cuda for the fit workloads it names.
+# adds bench/profile_step.py --device cuda for the fit workloads it names;
+# MODELS="transformer,resnet" adds bench/bench_models.py --device cuda.
 # Each part has a time limit (TEST_S for the tests, TOTAL_S for the whole script) so the script ends on a
 # machine lent for a fixed time; the bench runs one workload per process call
 # and appends its table, so a cut-off run still leaves the finished workloads.
@@ -37,6 +38,11 @@ for only in "${workloads[@]}"; do
     timeout "$left" "$PY" bench/run_all.py --device cuda --no-memory \
         --repeats "${REPEATS:-5}" --only "$only" ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
 done
+if [ -n "${MODELS:-}" ]; then  # e.g. MODELS="transformer,resnet": bench/bench_models.py
+    left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))
+    [ "$left" -gt 20 ] && timeout "$left" "$PY" bench/bench_models.py --device cuda \
+        --quick --only "$MODELS" 2>&1 | tee -a "$OUT/models.txt"
+fi
 if [ -n "${PROFILE:-}" ]; then  # e.g. PROFILE="MLP 784": launches and us per step
     left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))
     [ "$left" -gt 20 ] && timeout "$left" "$PY" bench/profile_step.py --device cuda \
