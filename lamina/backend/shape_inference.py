@@ -41,6 +41,10 @@ _PROBE_SIZES = (2, 3)
 _LARGE_PROBE_SIZE = 97
 # Tried in turn only after the first probes fail: batches that divide by 2, 3, 4.
 _RETRY_PROBE_SIZES = ((4, 8), (6, 12), (24, 48))
+# The sizes a layer first called during a run may see for an unknown batch.
+PROBE_BATCH_SIZES = frozenset(
+    (1, _PROBE_SIZES[0]) + tuple(pair[0] for pair in _RETRY_PROBE_SIZES)
+)
 # How many pinnings `_pinned_probe` tries before giving up (it runs only on the
 # way to an error, which it should not delay much).
 _MAX_PINNINGS = 24

@@ -834,7 +834,21 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                         return self.call(*a, **k)
             return self.call(*a, **k)
 
-        return compute_output_spec(_run, *args, modules=(self,), **kwargs)
+        # Sub-layers first called (so built) inside this run see a probe's
+        # batch size where the batch is unknown: their build configs and
+        # summary() should say None, as for a functional model's layers.
+        first = args[0] if args else None
+        unknown_batch = isinstance(first, KerasTensor) and first.shape[:1] == (None,)
+        unbuilt = (
+            [layer for layer in self._flatten_layers() if not layer.built]
+            if unknown_batch
+            else ()
+        )
+        outputs = compute_output_spec(_run, *args, modules=(self,), **kwargs)
+        for layer in unbuilt:
+            if layer.built and layer._build_shapes is not None:
+                layer._build_shapes = _unknown_batch(layer._build_shapes)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         """Output shape for inputs of `input_shape` (by default inferred by running
@@ -916,3 +930,19 @@ def _holds_only_plain_values(container) -> bool:
     `hidden_units=[64, 32]` setting), which stays a plain list or dict."""
     values = container.values() if isinstance(container, dict) else container
     return all(isinstance(v, _PLAIN_TYPES) for v in values)
+
+
+def _unknown_batch(shapes):
+    """`shapes` (a shape, or a list/dict of them) with a leading probe size
+    (`shape_inference`'s stand-in for an unknown batch) replaced by None."""
+    from lamina.backend.shape_inference import PROBE_BATCH_SIZES
+
+    if isinstance(shapes, dict):
+        return {k: _unknown_batch(v) for k, v in shapes.items()}
+    if isinstance(shapes, (list, tuple)) and shapes:
+        if all(d is None or isinstance(d, int) for d in shapes):
+            if shapes[0] in PROBE_BATCH_SIZES:
+                return type(shapes)([None, *shapes[1:]])
+            return shapes
+        return type(shapes)(_unknown_batch(s) for s in shapes)
+    return shapes

@@ -72,3 +72,30 @@ def test_a_quantized_policy_set_on_a_built_model_quantizes_its_layers():
     with pytest.raises(NotImplementedError, match="does not have a `quantize` method"):
         dropout.dtype_policy = "int8_from_float32"
     assert dropout.dtype_policy.name == "float32"
+
+
+class _TwoDense(lamina.Model):
+    def __init__(self):
+        super().__init__()
+        self.first = layers.Dense(4)
+        self.second = layers.Dense(2)
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+
+def test_layers_built_while_tracing_an_unknown_batch_record_none(capsys):
+    model = _TwoDense()
+    model.build((None, 3))
+    assert model.first.get_build_config() == {"input_shape": (None, 3)}
+    assert model.second.get_build_config() == {"input_shape": (None, 4)}
+    model.summary()
+    table = capsys.readouterr().out
+    assert "(None, 4)" in table and "(None, 2)" in table and "(2, 4)" not in table
+    # The same inside a functional graph; a known batch stays known.
+    block = _TwoDense()
+    lamina.Model(*(lambda x: (x, block(x)))(lamina.Input((5,))))
+    assert block.first.get_build_config() == {"input_shape": (None, 5)}
+    fixed = _TwoDense()
+    fixed(lamina.Input((5,), batch_size=2))
+    assert fixed.first.get_build_config() == {"input_shape": (2, 5)}
