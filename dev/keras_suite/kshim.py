@@ -422,3 +422,16 @@ for _name in ("compute_iou", "compute_ciou"):
 EXTRA["utils.backend_utils.convert_tf_tensor"] = lambda x, dtype=None: (
     lamina.ops.convert_to_tensor(x, dtype=dtype)
 )
+
+
+def _export_onnx(model, filepath, verbose=None, input_signature=None, **kwargs):
+    return model.export(
+        filepath,
+        format="onnx",
+        verbose=verbose,
+        input_signature=input_signature,
+        **kwargs,
+    )
+
+
+EXTRA["export.onnx.export_onnx"] = _export_onnx

@@ -9,9 +9,12 @@
 The model runs in inference mode (`training=False`: dropout off, batch
 normalization on its moving statistics). Unknown axes of the input signature
 (`None`, always including the batch axis) stay dynamic where the model allows.
+A subclassed model whose `call` takes several inputs (`call(self, x, y)`) is
+exported with one program input per argument.
 """
 
 import contextlib
+import inspect
 import os
 import warnings
 
@@ -20,6 +23,7 @@ import torch
 
 from lamina.backend import floatx, get_device, standardize_dtype, to_torch_dtype
 from lamina.saving import file_utils
+from lamina.utils import io_utils
 
 FORMATS = ("torch", "onnx")
 
@@ -40,27 +44,40 @@ _ONNX_EXTERNAL_DATA_BYTES = 1 << 30
 _PROBE_SIZE = 3
 
 
-def export_model(model, filepath, format="torch", input_signature=None, **kwargs):
+def export_model(
+    model, filepath, format="torch", verbose=None, input_signature=None, **kwargs
+):
     """Export `model` for inference to `filepath` (see the module docstring).
 
     Args:
         model: A built lamina model (or layer).
-        filepath: Where to write: a `.pt2` file for "torch", `.onnx` for "onnx".
+        filepath: Where to write: a file ending in `.pt2` for "torch", any
+            name (`.onnx` by convention) for "onnx".
         format: `"torch"` or `"onnx"`. Defaults to `"torch"`.
+        verbose: Whether to print where the file was written. Defaults to
+            `None`, which prints (as Keras does).
         input_signature: The inputs' shapes and dtypes, in the structure the
             model is called with: `lamina.InputSpec`s, KerasTensors
             (`lamina.Input(...)`), tensors, arrays, or shape tuples (float32).
-            A list of one such structure is accepted too (Keras's form).
-            Defaults to the model's inputs (functional and Sequential models
-            with an `Input`) or the shapes it was built with.
-        **kwargs: Passed on to `torch.export.export` ("torch") or
-            `torch.onnx.export` ("onnx"), e.g. `opset_version=18`.
+            A list of one such structure is accepted too (Keras's form); for a
+            model whose `call` takes several inputs, a list with one entry
+            per input. Defaults to the model's inputs (functional and
+            Sequential models; their batch axis unknown) or the shapes it was
+            built with.
+        **kwargs: For "torch", the keyword arguments of `torch.export.export`
+            (`dynamic_shapes`, `strict`, `preserve_module_call_signature`,
+            `prefer_deferred_runtime_asserts_over_guards`); a user
+            `dynamic_shapes` replaces lamina's own choice of dynamic axes and
+            may be given for the model's input alone (`{0: Dim("batch")}`).
+            For "onnx", those for the trace, and the rest passed on to
+            `torch.onnx.export`, e.g. `opset_version=18` or `output_names`.
 
     Raises:
-        ValueError: Unknown format, or no input signature can be found.
+        ValueError: Unknown format, a "torch" path not ending in `.pt2`, an
+            argument neither torch exporter takes, or no input signature can
+            be found.
         ImportError: format="onnx" without the onnx packages.
     """
-    kwargs.pop("verbose", None)  # Keras prints a summary; lamina prints nothing
     if format not in FORMATS:
         raise ValueError(
             f"model.export() got format={format!r}; lamina exports "
@@ -68,31 +85,82 @@ def export_model(model, filepath, format="torch", input_signature=None, **kwargs
             "Keras's TensorFlow, OpenVINO and LiteRT formats need their own "
             "frameworks; export to ONNX and convert from there."
         )
-    if format == "onnx":
-        _check_onnx_installed()
-    signature = _input_signature(model, input_signature)
     filepath = os.fspath(filepath)
+    if format == "torch":
+        if not str(filepath).endswith(".pt2"):
+            raise ValueError(
+                "model.export(format='torch') requires the filepath to end with "
+                f"'.pt2' (a torch.export program); got {filepath!r}."
+            )
+        _check_torch_kwargs(kwargs)
+        trace_kwargs, onnx_kwargs = kwargs, {}
+    else:
+        _check_onnx_installed()
+        trace_kwargs, onnx_kwargs = _split_onnx_kwargs(kwargs)
+    signature = _input_signature(model, input_signature)
     with _quiet_export():
-        program = _torch_program(model, signature, kwargs if format == "torch" else {})
+        program = _torch_program(model, signature, trace_kwargs)
         if format == "torch":
             with file_utils.atomic_write(filepath) as tmp_path:
                 with open(tmp_path, "wb") as f:
                     torch.export.save(program, f)
-            return
-        onnx_program = torch.onnx.export(
-            program,
-            (signature.example,),
-            dynamo=True,
-            verbose=False,
-            input_names=signature.names,
-            **kwargs,
+        else:
+            onnx_program = torch.onnx.export(
+                program,
+                signature.args,
+                dynamo=True,
+                verbose=False,
+                **{"input_names": signature.names, **onnx_kwargs},
+            )
+            _name_batch_axis(onnx_program, program)
+    if format == "onnx":
+        if _parameter_bytes(model) > _ONNX_EXTERNAL_DATA_BYTES:
+            onnx_program.save(filepath, external_data=True)
+        else:
+            with file_utils.atomic_write(filepath) as tmp_path:
+                onnx_program.save(tmp_path, external_data=False)
+    if verbose is None or verbose:
+        kind = "PyTorch ExportedProgram" if format == "torch" else "ONNX model"
+        io_utils.print_msg(f"Saved {kind} at '{filepath}'.")
+
+
+def _torch_export_arguments():
+    """The keyword arguments `torch.export.export` takes besides the module
+    and its inputs (they vary between torch releases)."""
+    names = inspect.signature(torch.export.export).parameters
+    return sorted(set(names) - {"mod", "args", "kwargs"})
+
+
+def _check_torch_kwargs(kwargs):
+    supported = _torch_export_arguments()
+    unknown = sorted(set(kwargs) - set(supported))
+    if unknown:
+        raise ValueError(
+            'Unsupported arguments for `format="torch"`: '
+            f"{', '.join(unknown)}. Supported arguments are: "
+            f"{', '.join(supported)} (passed on to torch.export.export)."
         )
-        _name_batch_axis(onnx_program, program)
-    if _parameter_bytes(model) > _ONNX_EXTERNAL_DATA_BYTES:
-        onnx_program.save(filepath, external_data=True)
-        return
-    with file_utils.atomic_write(filepath) as tmp_path:
-        onnx_program.save(tmp_path, external_data=False)
+
+
+def _split_onnx_kwargs(kwargs):
+    """`format="onnx"`'s keyword arguments: those of `torch.export.export`
+    (`dynamic_shapes`, `strict`, ...) for the trace, the rest for
+    `torch.onnx.export` (`opset_version`, `output_names`, `input_names`, ...)."""
+    trace = set(_torch_export_arguments())
+    fixed = {"model", "args", "f", "kwargs", "verbose", "dynamo", "external_data"}
+    onnx = set(inspect.signature(torch.onnx.export).parameters) - fixed - trace
+    unknown = sorted(set(kwargs) - trace - onnx)
+    if unknown:
+        raise ValueError(
+            'Unsupported arguments for `format="onnx"`: '
+            f"{', '.join(unknown)}. Supported arguments are: "
+            f"{', '.join(sorted(trace | onnx))} (passed on to torch.export.export "
+            "and torch.onnx.export)."
+        )
+    return (
+        {k: v for k, v in kwargs.items() if k in trace},
+        {k: v for k, v in kwargs.items() if k in onnx},
+    )
 
 
 def _check_onnx_installed():
@@ -104,33 +172,79 @@ def _check_onnx_installed():
 
 
 class _Signature:
-    """Example inputs (the model's call structure), their dynamic axes and names."""
+    """Example call arguments (a tuple: one structure per input argument of
+    the model's `call`), their dynamic axes and the flat input names."""
 
-    def __init__(self, example, dynamic, names):
-        self.example = example
+    def __init__(self, args, dynamic, names):
+        self.args = args
         self.dynamic = dynamic
         self.names = names
 
 
+class _Spec:
+    """A shape, dtype and name (a model input with its batch axis unknown),
+    and the batch size to trace with (the input's own, if it had one over 1:
+    a model that fixes it, a stateful RNN say, then exports with it)."""
+
+    def __init__(self, shape, dtype, name, batch=None):
+        self.shape = shape
+        self.dtype = dtype
+        self.name = name
+        self.batch = batch
+
+
+def _input_arguments(model):
+    """The names of `model.call`'s required positional arguments when there are
+    several (`call(self, x, y)`), else `None` (one input, maybe a structure)."""
+    try:
+        params = inspect.signature(model.call).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = [
+        p.name
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty
+        and p.name not in ("training", "mask")
+    ]
+    return names if len(names) > 1 else None
+
+
+def _signature_args(model, input_signature):
+    """The user's `input_signature` as a tuple of call arguments."""
+    names = _input_arguments(model)
+    specs = input_signature
+    if isinstance(specs, (list, tuple)) and not _is_shape(specs):
+        if names and len(specs) == 1 and isinstance(specs[0], (list, tuple)):
+            specs = specs[0]  # Keras's [[x_spec, y_spec]]
+        if names and len(specs) == len(names) and not _is_shape(specs):
+            return tuple(specs)
+        if len(specs) == 1:
+            specs = specs[0]  # Keras: a list holding the inputs' structure
+    if names:
+        raise ValueError(
+            f"model.export(): the call() of model '{model.name}' takes "
+            f"{len(names)} inputs ({', '.join(names)}), so input_signature "
+            f"must be a list of {len(names)} specs, one per input; got "
+            f"{input_signature!r:.200}."
+        )
+    return (specs,)
+
+
 def _input_signature(model, input_signature):
     if input_signature is None:
-        specs = _model_specs(model)
+        args = _model_specs(model)
     else:
-        specs = input_signature
-        if (
-            isinstance(specs, (list, tuple))
-            and len(specs) == 1
-            and not _is_shape(specs)
-        ):
-            specs = specs[0]  # Keras: a list holding the inputs' structure
+        args = _signature_args(model, input_signature)
     probes = iter(range(_PROBE_SIZE + 2, 10**6, 2))
 
     def _example(spec):
         shape, dtype = _shape_and_dtype(spec)
+        batch = getattr(spec, "batch", None) if isinstance(spec, _Spec) else None
         sizes = [
             int(size)
             if size is not None
-            else _PROBE_SIZE
+            else batch or _PROBE_SIZE
             if axis == 0
             else next(probes)
             for axis, size in enumerate(shape)
@@ -139,10 +253,11 @@ def _input_signature(model, input_signature):
         tensor = torch.zeros(sizes, dtype=to_torch_dtype(dtype), device=get_device())
         return tensor, axes
 
-    pairs = _map_specs(_example, specs)
-    example = _map_specs(lambda pair: pair[0], pairs, leaf=_is_pair)
-    dynamic = _map_specs(lambda pair: pair[1], pairs, leaf=_is_pair)
-    return _Signature(example, dynamic, _unique(_names(specs)))
+    pairs = [_map_specs(_example, spec) for spec in args]
+    example = tuple(_map_specs(lambda pair: pair[0], p, leaf=_is_pair) for p in pairs)
+    dynamic = tuple(_map_specs(lambda pair: pair[1], p, leaf=_is_pair) for p in pairs)
+    names = _names(args[0]) if len(args) == 1 else _names(list(args))
+    return _Signature(example, dynamic, _unique(names))
 
 
 def _names(struct, key=None, index=None):
@@ -157,14 +272,30 @@ def _names(struct, key=None, index=None):
 
 
 def _model_specs(model):
-    """The structure of KerasTensors/shapes the model is called with."""
+    """The call arguments (a tuple of structures of specs or shapes) the model
+    is called with, each input's batch axis unknown (as in Keras: the batch
+    size a model was first called or built with is not part of it)."""
     struct = getattr(model, "_inputs_struct", None)
+    if struct is None:
+        inputs = getattr(model, "inputs", None) if _has_inputs(model) else None
+        if inputs:
+            struct = inputs[0] if len(inputs) == 1 else list(inputs)
     if struct is not None:
-        return struct
-    inputs = getattr(model, "inputs", None)
-    if inputs:
-        return inputs[0] if len(inputs) == 1 else list(inputs)
+        return (_map_specs(_batchless, struct, leaf=_is_keras_tensor),)
+    names = _input_arguments(model)
     shapes = getattr(model, "_build_shapes", None)
+    if names:
+        keys = [f"{name}_shape" for name in names]
+        if not (isinstance(shapes, dict) and all(k in shapes for k in keys)):
+            raise ValueError(
+                f"Cannot export model '{model.name}': its call() takes "
+                f"{len(names)} inputs ({', '.join(names)}) and their shapes "
+                "were not all recorded (a build(self, "
+                f"{', '.join(n + '_shape' for n in names)}) records them). "
+                "Pass input_signature=[...] with one lamina.InputSpec(shape="
+                "(None, ...)) per input, in call() order."
+            )
+        return tuple(_map_specs(_batchless, shapes[k], _is_shape_list) for k in keys)
     if shapes is None:
         raise ValueError(
             f"Cannot export model '{model.name}': it has not been built, so its "
@@ -172,12 +303,35 @@ def _model_specs(model):
             "model.build(input_shape)) first, or pass input_signature="
             "[lamina.InputSpec(shape=(None, ...))]."
         )
-    if isinstance(shapes, list) and all(
-        d is None or isinstance(d, int) for d in shapes
-    ):
-        shapes = tuple(shapes)
-    # Built by a call on real data: its batch size is not part of the model.
-    return _map_specs(lambda s: (None,) + tuple(s)[1:], shapes)
+    return (_map_specs(_batchless, shapes, _is_shape_list),)
+
+
+def _has_inputs(model):
+    # An unbuilt Sequential's `inputs` raises (as Keras's does).
+    try:
+        return bool(getattr(model, "inputs", None))
+    except (AttributeError, ValueError):
+        return False
+
+
+def _is_shape_list(value):
+    """A shape as a tuple or a list (build configs read back from JSON)."""
+    return isinstance(value, (tuple, list)) and _is_shape(tuple(value))
+
+
+def _is_keras_tensor(value):
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _batchless(spec):
+    """`spec` (a shape or a KerasTensor) with its batch axis unknown."""
+    if _is_shape_list(spec):
+        return (None,) + tuple(spec)[1:] if spec else ()
+    shape, dtype = _shape_and_dtype(spec)
+    if not shape:
+        return _Spec(shape, dtype, getattr(spec, "name", None))
+    batch = shape[0] if shape[0] is not None and shape[0] > 1 else None
+    return _Spec((None,) + shape[1:], dtype, getattr(spec, "name", None), batch)
 
 
 def _shape_and_dtype(spec):
@@ -246,14 +400,14 @@ class _InferenceModule(torch.nn.Module):
                 self.add_module(path.replace(".", "__") or "model", module)
         self.training = False  # the wrapper only: leaves the layers' own flags
 
-    def forward(self, inputs):
-        return self.model(inputs, training=False)
+    def forward(self, *inputs):
+        return self.model(*inputs, training=False)
 
 
 def _torch_program(model, signature, kwargs):
     """Trace `model` (inference mode, no autograd) into an ExportedProgram."""
     module = _InferenceModule(model)
-    args = (signature.example,)
+    args = signature.args
     frozen = [p for p in model.parameters() if p.is_inference()]
     if frozen:
         raise RuntimeError(
@@ -268,6 +422,16 @@ def _torch_program(model, signature, kwargs):
 
 
 def _export_with_fallback(module, args, signature, kwargs):
+    if kwargs.get("dynamic_shapes") is not None:
+        # The user's own axes: exported as asked, or torch says why not.
+        kwargs = dict(kwargs)
+        kwargs["dynamic_shapes"] = _user_dynamic_shapes(
+            kwargs["dynamic_shapes"], signature, module.model
+        )
+        program = torch.export.export(module, args, **kwargs)
+        _plain_weights(program)
+        return program
+    kwargs = {k: v for k, v in kwargs.items() if k != "dynamic_shapes"}
     first = _dims(signature.dynamic, named_batch=True)
     try:
         program = torch.export.export(module, args, dynamic_shapes=first, **kwargs)
@@ -297,7 +461,40 @@ def _dims(dynamic, named_batch):
             for axis in axes
         }
 
-    return (_map_specs(_axes, dynamic, leaf=lambda v: isinstance(v, _Axes)),)
+    # One entry for the wrapper's `*inputs`: a tuple, one item per argument.
+    return (tuple(_map_specs(_axes, arg, leaf=_is_axes) for arg in dynamic),)
+
+
+def _is_axes(value):
+    return isinstance(value, _Axes)
+
+
+def _user_dynamic_shapes(shapes, signature, model):
+    """A user's `dynamic_shapes` in the form the traced wrapper (`forward(self,
+    *inputs)`) takes: `({0: batch},)` for a one-input model, given as the
+    input's spec (`{0: batch}`), a list of one spec per input, a dict keyed by
+    the call's argument names, or torch's own form (left as it is)."""
+    count = len(signature.args)
+    if isinstance(shapes, dict):
+        if "inputs" in shapes or "args" in shapes:  # torch's form; Keras names it args
+            return {"inputs": shapes.get("inputs", shapes.get("args"))}
+        names = _input_arguments(model)
+        if names and set(shapes) == set(names):
+            return (tuple(shapes[name] for name in names),)
+        return ((shapes,),) if count == 1 else shapes
+    if isinstance(shapes, (list, tuple)):
+        if len(shapes) == 1 and isinstance(shapes[0], (list, tuple)):
+            return shapes
+        first = signature.args[0]
+        if (
+            count == 1
+            and isinstance(first, (list, tuple))
+            and len(first) == len(shapes)
+        ):
+            return ((type(first)(shapes),),)  # one spec per item of a list input
+        if len(shapes) == count:
+            return (tuple(shapes),)
+    return shapes
 
 
 def _plain_weights(program):
