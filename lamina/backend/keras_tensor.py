@@ -21,8 +21,12 @@ class KerasTensor:
             functional graph. Defaults to `True`.
         name: Optional name (an `Input`'s name).
 
+    `shape`, `dtype`, `sparse` and `ragged` are read-only (setting one raises
+    `AttributeError`, as in Keras): make a new `KerasTensor` instead.
+
     Raises:
-        ValueError: If `ragged=True`.
+        ValueError: If `ragged=True`, or if `shape` is not a sequence of
+            non-negative ints and `None`s.
     """
 
     def __init__(
@@ -40,18 +44,56 @@ class KerasTensor:
                 "the torch backend, has no ragged tensors. Pad the sequences "
                 "(lamina.utils.pad_sequences) and use a dense tensor."
             )
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = standardize_dtype(dtype)
+        # Read-only through the properties below, as in Keras: lamina's own
+        # code that needs another shape or dtype writes these private fields.
+        self._shape = _standardize_shape(shape)
+        self._dtype = standardize_dtype(dtype)
+        self._sparse = bool(sparse)
+        self._ragged = False
         self.name = name
-        self.sparse = sparse
-        self.ragged = False
         self.record_history = bool(record_history)
         # (layer, node_index, tensor_index), set when a layer call produces it.
         self._keras_history = None
 
     @property
+    def shape(self) -> tuple:
+        """The shape: a tuple of ints, `None` for sizes unknown until run time."""
+        return self._shape
+
+    @shape.setter
+    def shape(self, value):
+        _immutable("shape")
+
+    @property
+    def dtype(self) -> str:
+        """The Keras dtype name, e.g. `"float32"`."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value):
+        _immutable("dtype")
+
+    @property
+    def sparse(self) -> bool:
+        """Whether it stands for a sparse tensor."""
+        return self._sparse
+
+    @sparse.setter
+    def sparse(self, value):
+        _immutable("sparse")
+
+    @property
+    def ragged(self) -> bool:
+        """Always `False`: lamina has no ragged tensors."""
+        return self._ragged
+
+    @ragged.setter
+    def ragged(self, value):
+        _immutable("ragged")
+
+    @property
     def ndim(self) -> int:
-        return len(self.shape)
+        return len(self._shape)
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
@@ -105,6 +147,48 @@ class KerasTensor:
 
     def __invert__(self):
         return _ops().logical_not(self)
+
+
+def _immutable(attribute):
+    raise AttributeError(
+        f"The `{attribute}` attribute of a KerasTensor is immutable. Create a "
+        "new KerasTensor with the shape, dtype or sparsity you want instead."
+    )
+
+
+def _standardize_shape(shape) -> tuple:
+    """`shape` as a tuple of non-negative ints and `None`s, or a `ValueError`."""
+    if shape is None:
+        raise ValueError(
+            "KerasTensor needs a shape (a tuple of ints or None); undefined "
+            "shapes are not supported."
+        )
+    if not hasattr(shape, "__iter__") or isinstance(shape, (str, bytes)):
+        raise ValueError(f"Cannot convert '{shape}' to a shape.")
+    dims = []
+    for d in shape:
+        if d is None:
+            dims.append(None)
+            continue
+        if isinstance(d, (str, bytes, float)):
+            raise ValueError(
+                f"Cannot convert '{shape}' to a shape. Found invalid dimension "
+                f"'{d}' of type '{type(d)}'."
+            )
+        try:
+            d = int(d)
+        except Exception as e:
+            raise ValueError(
+                f"Cannot convert '{shape}' to a shape. Found invalid dimension "
+                f"'{d}' of type '{type(d)}'."
+            ) from e
+        if d < 0:
+            raise ValueError(
+                f"Cannot convert '{shape}' to a shape. Negative dimensions are "
+                "not allowed."
+            )
+        dims.append(d)
+    return tuple(dims)
 
 
 def _ops():

@@ -45,13 +45,29 @@ def _device_type(args) -> str:
 
 def _get_mask(inputs):
     """The `_keras_mask` carried by a tensor or KerasTensor (or, per element, a
-    list of them), else None."""
+    list or tuple of them, in the container's kind as Keras gives it), else
+    None."""
     if isinstance(inputs, (torch.Tensor, KerasTensor)):
         return getattr(inputs, "_keras_mask", None)
     if isinstance(inputs, (list, tuple)):
         masks = [getattr(t, "_keras_mask", None) for t in inputs]
-        return None if all(m is None for m in masks) else masks
+        if all(m is None for m in masks):
+            return None
+        return masks if isinstance(inputs, list) else tuple(masks)
     return None
+
+
+def _one_tensor_argument(args, kwargs) -> bool:
+    """Whether a call gets exactly one tensor argument (a tensor, or a list or
+    tuple of them), counting keyword ones: Keras fills `call`'s `mask` only
+    then (with more, it fills the `<arg>_mask` parameters instead). NumPy
+    arrays count: Keras converts them to tensors first."""
+    count = sum(_is_tensor_argument(v) or isinstance(v, np.ndarray) for v in args)
+    if kwargs:
+        count += sum(
+            _is_tensor_argument(v) or isinstance(v, np.ndarray) for v in kwargs.values()
+        )
+    return count == 1
 
 
 def _set_mask(outputs, mask):
@@ -287,10 +303,10 @@ def _symbolic_mask_kwargs(layer, args, kwargs):
     `previous_mask` is the mask `compute_mask` starts from: the `mask` given,
     else the `_keras_mask` of the first input (per element for a list).
     `spec_kwargs` are what the output-spec computation gets: `kwargs`, plus
-    that mask when `call()` names a `mask` argument and none was given (Keras
-    fills it in, so `call(inputs, mask=None)` sees a symbolic mask while the
-    graph is built); a given mask that `call()` cannot take is left out, as on
-    eager calls. The Node records `kwargs` only: at run time each layer reads
+    that mask when `call()` names a `mask` argument, none was given and the
+    call has one tensor argument (Keras fills it in, so `call(inputs,
+    mask=None)` sees a symbolic mask while the graph is built); a given mask
+    that `call()` cannot take is left out, as on eager calls. The Node records `kwargs` only: at run time each layer reads
     the masks its inputs carry, exactly as on eager calls.
     """
     explicit = kwargs.get("mask")
@@ -300,7 +316,11 @@ def _symbolic_mask_kwargs(layer, args, kwargs):
     if layer._call_mask_args and (kwargs or len(args) > 1):
         kwargs = _fill_argument_masks(layer, args, kwargs)
     if layer._call_has_mask_arg:
-        if explicit is None and previous is not None:
+        if (
+            explicit is None
+            and previous is not None
+            and _one_tensor_argument(args, kwargs)
+        ):
             kwargs = {**kwargs, "mask": previous}
     elif "mask" in kwargs and not _takes_var_keywords(layer.call):
         kwargs = {k: v for k, v in kwargs.items() if k != "mask"}

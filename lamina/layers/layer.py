@@ -32,6 +32,7 @@ from lamina.layers._layer_calls import (
     _first_input,
     _get_mask,
     _mask_argument_names,
+    _one_tensor_argument,
     _onto_device,
     _set_mask,
     _set_symbolic_mask,
@@ -54,6 +55,9 @@ _ALLOWED_KWARGS = {
     "batch_size",
     "weights",
 }
+# Compute dtypes torch.autocast runs, and the weight dtypes it casts from.
+_AUTOCAST_DTYPES = frozenset({"float16", "bfloat16"})
+_FLOAT_WEIGHT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
 
 
 class _FirstCallTensors:
@@ -384,8 +388,18 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         self._compute_torch_dtype = backend.to_torch_dtype(
             self._dtype_policy.compute_dtype
         )
-        self._mixed = (
-            self._dtype_policy.compute_dtype != self._dtype_policy.variable_dtype
+        compute = self._dtype_policy.compute_dtype
+        self._mixed = compute != self._dtype_policy.variable_dtype or (
+            # A plain float policy set on a built layer keeps its own weights'
+            # dtype (as Keras does): compute under autocast, as for a mixed one.
+            # Sub-layers keep their policies, so their weights don't count.
+            compute in _AUTOCAST_DTYPES
+            and self.__dict__.get("built", False)
+            and any(
+                backend.standardize_dtype(w.dtype) in _FLOAT_WEIGHT_DTYPES
+                and backend.standardize_dtype(w.dtype) != compute
+                for w in self._trainable_variables + self._non_trainable_variables
+            )
         )
 
     @property
@@ -511,7 +525,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             mask = explicit_mask  # Keras: an explicit mask wins over _keras_mask
         else:
             mask = _get_mask(args[0]) if args else None
-            if mask is not None and self._call_has_mask_arg:
+            if (
+                mask is not None
+                and self._call_has_mask_arg
+                and (
+                    (len(args) == 1 and not kwargs)
+                    or _one_tensor_argument(args, kwargs)
+                )
+            ):
+                # Keras fills `mask` only for a call with one tensor argument.
                 kwargs["mask"] = mask
         if self._call_mask_args and (kwargs or len(args) > 1):
             kwargs = _fill_argument_masks(self, args, kwargs)

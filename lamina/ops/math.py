@@ -118,7 +118,7 @@ def _segments_counted_from_values(op_fn):
     def wrapper(data, segment_ids, num_segments=None, sorted=False):
         result = op_fn(data, segment_ids, num_segments, sorted)
         if num_segments is None and isinstance(result, KerasTensor):
-            result.shape = (None,) + tuple(result.shape[1:])
+            result._shape = (None,) + tuple(result.shape[1:])
         return result
 
     wrapper.__wrapped__ = op_fn.__wrapped__

@@ -65,8 +65,9 @@ class TextVectorization(_HostDataLayer):
             one sequence of tokens per string.
         ngrams: An int `n` (all n-grams up to `n`) or a tuple of widths.
         output_mode: `"int"` (int64 indices, padded with 0), `"multi_hot"`,
-            `"count"`, `"tf_idf"`, or `"one_hot"` (with `split=None` only).
-            Defaults to `"int"`.
+            `"count"`, `"tf_idf"`, or `"one_hot"` (a vector per string with
+            `split=None`; with a split, `(batch, tokens, depth)`: a vector per
+            token, rows of zeros for the padding). Defaults to `"int"`.
         output_sequence_length: In `"int"` mode, pad or cut every output to
             this length. Defaults to `None` (the longest in the batch).
         pad_to_max_tokens: Make encodings `max_tokens` wide.
@@ -315,18 +316,17 @@ class TextVectorization(_HostDataLayer):
             if self._output_mode == "int" and self._output_sequence_length is not None:
                 ids = _fit_last_axis(ids, self._output_sequence_length)
         ids = torch.as_tensor(ids, device=backend.get_device())
-        return ids if self._output_mode == "int" else lookup._encode_lookups(ids)
+        if self._output_mode == "int":
+            return ids
+        if ragged and self._output_mode == "one_hot":
+            # One vector per token, (batch, tokens, depth), as Keras encodes a
+            # token list; the -1 padding encodes as rows of zeros.
+            ids = ids.unsqueeze(-1)
+        return lookup._encode_lookups(ids)
 
     def _padded_ids(self, rows):
         """Indices of token rows in a rectangle padded with 0 (the padding index)
         or, when encoding, with -1 (which encodes to nothing)."""
-        if self._output_mode == "one_hot":
-            raise ValueError(
-                f"Layer '{self.name}' (TextVectorization) with output_mode="
-                "'one_hot' encodes one token per string, so it needs split=None; "
-                f"got split={self._split!r}. Use 'multi_hot' or 'count' for "
-                "bags of words."
-            )
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         width = int(lengths.max(initial=0))
         if self._output_mode == "int" and self._output_sequence_length is not None:

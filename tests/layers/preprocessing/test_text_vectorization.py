@@ -396,14 +396,32 @@ def test_call_errors():
         ValueError, match=r"shape \(batch,\) or \(batch, 1\); got shape \(1, 2\)"
     ):
         TextVectorization(vocabulary=["a"])(np.array([["a", "b"]]))
-    with pytest.raises(ValueError, match="'one_hot' encodes one token per string"):
-        TextVectorization(vocabulary=["a"], output_mode="one_hot")(["a b"])
     with pytest.raises(TypeError, match="expects strings; got data of dtype"):
         TextVectorization(vocabulary=["a"])([1, 2])
     with pytest.raises(RuntimeError, match="needs its vocabulary"):
         TextVectorization(output_mode="count")(["a"])
     with pytest.raises(ValueError, match="vocabulary was given"):
         TextVectorization(vocabulary=["a"]).adapt(["a"])
+
+
+def test_one_hot_with_a_split_encodes_each_token():
+    # Keras's one_hot appends an axis to a token list: (batch, tokens, depth),
+    # a one-hot row per token (index 0 for OOV "d"); padding rows are all zeros.
+    layer = TextVectorization(vocabulary=["a", "b", "c"], output_mode="one_hot")
+    out = layer(["a b", "c", "a d c"])
+    expected = np.zeros((3, 3, 4), dtype="int64")
+    for row, ids in enumerate([[1, 2], [3], [1, 0, 3]]):
+        for col, index in enumerate(ids):
+            expected[row, col, index] = 1
+    np.testing.assert_array_equal(out.numpy(), expected)
+    # One token per text still gets its token axis, as the split defines it.
+    assert tuple(layer(["a", "b"]).shape) == (2, 1, 4)
+    assert layer.compute_output_shape((None,)) == (None, None, 4)
+    assert tuple(layer(lamina.Input(shape=(1,), dtype="string")).shape) == (
+        None,
+        None,
+        4,
+    )
 
 
 # --- use with models ---------------------------------------------------------------
