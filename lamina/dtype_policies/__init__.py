@@ -69,3 +69,17 @@ __all__ = [
     "serialize",
     "set_dtype_policy",
 ]
+
+
+def _config_with_policy(config):
+    """`config` with a serialized policy under "dtype" made a policy object, as
+    Keras's `from_config` hands it to a layer's constructor: a quantized policy
+    or a `DTypePolicyMap` as the object, a plain policy by its name (a string).
+    Other configs come back unchanged (the same dict)."""
+    dtype = config.get("dtype") if isinstance(config, dict) else None
+    if not isinstance(dtype, dict) or "class_name" not in dtype:
+        return config
+    policy = deserialize(dtype)
+    if not isinstance(policy, DTypePolicyMap) and policy.quantization_mode is None:
+        policy = policy.name
+    return {**config, "dtype": policy}

@@ -929,7 +929,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # As Keras: a serialized quantized policy or policy map reaches
+        # `__init__` as the policy object, a plain one as its name.
+        from lamina.dtype_policies import _config_with_policy
+
+        return cls(**_config_with_policy(config))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

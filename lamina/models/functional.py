@@ -647,10 +647,22 @@ class Functional(Model):
         ):
             # A subclass with its own constructor: `cls(**config)`, as in Keras.
             return Model.from_config.__func__(cls, config, custom_objects)
+        if any(
+            isinstance(entry, dict) and "module" not in entry
+            for entry in config["layers"]
+        ):
+            # Keras's legacy layout (`.h5`, Keras 2 JSON): layer entries without
+            # a `module` key name built-in classes, nodes may be lists.
+            from lamina.saving.legacy_config import upgrade_model_config
+
+            config = upgrade_model_config(
+                {"class_name": "Functional", "config": config},
+                who=f"{cls.__name__}.from_config()",
+            )["config"]
         layers, pending = {}, []
         for entry in config["layers"]:
             if is_op_config(entry):
-                layer = OpLayer.from_keras_config(entry)
+                layer = OpLayer.from_keras_config(entry, custom_objects)
             else:
                 layer = deserialize_keras_object(
                     entry, custom_objects=custom_objects, kind="layer"
@@ -692,6 +704,13 @@ class Functional(Model):
                 and value.get("class_name") == "__keras_tensor__"
             ):
                 layer_name, index, _ = value["config"]["keras_history"]
+                if layer_name not in layers:
+                    raise ValueError(
+                        "Invalid Functional model configuration. Missing node: "
+                        f"{layer_name} (a layer call refers to it, but the config "
+                        f"of model '{config.get('name')}' has no layer of that "
+                        "name)."
+                    )
                 return (layer_name, index - base.get(layer_name, 0)) in produced
             if isinstance(value, (list, tuple)):
                 return all(ready(v) for v in value)
@@ -715,8 +734,9 @@ class Functional(Model):
                 names = sorted({name for name, _ in pending})
                 raise ValueError(
                     f"Cannot rebuild the functional model '{config.get('name')}': the "
-                    f"inputs of layers {names} are never produced. The config is "
-                    "incomplete or corrupt."
+                    f"inputs of layers {names} are never produced (the graph has "
+                    "loops or disconnected nodes). The config is incomplete or "
+                    "corrupt."
                 )
 
         def is_ref(value):

@@ -161,7 +161,25 @@ class Model(_ModelAPI, Trainer, Layer):
         show_trainable=False,
         layer_range=None,
     ):
-        """Print a table of the layers: name (type), output shape, parameters."""
+        """Print a table of the layers: name (type), output shape, parameters.
+
+        Args:
+            line_length: The table's width in characters. Defaults to Keras's
+                (88, or 108 with a "Connected to" column, 12 more with
+                `show_trainable`), at most the terminal's width less 4.
+            positions: The columns' right edges as fractions of `line_length`,
+                one per column (defaults `[0.45, 0.8, 1.0]`, or
+                `[0.3, 0.56, 0.74, 1.0]` with "Connected to"; scaled by 0.9
+                when `show_trainable` adds its column).
+            print_fn: Called with each line instead of printing it.
+            expand_nested: Whether to list the layers of nested models too.
+            show_trainable: Whether to add a "Trainable" column: "Y" or "N"
+                for a layer with weights, "-" for one without.
+            layer_range: `(first, last)` layer names (inclusive) to list.
+
+        Raises:
+            ValueError: If a column would be narrower than 4 characters.
+        """
         from lamina.utils.summary_utils import print_summary
 
         print_summary(
@@ -265,7 +283,12 @@ class Model(_ModelAPI, Trainer, Layer):
         from lamina.saving import export
 
         export.export_model(
-            self, filepath, format=format, input_signature=input_signature, **kwargs
+            self,
+            filepath,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
         )
 
     def get_quantization_layer_structure(self, mode=None):
@@ -383,7 +406,7 @@ def _take_float_dtype(model, dtype):
         if isinstance(module, InputLayer):
             if is_float_dtype(module._dtype):
                 module._dtype = dtype
-                module.output.dtype = dtype
+                module.output._dtype = dtype
         elif isinstance(module, Layer) and is_float_dtype(module.compute_dtype):
             if module.quantization_mode is None:
                 module.dtype_policy = dtype

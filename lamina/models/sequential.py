@@ -305,6 +305,17 @@ class Sequential(Model):
                 "Sequential.from_config expects a dict with the keys 'name' and "
                 f"'layers' (as Sequential.get_config() returns); got config={config!r}."
             )
+        if any(
+            isinstance(entry, dict) and "module" not in entry
+            for entry in config.get("layers", [])
+        ):
+            # Keras's legacy layout (`.h5`, Keras 2 JSON), as Functional reads it.
+            from lamina.saving.legacy_config import upgrade_model_config
+
+            config = upgrade_model_config(
+                {"class_name": "Sequential", "config": config},
+                who=f"{cls.__name__}.from_config()",
+            )["config"]
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config.get("layers", []):
             layer = deserialize_keras_object(

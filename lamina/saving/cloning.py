@@ -199,14 +199,25 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
         inputs = tree.pack_sequence_as(model._inputs_struct, flat_inputs)
     else:
         flat_inputs = tree.flatten(input_tensors)
-        if len(flat_inputs) != len(model._flat_inputs) or not all(
-            isinstance(t, KerasTensor) for t in flat_inputs
-        ):
+        if not all(isinstance(t, KerasTensor) for t in flat_inputs):
             raise ValueError(
-                "clone_model(): input_tensors must be KerasTensors with the "
-                f"structure of the model's inputs, {model.input}; got "
-                f"{input_tensors}."
+                "clone_model(): all entries in `input_tensors` must be "
+                f"KerasTensors (from lamina.Input); got {input_tensors}."
             )
+        reference = model._inputs_struct
+        if isinstance(reference, KerasTensor) and isinstance(input_tensors, list):
+            # A model built on `[x]` keeps `x` as its input; `[tensor]` fits it.
+            reference = [reference]
+        try:
+            tree.assert_same_structure(input_tensors, reference)
+        except ValueError as error:
+            raise ValueError(
+                "clone_model(): `input_tensors` must have the same structure as "
+                "model.input (the structure of the model's inputs: the same "
+                "containers, lengths and dict keys).\n"
+                f"Reference structure: {model.input}\n"
+                f"Received structure: {input_tensors}"
+            ) from error
         inputs = input_tensors
     values = dict(zip(map(id, model._flat_inputs), flat_inputs))
     for layer, _, _, args, kwargs, outputs in model._plan:

@@ -1,12 +1,18 @@
 """model.summary(): the Keras 3 table of layers, output shapes and parameters."""
 
+import math
+import re
+import shutil
+
 import numpy as np
 
 from lamina.utils import io_utils
 
 _HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to")
-_MIN_WIDTHS = (31, 22, 13)
-_MIN_WIDTHS_GRAPH = (19, 17, 10, 17)
+# Keras's defaults: the table's width (capped by the terminal's) and the
+# columns' right edges as fractions of it; "Trainable" adds 12 characters.
+_LINE_LENGTH, _LINE_LENGTH_GRAPH, _TRAINABLE_EXTRA = 88, 108, 12
+_POSITIONS, _POSITIONS_GRAPH = (0.45, 0.80, 1.0), (0.3, 0.56, 0.74, 1.0)
 
 
 def readable_memory_size(num_bytes: float) -> str:
@@ -98,7 +104,7 @@ def _connected_to(layer, model):
             node = producer._inbound_nodes[index]
             position = kept.index(node) if node in kept else index
             parts.append(f"{producer.name}[{position}][{tensor_index}]")
-    return ",\n".join(parts) if parts else "-"
+    return ", ".join(parts) if parts else "-"
 
 
 def _is_graph(model) -> bool:
@@ -120,9 +126,16 @@ def _is_graph(model) -> bool:
     return len(set(depths)) < len(depths)
 
 
-def _rows(model, expand_nested, graph, prefix=""):
+def _trainable_mark(layer) -> str:
+    if not getattr(layer, "weights", None):
+        return "-"
+    return "Y" if layer.trainable else "N"
+
+
+def _rows(model, expand_nested, graph, show_trainable, level=0):
     rows = []
     layers = getattr(model, "_operations", None) or model.layers
+    prefix = "   " * level + "└ " if level else ""
     for layer in layers:
         name = f"{prefix}{layer.name} ({type(layer).__name__})"
         if type(layer).__name__ == "OpLayer":
@@ -130,18 +143,68 @@ def _rows(model, expand_nested, graph, prefix=""):
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         row = [name, _output_shape_of(layer, model), params]
         if graph:
-            row.append(_connected_to(layer, model))
+            row.append(_connected_to(layer, model) if not level else "-")
+        if show_trainable:
+            row.append(_trainable_mark(layer))
         rows.append(row)
         if expand_nested and hasattr(layer, "layers") and layer.layers:
-            rows.extend(
-                _rows(layer, expand_nested, False, prefix=prefix + "   └ ")
-                if not graph
-                else [
-                    r + [""]
-                    for r in _rows(layer, expand_nested, False, prefix=prefix + "   └ ")
-                ]
-            )
+            rows.extend(_rows(layer, expand_nested, graph, show_trainable, level + 1))
     return rows
+
+
+def _column_widths(line_length, positions, columns):
+    """Each column's width inside its borders (padding included), laid out as
+    Keras's rich table is: right edges at `positions` (fractions of
+    `line_length`), then shrunk or widened evenly to fill `line_length`."""
+    widths, current = [], 0
+    for position in positions:
+        width = int(position * line_length) - current
+        if width < 4:
+            raise ValueError(
+                "Insufficient console width to print summary: with "
+                f"line_length={line_length} and positions={list(positions)}, a "
+                "column would be narrower than 4 characters. Pass a larger "
+                "line_length."
+            )
+        widths.append(width + 2)
+        current += width
+    if len(widths) != columns:
+        raise ValueError(
+            f"summary(): `positions` needs {columns} entries (one right edge per "
+            f"column); got {len(positions)}: {list(positions)}."
+        )
+    room = line_length - (columns + 1)  # the borders take one character each
+    excess = sum(widths) - room
+    if excess > 0:  # every column gives up an equal share, rounded
+        left, shares = excess, columns
+        for i, width in enumerate(widths):
+            take = min(width, round(left / shares))
+            widths[i] = width - take
+            left, shares = left - take, shares - 1
+    elif excess < 0:  # the spare room is handed out by width, rounded up
+        left, total = -excess, sum(widths)
+        for i, width in enumerate(widths):
+            give = math.ceil(width * left / total) if total > 0 else left
+            widths[i] = width + give
+            left, total = left - give, total - width
+    return [max(w - 2, 1) for w in widths]
+
+
+def _wrap(text, width):
+    """`text` broken into lines of at most `width` characters at spaces (a
+    word alone too long for its line is cut with "…"), as rich wraps cells."""
+    lines = []
+    for paragraph in text.split("\n"):
+        words = re.findall(r"\s*\S+\s*", paragraph) or [""]
+        line = ""
+        for word in words:
+            if line and len(line) + len(word.rstrip()) > width:
+                lines.append(line.rstrip())
+                line = word.lstrip()
+            else:
+                line += word
+        lines.append(line.rstrip())
+    return [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines]
 
 
 def print_summary(
@@ -153,42 +216,72 @@ def print_summary(
     show_trainable=False,
     layer_range=None,
 ):
-    """Print (or pass to `print_fn`, line by line) Keras's summary table."""
+    """Print (or pass to `print_fn`, line by line) Keras's summary table.
+
+    Args:
+        model: The model to describe.
+        line_length: The table's width in characters. Defaults to Keras's (88,
+            108 with the "Connected to" column, 12 more with `show_trainable`),
+            at most the terminal's width less 4.
+        positions: The columns' right edges as fractions of `line_length`
+            (Keras's defaults `[0.45, 0.8, 1.0]`, `[0.3, 0.56, 0.74, 1.0]` with
+            "Connected to"); with `show_trainable` they are scaled by 0.9 and
+            the "Trainable" column ends at 1.0.
+        print_fn: Called with each line; defaults to printing.
+        expand_nested: Whether to list the layers of nested models too.
+        show_trainable: Whether to add a "Trainable" column: "Y" or "N" for a
+            layer with weights, "-" for one without.
+        layer_range: `(first, last)` layer names (inclusive) to list.
+
+    Raises:
+        ValueError: If a column would be narrower than 4 characters.
+    """
     print_fn = print_fn or io_utils.print_msg
     graph = _is_graph(model)
-    headers = _HEADERS if graph else _HEADERS[:3]
-    rows = _rows(model, expand_nested, graph)
+    headers = list(_HEADERS if graph else _HEADERS[:3])
+    justify = ["left", "left", "right", "left"][: len(headers)]
+    default_length = _LINE_LENGTH_GRAPH if graph else _LINE_LENGTH
+    positions = list(positions or (_POSITIONS_GRAPH if graph else _POSITIONS))
+    if show_trainable:
+        default_length += _TRAINABLE_EXTRA
+        positions = [p * 0.9 for p in positions] + [1.0]
+        headers.append("Trainable")
+        justify.append("center")
+    default_length = min(default_length, shutil.get_terminal_size().columns - 4)
+    widths = _column_widths(line_length or default_length, positions, len(headers))
+    rows = _rows(model, expand_nested, graph, show_trainable)
     if layer_range is not None:
         start, stop = layer_range
         names = [r[0].split(" (")[0].strip() for r in rows]
         rows = rows[names.index(start) : names.index(stop) + 1]
-    minimums = _MIN_WIDTHS_GRAPH if graph else _MIN_WIDTHS
-    widths = []
-    for i, (minimum, header) in enumerate(zip(minimums, headers)):
-        cells = [line for r in rows for line in r[i].split("\n")]
-        widths.append(max([minimum, len(header)] + [len(c) for c in cells]))
-    if line_length:
-        widths[0] += max(line_length - (sum(widths) + 3 * len(widths) + 1), 0)
     spans = [w + 2 for w in widths]
 
     def rule(left, fill, mid, right):
         return left + mid.join(fill * s for s in spans) + right
 
-    def lines_of(values, bar):
-        split = [v.split("\n") for v in values]
+    def lines_of(values, bar, bottom=False):
+        split = [_wrap(v, widths[i]) for i, v in enumerate(values)]
         height = max(len(s) for s in split)
+        if bottom:  # header cells sit on the rule below them
+            split = [[""] * (height - len(s)) + s for s in split]
         out = []
         for k in range(height):
             cells = []
             for i, parts in enumerate(split):
                 text = parts[k] if k < len(parts) else ""
-                text = text.rjust(widths[i]) if i == 2 else text.ljust(widths[i])
+                if justify[i] == "right":
+                    text = text.rjust(widths[i])
+                elif justify[i] == "center":
+                    left = (widths[i] - len(text)) // 2
+                    text = (" " * left + text).ljust(widths[i])
+                else:
+                    text = text.ljust(widths[i])
                 cells.append(f" {text} ")
             out.append(bar + bar.join(cells) + bar)
         return out
 
     lines = [f'Model: "{model.name}"', rule("┏", "━", "┳", "┓")]
-    lines += lines_of(headers, "┃")
+    lines += lines_of(headers, "┃", bottom=True)
     lines.append(rule("┡", "━", "╇", "┩"))
     for i, values in enumerate(rows):
         lines += lines_of(values, "│")

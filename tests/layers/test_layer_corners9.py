@@ -99,3 +99,18 @@ def test_layers_built_while_tracing_an_unknown_batch_record_none(capsys):
     fixed = _TwoDense()
     fixed(lamina.Input((5,), batch_size=2))
     assert fixed.first.get_build_config() == {"input_shape": (2, 5)}
+
+
+def test_from_config_hands_dtype_policy_objects_to_init():
+    seen = []
+
+    class Recording(layers.Dense):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs["dtype"])
+            super().__init__(*args, **kwargs)
+
+    Recording.from_config(layers.Dense(2, dtype="int8_from_bfloat16").get_config())
+    Recording.from_config(layers.Dense(2, dtype="bfloat16").get_config())
+    assert isinstance(seen[0], lamina.dtype_policies.QuantizedDTypePolicy)
+    assert seen[0].name == "int8_from_bfloat16"
+    assert seen[1] == "bfloat16"

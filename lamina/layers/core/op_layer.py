@@ -62,15 +62,26 @@ class OpLayer(Layer):
         # of Reshape, ...) in the op's config rather than in the node: those
         # of a graph Keras wrote, passed to every call.
         self.op_kwargs = dict(op_kwargs or {})
+        # A node's positional arguments skip the parameters the config holds
+        # (Keras's `VectorizedMap(function)` is called with `elements` alone).
+        self._node_arg_names = _node_arg_names(fn, self.op_kwargs)
         self.built = True
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args) or any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
+        if self._node_arg_names is not None:
+            args, kwargs = self._bind_node_args(args, kwargs)
         return self.fn(*args, **self.op_kwargs, **kwargs)
 
     def call(self, *args, **kwargs):
+        if self._node_arg_names is not None:
+            args, kwargs = self._bind_node_args(args, kwargs)
         return self.fn(*args, **self.op_kwargs, **kwargs)
+
+    def _bind_node_args(self, args, kwargs):
+        named = dict(zip(self._node_arg_names, args))
+        return args[len(named) :], {**named, **kwargs}
 
     def compute_output_spec(self, *args, **kwargs):
         """As `Layer.compute_output_spec`; an op's own rule first, where it has
@@ -78,7 +89,10 @@ class OpLayer(Layer):
         their shapes alone (see `_TEXT_STAND_IN`)."""
         rule = operation.output_spec_rule(self.fn)
         if rule is not None:
-            spec = rule(*args, **self.op_kwargs, **kwargs)
+            rule_args, rule_kwargs = args, kwargs
+            if self._node_arg_names is not None:
+                rule_args, rule_kwargs = self._bind_node_args(args, kwargs)
+            spec = rule(*rule_args, **self.op_kwargs, **rule_kwargs)
             if spec is not NotImplemented:
                 return spec
         if not (_has_text(args) or _has_text(kwargs)):
@@ -90,7 +104,12 @@ class OpLayer(Layer):
         return tree.map_structure(_stand_in_to_text, outputs)
 
     def get_config(self):
-        return {"name": self.name, **self.op_kwargs}
+        from lamina.saving.serialization_lib import serialize_keras_object
+
+        return {
+            "name": self.name,
+            **{k: serialize_keras_object(v) for k, v in self.op_kwargs.items()},
+        }
 
     @property
     def keras_class_name(self) -> str:
@@ -129,10 +148,13 @@ class OpLayer(Layer):
         }
 
     @classmethod
-    def from_keras_config(cls, config):
+    def from_keras_config(cls, config, custom_objects=None):
         """Rebuild from `{"class_name": "Add", "config": {"name": ...}}`
         (looked up in the op family its module names, e.g. `ops.image` for
-        `keras.src.ops.image`, then in `lamina.ops`)."""
+        `keras.src.ops.image`, then in `lamina.ops`). Serialized objects among
+        the op's arguments (the `function` of `vectorized_map`, ...) are
+        deserialized: registered functions, or Python lambdas with safe mode
+        off."""
         class_name = config["class_name"]
         op_name = _OP_NAMES_BY_CLASS.get(class_name) or to_snake_case(class_name)
         fn = None
@@ -151,9 +173,48 @@ class OpLayer(Layer):
                 f"The config uses the op {config['class_name']!r} "
                 f"({config.get('module')}), which lamina.ops does not provide."
             )
-        inner = dict(config["config"])
+        inner = {
+            key: _deserialize_argument(value, custom_objects)
+            for key, value in config["config"].items()
+        }
         name = inner.pop("name", None)
         return cls(getattr(fn, "__wrapped__", fn), name=name, op_kwargs=inner)
+
+
+def _deserialize_argument(value, custom_objects):
+    """An op argument from a config: dicts with a `class_name` (functions,
+    tensors, slices, ...) are deserialized, plain values kept as they are."""
+    if isinstance(value, dict) and "class_name" in value:
+        from lamina.saving.serialization_lib import deserialize_keras_object
+
+        return deserialize_keras_object(
+            value, custom_objects=custom_objects, kind="op argument"
+        )
+    if isinstance(value, list):
+        return [_deserialize_argument(v, custom_objects) for v in value]
+    if isinstance(value, dict):
+        return {k: _deserialize_argument(v, custom_objects) for k, v in value.items()}
+    return value
+
+
+def _node_arg_names(fn, op_kwargs):
+    """The positional parameters of `fn` left once `op_kwargs` are given, when
+    one of those comes before another positional parameter (else None: the
+    node's arguments fill the parameters in order)."""
+    if not op_kwargs:
+        return None
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = [
+        p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    held = [i for i, name in enumerate(names) if name in op_kwargs]
+    free = [name for name in names if name not in op_kwargs]
+    if not held or not free or held[0] > names.index(free[-1]):
+        return None
+    return free
 
 
 _OP_NAMES_BY_CLASS = {v: k for k, v in KERAS_OP_CLASS_NAMES.items()}
