@@ -308,9 +308,30 @@ class Variable(torch.nn.Parameter):
             self.data.clone(memory_format=torch.preserve_format), self.requires_grad
         )
         memo[id(self)] = result
-        for key, value in self.__dict__.items():
-            setattr(result, key, copy.deepcopy(value, memo))
+        result.__setstate__(copy.deepcopy(self.__dict__, memo))
         return result
+
+    def __reduce_ex__(self, protocol):
+        # Parameter's own reduce rebuilds a plain Parameter (no `name`,
+        # `assign`, ...). The attributes travel as the pickle's state, set
+        # after the variable exists, so a variable whose attributes lead back
+        # to it (an optimizer's state) pickles without endless recursion.
+        # `_rebuild_variable` and this class are allowed for
+        # `torch.load(weights_only=True)` (below).
+        return (_rebuild_variable, (self.data, self.requires_grad), self.__dict__)
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict):
+            return super().__setstate__(state)  # torch's legacy tuple forms
+        from lamina.metrics.metric import _StateMethod  # lazy: it imports us
+
+        for key, value in state.items():
+            if isinstance(value, _StateMethod) and value.tensor is None:
+                # A state method comes back unbound (see _StateMethod): bind
+                # it to this variable again.
+                value = _StateMethod(value.fn, self)
+            self.__dict__[key] = value
+        return None
 
     def __repr__(self):
         return (
@@ -357,6 +378,18 @@ def _taking_arrays(name):
 for _name in _ARRAY_OPERATORS:
     setattr(Variable, _name, _taking_arrays(_name))
 Variable.__hash__ = torch.Tensor.__hash__  # identity, as for any Parameter
+
+
+def _rebuild_variable(data, requires_grad):
+    """A pickled `Variable`'s tensor and trainability, as a Variable again
+    (its attributes follow as the pickle's state, see `__setstate__`)."""
+    return Variable(data, bool(requires_grad))
+
+
+# torch.load(weights_only=True) (torch's default) refuses globals it does not
+# know: a Variable saved with torch.save (a `state_dict(keep_vars=True)`,
+# `model.weights`) loads once lamina is imported.
+torch.serialization.add_safe_globals([Variable, _rebuild_variable])
 
 
 def _checked_shape(shape, initializer, name) -> tuple:

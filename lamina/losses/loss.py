@@ -291,6 +291,15 @@ class LossFunctionWrapper(Loss):
         self._call_converts_labels = module.startswith("lamina.losses.")
 
     def call(self, y_true, y_pred):
+        if isinstance(y_pred, (list, tuple, dict)):
+            # A loss over a group of outputs (compile's nested `loss`): the
+            # ranks are matched output by output, the structures kept.
+            from lamina import tree
+
+            pairs = tree.map_structure(squeeze_or_expand_to_same_rank, y_true, y_pred)
+            y_true = tree.map_structure_up_to(y_true, lambda pair: pair[0], pairs)
+            y_pred = tree.map_structure_up_to(y_pred, lambda pair: pair[1], pairs)
+            return self.fn(y_true, y_pred, **self._fn_kwargs)
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 

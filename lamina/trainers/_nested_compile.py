@@ -215,3 +215,159 @@ def spread_metrics(metrics, y_pred, what="metrics"):
         return [group for key in keys for group in match(arg[key], pred[key])]
 
     return match(metrics, y_pred)
+
+
+# --- losses over groups of outputs --------------------------------------------
+#
+# Keras also reads `loss` as a structure whose leaves may stand for a group of
+# outputs: `loss=[fn, (l1, l2)]` for a model returning `(y1, y2)` applies `fn` to
+# the whole tuple and `l1`, `l2` to each output (a list whose type differs from
+# the outputs' gives each of its losses the same place), and `[l1, [l2, l3]]`
+# gives the second output two losses. Such a loss is one entry here, with the
+# path of the (sub)structure it reads.
+
+
+def may_group(loss) -> bool:
+    """Whether `loss` holds a container inside its top level: only then can a
+    loss read a group of outputs (checked once, at build)."""
+    if isinstance(loss, dict):
+        items = loss.values()
+    elif isinstance(loss, (list, tuple)):
+        items = loss
+    else:
+        return False
+    return any(isinstance(item, (dict, list, tuple)) for item in items)
+
+
+def group_entries(loss, loss_weights, y_pred, output_names, make_loss):
+    """Lay `loss` over `y_pred` by Keras's rules for groups of outputs.
+
+    Args:
+        loss: The `loss` given to compile().
+        loss_weights: The `loss_weights` given to compile().
+        y_pred: The model's outputs (or their specs).
+        output_names: The model's flat output names ([] when unknown).
+        make_loss: `(spec, path) -> Loss`, resolving one loss spec.
+
+    Returns:
+        A list of `(path, loss, weight, name)`, one per loss, in the order
+        `loss` gives them; or None when every loss reads its own single
+        output, which the flat and nested rules handle.
+    """
+    leaves = tree.flatten_with_path(y_pred)
+    if len(output_names) != len(leaves):
+        output_names = [None] * len(leaves)
+    if (
+        isinstance(loss, dict)
+        and isinstance(y_pred, (list, tuple))
+        and set(loss) == set(output_names)
+    ):
+        # A dict of losses for a list of outputs: by output name.
+        loss = type(y_pred)([loss[name] for name in output_names])
+        if isinstance(loss_weights, dict):
+            loss_weights = [loss_weights.get(name) for name in output_names]
+    names = tree.pack_sequence_as(y_pred, list(output_names))
+    entries = []
+    _walk_groups(
+        _with_weights(loss, loss_weights), y_pred, names, (), entries, make_loss
+    )
+    leaf_paths = {path for path, _ in leaves}
+    paths = [entry[0] for entry in entries]
+    if len(set(paths)) == len(paths) and all(path in leaf_paths for path in paths):
+        return None
+    return entries
+
+
+def _walk_groups(loss, y_pred, names, path, entries, make_loss):
+    if loss is None:
+        return
+    if isinstance(loss, _Weighted):
+        resolved = make_loss(loss.loss, path)
+        entries.append(
+            (path, resolved, loss.weight, _group_name(path, names, resolved))
+        )
+        return
+    if isinstance(loss, (list, tuple)):
+        if not any(tree.is_nested(item) for item in loss) and len(loss) == len(
+            tree.flatten(y_pred)
+        ):
+            # One loss per output of the group, in flattened order.
+            loss = tree.pack_sequence_as(y_pred, list(loss))
+        elif not isinstance(y_pred, type(loss)):
+            for item in loss:  # each loss of the list reads the same place
+                _walk_groups(item, y_pred, names, path, entries, make_loss)
+            return
+        if not tree.is_nested(loss):
+            return _walk_groups(loss, y_pred, names, path, entries, make_loss)
+    if not isinstance(loss, type(y_pred)):
+        raise CompileStructureError(
+            f"The path: {path} in the `loss` argument, can't be found in the "
+            f"model's output (`y_pred`). The outputs there are "
+            f"{_shape_of(y_pred)}; the loss is {_shape_of(loss)}."
+        )
+    if isinstance(loss, dict):
+        items = loss.items()
+        present = lambda key: key in y_pred  # noqa: E731
+    else:
+        items = enumerate(loss)
+        present = lambda key: key < len(y_pred)  # noqa: E731
+    for key, item in items:
+        if item is None:
+            continue
+        if not present(key):
+            raise CompileStructureError(
+                f"The path: {path + (key,)} in the `loss` argument, can't be "
+                "found in either the model's output (`y_pred`) or in the labels "
+                f"(`y_true`). The model's outputs are {_shape_of(y_pred)}."
+            )
+        _walk_groups(item, y_pred[key], names[key], path + (key,), entries, make_loss)
+
+
+def _group_name(path, names, loss) -> str:
+    """Keras's log name of a loss at `path`: the path joined by `/`, a last
+    list index replaced by the output's name (else the loss's); at the top
+    of the outputs, their names joined by `_`."""
+    if not tree.is_nested(names):
+        label = names if names is not None else loss.name
+        if not path:
+            path = (label,)
+        elif isinstance(path[-1], int):
+            path = path[:-1] + (label,)
+    name = "/".join(str(part) for part in path)
+    if not name:
+        flat = list(names) if isinstance(names, dict) else tree.flatten(names)
+        name = loss.name if None in flat else "_".join(str(n) for n in flat)
+    return name
+
+
+def at_path(value, path):
+    """The part of `value` at `path` (a tuple of keys and indices)."""
+    for key in path:
+        value = value[key]
+    return value
+
+
+def group_targets(y, y_pred, output_names, what="y_true"):
+    """`y` (targets or sample weights) in `y_pred`'s structure, for losses
+    that read groups of outputs; a single array of sample weights stays one
+    (every loss takes it)."""
+    if y is None:
+        return None
+    count = len(tree.flatten(y_pred))
+    if not tree.is_nested(y) and what == "sample_weight":
+        return y
+    if (
+        isinstance(y, dict)
+        and isinstance(y_pred, (list, tuple))
+        and set(y) == set(output_names)
+    ):
+        y = [y[name] for name in output_names]
+    flat = tree.flatten(y)
+    if len(flat) != count:
+        raise ValueError(
+            f"{what} and y_pred have different structures.\n"
+            f"{what}: {tree.map_structure(lambda _: '*', y)}\n"
+            f"y_pred: {tree.map_structure(lambda _: '*', y_pred)}\n"
+            "Pass one array per output, in the structure of the model's outputs."
+        )
+    return tree.pack_sequence_as(y_pred, flat)

@@ -53,10 +53,18 @@ def _match_structure(value, num_outputs, output_names, what):
     position, or a dict by output name. Returns a list with one entry per output."""
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(output_names))
+        if unknown and what == "losses":
+            # Keras's words (a KeyError there).
+            raise CompileStructureError(
+                f"The path: {(unknown[0],)} in the `loss` argument, can't be "
+                "found in either the model's output (`y_pred`) or in the labels "
+                f"(`y_true`). compile() got losses for unknown outputs {unknown}; "
+                f"the model's outputs are named {list(output_names)}."
+            )
         if unknown:
             raise CompileStructureError(
-                f"compile() got {what} for unknown outputs {unknown}. The model's "
-                f"outputs are named {list(output_names)}."
+                f"Invalid `{what}`: compile() got {what} for unknown outputs "
+                f"{unknown}. The model's outputs are named {list(output_names)}."
             )
         return [value.get(name) for name in output_names]
     if isinstance(value, (list, tuple)) and num_outputs > 1:
@@ -99,16 +107,17 @@ def _check_dict_keys(value, names, what, outputs_are_dict):
         else:
             hint = "Give every output that has a loss a weight."
         raise CompileStructureError(
-            f"compile() got a `{'loss' if what == 'losses' else what}` dict with "
-            f"keys {list(value)}, but expected exactly the keys {list(names)} "
-            f"(the model's outputs{'' if what == 'losses' else ' with a loss'}; "
-            f"missing {missing}, unknown {unknown}). {hint}"
+            f"Expected keys {list(names)} (the model's outputs"
+            f"{'' if what == 'losses' else ' with a loss'}), but compile() got a "
+            f"`{'loss' if what == 'losses' else what}` dict with keys "
+            f"{list(value)}: missing {missing}, unknown {unknown}. {hint}"
         )
 
 
 def _flatten_targets(y, num_outputs, output_names, what="y", only=None):
     """Targets (or sample weights) as a list aligned with the outputs; `only`:
-    the index of the one output with a loss, which takes a single array."""
+    the indices of the outputs with a loss when some have none, which then
+    take one target each (a single array for a single one)."""
     if y is None:
         return [None] * num_outputs
     if isinstance(y, dict):
@@ -122,18 +131,25 @@ def _flatten_targets(y, num_outputs, output_names, what="y", only=None):
     if isinstance(y, (list, tuple)):
         if num_outputs == 1 and len(y) == 1:
             return list(y)
+        if len(y) != num_outputs and only is not None and len(y) == len(only):
+            # Keras: targets for just the outputs that have a loss.
+            targets = [None] * num_outputs
+            for i, value in zip(only, y):
+                targets[i] = value
+            return targets
         if len(y) != num_outputs:
             raise ValueError(
-                f"{what} has {len(y)} arrays but the model has {num_outputs} "
-                f"outputs ({list(output_names)}). Pass one per output."
+                f"{'y_true' if what == 'y' else what} and y_pred have different "
+                f"structures: {what} has {len(y)} arrays but the model has "
+                f"{num_outputs} outputs ({list(output_names)}). Pass one per output."
             )
         return list(y)
     if num_outputs > 1 and what == "sample_weight":
         return [y] * num_outputs
-    if num_outputs > 1 and only is not None:
+    if num_outputs > 1 and only is not None and len(only) == 1:
         # Keras: one array of targets goes to the only output with a loss (a
         # model may also return features, with loss=[loss_fn, None]).
-        return [y if i == only else None for i in range(num_outputs)]
+        return [y if i == only[0] else None for i in range(num_outputs)]
     if num_outputs > 1:
         raise ValueError(
             f"The model has {num_outputs} outputs ({list(output_names)}) but {what} "
@@ -143,9 +159,11 @@ def _flatten_targets(y, num_outputs, output_names, what="y", only=None):
 
 
 def _only_loss_index(losses):
-    """The index of the only output with a loss, else None."""
-    indices = [i for i, loss in enumerate(losses or []) if loss is not None]
-    return indices[0] if len(indices) == 1 else None
+    """The indices of the outputs with a loss when some outputs have none
+    (and one has), else None."""
+    losses = losses or []
+    indices = tuple(i for i, loss in enumerate(losses) if loss is not None)
+    return indices if 0 < len(indices) < len(losses) else None
 
 
 def _output_names(y_pred, names, count):
@@ -187,25 +205,35 @@ class CompileLoss:
         self._loss_arg = loss
         self._loss_weights_arg = loss_weights
         self.output_names = list(output_names or [])
+        self._given_names = self.output_names  # the model's (build may rename)
         self.built = False
         self.losses = []
         self.weights = []
         self.output_trackers = []
         self._tracker_order = []  # output indices, in the order their losses log
-        self._only = None  # the index of the only output with a loss
+        self._only = None  # the indices of the outputs with a loss, if not all
         self._nested = None  # _nested_compile, for outputs nested in containers
+        self._groups = None  # (path, loss, weight): losses over groups of outputs
 
     def build(self, y_true, y_pred):
         from lamina.trainers import _nested_compile
 
+        if _nested_compile.may_group(self._loss_arg) and self._build_groups(
+            _nested_compile, y_true, y_pred
+        ):
+            return
         if _nested_compile.is_deep(y_pred):
             self._build_nested(_nested_compile, y_true, y_pred)
             return
         outputs = flatten_outputs(y_pred)
-        names_known = bool(self.output_names)
-        self.output_names = _output_names(y_pred, self.output_names, len(outputs))
-        names = self.output_names
+        given = self._given_names
+        names_known = bool(given)
         outputs_are_dict = isinstance(y_pred, dict)
+        # Keras: the logs name each output's loss after the output when the
+        # model names every output (or they are a dict), else after the loss.
+        names_match = outputs_are_dict or len(given) == len(outputs)
+        self.output_names = _output_names(y_pred, given, len(outputs))
+        names = self.output_names
         if names_known or outputs_are_dict:
             _check_dict_keys(self._loss_arg, names, "losses", outputs_are_dict)
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
@@ -216,7 +244,9 @@ class CompileLoss:
         ]
         # "crossentropy" / "ce" wait for the targets (below) to pick their kind.
         self.losses = [
-            spec if spec is None or _is_crossentropy(spec) else _get_loss(spec)
+            spec
+            if spec is None or _is_crossentropy(spec)
+            else _get_loss(spec, name_from_string=True)
             for spec in specs
         ]
         weights = self._loss_weights_arg
@@ -256,9 +286,16 @@ class CompileLoss:
                 check(loss, tuple(target.shape), tuple(output.shape))
         # Keras: `<output>_loss` logs only when two or more outputs have a loss.
         if sum(loss is not None for loss in self.losses) > 1:
+            # Outputs named after their loss may share a name (two "mse"):
+            # their trackers do too, and the logs keep the later one, as Keras.
+            log_names = (
+                names
+                if names_match
+                else [getattr(loss, "name", None) for loss in self.losses]
+            )
             self.output_trackers = [
                 metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
-                for loss, name in zip(self.losses, names)
+                for loss, name in zip(self.losses, log_names)
             ]
         self._tracker_order = list(range(len(outputs)))
         if isinstance(y_pred, dict) and isinstance(self._loss_arg, dict):
@@ -268,6 +305,68 @@ class CompileLoss:
                 i for i in self._tracker_order if i not in given
             ]
         self.built = True
+
+    def _build_groups(self, nested, y_true, y_pred):
+        """`build` for a `loss` whose losses read groups of outputs (or give
+        one output several losses); see _nested_compile. Returns whether
+        `loss` is such a structure (else the other rules apply)."""
+        names = self._given_names
+        try:
+            targets = nested.group_targets(y_true, y_pred, names)
+        except ValueError:
+            targets = None
+
+        def make_loss(spec, path):
+            if _is_crossentropy(spec) and targets is not None:
+                target, output = (
+                    nested.at_path(targets, path),
+                    nested.at_path(y_pred, path),
+                )
+                if not tree.is_nested(output):
+                    return _crossentropy_for(spec, target, output)
+            return _get_loss(spec, name_from_string=True)
+
+        try:
+            entries = nested.group_entries(
+                self._loss_arg, self._loss_weights_arg, y_pred, names, make_loss
+            )
+        except (CompileStructureError, ValueError, TypeError):
+            return False  # the flat or nested rules give their own error
+        if entries is None:
+            return False
+        self._groups = [(path, loss, weight) for path, loss, weight, _ in entries]
+        if len(entries) > 1:
+            self.output_trackers = [
+                metrics_module.Mean(name=f"{name}_loss") for *_, name in entries
+            ]
+        self._tracker_order = list(range(len(self.output_trackers)))
+        # No loss belongs to one output (metrics pick no variant by loss).
+        self.losses = [None] * len(tree.flatten(y_pred))
+        self.built = True
+        return True
+
+    def _group_total(self, y_true, y_pred, sample_weight):
+        """The weighted sum of losses over groups of outputs."""
+        from lamina.trainers import _nested_compile as nested
+
+        names = self._given_names
+        targets = nested.group_targets(y_true, y_pred, names)
+        weights = nested.group_targets(sample_weight, y_pred, names, "sample_weight")
+        nested_weights = tree.is_nested(weights)
+        total = None
+        for i, (path, loss, weight) in enumerate(self._groups):
+            output = nested.at_path(y_pred, path)
+            sw = nested.at_path(weights, path) if nested_weights else weights
+            value = loss(nested.at_path(targets, path), output, sw)
+            if self.output_trackers:
+                with torch.no_grad():
+                    self.output_trackers[i].update_state(
+                        value.detach(), sample_weight=tree.flatten(output)[0].shape[0]
+                    )
+            if weight is not None:
+                value = value * weight
+            total = value if total is None else total + value
+        return total
 
     def _build_nested(self, nested, y_true, y_pred):
         """`build` for outputs with containers inside containers: `loss` and
@@ -285,7 +384,8 @@ class CompileLoss:
             else _get_loss(spec, name_from_string=True)
             for spec, target, output in zip(specs, targets, outputs)
         ]
-        known = self.output_names if len(self.output_names) == len(outputs) else []
+        given = self._given_names
+        known = given if len(given) == len(outputs) else []
         self.output_names = [
             nested.log_name(path, known[i] if known else None, loss)
             if loss is not None
@@ -304,6 +404,8 @@ class CompileLoss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         if not self.built:
             self.build(y_true, y_pred)
+        if self._groups is not None:
+            return self._group_total(y_true, y_pred, sample_weight)
         if self._nested is not None:
             outputs = tree.flatten(y_pred)
             targets = self._nested.flat_targets(y_true, outputs, self.losses)
@@ -377,7 +479,8 @@ def _get_loss(spec, name_from_string=False):
     if isinstance(loss, type):
         loss = loss()
     if not isinstance(loss, losses_module.Loss):
-        name = getattr(loss, "__name__", None) or "loss"
+        # Keras's names: a function's snake_cased name (a lambda: "lambda").
+        name = to_snake_case(getattr(loss, "__name__", "") or "") or "loss"
         if name_from_string and isinstance(spec, str):
             name = spec  # Keras names a loss given by name after that name
         loss = losses_module.LossFunctionWrapper(loss, name=name)
@@ -413,11 +516,13 @@ class CompileMetrics(metrics_module.Metric):
         self._metrics_arg = metrics
         self._weighted_arg = weighted_metrics
         self.output_names = list(output_names or [])
+        self._given_names = self.output_names  # the model's (build may rename)
         self.built = False
-        self._only = None  # the index of the only output with a loss
+        self._only = None  # the indices of the outputs with a loss, if not all
         self._unweighted = []  # lists of metrics, one list per output
         self._weighted = []
         self._keyed = []  # (log key, metric), in the order the logs list them
+        self._prefixes = []  # each output's log prefix (None: none)
         self._nested = None  # _nested_compile, for outputs nested in containers
 
     @property
@@ -438,7 +543,12 @@ class CompileMetrics(metrics_module.Metric):
             return
         outputs = flatten_outputs(y_pred)
         count = len(outputs)
-        self.output_names = _output_names(y_pred, self.output_names, count)
+        # Keras prefixes the logs with output names only when the model names
+        # every output (or they are a dict's keys).
+        given = self._given_names
+        names_match = isinstance(y_pred, dict) or len(given) == count
+        self.output_names = _output_names(y_pred, given, count)
+        self._prefixes = self.output_names if names_match else [None] * count
         self._only = _only_loss_index(losses)
         targets = _flatten_targets(y_true, count, self.output_names, only=self._only)
         losses = losses or [None] * count
@@ -471,8 +581,9 @@ class CompileMetrics(metrics_module.Metric):
                     for i, group in enumerate(groups)
                 ],
             )
-        if len(self.output_names) != count:
-            self.output_names = [None] * count
+        given = self._given_names
+        self.output_names = list(given) if len(given) == count else [None] * count
+        self._prefixes = self.output_names
         self._nested = nested
         self._keyed = self._log_keys(count)
         self.built = True
@@ -495,7 +606,8 @@ class CompileMetrics(metrics_module.Metric):
         else:
             if len(arg) != count:
                 raise ValueError(
-                    f"For a model with {count} outputs ({self.output_names}), "
+                    f"Invalid `metrics`. For a model with {count} outputs "
+                    f"({self.output_names}), "
                     "`metrics` given as a list needs one entry (a metric or a list of "
                     f"metrics) per output; got {len(arg)} entries. Or pass a dict "
                     "keyed by output name."
@@ -528,8 +640,8 @@ class CompileMetrics(metrics_module.Metric):
             return f"{key}_{index}"
 
         def prefixed(i, name):
-            if count > 1 and self.output_names[i] is not None:
-                return f"{self.output_names[i]}_{name}"
+            if count > 1 and self._prefixes[i] is not None:
+                return f"{self._prefixes[i]}_{name}"
             return name
 
         for i, group in enumerate(self._unweighted):
