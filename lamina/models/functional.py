@@ -621,8 +621,10 @@ class Functional(Model):
             if isinstance(struct, dict):
                 return {k: refs(v) for k, v in struct.items()}
             if isinstance(struct, (list, tuple)):
-                # A tuple stays one (as in Keras), so from_config returns it.
-                return type(struct)(refs(t) for t in struct)
+                # A tuple stays one (as in Keras), so from_config returns it;
+                # a namedtuple is written (and comes back) as a plain tuple.
+                kind = tuple if isinstance(struct, tuple) else list
+                return kind(refs(t) for t in struct)
             name, index, tensor_index = tensor_ref(struct)
             # Keras: here (only) a nested model's calls count from 1.
             nested = isinstance(struct._keras_history[0], Functional)
@@ -945,6 +947,8 @@ def _normalize_struct(struct, what):
         if len(struct) == 1 and isinstance(struct, list):
             if what == "outputs" or isinstance(struct[0], KerasTensor):
                 return struct[0]
+        if hasattr(struct, "_fields"):  # a namedtuple stays one, as in Keras
+            return struct
         return tuple(struct) if isinstance(struct, tuple) else list(struct)
     raise ValueError(
         f"Model `{what}` must be a KerasTensor, or a list or dict of them; got "

@@ -237,5 +237,6 @@ def validate_and_resolve_config(mode, config) -> QuantizationConfig:
 def _check_mode(mode):
     if mode is not None and mode not in QUANTIZATION_MODES:
         raise ValueError(
-            f"Invalid quantization mode {mode!r}; expected one of {QUANTIZATION_MODES}."
+            f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}; "
+            f"got {mode!r}."
         )

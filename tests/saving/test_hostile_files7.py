@@ -4,8 +4,8 @@ model's weights as they were."""
 
 import io
 import json
-import sys
 import os
+import sys
 import warnings
 import zipfile
 

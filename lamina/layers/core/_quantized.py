@@ -451,8 +451,9 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
         )
     if not model.built:
         raise ValueError(
-            f"Cannot quantize model '{model.name}': it is not built yet. Call it "
-            "on data, or start it with an Input, first."
+            "Cannot quantize a layer that isn't yet built. Model "
+            f"'{model.name}' is not built: call it on data, or start it with an "
+            "Input, first."
         )
 
     structure = None

@@ -1,0 +1,48 @@
+"""A functional model whose outputs are a namedtuple keeps it, as in Keras 3."""
+
+import collections
+
+import numpy as np
+import pytest
+
+import lamina
+
+Pair = collections.namedtuple("Pair", ["y1", "y2"])
+
+
+def _model():
+    x = lamina.Input((3,))
+    return lamina.Model(x, Pair(lamina.layers.Dense(2)(x), lamina.layers.Dense(1)(x)))
+
+
+def test_namedtuple_outputs_come_back_as_the_namedtuple():
+    model = _model()
+    assert isinstance(model.output, Pair) and model.output.y1.shape == (None, 2)
+    x = np.ones((4, 3), "float32")
+    predicted = model.predict(x, verbose=0)
+    assert isinstance(predicted, Pair) and predicted.y2.shape == (4, 1)
+    called = model(x)
+    assert isinstance(called, Pair) and tuple(called.y1.shape) == (4, 2)
+    # Keras's config writes it as a plain tuple, and from_config returns one.
+    rebuilt = lamina.Model.from_config(model.get_config())
+    assert type(rebuilt.output) is tuple and len(rebuilt.output) == 2
+
+
+def test_a_model_with_namedtuple_outputs_trains_with_a_loss_per_output():
+    model = _model()
+    model.compile("sgd", loss=["mse", "mse"])
+    x = np.ones((8, 3), "float32")
+    history = model.fit(x, (np.zeros((8, 2)), np.zeros((8, 1))), verbose=0, epochs=2)
+    assert len(history.history["loss"]) == 2
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_the_same_in_keras():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x = keras.Input((3,))
+    model = keras.Model(x, Pair(keras.layers.Dense(2)(x), keras.layers.Dense(1)(x)))
+    assert isinstance(model.output, Pair)
+    assert type(keras.Model.from_config(model.get_config()).output) is tuple
