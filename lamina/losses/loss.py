@@ -170,6 +170,9 @@ def reduce_weighted_values(
             sample_weight, dtype=dtype, device=values.device
         )
     if mask is not None:
+        if not isinstance(mask, torch.Tensor):
+            # A mask set by hand (`y_pred._keras_mask = np.array(...)`).
+            mask = convert_to_tensor(mask, device=values.device)
         sample_weight = apply_mask(sample_weight, mask, dtype, reduction)
     if sample_weight is not None:
         if sample_weight.dtype != dtype:

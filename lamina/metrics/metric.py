@@ -75,6 +75,18 @@ def _metrics_in(value):
             yield from _metrics_in(item)
 
 
+def _variables_in(value):
+    """The `Variable`s in `value`: itself, or those nested in lists/tuples/dicts."""
+    if isinstance(value, Variable):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _variables_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _variables_in(item)
+
+
 def _bind_state_methods(tensor: torch.Tensor) -> None:
     tensor.assign = _StateMethod(_assign, tensor)
     tensor.assign_add = _StateMethod(_assign_add, tensor)
@@ -221,6 +233,7 @@ class Metric:
         self._variables = []
         self._variable_specs = []  # (name, initializer, aggregation), in order
         self._metrics = []
+        self._tracked_variables = []  # Variables set as attributes, as Keras tracks
 
     def __setstate__(self, state):
         # pickle / deepcopy: the state tensors' `assign` methods come back unbound.
@@ -229,12 +242,17 @@ class Metric:
             _bind_state_methods(tensor)
 
     def __setattr__(self, name, value):
-        # Track sub-metrics, also in lists, tuples and dicts (as Keras does), so
-        # that `variables` and `reset_state` reach them.
+        # Track sub-metrics and Variables, also in lists, tuples and dicts (as
+        # Keras does), so that `variables` and `reset_state` reach them.
         if "_metrics" in self.__dict__:
             for metric in _metrics_in(value):
                 if not any(metric is known for known in self._metrics):
                     self._metrics.append(metric)
+            tracked = self.__dict__.get("_tracked_variables")
+            if tracked is not None:
+                for variable in _variables_in(value):
+                    if not any(variable is known for known in tracked):
+                        tracked.append(variable)
         object.__setattr__(self, name, value)
 
     @property
@@ -245,8 +263,10 @@ class Metric:
     def variables(self) -> list:
         """All state, this metric's then its sub-metrics', in order: each a
         non-trainable `Variable` sharing its state tensor's memory (Keras's
-        `name`, `path`, `value`, `assign`, `numpy()`)."""
+        `name`, `path`, `value`, `assign`, `numpy()`), then the `Variable`s
+        set as attributes (also in lists and dicts)."""
         variables = [variable_view(tensor) for tensor in self._variables]
+        variables.extend(self.__dict__.get("_tracked_variables", ()))
         for metric in self._metrics:
             variables.extend(metric.variables)
         return variables
@@ -323,6 +343,10 @@ class Metric:
             self._variables, self._variable_specs, strict=True
         ):
             _fill(tensor, initializer)
+        with torch.no_grad():
+            # Variables set as attributes go back to zeros, as in Keras.
+            for variable in self.__dict__.get("_tracked_variables", ()):
+                variable.zero_()
         for metric in self._metrics:
             metric.reset_state()
 

@@ -349,7 +349,8 @@ class _OptimizerState:
         """Assign arrays to `variables`, in order (Keras `set_weights`)."""
         if not self.built:
             raise ValueError(
-                f"Optimizer '{self.name}' is not built; call "
-                "optimizer.build(trainable_variables) before set_weights()."
+                f"You are calling set_weights() on optimizer '{self.name}', "
+                "which is not built yet; call optimizer.build(trainable_variables) "
+                "first to create its variables."
             )
         self.load_own_variables({str(i): w for i, w in enumerate(weights)})

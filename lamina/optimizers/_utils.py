@@ -123,8 +123,8 @@ def check_common_arguments(
             )
     if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
         raise ValueError(
-            f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
-            f"can be set; got clipnorm={clipnorm}, clipvalue={clipvalue}, "
+            "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+            f"set on {owner}; got clipnorm={clipnorm}, clipvalue={clipvalue}, "
             f"global_clipnorm={global_clipnorm}. Keep one and drop the others."
         )
     if gradient_accumulation_steps is not None and (

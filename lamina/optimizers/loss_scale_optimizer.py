@@ -229,8 +229,26 @@ class LossScaleOptimizer(Optimizer):
             else torch.tensor(g)
             for g in grads
         ]
-        if self._loss_scale.unscale_grads_and_check(grads):
+        if self._unscale_and_check(grads, trainable_variables):
             self.inner_optimizer.apply(grads, trainable_variables)
+
+    def _unscale_and_check(self, grads, variables=None) -> bool:
+        """Divide `grads` by the scale in place, except those of
+        `overwrite_with_gradient` variables (their "gradient" is the new value,
+        which the loss scale never multiplied; Keras leaves them too); True
+        when every gradient is finite. Advances the dynamic scale."""
+        if not self.inner_optimizer._overwritten:
+            return self._loss_scale.unscale_grads_and_check(grads)
+        variables = self._trainable_variables if variables is None else variables
+        scaled, kept = [], []
+        for grad, variable in zip(grads, variables):
+            if grad is not None:
+                overwrite = getattr(variable, "overwrite_with_gradient", False)
+                (kept if overwrite else scaled).append(grad)
+        if not all(bool(torch.isfinite(grad).all()) for grad in kept):
+            # A non-finite new value also skips the step and halves the scale.
+            scaled.append(torch.full((), float("nan"), device=kept[0].device))
+        return self._loss_scale.unscale_grads_and_check(scaled)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -252,7 +270,8 @@ class LossScaleOptimizer(Optimizer):
         if not self._loss_was_scaled:
             raise ValueError(_UNSCALED_LOSS.format(scale=self._loss_scale.scale))
         self._loss_was_scaled = False
-        if self._loss_scale.unscale_and_check(self._trainable_variables):
+        grads = [variable.grad for variable in self._trainable_variables]
+        if self._unscale_and_check(grads):
             self.inner_optimizer.step()
         return loss
 

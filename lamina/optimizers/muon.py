@@ -260,6 +260,24 @@ class Muon(Optimizer):
                 update.mul_(scale).mul_(rms_rate)
         torch._foreach_sub_(variables, updates)
 
+    def lr_adjust(self, x):
+        """`x` (a 2-D update) scaled as Moonlight scales Muon's updates:
+        times `sqrt(max(rows, cols)) * rms_rate`, or unchanged when
+        `rms_rate` is None.
+
+        Args:
+            x: A 2-D tensor (or array).
+
+        Returns:
+            The scaled tensor, or `x` itself when `rms_rate` is None.
+        """
+        if self.rms_rate is None:
+            return x
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(x)
+        scale = math.sqrt(max(x.shape[0], x.shape[1]))
+        return x * float(np.float32(scale)) * float(self.rms_rate)
+
     def zeropower_via_newtonschulz5(self, x, steps: int):
         """`x` made nearly orthogonal (`U S' V^T` with `S'` close to the
         identity) by `steps` quintic Newton-Schulz iterations on its last two

@@ -393,9 +393,9 @@ class Optimizer(_OptimizerState):
         kept = [(g, i) for g, i in zip(grads, indices) if g is not None]
         if not kept:
             raise ValueError(
-                f"Optimizer '{self.name}': no gradients provided for any "
-                "variable. Check that the loss depends on the trainable weights "
-                "and that backward() ran before step()."
+                "No gradients provided for any variable. Optimizer "
+                f"'{self.name}': check that the loss depends on the trainable "
+                "weights and that backward() ran before step()."
             )
         # Frozen weights (requires_grad=False) are expected to have no gradient.
         missing = tuple(
@@ -560,15 +560,30 @@ class Optimizer(_OptimizerState):
         implements it (or `_foreach_update`).
         """
         native = type(self)._native_update
-        numbers = self.__dict__.get("_update_step_numbers")
-        if native is not None and numbers is not None:
-            rate, scalars = numbers
-            if float(learning_rate) != rate:
-                scalars = tuple(
-                    self._step_scalars(float(learning_rate), self._local_step())
+        if native is not None:
+            # Within a step, a user `update_step` override's `super()` call
+            # reuses the step's numbers; a direct call (Keras allows one on a
+            # built optimizer) computes them for `learning_rate`. Neither
+            # counts a step, decays the weight or clips the gradient.
+            numbers = self.__dict__.get("_update_step_numbers")
+            rate = float(learning_rate)
+            if numbers is not None and numbers[0] == rate:
+                scalars = numbers[1]
+            else:
+                scalars = tuple(self._step_scalars(rate, self._local_step()))
+            index = self._trainable_variables_indices.get(id(variable))
+            if index is None:
+                raise ValueError(
+                    f"Optimizer '{self.name}' ({type(self).__name__}) was not "
+                    f"built with {getattr(variable, 'path', tuple(variable.shape))}"
+                    "; call optimizer.build(variables) before update_step()."
                 )
-            index = self._trainable_variables_indices[id(variable)]
-            native(self, [gradient], [variable], [index], scalars)
+            if not isinstance(gradient, torch.Tensor):
+                gradient = torch.as_tensor(
+                    gradient, dtype=variable.dtype, device=variable.device
+                )
+            with torch.no_grad():
+                native(self, [gradient], [variable], [index], scalars)
             return
         raise NotImplementedError(
             f"{type(self).__name__} must implement `_foreach_update` (fast, over "

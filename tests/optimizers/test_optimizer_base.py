@@ -62,7 +62,7 @@ def test_legacy_decay_argument_warns_and_is_ignored():
 
 
 def test_only_one_clipping_argument_may_be_set():
-    with pytest.raises(ValueError, match="only one of `clipnorm`, `clipvalue`"):
+    with pytest.raises(ValueError, match="(?i)only one of `clipnorm`, `clipvalue`"):
         optimizers.Adam(clipnorm=1.0, global_clipnorm=1.0)
 
 
@@ -322,7 +322,7 @@ def test_no_gradient_at_all_is_an_error():
     opt = optimizers.SGD()
     params = _params(2)
     opt.build(params)
-    with pytest.raises(ValueError, match="no gradients provided for any variable"):
+    with pytest.raises(ValueError, match="(?i)no gradients provided for any variable"):
         _step(opt, params, [None])
 
 
