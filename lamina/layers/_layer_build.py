@@ -172,3 +172,44 @@ class _unset_fake_mode:
     def __exit__(self, *exc):
         if self._context is not None:
             self._context.__exit__(*exc)
+
+
+def _argument_shapes(layer, call_args):
+    """For a subclassed model with the default `build`, whose `call` was given
+    several tensor arguments: `{"<arg>_shape": shape}` for each of them (not
+    `mask` nor a None), the build config that lets it be built again by
+    tracing `call` (Keras's loader does so for a `shapes_dict`). Else None."""
+    if not _builds_by_tracing(layer):
+        return None
+    args, kwargs = call_args
+    values = dict(zip(layer.call_signature_parameters, args))
+    values.update(kwargs)
+    shapes = {
+        f"{name}_shape": tree.map_structure(_shape_of, value)
+        for name, value in values.items()
+        if value is not None and name not in ("mask", "training")
+    }
+    if len(shapes) < 2 or any(s is None for s in tree.flatten(shapes)):
+        return None
+    return shapes
+
+
+def _builds_by_tracing(layer):
+    """Whether `layer` is a subclassed model with the default `build`."""
+    from lamina.models.model import Model
+
+    return isinstance(layer, Model) and type(layer).build is Model.build
+
+
+def _is_argument_shapes(layer, shapes_dict):
+    """Whether a saved `shapes_dict` is `_argument_shapes`'s: a default-build
+    subclassed model's, with one `<arg>_shape` per argument of `call`."""
+    params = layer.call_signature_parameters
+    return (
+        isinstance(shapes_dict, dict)
+        and len(shapes_dict) > 1
+        and all(
+            k.endswith("_shape") and k[: -len("_shape")] in params for k in shapes_dict
+        )
+        and _builds_by_tracing(layer)
+    )

@@ -423,6 +423,52 @@ def _on(x, device):
     )
 
 
+def _convert_other_arguments(layer, args, kwargs):
+    """`(args, kwargs)` with the arguments after the first converted as Keras
+    converts them before `call`: arrays (NumPy arrays and scalars, at any
+    nesting) become tensors, and float tensors take the compute dtype when the
+    layer autocasts. Python numbers, flags and text stay as they are. `kwargs`
+    is the call's own dict and is updated in place."""
+    dtype = False  # looked up only when an argument may need it
+    if len(args) > 1:
+        dtype = layer._compute_torch_dtype if layer.autocast else None
+        args = (args[0], *[_converted_argument(a, dtype) for a in args[1:]])
+    for key, value in kwargs.items():
+        if value is None or type(value) is bool:  # `training=`: the usual one
+            continue
+        if dtype is False:
+            dtype = layer._compute_torch_dtype if layer.autocast else None
+        kwargs[key] = _converted_argument(value, dtype)
+    return args, kwargs
+
+
+def _converted_argument(value, dtype):
+    if isinstance(value, torch.Tensor):
+        if (
+            dtype is not None
+            and value.dtype != dtype
+            and value.is_floating_point()
+            and not isinstance(value, KerasTensor)
+        ):
+            cast = value.to(dtype)
+            mask = getattr(value, "_keras_mask", None)
+            if mask is not None:  # the mask survives the cast, as in Keras
+                cast._keras_mask = mask
+            return cast
+        return value
+    if isinstance(value, (np.ndarray, np.generic)):
+        if is_string_array(value):
+            return value
+        # Without autocast a float64 array stays float64 (Keras); NumPy
+        # scalars become floatx, as Keras's conversion makes them.
+        keep = dtype is None and value.dtype == np.float64 and value.ndim
+        tensor = backend.convert_to_tensor(value, dtype="float64" if keep else None)
+        return _converted_argument(tensor, dtype)
+    if isinstance(value, (list, tuple, dict)):
+        return tree.map_structure(lambda v: _converted_argument(v, dtype), value)
+    return value
+
+
 def _to_tensors(x):
     """Layer inputs as tensors; text (NumPy string arrays) stays as it is, for
     the preprocessing layers that turn it into numbers."""

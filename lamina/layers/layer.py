@@ -2,7 +2,6 @@
 
 import inspect
 
-import numpy as np
 import torch
 
 from lamina import backend, dtype_policies, tree
@@ -16,8 +15,10 @@ from lamina.backend.keras_tensor import (
 from lamina.backend.naming import to_snake_case, uniquify
 from lamina.layers._layer_api import _LayerAPI
 from lamina.layers._layer_build import (
+    _argument_shapes,
     _as_shape,
     _extra_build_shapes,
+    _is_argument_shapes,
     _marks_built,
     _named_build_shapes,
     _unset_fake_mode,
@@ -26,6 +27,7 @@ from lamina.layers._layer_calls import (
     _ADD_LOSS_USED,
     _CALL_CONTEXT,
     _add_activity_losses,
+    _convert_other_arguments,
     _device_type,
     _fill_argument_masks,
     _first_argument_positional,
@@ -483,28 +485,27 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             if any_symbolic(first) or any_symbolic(kwargs):
                 return self._symbolic_call(args, kwargs)
             if args:
-                first = self._first_input_as_tensors(first)
-                # Keras converts every NumPy positional argument, not only the first.
-                args = (first,) + tuple(
-                    self._numpy_argument(a) if isinstance(a, np.ndarray) else a
-                    for a in args[1:]
-                )
-                if kwargs:  # and keyword ones (`attention_mask=`), too
-                    kwargs = {
-                        k: self._numpy_argument(v) if isinstance(v, np.ndarray) else v
-                        for k, v in kwargs.items()
-                    }
+                args = (self._first_input_as_tensors(first),) + args[1:]
         elif kwargs and any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
         elif first.dtype != self._compute_torch_dtype and (
             self._casts_other_inputs or first.is_floating_point()
         ):
             args = (self._first_input_as_tensors(first),) + args[1:]
+        if kwargs or len(args) > 1:
+            # Keras converts the other arguments too (`attention_mask=`, a
+            # second input): arrays to tensors, floats to the compute dtype.
+            args, kwargs = _convert_other_arguments(self, args, kwargs)
         training = kwargs.pop("training", None) if kwargs else None
         if not ctx.depth:
             args, kwargs = _onto_device(self._device(), args, kwargs)
         if not self.built:
             self._build_on_first_call(args, kwargs)
+            if len(args) > 1 or kwargs:
+                shapes = _argument_shapes(self, (args, kwargs))
+                if shapes is not None:  # `call(self, x, y)`: every input's shape
+                    self._build_shapes = shapes
+                    self.__dict__["_build_shapes_by_argument"] = True
         if training is None:
             # fit()/train() set the module flag; otherwise, as in Keras, a layer
             # called with no `training` anywhere uses its own call() default
@@ -693,16 +694,6 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             return cast
         return first
 
-    def _numpy_argument(self, array):
-        tensor = _to_tensors(array)
-        if (
-            isinstance(tensor, torch.Tensor)
-            and self.autocast
-            and tensor.is_floating_point()
-        ):
-            return tensor.to(self._compute_torch_dtype)
-        return tensor
-
     def _build_on_first_call(self, args, kwargs):
         first = _first_input(self, args, kwargs)
         shapes = tree.map_structure(_shape_of, first) if first is not None else None
@@ -753,6 +744,16 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         if "input_shape" in config:
             self._build_with_shapes(_as_shape(config["input_shape"]))
         elif "shapes_dict" in config:
+            if _is_argument_shapes(self, config["shapes_dict"]):
+                # A subclassed model called as `model(x, y)`: trace `call`
+                # with one input per argument, as Keras's loader does.
+                shapes = _as_shape(config["shapes_dict"])
+                specs = {k[: -len("_shape")]: v for k, v in shapes.items()}
+                self.compute_output_spec(**specs_from_shapes(specs))
+                self._build_shapes = shapes
+                self.__dict__["_build_shapes_by_argument"] = True
+                self.built = True
+                return
             if getattr(type(self).build, "_shape_args", None):
                 self._build_with_shapes(_as_shape(config["shapes_dict"]))
                 return
@@ -773,6 +774,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def get_build_config(self):
         if self._build_shapes is None:
             return None
+        if self.__dict__.get("_build_shapes_by_argument"):
+            return {"shapes_dict": self._build_shapes}
         if getattr(type(self).build, "_shape_args", None):
             return {"shapes_dict": self._build_shapes}
         extra = self.__dict__.get("_build_extra_shapes")

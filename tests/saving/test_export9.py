@@ -107,11 +107,18 @@ def test_subclassed_model_with_two_call_inputs_exports_one_input_each(tmp_path):
     np.testing.assert_allclose(_numpy(out), x * 2 - y[:, :3], atol=1e-6)
 
 
-def test_two_call_inputs_without_recorded_shapes_need_an_input_signature(tmp_path):
+def test_two_call_inputs_of_a_plain_build_export_with_or_without_a_signature(
+    tmp_path,
+):
     model = _TwoInputsPlainBuild()
     model(_data(1, 3), _data(1, 3))
-    with pytest.raises(ValueError, match=r"2 inputs \(x, y\).*input_signature"):
-        model.export(tmp_path / "m.pt2", verbose=False)
+    # The call recorded both inputs' shapes (a `shapes_dict` build config).
+    model.export(tmp_path / "auto.pt2", verbose=False)
+    x, y = _data(4, 3), _data(4, 3)
+    program = torch.export.load(tmp_path / "auto.pt2").module()
+    np.testing.assert_allclose(
+        _numpy(program(_on_device(x), _on_device(y))), x * 2 - y, atol=1e-6
+    )
     with pytest.raises(ValueError, match=r"list of 2 specs"):
         model.export(
             tmp_path / "m.pt2",
