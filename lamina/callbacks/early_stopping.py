@@ -122,6 +122,13 @@ class EarlyStopping(MonitorCallback):
         return value
 
 
-def _snapshot(model) -> list:
-    """Copies of the weights: on the CPU, NumPy views would follow training."""
-    return [np.array(w, copy=True) for w in model.get_weights()]
+def _snapshot(model):
+    """Copies of the weights: on the CPU, NumPy views would follow training.
+
+    A model whose `get_weights()` returns something other than a list (a
+    stand-in model) has its value kept as is, as Keras keeps it.
+    """
+    weights = model.get_weights()
+    if not isinstance(weights, (list, tuple)):
+        return weights
+    return [np.array(w, copy=True) for w in weights]

@@ -300,7 +300,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         return _load_from_folder(filename, custom_objects, compile, safe_mode)
     if not hasattr(filepath, "read") and not os.path.exists(filename):
         raise file_utils.MissingFileError(
-            f"File not found: load_model(): no such file: {filename!r}."
+            f"File not found: load_model(): no such file: {filename!r}. Please "
+            "ensure the file is an accessible '.keras' zip file."
         )
     with open_archive(filepath, filename) as archive:
         config_bytes = read_member(archive, CONFIG_FILENAME, filename, MAX_JSON_BYTES)

@@ -18,8 +18,9 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
         registered_name = f"{package}>{class_name}"
         if inspect.isclass(arg) and not hasattr(arg, "get_config"):
             raise ValueError(
-                f"Cannot register {arg.__name__}: a class must define get_config() "
-                "so that it can be saved and rebuilt."
+                "Cannot register a class that does not have a get_config() method: "
+                f"{arg.__name__} must define get_config() so that it can be saved "
+                "and rebuilt."
             )
         _GLOBAL_CUSTOM_OBJECTS[registered_name] = arg
         _GLOBAL_CUSTOM_NAMES[arg] = registered_name

@@ -246,9 +246,11 @@ def compile_from_config(model, config) -> None:
 
     if type(model).compile is not Trainer.compile:
         warnings.warn(
-            f"Model '{model.name}' overrides compile(), so it was not recompiled "
-            "from its saved compile config. Override compile_from_config(config) "
-            "too (and get_compile_config()) to restore it, or compile it yourself.",
+            "`compile()` was not called as part of model loading because the "
+            "model's `compile()` method is custom. "
+            f"Model '{model.name}' overrides compile(), so its saved compile config "
+            "was not applied. Override compile_from_config(config) too (and "
+            "get_compile_config()) to restore it, or compile it yourself.",
             stacklevel=3,
         )
         return

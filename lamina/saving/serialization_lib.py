@@ -377,20 +377,35 @@ def deserialize_keras_object(
     registered_name = config.get("registered_name")
     module = config.get("module")
     if class_name == "function":
+        if not isinstance(inner, str) and not isinstance(registered_name, str):
+            raise TypeError(
+                f"Cannot deserialize {kind}. Expected 'config' to be a non-null str "
+                f"(the function's name) for a function class_name; got "
+                f"{type(inner).__name__}. Full config: {config}"
+            )
         name = inner if isinstance(inner, str) else registered_name
         obj = _resolve(name, module, custom_objects, module_objects, function=True)
-        if obj is None and registered_name != name:
+        if obj is not None:
+            _check_builtin_registered_name(config, name, obj)
+        elif registered_name != name:
             obj = _resolve(
                 registered_name, None, custom_objects, module_objects, function=True
             )
         if obj is None:
             raise_unknown(kind, name, module_objects or {})
         return obj
+    if inner is not None and not isinstance(inner, dict):
+        raise TypeError(
+            f"Cannot deserialize {kind}. Expected 'config' to be a dict for "
+            f"{class_name}; got {type(inner).__name__}. Full config: {config}"
+        )
     cls = None
     if registered_name and registered_name != class_name:
         cls = object_registration.get_registered_object(registered_name, custom_objects)
     if cls is None:
         cls = _resolve(class_name, module, custom_objects, module_objects)
+        if cls is not None:
+            _check_builtin_registered_name(config, class_name, cls)
     if cls is None:
         builtin = ""
         if isinstance(module, str) and (
@@ -411,8 +426,17 @@ def deserialize_keras_object(
         )
         error._explained = True  # not wrapped again by an outer from_config
         raise error
-    if not inspect.isclass(cls) or not hasattr(cls, "from_config"):
+    if not inspect.isclass(cls):
         return cls
+    if not hasattr(cls, "from_config"):
+        error = TypeError(
+            f"Unable to reconstruct an instance of '{class_name}' because the class "
+            "is missing a `from_config()` method. Define a classmethod "
+            "from_config(config) that rebuilds it from get_config()'s dict. "
+            f"Full object config: {config}"
+        )
+        error._explained = True
+        raise error
     from_config_kwargs = {}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         from_config_kwargs["custom_objects"] = custom_objects
@@ -446,6 +470,21 @@ def deserialize_keras_object(
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
     return instance
+
+
+def _check_builtin_registered_name(config, name, obj):
+    """Refuse a `registered_name` that names something else than the lamina
+    built-in the config resolved to (as Keras: built-ins are not registered)."""
+    explicit = config.get("registered_name")
+    if not explicit or explicit in (name, config.get("class_name")):
+        return
+    if not (getattr(obj, "__module__", None) or "").startswith("lamina"):
+        return
+    raise ValueError(
+        f"The config gives registered_name={explicit!r}, but {name!r} resolved to "
+        "a Keras built-in, and built-ins do not use registered names. Remove the "
+        f"'registered_name' field from the config. Full config: {config}"
+    )
 
 
 def _plain_dtype(dtype, kind):

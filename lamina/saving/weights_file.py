@@ -513,7 +513,8 @@ def _load_layer_variables(layer, store, filename, pending=None):
         raise ValueError(
             f"Layer '{layer.name}' ({type(layer).__name__}) has {len(own)} "
             f"variables {[getattr(v, 'path', '?') for v in own]}, but "
-            f"{where} holds {len(store)}.{hint}"
+            f"{where} holds {len(store)}: the layer received {len(store)} variables "
+            f"where it expects {len(own)}.{hint}"
         )
     for i, variable in enumerate(variables):
         shape = _stored_shape(store, str(i))
@@ -521,7 +522,8 @@ def _load_layer_variables(layer, store, filename, pending=None):
             raise ValueError(
                 f"Layer '{layer.name}' ({type(layer).__name__}): variable {i} "
                 f"('{getattr(variable, 'path', '?')}') has shape "
-                f"{tuple(variable.shape)}, but {where} holds shape {shape}."
+                f"{tuple(variable.shape)}, but {where} holds shape {shape}; the "
+                "shapes must match."
             )
     queued = [(variable, store, str(i)) for i, variable in enumerate(variables)]
     if pending is None:
@@ -608,12 +610,19 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
             order.
     """
     objects_to_skip = kwargs.pop("objects_to_skip", None)
-    by_name = kwargs.pop("by_name", False)
+    by_name = kwargs.pop("by_name", None)
     if kwargs:
-        raise TypeError(
-            f"load_weights() got unexpected keyword arguments {sorted(kwargs)}."
+        raise ValueError(
+            f"Invalid keyword arguments: {kwargs}. load_weights() takes "
+            "skip_mismatch, objects_to_skip ('.weights.h5' files) and by_name "
+            "(legacy '.h5' files)."
         )
     filepath = os.fspath(filepath)
+    if objects_to_skip is not None and _is_legacy_h5(filepath):
+        raise ValueError(
+            "load_weights(): `objects_to_skip` only supports loading '.weights.h5' "
+            f"files (and lamina's Keras 3 formats); got the legacy file {filepath!r}."
+        )
     if not filepath.endswith(_LOADABLE) and not os.path.isdir(filepath):
         raise ValueError(
             "File format not supported: load_weights() reads `.weights.h5`, "
@@ -624,11 +633,11 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
         raise file_utils.MissingFileError(
             f"load_weights(): no such file: {filepath!r}."
         )
-    if by_name and not _is_legacy_h5(filepath):
+    if by_name is not None and not _is_legacy_h5(filepath):
         raise ValueError(
-            "load_weights(by_name=True) applies to legacy Keras 2 `.h5` files only; "
-            f"{filepath!r} is a Keras 3 file, whose weights are matched by the "
-            "model's structure."
+            "load_weights(): `by_name` only supports loading legacy '.h5' or '.hdf5' "
+            f"files; {filepath!r} is a Keras 3 file, whose weights are matched by "
+            "the model's structure."
         )
     if filepath.endswith(".weights.h5"):
         _check_built(model, "load_weights()")
@@ -654,7 +663,7 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
     elif filepath.endswith((".h5", ".hdf5")):
         from lamina.saving import legacy_h5
 
-        legacy_h5.load_weights(model, filepath, by_name, skip_mismatch)
+        legacy_h5.load_weights(model, filepath, bool(by_name), skip_mismatch)
     else:
         raise ValueError(
             "load_weights() reads `.weights.h5`, `.weights.json` (sharded), "

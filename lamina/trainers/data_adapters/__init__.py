@@ -49,9 +49,15 @@ def get_data_adapter(
     extra = [k for k, v in given.items() if v is not None]
     kind = type(x).__name__
     if extra:
+        if isinstance(x, torch.utils.data.DataLoader):
+            kind = "torch DataLoader"
+        elif isinstance(x, torch.utils.data.Dataset):
+            kind = "torch Dataset"
+        names = ", ".join(f"`{name}`" for name in extra)
         raise ValueError(
-            f"When x is a {kind} it must yield the targets itself; do not pass "
-            f"{', '.join(extra)} separately (got {', '.join(extra)})."
+            f"When providing `x` as a {kind}, {names} should not be passed. "
+            f"Instead, the {kind} must yield the targets itself: (x, y) or "
+            "(x, y, sample_weight) batches."
         )
     if isinstance(x, PyDataset):
         return PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight)
