@@ -216,6 +216,12 @@ class Sequential(Model):
         if mask is not None:
             flat = _carry_masks(tree.flatten(inputs), mask)
             inputs = tree.pack_sequence_as(inputs, flat)
+        start = self._input_layer
+        if start is not None and getattr(inputs, "ndim", None) not in (
+            None,
+            len(start.batch_shape),
+        ):
+            inputs = _adjust_rank(inputs, start.batch_shape)
         for layer in self._call_layers:
             inputs = layer(inputs)
         return inputs
@@ -302,8 +308,9 @@ class Sequential(Model):
         if not isinstance(config, dict) or "name" not in config:
             # Keras: ValueError for a config without a name, or not a dict.
             raise ValueError(
-                "Sequential.from_config expects a dict with the keys 'name' and "
-                f"'layers' (as Sequential.get_config() returns); got config={config!r}."
+                "A Sequential model configuration must be a dictionary containing "
+                "the 'name' and 'layers' keys (as Sequential.get_config() "
+                f"returns); got config={config!r}."
             )
         if any(
             isinstance(entry, dict) and "module" not in entry
@@ -327,3 +334,15 @@ class Sequential(Model):
         else:
             model._maybe_build_graph()
         return model
+
+
+def _adjust_rank(x, batch_shape):
+    """Keras's one-axis leeway for a Sequential that starts with an `Input`: a
+    tensor with one axis fewer than the `Input` whose last axis is 1 gets that
+    axis (a column of values), one with an extra last axis of 1 loses it."""
+    rank = len(batch_shape)
+    if x.ndim == rank - 1 and batch_shape[-1] == 1:
+        return x.unsqueeze(-1)
+    if x.ndim == rank + 1 and x.shape[-1] == 1:
+        return x.squeeze(-1)
+    return x  # the first layer reports the mismatch

@@ -94,6 +94,13 @@ def _walk(loss, y_pred, path, found):
         loss = tree.pack_sequence_as(y_pred, list(loss))
         if isinstance(loss, _Weighted) or loss is None:
             return _walk(loss, y_pred, path, found)
+    for key, item in _matched_items(loss, y_pred, path):
+        _walk(item, y_pred[key], path + (key,), found)
+
+
+def _matched_items(loss, y_pred, path):
+    """`(key, item)` of each loss of the container `loss` that is not None,
+    after checking that `loss` has `y_pred`'s kind and that each key is there."""
     if not isinstance(loss, type(y_pred)):
         raise CompileStructureError(
             f"The path: {path} in the `loss` argument, can't be found in the "
@@ -115,7 +122,7 @@ def _walk(loss, y_pred, path, found):
                 "found in either the model's output (`y_pred`) or in the labels "
                 f"(`y_true`). The model's outputs are {_shape_of(y_pred)}."
             )
-        _walk(item, y_pred[key], path + (key,), found)
+        yield key, item
 
 
 def _shape_of(value):
@@ -299,27 +306,7 @@ def _walk_groups(loss, y_pred, names, path, entries, make_loss):
             return
         if not tree.is_nested(loss):
             return _walk_groups(loss, y_pred, names, path, entries, make_loss)
-    if not isinstance(loss, type(y_pred)):
-        raise CompileStructureError(
-            f"The path: {path} in the `loss` argument, can't be found in the "
-            f"model's output (`y_pred`). The outputs there are "
-            f"{_shape_of(y_pred)}; the loss is {_shape_of(loss)}."
-        )
-    if isinstance(loss, dict):
-        items = loss.items()
-        present = lambda key: key in y_pred  # noqa: E731
-    else:
-        items = enumerate(loss)
-        present = lambda key: key < len(y_pred)  # noqa: E731
-    for key, item in items:
-        if item is None:
-            continue
-        if not present(key):
-            raise CompileStructureError(
-                f"The path: {path + (key,)} in the `loss` argument, can't be "
-                "found in either the model's output (`y_pred`) or in the labels "
-                f"(`y_true`). The model's outputs are {_shape_of(y_pred)}."
-            )
+    for key, item in _matched_items(loss, y_pred, path):
         _walk_groups(item, y_pred[key], names[key], path + (key,), entries, make_loss)
 
 

@@ -13,7 +13,8 @@ from lamina.saving import object_registration, serialization_lib
 
 _UNSAFE_LAMBDA = (
     "Refusing to load the Lambda layer {name!r}: its `{arg}` is a Python lambda "
-    "stored as bytecode, and loading it would run code taken from the file. If "
+    "stored as bytecode, and loading it would run code taken from the file (a "
+    "risk of arbitrary code execution). If "
     "you trust the file, load it with safe_mode=False (load_model(path, "
     "safe_mode=False), or inside lamina.saving.SafeModeScope(False)). Better: "
     "replace the lambda by a named function registered with "

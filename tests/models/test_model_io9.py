@@ -1,4 +1,4 @@
-"""A functional model whose outputs are a namedtuple keeps it, as in Keras 3."""
+"""Model inputs and outputs as Keras 3: namedtuple outputs, the one-axis leeway."""
 
 import collections
 
@@ -46,3 +46,15 @@ def test_the_same_in_keras():
     model = keras.Model(x, Pair(keras.layers.Dense(2)(x), keras.layers.Dense(1)(x)))
     assert isinstance(model.output, Pair)
     assert type(keras.Model.from_config(model.get_config()).output) is tuple
+
+
+def test_a_sequential_starting_with_an_input_of_one_feature_takes_a_flat_array():
+    # Keras's one-axis leeway, as for functional models: (8,) for Input((1,)).
+    model = lamina.Sequential([lamina.Input((1,)), lamina.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    model.fit(np.arange(8, dtype="float32"), np.zeros((8, 2)), verbose=0)
+    assert model.predict(np.arange(4, dtype="float32"), verbose=0).shape == (4, 2)
+    assert model.predict(np.ones((4, 1, 1), "float32"), verbose=0).shape == (4, 2)
+    without_input = lamina.Sequential([lamina.layers.Dense(2)])
+    with pytest.raises(ValueError, match="rank >= 2"):
+        without_input.predict(np.arange(4, dtype="float32"), verbose=0)
