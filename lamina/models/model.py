@@ -148,6 +148,16 @@ class Model(_ModelAPI, Trainer, Layer):
                 "model.build((None, 32))."
             )
         if not self._call_is_default:
+            required = _required_call_inputs(self)
+            if len(required) > 1:
+                raise ValueError(
+                    f"Model '{self.name}' ({type(self).__name__}): call() takes "
+                    f"{len(required)} inputs ({', '.join(required)}), but build() "
+                    f"got one input shape, {input_shape!r}. A .keras file written "
+                    "by Keras records only the first input of such a model (Keras "
+                    "then loads it unbuilt, without its weights). Build the model "
+                    "by calling it on data, then use load_weights()."
+                )
             self.compute_output_spec(specs_from_shapes(input_shape))
         self._build_shapes = input_shape
         self.built = True
@@ -416,3 +426,21 @@ def _take_float_dtype(model, dtype):
         model._input_torch_dtypes = [
             _torch_dtype_or_none(t) for t in model._flat_inputs
         ]
+
+
+def _required_call_inputs(model) -> list:
+    """The names of `call`'s positional parameters without defaults (the
+    inputs it cannot run without)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(model.call).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty
+        and p.name not in ("training", "mask")  # Keras fills these in
+    ]

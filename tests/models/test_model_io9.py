@@ -58,3 +58,28 @@ def test_a_sequential_starting_with_an_input_of_one_feature_takes_a_flat_array()
     without_input = lamina.Sequential([lamina.layers.Dense(2)])
     with pytest.raises(ValueError, match="rank >= 2"):
         without_input.predict(np.arange(4, dtype="float32"), verbose=0)
+
+
+def test_building_a_two_input_model_from_one_shape_says_what_is_wrong():
+    class TwoInputs(lamina.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = lamina.layers.Dense(3)
+
+        def call(self, x, y):
+            return self.dense(x) - y
+
+    with pytest.raises(ValueError, match=r"takes 2 inputs \(x, y\).*one input shape"):
+        TwoInputs().build((None, 4))
+
+    class WithTraining(lamina.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = lamina.layers.Dense(3)
+
+        def call(self, inputs, training):  # no default: Keras passes it
+            return self.dense(inputs)
+
+    model = WithTraining()
+    model.build((None, 4))
+    assert model.dense.kernel.shape == (4, 3)
