@@ -63,28 +63,17 @@ class _StateMethod:
         return _StateMethod(self.fn, None)
 
 
-def _metrics_in(value):
-    """The `Metric`s in `value`: itself, or those nested in lists/tuples/dicts."""
-    if isinstance(value, Metric):
+def _instances_in(value, kind):
+    """The `kind` instances in `value`: itself, or those nested in
+    lists/tuples/dicts."""
+    if isinstance(value, kind):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _metrics_in(item)
+            yield from _instances_in(item, kind)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _metrics_in(item)
-
-
-def _variables_in(value):
-    """The `Variable`s in `value`: itself, or those nested in lists/tuples/dicts."""
-    if isinstance(value, Variable):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _variables_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _variables_in(item)
+            yield from _instances_in(item, kind)
 
 
 def _bind_state_methods(tensor: torch.Tensor) -> None:
@@ -245,12 +234,12 @@ class Metric:
         # Track sub-metrics and Variables, also in lists, tuples and dicts (as
         # Keras does), so that `variables` and `reset_state` reach them.
         if "_metrics" in self.__dict__:
-            for metric in _metrics_in(value):
+            for metric in _instances_in(value, Metric):
                 if not any(metric is known for known in self._metrics):
                     self._metrics.append(metric)
             tracked = self.__dict__.get("_tracked_variables")
             if tracked is not None:
-                for variable in _variables_in(value):
+                for variable in _instances_in(value, Variable):
                     if not any(variable is known for known in tracked):
                         tracked.append(variable)
         object.__setattr__(self, name, value)
