@@ -251,16 +251,13 @@ def _pinned_probe(fn, args, kwargs, modules, device):
     known = sorted({d for v in specs for d in v.shape if d is not None and d > 1})
     if not known:
         return None
-    choices = [
-        pins
+    choices = (
+        tuple(zip(places, sizes))
         for count in (1, 2)
         for places in itertools.combinations(unknown, count)
-        for pins in (
-            tuple(zip(places, sizes))
-            for sizes in itertools.product(known, repeat=count)
-        )
-    ]
-    for pins in choices[:_MAX_PINNINGS]:
+        for sizes in itertools.product(known, repeat=count)
+    )
+    for pins in itertools.islice(choices, _MAX_PINNINGS):
         shapes = [list(v.shape) for v in specs]
         for (i, axis), size in pins:
             shapes[i][axis] = size

@@ -68,13 +68,18 @@ def _extra_shape_args(build):
     return (params[0].name, names) if names else None
 
 
+def _call_values(layer, call_args):
+    """`call`'s arguments by parameter name, from the call's `(args, kwargs)`."""
+    args, kwargs = call_args
+    values = dict(zip(layer.call_signature_parameters, args))
+    values.update(kwargs)
+    return values
+
+
 def _extra_build_shapes(layer, names, call_args):
     """The keyword arguments for `_extra_shape_args`'s names: the shapes of the
     call arguments they name that the call `(args, kwargs)` gives, not None."""
-    args, kwargs = call_args
-    params = layer.call_signature_parameters
-    values = dict(zip(params, args))
-    values.update(kwargs)
+    values = _call_values(layer, call_args)
     found = {}
     for name in names:
         value = values.get(name[: -len("_shape")])
@@ -92,10 +97,8 @@ def _named_build_shapes(layer, names, shapes, call_args):
         return {}
     if call_args is None:
         return {n: shapes[n] for n in names if isinstance(shapes, dict) and n in shapes}
-    args, kwargs = call_args
     params = layer.call_signature_parameters
-    values = dict(zip(params, args))
-    values.update(kwargs)
+    values = _call_values(layer, call_args)
     found = {}
     for name in names:
         base = name[: -len("_shape")] if name.endswith("_shape") else None
@@ -181,9 +184,7 @@ def _argument_shapes(layer, call_args):
     tracing `call` (Keras's loader does so for a `shapes_dict`). Else None."""
     if not _builds_by_tracing(layer):
         return None
-    args, kwargs = call_args
-    values = dict(zip(layer.call_signature_parameters, args))
-    values.update(kwargs)
+    values = _call_values(layer, call_args)
     shapes = {
         f"{name}_shape": tree.map_structure(_shape_of, value)
         for name, value in values.items()
