@@ -27,6 +27,11 @@ def _marks_built(build):
                 self._build_shapes = args[0]
             elif not args and list(kwargs) == ["input_shape"]:
                 self._build_shapes = kwargs["input_shape"]
+            elif not args and not kwargs:
+                # `layer.build()` (Embedding, `build(self)`): saved as Keras's
+                # empty `shapes_dict`, so that loading builds the layer again.
+                self._build_shapes = {}
+                self.__dict__["_build_shapes_by_argument"] = True
 
     wrapper._marks_built = True
     wrapper._shape_args = _named_shape_args(build)

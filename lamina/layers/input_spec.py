@@ -78,7 +78,7 @@ def check_input_spec(spec, shape, layer_name, class_name):
     if spec.ndim is not None and rank != spec.ndim:
         raise ValueError(
             f"{who} expects inputs of rank {spec.ndim}; got shape {shape} "
-            f"(rank {rank})."
+            f"(rank {rank}), which is incompatible with the layer."
         )
     if spec.min_ndim is not None and rank < spec.min_ndim:
         raise ValueError(
@@ -95,7 +95,8 @@ def check_input_spec(spec, shape, layer_name, class_name):
             where = "last axis" if axis == -1 else f"axis {axis}"
             raise ValueError(
                 f"{who} expects inputs whose {where} has size {size}; got shape "
-                f"{shape}. The layer was built for inputs with {size} features: "
+                f"{shape}, which is incompatible with the layer: it was built "
+                f"for inputs with {size} features. Either "
                 "reshape the data or create a new layer (or model) for the new "
                 "input size."
             )

@@ -105,12 +105,19 @@ def check_positive_int(value, name: str, who: str, example: str):
         )
 
 
-def check_strides_and_dilation(strides, dilation_rate, who: str):
+_STRIDED_DILATION = (
+    "`strides > 1` not supported in conjunction with `dilation_rate > 1`"
+)
+
+
+def check_strides_and_dilation(
+    strides, dilation_rate, who: str, problem=_STRIDED_DILATION
+):
     # Keras: strided dilated convolutions are not supported by every backend.
+    # `problem`: its wording (Keras's ConvLSTM layers word it their own way).
     if max(strides) > 1 and max(dilation_rate) > 1:
         raise ValueError(
-            f"{who}: `strides > 1` not supported in conjunction with "
-            f"`dilation_rate > 1`. Received: strides={strides} and "
+            f"{who}: {problem}. Received: strides={strides} and "
             f"dilation_rate={dilation_rate}. Use one of them, or follow a dilated "
             "convolution with a pooling layer."
         )

@@ -27,8 +27,9 @@ class Wrapper(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(
-                f"{type(self).__name__} expects `layer` to be a layer instance "
-                f"such as Dense(8); got layer={layer!r}."
+                f"Layer {layer!r} supplied to Wrapper isn't a supported layer "
+                "type. Please ensure wrapped layer is a valid Keras layer: "
+                f"{type(self).__name__} expects a layer instance such as Dense(8)."
             )
         super().__init__(**kwargs)
         self.layer = layer

@@ -296,9 +296,15 @@ class Hashing(_HostDataLayer):
             "Hashing", output_mode, ("int", "one_hot", "multi_hot", "count")
         )
         if sparse:
+            in_keras = (
+                " (and in Keras `sparse` may only be true if `output_mode` is "
+                "'one_hot', 'multi_hot' or 'count')"
+                if output_mode == "int"
+                else ""
+            )
             raise ValueError(
                 "Hashing(sparse=True) is not supported: lamina runs on torch, "
-                "whose outputs here are dense. Use sparse=False."
+                f"whose outputs here are dense{in_keras}. Use sparse=False."
             )
         self.num_bins = int(num_bins)
         self.mask_value = mask_value

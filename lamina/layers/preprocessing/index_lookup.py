@@ -184,9 +184,15 @@ class IndexLookup(_HostDataLayer):
                 f"output_mode={output_mode!r}."
             )
         if sparse:
+            in_keras = (
+                " (and in Keras `sparse` may only be true if `output_mode` is "
+                "`'one_hot'`, `'multi_hot'`, `'count'` or `'tf_idf'`)"
+                if output_mode == "int"
+                else ""
+            )
             raise ValueError(
                 f"{owner}(sparse=True) is not supported: lamina runs on torch, "
-                "whose outputs here are dense. Use sparse=False."
+                f"whose outputs here are dense{in_keras}. Use sparse=False."
             )
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(

@@ -88,6 +88,13 @@ class MixUp(BaseImagePreprocessingLayer):
         if not training or transformation is None:
             return bounding_boxes
         boxes, labels = bounding_boxes["boxes"], bounding_boxes["labels"]
+        if boxes.ndim != 3:
+            raise ValueError(
+                "MixUp.transform_bounding_boxes expects a batch of boxes, shape "
+                "(batch, num_boxes, 4), with labels (batch, num_boxes); got boxes "
+                f"of shape {tuple(boxes.shape)}. Call the layer on a dict of "
+                "images and boxes to mix one image's boxes."
+            )
         order = torch.as_tensor(
             transformation["permutation_order"], device=boxes.device
         )

@@ -127,7 +127,19 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
         strength = float(transformation["distortion_factor"])
         alpha = max(height, width) * 0.1 * strength
         sigma = min(height, width) * 0.05 * strength
-        noise = transformation["noise"].to(images.device, torch.float32) * sigma
+        noise = transformation.get("noise")
+        if noise is None:
+            # A transformation written as Keras's (a "seed", no "noise"): draw
+            # the displacement fields from that seed.
+            noise = _normal(
+                (2, images.shape[0], height, width),
+                0.0,
+                1.0,
+                None,
+                transformation.get("seed", self.generator),
+                images.device,
+            )
+        noise = noise.to(images.device, torch.float32) * sigma
         dx = gaussian_blur_single_channel(noise[0], sigma)
         dy = gaussian_blur_single_channel(noise[1], sigma)
         ys = torch.arange(height, dtype=dx.dtype, device=dx.device).reshape(-1, 1)

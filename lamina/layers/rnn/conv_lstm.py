@@ -117,7 +117,13 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         self.dilation_rate = U.standardize_tuple(
             dilation_rate, rank, "dilation_rate", who
         )
-        U.check_strides_and_dilation(self.strides, self.dilation_rate, who)
+        U.check_strides_and_dilation(
+            self.strides,
+            self.dilation_rate,
+            who,
+            problem="Specifying `strides > 1` is not compatible with "
+            "`dilation_rate > 1`",
+        )
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = use_bias
