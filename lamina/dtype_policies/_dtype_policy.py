@@ -126,9 +126,12 @@ def get(identifier) -> DTypePolicy:
     try:
         return DTypePolicy(standardize_dtype(identifier))
     except (ValueError, KeyError, TypeError):
-        raise TypeError(
-            "Expected a dtype policy: a name such as 'float32' or 'mixed_bfloat16', "
-            f"a DTypePolicy, or None; got {identifier!r}."
+        # A ValueError, as in Keras (`Dense(3, dtype=123)` raises one too).
+        raise ValueError(
+            "Cannot interpret `dtype` argument: expected a dtype policy, a name "
+            "such as 'float32' or 'mixed_bfloat16', a DTypePolicy, a policy "
+            f"config or None; got {identifier!r} of type "
+            f"{type(identifier).__name__}."
         ) from None
 
 
@@ -154,10 +157,9 @@ def set_dtype_policy(policy) -> None:
     if policy is None:
         _GLOBAL_POLICY = None
         return
-    try:
-        resolved = get(policy)
-    except TypeError:
-        resolved = None
+    resolved = None
+    if isinstance(policy, (str, DTypePolicy)):
+        resolved = get(policy)  # a bad name raises get's ValueError
     if resolved is None:
         raise ValueError(
             "Invalid `policy` argument for set_dtype_policy: expected a policy "

@@ -122,7 +122,8 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
             raise
         except Exception as error:
             raise ValueError(
-                f"DTypePolicyMap['{key}'] must be a dtype policy, a name such as "
+                f"Cannot interpret the assigned value. DTypePolicyMap['{key}'] "
+                "must be a dtype policy, a name such as "
                 f"'bfloat16' or a policy config; got {policy!r} of type "
                 f"{type(policy).__name__} ({error})."
             ) from None

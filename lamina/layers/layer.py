@@ -62,6 +62,49 @@ _AUTOCAST_DTYPES = frozenset({"float16", "bfloat16"})
 _FLOAT_WEIGHT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
 
 
+def _computes_under_autocast(layer, policy) -> bool:
+    """Whether `layer`'s calls run under `torch.autocast` (its `_mixed` flag).
+
+    An unbuilt layer does when its policy is mixed. A built one does only when
+    its own float weights differ from the compute dtype: a mixed policy, or a
+    plain 16-bit policy set after build, which keeps the weights' dtype as
+    Keras does. Sub-layers keep their own policies, so their
+    weights don't count. A built layer without such weights of its own
+    (MultiHeadAttention, a functional model) needs no region: its sub-layers
+    compute with their own policies, as Keras's autocast scope casts nothing
+    of its own there. It keeps one when it is mixed and every float sub-layer
+    computes in its dtype (one region instead of one per sub-layer).
+    """
+    compute = policy.compute_dtype
+    if not layer.__dict__.get("built", False):
+        return compute != policy.variable_dtype
+    if compute not in _AUTOCAST_DTYPES or (
+        compute == policy.variable_dtype
+        and getattr(type(layer), "_promotes_weight_dtypes", False)
+    ):
+        # A class whose call promotes its inputs against weights of another
+        # dtype, as Keras's ops do, computes a plain policy without autocast.
+        return False
+    for weight in layer._trainable_variables + layer._non_trainable_variables:
+        dtype = backend.standardize_dtype(weight.dtype)
+        if dtype in _FLOAT_WEIGHT_DTYPES and dtype != compute:
+            return True
+    # No weights of its own to cast: one autocast region around the whole
+    # call still serves sub-layers that all compute in this dtype (fewer
+    # regions than one per sub-layer), never one that computes in another
+    # float dtype (an int `Input`, a lookup layer don't count).
+    sublayers = layer._flatten_layers(include_self=False)
+    return (
+        compute != policy.variable_dtype
+        and bool(sublayers)
+        and all(
+            sub.compute_dtype == compute
+            or sub.compute_dtype not in _FLOAT_WEIGHT_DTYPES
+            for sub in sublayers
+        )
+    )
+
+
 class _FirstCallTensors:
     """`layer.input` / `layer.output`, as in Keras: the tensors of the layer's
     first call on symbolic tensors (one tensor, or a list). A non-data
@@ -355,7 +398,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             return
         if mode == "gptq":
             raise ValueError(
-                f"Layer '{self.name}': implicitly enabling GPTQ quantization by "
+                f"Layer '{self.name}': Implicitly enabling GPTQ quantization by "
                 f"setting `dtype_policy` to {policy.name!r} is not supported: GPTQ "
                 "needs a calibration dataset and a `GPTQConfig`. Use "
                 "`.quantize('gptq', config=GPTQConfig(...))` on the layer or model."
@@ -390,19 +433,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         self._compute_torch_dtype = backend.to_torch_dtype(
             self._dtype_policy.compute_dtype
         )
-        compute = self._dtype_policy.compute_dtype
-        self._mixed = compute != self._dtype_policy.variable_dtype or (
-            # A plain float policy set on a built layer keeps its own weights'
-            # dtype (as Keras does): compute under autocast, as for a mixed one.
-            # Sub-layers keep their policies, so their weights don't count.
-            compute in _AUTOCAST_DTYPES
-            and self.__dict__.get("built", False)
-            and any(
-                backend.standardize_dtype(w.dtype) in _FLOAT_WEIGHT_DTYPES
-                and backend.standardize_dtype(w.dtype) != compute
-                for w in self._trainable_variables + self._non_trainable_variables
-            )
-        )
+        self._mixed = _computes_under_autocast(self, self._dtype_policy)
 
     @property
     def quantization_mode(self):

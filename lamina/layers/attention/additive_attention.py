@@ -24,6 +24,10 @@ class AdditiveAttention(Attention):
     (2, 3, 4)
     """
 
+    # A float policy set on the built layer needs no autocast: the scores
+    # promote the inputs against `scale`'s dtype, as Keras's ops do.
+    _promotes_weight_dtypes = True
+
     def __init__(self, use_scale: bool = True, dropout: float = 0.0, **kwargs):
         super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
 
@@ -69,7 +73,13 @@ class AdditiveAttention(Attention):
         # (B, Tq, 1, dim) + (B, 1, Tv, dim) -> tanh -> weighted sum over dim.
         pairs = torch.tanh(query.unsqueeze(-2) + key.unsqueeze(-3))
         if self.use_scale:
-            return torch.matmul(pairs, self.scale)
+            scale = self.scale
+            if scale.dtype != pairs.dtype and not self._mixed:
+                # A policy set after build keeps `scale`'s dtype; Keras's
+                # product promotes (float16 x float32 -> float32).
+                dtype = torch.promote_types(pairs.dtype, scale.dtype)
+                pairs, scale = pairs.to(dtype), scale.to(dtype)
+            return torch.matmul(pairs, scale)
         return pairs.sum(dim=-1)
 
     def get_config(self):

@@ -109,6 +109,13 @@ class Attention(Layer):
             )
         else:
             weights_used = weights
+        if weights_used.dtype != value.dtype and not torch.is_autocast_enabled(
+            value.device.type
+        ):
+            # Scores promoted against a weight of another dtype (a policy set
+            # after build): Keras's matmul promotes the values too.
+            value = value.to(torch.promote_types(weights_used.dtype, value.dtype))
+            weights_used = weights_used.to(value.dtype)
         # Keras returns the weights after dropout as the attention scores.
         return torch.matmul(weights_used, value), weights_used
 

@@ -327,13 +327,19 @@ class MultiHeadAttention(QKVAttention):
         output_dense = self._output_dense
         # Plain projections run their GEMM here: the same numbers as calling
         # them, without four layer calls around it (tens of us per call).
-        dtype = self._compute_torch_dtype
+        # The projections' own compute dtype: a policy set on the built layer
+        # leaves its sub-layers' policies as they were (as in Keras), so
+        # their calls cast the inputs back.
+        dtype = output_dense._compute_torch_dtype
         direct = (
             query.dtype == dtype
             and key.dtype == dtype
             and value.dtype == dtype
             and plain_projection(output_dense)
-            and all(plain_projection(layer) for layer in projections)
+            and all(
+                plain_projection(layer) and layer._compute_torch_dtype == dtype
+                for layer in projections
+            )
             and no_global_hooks()
         )
         if direct:
