@@ -46,12 +46,30 @@ def _rebuild_tracked(cls, items, owner, name):
     return container._track(owner, name)
 
 
+def _modules_within(value):
+    """The torch modules in `value` and in the lists, tuples and dicts nested in
+    it, depth first in order (Keras tracks a layer at any depth:
+    `self.blocks = [(Dense(4), Dense(4)), ...]`)."""
+    if isinstance(value, torch.nn.Module):
+        yield value
+    elif type(value) in (list, tuple) or isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _modules_within(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _modules_within(item)
+
+
+def holds_module(value) -> bool:
+    """Whether `value` is a module or a container that holds one at any depth."""
+    return next(_modules_within(value), None) is not None
+
+
 class _TrackedList(_TrackedContainer, list):
     _view_type = torch.nn.ModuleList
 
     def _module_items(self):
-        modules = (v for v in self if isinstance(v, torch.nn.Module))
-        return ((str(i), v) for i, v in enumerate(modules))
+        return ((str(i), v) for i, v in enumerate(_modules_within(list(self))))
 
     def _plain(self):
         return list(self)
@@ -62,6 +80,17 @@ class _TrackedList(_TrackedContainer, list):
             self._sync()
 
 
+class _TrackedTuple(_TrackedContainer, tuple):
+    """A tuple attribute holding layers inside nested containers (`((Dense,
+    Dense), Dense)`); it cannot change, so its view is made once."""
+
+    _view_type = torch.nn.ModuleList
+    _module_items = _TrackedList._module_items
+
+    def _plain(self):
+        return tuple(self)
+
+
 _DOT = "\u2024"  # ONE DOT LEADER: reads as "." in state_dict keys
 
 
@@ -69,12 +98,17 @@ class _TrackedDict(_TrackedContainer, dict):
     _view_type = torch.nn.ModuleDict
 
     def _module_items(self):
-        # torch module names cannot hold "." (Keras keys such as "nr.employed").
-        return (
-            (k.replace(".", _DOT) or _DOT, v)
-            for k, v in self.items()
-            if isinstance(k, str)
-        )
+        # torch module names cannot hold "." (Keras keys such as "nr.employed");
+        # the layers of a list or dict under a key are numbered after it.
+        for key, value in self.items():
+            if not isinstance(key, str):
+                continue
+            name = key.replace(".", _DOT) or _DOT
+            if isinstance(value, torch.nn.Module):
+                yield name, value
+            else:
+                for i, module in enumerate(_modules_within(value)):
+                    yield f"{name}_{i}", module
 
     def _plain(self):
         return dict(self)

@@ -46,7 +46,13 @@ from lamina.layers._layer_calls import (
     _warn_if_mask_dropped,
 )
 from lamina.layers._layer_weights import _LayerWeights
-from lamina.layers._tracked import _TrackedContainer, _TrackedDict, _TrackedList
+from lamina.layers._tracked import (
+    _TrackedContainer,
+    _TrackedDict,
+    _TrackedList,
+    _TrackedTuple,
+    holds_module,
+)
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
 
@@ -304,6 +310,14 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             # Input, a number): Keras still tracks the layers put in it.
             tracked = (_TrackedList if type(value) is list else _TrackedDict)(value)
             value = tracked._track(self, name)
+        elif (
+            type(value) is tuple
+            and not name.startswith("_")
+            and "_modules" in self.__dict__
+            and holds_module(value)
+        ):
+            # Layers inside a tuple's nested lists or tuples: tracked as well.
+            value = _TrackedTuple(value)._track(self, name)
         elif (
             _is_metric(value)
             and not name.startswith("_")
@@ -761,7 +775,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         with _unset_fake_mode():
             self.build(**shapes) if named is not None else self.build(shapes, **extra)
         self.built = True
-        self._build_shapes = shapes if named is None or len(shapes) > 1 else None
+        # Keras's `shapes_dict` for `build(self)` (empty) and for several named
+        # shapes; a lone named shape is not saved.
+        self._build_shapes = shapes if named is None or len(shapes) != 1 else None
+        if named == []:
+            self.__dict__["_build_shapes_by_argument"] = True
         if extra:  # saved with the first shape, as Keras's `shapes_dict`
             self.__dict__["_build_extra_shapes"] = extra
         if self._initial_weights is not None:
@@ -935,22 +953,16 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def get_config(self) -> dict:
         from lamina.saving.serialization_lib import serialize_keras_object
 
-        config = {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": serialize_keras_object(self._dtype_policy),
-        }
-        if self.activity_regularizer is not None:
-            config["activity_regularizer"] = serialize_keras_object(
-                self.activity_regularizer
-            )
+        config = {"name": self.name}
         if type(self).get_config is Layer.get_config and type(self).__init__ is not (
             Layer.__init__
         ):
+            # Keras's automatic config: the constructor's arguments, then the
+            # layer's own trainable flag and policy over any passed ones.
             args, kwargs = self._constructor_args
+            parameters = inspect.signature(type(self).__init__).parameters
             if args:
-                names = list(inspect.signature(type(self).__init__).parameters)[1:]
-                kwargs = {**dict(zip(names, args)), **kwargs}
+                kwargs = {**dict(zip(list(parameters)[1:], args)), **kwargs}
             try:
                 kwargs = serialize_keras_object(kwargs)
             except TypeError:
@@ -959,6 +971,16 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     "serializable, so it needs its own get_config() returning them."
                 ) from None
             config.update(kwargs)
+            if "name" not in parameters and not any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+            ):
+                del config["name"]  # `__init__` could not take it back
+        config["trainable"] = self.trainable
+        config["dtype"] = serialize_keras_object(self._dtype_policy)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_keras_object(
+                self.activity_regularizer
+            )
         return config
 
     @classmethod
@@ -967,7 +989,13 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         # `__init__` as the policy object, a plain one as its name.
         from lamina.dtype_policies import _config_with_policy
 
-        return cls(**_config_with_policy(config))
+        try:
+            return cls(**_config_with_policy(config))
+        except TypeError as error:  # an argument `__init__` does not take
+            raise TypeError(
+                f"Error when deserializing class '{cls.__name__}' using "
+                f"config={config}.\n\nException encountered: {error}"
+            ) from error
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
