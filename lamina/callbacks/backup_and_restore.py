@@ -184,6 +184,7 @@ class BackupAndRestore(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._apply_step_rng(pass_ended=True)
+        self._current_epoch = epoch + 1  # epochs done, as Keras counts them
         self._last_batch_seen = None
         if self.save_freq == "epoch":
             self._save(epoch + 1, 0, None)

@@ -117,9 +117,10 @@ class ProgbarLogger(Callback):
 def _items(logs) -> list:
     """`(name, value)` pairs of `logs`, a nested dict's entries in its place
     (a custom train_step returning `{m.name: m.result() for m in self.metrics}`
-    logs the compiled metrics as one dict, which Keras shows flattened)."""
+    logs the compiled metrics as one dict, which Keras shows flattened), by
+    sorted key as Keras shows them."""
     items = []
-    for key, value in (logs or {}).items():
+    for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
             items.extend(_items(value))
         else:

@@ -6,6 +6,8 @@ when the shapes of targets and predictions are known (that is how Keras picks
 which accuracy `"accuracy"` means).
 """
 
+import math
+
 import torch
 
 from lamina import losses as losses_module
@@ -180,13 +182,44 @@ def _output_names(y_pred, names, count):
     return names[:1] or ["output"]
 
 
-def flatten_outputs(y_pred):
-    """Model outputs as a list (a dict's values by sorted key, as Keras flattens)."""
+def flatten_outputs(y_pred, keys=None):
+    """Model outputs as a list: a dict's values by `keys` (the output names a
+    compiled loss was built with) when it has them all, else by sorted key, as
+    Keras flattens."""
     if isinstance(y_pred, dict):
+        if keys is not None:
+            try:
+                return [y_pred[key] for key in keys]
+            except KeyError:
+                pass
         return [y_pred[key] for key in sorted(y_pred)]
     if isinstance(y_pred, (list, tuple)):
         return list(y_pred)
     return [y_pred]
+
+
+def plain_loss_weights(value, top=True):
+    """`loss_weights` with NumPy (or tensor) numbers made Python floats, so the
+    build reads one kind of number (NumPy's float32 is no Python float). A 1-D
+    array given as the whole argument is a list of one weight per output; a
+    one-element array is a number."""
+    if isinstance(value, dict):
+        return {key: plain_loss_weights(item, False) for key, item in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(plain_loss_weights(item, False) for item in value)
+    ndim = getattr(value, "ndim", None)
+    if ndim is None:
+        return value
+    if ndim == 1 and top:
+        return [float(item) for item in value.tolist()]
+    if math.prod(value.shape) == 1:
+        return float(value.reshape(()))
+    raise ValueError(
+        "compile() expects `loss_weights` to be a number, a list of numbers "
+        "(one per output) or a dict of numbers keyed by output name; got an "
+        f"array of shape {tuple(value.shape)} where one output's weight (a "
+        "number) goes. A loss is a scalar, so its weight is one number too."
+    )
 
 
 class CompileLoss:
@@ -203,7 +236,7 @@ class CompileLoss:
 
     def __init__(self, loss, loss_weights=None, output_names=None):
         self._loss_arg = loss
-        self._loss_weights_arg = loss_weights
+        self._loss_weights_arg = plain_loss_weights(loss_weights)
         self.output_names = list(output_names or [])
         self._given_names = self.output_names  # the model's (build may rename)
         self.built = False
@@ -214,6 +247,7 @@ class CompileLoss:
         self._only = None  # the indices of the outputs with a loss, if not all
         self._nested = None  # _nested_compile, for outputs nested in containers
         self._groups = None  # (path, loss, weight): losses over groups of outputs
+        self._output_keys = None  # the names a dict of outputs is read by
 
     def build(self, y_true, y_pred):
         from lamina.trainers import _nested_compile
@@ -234,6 +268,9 @@ class CompileLoss:
         names_match = outputs_are_dict or len(given) == len(outputs)
         self.output_names = _output_names(y_pred, given, len(outputs))
         names = self.output_names
+        # Keras: a dict of outputs given to a loss built on a list (of named
+        # outputs) pairs with the losses by those names.
+        self._output_keys = names if len(names) == len(outputs) else None
         if names_known or outputs_are_dict:
             _check_dict_keys(self._loss_arg, names, "losses", outputs_are_dict)
         specs = _match_structure(self._loss_arg, len(outputs), names, "losses")
@@ -413,7 +450,7 @@ class CompileLoss:
                 sample_weight, outputs, self.losses, "sample_weight"
             )
             return self._total(targets, outputs, weights)
-        outputs = flatten_outputs(y_pred)
+        outputs = flatten_outputs(y_pred, self._output_keys)
         if len(outputs) == 1 and not isinstance(y_true, (list, tuple, dict)):
             loss = self.losses[0]
             value = loss(y_true, outputs[0], sample_weight)

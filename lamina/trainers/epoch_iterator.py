@@ -89,6 +89,7 @@ class EpochIterator:
                     # Keras: a pass of known length that ends mid-epoch ends
                     # the epoch early; the next epoch starts a fresh pass.
                     warnings.warn(
+                        "Your input ran out of data before the epoch's end: "
                         f"steps_per_epoch={self.steps_per_epoch} does not divide "
                         f"the data's {total} batches: this epoch ends after "
                         f"{step} steps, and the next one starts the data over.",
@@ -123,7 +124,7 @@ class EpochIterator:
     def _ran_out(self):
         self.exhausted = True
         warnings.warn(
-            "The input ran out of data; training stops here. A generator can be "
+            "Your input ran out of data; training stops here. A generator can be "
             "read once: make it loop forever and pass steps_per_epoch, or pass a "
             "PyDataset or arrays, which restart every epoch.",
             stacklevel=4,

@@ -191,7 +191,7 @@ class Trainer(StepSetup):
         self._compile_config = {
             "optimizer": optimizer,
             "loss": loss,
-            "loss_weights": loss_weights,
+            "loss_weights": compile_utils.plain_loss_weights(loss_weights),
             "metrics": metrics,
             "weighted_metrics": weighted_metrics,
             "run_eagerly": run_eagerly,
@@ -317,7 +317,8 @@ class Trainer(StepSetup):
         return metric_logs if set(logs) == set(metric_logs) else logs
 
     def get_metrics_result(self):
-        """Every metric's result, sorted by name, as 0-d device tensors.
+        """Every metric's result, in `self.metrics` order (the compiled
+        metrics' entries in their place), as 0-d device tensors.
 
         The results are computed when first read: a step whose logs nobody reads
         (no progress bar redraw, no batch callback) pays nothing for them.
@@ -641,7 +642,9 @@ class Trainer(StepSetup):
 
             reduce_metric_states(self.metrics)
             logs = self.get_metrics_result()
-        logs = python_logs(self._metrics_or_step_logs(logs))
+        # Keras: no step (an empty dataset) or a step that logged nothing
+        # ends with no logs (fit then logs no `val_*` values).
+        logs = python_logs(self._metrics_or_step_logs(logs)) if logs else {}
         callbacks.on_test_end(logs)
         set_mode(self, was_training)
         if return_dict:

@@ -31,7 +31,9 @@ class MetricLogs(collections.abc.MutableMapping):
                     values.update(result)
                 else:
                     values[metric.name] = result
-            self._values = dict(sorted(values.items()))
+            # Keras: in `self.metrics` order (the loop sorts what callbacks,
+            # History and evaluate see; a direct call keeps this order).
+            self._values = values
         return self._values
 
     def __getitem__(self, key):

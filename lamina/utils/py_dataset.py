@@ -32,7 +32,8 @@ class PyDataset:
             pickles, so it always uses threads; these run NumPy, file reading
             and torch code in parallel (they release the GIL), but not pure
             Python loops. Defaults to `False`.
-        max_queue_size: Most batches prepared ahead of time. Defaults to 10.
+        max_queue_size: Most batches prepared ahead of time (0: no limit, as
+            Keras's queue reads it). Defaults to 10.
 
     Iterating over a `PyDataset` directly reads the batches in order, without
     threads.
@@ -65,10 +66,10 @@ class PyDataset:
         if (
             isinstance(max_queue_size, bool)
             or not isinstance(max_queue_size, int)
-            or max_queue_size < 1
+            or max_queue_size < 0
         ):
             raise ValueError(
-                "PyDataset expects `max_queue_size` to be an int >= 1; got "
+                "PyDataset expects `max_queue_size` to be an int >= 0; got "
                 f"max_queue_size={max_queue_size!r}."
             )
         self._workers = workers

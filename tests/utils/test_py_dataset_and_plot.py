@@ -81,8 +81,9 @@ def test_missing_methods_and_bad_options_are_explained():
         _ = Empty().num_batches
     with pytest.raises(ValueError, match="`workers` to be an int >= 0; got workers=-1"):
         Batches(4, 2, workers=-1)
-    with pytest.raises(ValueError, match="max_queue_size=0"):
-        Batches(4, 2, max_queue_size=0)
+    with pytest.raises(ValueError, match="max_queue_size=-1"):
+        Batches(4, 2, max_queue_size=-1)
+    assert Batches(4, 2, max_queue_size=0).max_queue_size == 0  # Keras: no limit
 
 
 def test_endless_py_dataset_iterates_until_stopped():

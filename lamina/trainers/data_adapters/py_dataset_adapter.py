@@ -17,8 +17,10 @@ class PyDatasetAdapter(DataAdapter):
 
     def __init__(self, dataset, shuffle=False, class_weight=None):
         self._dataset = dataset
-        if self.num_batches == 0:
-            # Keras fails on such a dataset too (calling the model on None).
+        if self.num_batches == 0 and not _stands_for_tf_data(dataset):
+            # Keras fails on such a dataset too (calling the model on None);
+            # an empty tf.data dataset (what lamina's BatchedDataset stands
+            # for) just runs no steps.
             raise ValueError(
                 f"The {type(dataset).__name__} passed to the model has no batches "
                 "(its length is 0). A PyDataset must have at least one batch."
@@ -115,3 +117,9 @@ class PyDatasetAdapter(DataAdapter):
                     )
                     next_index += 1
                 yield self._convert(batch)
+
+
+def _stands_for_tf_data(dataset) -> bool:
+    from lamina.utils.dataset_utils import BatchedDataset
+
+    return isinstance(dataset, BatchedDataset)
