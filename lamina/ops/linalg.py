@@ -9,6 +9,7 @@ import warnings
 
 import torch
 
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.ops._utils import Tensor, check_axis, to_float, to_tensor, to_tensors
 from lamina.ops.operation import op
 
@@ -73,7 +74,44 @@ def _matrix_and_rhs(name: str, a, b):
     return a, b
 
 
-@op
+def _check_symbolic_square(name, x, b=None):
+    """Keras's symbolic check of square matrices (and of a right-hand side `b`
+    that fits them): one of two sizes that must match being unknown is an
+    error, as in Keras, where shape inference would pin it to the other.
+    Returns `NotImplemented` (the shape is left to shape inference)."""
+    if not isinstance(x, KerasTensor) or x.ndim < 2:
+        return NotImplemented
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(
+            f"ops.{name} expects square matrices (..., n, n) in the last two "
+            f"axes (Expected a square matrix); got symbolic shape {x.shape}, "
+            "whose last two sizes may differ."
+        )
+    if isinstance(b, KerasTensor) and b.ndim in (x.ndim, x.ndim - 1):
+        rows = b.shape[-2] if b.ndim == x.ndim else b.shape[-1]
+        if rows != x.shape[-2]:
+            raise ValueError(
+                f"ops.{name} expects `b` whose rows match `a`'s "
+                f"({x.shape[-2]}); got symbolic shapes a={x.shape}, b={b.shape}."
+            )
+    return NotImplemented
+
+
+def _square_spec(name):
+    def rule(x, *args, **kwargs):
+        return _check_symbolic_square(name, x)
+
+    return rule
+
+
+def _square_and_rhs_spec(name):
+    def rule(a, b, *args, **kwargs):
+        return _check_symbolic_square(name, a, b)
+
+    return rule
+
+
+@op(output_spec=_square_spec("cholesky"))
 def cholesky(x, upper: bool = False) -> Tensor:
     """The Cholesky factor `L` of a symmetric positive-definite `x = L L^T`
     (`U` with `x = U^T U` when `upper`)."""
@@ -87,34 +125,34 @@ def cholesky(x, upper: bool = False) -> Tensor:
         ) from error
 
 
-@op
+@op(output_spec=_square_spec("cholesky_inverse"))
 def cholesky_inverse(x, upper: bool = False) -> Tensor:
     """The inverse of `A` from its Cholesky factor `x` (lower, or upper when
     `upper`)."""
     return torch.cholesky_inverse(_matrix("cholesky_inverse", x), upper=upper)
 
 
-@op
+@op(output_spec=_square_spec("det"))
 def det(x) -> Tensor:
     """Determinants of square matrices."""
     return torch.linalg.det(_matrix("det", x))
 
 
-@op
+@op(output_spec=_square_spec("eig"))
 def eig(x):
     """Eigenvalues and eigenvectors `(w, v)` of general square matrices (complex
     results)."""
     return torch.linalg.eig(_matrix("eig", x))
 
 
-@op
+@op(output_spec=_square_spec("eigh"))
 def eigh(x):
     """Eigenvalues (ascending) and eigenvectors `(w, v)` of symmetric (Hermitian)
     matrices; only the lower triangle is read."""
     return torch.linalg.eigh(_matrix("eigh", x))
 
 
-@op
+@op(output_spec=_square_spec("inv"))
 def inv(x) -> Tensor:
     """Inverses of square matrices."""
     return torch.linalg.inv(_matrix("inv", x))
@@ -141,14 +179,14 @@ def qr(x, mode: str = "reduced"):
     return torch.linalg.qr(_matrix("qr", x, square=False), mode=mode)
 
 
-@op
+@op(output_spec=_square_and_rhs_spec("solve"))
 def solve(a, b) -> Tensor:
     """`x` with `a @ x = b`, for square `a` and `b` a vector or matrix."""
     a, b = _matrix_and_rhs("solve", a, b)
     return torch.linalg.solve(a, b)
 
 
-@op
+@op(output_spec=_square_and_rhs_spec("solve_triangular"))
 def solve_triangular(a, b, lower: bool = False) -> Tensor:
     """`x` with `a @ x = b` for triangular `a` (upper unless `lower`); only
     that triangle of `a` is read."""

@@ -251,7 +251,8 @@ def test_array_split_rule_on_an_axis_of_unknown_size():
     pieces = _spec(ops.array_split, KerasTensor((5, None)), 2, axis=1)
     assert [p.shape for p in pieces] == [(5, None)] * 2
     assert _spec(ops.array_split, KerasTensor((5, 4)), 3) is NotImplemented
-    assert _spec(ops.array_split, KerasTensor((None, 4)), [1, 3]) is NotImplemented
+    pieces = _spec(ops.array_split, KerasTensor((None, 4)), [1, 3])
+    assert [p.shape for p in pieces] == [(1, 4), (2, 4), (None, 4)]  # as `split`
 
 
 def test_symbolic_slice_with_tensor_starts_and_size_minus_one_is_unknown():

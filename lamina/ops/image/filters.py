@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.convolutional import _conv_utils as U
 from lamina.ops._utils import Tensor, to_tensor
 from lamina.ops.image._common import (
@@ -34,7 +35,23 @@ def _pair(name: str, value, what: str, check) -> tuple:
     return items
 
 
-@op
+def _gaussian_blur_output_spec(images, kernel_size=(3, 3), sigma=(1.0, 1.0), **_):
+    """A symbolic `kernel_size` or `sigma` (values known only when the model
+    runs): the blur keeps the images' shape and dtype, as in Keras. Other calls
+    go to shape inference."""
+    if not isinstance(images, KerasTensor) or not (
+        isinstance(kernel_size, KerasTensor) or isinstance(sigma, KerasTensor)
+    ):
+        return NotImplemented
+    if images.ndim not in (3, 4):
+        raise ValueError(
+            "ops.image.gaussian_blur expects images of rank 3 (one image) or 4 "
+            f"(a batch); got shape {images.shape}."
+        )
+    return KerasTensor(images.shape, dtype=images.dtype)
+
+
+@op(output_spec=_gaussian_blur_output_spec)
 def gaussian_blur(
     images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 ) -> Tensor:

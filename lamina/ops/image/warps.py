@@ -9,6 +9,7 @@ import operator
 import torch
 
 from lamina import random
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.backend.shape_inference import inferring
 from lamina.layers.preprocessing import _base_image_layer
 from lamina.ops._utils import Tensor, to_tensor
@@ -353,7 +354,28 @@ def perspective_transform(
     return _unbatch(_from_channels_last(out, df), added)
 
 
-@op
+def _scale_and_translate_output_spec(images, output_shape, *args, **kwargs):
+    """An `output_shape` holding unknown sizes (`(None, 25, 25, 3)` for a batch
+    of unknown size) is the output's symbolic shape, as in Keras; shape
+    inference cannot run the op on it. Other calls go to shape inference."""
+    if not (
+        isinstance(images, KerasTensor)
+        and isinstance(output_shape, (list, tuple))
+        and None in output_shape
+    ):
+        return NotImplemented
+    if len(output_shape) != images.ndim:
+        raise ValueError(
+            "ops.image.scale_and_translate expects `output_shape` with one size "
+            f"per axis of `images` (shape {images.shape}); got "
+            f"output_shape={output_shape!r}."
+        )
+    floating = images.dtype.startswith(("float", "bfloat"))
+    dtype = images.dtype if floating else "float32"
+    return KerasTensor(tuple(output_shape), dtype=dtype)
+
+
+@op(output_spec=_scale_and_translate_output_spec)
 def scale_and_translate(
     images,
     output_shape,

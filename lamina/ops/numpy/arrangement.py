@@ -9,7 +9,7 @@ import torch
 from lamina.backend import to_torch_dtype
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.ops._utils import Tensor, check_axis, to_tensor
-from lamina.ops.numpy.manipulation import _tensor_list
+from lamina.ops.numpy.manipulation import _tensor_list, split_output_spec
 from lamina.ops.operation import op
 
 
@@ -178,8 +178,12 @@ def _split_points(indices_or_sections):
 
 def _array_split_output_spec(x, indices_or_sections, axis=0):
     """`n` sections of an axis of unknown size: each has an unknown size there
-    (the probes' sizes could make some look fixed). Other calls go to shape
-    inference."""
+    (the probes' sizes could make some look fixed); at a list of indices, the
+    pieces `split` gives. Other calls go to shape inference."""
+    if isinstance(x, KerasTensor) and not isinstance(
+        indices_or_sections, (int, np.integer, KerasTensor)
+    ):
+        return split_output_spec("array_split", x, indices_or_sections, axis)
     if not (
         isinstance(x, KerasTensor)
         and isinstance(indices_or_sections, (int, np.integer))
@@ -221,19 +225,38 @@ def _directional_split(name, axis, min_rank, x, indices_or_sections) -> list:
     return list(torch.tensor_split(x, points, dim=axis))
 
 
-@op
+def _directional_split_spec(name, axis, min_rank, x, indices_or_sections):
+    if not isinstance(x, KerasTensor) or x.ndim < min_rank:
+        return NotImplemented
+    axis = 0 if x.ndim == 1 else axis
+    return split_output_spec(name, x, indices_or_sections, axis)
+
+
+def _hsplit_output_spec(x, indices_or_sections):
+    return _directional_split_spec("hsplit", 1, 1, x, indices_or_sections)
+
+
+def _vsplit_output_spec(x, indices_or_sections):
+    return _directional_split_spec("vsplit", 0, 2, x, indices_or_sections)
+
+
+def _dsplit_output_spec(x, indices_or_sections):
+    return _directional_split_spec("dsplit", 2, 3, x, indices_or_sections)
+
+
+@op(output_spec=_hsplit_output_spec)
 def hsplit(x, indices_or_sections) -> list:
     """`split` along axis 1 (axis 0 for 1-D tensors)."""
     return _directional_split("hsplit", 1, 1, x, indices_or_sections)
 
 
-@op
+@op(output_spec=_vsplit_output_spec)
 def vsplit(x, indices_or_sections) -> list:
     """`split` along axis 0; needs rank >= 2."""
     return _directional_split("vsplit", 0, 2, x, indices_or_sections)
 
 
-@op
+@op(output_spec=_dsplit_output_spec)
 def dsplit(x, indices_or_sections) -> list:
     """`split` along axis 2; needs rank >= 3."""
     return _directional_split("dsplit", 2, 3, x, indices_or_sections)

@@ -6,6 +6,8 @@ to the host; keep them out of training steps. Index results are int32, as in
 Keras.
 """
 
+import operator
+
 import torch
 
 from lamina.backend.keras_tensor import KerasTensor
@@ -86,6 +88,13 @@ def argpartition(x, kth: int, axis=-1) -> Tensor:
     `axis=None` partitions the flattened `x`.
     """
     x = to_tensor(x)
+    try:
+        kth = operator.index(kth)  # ints, NumPy ints, 0-d integer tensors
+    except TypeError:
+        raise ValueError(
+            f"ops.argpartition expects `kth` to be an int (kth must be an "
+            f"integer); got kth={kth!r}."
+        ) from None
     if axis is None:
         x, axis = x.reshape(-1), 0
     axis = check_axis("argpartition", axis, x.ndim, allow_none=False)

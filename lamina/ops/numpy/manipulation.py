@@ -156,7 +156,24 @@ def expand_dims(x, axis) -> Tensor:
     return x
 
 
-@op
+def _squeeze_output_spec(x, axis=None):
+    """Keras refuses to squeeze an axis of unknown size (it may not be 1); shape
+    inference, which tries size 1 last, would accept it. The error names the
+    symbolic shape, not a probe's. `axis=None` goes to shape inference."""
+    if axis is None or not isinstance(x, KerasTensor):
+        return NotImplemented
+    axis = check_axis("squeeze", axis, x.ndim, allow_none=False)
+    axes = (axis,) if type(axis) is int else axis
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(
+                f"ops.squeeze cannot squeeze axis {a}, because the dimension is "
+                f"not 1: it is {x.shape[a]} in shape {x.shape}."
+            )
+    return NotImplemented
+
+
+@op(output_spec=_squeeze_output_spec)
 def squeeze(x, axis=None) -> Tensor:
     """`x` without its size-1 axes (or only those in `axis`, which must be 1)."""
     x = to_tensor(x)
@@ -192,7 +209,25 @@ def tile(x, repeats) -> Tensor:
     return torch.tile(x, shape_tuple("tile", repeats))
 
 
-@op
+def _repeat_output_spec(x, repeats, axis=None):
+    """Per-element `repeats` along an axis of unknown size: that size stays
+    unknown (the probes' sizes cannot match the list's length). Other calls go
+    to shape inference."""
+    if not isinstance(x, KerasTensor) or not isinstance(
+        repeats, (list, tuple, np.ndarray)
+    ):
+        return NotImplemented
+    if axis is None:
+        if None not in x.shape:
+            return NotImplemented
+        return KerasTensor((None,), dtype=x.dtype)
+    axis = check_axis("repeat", axis, x.ndim, allow_none=False)
+    if x.shape[axis] is not None:
+        return NotImplemented
+    return KerasTensor(x.shape, dtype=x.dtype)
+
+
+@op(output_spec=_repeat_output_spec)
 def repeat(x, repeats, axis=None) -> Tensor:
     """Each element repeated `repeats` times along `axis` (`None`: flattened)."""
     x = to_tensor(x)
@@ -239,7 +274,36 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
     return torch.take_along_dim(x, indices, dim=axis)
 
 
-@op
+def split_output_spec(name, x, indices_or_sections, axis) -> list:
+    """The pieces of `x` cut along an axis of unknown size at a list of indices,
+    as Keras gives them: a piece between two known indices has their
+    difference as its size, the last one (and any next to a negative index) an
+    unknown size; the probes' small sizes would clip the pieces. Other calls
+    (`NotImplemented`) go to shape inference."""
+    if not isinstance(x, KerasTensor) or isinstance(
+        indices_or_sections, (int, np.integer, KerasTensor)
+    ):
+        return NotImplemented
+    axis = check_axis(name, axis, x.ndim, allow_none=False) % x.ndim
+    if x.shape[axis] is not None:
+        return NotImplemented
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    points = [int(i) for i in np.asarray(indices_or_sections).reshape(-1)]
+    pieces = []
+    for start, end in zip([0, *points], [*points, None]):
+        shape = list(x.shape)
+        if end is not None and start >= 0 and end >= 0:
+            shape[axis] = max(end - start, 0)
+        pieces.append(KerasTensor(tuple(shape), dtype=x.dtype))
+    return pieces
+
+
+def _split_output_spec(x, indices_or_sections, axis=0):
+    return split_output_spec("split", x, indices_or_sections, axis)
+
+
+@op(output_spec=_split_output_spec)
 def split(x, indices_or_sections, axis=0) -> list:
     """`x` cut along `axis` into equal sections, or at the given indices."""
     x = to_tensor(x)
