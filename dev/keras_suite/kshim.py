@@ -42,6 +42,9 @@ EXTRA["backend.SUPPORTS_SPARSE_TENSORS"] = False
 EXTRA["backend.SUPPORTS_RAGGED_TENSORS"] = False
 EXTRA["backend.IS_THREAD_SAFE"] = True
 EXTRA["backend.SUPPORTS_COMPLEX_DTYPES"] = True
+from lamina.backend.symbolic_scope import in_symbolic_scope as _in_symbolic  # noqa: E402
+
+EXTRA["backend.common.symbolic_scope.in_symbolic_scope"] = _in_symbolic
 from lamina.trainers.trainer import Trainer as _Trainer  # noqa: E402
 
 EXTRA["TorchTrainer"] = _Trainer
