@@ -395,6 +395,19 @@ EXTRA["saving.object_registration.GLOBAL_CUSTOM_OBJECTS"] = _oreg._GLOBAL_CUSTOM
 EXTRA["legacy.saving.legacy_h5_format.save_model_to_hdf5"] = _lh5.save_model
 EXTRA["legacy.saving.legacy_h5_format.load_model_from_hdf5"] = _lh5.load_model
 EXTRA["saving.saving_lib._MEMORY_UPPER_BOUND"] = 0.5  # Keras-internal knob
+EXTRA["saving.saving_lib._CONFIG_FILENAME"] = "config.json"
+EXTRA["saving.saving_lib._METADATA_FILENAME"] = "metadata.json"
+EXTRA["saving.saving_lib._VARS_FNAME_H5"] = "model.weights.h5"
+EXTRA["saving.saving_lib.save_weights_only"] = lambda model, filepath, **kwargs: (
+    model.save_weights(str(filepath), **kwargs)
+)
+EXTRA["saving.saving_lib.load_weights_only"] = (
+    lambda model, filepath, skip_mismatch=False, objects_to_skip=None: (
+        model.load_weights(
+            str(filepath), skip_mismatch=skip_mismatch, objects_to_skip=objects_to_skip
+        )
+    )
+)
 EXTRA["backend.device"] = lamina.device  # keras.src.backend.device(name) scope
 EXTRA["backend.get_keras_mask"] = lambda x: getattr(x, "_keras_mask", None)
 EXTRA["utils.io_utils.set_logging_verbosity"] = lambda *a, **k: None

@@ -58,8 +58,12 @@ class Functional(Model):
         self._flat_inputs = tree.flatten(self._inputs_struct)
         self._flat_outputs = tree.flatten(self._outputs_struct)
         # Keras returns dict outputs with their keys sorted (the order they
-        # flatten in); `model.output` and the config keep the order given.
-        self._returned_struct = _sort_dicts(self._outputs_struct)
+        # flatten in); `model.output` and the config keep the order given. A
+        # call on data unwraps outputs given as a list or tuple of one
+        # (`Model(x, [y])(data)` is one tensor); a call on KerasTensors keeps
+        # the structure (`[y]`), as Keras's do.
+        self._symbolic_struct = _sort_dicts(self._outputs_struct)
+        self._returned_struct = _unpack_singleton(self._symbolic_struct)
         for tensor in self._flat_inputs:
             history = tensor._keras_history
             if history is None or not isinstance(history[0], InputLayer):
@@ -80,6 +84,7 @@ class Functional(Model):
         )
         _set_path(self)  # built here: its path takes the enclosing name scopes
         self.built = True
+        _settle_autocast(self)
 
     # --- graph ----------------------------------------------------------------
 
@@ -114,13 +119,25 @@ class Functional(Model):
                 visit(parent, layer.name)
             post_order.append(node)
 
-        for tensor in self._flat_outputs:
+        paths = [
+            ".".join(str(key) for key in keys)
+            for keys, _ in tree.flatten_with_path(self._outputs_struct)
+        ]
+        for tensor, path in zip(self._flat_outputs, paths):
             if not isinstance(tensor, KerasTensor):
                 raise ValueError(
                     "Model outputs must be tensors computed from lamina.Input() "
                     f"tensors; got {type(tensor).__name__} {tensor!r}."
                 )
-            visit(tensor, "the model output")
+            try:
+                visit(tensor, "the model output")
+            except ValueError as error:
+                if not str(error).startswith("Graph disconnected") or not path:
+                    raise
+                # Keras's words, naming the output by its path in `outputs`.
+                raise ValueError(
+                    f"Output with path `{path}` is not connected to `inputs`. {error}"
+                ) from None
         # Keras keeps inputs no output uses (a loss may use them): their input
         # layers join the graph at depth 0, ahead of the other depth-0 layers.
         unused = []
@@ -230,7 +247,12 @@ class Functional(Model):
 
     @property
     def _layers(self):
-        return list(self._modules["layers"])
+        # Keras tracks the graph's layers, then layers set as attributes (a
+        # subclass's `self.head = Dense(...)` outside the graph): their weights
+        # count, save and load with the model's.
+        graph = list(self._modules["layers"])
+        ids = {id(layer) for layer in graph}
+        return graph + [layer for layer in super()._layers if id(layer) not in ids]
 
     @property
     def inputs(self):
@@ -260,14 +282,28 @@ class Functional(Model):
 
     @property
     def input_spec(self):
-        # Keras: None unless set; a set spec is checked on every call (below).
-        return self.__dict__.get("_manual_input_spec")
+        """One `InputSpec` per input (its shape with the batch axis unknown,
+        `allow_last_axis_squeeze=True`), a dict's in sorted key order, as in
+        Keras; `None` for a nested dict of inputs. A spec set on the model
+        replaces them and is checked on every call (below); the default ones
+        describe what `call` already checks, with Keras's leeway of one last
+        axis of size 1 more or fewer."""
+        if "_manual_input_spec" in self.__dict__:
+            return self.__dict__["_manual_input_spec"]
+        if "_flat_inputs" not in self.__dict__:
+            return None  # a subclass's __init__ before the graph exists
+        struct = self._inputs_struct
+        if isinstance(struct, dict):
+            if self._nested_dict_inputs:
+                return None
+            return [_input_spec_of(struct[key], key) for key in sorted(struct)]
+        return [_input_spec_of(tensor) for tensor in self._flat_inputs]
 
     @input_spec.setter
     def input_spec(self, value):
-        self.__dict__["_manual_input_spec"] = value
         if "_flat_inputs" not in self.__dict__:
-            return  # Layer.__init__ setting the default
+            return  # Layer.__init__ setting the default: the property makes it
+        self.__dict__["_manual_input_spec"] = value
         # A set spec sends every call through `_adjust_ranks`, which checks it;
         # with none, calls keep their one rank comparison.
         ranks = [len(t.shape) for t in self._flat_inputs]
@@ -276,16 +312,31 @@ class Functional(Model):
     def _symbolic_call(self, args, kwargs):
         spec = self.__dict__.get("_manual_input_spec")
         if spec is None or not args:
-            return super()._symbolic_call(args, kwargs)
+            return self._symbolic_call_unchecked(args, kwargs)
         # Checked here on the KerasTensors' own shapes (a spec may be a list,
         # which Layer's single-spec check does not take); the shape-only run
         # below then goes unchecked, as its unknown sizes are placeholders.
         self._check_manual_input_spec(self._flatten_inputs(args[0]))
+        return self._symbolic_call_unchecked(args, kwargs)
+
+    def _symbolic_call_unchecked(self, args, kwargs):
+        # Layer's single-spec check is skipped: the default specs stand for
+        # the checks of `_flatten_inputs` and `_adjust_ranks`.
+        had = "_manual_input_spec" in self.__dict__
+        spec = self.__dict__.get("_manual_input_spec")
         self.__dict__["_manual_input_spec"] = None
         try:
             return super()._symbolic_call(args, kwargs)
         finally:
-            self.__dict__["_manual_input_spec"] = spec
+            if had:
+                self.__dict__["_manual_input_spec"] = spec
+            else:
+                del self.__dict__["_manual_input_spec"]
+
+    def _explain_failure(self, error, args):
+        # A failing layer inside names itself; a spec set on the model is
+        # checked before the run, so there is nothing to add here.
+        return
 
     def _check_manual_input_spec(self, flat):
         specs = tree.flatten(self.__dict__["_manual_input_spec"])
@@ -294,10 +345,22 @@ class Functional(Model):
                 f"Model '{self.name}' (Functional) has an input_spec for "
                 f"{len(specs)} input(s); got {len(flat)} input(s)."
             )
-        for spec, value in zip(specs, flat):
+        for index, (spec, value) in enumerate(zip(specs, flat)):
             shape = getattr(value, "shape", None)
-            if spec is not None and shape is not None:
-                check_input_spec(spec, tuple(shape), self.name, type(self).__name__)
+            if spec is None or shape is None:
+                continue
+            shape = tuple(shape)
+            expected = getattr(spec, "shape", None)
+            if expected is not None and (
+                len(expected) != len(shape)
+                or any(a is not None and a != b for a, b in zip(expected, shape))
+            ):
+                raise ValueError(
+                    f"Input {index} of model '{self.name}' is incompatible with "
+                    f"its input_spec: expected shape={expected}, found "
+                    f"shape={shape}."
+                )
+            check_input_spec(spec, shape, self.name, type(self).__name__)
 
     @property
     def input_names(self):
@@ -393,14 +456,18 @@ class Functional(Model):
         of unknown height and width.
         """
         try:
-            return super().compute_output_spec(*args, **kwargs)
+            result = super().compute_output_spec(*args, **kwargs)
         except (RuntimeError, ValueError, TypeError) as error:
             if type(self).call is not Functional.call:
                 raise
             try:
-                return self._graph_output_spec(args[0])
+                result = self._graph_output_spec(args[0])
             except (RuntimeError, ValueError, TypeError):
                 raise error from None
+        struct = self.__dict__.get("_symbolic_struct", self._returned_struct)
+        if struct is not self._returned_struct and type(self).call is Functional.call:
+            result = tree.pack_sequence_as(struct, tree.flatten(result))
+        return result
 
     def _graph_output_spec(self, inputs):
         flat = self._flatten_inputs(inputs)
@@ -923,6 +990,35 @@ def _sort_dicts(struct):
     return struct
 
 
+def _settle_autocast(model):
+    """Whether a built model's calls run in one autocast region, now that its
+    layers are known: not when one of them keeps another float dtype (a
+    float32 head in a mixed_float16 model computes in float32, as in Keras)."""
+    from lamina.layers.layer import _computes_under_autocast
+
+    model._mixed = _computes_under_autocast(model, model._dtype_policy)
+
+
+def _input_spec_of(tensor, name=None):
+    from lamina.layers.input_spec import InputSpec
+
+    layer = tensor._keras_history[0]
+    return InputSpec(
+        shape=(None,) + tuple(tensor.shape[1:]) if tensor.shape else (),
+        allow_last_axis_squeeze=True,
+        name=layer.name if name is None else name,
+        optional=bool(getattr(layer, "optional", False)),
+    )
+
+
+def _unpack_singleton(struct):
+    """The one item of a list or tuple (namedtuple too) of one, else `struct`:
+    what a call on data returns, as in Keras."""
+    if isinstance(struct, (list, tuple)) and len(struct) == 1:
+        return struct[0]
+    return struct
+
+
 def _normalize_struct(struct, what):
     if isinstance(struct, KerasTensor):
         return struct
@@ -940,13 +1036,9 @@ def _normalize_struct(struct, what):
                 f"A functional model needs at least one tensor in "
                 f"`{what}`; got an empty {type(struct).__name__}."
             )
-        # Keras: a list of one tensor behaves as that tensor; a tuple stays a
-        # tuple, so `model(x)` and `predict` return one. Nested inputs
-        # (`[[x]]`) are kept, so their config round-trips; nested outputs lose
-        # their outer level only (`[[x]]` returns `[x]`), as Keras's calls do.
-        if len(struct) == 1 and isinstance(struct, list):
-            if what == "outputs" or isinstance(struct[0], KerasTensor):
-                return struct[0]
+        # Kept as given, as in Keras: `Model([x], [y]).input` is `[x]` and its
+        # config writes `[["x", 0, 0]]`; calls unwrap a one-item output
+        # (`_returned_struct`).
         if hasattr(struct, "_fields"):  # a namedtuple stays one, as in Keras
             return struct
         return tuple(struct) if isinstance(struct, tuple) else list(struct)

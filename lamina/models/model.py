@@ -87,8 +87,9 @@ class Model(_ModelAPI, Trainer, Layer):
         # under it as a ModuleList and replace a Sequential's own layers.
         if name == "layers":
             raise AttributeError(
-                f"Model '{self.name}': the `{type(self).__name__}.layers` attribute "
-                f"is reserved and should not be used. {self._layers_hint}"
+                f"Model '{self.name}' ({type(self).__name__}): the `Model.layers` "
+                "attribute is reserved and should not be used. "
+                f"{self._layers_hint}"
             )
         super().__setattr__(name, value)
 

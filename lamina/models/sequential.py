@@ -1,5 +1,7 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 
+import inspect
+
 import torch
 
 from lamina import tree
@@ -8,7 +10,11 @@ from lamina.backend.naming import uniquify
 from lamina.layers._layer_calls import _carry_masks
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.layer import Layer
-from lamina.models.functional import _as_input_dtype, _torch_dtype_or_none
+from lamina.models.functional import (
+    _as_input_dtype,
+    _settle_autocast,
+    _torch_dtype_or_none,
+)
 from lamina.models.model import Model, _LayerList
 
 
@@ -131,16 +137,23 @@ class Sequential(Model):
         x = self._input_layer.output
         shapes = []
         for layer in self._call_layers:
+            _check_one_input(layer)
             x = layer(x)
             shapes.append(tuple(x.shape) if isinstance(x, KerasTensor) else None)
         self._output_shapes = shapes
         self._build_shapes = self._input_layer.batch_shape
         self.built = True
+        _settle_autocast(self)
         # Keras runs a built Sequential through an unnamed Functional, which
         # uses up one "functional" name; the next Model(...) is numbered alike.
         uniquify("functional")
 
     def build(self, input_shape=None):
+        if input_shape is None and self._input_layer is not None:
+            # Keras: no shape is a no-op; one starting with an Input has its own.
+            if not self.built and self.layers:
+                self._build_graph()
+            return
         if input_shape is None:
             raise ValueError(
                 f"Sequential model '{self.name}' cannot be built without an input "
@@ -346,3 +359,37 @@ def _adjust_rank(x, batch_shape):
     if x.ndim == rank + 1 and x.shape[-1] == 1:
         return x.squeeze(-1)
     return x  # the first layer reports the mismatch
+
+
+def _check_one_input(layer):
+    """As Keras, refuse a layer whose `call` needs more than the one input
+    tensor a Sequential model passes (`call(self, inputs, training)`)."""
+    own_call = "call" in layer.__dict__
+    if not own_call and type(layer) in _ONE_INPUT_CLASSES:
+        return  # a stack is rebuilt on every add(): each class is looked at once
+    try:
+        params = inspect.signature(layer.call).parameters.values()
+    except (TypeError, ValueError):
+        return
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p.name for p in positional if p.default is p.empty]
+    if not positional and not any(p.kind is p.VAR_POSITIONAL for p in params):
+        raise ValueError(
+            "Layers added to a Sequential model should have a single positional "
+            f"argument, the input tensor. Layer {type(layer).__name__} "
+            f"('{layer.name}') has no positional arguments."
+        )
+    if len(required) > 1:
+        raise ValueError(
+            "Layers added to a Sequential model can only have a single required "
+            f"positional argument, the input tensor. Layer {type(layer).__name__} "
+            f"('{layer.name}') has multiple required positional arguments: "
+            f"{required}. Give the others defaults (e.g. `training=None`)."
+        )
+    if not own_call:
+        _ONE_INPUT_CLASSES.add(type(layer))
+
+
+_ONE_INPUT_CLASSES = set()

@@ -204,12 +204,10 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
                 "clone_model(): all entries in `input_tensors` must be "
                 f"KerasTensors (from lamina.Input); got {input_tensors}."
             )
-        reference = model._inputs_struct
-        if isinstance(reference, KerasTensor) and isinstance(input_tensors, list):
-            # A model built on `[x]` keeps `x` as its input; `[tensor]` fits it.
-            reference = [reference]
+        # As in Keras, the structure must be model.input's (a model built on
+        # `[x]` takes `[tensor]`, one built on `x` a tensor).
         try:
-            tree.assert_same_structure(input_tensors, reference)
+            tree.assert_same_structure(input_tensors, model._inputs_struct)
         except ValueError as error:
             raise ValueError(
                 "clone_model(): `input_tensors` must have the same structure as "

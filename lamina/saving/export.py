@@ -80,7 +80,7 @@ def export_model(
     """
     if format not in FORMATS:
         raise ValueError(
-            f"model.export() got format={format!r}; lamina exports "
+            f"model.export(): Unrecognized format={format!r}; lamina exports "
             f"{list(FORMATS)}: 'torch' (a torch.export .pt2 file) or 'onnx'. "
             "Keras's TensorFlow, OpenVINO and LiteRT formats need their own "
             "frameworks; export to ONNX and convert from there."

@@ -51,7 +51,10 @@ MAX_ASSETS_BYTES = 1 << 30  # 1 GiB
 
 def serialize_model(model) -> tuple:
     """`(config_json, metadata_json)` as Keras writes them."""
-    config = serialization_lib.serialize_keras_object(model)
+    # Keras marks objects met twice (a layer shared with a wrapper) with a
+    # "shared_object_id", so that loading rebuilds one object.
+    with serialization_lib.ObjectSharingScope():
+        config = serialization_lib.serialize_keras_object(model)
     config_json = json.dumps(config)
     from lamina import __version__ as lamina_version
 
@@ -429,6 +432,7 @@ def model_from_config_json(config_bytes, filename, custom_objects, compile, safe
         with (
             object_registration.CustomObjectScope(custom_objects or {}),
             serialization_lib.SafeModeScope(safe_mode),
+            serialization_lib.ObjectSharingScope(),
         ):
             model = serialization_lib.deserialize_keras_object(
                 config, custom_objects=custom_objects, safe_mode=safe_mode, kind="model"

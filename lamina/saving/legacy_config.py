@@ -74,8 +74,9 @@ def upgrade_model_config(config, who="load_model()"):
 def _upgrade_entry(entry, who, layer_names, depth):
     if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
         raise ValueError(
-            f"{who}: expected a layer config (an object with a string "
-            f"'class_name' and a 'config'); got {str(entry)[:120]!r}."
+            f"{who}: Expected a dictionary containing a 'config' key. A layer "
+            "config is an object with a string 'class_name' and a 'config'; got "
+            f"{str(entry)[:120]!r}."
         )
     if depth > _MAX_DEPTH:
         raise ValueError(f"{who}: models are nested more than {_MAX_DEPTH} deep.")

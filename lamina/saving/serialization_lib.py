@@ -10,6 +10,7 @@ import dis
 import importlib
 import inspect
 import marshal
+import threading
 import types
 
 import numpy as np
@@ -143,7 +144,11 @@ def serialize_keras_object(obj):
         items = [serialize_keras_object(x) for x in obj]
         return tuple(items) if isinstance(obj, tuple) else items
     if isinstance(obj, dict):
-        return {str(k): serialize_keras_object(v) for k, v in obj.items()}
+        result = {str(k): serialize_keras_object(v) for k, v in obj.items()}
+        scope = _sharing_scope()
+        if scope is not None:
+            scope.copied(obj, result)
+        return result
     if isinstance(obj, slice):  # e.g. the index of `x[:, :2]` on a KerasTensor
         return {
             "class_name": "__slice__",
@@ -236,12 +241,88 @@ def serialize_keras_object(obj):
             compile_config = get_compile_config()
             if compile_config is not None:
                 result["compile_config"] = serialize_keras_object(compile_config)
+        scope = _sharing_scope()
+        if scope is not None:
+            scope.serialized(obj, result)
         return result
     raise TypeError(
         f"Cannot serialize an object of type {type(obj).__name__}: it is not a "
         "number, string, list, dict, array, tensor, function, or an object with "
         "get_config(). Give it a get_config() method."
     )
+
+
+class ObjectSharingScope:
+    """Within it, an object met more than once keeps one identity, as Keras's
+    `.keras` files record it.
+
+    Saving: every config of an object serialized more than once gets the same
+    `"shared_object_id"` (a layer used in the graph and inside a wrapper), so
+    Keras rebuilds one object, not two. Loading: configs carrying the same
+    `"shared_object_id"` give back the object the first one built.
+    `save_model` and `load_model` open it around the model's config.
+    """
+
+    def __enter__(self):
+        self._built = {}  # shared_object_id -> object (loading)
+        self._count = {}  # id(object) -> times serialized (saving)
+        self._configs = {}  # id(object) -> its config dicts, copies included
+        self._owner = {}  # id(config dict) -> id(object)
+        self._marked = set()  # id(object) of those met more than once
+        self._alive = []  # keeps the objects (and so their ids) alive
+        _SHARING.__dict__.setdefault("stack", []).append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _SHARING.stack.remove(self)
+
+    def serialized(self, obj, config):
+        key = id(obj)
+        if key not in self._count:
+            self._alive.append(obj)
+        self._count[key] = self._count.get(key, 0) + 1
+        self._remember(key, config)
+
+    def copied(self, original, copy):
+        # serialize_keras_object copies config dicts it meets again (a
+        # wrapper's get_config() holds its layer's): the copy may be the one
+        # written, so it is marked too.
+        key = self._owner.get(id(original))
+        if key is not None:
+            self._remember(key, copy)
+
+    def _remember(self, key, config):
+        configs = self._configs.setdefault(key, [])
+        configs.append(config)
+        self._owner[id(config)] = key
+        self._alive.append(config)
+        if self._count[key] < 2:
+            return
+        # Met again: every config of it says so (the earlier ones once).
+        if key in self._marked:
+            config["shared_object_id"] = key
+        else:
+            self._marked.add(key)
+            for each in configs:
+                each["shared_object_id"] = key
+
+    def get(self, config):
+        key = config.get("shared_object_id")
+        return None if key is None else self._built.get(key)
+
+    def record(self, config, obj):
+        key = config.get("shared_object_id")
+        if key is not None and not isinstance(key, (dict, list)):
+            self._built.setdefault(key, obj)
+
+
+# The open ObjectSharingScopes of each thread (`stack`, innermost last).
+_SHARING = threading.local()
+
+
+def _sharing_scope():
+    stack = getattr(_SHARING, "stack", None)
+    return stack[-1] if stack else None
 
 
 def _user_module(obj):
@@ -394,6 +475,11 @@ def deserialize_keras_object(
         if obj is None:
             raise_unknown(kind, name, module_objects or {})
         return obj
+    scope = _sharing_scope() if "shared_object_id" in config else None
+    if scope is not None:
+        shared = scope.get(config)
+        if shared is not None:
+            return shared  # the object an earlier config with this id built
     if inner is not None and not isinstance(inner, dict):
         raise TypeError(
             f"Cannot deserialize {kind}. Expected 'config' to be a dict for "
@@ -469,6 +555,8 @@ def deserialize_keras_object(
         compile_config = config.get("compile_config")
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
+    if scope is not None:
+        scope.record(config, instance)
     return instance
 
 

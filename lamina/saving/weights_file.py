@@ -339,10 +339,14 @@ def save_weights(
 
 def _check_built(model, what):
     if not getattr(model, "built", True):
+        # Keras's key phrases: "You are saving a model that has not yet been
+        # built." / "You are loading weights into a model that has not ...".
+        doing = "loading weights into" if what.startswith("load") else "saving"
         raise ValueError(
-            f"{what}: model '{model.name}' is not built yet, so it has no weights. "
-            "Call it on a batch of data, or build it with model.build(input_shape) "
-            "or an Input(...) first layer."
+            f"{what}: You are {doing} a model that has not yet been built: "
+            f"model '{model.name}' is not built, so it has no weights. Call it "
+            "on a batch of data, or build it with model.build(input_shape) or "
+            "an Input(...) first layer."
         )
 
 

@@ -23,7 +23,7 @@ def test_layers_attribute_is_reserved():
         sequential.layers = [layers.Dense(4)]
     assert len(sequential.layers) == 1  # unchanged
     with pytest.raises(
-        AttributeError, match="`Functional.layers` attribute is reserved"
+        AttributeError, match="`Model.layers` attribute is reserved"
     ):
         _functional().layers = []
 

@@ -46,7 +46,8 @@ def test_nested_list_inputs_config_matches_keras():
 def test_list_of_one_input_still_acts_as_the_tensor():
     x = lamina.Input((3,), name="x")
     model = lamina.Model([x], layers.Dense(2)(x))
-    assert model.input is x
+    # Keras keeps the list (`model.input` is `[x]`); calls take the tensor.
+    assert isinstance(model.input, list) and model.input[0] is x
     restored = lamina.Model.from_config(model.get_config())
     assert restored(np.ones((2, 3), "float32")).shape == (2, 2)
 
