@@ -20,9 +20,13 @@ class _TrackedContainer:
         return self
 
     def _sync(self):
+        root = self.__dict__.get("_root")
+        if root is not None:  # a list or dict inside the attribute's container
+            return root._sync()
         owner = self.__dict__.get("_owner")
         if owner is None or owner.__dict__.get(self._name) is not self:
             return  # not (or no longer) the owner's attribute
+        _adopt_nested(self, self)
         modules = [
             (k, v) for k, v in self._module_items() if isinstance(v, torch.nn.Module)
         ]
@@ -38,12 +42,44 @@ class _TrackedContainer:
         view._modules.update(modules)
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_tracked, (type(self), self._plain(), self._owner, self._name))
+        owner, name = self.__dict__.get("_owner"), self.__dict__.get("_name")
+        return (_rebuild_tracked, (type(self), self._plain(), owner, name))
 
 
 def _rebuild_tracked(cls, items, owner, name):
-    container = cls(items)
-    return container._track(owner, name)
+    container = cls(items)._track(owner, name)
+    if owner is not None and not isinstance(container, tuple):
+        _adopt_nested(container, container)  # its copied lists report to it again
+    return container
+
+
+def _may_hold_layers(value) -> bool:
+    """A plain list or dict a layer may be put in later (empty) or that holds
+    more than settings (numbers, strings): tracked inside a tracked container."""
+    if type(value) not in (list, dict):
+        return False
+    items = value.values() if type(value) is dict else value
+    return not value or not all(isinstance(v, _PLAIN_TYPES) for v in items)
+
+
+_PLAIN_TYPES = (bool, int, float, str, bytes, type(None))
+
+
+def _adopt_nested(container, root):
+    """Make the lists and dicts inside `container` (at any depth) tracked ones
+    that report to `root`, so `self.stages[0].append(Dense(4))` reaches the
+    owner's modules as Keras tracks it."""
+    is_dict = isinstance(container, dict)
+    for key, value in list(container.items() if is_dict else enumerate(container)):
+        if isinstance(value, _TrackedContainer) and not isinstance(value, tuple):
+            value.__dict__["_root"] = root
+        elif _may_hold_layers(value):
+            value = (_TrackedList if type(value) is list else _TrackedDict)(value)
+            value.__dict__["_root"] = root
+            (dict if is_dict else list).__setitem__(container, key, value)
+        else:
+            continue
+        _adopt_nested(value, root)
 
 
 def _modules_within(value):
@@ -76,7 +112,7 @@ class _TrackedList(_TrackedContainer, list):
 
     def append(self, item):
         list.append(self, item)
-        if isinstance(item, torch.nn.Module):
+        if isinstance(item, (torch.nn.Module, list, tuple, dict)):
             self._sync()
 
 
@@ -116,7 +152,9 @@ class _TrackedDict(_TrackedContainer, dict):
     def __setitem__(self, key, value):
         old = dict.get(self, key)
         dict.__setitem__(self, key, value)
-        if isinstance(value, torch.nn.Module) or isinstance(old, torch.nn.Module):
+        if isinstance(value, (torch.nn.Module, list, tuple, dict)) or isinstance(
+            old, (torch.nn.Module, list, tuple, dict)
+        ):
             self._sync()
 
 

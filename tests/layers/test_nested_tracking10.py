@@ -84,3 +84,60 @@ def test_weights_files_move_both_ways_with_keras(kind, tmp_path):
     ours.load_weights(path)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+class _Stages(lamina.Model):
+    """Layers put into lists and dicts inside a container after assigning it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stages = [[] for _ in range(2)]
+        self.named = {"a": []}
+        for i in range(2):
+            self.stages[i].append(layers.Dense(4, name=f"s{i}"))
+        self.named["a"].append(layers.Dense(4, name="c"))
+        self.named["b"] = [layers.Dense(4, name="d")]
+
+    def call(self, x):
+        for stage in self.stages:
+            for layer in stage:
+                x = layer(x)
+        return self.named["b"][0](self.named["a"][0](x))
+
+
+def test_layers_added_to_inner_lists_later_are_tracked_and_train():
+    model = _Stages()
+    x = np.ones((8, 3), "float32")
+    model(x)
+    assert sorted(layer.name for layer in model.layers) == ["c", "d", "s0", "s1"]
+    assert len(model.trainable_weights) == 8
+    assert len(list(model.parameters())) == 8
+    before = model.get_weights()
+    model.compile("sgd", "mse")
+    model.fit(x, np.zeros((8, 4), "float32"), verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_inner_lists_stay_tracked_in_a_deep_copy_and_files_round_trip(tmp_path):
+    import copy
+
+    model = _Stages()
+    model(np.ones((2, 3), "float32"))
+    twin = copy.deepcopy(model)
+    twin.stages[0].append(layers.Dense(4, name="late"))
+    assert "late" in [layer.name for layer in twin.layers]
+    assert "late" not in [layer.name for layer in model.layers]
+    path = str(tmp_path / "stages.weights.h5")
+    model.save_weights(path)
+    again = _Stages()
+    again(np.ones((2, 3), "float32"))
+    again.load_weights(path)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_settings_lists_inside_a_container_stay_plain_lists():
+    layer = layers.Dense(2)
+    layer.settings = {"sizes": [1, 2], "names": ["a"], "pending": []}
+    assert type(layer.settings["sizes"]) is list
+    assert type(layer.settings["names"]) is list
