@@ -27,9 +27,10 @@ class Lambda(Layer):
 
     Handy for small steps inside Sequential and functional models; prefer a
     `Layer` subclass for anything with weights or worth reusing. A Python
-    lambda (or a function defined inside another function) is saved as
-    bytecode, which only loads with `safe_mode=False` and in the same Python
-    version; a registered named function is saved by name and always loads.
+    lambda is saved as bytecode, which only loads with `safe_mode=False` and
+    in the same Python version; a named function is saved by name and loads
+    when it is registered, importable from its module, or given in
+    `custom_objects`.
 
     Args:
         function: Called as `function(inputs, **arguments)`; it also receives
@@ -84,9 +85,9 @@ class Lambda(Layer):
             kwargs["training"] = training
         return self.function(inputs, **kwargs)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         if callable(self.mask):
-            return self.mask(inputs, previous_mask)
+            return self.mask(inputs, mask)
         return self.mask
 
     def compute_output_spec(self, *args, **kwargs):
@@ -207,13 +208,15 @@ def _parameter_names(function):
 
 
 def _saved_as_code(fn) -> bool:
-    """Lambdas and functions defined inside functions cannot be found by name
-    when loading, so (unless registered) they are saved as bytecode."""
+    """A Python lambda has no name to be found by when loading, so (unless
+    registered) it is saved as bytecode. A named function, even one defined
+    inside another function, is saved by name, as Keras does: loading it
+    takes `custom_objects={name: fn}`."""
     if not isinstance(fn, types.FunctionType):
         return False
     if fn in object_registration._GLOBAL_CUSTOM_NAMES:
         return False
-    return fn.__name__ == "<lambda>" or "<locals>" in fn.__qualname__
+    return fn.__name__ == "<lambda>"
 
 
 def _add_batch(shape, batch_size):

@@ -111,14 +111,17 @@ def test_a_registered_or_builtin_function_is_saved_by_name_and_loads_safely():
         assert clone.function is fn
 
 
-def test_a_local_function_is_saved_as_code():
+def test_a_local_function_is_saved_by_name_and_loads_from_custom_objects():
     def halve(x):
         return x / 2.0
 
     config = Lambda(halve).get_config()
-    assert config["function"]["class_name"] == "__lambda__"
-    fn = Lambda.from_config(config, safe_mode=False).function
+    assert config["function"]["class_name"] == "function"  # as Keras: no code
+    assert config["function"]["config"] == "halve"
+    fn = Lambda.from_config(config, custom_objects={"halve": halve}).function
     np.testing.assert_allclose(_np(fn(torch.tensor([4.0]))), [2.0])
+    with pytest.raises(ValueError, match="Unknown function 'halve'"):
+        Lambda.from_config(config, safe_mode=False)
 
 
 def test_globals_the_lambda_needs_come_from_custom_objects():
