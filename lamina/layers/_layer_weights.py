@@ -10,6 +10,15 @@ from lamina.layers._layer_build import _unset_fake_mode
 from lamina.layers._layer_calls import _ADD_LOSS_USED
 
 
+def forgot_super_init_message(layer, what: str) -> str:
+    """The error for a Layer subclass whose __init__ did not run Layer's."""
+    return (
+        f"In layer '{type(layer).__name__}', you forgot to call "
+        "`super().__init__()` as the first statement in the `__init__()` "
+        f"method: {what} needs the state it sets up. Go add it!"
+    )
+
+
 class _LayerWeights:
     """Creating, listing, freezing, reading and assigning a layer's weights, and
     the losses its calls and weight regularizers add.
@@ -55,6 +64,8 @@ class _LayerWeights:
         """
         from lamina import constraints, initializers, regularizers
 
+        if "_modules" not in self.__dict__:
+            raise RuntimeError(forgot_super_init_message(self, "add_weight()"))
         if isinstance(shape, str):
             # Keras 2 order: add_weight("kernel", (3, 4), ...).
             name, shape, initializer = shape, initializer, None
@@ -91,7 +102,16 @@ class _LayerWeights:
         param.autocast = autocast
         shape_inference.variable_made(param)
         key = key.replace(".", "_")
-        if key in self._parameters or hasattr(type(self), key) or key in self._modules:
+        if key in self.__dict__ and self.__dict__[key] is None:
+            # `self.kernel = None` in __init__, then `self.kernel =
+            # self.add_weight(name="kernel")` in build, as Keras code does.
+            del self.__dict__[key]
+        if (
+            key in self._parameters
+            or key in self.__dict__
+            or hasattr(type(self), key)
+            or key in self._modules
+        ):
             suffix = 1
             while f"{key}_{suffix}" in self._parameters:
                 suffix += 1

@@ -137,7 +137,7 @@ class Embedding(Layer):
             outputs = outputs.to(self._compute_torch_dtype)
         return outputs
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
         return inputs != 0

@@ -46,7 +46,7 @@ class Masking(Layer):
         # Keras: where(), not a product, so an inf mask_value still gives 0.
         return inputs.where(keep, 0)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         last, self._last_keep = self._last_keep, None
         if last is not None and last[0] is inputs:
             return last[1].squeeze(-1)

@@ -4,7 +4,7 @@ import torch
 
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
-from lamina.layers._layer_calls import _set_mask
+from lamina.layers._layer_calls import _CALL_CONTEXT, _set_mask
 from lamina.layers.core import _quantized_reversible
 from lamina.layers.core.embedding import Embedding
 
@@ -106,12 +106,24 @@ class ReversibleEmbedding(Embedding):
             kernel = self.embeddings.T
         else:
             kernel = self.reverse_embeddings
+        if self._mixed and _CALL_CONTEXT.depth <= 1:
+            # Keras reads a mixed layer's kernel in the compute dtype when the
+            # layer is called on its own; inside another layer's call it stays
+            # in the variable dtype (Embedding opts out of the caller's
+            # autocast scope).
+            kernel = kernel.to(self._compute_torch_dtype)
         if self.reverse_dtype is not None:
             dtype = backend.to_torch_dtype(self.reverse_dtype)
-            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        else:  # Keras's matmul promotes: float32 hidden states, float32 logits
+            dtype = torch.promote_types(inputs.dtype, kernel.dtype)
+        inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        device_type = inputs.device.type
+        if torch.is_autocast_enabled(device_type):
+            # In `dtype`, as Keras computes it, not in the autocast region's.
+            with torch.autocast(device_type, enabled=False):
+                logits = torch.matmul(inputs, kernel)
         else:
-            kernel = kernel.to(inputs.dtype)
-        logits = torch.matmul(inputs, kernel)
+            logits = torch.matmul(inputs, kernel)
         if self.logit_soft_cap is not None:
             cap = self.logit_soft_cap
             logits = torch.tanh(logits / cap) * cap
@@ -140,7 +152,7 @@ class ReversibleEmbedding(Embedding):
         """
         _quantized_reversible.quantize(self, mode, type_check, config)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         return None
 
     def compute_output_shape(self, input_shape, reverse=False):

@@ -97,7 +97,8 @@ class Merge(Layer):
         # is used, not the raw constructor arguments kept for custom layers.
         return super().get_config()
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
+        previous_mask = mask  # Keras's argument name is `mask`
         # Keras 3: a step is kept if any input keeps it (OR); an input
         # without a mask keeps every step, so the result has no mask.
         if previous_mask is None:

@@ -50,7 +50,8 @@ class Concatenate(Merge):
         out[axis] = None if any(d is None for d in sizes) else sum(sizes)
         return tuple(out)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
+        previous_mask = mask  # Keras's argument name is `mask`
         # Keras: each mask is widened to its input's shape (ones where an input
         # has none), joined along `axis`, then a step is kept if any of its
         # features is (so on the feature axis, if any input keeps it).

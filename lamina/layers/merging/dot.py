@@ -86,7 +86,7 @@ class Dot(Merge):
         out = tuple(shape_x) + tuple(shape_y[1:])
         return out if len(out) > 1 else out + (1,)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         return None
 
     def get_config(self):

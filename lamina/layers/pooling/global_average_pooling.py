@@ -40,7 +40,7 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         count = keep.to(inputs.dtype).sum(dim=axis, keepdim=self.keepdims)
         return total / count
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         return None
 
 
