@@ -82,8 +82,11 @@ def __dir__():
 
 
 def version() -> str:
-    """lamina's version, as `keras.version()` gives Keras's."""
-    return __version__
+    """The Keras version whose API lamina implements (`"3.15.1"`), as
+    `keras.version()` gives Keras's, so that version checks in Keras code
+    (`parse(keras.version()) >= parse("3.2")`) hold. lamina's own release is
+    `lamina.__version__`."""
+    return saving.keras_file.KERAS_FORMAT_VERSION
 
 
 __all__ = [

@@ -93,11 +93,12 @@ def _extra_build_shapes(layer, names, call_args):
     return found
 
 
-def _named_build_shapes(layer, names, shapes, call_args):
-    """The keyword arguments for a `build` that `_named_shape_args` named: each
-    `foo_shape` is the shape of `call`'s argument `foo` (`call_args` is the call's
-    `(args, kwargs)`), or, without a call (`build_from_config`), read from the
-    `shapes` dict that `get_build_config` saved."""
+def _named_build_shapes(layer, names, shapes, call_args, method="build"):
+    """The keyword arguments for a `build` (or `compute_output_shape`, named by
+    `method`) that `_named_shape_args` named: each `foo_shape` is the shape of
+    `call`'s argument `foo` (`call_args` is the call's `(args, kwargs)`), or,
+    without a call (`build_from_config`), read from the `shapes` dict that
+    `get_build_config` saved."""
     if not names:
         return {}
     if call_args is None:
@@ -114,10 +115,10 @@ def _named_build_shapes(layer, names, shapes, call_args):
                 else f"`{name}`, but `call()` does not have argument `{base}`"
             )
             raise ValueError(
-                f"Layer '{layer.name}' ({type(layer).__name__}): its `build()` "
-                f"takes {problem}. A `build()` with several "
+                f"Layer '{layer.name}' ({type(layer).__name__}): its `{method}()` "
+                f"takes {problem}. A `{method}()` with several "
                 "arguments takes one `<arg>_shape` per tensor argument of "
-                "`call()`, e.g. `build(self, x_shape, y_shape)` for "
+                f"`call()`, e.g. `{method}(self, x_shape, y_shape)` for "
                 "`call(self, x, y)`."
             )
         if values.get(base) is not None:

@@ -21,6 +21,9 @@ class _CallContext(threading.local):
     def __init__(self):
         self.training = None
         self.depth = 0
+        # The compute dtype of the torch.autocast region a mixed layer opened
+        # around this call, if any (Keras's current AutocastScope).
+        self.autocast = None
 
 
 _CALL_CONTEXT = _CallContext()

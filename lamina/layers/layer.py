@@ -21,6 +21,7 @@ from lamina.layers._layer_build import (
     _is_argument_shapes,
     _marks_built,
     _named_build_shapes,
+    _named_shape_args,
     _unset_fake_mode,
 )
 from lamina.layers._layer_calls import (
@@ -503,6 +504,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 )
                 and self.built
                 and not self._mixed
+                and ctx.autocast is None
                 and self.activity_regularizer is None
                 and (training is not None or "_explicit_mode" not in self.__dict__)
             ):
@@ -588,13 +590,19 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         previous = ctx.training
         ctx.training = training
         ctx.depth += 1
+        region = ctx.autocast
         try:
-            if self._mixed and not torch.is_autocast_enabled(_device_type(args)):
-                # Mixed policy: low-precision compute on float32 weights.
-                with torch.autocast(
-                    _device_type(args), dtype=self._compute_torch_dtype
-                ):
+            if region is None:
+                if self._mixed and not torch.is_autocast_enabled(_device_type(args)):
+                    # Mixed policy: low-precision compute on float32 weights.
+                    outputs = self._call_in_autocast(ctx, args, kwargs)
+                else:
                     outputs = torch.nn.Module.__call__(self, *args, **kwargs)
+            elif region is not self._compute_torch_dtype:
+                # Inside a mixed layer, one computing in another dtype (a
+                # float32 head, a non-float or `autocast=False` layer) leaves
+                # the region, as Keras's AutocastScope is replaced for it.
+                outputs = self._call_in_autocast(ctx, args, kwargs)
             else:
                 outputs = torch.nn.Module.__call__(self, *args, **kwargs)
         except RuntimeError as error:
@@ -603,6 +611,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         finally:
             ctx.depth -= 1
             ctx.training = previous
+            ctx.autocast = region
         if self.activity_regularizer is not None:
             _add_activity_losses(self, outputs)
         if self._compute_mask_overridden or (
@@ -612,6 +621,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         if mask is not None and not self.supports_masking:
             _warn_if_mask_dropped(self, mask)
         return outputs
+
+    def _call_in_autocast(self, ctx, args, kwargs):
+        """`forward` under an autocast region in this layer's compute dtype, or
+        with autocast off when that dtype is not one autocast computes in."""
+        dtype = self._compute_torch_dtype
+        low = dtype in (torch.float16, torch.bfloat16) and self.autocast
+        ctx.autocast = dtype if low else None
+        with torch.autocast(_device_type(args), dtype=dtype, enabled=low):
+            return torch.nn.Module.__call__(self, *args, **kwargs)
 
     def stateless_call(
         self,
@@ -887,6 +905,14 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def compute_output_spec(self, *args, **kwargs):
         """KerasTensors for the outputs of `call` on KerasTensor `args`."""
         if type(self).compute_output_shape is not Layer.compute_output_shape:
+            names = _named_shape_args(type(self).compute_output_shape)
+            if names:
+                # Keras: `compute_output_shape(self, x_shape, y_shape)` gets
+                # the shape of each `call()` argument it names.
+                shapes = _named_build_shapes(
+                    self, names, None, (args, kwargs), "compute_output_shape"
+                )
+                return _specs_of_shapes(self, self.compute_output_shape(**shapes))
             shapes = tree.map_structure(
                 lambda t: t.shape if isinstance(t, KerasTensor) else t,
                 _first_input(self, args, kwargs),

@@ -32,8 +32,8 @@ METADATA_FILENAME = "metadata.json"
 WEIGHTS_FILENAME = "model.weights.h5"
 _NPZ_WEIGHTS_FILENAME = "model.weights.npz"
 ASSETS_DIRNAME = "assets"
-# The Keras release whose file layout lamina writes (metadata.json's
-# "keras_version"; Keras reads nothing from it).
+# The Keras release whose API and file layout lamina implements (metadata.json's
+# "keras_version", which Keras does not read; `lamina.version()`).
 KERAS_FORMAT_VERSION = "3.15.1"
 
 # A member larger than this must not expand more than _MAX_EXPANSION times its
