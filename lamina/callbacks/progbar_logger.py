@@ -120,7 +120,15 @@ def _items(logs) -> list:
     logs the compiled metrics as one dict, which Keras shows flattened), by
     sorted key as Keras shows them."""
     items = []
-    for key, value in sorted((logs or {}).items()):
+    try:
+        entries = sorted((logs or {}).items())
+    except AttributeError:
+        raise TypeError(
+            "train_step() and test_step() must return a dict of logs, mapping "
+            "metric names to values (e.g. {'loss': loss}); got "
+            f"{type(logs).__name__} {logs!r:.80}."
+        ) from None
+    for key, value in entries:
         if isinstance(value, dict):
             items.extend(_items(value))
         else:

@@ -5,6 +5,7 @@ The reductions, the rank fix-up between `y_true` and `y_pred`, and the way sampl
 weights and masks combine follow Keras 3 (`keras/src/losses/loss.py`).
 """
 
+import numpy as np
 import torch
 
 from lamina import tree
@@ -245,12 +246,34 @@ class Loss:
             mask = in_mask
         else:
             mask = in_mask & out_mask
-        if sample_weight is None and mask is None:
-            if losses.dtype != self._torch_dtype:
-                losses = losses.to(self._torch_dtype)
-            return reduce_values(losses, None, self.reduction)
-        return reduce_weighted_values(
-            losses, sample_weight, mask, self.reduction, self._torch_dtype
+        try:
+            if sample_weight is None and mask is None:
+                if losses.dtype != self._torch_dtype:
+                    losses = losses.to(self._torch_dtype)
+                return reduce_values(losses, None, self.reduction)
+            return reduce_weighted_values(
+                losses, sample_weight, mask, self.reduction, self._torch_dtype
+            )
+        except (AttributeError, TypeError):
+            if isinstance(losses, torch.Tensor):
+                raise
+            # Only a call() that returned no tensor comes here (the try is free).
+            losses = self._losses_as_tensor(losses)
+            return reduce_weighted_values(
+                losses, sample_weight, mask, self.reduction, self._torch_dtype
+            )
+
+    def _losses_as_tensor(self, losses):
+        """The tensor of a call() result that is no tensor: numbers and NumPy
+        arrays convert (as Keras converts them); anything else is an error."""
+        if isinstance(losses, (int, float, np.ndarray, np.number)) and not (
+            isinstance(losses, np.ndarray) and losses.dtype.kind not in "biuf"
+        ):
+            return torch.as_tensor(losses, dtype=self._torch_dtype)
+        raise ValueError(
+            f"Invalid dtype: loss '{self.name}' must return a tensor of losses "
+            "(one value per sample, or a scalar); its call returned "
+            f"{type(losses).__name__} {losses!r:.80}."
         )
 
     def call(self, y_true, y_pred):

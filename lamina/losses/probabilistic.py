@@ -192,23 +192,47 @@ def sparse_categorical_crossentropy(
     elif axis % rank != 1:
         x = x.movedim(axis % rank, 1)
     ignore_index = -100 if ignore_class is None else int(ignore_class)
-    if log_softmax_fused:
-        result = F.cross_entropy(x, target, reduction="none", ignore_index=ignore_index)
-    else:
-        log_probs = _log_probs(x, 1)
-        if rank > 2 and log_probs.device.type == "cpu":
-            # torch's CPU nll_loss2d backward rejects a channels-last input
-            # ("grad_input must be contiguous"), which x is after movedim.
-            log_probs = log_probs.contiguous()
-        result = F.nll_loss(
-            log_probs, target, reduction="none", ignore_index=ignore_index
-        )
+    try:
+        if log_softmax_fused:
+            result = F.cross_entropy(
+                x, target, reduction="none", ignore_index=ignore_index
+            )
+        else:
+            log_probs = _log_probs(x, 1)
+            if rank > 2 and log_probs.device.type == "cpu":
+                # torch's CPU nll_loss2d backward rejects a channels-last input
+                # ("grad_input must be contiguous"), which x is after movedim.
+                log_probs = log_probs.contiguous()
+            result = F.nll_loss(
+                log_probs, target, reduction="none", ignore_index=ignore_index
+            )
+    except IndexError as error:  # the error path only: the try is free
+        _explain_bad_class_ids(error, target, x.shape[1], ignore_index)
+        raise
     if squeeze:
         result = result.squeeze(0)
     if ignore_class is not None:
         # Keras marks ignored entries with a mask, so averages skip them.
         result._keras_mask = (target != ignore_index).reshape(result.shape)
     return result
+
+
+def _explain_bad_class_ids(error, target, num_classes, ignore_index):
+    """Re-raise torch's "Target 5 is out of bounds" naming the loss, the valid
+    label range and the labels given."""
+    used = target[target != ignore_index]
+    if used.numel() == 0:
+        return
+    low, high = int(used.min()), int(used.max())
+    if 0 <= low and high < num_classes:
+        return
+    raise IndexError(
+        f"{str(error).rstrip('.')}: sparse_categorical_crossentropy expects "
+        "integer class labels "
+        f"in [0, {num_classes - 1}], as y_pred has {num_classes} classes; got "
+        f"labels from {low} to {high}. Give the last layer as many units as "
+        "there are classes, or remap the labels to 0 ... num_classes - 1."
+    ) from None
 
 
 def kl_divergence(y_true, y_pred):

@@ -20,6 +20,7 @@ from lamina.layers._layer_calls import _carry_masks, _to_tensors
 from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.core.op_layer import OpLayer, is_op_config
 from lamina.layers.input_spec import check_input_spec
+from lamina.layers.layer import _attribute_layers
 from lamina.models.model import Model, _LayerList
 
 # Plain values a node's arguments may hold, in Keras's config encoding.
@@ -252,7 +253,10 @@ class Functional(Model):
         # count, save and load with the model's.
         graph = list(self._modules["layers"])
         ids = {id(layer) for layer in graph}
-        return graph + [layer for layer in super()._layers if id(layer) not in ids]
+        # Not `super()._layers`: torch.compile cannot trace it, and the loss
+        # walk reaches here inside a compiled step.
+        attributes = _attribute_layers(self)
+        return graph + [layer for layer in attributes if id(layer) not in ids]
 
     @property
     def inputs(self):
@@ -507,12 +511,26 @@ class Functional(Model):
         # common call (a float32 tensor) pays nothing.
         dtypes = self._input_torch_dtypes
         if len(dtypes) == 1 and not isinstance(inputs, (list, tuple, dict)):
-            return _as_input_dtype(inputs, dtypes[0])
+            return _as_input_dtype(inputs, dtypes[0], model=self)
         flat = self._flatten_inputs(inputs)
         return tree.pack_sequence_as(
             self._inputs_struct,
-            [_as_input_dtype(value, dtype) for value, dtype in zip(flat, dtypes)],
+            [
+                _as_input_dtype(value, dtype, model=self, index=index)
+                for index, (value, dtype) in enumerate(zip(flat, dtypes))
+            ],
         )
+
+    def _input_takes_text(self, index) -> bool:
+        """Whether input `index` may be text: some layer reading it may take
+        text (only asked when text arrives for an input of a numeric dtype)."""
+        key = id(self._flat_inputs[index])
+        readers = [
+            layer
+            for layer, simple, arg_id, args, kwargs, _ in self._plan
+            if (arg_id == key if simple else key in _tensor_ids((args, kwargs), []))
+        ]
+        return not readers or any(_may_take_text(layer) for layer in readers)
 
     def _flatten_inputs(self, inputs):
         struct = self._inputs_struct
@@ -880,7 +898,7 @@ def _torch_dtype_or_none(tensor):
         return None
 
 
-def _as_input_dtype(value, dtype):
+def _as_input_dtype(value, dtype, model=None, index=0):
     if isinstance(value, torch.Tensor):
         if dtype is None or value.dtype == dtype:
             return value
@@ -889,9 +907,35 @@ def _as_input_dtype(value, dtype):
         if mask is not None:  # the cast copy carries the caller's mask on
             cast._keras_mask = mask
         return cast
-    if value is None or dtype is None or is_string_array(value):
+    if value is None or dtype is None:
+        return _to_tensors(value)
+    if is_string_array(value):
+        if model is not None and not model._input_takes_text(index):
+            _reject_text(value, dtype, model)
         return _to_tensors(value)
     return backend.convert_to_tensor(value, dtype=dtype)
+
+
+def _may_take_text(layer) -> bool:
+    """False for lamina's own layers that compute on numbers only; text may
+    reach preprocessing layers, Lambda, models and user-defined layers."""
+    module = type(layer).__module__
+    if not module.startswith("lamina.layers.") or module.startswith(
+        ("lamina.layers.preprocessing", "lamina.layers.core.lambda_layer")
+    ):
+        return True
+    return False
+
+
+def _reject_text(value, dtype, model):
+    who = f"Model '{model.name}'"
+    raise ValueError(
+        f"Invalid dtype: object. {who} expects numeric inputs of dtype "
+        f"{backend.standardize_dtype(dtype)}; got an array of text (NumPy dtype "
+        f"{value.dtype}, shape {value.shape}). Turn the text into numbers "
+        "first, or declare the input as lamina.Input(shape, dtype='string') "
+        "and start the model with a StringLookup or TextVectorization layer."
+    )
 
 
 def _expand_last(value):
@@ -1027,6 +1071,12 @@ def _normalize_struct(struct, what):
             raise ValueError(
                 f"All `{what}` values must be KerasTensors (from lamina.Input() "
                 f"and layer calls on it); got {type(leaf).__name__} {leaf!r}."
+                + (
+                    " A layer whose call() returns None (a missing `return`) "
+                    "gives None here."
+                    if leaf is None
+                    else ""
+                )
             )
     if isinstance(struct, dict):
         return dict(struct)

@@ -12,6 +12,7 @@ from lamina.layers.core.input_layer import InputLayer
 from lamina.layers.layer import Layer
 from lamina.models.functional import (
     _as_input_dtype,
+    _may_take_text,
     _settle_autocast,
     _torch_dtype_or_none,
 )
@@ -222,8 +223,30 @@ class Sequential(Model):
             like = None
         dtype = None if like is None else _torch_dtype_or_none(like)
         if dtype is None or isinstance(inputs, (list, tuple, dict)):
+            if isinstance(inputs, (list, tuple)) and self._input_layer is not None:
+                if len(inputs) > 1:
+                    self._reject_several_inputs(inputs)
+                elif dtype is not None and len(inputs) == 1:  # Keras: [x] is x
+                    return _as_input_dtype(inputs[0], dtype, model=self)
             return super()._first_input_as_tensors(inputs)
-        return _as_input_dtype(inputs, dtype)
+        return _as_input_dtype(inputs, dtype, model=self)
+
+    def _input_takes_text(self, index) -> bool:
+        # Whether text may reach the first layer (asked only for text data).
+        return not self._call_layers or _may_take_text(self._call_layers[0])
+
+    def _reject_several_inputs(self, inputs):
+        # Keras warns and feeds only the first value, silently dropping the
+        # rest; lamina refuses rather than lose data.
+        shapes = [tuple(getattr(v, "shape", ())) for v in inputs]
+        raise ValueError(
+            "The structure of `inputs` doesn't match the expected structure: "
+            f"Sequential model '{self.name}' takes one input of shape "
+            f"{tuple(self._input_layer.batch_shape)}; got a "
+            f"{type(inputs).__name__} of {len(inputs)} values (shapes {shapes}). "
+            "Pass one array, or build a functional Model with one Input per "
+            "array."
+        )
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:

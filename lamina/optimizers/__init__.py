@@ -20,6 +20,7 @@ from lamina.optimizers.rmsprop import RMSprop
 from lamina.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from lamina.optimizers.sgd import SGD
 from lamina.saving.serialization_lib import (
+    UninterpretableIdentifierError,
     deserialize_family_object,
     raise_unknown,
     serialize_keras_object,
@@ -95,7 +96,14 @@ def get(identifier) -> Optimizer | None:
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier)
+        try:
+            return deserialize(identifier)
+        except TypeError as error:
+            if not str(error).startswith("Could not locate class"):
+                raise
+            raise UninterpretableIdentifierError(
+                f"Could not interpret optimizer identifier: {error}"
+            ) from None
     if isinstance(identifier, str):
         cls = ALL_OBJECTS_DICT.get(identifier.lower())
         if cls is None:
@@ -111,7 +119,7 @@ def get(identifier) -> Optimizer | None:
     hint = ""
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         hint = f" Pass an instance, e.g. {identifier.__name__}(), not the class."
-    raise TypeError(
+    raise UninterpretableIdentifierError(
         "Could not interpret optimizer identifier: expected an optimizer name "
         "such as 'adam', a config dict or an Optimizer instance; got "
         f"{identifier!r} of type {type(identifier).__name__}.{hint}"

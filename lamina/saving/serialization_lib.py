@@ -835,7 +835,7 @@ def get_family_object(
         kind: The family's noun for errors (`"activation"`, `"loss"`, ...).
         module_objects: The family's `{name: obj}` table.
         deserialize: The family's own `deserialize(config)`.
-        expected: The start of the TypeError message, saying what the family
+        expected: The start of the error message, saying what the family
             accepts (`"A loss must be a name like 'mse', ..."`).
         instantiate: Whether a class (named, described or passed) is created
             with its defaults. Activations keep classes as they are.
@@ -845,8 +845,9 @@ def get_family_object(
         A callable from the family, or `default`.
 
     Raises:
-        ValueError: For an unknown name (with close matches).
-        TypeError: For anything that does not end up callable.
+        ValueError: For an unknown name (with close matches), and (as an
+            `UninterpretableIdentifierError`, also a TypeError) for anything
+            that does not end up callable.
     """
     if identifier is None:
         return default
@@ -857,13 +858,31 @@ def get_family_object(
         if obj is None:
             raise_unknown(kind, identifier, module_objects)
     elif isinstance(identifier, dict):
-        obj = deserialize(identifier)
+        try:
+            obj = deserialize(identifier)
+        except TypeError as error:
+            if not str(error).startswith("Could not locate class"):
+                raise
+            raise UninterpretableIdentifierError(
+                f"Could not interpret {kind} identifier: {error}"
+            ) from None
     else:
         obj = identifier
     if instantiate and inspect.isclass(obj):
         obj = obj()
     if callable(obj):
         return obj
-    raise TypeError(
-        f"{expected}; got {identifier!r} of type {type(identifier).__name__}."
+    raise UninterpretableIdentifierError(
+        f"Could not interpret {kind} identifier: {expected}; got {identifier!r} "
+        f"of type {type(identifier).__name__}."
     )
+
+
+class UninterpretableIdentifierError(ValueError, TypeError):
+    """What a family's `get` (activations, losses, optimizers, ...) raises for
+    an identifier it cannot turn into an object.
+
+    A ValueError, as Keras raises, and a TypeError, as lamina raised before.
+    """
+
+    _explained = True  # not wrapped again by an outer from_config

@@ -7,6 +7,7 @@ epoch ends.
 """
 
 import warnings
+from collections.abc import Mapping
 
 import torch
 
@@ -31,9 +32,19 @@ from lamina.trainers.trainer_utils import (
 )
 
 _NOT_COMPILED = (
-    "You must call compile() before {what}, e.g. "
+    "You must call `compile()` before using the model: {what} needs the "
+    "optimizer and loss that compile sets, e.g. "
     "model.compile(optimizer='adam', loss='mse')."
 )
+
+
+def _reject_step_logs(logs):
+    """Raise for a custom train_step/test_step that returned no logs dict."""
+    raise TypeError(
+        "train_step() and test_step() must return a dict of logs, mapping "
+        "metric names to values (e.g. {'loss': loss}); got "
+        f"{type(logs).__name__} {logs!r:.80}."
+    )
 
 
 def _concatenate_to_numpy(parts):
@@ -257,6 +268,13 @@ class Trainer(StepSetup):
             penalty = torch.stack([torch.as_tensor(v).sum() for v in extra]).sum()
             total = penalty if total is None else total + penalty
         if total is None:
+            if self._compile_loss is not None:  # y is None
+                raise ValueError(
+                    "No loss to compute: the model was compiled with a `loss`, "
+                    "but the data gave no targets y. Pass y to fit()/evaluate() "
+                    "(or validation_data=(x_val, y_val)), or make the dataset "
+                    "yield (x, y) batches."
+                )
             raise ValueError(
                 "No loss to compute: compile() was given no `loss` (or fit() no "
                 "targets y) and no layer added a loss. Pass loss=... to compile()."
@@ -311,7 +329,11 @@ class Trainer(StepSetup):
         names), else that step's own logs."""
         if not logs:
             return self.get_metrics_result()
-        if isinstance(logs, MetricLogs) or not isinstance(logs, dict):
+        if isinstance(logs, MetricLogs):
+            return logs
+        if not isinstance(logs, dict):
+            if not isinstance(logs, Mapping):
+                _reject_step_logs(logs)
             return logs
         metric_logs = self.get_metrics_result()
         return metric_logs if set(logs) == set(metric_logs) else logs
@@ -800,7 +822,8 @@ class Trainer(StepSetup):
 
     def _assert_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(_NOT_COMPILED.format(what=what))
+            # Keras raises ValueError here (its message's key phrase is kept).
+            raise ValueError(_NOT_COMPILED.format(what=what))
 
 
 def _capped(epochs, steps_per_epoch):

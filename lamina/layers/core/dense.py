@@ -86,6 +86,14 @@ class Dense(Layer):
     def build(self, input_shape):
         # Keras layout (in, out): saved files and get_weights() depend on it.
         in_dim = input_shape[-1]
+        if isinstance(in_dim, (tuple, list, torch.Size)):  # a list of shapes
+            raise ValueError(
+                f"Layer '{self.name}' (Dense) expects 1 input(s), but it received "
+                f"{len(input_shape)} input tensors (shapes "
+                f"{[tuple(s) for s in input_shape]}). Merge them first (e.g. "
+                "with a Concatenate layer), or make the previous layer return "
+                "one tensor."
+            )
         if in_dim is None:
             raise ValueError(
                 f"Layer '{self.name}' (Dense) needs the size of the inputs' last axis "

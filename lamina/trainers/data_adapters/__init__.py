@@ -2,6 +2,7 @@
 
 import types
 
+import numpy as np
 import torch
 
 from lamina.trainers.data_adapters import data_adapter_utils
@@ -57,7 +58,7 @@ def get_data_adapter(
         raise ValueError(
             f"When providing `x` as a {kind}, {names} should not be passed. "
             f"Instead, the {kind} must yield the targets itself: (x, y) or "
-            "(x, y, sample_weight) batches."
+            "(x, y, sample_weight) batches." + _numbers_hint(x)
         )
     if isinstance(x, PyDataset):
         return PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight)
@@ -82,3 +83,19 @@ __all__ = [
     "TorchDataLoaderAdapter",
     "get_data_adapter",
 ]
+
+
+def _numbers_hint(x) -> str:
+    """For the error above: a Python list of numbers (or of lists of them) is
+    most likely data meant as an array (Keras: "Unrecognized data type")."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return ""
+    first = x[0]
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if not isinstance(first, (int, float, bool, np.number)):
+        return ""
+    return (
+        " Unrecognized data type: `x` is a Python list of numbers; pass it as "
+        "an array, e.g. np.asarray(x, dtype='float32')."
+    )

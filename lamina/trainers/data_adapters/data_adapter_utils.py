@@ -111,6 +111,26 @@ def is_array_like(x) -> bool:
     return False
 
 
+def _text_columns(frame) -> str:
+    """For an error about a pandas DataFrame: which of its columns hold no
+    numbers (Keras names the string it could not convert to float)."""
+    dtypes = getattr(frame, "dtypes", None)
+    if not hasattr(dtypes, "items"):
+        return ""
+    bad = [str(name) for name, dtype in dtypes.items() if dtype.kind not in "biuf"]
+    if not bad:
+        return ""
+    return (
+        f" The DataFrame's columns {bad} hold no numbers: encode them (e.g. "
+        "pd.get_dummies or a StringLookup layer) or drop them."
+    )
+
+
+class _NotNumbersError(TypeError, ValueError):
+    """Data that does not convert to numbers: a TypeError (what lamina raised
+    first) that is also the ValueError Keras raises for it."""
+
+
 def to_device_tensors(structure, what: str):
     """Convert every leaf to a device tensor, checking types once, where data enters."""
 
@@ -123,12 +143,15 @@ def to_device_tensors(structure, what: str):
         try:
             return backend.convert_to_tensor(value)
         except (TypeError, ValueError) as error:
-            raise TypeError(
+            raise _NotNumbersError(
                 f"{what} must hold numbers (NumPy arrays, torch tensors, pandas "
                 f"objects); could not convert a {type(value).__name__}: {error}"
+                f"{columns}"
             ) from None
 
+    columns = ""
     if hasattr(structure, "to_numpy") and not isinstance(structure, np.ndarray):
+        columns = _text_columns(structure)
         structure = structure.to_numpy()
     return tree.map_structure(_convert, structure)
 
@@ -154,7 +177,15 @@ def check_no_nan(structure, what: str) -> None:
 
 def num_samples(structure, what: str) -> int:
     leaves = [leaf for leaf in tree.flatten(structure) if leaf is not None]
-    sizes = {int(leaf.shape[0]) for leaf in leaves}
+    try:
+        sizes = {int(leaf.shape[0]) for leaf in leaves}
+    except IndexError:  # a scalar leaf: a Python list of numbers, most often
+        raise ValueError(
+            f"Unrecognized data type: {what} holds single numbers where arrays "
+            "of samples were expected (a Python list is read as one array per "
+            "model input or output). Pass a NumPy array instead, e.g. "
+            f"np.asarray({what})."
+        ) from None
     if len(sizes) > 1:
         raise ValueError(
             f"All arrays in {what} must have the same number of samples (first "
