@@ -1,5 +1,6 @@
 """Layer: the Keras layer contract (deferred build, weights, config) on nn.Module."""
 
+import functools
 import inspect
 
 import torch
@@ -46,7 +47,7 @@ from lamina.layers._layer_calls import (
     _to_tensors,
     _warn_if_mask_dropped,
 )
-from lamina.layers._layer_weights import _LayerWeights
+from lamina.layers._layer_weights import _LayerWeights, forgot_super_init_message
 from lamina.layers._tracked import (
     _TrackedContainer,
     _TrackedDict,
@@ -192,6 +193,8 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         super().__init_subclass__(**kwargs)
         if "build" in cls.__dict__:
             cls.build = _marks_built(cls.__dict__["build"])
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checks_layer_init(cls.__dict__["__init__"])
 
     def __new__(cls, *args, **kwargs):
         instance = super().__new__(cls)
@@ -365,17 +368,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     @property
     def _layers(self):
         """Direct sub-layers, in the order they were assigned (Keras `_layers`)."""
-        found = []
-
-        def _collect(module):
-            for child in module.children():
-                if isinstance(child, Layer):
-                    found.append(child)
-                elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
-                    _collect(child)
-
-        _collect(self)
-        return found
+        return _attribute_layers(self)
 
     def _flatten_layers(self, include_self=True, recursive=True):
         seen, result = set(), []
@@ -1028,6 +1021,32 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
 
     def _get_name(self):
         return type(self).__name__
+
+
+def _checks_layer_init(init):
+    """`init` followed by Keras's check that it ran `Layer.__init__` (a subclass
+    that forgets `super().__init__()` would fail later, at its first call, with
+    torch's bare AttributeError)."""
+
+    @functools.wraps(init)
+    def checked_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if "_modules" not in self.__dict__:
+            raise RuntimeError(forgot_super_init_message(self, "the layer"))
+
+    return checked_init
+
+
+def _attribute_layers(module) -> list:
+    """The layers `module` holds as attributes (also in lists and dicts of
+    them), in the order they were assigned."""
+    found = []
+    for child in module.children():
+        if isinstance(child, Layer):
+            found.append(child)
+        elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            found.extend(_attribute_layers(child))
+    return found
 
 
 def _is_metric(value) -> bool:

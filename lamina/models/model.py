@@ -379,7 +379,7 @@ def functional_like_constructor(cls):
     Keras also writes only a plain layer config for classes that do not."""
     import inspect
 
-    spec = inspect.getfullargspec(cls.__init__)
+    spec = inspect.getfullargspec(inspect.unwrap(cls.__init__))
     if spec.args[1:] in (
         ["inputs", "outputs", "name"],
         ["inputs", "outputs", "name", "trainable"],
