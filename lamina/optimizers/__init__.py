@@ -22,6 +22,7 @@ from lamina.optimizers.sgd import SGD
 from lamina.saving.serialization_lib import (
     UninterpretableIdentifierError,
     deserialize_family_object,
+    deserialize_identifier,
     raise_unknown,
     serialize_keras_object,
 )
@@ -96,14 +97,7 @@ def get(identifier) -> Optimizer | None:
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
-        try:
-            return deserialize(identifier)
-        except TypeError as error:
-            if not str(error).startswith("Could not locate class"):
-                raise
-            raise UninterpretableIdentifierError(
-                f"Could not interpret optimizer identifier: {error}"
-            ) from None
+        return deserialize_identifier(deserialize, identifier, "optimizer")
     if isinstance(identifier, str):
         cls = ALL_OBJECTS_DICT.get(identifier.lower())
         if cls is None:

@@ -817,6 +817,20 @@ def deserialize_family_object(
     return obj() if instantiate and inspect.isclass(obj) else obj
 
 
+def deserialize_identifier(deserialize, identifier: dict, kind: str):
+    """`deserialize(identifier)` for a family getter (`losses.get`, ...): a
+    class it cannot locate is an identifier it cannot interpret (Keras's
+    ValueError, also a TypeError)."""
+    try:
+        return deserialize(identifier)
+    except TypeError as error:
+        if not str(error).startswith("Could not locate class"):
+            raise
+        raise UninterpretableIdentifierError(
+            f"Could not interpret {kind} identifier: {error}"
+        ) from None
+
+
 def get_family_object(
     identifier,
     kind,
@@ -858,14 +872,7 @@ def get_family_object(
         if obj is None:
             raise_unknown(kind, identifier, module_objects)
     elif isinstance(identifier, dict):
-        try:
-            obj = deserialize(identifier)
-        except TypeError as error:
-            if not str(error).startswith("Could not locate class"):
-                raise
-            raise UninterpretableIdentifierError(
-                f"Could not interpret {kind} identifier: {error}"
-            ) from None
+        obj = deserialize_identifier(deserialize, identifier, kind)
     else:
         obj = identifier
     if instantiate and inspect.isclass(obj):
