@@ -123,11 +123,9 @@ def _items(logs) -> list:
     try:
         entries = sorted((logs or {}).items())
     except AttributeError:
-        raise TypeError(
-            "train_step() and test_step() must return a dict of logs, mapping "
-            "metric names to values (e.g. {'loss': loss}); got "
-            f"{type(logs).__name__} {logs!r:.80}."
-        ) from None
+        from lamina.trainers.trainer_utils import step_logs_error
+
+        raise step_logs_error(logs) from None
     for key, value in entries:
         if isinstance(value, dict):
             items.extend(_items(value))

@@ -53,9 +53,10 @@ def _rebuild_tracked(cls, items, owner, name):
     return container
 
 
-def _may_hold_layers(value) -> bool:
-    """A plain list or dict a layer may be put in later (empty) or that holds
-    more than settings (numbers, strings): tracked inside a tracked container."""
+def may_hold_layers(value) -> bool:
+    """Whether `value` is a plain list or dict that is tracked: empty (a layer
+    may be put in later) or holding more than settings. One holding only
+    numbers, strings and None (`hidden_units=[64, 32]`) stays plain."""
     if type(value) not in (list, dict):
         return False
     items = value.values() if type(value) is dict else value
@@ -73,7 +74,7 @@ def _adopt_nested(container, root):
     for key, value in list(container.items() if is_dict else enumerate(container)):
         if isinstance(value, _TrackedContainer) and not isinstance(value, tuple):
             value.__dict__["_root"] = root
-        elif _may_hold_layers(value):
+        elif may_hold_layers(value):
             value = (_TrackedList if type(value) is list else _TrackedDict)(value)
             value.__dict__["_root"] = root
             (dict if is_dict else list).__setitem__(container, key, value)
@@ -88,7 +89,7 @@ def _modules_within(value):
     `self.blocks = [(Dense(4), Dense(4)), ...]`)."""
     if isinstance(value, torch.nn.Module):
         yield value
-    elif type(value) in (list, tuple) or isinstance(value, (list, tuple)):
+    elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _modules_within(item)
     elif isinstance(value, dict):

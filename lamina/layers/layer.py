@@ -54,6 +54,7 @@ from lamina.layers._tracked import (
     _TrackedList,
     _TrackedTuple,
     holds_module,
+    may_hold_layers,
 )
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node
@@ -305,10 +306,9 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 value._sync()
                 return
         elif (
-            type(value) in (list, dict)
+            may_hold_layers(value)
             and not name.startswith("_")
             and "_modules" in self.__dict__
-            and (not value or not _holds_only_plain_values(value))
         ):
             # Empty now, filled later, or layers mixed with other things (an
             # Input, a number): Keras still tracks the layers put in it.
@@ -1053,16 +1053,6 @@ def _is_metric(value) -> bool:
     from lamina.metrics import Metric
 
     return isinstance(value, Metric)
-
-
-_PLAIN_TYPES = (bool, int, float, str, bytes, type(None))
-
-
-def _holds_only_plain_values(container) -> bool:
-    """Whether a list or dict holds only numbers, strings and None (a
-    `hidden_units=[64, 32]` setting), which stays a plain list or dict."""
-    values = container.values() if isinstance(container, dict) else container
-    return all(isinstance(v, _PLAIN_TYPES) for v in values)
 
 
 def _unknown_batch(shapes):

@@ -29,6 +29,7 @@ from lamina.trainers.trainer_utils import (
     python_logs,
     set_mode,
     should_validate,
+    step_logs_error,
 )
 
 _NOT_COMPILED = (
@@ -36,15 +37,6 @@ _NOT_COMPILED = (
     "optimizer and loss that compile sets, e.g. "
     "model.compile(optimizer='adam', loss='mse')."
 )
-
-
-def _reject_step_logs(logs):
-    """Raise for a custom train_step/test_step that returned no logs dict."""
-    raise TypeError(
-        "train_step() and test_step() must return a dict of logs, mapping "
-        "metric names to values (e.g. {'loss': loss}); got "
-        f"{type(logs).__name__} {logs!r:.80}."
-    )
 
 
 def _concatenate_to_numpy(parts):
@@ -333,7 +325,7 @@ class Trainer(StepSetup):
             return logs
         if not isinstance(logs, dict):
             if not isinstance(logs, Mapping):
-                _reject_step_logs(logs)
+                raise step_logs_error(logs)
             return logs
         metric_logs = self.get_metrics_result()
         return metric_logs if set(logs) == set(metric_logs) else logs

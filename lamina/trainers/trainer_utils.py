@@ -316,3 +316,13 @@ def in_blocks(fn, x, rows):
         for start in range(0, total, rows)
     ]
     return tree.map_structure(lambda *pieces: torch.cat(pieces), *parts)
+
+
+def step_logs_error(logs) -> TypeError:
+    """The error for a custom train_step/test_step that returned no dict of
+    logs."""
+    return TypeError(
+        "train_step() and test_step() must return a dict of logs, mapping "
+        "metric names to values (e.g. {'loss': loss}); got "
+        f"{type(logs).__name__} {logs!r:.80}."
+    )
