@@ -123,6 +123,8 @@ class _LayerWeights:
             self._trainable_variables.append(param)
         else:
             self._non_trainable_variables.append(param)
+        if not self.__dict__.get("_trainable", True):
+            param.requires_grad_(False)  # Keras: a frozen layer's new weights are frozen
         regularizer = regularizers.get(regularizer)
         param.regularizer = regularizer
         if overwrite_with_gradient:
@@ -146,6 +148,8 @@ class _LayerWeights:
             self._trainable_variables.append(variable)
         else:
             self._non_trainable_variables.append(variable)
+        if not self.__dict__.get("_trainable", True):
+            variable.requires_grad_(False)
 
     def __delattr__(self, name):
         # Keras: `del self.kernel` also stops tracking the weight, so it leaves
@@ -206,22 +210,18 @@ class _LayerWeights:
 
     @property
     def trainable_weights(self) -> list:
+        """The weights a step updates: none if this layer is frozen, else every
+        weight (own or a sub-layer's) whose `trainable` is set, as Keras; so a
+        sub-layer unfrozen inside a frozen one trains (LoRA's pattern)."""
         if not self.trainable:
             return []
-        result = [v for v in self._trainable_variables if v.requires_grad]
-        for layer in self._layers:
-            result.extend(layer.trainable_weights)
-        return _dedupe(result)
+        return [v for v in self.weights if v.requires_grad]
 
     @property
     def non_trainable_weights(self) -> list:
         if not self.trainable:
             return self.weights
-        result = [v for v in self._trainable_variables if not v.requires_grad]
-        result += self._non_trainable_variables
-        for layer in self._layers:
-            result.extend(layer.non_trainable_weights)
-        return _dedupe(result)
+        return [v for v in self.weights if not v.requires_grad]
 
     @property
     def weights(self) -> list:

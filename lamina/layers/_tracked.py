@@ -1,5 +1,8 @@
 """Lists and dicts of layers that start empty: Keras tracks the layers put in
-them later, and so must torch (weights, `.to()`, `state_dict`)."""
+them later, and so must torch (weights, `.to()`, `state_dict`). And the order
+in which a layer tracked its sub-layers, which Keras lists them in."""
+
+import itertools
 
 import torch
 
@@ -26,7 +29,7 @@ class _TrackedContainer:
         owner = self.__dict__.get("_owner")
         if owner is None or owner.__dict__.get(self._name) is not self:
             return  # not (or no longer) the owner's attribute
-        _adopt_nested(self, self)
+        _adopt_items(self, self)
         modules = [
             (k, v) for k, v in self._module_items() if isinstance(v, torch.nn.Module)
         ]
@@ -35,11 +38,13 @@ class _TrackedContainer:
         if not modules:
             if isinstance(view, self._view_type):
                 del owner_modules[self._name]
+                owner._note_layers()
             return
         if not isinstance(view, self._view_type):
             view = owner_modules[self._name] = self._view_type()
         view._modules.clear()
         view._modules.update(modules)
+        owner._note_layers()
 
     def __reduce_ex__(self, protocol):
         owner, name = self.__dict__.get("_owner"), self.__dict__.get("_name")
@@ -48,8 +53,8 @@ class _TrackedContainer:
 
 def _rebuild_tracked(cls, items, owner, name):
     container = cls(items)._track(owner, name)
-    if owner is not None and not isinstance(container, tuple):
-        _adopt_nested(container, container)  # its copied lists report to it again
+    if owner is not None:
+        _adopt_items(container, container)  # its copied lists report to it again
     return container
 
 
@@ -66,21 +71,87 @@ def may_hold_layers(value) -> bool:
 _PLAIN_TYPES = (bool, int, float, str, bytes, type(None))
 
 
-def _adopt_nested(container, root):
-    """Make the lists and dicts inside `container` (at any depth) tracked ones
-    that report to `root`, so `self.stages[0].append(Dense(4))` reaches the
-    owner's modules as Keras tracks it."""
+def _adopt_items(container, root):
+    """Make the lists and dicts inside `container` (at any depth, tuples
+    included) tracked ones that report to `root`, so
+    `self.stages[0].append(Dense(4))` reaches the owner's modules as Keras
+    tracks it. A tuple's items cannot be replaced: `tracked_tuple` adopts them
+    before the tuple is made."""
     is_dict = isinstance(container, dict)
     for key, value in list(container.items() if is_dict else enumerate(container)):
-        if isinstance(value, _TrackedContainer) and not isinstance(value, tuple):
+        adopted = _adopt(value, root)
+        if adopted is not value:
+            (dict if is_dict else list).__setitem__(container, key, adopted)
+
+
+def _adopt(value, root):
+    """`value`, or a copy of it, with its lists and dicts tracked under `root`."""
+    if isinstance(value, _TrackedContainer) and not isinstance(value, tuple):
+        if value is not root:
             value.__dict__["_root"] = root
-        elif may_hold_layers(value):
-            value = (_TrackedList if type(value) is list else _TrackedDict)(value)
-            value.__dict__["_root"] = root
-            (dict if is_dict else list).__setitem__(container, key, value)
-        else:
-            continue
-        _adopt_nested(value, root)
+    elif may_hold_layers(value):
+        value = (_TrackedList if type(value) is list else _TrackedDict)(value)
+        value.__dict__["_root"] = root
+    elif type(value) is tuple:  # a plain tuple: its lists may hold layers
+        items = tuple(_adopt(item, root) for item in value)
+        return value if all(a is b for a, b in zip(items, value)) else items
+    else:
+        return value
+    _adopt_items(value, root)
+    return value
+
+
+def tracked_tuple(value, owner, name):
+    """A tuple attribute as `_TrackedTuple`, its inner lists tracked."""
+    tracked = _TrackedTuple(_adopt(value, None))._track(owner, name)
+    _adopt_items(tracked, tracked)
+    return tracked
+
+
+def may_hold_layers_within(value) -> bool:
+    """Whether a tuple holds, at any depth, a layer or a list or dict that is
+    tracked (`self.stages = ([], [])`, filled later)."""
+    return any(
+        isinstance(item, torch.nn.Module)
+        or may_hold_layers(item)
+        or (type(item) is tuple and may_hold_layers_within(item))
+        for item in value
+    )
+
+
+_CLOCK = itertools.count()
+
+
+class TrackingOrder:
+    """When one layer first tracked each of its sub-layers.
+
+    Keras lists sub-layers (and so `weights`, `get_weights()` and the
+    optimizer's variables, which `.keras` files store by index) in the order
+    they were tracked, across attributes: `self.convs = []; self.norms = []`
+    filled alternately gives conv0, norm0, conv1, ... torch's `_modules` keeps
+    one entry per attribute, so the order is kept here: a tick per sub-layer,
+    taken when it is first seen after going in and dropped once it is gone
+    (taken out and put back, it goes last, as in Keras).
+    """
+
+    __slots__ = ("_ticks",)
+
+    def __init__(self):
+        self._ticks = {}
+
+    def sort(self, layers: list) -> list:
+        """`layers` in tracking order, each once (a layer held both as an
+        attribute and in a list is one sub-layer, where it was first seen)."""
+        ticks = self._ticks
+        if len(ticks) != len(layers) or any(layer not in ticks for layer in layers):
+            seen = {}
+            for layer in layers:
+                if layer not in seen:
+                    seen[layer] = ticks[layer] if layer in ticks else next(_CLOCK)
+            self._ticks = ticks = seen
+        if len(ticks) < 2:
+            return list(ticks)
+        return sorted(ticks, key=ticks.__getitem__)
 
 
 def _modules_within(value):
@@ -95,11 +166,6 @@ def _modules_within(value):
     elif isinstance(value, dict):
         for item in value.values():
             yield from _modules_within(item)
-
-
-def holds_module(value) -> bool:
-    """Whether `value` is a module or a container that holds one at any depth."""
-    return next(_modules_within(value), None) is not None
 
 
 class _TrackedList(_TrackedContainer, list):

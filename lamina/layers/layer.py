@@ -52,8 +52,9 @@ from lamina.layers._tracked import (
     _TrackedContainer,
     _TrackedDict,
     _TrackedList,
-    _TrackedTuple,
-    holds_module,
+    TrackingOrder,
+    may_hold_layers_within,
+    tracked_tuple,
     may_hold_layers,
 )
 from lamina.layers.input_spec import check_input_spec
@@ -215,6 +216,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         **kwargs,
     ):
         torch.nn.Module.__init__(self)
+        self.__dict__["_tracking_order"] = TrackingOrder()
         unknown = set(kwargs) - _ALLOWED_KWARGS
         if unknown:
             raise ValueError(
@@ -318,10 +320,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             type(value) is tuple
             and not name.startswith("_")
             and "_modules" in self.__dict__
-            and holds_module(value)
+            and may_hold_layers_within(value)
         ):
-            # Layers inside a tuple's nested lists or tuples: tracked as well.
-            value = _TrackedTuple(value)._track(self, name)
+            # Layers inside a tuple's nested lists or tuples (or lists in it
+            # that are filled later): tracked as well.
+            value = tracked_tuple(value, self, name)
         elif (
             _is_metric(value)
             and not name.startswith("_")
@@ -359,11 +362,18 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                         unnamed.discard(key)
                 unnamed.discard(name)
             self._track_variable(value)  # Keras: `self.w = Variable(...)` is a weight
-        if isinstance(self.__dict__.get(name), _TrackedContainer):
+        old = self.__dict__.get(name, self.__dict__.get("_modules", {}).get(name))
+        if isinstance(old, _TrackedContainer):
             self._modules.pop(name, None)  # the old container's view goes too
         super().__setattr__(name, value)
         if isinstance(value, _TrackedContainer) and len(value):
             value._sync()
+        elif isinstance(value, torch.nn.Module) or isinstance(old, torch.nn.Module):
+            self._note_layers()
+
+    def _note_layers(self):
+        """Note when sub-layers were tracked (Keras lists them in that order)."""
+        _attribute_layers(self)
 
     @property
     def _layers(self):
@@ -1039,14 +1049,17 @@ def _checks_layer_init(init):
 
 def _attribute_layers(module) -> list:
     """The layers `module` holds as attributes (also in lists and dicts of
-    them), in the order they were assigned."""
+    them), in the order they were tracked (`TrackingOrder`)."""
     found = []
     for child in module.children():
         if isinstance(child, Layer):
             found.append(child)
         elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
             found.extend(_attribute_layers(child))
-    return found
+    order = module.__dict__.get("_tracking_order")
+    if order is None or torch.compiler.is_compiling():
+        return found  # a compiled step reads the layers only to sum their losses
+    return order.sort(found)
 
 
 def _is_metric(value) -> bool:
