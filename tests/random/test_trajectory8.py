@@ -117,8 +117,11 @@ def _train(lib, kind, *, first="train_on_batch", seed=7, **fit_kwargs):
 def _assert_same_run(theirs, ours):
     for a, b in zip(theirs[0], ours[0], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-5, atol=1e-6)
+    # Outputs after training carry the weights' rounding differences (which
+    # kernels sum in which order depends on the CPU: 1.6e-6 on an AVX-512
+    # machine); a different dropout mask would differ by far more.
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-5, atol=1e-5)
     assert torch.equal(ours[3], theirs[3]), "torch's generator took other draws"
 
 
