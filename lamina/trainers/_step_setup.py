@@ -192,6 +192,11 @@ class StepSetup:
     def _build_compiled_from_shapes(self, batch):
         """Resolve compiled losses/metrics from output shapes found by a
         shape-only (fake tensor) forward pass: no data is touched."""
+        if self.__dict__.get("_fsdp"):
+            # Under FSDP that forward would be FSDP's lazy first one, which
+            # would keep fake unsharded weights for every later step: the
+            # compiled losses and metrics are built at the first real step.
+            return
         x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
         losses_ready = self._compile_loss is None or self._compile_loss.built
         metrics_ready = not self._compile_metrics.has_metrics or (
