@@ -37,30 +37,38 @@ def shard_batch(batch, rank: int, world: int):
 def idle_train_step(model, batch):
     """The train step of a rank whose slice of the global batch is empty.
 
-    DDP's gradient all-reduce needs every rank, so this rank runs the forward
-    pass on a stand-in sample (`batch`), back-propagates the loss times zero
-    (it adds nothing to the averaged gradient) and takes the same optimizer
-    step as the others. Its metrics and loss tracker are left untouched, so
-    every sample is counted once when they are summed over ranks.
+    Collectives need every rank (DDP's gradient all-reduce, FSDP's gathers),
+    so this rank runs the model's own `train_step` (built-in or overridden:
+    the same forward and backward passes, every optimizer's update) on a
+    stand-in sample, `batch`, with its share of the global batch set to 0:
+    the built-in step scales its loss by it, and a custom step's gradients
+    are scaled by it (DDP: the communication hook of `wrap`; FSDP: the
+    forward hook of `shard`), so the stand-in adds nothing to the averaged
+    gradient. The metric states (the loss trackers
+    among them) are put back afterwards, so every sample is counted once
+    when they are summed over ranks.
     """
-    from lamina.trainers.data_adapters import data_adapter_utils
-
-    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
-    y_pred, loss = model._forward_fn(True)(x, y, sample_weight)
-    if model.__dict__.get("_fsdp"):
-        loss = loss + sum(t.sum() for t in tree.flatten(y_pred)) * 0.0
-    if model._trainable_params is None:
-        model._ensure_optimizer_built()
-    params = model._trainable_params
-    if not params:
-        return model.get_metrics_result()
-    for param in params:
-        param.grad = None
-    # Through the optimizer: a LossScaleOptimizer (mixed_float16) insists.
-    model.optimizer.scale_loss(loss * 0.0).backward()
-    loss_scale = model._loss_scale
-    if loss_scale is None or loss_scale.unscale_and_check(params):
-        model.optimizer.step()
+    states = [
+        (variable, variable.detach().clone())
+        for metric in model.metrics
+        for variable in getattr(metric, "variables", [])
+        if isinstance(variable, torch.Tensor)
+    ]
+    kept = {id(variable) for variable, _ in states}
+    share = model.__dict__.get("_shard_scale", 1.0)
+    model.__dict__["_shard_scale"] = 0.0
+    try:
+        model.train_step(batch)
+    finally:
+        model.__dict__["_shard_scale"] = share
+        with torch.no_grad():
+            for variable, value in states:
+                variable.copy_(value)
+        for metric in model.metrics:
+            # A metric the step itself created (the per-output loss trackers
+            # of a first step) starts empty, as it would have without it.
+            if any(id(v) not in kept for v in getattr(metric, "variables", [])):
+                metric.reset_state()
     return model.get_metrics_result()
 
 
@@ -192,9 +200,13 @@ def average_non_trainable(model) -> None:
     statistics) over ranks, in place. DDP averages gradients only, so each rank
     updates its own statistics from its own slice; as Keras's per-replica
     statistics are read, the ranks' values are averaged (fit does it at every
-    epoch end, so evaluation, prediction and saving see one model)."""
+    epoch end, so evaluation, prediction and saving see one model).
+
+    Under DDP with a custom train_step, it first checks that the replicas'
+    trainable weights still agree (`check_replicas_agree`)."""
     if not dist.is_initialized():
         return
+    check_replicas_agree(model)
     from torch.distributed.tensor import DTensor
 
     weights = [
@@ -214,11 +226,53 @@ def average_non_trainable(model) -> None:
             w.copy_(part.view_as(w))
 
 
+def check_replicas_agree(model) -> None:
+    """Raise the same `RuntimeError` on every rank when a DDP model's trainable
+    weights differ between ranks (compared by their sum and sum of squares).
+
+    DDP averages the gradients of a backward pass through the model's own
+    call; a custom train_step that calls sub-models directly (a GAN's
+    `self.generator(...)`, `self.discriminator(...)`) bypasses it, so each
+    rank would go on training its own replica on its own slice. Checked for
+    custom train_steps only: the built-in one always calls the model."""
+    from lamina.trainers.trainer import Trainer
+
+    custom = type(model).train_step is not Trainer.train_step
+    if model.__dict__.get("_ddp") is None or not custom:
+        return
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return
+    with torch.no_grad():  # per weight, in float64, with no float64 copies
+        total = torch.stack([p.sum(dtype=torch.float64) for p in params]).sum()
+        squares = torch.stack(
+            [torch.linalg.vector_norm(p, dtype=torch.float64) for p in params]
+        )
+        mine = torch.stack([total, squares.square().sum()]).cpu()
+    everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(everyone, mine, group=_control_group())
+    if all(torch.allclose(other, everyone[0], rtol=1e-6) for other in everyone):
+        return
+    raise RuntimeError(
+        f"The trainable weights of model '{model.name}' differ between the "
+        "data-parallel ranks: its custom train_step's gradients were not "
+        "averaged across processes. DistributedDataParallel averages the "
+        "gradients of a step that calls the model itself, "
+        "`y_pred = self(x, training=True)`; a step that calls sub-models "
+        "directly (a GAN's `self.generator(...)` and `self.discriminator(...)`) "
+        "bypasses it. Shard the model with "
+        "lamina.distribution.set_distribution(lamina.distribution.FSDP()) "
+        "(every sub-model averages its own gradients), or route every forward "
+        "pass of the step through `self(...)`."
+    )
+
+
 def wrap(model, distribution):
     """Prepare `model` for `distribution`: FSDP shards it in place; DataParallel
     wraps it in `DistributedDataParallel`, kept outside the module tree."""
     from lamina.distribution.distribution_lib import FSDP
 
+    separate_noise_per_rank(model)
     if isinstance(distribution, FSDP):
         return shard(model, distribution)
     from torch.nn.parallel import DistributedDataParallel
@@ -239,6 +293,51 @@ def wrap(model, distribution):
         model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
     )
     return ddp
+
+
+# Added to a seed per rank: rank r's noise comes from seed + r * _RANK_STRIDE.
+_RANK_STRIDE = 0x9E3779B1
+
+
+def separate_noise_per_rank(model) -> None:
+    """Give every rank its own random noise (Dropout masks, GaussianNoise, ...)
+    from the layers' `SeedGenerator`s: on rank r each seed moves by
+    `r * _RANK_STRIDE`, once per generator (torch's global generator, which
+    unseeded layers draw from, is moved by `separate_global_generator`).
+
+    Every rank would otherwise draw the same mask for its own slice of the
+    batch: the slices' noise would be correlated, unlike one process's noise
+    over the whole batch. Rank 0 keeps the single-process streams; the
+    weights stay identical on every rank (only the gradients are shared).
+    """
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if not rank:
+        return
+    from lamina.random.seed_generator import SeedGenerator, _to_int32
+
+    for layer in model._flatten_layers():
+        for value in vars(layer).values():
+            if isinstance(value, SeedGenerator) and not getattr(
+                value, "_rank_separated", False
+            ):
+                value._seed = _to_int32(value._seed + rank * _RANK_STRIDE)
+                value._rank_separated = True
+
+
+_SEPARATED_SEED = [None]
+
+
+def separate_global_generator() -> None:
+    """On ranks other than 0, reseed torch's global generator from its seed
+    plus `rank * _RANK_STRIDE`, unless that is the seed it already has: run at
+    every fit/evaluate/predict, so a `set_random_seed` (the same seed on every
+    rank) between them is separated again. Unseeded Dropout draws from it."""
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if not rank or torch.initial_seed() == _SEPARATED_SEED[0]:
+        return
+    seed = (torch.initial_seed() + rank * _RANK_STRIDE) % 2**63
+    torch.manual_seed(seed)
+    _SEPARATED_SEED[0] = seed
 
 
 def _share_weighted_allreduce(model, bucket):
@@ -276,6 +375,14 @@ def shard(model, distribution):
         if any(True for _ in layer.parameters()):
             fully_shard(layer, **kwargs)
     fully_shard(model, **kwargs)
+    # FSDP's root is the first sharded module to run forward. A custom
+    # train_step that calls only sub-models (a GAN) would make each of them a
+    # root of its own, which trains differently from one process: make the
+    # model the root now (what its own first forward would do).
+    get_state = getattr(model, "_get_fsdp_state", None)
+    lazy_init = getattr(get_state(), "_lazy_init", None) if get_state else None
+    if lazy_init is not None:
+        lazy_init()
     for layer in layers:
         replaced = {}
         for key, old in before[id(layer)].items():
@@ -298,8 +405,65 @@ def shard(model, distribution):
     object.__setattr__(
         model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
     )
+    from lamina.trainers.trainer import Trainer
+
+    custom = type(model).train_step is not Trainer.train_step
+    if custom and "_share_hook" not in model.__dict__:
+        # FSDP averages the ranks' gradients; the built-in train_step scales
+        # its loss by the rank's share of the global batch, a custom one does
+        # not: scale the gradients reaching the outputs instead (once, though
+        # a changed set of trainable weights shards the model again).
+        hook = model.register_forward_hook(_share_weighted_outputs)
+        object.__setattr__(model, "_share_hook", hook)
     object.__setattr__(model, "_fsdp", True)
     return model
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """The identity forward; the gradient times `scale` backward."""
+
+    @staticmethod
+    def forward(ctx, tensor, scale):
+        ctx.scale = scale
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
+
+
+def _share_weighted_outputs(model, args, outputs):
+    """Forward hook of an FSDP model with a custom train_step: the outputs'
+    gradients times the rank's share of the global batch (`local * world /
+    global`), so FSDP's average over ranks is the gradient of the global-batch
+    mean even when the slices differ in size (0 on a rank with no samples).
+
+    A loss may read the logits behind a softmax or sigmoid output
+    (`_keras_logits`): they get the same scale, and are tied to the output
+    with a zero-weighted term, as the built-in train_step ties its loss, so
+    FSDP's backward hooks on the output still gather the weights."""
+    share = model.__dict__.get("_shard_scale", 1.0)
+    if not torch.is_grad_enabled():
+        return outputs
+
+    def scaled(tensor):
+        if not isinstance(tensor, torch.Tensor) or not tensor.requires_grad:
+            return tensor
+        result = tensor
+        if share != 1.0:
+            result = _ScaleGradient.apply(tensor, share)
+            for name in ("_keras_mask", "_keras_logits_from"):
+                if getattr(tensor, name, None) is not None:
+                    setattr(result, name, getattr(tensor, name))
+        logits = getattr(tensor, "_keras_logits", None)
+        if isinstance(logits, torch.Tensor) and logits.requires_grad:
+            logits = logits + tensor.sum() * 0.0
+            if share != 1.0:
+                logits = _ScaleGradient.apply(logits, share)
+            result._keras_logits = logits
+        return result
+
+    return tree.map_structure(scaled, outputs)
 
 
 def batch_hooks_may_stop(callbacks) -> bool:

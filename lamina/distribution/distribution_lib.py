@@ -7,8 +7,11 @@ single-process numbers. Under `torchrun` (WORLD_SIZE > 1) a DataParallel
 distribution is set up automatically on first use; scripts need no change.
 """
 
+import contextlib
 import os
+import warnings
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -19,10 +22,21 @@ _AUTO_CHECKED = False
 
 
 class Distribution:
-    """Base class: where the model's replicas and data shards live."""
+    """Base class: where the model's replicas and data shards live.
 
-    def __init__(self):
+    Args:
+        device_mesh: A `DeviceMesh` describing the devices. Defaults to `None`.
+        batch_dim_name: The mesh axis the batch is split along. Defaults to
+            `None`.
+        auto_shard_dataset: Accepted for Keras compatibility: lamina splits
+            every global batch across processes itself. Defaults to `True`.
+    """
+
+    def __init__(self, device_mesh=None, batch_dim_name=None, auto_shard_dataset=True):
         self._initialized = False
+        self._device_mesh = device_mesh
+        self._batch_dim_name = batch_dim_name
+        self._auto_shard_dataset = auto_shard_dataset
 
     @property
     def world_size(self) -> int:
@@ -37,14 +51,110 @@ class Distribution:
         """Rank 0: the process that prints and writes files."""
         return self.rank == 0
 
+    @property
+    def num_processes(self) -> int:
+        """How many processes take part (torchrun's WORLD_SIZE before the
+        process group is joined)."""
+        if dist.is_initialized():
+            return dist.get_world_size()
+        return int(os.environ.get("WORLD_SIZE", "1"))
+
+    @property
+    def num_model_replicas(self) -> int:
+        """How many copies of the model compute on different data: one per
+        process."""
+        return self.num_processes
+
+    @property
+    def data_shard_id(self) -> int:
+        """This process's slice of every global batch: its rank."""
+        if dist.is_initialized():
+            return dist.get_rank()
+        return int(os.environ.get("RANK", "0"))
+
+    @property
+    def device_mesh(self):
+        return self._device_mesh
+
+    @property
+    def batch_dim_name(self):
+        return self._batch_dim_name
+
+    @property
+    def auto_shard_dataset(self) -> bool:
+        return self._auto_shard_dataset
+
+    @auto_shard_dataset.setter
+    def auto_shard_dataset(self, auto_shard_dataset):
+        self._auto_shard_dataset = auto_shard_dataset
+
+    def get_data_layout(self, data_shape):
+        """The layout of an input batch: split along its first axis."""
+        from lamina.distribution.layouts import TensorLayout
+
+        axes = [None] * len(data_shape)
+        axes[0] = self.batch_dim_name
+        return TensorLayout(axes, self.device_mesh)
+
+    def get_variable_layout(self, variable):
+        """The layout of a weight: whole (replicated) on every process, or the
+        `_layout` the variable was given."""
+        from lamina.distribution.layouts import TensorLayout
+
+        layout = getattr(variable, "_layout", None)
+        if layout is not None:
+            return layout
+        return TensorLayout([None] * len(variable.shape), self.device_mesh)
+
+    def get_tensor_layout(self, path):
+        """The layout of an intermediate tensor: none is relaid out."""
+        return None
+
+    def distribute_dataset(self, dataset):
+        """`dataset` itself: fit/evaluate/predict give each process its slice
+        of every global batch, whatever the kind of data."""
+        return dataset
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Make this the active distribution inside a `with` block, as
+        `set_distribution` does; the previous one comes back afterwards."""
+        previous = _DISTRIBUTION
+        set_distribution(self)
+        try:
+            yield
+        finally:
+            set_distribution(previous)
+
     def setup(self):
-        """Join the process group (once)."""
+        """Join the process group (once); give this rank its own stream of
+        torch's global generator (see `data_parallel.separate_global_generator`).
+
+        Without a process group to join (no torchrun, nor Keras's
+        KERAS_DISTRIBUTION_* variables) this is one process, which trains as
+        without a distribution, as Keras does on a single device."""
         if not self._initialized:
-            initialize()
+            if dist.is_initialized() or _launched():
+                initialize()
+            elif torch.cuda.device_count() > 1:
+                warnings.warn(
+                    f"{type(self).__name__} is set in a single process, which "
+                    f"uses one of the {torch.cuda.device_count()} GPUs: lamina "
+                    "runs one process per device. Launch the script with "
+                    "`torchrun --nproc-per-node "
+                    f"{torch.cuda.device_count()} script.py` to use them all.",
+                    stacklevel=2,
+                )
             self._initialized = True
+        from lamina.distribution.data_parallel import separate_global_generator
+
+        separate_global_generator()
 
     def get_config(self):
         return {}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} device_mesh={self.device_mesh}>"
 
 
 class DataParallel(Distribution):
@@ -55,40 +165,71 @@ class DataParallel(Distribution):
     `batch_size=128`, each process computes 32 samples per step.
 
     Args:
-        device_mesh: Accepted for Keras compatibility: a one-axis
-            `DeviceMesh` (the batch axis). Defaults to `None`.
-        devices: Accepted for Keras compatibility; lamina uses one device per
-            process (`cuda:LOCAL_RANK`, else the CPU).
+        device_mesh: A `DeviceMesh`; its first axis names the batch axis (a
+            mesh of several axes warns, as in Keras: lamina splits the batch
+            over every process). Defaults to `None`.
+        devices: The devices, for a one-axis mesh named `"batch"`. lamina
+            uses one device per process (`cuda:LOCAL_RANK`, else the CPU).
+            Defaults to `None`: a `"batch"` mesh over the processes.
         auto_shard_dataset: Accepted for Keras compatibility; data is always
-            split per step.
+            split per step. Defaults to `True`.
+        **kwargs: Passed to `torch.nn.parallel.DistributedDataParallel` (e.g.
+            `find_unused_parameters=True`).
     """
 
     def __init__(
         self, device_mesh=None, devices=None, auto_shard_dataset=True, **kwargs
     ):
-        super().__init__()
-        if device_mesh is not None:
+        from lamina.distribution.layouts import DeviceMesh
+
+        if device_mesh:
             _check_data_parallel_mesh(device_mesh)
-        self.device_mesh = device_mesh
+            batch_dim_name = device_mesh.axis_names[0]
+        elif devices is not None and len(devices):
+            devices = np.array(devices)
+            device_mesh = DeviceMesh(devices.shape, [_BATCH], devices)
+            batch_dim_name = _BATCH
+        else:
+            device_mesh, batch_dim_name = None, _BATCH  # made when first read
+        super().__init__(device_mesh, batch_dim_name, auto_shard_dataset)
         self.devices = devices
-        self.auto_shard_dataset = auto_shard_dataset
         self.ddp_kwargs = kwargs
+
+    @property
+    def device_mesh(self):
+        if self._device_mesh is None:
+            # One device per process, named by rank: `cuda:r`, else `cpu:r`.
+            from lamina.distribution.layouts import DeviceMesh
+
+            n = self.num_processes
+            kind = "cuda" if torch.cuda.is_available() else "cpu"
+            self._device_mesh = DeviceMesh(
+                (n,), [_BATCH], [f"{kind}:{r}" for r in range(n)]
+            )
+        return self._device_mesh
+
+
+_BATCH = "batch"  # Keras's default name of the batch axis
 
 
 def _check_data_parallel_mesh(device_mesh):
     from lamina.distribution.layouts import DeviceMesh
 
     if not isinstance(device_mesh, DeviceMesh):
-        raise TypeError(
+        raise ValueError(
             "DataParallel expects `device_mesh` to be a "
-            f"lamina.distribution.DeviceMesh; got {type(device_mesh).__name__}."
+            f"lamina.distribution.DeviceMesh; got {device_mesh!r} of type "
+            f"{type(device_mesh).__name__}."
         )
     if len(device_mesh.shape) != 1:
-        raise NotImplementedError(
-            f"DataParallel got a {len(device_mesh.shape)}-axis device mesh "
-            f"{device_mesh}; lamina's data parallelism splits only the batch, "
-            "over a one-axis mesh such as DeviceMesh((n,), ['batch']). To shard "
-            "parameters use lamina.distribution.FSDP()."
+        # Keras: the first axis is the batch axis, with a warning. The
+        # gradients are the same; lamina splits the batch over every process.
+        warnings.warn(
+            f"DataParallel expects a one-axis device mesh; got {device_mesh}. "
+            f"Its first axis, '{device_mesh.axis_names[0]}', is the batch "
+            "axis, and lamina splits each batch over every process. To shard "
+            "parameters use lamina.distribution.FSDP().",
+            stacklevel=3,
         )
 
 
@@ -108,7 +249,7 @@ class FSDP(Distribution):
     """
 
     def __init__(self, **fully_shard_kwargs):
-        super().__init__()
+        super().__init__(batch_dim_name=_BATCH)
         self.fully_shard_kwargs = fully_shard_kwargs
 
 
@@ -182,6 +323,14 @@ def initialize(
         device_lib.set_device("cpu")
         backend = backend or "gloo"
     dist.init_process_group(backend=backend)
+
+
+def _launched() -> bool:
+    """Whether this process was started as one of a group: by torchrun (or
+    another launcher setting WORLD_SIZE), or with Keras's variables."""
+    return "WORLD_SIZE" in os.environ or any(
+        key.startswith("KERAS_DISTRIBUTION_") for key in os.environ
+    )
 
 
 def _environment_from_keras_arguments(job_addresses, num_processes, process_id):

@@ -314,6 +314,23 @@ class Trainer(StepSetup):
             steps=steps,
         )
 
+    def _with_reduced_metrics(self, logs):
+        """A distributed epoch's last logs, once the metric states are summed
+        over the ranks: the step's own keys (a custom step may log only some
+        metrics, a GAN's `d_loss`), each metric's now global value."""
+        reduced = self.get_metrics_result()
+        if not logs or isinstance(logs, MetricLogs) or not isinstance(logs, Mapping):
+            return reduced
+
+        def pick(key, value):
+            if key in reduced:
+                return reduced[key]
+            if isinstance(value, Mapping):  # `compile_metrics`: {"accuracy": ...}
+                return {k: pick(k, v) for k, v in value.items()}
+            return value
+
+        return {key: pick(key, value) for key, value in logs.items()}
+
     def _metrics_or_step_logs(self, logs):
         """The logs an epoch (or evaluation) ends with, as Keras picks them: the
         model's metric results when the last step's logs name exactly those
@@ -520,7 +537,7 @@ class Trainer(StepSetup):
 
                 data_parallel.reduce_metric_states(self.metrics)
                 data_parallel.average_non_trainable(self)
-                logs = self.get_metrics_result()
+                logs = self._with_reduced_metrics(logs)
             epoch_logs = python_logs(self._metrics_or_step_logs(logs))
             if val_data is not None and should_validate(epoch, validation_freq):
                 if self._eval_iterator is None:
@@ -655,7 +672,7 @@ class Trainer(StepSetup):
             from lamina.distribution.data_parallel import reduce_metric_states
 
             reduce_metric_states(self.metrics)
-            logs = self.get_metrics_result()
+            logs = self._with_reduced_metrics(logs)
         # Keras: no step (an empty dataset) or a step that logged nothing
         # ends with no logs (fit then logs no `val_*` values).
         logs = python_logs(self._metrics_or_step_logs(logs)) if logs else {}

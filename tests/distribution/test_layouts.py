@@ -105,12 +105,16 @@ def test_distribute_tensor_keeps_unsplit_layouts_and_refuses_sharding():
         distribute_tensor(x, (None, "model"))
 
 
-def test_data_parallel_accepts_a_batch_mesh_only():
+def test_data_parallel_takes_the_first_mesh_axis_as_the_batch():
     mesh = DeviceMesh((1,), ["batch"], devices=["cpu"])
     dp = distribution.DataParallel(device_mesh=mesh)
     assert dp.device_mesh is mesh and dp.ddp_kwargs == {}
-    with pytest.raises(NotImplementedError, match="FSDP"):
-        distribution.DataParallel(DeviceMesh((2, 2), ["batch", "model"], CPUS))
+    # Keras 3.15.1 means to warn here too (its warnings.warn call passes the
+    # axis count as the category and raises TypeError instead).
+    wide = DeviceMesh((2, 2), ["rows", "model"], CPUS)
+    with pytest.warns(UserWarning, match="one-axis device mesh.*'rows'"):
+        dp = distribution.DataParallel(wide)
+    assert dp.device_mesh is wide and dp.batch_dim_name == "rows"
     with pytest.raises(NotImplementedError, match="DataParallel.*FSDP"):
         distribution.ModelParallel(layout_map=LayoutMap(mesh))
 
