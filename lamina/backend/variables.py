@@ -449,3 +449,39 @@ def _flat_items(value) -> list:
     if isinstance(value, (list, tuple)):
         return [item for part in value for item in _flat_items(part)]
     return [value]
+
+
+def snapshot_parameters(module, recurse=True) -> list:
+    """`(owner, key, parameter)` for the parameters registered on `module`
+    (and, with `recurse`, on every module under it), for
+    `adopt_replaced_parameters` after a torch `Module._apply`."""
+    owners = module.modules() if recurse else (module,)
+    return [
+        (owner, key, param)
+        for owner in owners
+        for key, param in owner._parameters.items()
+        if param is not None
+    ]
+
+
+def adopt_replaced_parameters(snapshot) -> dict:
+    """Make the parameters torch registered anew the successors of the
+    Variables they replaced; return `{id(old): new}`.
+
+    torch's `Module._apply` converts parameters in place when it can (`.to()`
+    between devices, `.double()`), but registers new plain `Parameter`s when
+    the storage kind changes (`.to("meta")`, `.to_empty()`), which would drop
+    a Variable's class and attributes (name, path, constraint, ...) and leave
+    a layer's weight lists holding the old tensors.
+    """
+    replaced = {}
+    for owner, key, old in snapshot:
+        new = owner._parameters.get(key)
+        if new is None or new is old or not isinstance(old, Variable):
+            continue
+        if not isinstance(new, Variable):
+            new.__class__ = Variable
+        for name, value in old.__dict__.items():
+            new.__dict__.setdefault(name, value)
+        replaced[id(old)] = new
+    return replaced

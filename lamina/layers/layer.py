@@ -375,22 +375,54 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         """Note when sub-layers were tracked (Keras lists them in that order)."""
         _attribute_layers(self)
 
+    def _apply(self, fn, recurse=True):
+        # torch registers new plain Parameters where it cannot convert in place
+        # (`.to("meta")`, `.to_empty()`): they take over the Variables' class,
+        # attributes and places in the weight lists, so fit trains them.
+        from lamina.backend.variables import adopt_replaced_parameters
+
+        snapshot = self._parameter_snapshot()
+        result = super()._apply(fn, recurse)
+        replaced = adopt_replaced_parameters(snapshot)
+        if replaced:
+            for attr in ("_trainable_variables", "_non_trainable_variables"):
+                variables = self.__dict__.get(attr)
+                if variables is not None:
+                    variables[:] = [replaced.get(id(v), v) for v in variables]
+            self.__dict__["_regularized"] = [
+                (replaced.get(id(v), v), r)
+                for v, r in self.__dict__.get("_regularized", ())
+            ]
+            self.__dict__.pop("_device_probe", None)
+        return result
+
+    def _parameter_snapshot(self):
+        """Where this layer's weights are registered, for `_apply`."""
+        from lamina.backend.variables import snapshot_parameters
+
+        return snapshot_parameters(self, recurse=False)
+
     @property
     def _layers(self):
         """Direct sub-layers, in the order they were assigned (Keras `_layers`)."""
         return _attribute_layers(self)
 
     def _flatten_layers(self, include_self=True, recursive=True):
-        seen, result = set(), []
-        stack = [self] if include_self else list(self._layers)
-        while stack:
-            layer = stack.pop(0)
+        """This layer (if `include_self`), its sub-layers and theirs, each once,
+        in Keras's order: depth first, where below the first level each
+        layer's sub-layers come last-tracked first (Keras pushes them to the
+        front of its queue one at a time). KerasHub's LoRA files number layers
+        by this order."""
+        seen, result = {id(self)}, [self] if include_self else []
+        queue = list(self._layers)
+        while queue:
+            layer = queue.pop(0)
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
             result.append(layer)
             if recursive:
-                stack = list(layer._layers) + stack
+                queue[:0] = reversed(layer._layers)
         return result
 
     # --- dtype ----------------------------------------------------------------
@@ -880,12 +912,21 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         kwargs = dict(kwargs)
         training = kwargs.pop("training", None)
         first = args[0] if args else None
+        run_call = False
         if not self.built:
             shapes = tree.map_structure(
                 lambda t: t.shape if isinstance(t, KerasTensor) else _shape_of(t),
                 _first_input(self, args, kwargs),
             )
             self._build_with_shapes(shapes, (args, kwargs))
+            # Keras: a layer without its own build() whose sub-layers are not
+            # built yet is built by running call() once, even when its
+            # compute_output_shape() gives the output shapes.
+            run_call = (
+                type(self).build is Layer.build
+                and type(self).compute_output_shape is not Layer.compute_output_shape
+                and any(not layer.built for layer in self._flatten_layers())
+            )
         if self.input_spec is not None and isinstance(first, KerasTensor):
             check_input_spec(
                 self.input_spec, first.shape, self.name, type(self).__name__
@@ -893,14 +934,15 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         # Keras masking: the call sees the mask it is given, else the one its
         # first input carries; the outputs get theirs from compute_mask.
         spec_kwargs, previous_mask = _symbolic_mask_kwargs(self, args, kwargs)
-        if training is None:
+        default = self._symbolic_training
+        if training is not None:  # Keras works the shapes out with it
+            self._symbolic_training = bool(training)
+        try:
+            if run_call:
+                self._spec_from_call(*args, **spec_kwargs)
             outputs = self.compute_output_spec(*args, **spec_kwargs)
-        else:  # Keras works the shapes out with an explicit `training`
-            default, self._symbolic_training = self._symbolic_training, bool(training)
-            try:
-                outputs = self.compute_output_spec(*args, **spec_kwargs)
-            finally:
-                self._symbolic_training = default
+        finally:
+            self._symbolic_training = default
         Node(self, args, kwargs, outputs)
         _set_symbolic_mask(self, args, kwargs, outputs, previous_mask)
         return outputs
@@ -921,6 +963,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 _first_input(self, args, kwargs),
             )
             return _specs_of_shapes(self, self.compute_output_shape(shapes))
+        return self._spec_from_call(*args, **kwargs)
+
+    def _spec_from_call(self, *args, **kwargs):
+        """KerasTensors for the outputs, found by running `call` on fake
+        tensors (which also builds the sub-layers it calls)."""
         from lamina.backend.shape_inference import compute_output_spec
 
         def _run(*a, **k):

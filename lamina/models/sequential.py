@@ -223,6 +223,15 @@ class Sequential(Model):
             like = None
         dtype = None if like is None else _torch_dtype_or_none(like)
         if dtype is None or isinstance(inputs, (list, tuple, dict)):
+            if isinstance(inputs, dict) and self._input_layer is not None:
+                shapes = {k: tuple(getattr(v, "shape", ())) for k, v in inputs.items()}
+                raise ValueError(
+                    "The structure of `inputs` doesn't match the expected "
+                    f"structure: Sequential model '{self.name}' takes one input "
+                    f"of shape {tuple(self._input_layer.batch_shape)}; got a dict "
+                    f"(shapes {shapes}). Pass the array itself, or build a "
+                    "functional Model with one named Input per key."
+                )
             if isinstance(inputs, (list, tuple)) and self._input_layer is not None:
                 if len(inputs) > 1:
                     self._reject_several_inputs(inputs)
@@ -257,7 +266,7 @@ class Sequential(Model):
             None,
             len(start.batch_shape),
         ):
-            inputs = _adjust_rank(inputs, start.batch_shape)
+            inputs = _adjust_rank(inputs, start.batch_shape, self.name)
         for layer in self._call_layers:
             inputs = layer(inputs)
         return inputs
@@ -372,16 +381,23 @@ class Sequential(Model):
         return model
 
 
-def _adjust_rank(x, batch_shape):
+def _adjust_rank(x, batch_shape, model_name):
     """Keras's one-axis leeway for a Sequential that starts with an `Input`: a
     tensor with one axis fewer than the `Input` whose last axis is 1 gets that
-    axis (a column of values), one with an extra last axis of 1 loses it."""
+    axis (a column of values), one with an extra last axis of 1 loses it. Any
+    other rank is refused, as Keras does (a Dense would otherwise quietly take
+    one unbatched sample)."""
     rank = len(batch_shape)
     if x.ndim == rank - 1 and batch_shape[-1] == 1:
         return x.unsqueeze(-1)
     if x.ndim == rank + 1 and x.shape[-1] == 1:
         return x.squeeze(-1)
-    return x  # the first layer reports the mismatch
+    raise ValueError(
+        f"Invalid input shape for Sequential model '{model_name}'. Expected "
+        f"shape {tuple(batch_shape)}, but input has incompatible shape "
+        f"{tuple(x.shape)} ({x.ndim} axes where the Input has {rank}; is the "
+        "batch axis missing?)."
+    )
 
 
 def _check_one_input(layer):

@@ -106,7 +106,11 @@ class StepSetup:
         active = self.__dict__.get("_distribution")
         if active is None:
             return
-        if not self.built:
+        from lamina.layers.layer import Layer
+
+        # A model without call() (a GAN whose train_step calls its generator
+        # and discriminator, already built) is wrapped as it is.
+        if not self.built and type(self).call is not Layer.call:
             from lamina.backend.shape_inference import compute_output_spec
 
             x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(batch)
@@ -134,7 +138,9 @@ class StepSetup:
         self._trainable_params = compiled_step.reusable_params(self)
         from lamina.trainers.trainer import Trainer
 
-        if type(self).train_step is not Trainer.train_step:
+        if type(self).train_step is Trainer.train_step:
+            _refuse_untracked_parameters(self)
+        else:
             # A custom train_step may iterate self.metrics before compute_metrics:
             # resolve the compiled losses and metrics from the batch's shapes now.
             self._build_compiled_from_shapes(batch)
@@ -220,3 +226,26 @@ class StepSetup:
         if not metrics_ready:
             losses = self._compile_loss.losses if self._compile_loss else None
             self._compile_metrics.build(y_spec, spec, losses)
+
+
+def _refuse_untracked_parameters(model):
+    """The built-in step trains `trainable_weights`; a torch parameter that
+    requires grad but is no layer's weight (a plain torch module inside a
+    `torch.nn.ModuleList`, an `nn.Parameter` attribute) would silently stay as
+    it is, so fit refuses to start."""
+    weights = {id(w) for w in model.weights}
+    missing = [
+        name
+        for name, param in model.named_parameters()
+        if param.requires_grad and id(param) not in weights
+    ]
+    if missing:
+        raise ValueError(
+            f"fit() would not train the torch parameters {missing[:5]} of model "
+            f"'{model.name}': they are not weights of any lamina layer, so they "
+            "are not in `trainable_weights`. Wrap plain torch modules in "
+            "`layers.TorchModuleWrapper(module)` (a module assigned directly "
+            "as an attribute is wrapped for you; one inside a "
+            "torch.nn.ModuleList or dict is not), or create the weights with "
+            "`self.add_weight(...)`."
+        )

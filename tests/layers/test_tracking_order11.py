@@ -211,3 +211,61 @@ def test_weights_of_a_layer_frozen_before_build_stay_frozen():
     assert model.trainable_weights == [model.a.kernel, model.a.bias]
     model.frozen.trainable = True
     assert len(model.trainable_weights) == 4
+
+
+class _Inner(lamina.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.c = layers.Dense(2, name="c")
+        self.d = layers.Dense(2, name="d")
+
+    def call(self, x):
+        return self.d(self.c(x))
+
+
+class _Outer(lamina.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a = layers.Dense(2, name="a")
+        self.b = layers.Dense(2, name="b")
+        self.inner = _Inner(name="inner")
+
+    def call(self, x):
+        return self.inner(self.b(self.a(x)))
+
+
+def test_flatten_layers_walks_in_keras_order():
+    # Keras 3.15.1's output for this model: below the first level, each
+    # layer's sub-layers come last-tracked first (KerasHub numbers LoRA
+    # layers in this order in its .lora.h5 files).
+    model = lamina.Sequential(
+        [lamina.Input((3,)), _Outer(name="blk"), layers.Dense(1, name="head")]
+    )
+    names = [layer.name for layer in model._flatten_layers(include_self=False)]
+    assert names == ["blk", "inner", "d", "c", "b", "a", "head"]
+    top = [layer.name for layer in model._flatten_layers(recursive=False)]
+    assert top == [model.name, "blk", "head"]
+    outer = model.layers[0]
+    assert [layer.name for layer in outer._flatten_layers()] == [
+        "blk", "a", "b", "inner", "d", "c"
+    ]
+
+
+def test_a_layer_with_compute_output_shape_builds_its_sub_layers_symbolically():
+    # KerasHub's RelativeEmbedding: own weight, a sub-layer, no build(), and a
+    # compute_output_shape. Keras runs call once to build the sub-layer.
+    class Rel(lamina.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.w = self.add_weight(shape=(3,), name="w")
+            self.ln = layers.LayerNormalization(name="ln")
+
+        def call(self, x):
+            return self.ln(x) * self.w
+
+        def compute_output_shape(self, shape):
+            return shape
+
+    x = lamina.Input((3,))
+    model = lamina.Model(x, Rel(name="rel")(x))
+    assert [w.path for w in model.weights] == ["rel/w", "rel/ln/gamma", "rel/ln/beta"]

@@ -54,6 +54,15 @@ def get_data_adapter(
             kind = "torch DataLoader"
         elif isinstance(x, torch.utils.data.Dataset):
             kind = "torch Dataset"
+        if extra == ["class_weight"]:
+            # Keras: its own message, pointing at per-sample weights instead.
+            raise ValueError(
+                f"When providing `x` as a {kind}, `class_weight` should not be "
+                f"passed. Argument `class_weight` is not supported for {kind} "
+                f"inputs: make the {kind} yield (x, y, sample_weight) batches, "
+                "with each sample's weight taken from its class. Received: "
+                f"class_weight={class_weight!r}"
+            )
         names = ", ".join(f"`{name}`" for name in extra)
         raise ValueError(
             f"When providing `x` as a {kind}, {names} should not be passed. "
