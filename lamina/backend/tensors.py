@@ -8,6 +8,12 @@ from lamina.backend.device import get_device
 from lamina.backend.dtypes import to_torch_dtype
 
 
+class NotNumbersError(TypeError, ValueError):
+    """Data that does not convert to numbers (an object array, text into a
+    numeric input): Keras raises a ValueError, lamina first raised a
+    TypeError; this is both."""
+
+
 def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
     """`x` as a torch tensor on `device` (defaults to lamina's device).
 
@@ -39,8 +45,8 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         x = x.to_numpy()  # pandas DataFrame / Series
     array = np.asarray(x)
     if array.dtype == object:
-        raise TypeError(
-            "Cannot convert data of dtype object to a tensor; expected numbers "
+        raise NotNumbersError(
+            "Invalid dtype: object. Cannot convert it to a tensor; expected numbers "
             f"(got a value of type {type(x).__name__}). Convert it with "
             "np.asarray(x, dtype='float32') first."
         )

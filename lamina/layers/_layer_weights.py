@@ -124,7 +124,8 @@ class _LayerWeights:
         else:
             self._non_trainable_variables.append(param)
         if not self.__dict__.get("_trainable", True):
-            param.requires_grad_(False)  # Keras: a frozen layer's new weights are frozen
+            # Keras: the weights a frozen layer creates are frozen too.
+            param.requires_grad_(False)
         regularizer = regularizers.get(regularizer)
         param.regularizer = regularizer
         if overwrite_with_gradient:

@@ -204,9 +204,11 @@ class _TrackedDict(_TrackedContainer, dict):
         # torch module names cannot hold "." (Keras keys such as "nr.employed");
         # the layers of a list or dict under a key are numbered after it.
         for key, value in self.items():
-            if not isinstance(key, str):
-                continue
-            name = key.replace(".", _DOT) or _DOT
+            # Other keys (`{2: Dense(4)}`) are tracked under their text; one
+            # that a string key already took gets a trailing "_".
+            name = str(key).replace(".", _DOT) or _DOT
+            while not isinstance(key, str) and name in self:
+                name += "_"
             if isinstance(value, torch.nn.Module):
                 yield name, value
             else:

@@ -49,13 +49,13 @@ from lamina.layers._layer_calls import (
 )
 from lamina.layers._layer_weights import _LayerWeights, forgot_super_init_message
 from lamina.layers._tracked import (
+    TrackingOrder,
     _TrackedContainer,
     _TrackedDict,
     _TrackedList,
-    TrackingOrder,
+    may_hold_layers,
     may_hold_layers_within,
     tracked_tuple,
-    may_hold_layers,
 )
 from lamina.layers.input_spec import check_input_spec
 from lamina.layers.node import Node

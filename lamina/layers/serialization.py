@@ -19,6 +19,10 @@ def serialize(layer) -> dict:
     >>> config["module"], config["class_name"], config["config"]["units"]
     ('keras.layers', 'Dense', 2)
     """
+    if layer is None or isinstance(layer, (bool, int, float, str)):
+        # As Keras: plain values pass through (KerasHub's Task.get_config
+        # serializes `preprocessor=None`).
+        return serialization_lib.serialize_keras_object(layer)
     if not isinstance(layer, Layer):
         raise TypeError(
             "layers.serialize expects a layer instance such as Dense(2); got "

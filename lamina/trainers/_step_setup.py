@@ -167,6 +167,12 @@ class StepSetup:
         if not self.optimizer.built:
             self.optimizer.build(params)
             return
+        # A weight frozen since the last fit (`layer.trainable = False`,
+        # `requires_grad_(False)`) keeps no stale gradient for the optimizer.
+        current = {id(p) for p in params}
+        for variable in self.optimizer._trainable_variables:
+            if id(variable) not in current:
+                variable.grad = None
         built = {id(v) for v in self.optimizer._trainable_variables}
         if any(id(p) not in built for p in params):
             raise ValueError(

@@ -81,9 +81,7 @@ def test_custom_train_step_on_an_empty_slice_matches_one_process(launch, single)
         assert int(result["ci_iterations"]) == 2 * 5 * 2  # 2 per batch, 5 batches
 
 
-def test_fsdp_custom_train_step_with_an_empty_slice_matches_one_process(
-    launch, single
-):
+def test_fsdp_custom_train_step_with_an_empty_slice_matches_one_process(launch, single):
     assert_like_single(launch[1], single, "fc_")
 
 

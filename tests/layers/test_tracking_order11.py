@@ -247,7 +247,12 @@ def test_flatten_layers_walks_in_keras_order():
     assert top == [model.name, "blk", "head"]
     outer = model.layers[0]
     assert [layer.name for layer in outer._flatten_layers()] == [
-        "blk", "a", "b", "inner", "d", "c"
+        "blk",
+        "a",
+        "b",
+        "inner",
+        "d",
+        "c",
     ]
 
 
@@ -269,3 +274,28 @@ def test_a_layer_with_compute_output_shape_builds_its_sub_layers_symbolically():
     x = lamina.Input((3,))
     model = lamina.Model(x, Rel(name="rel")(x))
     assert [w.path for w in model.weights] == ["rel/w", "rel/ln/gamma", "rel/ln/beta"]
+
+
+def test_layers_in_a_dict_with_other_keys_are_tracked():
+    model = _Base()
+    model.heads = {2: layers.Dense(3, name="h2"), 1: layers.Dense(3, name="h1")}
+    model.mixed = {"1": layers.Dense(3, name="s1"), 1: layers.Dense(3, name="i1")}
+    assert _names(model) == ["h2", "h1", "s1", "i1"]
+    x = np.ones((1, 3), "float32")
+    for layer in model.layers:
+        layer(x)
+    assert len(list(model.parameters())) == 8
+
+
+def test_small_keras_api_edges_seen_in_kerashub():
+    import pytest
+
+    # Task.get_config serializes `preprocessor=None`.
+    assert lamina.layers.serialize(None) is None
+    assert lamina.layers.serialize("relu") == "relu"
+    # Keras: ValueError("Invalid dtype: object"); lamina's is also a TypeError.
+    ragged = np.array([np.zeros(2), np.zeros(3)], dtype=object)
+    with pytest.raises(ValueError, match="Invalid dtype: object"):
+        lamina.ops.convert_to_tensor(ragged)
+    with pytest.raises(TypeError):
+        lamina.ops.convert_to_tensor(ragged)

@@ -7,6 +7,7 @@ import torch
 
 from lamina import backend, tree
 from lamina.backend.dtypes import is_string_array
+from lamina.backend.tensors import NotNumbersError
 
 
 def unpack_x_y_sample_weight(data):
@@ -126,11 +127,6 @@ def _text_columns(frame) -> str:
     )
 
 
-class _NotNumbersError(TypeError, ValueError):
-    """Data that does not convert to numbers: a TypeError (what lamina raised
-    first) that is also the ValueError Keras raises for it."""
-
-
 def to_device_tensors(structure, what: str):
     """Convert every leaf to a device tensor, checking types once, where data enters."""
 
@@ -143,7 +139,7 @@ def to_device_tensors(structure, what: str):
         try:
             return backend.convert_to_tensor(value)
         except (TypeError, ValueError) as error:
-            raise _NotNumbersError(
+            raise NotNumbersError(
                 f"{what} must hold numbers (NumPy arrays, torch tensors, pandas "
                 f"objects); could not convert a {type(value).__name__}: {error}"
                 f"{columns}"
