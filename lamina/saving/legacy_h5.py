@@ -59,6 +59,43 @@ def _legacy_weights(layer):
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
+def top_level_weights(model) -> list:
+    """The model's own variables (created by `add_weight` on the model itself,
+    not on one of its layers), trainable first: Keras's `top_level_model_weights`."""
+    own = list(getattr(model, "_trainable_variables", ())) + list(
+        getattr(model, "_non_trainable_variables", ())
+    )
+    in_weights = {id(w) for w in model.weights}
+    return [v for v in own if id(v) in in_weights]
+
+
+def _match_top_level(model, group, filename, skip_mismatch, pending):
+    """Queue the model's own variables from `top_level_model_weights`, when the
+    file has that group (Keras 3 writes it; Keras 2 files do not)."""
+    if "top_level_model_weights" not in group:
+        return
+    top = group["top_level_model_weights"]
+    if not isinstance(top, h5py.Group):
+        raise ValueError(
+            f"{filename!r}: expected 'top_level_model_weights' to be a group; "
+            f"got a {type(top).__name__}."
+        )
+    variables = top_level_weights(model)
+    values = _saved_values(group, "top_level_model_weights", filename)
+    if len(values) != len(variables):
+        message = (
+            f"Model '{model.name}' has {len(variables)} weights of its own (not "
+            f"in any layer); {filename!r} has {len(values)} "
+            "(`top_level_model_weights`)."
+        )
+        if skip_mismatch:
+            warnings.warn(message + " Skipped (skip_mismatch=True).", stacklevel=4)
+            return
+        raise ValueError(message)
+    who = f"Model '{model.name}' (top-level weights of {filename!r})"
+    _match(variables, values, who, skip_mismatch, pending)
+
+
 def _match(variables, values, who, skip_mismatch, pending):
     """Queue `(variable, value)` pairs whose shapes agree on `pending`; nothing
     is assigned until every layer matched, so a failed load changes nothing."""
@@ -138,6 +175,7 @@ def _load_by_order(model, group, saved_names, filename, skip_mismatch):
             )
         who = f"Layer '{layer.name}' ('{name}' in {filename!r})"
         _match(variables, values, who, skip_mismatch, pending)
+    _match_top_level(model, group, filename, skip_mismatch, pending)
     _assign_all(pending)
 
 
@@ -165,4 +203,5 @@ def _load_by_name(model, group, saved_names, filename, skip_mismatch):
                 raise ValueError(message)
             who = f"Layer '{name}' of {filename!r}"
             _match(variables, values, who, skip_mismatch, pending)
+    _match_top_level(model, group, filename, skip_mismatch, pending)
     _assign_all(pending)

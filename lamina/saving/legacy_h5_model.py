@@ -172,7 +172,9 @@ def _write_values(group, variables, owner):
     _write_string_list(group, "weight_names", names)
     for name, variable in zip(names, variables):
         value = to_numpy(variable, owner)
-        if value.dtype.kind == "V":  # bfloat16: Keras writes it as float32
+        if value.dtype.kind == "V":
+            # bfloat16 as float32: Keras 3.15 writes opaque 2-byte records
+            # (`|V2`) here, which its own loader cannot read back.
             value = to_numpy(variable.float(), owner)
         group.create_dataset(name, data=value)
 
@@ -185,7 +187,13 @@ def _write_model_weights(group, model):
     for layer in sorted(layers, key=lambda layer: layer.name):
         weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
         _write_values(group.create_group(layer.name), weights, f"Layer '{layer.name}'")
-    _write_values(group.create_group("top_level_model_weights"), [], "model")
+    # Keras: the model's own variables (add_weight on the model itself), which
+    # belong to none of its layers.
+    _write_values(
+        group.create_group("top_level_model_weights"),
+        legacy_h5.top_level_weights(model),
+        f"Model '{model.name}'",
+    )
 
 
 def _write_optimizer_weights(h5_file, optimizer):

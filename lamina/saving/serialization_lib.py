@@ -370,7 +370,13 @@ def enable_unsafe_deserialization() -> None:
 
 
 def deserialize_keras_object(
-    config, module_objects=None, custom_objects=None, safe_mode=True, kind="object"
+    config,
+    custom_objects=None,
+    safe_mode=True,
+    *,
+    module_objects=None,
+    kind="object",
+    **kwargs,
 ):
     """Rebuild the object that `serialize_keras_object` described.
 
@@ -391,23 +397,42 @@ def deserialize_keras_object(
         safe_mode: Refuse configs that would run arbitrary code (Python
             lambdas). An enclosing `SafeModeScope` takes precedence.
         kind: What is being loaded, for error messages ("activation", ...).
+        **kwargs: Keras's `printable_module_name` (an alias of `kind`); any
+            other keyword is refused.
+
+    A bare name found in `module_objects` that names a class with
+    `from_config` gives an instance made from an empty config, as in Keras
+    (`"adam"` with the optimizers' table gives `Adam()`); found in the
+    registry or `custom_objects`, it gives the object itself.
     """
+    kind = kwargs.pop("printable_module_name", kind)
+    if kwargs:
+        raise TypeError(
+            "deserialize_keras_object() got unexpected keyword arguments "
+            f"{sorted(kwargs)}; it takes config, custom_objects, safe_mode, "
+            "module_objects and printable_module_name."
+        )
     scoped = in_safe_mode()
     safe_mode = scoped if scoped is not None else safe_mode
     if config is None or isinstance(config, (bool, int, float)):
         return config
     if isinstance(config, str):
-        obj = object_registration.get_registered_object(
-            config, custom_objects, module_objects
-        )
-        if obj is None:
-            if module_objects is None:
-                return config  # a plain string value, as Keras returns it
+        obj = object_registration.get_registered_object(config, custom_objects)
+        if obj is not None:
+            return obj
+        if module_objects is None:
+            return config  # a plain string value, as Keras returns it
+        if config not in module_objects:
             raise_unknown(kind, config, module_objects)
+        obj = module_objects[config]
+        if inspect.isclass(obj) and hasattr(obj, "from_config"):
+            return obj.from_config({})  # Keras: a class's name means its default
         return obj
     if isinstance(config, (list, tuple)):
         return [
-            deserialize_keras_object(c, module_objects, custom_objects, safe_mode, kind)
+            deserialize_keras_object(
+                c, custom_objects, safe_mode, module_objects=module_objects, kind=kind
+            )
             for c in config
         ]
     if not isinstance(config, dict):
@@ -416,7 +441,7 @@ def deserialize_keras_object(
         # A plain dict value: its values may hold serialized objects (tensors,
         # arrays, functions), as in Keras.
         return {
-            key: deserialize_keras_object(value, None, custom_objects, safe_mode, kind)
+            key: deserialize_keras_object(value, custom_objects, safe_mode, kind=kind)
             for key, value in config.items()
         }
     class_name = config["class_name"]
@@ -430,7 +455,11 @@ def deserialize_keras_object(
         return slice(
             *(
                 deserialize_keras_object(
-                    inner.get(part), module_objects, custom_objects, safe_mode, kind
+                    inner.get(part),
+                    custom_objects,
+                    safe_mode,
+                    module_objects=module_objects,
+                    kind=kind,
                 )
                 for part in ("start", "stop", "step")
             )
