@@ -1,14 +1,11 @@
 """Data-parallel fit/evaluate/predict on 2 CPU processes (gloo) equals one process."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch.distributed as dist
 
 from tests.distribution import dp_worker
+from tests.distribution._torchrun import run_two_ranks
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()),
@@ -17,33 +14,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def launch(out, *extra):
-    # CPU processes even where a GPU exists (two processes cannot share one
-    # GPU under NCCL); test_initialize.py covers the GPU count check.
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.getcwd(),
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        dp_worker.__file__,
-        str(out),
-        *extra,
-    ]
-    # One retry: on a loaded 2-core machine a gloo worker has been seen to abort
-    # once at start-up; a second failure is reported with its output.
-    for _attempt in range(2):
-        completed = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=300
-        )
-        if completed.returncode == 0:
-            break
+    _, completed = run_two_ranks(dp_worker.__file__, lambda: out, *extra)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return [dict(np.load(out / f"rank{r}.npz", allow_pickle=False)) for r in (0, 1)]
 

@@ -8,14 +8,13 @@ One torchrun launch runs every case of dp_worker11.py.
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch.distributed as dist
 
 from tests.distribution import dp_worker11
+from tests.distribution._torchrun import run_two_ranks
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()),
@@ -27,29 +26,9 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.getcwd(),
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-    for _attempt in range(2):  # one retry: a gloo start-up abort seen under load
-        out = tmp_path_factory.mktemp("dp11")
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            dp_worker11.__file__,
-            str(out),
-        ]
-        completed = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=240
-        )
-        if completed.returncode == 0:
-            break
+    out, completed = run_two_ranks(
+        dp_worker11.__file__, lambda: tmp_path_factory.mktemp("dp11"), timeout=240
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return out, [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
 

@@ -6,14 +6,13 @@ raising in a callback, so the launch itself fails on purpose.
 """
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch.distributed as dist
 
 from tests.distribution import dp_worker7
+from tests.distribution._torchrun import run_two_ranks
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()),
@@ -25,32 +24,16 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.getcwd(),
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-    for _attempt in range(2):  # one retry: a gloo start-up abort seen under load
-        out = tmp_path_factory.mktemp("dp7")
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            dp_worker7.__file__,
-            str(out),
-        ]
-        completed = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=240
-        )
-        if all((out / f"rank{r}.npz").exists() for r in (0, 1)):
-            break
-    assert all((out / f"rank{r}.npz").exists() for r in (0, 1)), completed.stderr[
-        -3000:
-    ]
+    def both_ranks_wrote(folder, completed):
+        return all((folder / f"rank{r}.npz").exists() for r in (0, 1))
+
+    out, completed = run_two_ranks(
+        dp_worker7.__file__,
+        lambda: tmp_path_factory.mktemp("dp7"),
+        done=both_ranks_wrote,
+        timeout=240,
+    )
+    assert both_ranks_wrote(out, completed), completed.stderr[-3000:]
     results = [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
     return out, completed, results
 
