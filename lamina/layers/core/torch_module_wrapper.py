@@ -4,7 +4,7 @@ import torch
 
 from lamina.backend.shape_inference import inferring
 from lamina.layers._layer_calls import _CALL_CONTEXT
-from lamina.layers.layer import Layer
+from lamina.layers.layer import Layer, _attribute_layers
 
 
 class TorchModuleWrapper(Layer):
@@ -78,7 +78,9 @@ class TorchModuleWrapper(Layer):
         # lamina layers inside the torch module (`nn.Sequential(Dense(8),
         # nn.ReLU())`) are sub-layers: their losses, `trainable` and weights
         # count as this layer's.
-        return super()._layers + self.__dict__["_inner_layers"]
+        # Not `super()._layers`: torch.compile cannot trace it (a loss walk
+        # reaches here inside a compiled step).
+        return _attribute_layers(self) + self.__dict__["_inner_layers"]
 
     def _track_module_parameters(self) -> None:
         """Make the module's parameters this layer's weights; again after the
