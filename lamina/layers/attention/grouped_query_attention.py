@@ -7,6 +7,7 @@ import torch
 
 from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers.activations.softmax import Softmax
 from lamina.layers.attention._attention_utils import (
     causal_mask,
     large_negative,
@@ -174,6 +175,9 @@ class GroupedQueryAttention(QKVAttention):
         self._value_dense = self._projection(
             "bkm,mvh->bkvh", self.num_key_value_heads, "vh", "value", value_shape
         )
+        # Keras's Softmax sublayer (saved as an empty group); the call path
+        # computes the softmax directly.
+        self._softmax = Softmax(axis=-1, dtype=self.dtype_policy)
         self._dropout_layer = Dropout(
             rate=self.dropout, dtype=self.dtype_policy, seed=self.seed
         )

@@ -6,6 +6,7 @@ import torch
 
 from lamina import constraints, initializers, regularizers
 from lamina.backend.keras_tensor import KerasTensor
+from lamina.layers.activations.softmax import Softmax
 from lamina.layers.attention._attention_utils import (
     build_attention_equation,
     build_proj_equation,
@@ -279,6 +280,10 @@ class MultiHeadAttention(QKVAttention):
         ) = build_attention_equation(rank, attn_axes=self._attention_axes)
         n_axes = len(self._attention_axes)
         self._softmax_axes = tuple(range(scores_rank - n_axes, scores_rank))
+        # Keras keeps a Softmax sublayer here (an empty `_softmax/vars` group in
+        # saved files, a place in `_flatten_layers`); `_masked_softmax` computes
+        # the same values without a layer call.
+        self._softmax = Softmax(axis=self._softmax_axes, dtype=self.dtype_policy)
         self._dropout_layer = Dropout(
             rate=self._dropout, dtype=self.dtype_policy, seed=self.seed
         )

@@ -47,7 +47,6 @@ def quantize(layer, mode, type_check, config):
             "implemented (it subclasses ReversibleEmbedding; pass "
             "type_check=False to quantize it as one)."
         )
-    raw_config = config
     reverse = None
     if layer.built and not layer.tie_weights:
         reverse = layer.reverse_embeddings
@@ -58,7 +57,8 @@ def quantize(layer, mode, type_check, config):
     if reverse is not None:
         values, scale, zero = _quantize_reverse(layer, reverse.detach(), mode)
         q._drop_weight(layer, reverse)
-    _build_reverse(layer, mode, raw_config)
+    # Keras resolves the default config first (int4's quantizes no inputs).
+    _build_reverse(layer, mode, layer.quantization_config)
     if reverse is not None:
         q._assign(layer.reverse_embeddings, values)
         q._assign(layer.reverse_embeddings_scale, scale)
@@ -122,8 +122,12 @@ def _build_reverse(layer, mode, config):
         )
         if mode == "int4" and block_size is not None:
             order = order + ("reverse_embeddings_zero",)
-            layer.reverse_embeddings_zero = q._add_int8(
-                layer, "reverse_embeddings_zero", shape
+            # A float variable in Keras (unlike Embedding's int8 embeddings_zero).
+            layer.reverse_embeddings_zero = layer.add_weight(
+                name="reverse_embeddings_zero",
+                shape=tuple(shape),
+                initializer="zeros",
+                trainable=False,
             )
     # Embedding's quantized lookup stays the forward call.
     layer._quantized_lookup = layer.call
