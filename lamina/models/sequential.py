@@ -271,8 +271,8 @@ class Sequential(Model):
             inputs = layer(inputs)
         return inputs
 
-    def compute_output_spec(self, *args, **kwargs):
-        x = args[0]
+    def compute_output_spec(self, inputs, training=None, mask=None, **kwargs):
+        x = inputs
         for layer in self._call_layers:
             x = layer(x)
         return x

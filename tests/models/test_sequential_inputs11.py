@@ -33,3 +33,11 @@ def test_a_dict_batch_names_the_expected_input():
     batch = {"a": np.ones((2, 4), "float32")}
     with pytest.raises(ValueError, match="structure of `inputs`.*dict"):
         model.predict(batch, verbose=0)
+
+
+def test_keras_signatures_of_compute_output_spec_and_rematerialized_call():
+    model = _model()
+    spec = model.compute_output_spec(inputs=lamina.KerasTensor((2, 4)))
+    assert tuple(spec.shape) == (2, 2)
+    dense = layers.Dense(2)
+    assert dense.rematerialized_call(fn=dense.call) == dense.call  # no RematScope
