@@ -166,28 +166,28 @@ class _LayerAPI:
         `__call__`)."""
         return self.compute_output_spec(*args, **kwargs)
 
-    def rematerialized_call(self, fn, *args, **kwargs):
-        """`fn` wrapped for the `RematScope` this layer was created in.
+    def rematerialized_call(self, layer_call, *args, **kwargs):
+        """`layer_call` wrapped for the `RematScope` this layer was created in.
 
         Args:
-            fn: The layer's `call` (or another method of it).
+            layer_call: The layer's `call` (or another method of it).
             *args: The inputs the call will get (`"larger_than"` measures its
                 output size from them).
             **kwargs: The keyword arguments the call will get.
 
         Returns:
-            `fn` itself outside a remat scope (or where the mode does
+            `layer_call` itself outside a remat scope (or where the mode does
             not apply to this layer), else a callable that recomputes its
             intermediates during the backward pass.
         """
         mode = self._remat_mode
         if not mode or mode.mode is None:
-            return fn
+            return layer_call
         if mode.mode == "activations":
             if getattr(self, "activation", None) is None:
-                return fn
+                return layer_call
 
-            @functools.wraps(fn)
+            @functools.wraps(layer_call)
             def with_remat_activation(*a, **k):
                 activation = self.activation
                 had_entry = "activation" in self.__dict__
@@ -195,7 +195,7 @@ class _LayerAPI:
                 # re-register a module-valued activation.
                 self.__dict__["activation"] = _remat.remat(activation)
                 try:
-                    return fn(*a, **k)
+                    return layer_call(*a, **k)
                 finally:
                     if had_entry:
                         self.__dict__["activation"] = activation
@@ -205,10 +205,10 @@ class _LayerAPI:
             return with_remat_activation
         if mode.mode == "list_of_layers":
             if self.name in (mode.layer_names or ()):
-                return _remat.remat(fn)
-            return fn
+                return _remat.remat(layer_call)
+            return layer_call
         if mode.mode == "larger_than":
             size = _remat._RematForward(self)._output_size(args, kwargs)
             if not size or size <= mode.output_size_threshold:
-                return fn
-        return _remat.remat(fn)
+                return layer_call
+        return _remat.remat(layer_call)

@@ -79,6 +79,11 @@ class Operation(OpLayer):
             "method. Subclasses of Operation must implement call()."
         )
 
+    def rematerialized_call(self, fn, *args, **kwargs):
+        """`fn` wrapped for the `RematScope` this operation was created in
+        (Keras names the argument `fn` here, `layer_call` on layers)."""
+        return super().rematerialized_call(fn, *args, **kwargs)
+
     def get_config(self) -> dict:
         """`{"name": ...}`, and, when the subclass does not define its own
         `get_config`, the constructor's arguments, provided they are all plain

@@ -39,5 +39,12 @@ def test_keras_signatures_of_compute_output_spec_and_rematerialized_call():
     model = _model()
     spec = model.compute_output_spec(inputs=lamina.KerasTensor((2, 4)))
     assert tuple(spec.shape) == (2, 2)
-    dense = layers.Dense(2)
-    assert dense.rematerialized_call(fn=dense.call) == dense.call  # no RematScope
+    dense = layers.Dense(2)  # Keras: `layer_call` on layers, `fn` on operations
+    assert dense.rematerialized_call(layer_call=dense.call) == dense.call
+
+    class Double(lamina.Operation):
+        def call(self, x):
+            return x * 2
+
+    double = Double()
+    assert double.rematerialized_call(fn=double.call) == double.call
