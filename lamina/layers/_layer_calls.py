@@ -130,6 +130,10 @@ def _first_argument_positional(layer, kwargs):
     the input the layer builds from, checks and takes the mask of
     (`layer(x1=a, x2=b)` is `layer(a, x2=b)`)."""
     name = _first_call_parameter(type(layer))
+    if name is not None and name not in kwargs:
+        # Keras's data layers take `layer(inputs=x)` whatever call() names it
+        # (the image preprocessing layers' `call(self, data)`).
+        name = getattr(type(layer), "_call_input_keyword", name)
     if name is None or name not in kwargs or "call" in layer.__dict__:
         return (), kwargs
     kwargs = dict(kwargs)

@@ -48,3 +48,10 @@ def test_keras_signatures_of_compute_output_spec_and_rematerialized_call():
 
     double = Double()
     assert double.rematerialized_call(fn=double.call) == double.call
+
+
+def test_image_preprocessing_layers_take_inputs_as_a_keyword():
+    # Keras's data layers define `__call__(self, inputs, **kwargs)`.
+    images = np.ones((2, 8, 8, 3), "float32")
+    assert tuple(layers.Resizing(4, 4)(inputs=images).shape) == (2, 4, 4, 3)
+    assert tuple(layers.RandomFlip(seed=1)(inputs=images).shape) == (2, 8, 8, 3)

@@ -72,6 +72,11 @@ class BaseImagePreprocessingLayer(Layer):
             `lamina.backend.image_data_format()`.
     """
 
+    # `layer(inputs=images)` works, as on Keras's data layers (call() names it
+    # `data`).
+    _call_input_keyword = "inputs"
+
+
     _USE_BASE_FACTOR = True
     _FACTOR_BOUNDS = (-1, 1)
     # part of a dict input -> KEPT or KERAS_UNSUPPORTED (see `_part_status`).
