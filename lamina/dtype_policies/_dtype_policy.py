@@ -64,6 +64,30 @@ class DTypePolicy:
         """The quantization mode (`"int8"`, ...), `None` for a float policy."""
         return None
 
+    def convert_input(self, x, autocast, dtype):
+        """`x` as a tensor, floats cast to `dtype` when `autocast` is true.
+
+        A tensor or KerasTensor keeps its type; an array-like (NumPy array,
+        list) becomes a tensor; anything else comes back unchanged. Integer
+        and bool inputs are never cast, as in Keras.
+        """
+        from lamina import ops
+        from lamina.backend.dtypes import is_float_dtype
+        from lamina.backend.keras_tensor import KerasTensor
+
+        dtype = standardize_dtype(dtype)
+        if not (ops.is_tensor(x) or isinstance(x, KerasTensor)):
+            if not hasattr(x, "__array__"):
+                return x
+            try:
+                x = ops.convert_to_tensor(x)
+            except TypeError:
+                x = ops.convert_to_tensor(x, dtype=dtype)
+        x_dtype = standardize_dtype(x.dtype)
+        if autocast and is_float_dtype(x_dtype) and x_dtype != dtype:
+            x = ops.cast(x, dtype)
+        return x
+
     def __eq__(self, other):
         return isinstance(other, DTypePolicy) and other.name == self.name
 

@@ -1,7 +1,7 @@
 """lamina.optimizers: Keras 3 optimizers that update all weights with multi-tensor
 kernels, and their learning-rate schedules."""
 
-from lamina.optimizers import schedules
+from lamina.optimizers import legacy, schedules
 from lamina.optimizers.adadelta import Adadelta
 from lamina.optimizers.adafactor import Adafactor
 from lamina.optimizers.adagrad import Adagrad
@@ -149,6 +149,7 @@ __all__ = [
     "ScheduleFreeAdamW",
     "deserialize",
     "get",
+    "legacy",
     "schedules",
     "serialize",
 ]

@@ -161,18 +161,20 @@ class Optimizer(_OptimizerState):
 
     # ----------------------- build (state, slots, saving: in _OptimizerState)
 
-    def build(self, var_list) -> None:
-        """Create the optimizer's state for `var_list` (the trainable weights).
+    def build(self, variables) -> None:
+        """Create the optimizer's state for `variables` (the trainable weights).
 
-        Subclasses call `super().build(var_list)` first, then create their slots.
+        Subclasses call `super().build(variables)` first, then create their
+        slots. (Keras names this argument `variables` here and in `SGD`, but
+        `var_list` in its other optimizers; each lamina class follows suit.)
         """
-        var_list = list(var_list)
+        var_list = list(variables)
         for i, variable in enumerate(var_list):
             if not isinstance(variable, torch.Tensor):
                 raise TypeError(
                     f"Optimizer '{self.name}' ({type(self).__name__}) can only "
                     "optimize torch tensors (e.g. model.trainable_weights); item "
-                    f"{i} of var_list is a {type(variable).__name__}."
+                    f"{i} of `variables` is a {type(variable).__name__}."
                 )
         self._trainable_variables = var_list
         self._scalar = _scalar_type(var_list)

@@ -68,13 +68,13 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def build(self, var_list) -> None:
+    def build(self, variables) -> None:
         if self.built:
             return
-        super().build(var_list)
+        super().build(variables)
         self.momentums = []
         if self.momentum != 0:
-            self.momentums = self.add_optimizer_variables(var_list, "momentum")
+            self.momentums = self.add_optimizer_variables(variables, "momentum")
 
     def _foreach_update(self, grads, variables, indices, scalars):
         (learning_rate,) = scalars

@@ -159,7 +159,8 @@ class OrthogonalRegularizer(Regularizer):
             )
         self.mode = mode
 
-    def __call__(self, x) -> torch.Tensor:
+    def __call__(self, inputs) -> torch.Tensor:
+        x = inputs  # Keras names this argument `inputs` (the others: `x`)
         if x.ndim != 2:
             raise ValueError(
                 "OrthogonalRegularizer applies to 2D weights (matrices); got a "

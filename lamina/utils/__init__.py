@@ -21,7 +21,7 @@ from lamina.trainers.data_adapters.data_adapter_utils import (
     pack_x_y_sample_weight,
     unpack_x_y_sample_weight,
 )
-from lamina.utils import bounding_boxes
+from lamina.utils import bounding_boxes, legacy
 from lamina.utils.audio_dataset_utils import audio_dataset_from_directory
 from lamina.utils.config import Config
 from lamina.utils.dataset_utils import split_dataset
@@ -72,6 +72,7 @@ __all__ = [
     "img_to_array",
     "is_interactive_logging_enabled",
     "is_keras_tensor",
+    "legacy",
     "load_img",
     "model_to_dot",
     "normalize",

@@ -94,6 +94,9 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
+        if type(self).call is EinsumDense.call:
+            # As Dense: `training` accepted by call(), ignored, not passed.
+            self._call_has_training_arg = False
 
     def build(self, input_shape):
         info = _analyze_einsum(
@@ -157,7 +160,7 @@ class EinsumDense(Layer):
             return _lora.merged(self)
         return self._kernel
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         plan = self._matmul
         if plan is not None:
             # The equation is a matrix product in disguise: flatten the contracted

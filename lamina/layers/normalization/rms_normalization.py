@@ -55,8 +55,9 @@ class RMSNormalization(Layer):
             initializer="ones",
         )
 
-    def call(self, inputs):
-        x = inputs.float() if inputs.dtype in _HALF else inputs
+    def call(self, x):
+        dtype = x.dtype
+        x = x.float() if dtype in _HALF else x
         scale = self.scale.to(x.dtype)
         if self._trailing:
             out = F.rms_norm(x, tuple(scale.shape), scale, self.epsilon)
@@ -66,7 +67,7 @@ class RMSNormalization(Layer):
                 shape[a] = x.shape[a]
             mean_square = torch.mean(x * x, dim=self._axes, keepdim=True)
             out = x * torch.rsqrt(mean_square + self.epsilon) * scale.reshape(shape)
-        return out.to(inputs.dtype)
+        return out.to(dtype)
 
     def compute_output_shape(self, input_shape):
         _resolve_axes(self, input_shape, need_sizes=False)

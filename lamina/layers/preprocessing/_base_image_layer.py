@@ -76,7 +76,6 @@ class BaseImagePreprocessingLayer(Layer):
     # `data`).
     _call_input_keyword = "inputs"
 
-
     _USE_BASE_FACTOR = True
     _FACTOR_BOUNDS = (-1, 1)
     # part of a dict input -> KEPT or KERAS_UNSUPPORTED (see `_part_status`).
@@ -336,6 +335,10 @@ class BaseImagePreprocessingLayer(Layer):
         return shapes
 
     def compute_output_spec(self, *args, **kwargs):
+        if not args and self._call_input_keyword in kwargs:
+            # Keras: `compute_output_spec(inputs=...)`, as `layer(inputs=...)`.
+            kwargs = dict(kwargs)
+            args = (kwargs.pop(self._call_input_keyword),)
         if not args or not isinstance(args[0], dict):
             return super().compute_output_spec(*args, **kwargs)
         # Dict inputs: each part keeps its dtype, as an eager call keeps it

@@ -202,7 +202,7 @@ class Discretization(Layer):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
         # After adapt() both are set, which __init__ refuses: restore the
         # boundaries after construction, as Keras does.

@@ -52,6 +52,19 @@ class MaxNumBoundingBoxes(BaseImagePreprocessingLayer):
         self.max_number = int(max_number)
         self.fill_value = int(fill_value)
 
+    # Keras: images, labels and masks pass through (images in the compute
+    # dtype, masks as images); these take `transformation=None`.
+    def transform_images(self, images, transformation=None, training=True):
+        return super().transform_images(images, transformation, training)
+
+    def transform_labels(self, labels, transformation=None, training=True):
+        return labels
+
+    def transform_segmentation_masks(
+        self, segmentation_masks, transformation=None, training=True
+    ):
+        return self.transform_images(segmentation_masks, transformation, training)
+
     def transform_bounding_boxes(self, bounding_boxes, transformation, training=True):
         """Pads or cuts a batch of boxes `(batch, N, 4)` and labels `(batch, N)`
         to `max_number` along the box axis."""

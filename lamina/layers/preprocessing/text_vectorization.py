@@ -297,6 +297,12 @@ class TextVectorization(_HostDataLayer):
 
     # --- calling ---------------------------------------------------------------
 
+    def build(self, input_shape=None):
+        # Keras: no weights to create, so no shape is needed (`build()`).
+        if not self._lookup_layer.built:
+            self._lookup_layer.build(input_shape)
+        self.built = True
+
     def call(self, inputs):
         lookup = self._lookup_layer
         if lookup.output_mode != "int" and not lookup.pad_to_max_tokens:

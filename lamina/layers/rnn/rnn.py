@@ -183,7 +183,7 @@ class RNN(Layer):
 
     # --- calling ------------------------------------------------------------
 
-    def call(self, sequences, initial_state=None, mask=None, training=None):
+    def call(self, sequences, initial_state=None, mask=None, training=False):
         if sequences.ndim != 3:
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects inputs of "
