@@ -69,6 +69,7 @@ class TorchModuleWrapper(Layer):
         from lamina.backend import get_device
 
         self.module = module.to(get_device())
+        self._call_has_training_arg = False  # read from the call context
         self.output_shape_arg = None if output_shape is None else tuple(output_shape)
         self._track_module_parameters()
         self.built = True
@@ -109,14 +110,17 @@ class TorchModuleWrapper(Layer):
 
         return snapshot_parameters(self.module)
 
-    def call(self, *args, **kwargs):
-        # Keras: `training=False` is eval mode, anything else train mode. The
-        # `training` this call was given (or inherited) is read from the call
-        # context rather than taken as an argument: no keyword to pass per call.
+    def call(self, *args, training=None, **kwargs):
+        # Keras: `training=False` is eval mode, anything else train mode; it
+        # never reaches forward(). A `layer(x, training=...)` call leaves it in
+        # the call context (no keyword passed per call, see __init__); a
+        # direct `call(x, training=...)` gives it here.
         module = self._modules["module"]
+        if training is None:
+            training = _CALL_CONTEXT.training
         # Shape inference runs it in eval mode: a probe must not move
         # BatchNorm's running statistics or its batch count.
-        mode = _CALL_CONTEXT.training is not False and not inferring()
+        mode = training is not False and not inferring()
         if module.training is not mode:
             module.train(mode)
         outputs = module(*args, **kwargs)

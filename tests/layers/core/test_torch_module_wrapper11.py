@@ -209,3 +209,16 @@ def test_a_float64_module_computes_in_float64():
     model.compile("sgd", "mse")
     assert np.isfinite(model.fit(X, Y, verbose=0).history["loss"][0])
     assert layers.TorchModuleWrapper(torch.nn.Linear(4, 3)).dtype == "float32"
+
+
+def test_call_takes_training_and_keeps_it_from_forward():
+    # Keras: TorchModuleWrapper.call(*args, training=None, **kwargs) sets the
+    # module's mode from `training` and calls forward without it.
+    dropout = layers.TorchModuleWrapper(torch.nn.Dropout(0.5))
+    x = torch.ones(4, 8)
+    assert torch.equal(dropout.call(x, training=False), x)
+    assert not dropout.module.training
+    dropout.call(x, training=True)
+    assert dropout.module.training
+    assert torch.equal(dropout(x, training=False), x)
+    assert not dropout.module.training
