@@ -5,6 +5,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+import torch.distributed as dist
+
+# The data-parallel test files' `pytestmark`.
+needs_gloo = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="needs torch.distributed with the gloo backend to run 2 processes",
+)
+
 
 def run_two_ranks(worker_file, new_folder, *extra, done=None, timeout=300):
     """Run `worker_file` under torchrun with 2 CPU ranks, writing into the

@@ -2,15 +2,11 @@
 
 import numpy as np
 import pytest
-import torch.distributed as dist
 
 from tests.distribution import dp_worker
-from tests.distribution._torchrun import run_two_ranks
+from tests.distribution._torchrun import needs_gloo, run_two_ranks
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()),
-    reason="needs torch.distributed with the gloo backend to run 2 processes",
-)
+pytestmark = needs_gloo
 
 
 def launch(out, *extra):

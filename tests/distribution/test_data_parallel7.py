@@ -9,15 +9,11 @@ import os
 
 import numpy as np
 import pytest
-import torch.distributed as dist
 
 from tests.distribution import dp_worker7
-from tests.distribution._torchrun import run_two_ranks
+from tests.distribution._torchrun import needs_gloo, run_two_ranks
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()),
-    reason="needs torch.distributed with the gloo backend to run 2 processes",
-)
+pytestmark = needs_gloo
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
