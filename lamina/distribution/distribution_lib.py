@@ -56,7 +56,7 @@ class Distribution:
         """How many processes take part (torchrun's WORLD_SIZE before the
         process group is joined)."""
         if dist.is_initialized():
-            return dist.get_world_size()
+            return self.world_size
         return int(os.environ.get("WORLD_SIZE", "1"))
 
     @property
@@ -67,9 +67,10 @@ class Distribution:
 
     @property
     def data_shard_id(self) -> int:
-        """This process's slice of every global batch: its rank."""
+        """This process's slice of every global batch: its rank (torchrun's
+        RANK before the process group is joined)."""
         if dist.is_initialized():
-            return dist.get_rank()
+            return self.rank
         return int(os.environ.get("RANK", "0"))
 
     @property

@@ -55,7 +55,9 @@ def _saved_values(group, layer_name, filename):
     return values
 
 
-def _legacy_weights(layer):
+def layer_weights(layer):
+    """A layer's weights in the legacy layout's order: trainable first (the
+    writer and both readers use it)."""
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
@@ -150,7 +152,7 @@ def load_weights_from_group(
 
 
 def _load_by_order(model, group, saved_names, filename, skip_mismatch):
-    layers = [layer for layer in model.layers if _legacy_weights(layer)]
+    layers = [layer for layer in model.layers if layer_weights(layer)]
     saved = [
         name
         for name in saved_names
@@ -166,7 +168,7 @@ def _load_by_order(model, group, saved_names, filename, skip_mismatch):
     pending = []
     for k, (layer, name) in enumerate(zip(layers, saved)):
         values = _saved_values(group, name, filename)
-        variables = _legacy_weights(layer)
+        variables = layer_weights(layer)
         if len(values) != len(variables):
             raise ValueError(
                 f"Layer #{k} ('{layer.name}' in the model, '{name}' in "
@@ -189,7 +191,7 @@ def _load_by_name(model, group, saved_names, filename, skip_mismatch):
             continue
         values = _saved_values(group, name, filename)
         for layer in by_name[name]:
-            variables = _legacy_weights(layer)
+            variables = layer_weights(layer)
             if len(values) != len(variables):
                 message = (
                     f"Layer '{name}' expects {len(variables)} weights; "

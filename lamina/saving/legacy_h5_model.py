@@ -185,7 +185,7 @@ def _write_model_weights(group, model):
     group.attrs["backend"] = "torch"
     group.attrs["keras_version"] = keras_file.KERAS_FORMAT_VERSION
     for layer in sorted(layers, key=lambda layer: layer.name):
-        weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
+        weights = legacy_h5.layer_weights(layer)
         _write_values(group.create_group(layer.name), weights, f"Layer '{layer.name}'")
     # Keras: the model's own variables (add_weight on the model itself), which
     # belong to none of its layers.
