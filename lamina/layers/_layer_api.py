@@ -86,6 +86,32 @@ class _LayerAPI:
             "quantized weights."
         )
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the layer's weights to `mode` (`"int8"`, `"int4"`,
+        `"float8"`, `"gptq"`, `"awq"`). Layers that support it (Dense,
+        EinsumDense, Embedding, ReversibleEmbedding, or your own) override
+        this; the base layer has none.
+
+        Raises:
+            NotImplementedError: always, on the base layer.
+        """
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not have a `quantize` method "
+            "implemented."
+        )
+
+    def quantized_build(self, input_shape, mode):
+        """Create the quantized weights of `mode` instead of the float ones (a
+        hook for quantization-compatible layers; the base layer has none).
+
+        Raises:
+            NotImplementedError: always, on the base layer.
+        """
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not have a `quantized_build` "
+            "method implemented."
+        )
+
     def add_variable(
         self,
         shape,

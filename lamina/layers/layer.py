@@ -453,17 +453,10 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 "needs a calibration dataset and a `GPTQConfig`. Use "
                 "`.quantize('gptq', config=GPTQConfig(...))` on the layer or model."
             )
-        quantize = getattr(self, "quantize", None)
-        if quantize is None:
-            raise NotImplementedError(
-                f"Layer {type(self).__name__} does not have a `quantize` method "
-                f"implemented, so it cannot take the quantized policy "
-                f"{policy.name!r} once built."
-            )
         previous = self._dtype_policy
         self._set_dtype_policy(policy)
         try:
-            quantize(mode)
+            self.quantize(mode)
         except Exception:
             if not isinstance(previous, dtype_policies.DTypePolicyMap):
                 self._set_dtype_policy(previous)

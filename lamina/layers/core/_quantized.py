@@ -466,15 +466,18 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             structure = model.get_quantization_layer_structure(resolved.mode)
         check_calibration_inputs(resolved, structure, resolved.mode)
 
+    from lamina.layers.layer import Layer
+
     changed = False
     for layer in model._flatten_layers():
         if not _selected(layer, filters) or len(layer._flatten_layers()) != 1:
             continue
-        quantize = getattr(layer, "quantize", None)
-        if quantize is None:
+        if type(layer).quantize is Layer.quantize:
+            # Keras warns for each of these (InputLayer, Dropout, ...); a layer
+            # with nothing to quantize is skipped quietly.
             continue
         try:
-            quantize(mode, type_check=type_check, config=config)
+            layer.quantize(mode, type_check=type_check, config=config)
             changed = True
         except NotImplementedError as error:
             warnings.warn(str(error), stacklevel=3)
