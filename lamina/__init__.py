@@ -66,6 +66,7 @@ _LAZY_NAMESPACES = (
     "applications",
     "datasets",
     "distillation",
+    "legacy",
     "visualization",
     "wrappers",
 )

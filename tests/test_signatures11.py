@@ -186,3 +186,12 @@ def test_image_layers_compute_output_spec_take_inputs_keyword(cls):
     # Keras: compute_output_spec(self, inputs, **kwargs) on these layers.
     spec = cls().compute_output_spec(inputs=lamina.KerasTensor((2, 8, 8, 3)))
     assert tuple(spec.shape) == (2, 8, 8, 3)
+
+
+def test_keras_legacy_saving_namespace_is_the_utils_legacy_serializers():
+    # keras.legacy.saving holds the same two functions as keras.utils.legacy.
+    saving = lamina.legacy.saving
+    assert saving.serialize_keras_object is lamina.utils.legacy.serialize_keras_object
+    assert saving.deserialize_keras_object is lamina.utils.legacy.deserialize_keras_object
+    config = saving.serialize_keras_object(lamina.initializers.Ones())
+    assert config == {"class_name": "Ones", "config": {}}
