@@ -68,7 +68,7 @@ class _LayerAPI:
         mode = self._dtype_policy.quantization_mode
         if mode not in QUANTIZATION_MODES:
             raise NotImplementedError(
-                f"Layer '{self.name}' ({type(self).__name__}): invalid "
+                f"Layer '{self.name}' ({type(self).__name__}): Invalid "
                 f"quantization mode. Expected one of {QUANTIZATION_MODES}; got "
                 f"quantization_mode={mode!r}."
             )

@@ -1,5 +1,7 @@
 """`_LayerWeights`: the weight and loss methods of `Layer` (add_weight ... losses)."""
 
+import sys
+
 import numpy as np
 import torch
 
@@ -66,6 +68,15 @@ class _LayerWeights:
 
         if "_modules" not in self.__dict__:
             raise RuntimeError(forgot_super_init_message(self, "add_weight()"))
+        if self.__dict__.get("built") and _inside_own_call(self):
+            # Keras locks a built layer's state; a weight made in call() would
+            # be made again at every call.
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) cannot add new "
+                f"elements of state (here add_weight(name={name!r})) from its "
+                "call() once it is built: create weights in build() or "
+                "__init__()."
+            )
         if isinstance(shape, str):
             # Keras 2 order: add_weight("kernel", (3, 4), ...).
             name, shape, initializer = shape, initializer, None
@@ -349,6 +360,17 @@ class _LayerWeights:
         for layer in self._flatten_layers():
             layer._losses = []
             layer.__dict__.pop("_loss_ids", None)
+
+
+def _inside_own_call(layer) -> bool:
+    """Whether `layer.call` (or a method it calls) is running: its `call` is
+    on the stack with `self` bound to `layer`."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "call" and frame.f_locals.get("self") is layer:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _is_functional(layer) -> bool:

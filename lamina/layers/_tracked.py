@@ -71,33 +71,41 @@ def may_hold_layers(value) -> bool:
 _PLAIN_TYPES = (bool, int, float, str, bytes, type(None))
 
 
-def _adopt_items(container, root):
+def _adopt_items(container, root, seen=None):
     """Make the lists and dicts inside `container` (at any depth, tuples
     included) tracked ones that report to `root`, so
     `self.stages[0].append(Dense(4))` reaches the owner's modules as Keras
     tracks it. A tuple's items cannot be replaced: `tracked_tuple` adopts them
-    before the tuple is made."""
+    before the tuple is made. `seen` holds the containers already walked (a
+    list may hold itself)."""
+    seen = set() if seen is None else seen
+    seen.add(id(container))
     is_dict = isinstance(container, dict)
     for key, value in list(container.items() if is_dict else enumerate(container)):
-        adopted = _adopt(value, root)
+        adopted = _adopt(value, root, seen)
         if adopted is not value:
             (dict if is_dict else list).__setitem__(container, key, adopted)
 
 
-def _adopt(value, root):
+def _adopt(value, root, seen=None):
     """`value`, or a copy of it, with its lists and dicts tracked under `root`."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return value
     if isinstance(value, _TrackedContainer) and not isinstance(value, tuple):
         if value is not root:
             value.__dict__["_root"] = root
     elif may_hold_layers(value):
+        seen.add(id(value))
         value = (_TrackedList if type(value) is list else _TrackedDict)(value)
         value.__dict__["_root"] = root
     elif type(value) is tuple:  # a plain tuple: its lists may hold layers
-        items = tuple(_adopt(item, root) for item in value)
+        seen.add(id(value))
+        items = tuple(_adopt(item, root, seen) for item in value)
         return value if all(a is b for a, b in zip(items, value)) else items
     else:
         return value
-    _adopt_items(value, root)
+    _adopt_items(value, root, seen)
     return value
 
 
@@ -154,25 +162,30 @@ class TrackingOrder:
         return sorted(ticks, key=ticks.__getitem__)
 
 
-def _modules_within(value):
+def _modules_within(value, seen=None):
     """The torch modules in `value` and in the lists, tuples and dicts nested in
     it, depth first in order (Keras tracks a layer at any depth:
-    `self.blocks = [(Dense(4), Dense(4)), ...]`)."""
+    `self.blocks = [(Dense(4), Dense(4)), ...]`); a container met again (a
+    list holding itself) is not walked twice."""
     if isinstance(value, torch.nn.Module):
         yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _modules_within(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _modules_within(item)
+        return
+    if not isinstance(value, (list, tuple, dict)):
+        return
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    for item in value.values() if isinstance(value, dict) else value:
+        yield from _modules_within(item, seen)
 
 
 class _TrackedList(_TrackedContainer, list):
     _view_type = torch.nn.ModuleList
 
     def _module_items(self):
-        return ((str(i), v) for i, v in enumerate(_modules_within(list(self))))
+        modules = _modules_within(list(self), {id(self)})
+        return ((str(i), v) for i, v in enumerate(modules))
 
     def _plain(self):
         return list(self)

@@ -280,10 +280,23 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         )
         # Keras: the RematScope active at construction decides (sets `forward`).
         _remat.attach(self)
+        for attr in self.__dict__.pop("_set_before_init", ()):
+            if attr in self.__dict__:
+                setattr(self, attr, self.__dict__.pop(attr))
 
     # --- attribute tracking -------------------------------------------------
 
     def __setattr__(self, name, value):
+        if "_modules" not in self.__dict__:
+            # Set before `super().__init__()`: torch refuses modules and
+            # parameters there, Keras tracks them. Kept as a plain attribute
+            # until `Layer.__init__` assigns it again (tracked then).
+            if isinstance(value, (torch.nn.Module, torch.nn.Parameter)) or (
+                type(value) in (list, tuple, dict) and not name.startswith("_")
+            ):
+                self.__dict__.setdefault("_set_before_init", []).append(name)
+            object.__setattr__(self, name, value)
+            return
         # Keras tracks layers held in plain lists; torch needs a ModuleList to see
         # them (for .to(), state_dict(), DDP). Lists of layers become ModuleLists.
         if (

@@ -148,7 +148,7 @@ def test_quantized_call_errors_name_the_missing_piece():
         def call(self, inputs):
             return inputs
 
-    with pytest.raises(NotImplementedError, match="invalid quantization mode"):
+    with pytest.raises(NotImplementedError, match="Invalid quantization mode"):
         NoHook().quantized_call(X)
     layer = NoHook(dtype=dtype_policies.get("int8_from_float32"))
     with pytest.raises(NotImplementedError, match="no `_int8_call` method"):
