@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import torch
+from torch._subclasses.fake_tensor import FakeTensor
 
 from lamina import backend, tree
 from lamina.backend.dtypes import is_string_array
@@ -331,6 +332,15 @@ class Functional(Model):
         self.__dict__["_manual_input_spec"] = None
         try:
             return super()._symbolic_call(args, kwargs)
+        except (RuntimeError, ValueError, TypeError) as error:
+            # Named with the KerasTensors' shapes (None sizes kept), not the
+            # placeholder sizes of the shape-only run that failed.
+            try:
+                flat = self._flatten_inputs(args[0]) if args else []
+            except (ValueError, TypeError):
+                flat = []
+            self._blame_input_shapes(flat, error, symbolic=True)
+            raise
         finally:
             if had:
                 self.__dict__["_manual_input_spec"] = spec
@@ -411,22 +421,50 @@ class Functional(Model):
         if mask is not None:
             flat = _carry_masks(flat, mask)
         values = dict(zip(map(id, self._flat_inputs), flat))
-        for (layer, simple, arg_id, args, kwargs, outputs), dead in zip(
-            self._plan, self._dead_values()
-        ):
-            if simple:
-                result = layer(values[arg_id])
-            else:
-                result = layer(*_fill(args, values), **_fill(kwargs, values))
-            for key in dead:  # freed after their last use, not at the end
-                del values[key]
-            if len(outputs) == 1:
-                values[outputs[0]] = result
-            else:
-                for key, value in zip(outputs, tree.flatten(result)):
-                    values[key] = value
+        try:  # free when nothing fails (zero-cost try)
+            for (layer, simple, arg_id, args, kwargs, outputs), dead in zip(
+                self._plan, self._dead_values()
+            ):
+                if simple:
+                    result = layer(values[arg_id])
+                else:
+                    result = layer(*_fill(args, values), **_fill(kwargs, values))
+                for key in dead:  # freed after their last use, not at the end
+                    del values[key]
+                if len(outputs) == 1:
+                    values[outputs[0]] = result
+                else:
+                    for key, value in zip(outputs, tree.flatten(result)):
+                        values[key] = value
+        except (RuntimeError, ValueError, TypeError) as error:
+            self._blame_input_shapes(flat, error)
+            raise
         flat = [values[id(t)] for t in self._flat_outputs]
         return tree.pack_sequence_as(self._returned_struct, flat)
+
+    def _blame_input_shapes(self, flat, error, symbolic=False):
+        """After a failed run: if an input's shape differs from its `Input`'s,
+        raise Keras's ValueError naming both shapes (Keras checks the inputs
+        before running; lamina looks only once something failed, so that a
+        call that runs pays nothing for the check). A shape-only run's sizes
+        are placeholders: `_symbolic_call_unchecked` checks its KerasTensors."""
+        if not symbolic and any(isinstance(v, FakeTensor) for v in flat):
+            return
+        for index, (value, tensor) in enumerate(zip(flat, self._flat_inputs)):
+            shape = getattr(value, "shape", None)
+            if shape is None:
+                continue
+            shape, expected = tuple(shape), tuple(tensor.shape)
+            # Not the batch axis: Keras's model input specs leave it out (a
+            # stateful RNN's own batch-size error is the one to see).
+            if len(shape) != len(expected) or any(
+                e is not None and s is not None and e != s
+                for e, s in zip(expected[1:], shape[1:])
+            ):
+                raise ValueError(
+                    f"Input {index} of model '{self.name}' is incompatible with "
+                    f"it: expected shape={expected}, found shape={shape}."
+                ) from error
 
     def _dead_values(self):
         """Per step of the plan, the keys of the values that no later step and
@@ -548,8 +586,17 @@ class Functional(Model):
                 if self._nested_dict_inputs:
                     return tree.flatten({k: inputs[k] for k in struct})
                 return [inputs[k] for k in sorted(struct)]
-            self._check_positional_for_dict(inputs)
             inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+            given = len(tree.flatten(inputs))
+            if given != count and not self._nested_dict_inputs:
+                raise ValueError(
+                    f"Model '{self.name}' expects {count} named input(s) with keys "
+                    f"{sorted(struct)}; got {given} input(s) by position. Pass a "
+                    "dict, e.g. model({"
+                    + ", ".join(f"{k!r}: ..." for k in struct)
+                    + "})."
+                )
+            self._check_positional_for_dict(inputs)
         elif isinstance(inputs, dict):
             names = self.input_names
             missing = [n for n in names if n not in inputs]

@@ -35,8 +35,9 @@ class Sequential(Model):
     (None, 2)
     """
 
-    def __init__(self, layers=None, trainable=True, name=None, **kwargs):
-        super().__init__(trainable=trainable, name=name, **kwargs)
+    def __init__(self, layers=None, trainable=True, name=None):
+        # No **kwargs, as Keras: an unknown argument is a TypeError.
+        super().__init__(trainable=trainable, name=name)
         # Registered under "layers" so state_dict() keys read layers.0.kernel.
         self._modules["layers"] = torch.nn.ModuleList()
         self._input_layer = None

@@ -11,17 +11,34 @@ from lamina.optimizers.optimizer import Optimizer
 from lamina.saving.serialization_lib import serialize_keras_object
 
 
-def _check_inner(optimizer, what: str) -> None:
+def _check_inner(optimizer, key=None, variable=None) -> None:
+    """Refuse what cannot be an inner optimizer (ValueError, as Keras), either
+    when set on an OptimizerMap under `key` or when returned for `variable`."""
+    where = (
+        f"OptimizerMap[{key!r}] "
+        if variable is None
+        else f"The optimizer_map's choice for variable {variable}"
+    )
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(
-            f"{what} must be an Optimizer instance such as Adam(); got "
-            f"{optimizer!r} of type {type(optimizer).__name__}."
+        if variable is not None:
+            raise ValueError(
+                f"Optimizer for variable {variable} is not an Optimizer "
+                f"instance: the optimizer_map returned {optimizer!r} of type "
+                f"{type(optimizer).__name__}."
+            )
+        raise ValueError(
+            f"{where}must be an Optimizer instance such as "
+            f"Adam(); got {optimizer!r} of type {type(optimizer).__name__}."
         )
     for kind in (LossScaleOptimizer, MultiOptimizer):
         if isinstance(optimizer, kind):
+            if variable is None:
+                problem = f"cannot be a {kind.__name__}."
+            else:
+                problem = f": {kind.__name__} cannot be used inside a MultiOptimizer."
             raise ValueError(
-                f"{what} cannot be a {kind.__name__}; pass plain optimizers "
-                "(wrap the MultiOptimizer's inner optimizers, not the other way)."
+                f"{where}{problem} Pass plain optimizers (wrap the "
+                "MultiOptimizer's inner optimizers, not the other way)."
             )
 
 
@@ -81,14 +98,15 @@ class OptimizerMap(MutableMapping):
     def __setitem__(self, key: str, optimizer) -> None:
         if not isinstance(key, str):
             raise ValueError(
-                f"OptimizerMap keys are variable paths or patterns (str); got {key!r}."
+                "OptimizerMap key must be a string (a variable path or pattern); "
+                f"got {key!r}."
             )
         if key in self._optimizer_map:
             raise ValueError(
                 f"{key!r} already exists in the OptimizerMap with value "
                 f"{self._optimizer_map[key]}. Use each key once."
             )
-        _check_inner(optimizer, f"The optimizer for {key!r}")
+        _check_inner(optimizer, key=key)
         self._optimizer_map[key] = optimizer
 
     def __delitem__(self, key: str) -> None:
@@ -184,10 +202,7 @@ class MultiOptimizer(Optimizer):
         self._group_of = []  # the inner optimizer of each variable, by position
         for variable in var_list:
             optimizer = self._optimizer_map(variable)
-            _check_inner(
-                optimizer,
-                f"The optimizer chosen for {getattr(variable, 'path', 'a variable')}",
-            )
+            _check_inner(optimizer, variable=getattr(variable, "path", "?"))
             self._group_of.append(self._add_inner(optimizer))
         super().build(var_list)
         for k, optimizer in enumerate(self._inner_optimizers):
@@ -217,15 +232,17 @@ class MultiOptimizer(Optimizer):
     @property
     def learning_rate(self):
         raise AttributeError(
-            "A MultiOptimizer has no learning rate of its own; read or set it on "
-            "its inner optimizers (`optimizer.optimizers`)."
+            "Learning rate cannot be accessed on a MultiOptimizer: it has no "
+            "learning rate of its own. Read it on its inner optimizers "
+            "(`optimizer.optimizers`) instead."
         )
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
         raise AttributeError(
-            "A MultiOptimizer has no learning rate of its own; read or set it on "
-            "its inner optimizers (`optimizer.optimizers`)."
+            "Learning rate cannot be set on a MultiOptimizer: it has no "
+            "learning rate of its own. Set it on its inner optimizers "
+            "(`optimizer.optimizers`) instead."
         )
 
     @property
@@ -248,10 +265,10 @@ class MultiOptimizer(Optimizer):
         if trainable_variables is None:
             if not self.built:
                 raise ValueError(
-                    f"Optimizer '{self.name}' (MultiOptimizer) got gradients "
-                    "without variables before being built. Call "
-                    "optimizer.build(trainable_variables) first, or pass the "
-                    "variables."
+                    "When passing `grads` without `variables`, the optimizer "
+                    f"must already be built: MultiOptimizer '{self.name}' is "
+                    "not. Call optimizer.build(trainable_variables) first, or "
+                    "pass the variables."
                 )
             trainable_variables = self._trainable_variables
         trainable_variables = list(trainable_variables)
@@ -261,10 +278,10 @@ class MultiOptimizer(Optimizer):
             trainable_variables
         ):
             raise ValueError(
-                f"Optimizer '{self.name}' (MultiOptimizer) tracks "
+                "Gradients must match trainable variables one-to-one: "
+                f"MultiOptimizer '{self.name}' was built with "
                 f"{len(self._trainable_variables)} variables but got "
-                f"{len(grads)} gradients for {len(trainable_variables)} variables. "
-                "Pass one gradient for every variable it was built with."
+                f"{len(grads)} gradients for {len(trainable_variables)} variables."
             )
         for k, optimizer in enumerate(self._inner_optimizers):
             pairs = [

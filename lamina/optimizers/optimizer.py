@@ -509,6 +509,19 @@ class Optimizer(_OptimizerState):
             return grads
         return torch._foreach_div(grads, float(self.loss_scale_factor))
 
+    def _clip_gradients(self, grads) -> list:
+        """`grads` clipped by this optimizer's `clipnorm`, `clipvalue` or
+        `global_clipnorm`, as in its update (Keras's method of that name;
+        arrays are taken as tensors, None entries kept)."""
+        given = [g for g in grads if g is not None]
+        tensors = [torch.as_tensor(g) for g in given]
+        clipped = iter(
+            _utils.clip_gradients(
+                tensors, self.clipnorm, self.clipvalue, self.global_clipnorm
+            )
+        )
+        return [None if g is None else next(clipped) for g in grads]
+
     def _clip_decay_update(self, grads, variables, indices, scalars) -> None:
         grads = _utils.clip_gradients(
             grads, self.clipnorm, self.clipvalue, self.global_clipnorm

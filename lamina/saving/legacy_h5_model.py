@@ -378,6 +378,17 @@ def _load_optimizer_weights(model, group, filename):
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_weights)
+    current = optimizer.variables
+    own = 0  # the step count and learning rate come first, then the slots
+    while own < len(current) and current[own].path.rsplit("/", 1)[-1] in (
+        "iteration",
+        "learning_rate",
+    ):
+        own += 1
+    if len(values) == own and len(current) > own:
+        # Saved before its first step (Keras writes the unbuilt optimizer's
+        # iteration and learning rate): those are restored, the slots stay new.
+        values = values + [v.detach().cpu().numpy() for v in current[len(values) :]]
     try:
         optimizer.set_weights(values)
     except ValueError as error:

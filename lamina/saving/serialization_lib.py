@@ -143,6 +143,12 @@ def serialize_keras_object(obj):
         # Keras: a tuple stays a tuple here (json writes both as lists).
         items = [serialize_keras_object(x) for x in obj]
         return tuple(items) if isinstance(obj, tuple) else items
+    if isinstance(obj, torch.nn.ModuleList):
+        # A list of layers set on a layer (`self.blocks = [...]`) is held as a
+        # ModuleList; Keras serializes that attribute as the list it was.
+        return [serialize_keras_object(x) for x in obj]
+    if isinstance(obj, torch.nn.ModuleDict):
+        obj = dict(obj.items())
     if isinstance(obj, dict):
         result = {str(k): serialize_keras_object(v) for k, v in obj.items()}
         scope = _sharing_scope()

@@ -13,10 +13,17 @@ import torch
 from lamina import losses as losses_module
 from lamina import metrics as metrics_module
 from lamina import tree
-from lamina.backend.naming import to_snake_case
+from lamina.backend.naming import name_scope, to_snake_case
 
 _ACCURACY_NAMES = ("accuracy", "acc")
 _CROSSENTROPY_NAMES = ("crossentropy", "ce")
+
+
+def _output_loss_tracker(name):
+    """The `Mean` logging one output's loss as `<name>_loss`. Keras builds it
+    inside its `compile_loss` scope: variable paths `compile_loss/<name>_loss/total`."""
+    with name_scope("compile_loss", override_parent=""):
+        return metrics_module.Mean(name=f"{name}_loss")
 
 
 def _is_binary_loss(loss) -> bool:
@@ -331,7 +338,7 @@ class CompileLoss:
                 else [getattr(loss, "name", None) for loss in self.losses]
             )
             self.output_trackers = [
-                metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
+                _output_loss_tracker(name) if loss is not None else None
                 for loss, name in zip(self.losses, log_names)
             ]
         self._tracker_order = list(range(len(outputs)))
@@ -373,9 +380,7 @@ class CompileLoss:
             return False
         self._groups = [(path, loss, weight) for path, loss, weight, _ in entries]
         if len(entries) > 1:
-            self.output_trackers = [
-                metrics_module.Mean(name=f"{name}_loss") for *_, name in entries
-            ]
+            self.output_trackers = [_output_loss_tracker(name) for *_, name in entries]
         self._tracker_order = list(range(len(self.output_trackers)))
         # No loss belongs to one output (metrics pick no variant by loss).
         self.losses = [None] * len(tree.flatten(y_pred))
@@ -431,7 +436,7 @@ class CompileLoss:
         ]
         if len(order) > 1:
             self.output_trackers = [
-                metrics_module.Mean(name=f"{name}_loss") if loss is not None else None
+                _output_loss_tracker(name) if loss is not None else None
                 for loss, name in zip(self.losses, self.output_names)
             ]
         self._tracker_order = order

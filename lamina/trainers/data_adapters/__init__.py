@@ -30,6 +30,12 @@ def get_data_adapter(
     skips the NaN scan of array inputs (predict)."""
     if isinstance(x, DataAdapter):
         return x
+    if _only_nones(x):
+        raise ValueError(
+            f"x holds no data: every input in it is None ({x!r}). None stands in "
+            "for a missing optional input (`Input(..., optional=True)`); an input "
+            "that is not optional needs an array."
+        )
     if data_adapter_utils.is_array_like(x):
         if x is None:
             raise ValueError("fit/evaluate/predict need input data x; got x=None.")
@@ -92,6 +98,14 @@ __all__ = [
     "TorchDataLoaderAdapter",
     "get_data_adapter",
 ]
+
+
+def _only_nones(x) -> bool:
+    """A list, tuple or dict of inputs that are all None (`fit([None], y)`)."""
+    if not isinstance(x, (list, tuple, dict)) or not x:
+        return False
+    values = x.values() if isinstance(x, dict) else x
+    return all(v is None for v in values)
 
 
 def _numbers_hint(x) -> str:

@@ -191,7 +191,15 @@ def num_samples(structure, what: str) -> int:
 
 
 def class_weight_to_sample_weights(y, class_weight_tensor):
-    """Per-sample weights from a class-weight lookup table, on the device."""
+    """Per-sample weights from a class-weight lookup table, on the device.
+
+    The table is `make_class_weight_tensor`'s; Keras's own form, a dict
+    `{class: weight}` (with labels as arrays or tensors), is taken too."""
+    if not isinstance(class_weight_tensor, torch.Tensor):
+        y = torch.as_tensor(y)
+        if not class_weight_tensor:  # Keras: no class listed, every weight 1
+            return torch.ones(y.shape[0])
+        class_weight_tensor = make_class_weight_tensor(class_weight_tensor, y.device)
     if y.ndim >= 2 and y.shape[-1] > 1:
         index = torch.argmax(y, dim=-1)
     else:
