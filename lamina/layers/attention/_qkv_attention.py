@@ -30,6 +30,27 @@ class QKVAttention(Layer):
             self._build_with_shapes(shapes)
         return super()._symbolic_call(args, kwargs)
 
+    def _build_with_shapes(self, shapes, call_args=None, extra=None):
+        # Keras calls an attention layer's build by keyword,
+        # `build(query_shape=..., value_shape=...[, key_shape=...])`, so that a
+        # subclass's build with Keras's signature works (lamina's own builds
+        # take the list too). Layer's build steps stay the base class's.
+        if not (
+            isinstance(shapes, (list, tuple))
+            and 2 <= len(shapes) <= 3
+            and all(isinstance(s, (list, tuple)) for s in shapes)
+        ):
+            return super()._build_with_shapes(shapes, call_args, extra)
+        build = self.build
+        names = ("query_shape", "value_shape", "key_shape")
+        self.__dict__["build"] = lambda given, **kw: build(
+            **dict(zip(names, given)), **kw
+        )
+        try:
+            return super()._build_with_shapes(shapes, call_args, extra)
+        finally:
+            del self.__dict__["build"]
+
     def get_build_config(self):
         if self._build_shapes is None:
             return None

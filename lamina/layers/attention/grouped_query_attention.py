@@ -186,7 +186,7 @@ class GroupedQueryAttention(QKVAttention):
             output_shape=(None, self.feature_dim),
             bias_axes="m" if self.use_bias else None,
             name="attention_output",
-            **self._common_kwargs(),
+            **self._get_common_kwargs_for_sublayer(),
         )
         self._output_dense.build((None, None, self.num_query_heads, self.head_dim))
 
@@ -197,12 +197,12 @@ class GroupedQueryAttention(QKVAttention):
             bias_axes=bias_axes if self.use_bias else None,
             activation=activation,
             name=name,
-            **self._common_kwargs(),
+            **self._get_common_kwargs_for_sublayer(),
         )
         layer.build(shape)
         return layer
 
-    def _common_kwargs(self):
+    def _get_common_kwargs_for_sublayer(self):
         # A fresh initializer per projection, as in Keras.
         return dict(
             kernel_initializer=type(self.kernel_initializer).from_config(

@@ -224,7 +224,7 @@ class MultiHeadAttention(QKVAttention):
             output_shape=get_output_shape(output_rank - 1, out_dims),
             bias_axes=bias_axes if self._use_bias else None,
             name="attention_output",
-            **self._common_kwargs(),
+            **self._get_common_kwargs_for_sublayer(),
         )
         heads_shape = list(self._query_dense.compute_output_shape(query_shape))
         heads_shape[-1] = self._value_dim
@@ -241,12 +241,12 @@ class MultiHeadAttention(QKVAttention):
             bias_axes=bias_axes if self._use_bias else None,
             activation=activation,
             name=name,
-            **self._common_kwargs(),
+            **self._get_common_kwargs_for_sublayer(),
         )
         layer.build(input_shape)
         return layer
 
-    def _common_kwargs(self):
+    def _get_common_kwargs_for_sublayer(self):
         # A fresh initializer per projection (Keras: a shared unseeded one would
         # give every projection the same values).
         return dict(

@@ -148,7 +148,7 @@ def enable(layer, rank, lora_alpha, a_initializer, b_initializer):
         regularizer = layer.embeddings_regularizer
     else:
         names = ("lora_kernel_a", "lora_kernel_b")
-        base_name = "_kernel" if hasattr(layer, "_kernel") else "kernel"
+        base_name = "_kernel" if kind == "einsum" else "kernel"
         base = getattr(layer, base_name)
         if kind == "dense":  # (input_dim, units)
             kernel_shape = (base.shape[0], layer.units)

@@ -58,10 +58,22 @@ def serialize_config(config):
 
 
 def unsupported_mode_error(layer, mode, supported=SUPPORTED_MODES):
+    name = type(layer).__name__
     return NotImplementedError(
-        f"Layer '{layer.name}' ({type(layer).__name__}): quantization mode "
-        f"{mode!r} is not supported; supported modes: {supported}."
+        f"Layer '{layer.name}' ({name}): Invalid quantization mode. Expected one "
+        f"of {supported}. Received: quantization_mode={mode!r}; {mode!r} is not "
+        f"supported by {name}."
     )
+
+
+def quantized_build(layer, build, args, mode, config, supported=SUPPORTED_MODES):
+    """Keras's `quantized_build(shape, mode, config=None)` of Dense, EinsumDense
+    and Embedding: `build(layer, *args, config, mode=mode)` creates `mode`'s
+    variables (without a config, the layer's policy decides their details, as
+    in Keras: int4 under a float policy is per channel)."""
+    if mode not in supported:
+        raise unsupported_mode_error(layer, mode, supported)
+    build(layer, *args, config, mode=mode)
 
 
 def _prepare(layer, cls, mode, type_check, config, supported=SUPPORTED_MODES):
@@ -138,9 +150,11 @@ def own_policy(layer):
     return policy if resolve is None else resolve()
 
 
-def _build_mode(layer, config, supported=SUPPORTED_MODES):
-    """The mode to build: the config's, else the layer's policy's."""
-    mode = layer.dtype_policy.quantization_mode if config is None else config.mode
+def _build_mode(layer, config, supported=SUPPORTED_MODES, mode=None):
+    """The mode to build: `mode` if given, else the config's, else the layer's
+    policy's."""
+    if mode is None:
+        mode = layer.dtype_policy.quantization_mode if config is None else config.mode
     if mode not in supported:
         raise unsupported_mode_error(layer, mode, supported)
     return mode
@@ -307,10 +321,11 @@ def quantize_dense(layer, mode, type_check, config):
         _lora.after_quantize(layer)
 
 
-def build_dense(layer, kernel_shape, config):
-    """Create Dense's quantized variables (called by `quantize` and by `build`
-    under a quantized policy; float8 leaves the float kernel to `build`)."""
-    mode = _build_mode(layer, config)
+def build_dense(layer, kernel_shape, config, mode=None):
+    """Create Dense's quantized variables (called by `quantize`, by `build`
+    under a quantized policy and by `quantized_build`; float8 leaves the float
+    kernel to `build`)."""
+    mode = _build_mode(layer, config, mode=mode)
     if mode == "gptq":
         from lamina.layers.core import _quantized_gptq
 
@@ -364,10 +379,10 @@ def quantize_einsum_dense(layer, mode, type_check, config):
         _lora.after_quantize(layer)
 
 
-def build_einsum_dense(layer, kernel_shape, config):
-    """Create EinsumDense's quantized variables (by `quantize` or `build`;
-    float8 leaves the float kernel to `build`)."""
-    mode = _build_mode(layer, config)
+def build_einsum_dense(layer, kernel_shape, config, mode=None):
+    """Create EinsumDense's quantized variables (by `quantize`, `build` or
+    `quantized_build`; float8 leaves the float kernel to `build`)."""
+    mode = _build_mode(layer, config, mode=mode)
     if mode == "gptq":
         from lamina.layers.core import _quantized_gptq
 
@@ -409,9 +424,10 @@ def quantize_embedding(layer, mode, type_check, config):
         _lora.after_quantize(layer)
 
 
-def build_embedding(layer, config):
-    """Create Embedding's quantized variables (by `quantize` or `build`)."""
-    if _build_mode(layer, config, _EMBEDDING_MODES) == "int4":
+def build_embedding(layer, config, mode=None):
+    """Create Embedding's quantized variables (by `quantize`, `build` or
+    `quantized_build`)."""
+    if _build_mode(layer, config, _EMBEDDING_MODES, mode) == "int4":
         from lamina.layers.core import _quantized_int4
 
         return _quantized_int4.build_embedding(layer, config)
@@ -433,8 +449,8 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
     type_check = kwargs.pop("type_check", True)
     if kwargs:
         raise ValueError(
-            f"{type(model).__name__}.quantize() got unrecognized keyword arguments "
-            f"{kwargs}."
+            f"Unrecognized keyword arguments passed to {type(model).__name__}"
+            f".quantize(): {kwargs}."
         )
     if filters is not None and not (
         isinstance(filters, (str, list, tuple)) or callable(filters)

@@ -3,8 +3,9 @@
 import torch
 import torch.nn.functional as F
 
-from lamina import activations, constraints, initializers, regularizers
+from lamina import activations, constraints, initializers, ops, regularizers
 from lamina.activations.activations import _activate_fresh
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.core import _lora, _quantized
 from lamina.layers.input_spec import InputSpec
 from lamina.layers.layer import Layer
@@ -130,9 +131,29 @@ class Dense(Layer):
         if self.lora_rank:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
+    @property
+    def _kernel(self):
+        # Keras keeps the stored kernel as `_kernel` (its `kernel` property adds
+        # LoRA's update; lamina's `kernel` is the stored one already), and code
+        # written for Keras (KerasHub) reads and assigns it.
+        return self.kernel
+
     def call(self, inputs, training=None):
         kernel, bias = self.kernel, self.bias
-        if not inputs.is_floating_point():
+        try:
+            floating = inputs.is_floating_point()
+        except AttributeError:
+            # Not a tensor: call() itself was given it (layer(x) converts its
+            # inputs first), and Keras's ops take it.
+            if isinstance(inputs, KerasTensor):
+                outputs = ops.matmul(inputs, kernel)
+                if bias is not None:
+                    outputs = ops.add(outputs, bias)
+                return self.activation(outputs)
+            # An array or a list: the output is the kernel's dtype, as in Keras.
+            inputs = torch.as_tensor(inputs, dtype=kernel.dtype, device=kernel.device)
+            floating = True
+        if not floating:
             inputs = inputs.to(kernel.dtype)  # Keras: int inputs promote
         if bias is not None and inputs.dim() == 2:
             # What F.linear(inputs, kernel.t(), bias) runs for 2-D inputs,
@@ -218,6 +239,24 @@ class Dense(Layer):
             ValueError: if the layer is not built or already quantized.
         """
         _quantized.quantize_dense(self, mode, type_check, config)
+
+    def quantized_build(self, kernel_shape, mode, config=None):
+        """Create the quantized variables of `mode` in place of the float
+        kernel (what `build` does under a quantized dtype policy).
+
+        Args:
+            kernel_shape: `(input_dim, units)`.
+            mode: `"int8"`, `"int4"`, `"float8"`, `"gptq"` or `"awq"`.
+            config: A `QuantizationConfig` of the mode. Defaults to `None`
+                (the details the layer's policy gives, else Keras's: int4 per
+                output channel).
+
+        Raises:
+            NotImplementedError: for any other mode.
+        """
+        _quantized.quantized_build(
+            self, _quantized.build_dense, (tuple(kernel_shape),), mode, config
+        )
 
     def get_config(self):
         return {

@@ -242,6 +242,25 @@ class EinsumDense(Layer):
         )
         return tuple(info.output_shape)
 
+    def quantized_build(self, kernel_shape, mode, config=None):
+        """Create the quantized variables of `mode` in place of the float
+        kernel (what `build` does under a quantized dtype policy).
+
+        Args:
+            kernel_shape: The kernel's shape (as `build` works it out from
+                the equation).
+            mode: `"int8"`, `"int4"`, `"float8"`, `"gptq"` or `"awq"`.
+            config: A `QuantizationConfig` of the mode. Defaults to `None`
+                (the details the layer's policy gives, else Keras's: int4 per
+                output channel).
+
+        Raises:
+            NotImplementedError: for any other mode.
+        """
+        _quantized.quantized_build(
+            self, _quantized.build_einsum_dense, (tuple(kernel_shape),), mode, config
+        )
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -124,6 +124,12 @@ class Embedding(Layer):
         if self.lora_rank:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
+    @property
+    def _embeddings(self):
+        # Keras keeps the stored table as `_embeddings` (its `embeddings`
+        # property adds LoRA's update), and code written for Keras reads it.
+        return self.embeddings
+
     def call(self, inputs):
         if inputs.dtype not in (torch.int32, torch.int64):
             inputs = inputs.to(torch.int32)
@@ -194,6 +200,45 @@ class Embedding(Layer):
                 and AWQ modes.
         """
         _quantized.quantize_embedding(self, mode, type_check, config)
+
+    def quantized_build(self, embeddings_shape, mode, config=None):
+        """Create the quantized variables of `mode` in place of the float
+        `embeddings` (what `build` does under a quantized dtype policy).
+
+        Args:
+            embeddings_shape: `(input_dim, output_dim)`.
+            mode: `"int8"` or `"int4"`.
+            config: An `Int8QuantizationConfig` or `Int4QuantizationConfig`.
+                Defaults to `None` (the details the layer's policy gives,
+                else Keras's: int4 per row).
+
+        Raises:
+            NotImplementedError: for any other mode.
+        """
+        self._quantized_build(embeddings_shape, mode, config)
+
+    def _quantized_build(self, embeddings_shape, mode, config):
+        # `quantized_build` (ReversibleEmbedding's adds the reverse side).
+        modes = _quantized._EMBEDDING_MODES
+        if mode not in modes:  # first, as in Keras
+            raise _quantized.unsupported_mode_error(self, mode, modes)
+        if embeddings_shape is not None and tuple(embeddings_shape) != (
+            self.input_dim,
+            self.output_dim,
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}): quantized_build "
+                f"expects embeddings_shape=({self.input_dim}, {self.output_dim}) "
+                f"(input_dim, output_dim); got {tuple(embeddings_shape)}."
+            )
+        _quantized.quantized_build(
+            self,
+            _quantized.build_embedding,
+            (),
+            mode,
+            config,
+            modes,
+        )
 
     def _raise_out_of_range(self, inputs, error):
         # Only on the failure path: reading the range syncs, which is fine here.

@@ -2,7 +2,7 @@
 
 import torch
 
-from lamina import backend
+from lamina import backend, ops
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
 
@@ -50,6 +50,10 @@ class Masking(Layer):
         last, self._last_keep = self._last_keep, None
         if last is not None and last[0] is inputs:
             return last[1].squeeze(-1)
+        if isinstance(inputs, KerasTensor):
+            # Built with ops, as in Keras, so the symbolic mask is a node of
+            # the graph (a functional model may return it).
+            return ops.any(ops.not_equal(inputs, self.mask_value), axis=-1)
         return (torch.as_tensor(inputs) != self.mask_value).any(dim=-1)
 
     def compute_output_shape(self, input_shape):

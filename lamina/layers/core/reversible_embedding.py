@@ -129,6 +129,12 @@ class ReversibleEmbedding(Embedding):
             logits = torch.tanh(logits / cap) * cap
         return logits
 
+    def quantized_build(self, embeddings_shape, mode, config=None):
+        """`Embedding.quantized_build`, plus the quantized `reverse_embeddings`
+        and its scale when `tie_weights=False`."""
+        self._quantized_build(embeddings_shape, mode, config)
+        _quantized_reversible._build_reverse(self, mode, config)
+
     def quantize(self, mode=None, type_check=True, config=None):
         """Quantize the table and the reverse projection as Keras does.
 

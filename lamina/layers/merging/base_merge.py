@@ -2,6 +2,8 @@
 
 import torch
 
+from lamina import ops
+from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
 
 
@@ -106,6 +108,13 @@ class Merge(Layer):
         self._check_mask_list(inputs, previous_mask)
         if any(m is None for m in previous_mask):
             return None
+        if _any_symbolic(previous_mask):
+            # Built with ops, as in Keras, so the mask is a node of the graph
+            # (a functional model may return it).
+            result = ops.cast(previous_mask[0], "bool")
+            for mask in previous_mask[1:]:
+                result = ops.logical_or(result, ops.cast(mask, "bool"))
+            return result
         result = torch.as_tensor(previous_mask[0], dtype=torch.bool)
         for mask in previous_mask[1:]:
             result = torch.logical_or(result, torch.as_tensor(mask, dtype=torch.bool))
@@ -128,3 +137,8 @@ class Merge(Layer):
                 f"{who}: `inputs` and `mask` should have the same length; got "
                 f"{len(inputs)} inputs and {len(mask)} masks."
             )
+
+
+def _any_symbolic(values):
+    """Whether any of `values` is a KerasTensor (a symbolic call's masks)."""
+    return any(isinstance(v, KerasTensor) for v in values)

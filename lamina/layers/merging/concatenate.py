@@ -2,7 +2,8 @@
 
 import torch
 
-from lamina.layers.merging.base_merge import Merge
+from lamina import ops
+from lamina.layers.merging.base_merge import Merge, _any_symbolic
 
 
 class Concatenate(Merge):
@@ -60,6 +61,8 @@ class Concatenate(Merge):
         self._check_mask_list(inputs, previous_mask)
         if all(m is None for m in previous_mask):
             return None
+        if _any_symbolic([*inputs, *previous_mask]):
+            return self._symbolic_mask(inputs, previous_mask)
         device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), None)
         masks = []
         for x, mask in zip(inputs, previous_mask):
@@ -72,6 +75,21 @@ class Concatenate(Merge):
                     mask = mask.unsqueeze(-1).expand(shape)
             masks.append(mask)
         return torch.cat(masks, dim=self.axis).any(dim=-1)
+
+    def _symbolic_mask(self, inputs, previous_mask):
+        # compute_mask on KerasTensors, built with ops as in Keras, so the mask
+        # is a node of the graph (a functional model may return it).
+        masks = []
+        for x, mask in zip(inputs, previous_mask):
+            ones = ops.ones_like(x, dtype="bool")
+            if mask is None:
+                mask = ones
+            else:
+                mask = ops.cast(mask, "bool")
+                if len(mask.shape) < len(x.shape):
+                    mask = ops.logical_and(ops.expand_dims(mask, -1), ones)
+            masks.append(mask)
+        return ops.any(ops.concatenate(masks, axis=self.axis), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
