@@ -39,10 +39,87 @@ def op(fn=None, *, output_spec=None):
                 _raise_symbolic_error(fn, args, kwargs, error)
             if result is not NotImplemented:
                 return result
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (NotImplementedError, RuntimeError, ValueError) as error:
+            # uint16/uint32 tensors torch cannot compute with; others re-raise.
+            return _retry_unsigned(fn, args, kwargs, error)
 
     wrapper.__lamina_op__ = True
     return wrapper
+
+
+def _retry_unsigned(fn, args, kwargs, error):
+    """torch has few CPU kernels for uint16/uint32 (max, cumsum, clip, topk,
+    ...) and refuses to promote them with other dtypes (`uint16 + int8`). An op
+    that fails on either reruns with those tensors as int64 (which holds every
+    uint16/uint32 value exactly) and casts its int64 results to the dtype Keras
+    promotes the integer inputs to (`max(uint16)` is uint16, `uint16 + int8`
+    int32), as Keras's other backends return. Only the error path pays for
+    this; any other error propagates unchanged."""
+    import numpy as np
+    import torch
+
+    from lamina import tree
+    from lamina.backend.dtypes import result_type, standardize_dtype, to_torch_dtype
+
+    cause = error.__cause__
+    message = str(error) + (" " + str(cause) if cause is not None else "")
+    if "UInt16" not in message and "UInt32" not in message:
+        raise error
+    unsigned = (torch.uint16, torch.uint32)
+    found, integers = [], []
+
+    def widen(v):
+        dtype = getattr(v, "dtype", None)
+        if isinstance(v, torch.Tensor):
+            if not (v.is_floating_point() or v.is_complex()):
+                integers.append(standardize_dtype(dtype))
+            if dtype in unsigned:
+                found.append(dtype)
+                return v.to(torch.int64)
+        elif isinstance(v, np.ndarray) and dtype.kind in "biu":
+            integers.append(standardize_dtype(dtype))
+            if dtype in (np.uint16, np.uint32):
+                found.append(torch.uint16 if dtype == np.uint16 else torch.uint32)
+                return v.astype(np.int64)
+        return v
+
+    args, kwargs = tree.map_structure(widen, (args, kwargs))
+    if not found and kwargs.get("dtype") is not None:
+        # A creation op asked for the dtype itself (`eye(3, dtype="uint16")`).
+        try:
+            asked = to_torch_dtype(standardize_dtype(kwargs["dtype"]))
+        except (TypeError, ValueError):
+            asked = None
+        if asked in unsigned:
+            found.append(asked)
+            kwargs = {**kwargs, "dtype": "int64"}
+    if not found:
+        raise error
+    # A refused promotion (`uint16 + int8`) gives Keras's promoted dtype; a
+    # missing kernel (`max`, `gather`, `cumsum`) keeps the unsigned data's
+    # dtype, whatever the int dtype of indices next to it.
+    if "Promotion for" in message:
+        back = to_torch_dtype(result_type(*integers))
+    else:
+        back = torch.uint32 if torch.uint32 in found else torch.uint16
+
+    def narrow(v):
+        if isinstance(v, torch.Tensor) and v.dtype == torch.int64:
+            return v.to(back)
+        return v
+
+    try:
+        result = fn(*args, **kwargs)
+    except Exception:
+        result = _FAILED
+    if result is _FAILED:
+        raise error  # the original error, not the retry's
+    return tree.map_structure(narrow, result)
+
+
+_FAILED = object()
 
 
 class SymbolicRuntimeError(ValueError, RuntimeError):

@@ -83,7 +83,7 @@ def audio_dataset_from_directory(
     owner = "audio_dataset_from_directory"
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(
-            f"{owner} expects `labels` to be 'inferred', None, or a list/tuple of "
+            f"{owner}: the `labels` argument should be 'inferred', None, or a list/tuple of "
             f"ints (one per file); got labels={labels!r}."
         )
     dataset_utils.check_label_mode(label_mode, labels, None, owner)

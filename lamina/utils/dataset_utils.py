@@ -106,24 +106,26 @@ def check_validation_split_arg(validation_split, subset, shuffle, seed, owner):
     """Keras's rules for `validation_split` with `subset`."""
     if validation_split and not 0 < validation_split < 1:
         raise ValueError(
-            f"{owner} expects `validation_split` between 0 and 1; got "
+            f"{owner}: `validation_split` must be between 0 and 1; got "
             f"validation_split={validation_split!r}."
         )
     if bool(validation_split) != bool(subset):
         raise ValueError(
-            f"{owner}: `subset` and `validation_split` go together; got "
+            f"{owner}: `subset` and `validation_split` go together (`validation_split` "
+            "must be set when `subset` is, and inversely); got "
             f"validation_split={validation_split!r}, subset={subset!r}. Pass "
             "both (e.g. validation_split=0.2, subset='training') or neither."
         )
     if subset not in (None, "training", "validation", "both"):
         raise ValueError(
-            f"{owner} expects `subset` to be 'training', 'validation' or 'both'; "
-            f"got subset={subset!r}."
+            f'{owner}: `subset` must be either "training", "validation" or "both"; '
+            f"got subset={subset!r}. E.g. subset='training'."
         )
     if validation_split and shuffle and seed is None:
         raise ValueError(
-            f"{owner}: with `validation_split` and `shuffle=True`, pass a `seed` "
-            "so that the training and validation subsets do not overlap."
+            f"{owner}: with `validation_split` and `shuffle=True`, you must provide "
+            "a `seed`: pass a `seed` so that the training and validation subsets "
+            "do not overlap."
         )
 
 
@@ -177,14 +179,15 @@ def index_directory(
         if class_names is not None:
             if not set(class_names).issubset(subdirs):
                 raise ValueError(
-                    f"{owner}: `class_names` must name sub-folders of {directory!r} "
-                    f"(found {subdirs}); got class_names={list(class_names)}."
+                    f"{owner}: The `class_names` passed did not match the "
+                    f"sub-folders of {directory!r} (found {subdirs}); got "
+                    f"class_names={list(class_names)}."
                 )
             subdirs = list(class_names)
     else:
         if class_names is not None:
             raise ValueError(
-                f"{owner}: `class_names` goes only with labels='inferred'; got "
+                f'{owner}: You can only pass `class_names` if `labels="inferred"`; got '
                 f"labels={'None' if labels is None else 'a list'}."
             )
         subdirs = [""]
@@ -203,9 +206,10 @@ def index_directory(
     elif labels is not None:
         if len(labels) != len(file_paths):
             raise ValueError(
-                f"{owner}: `labels` has {len(labels)} entries but {directory!r} "
-                f"holds {len(file_paths)} files; pass one label per file, in the "
-                "sorted order of their paths."
+                f"{owner}: Expected the lengths of `labels` to match the number of "
+                f"files in the target directory: {directory!r} holds "
+                f"{len(file_paths)} files, got {len(labels)} labels; pass one label "
+                "per file, in the sorted order of their paths."
             )
         class_names = [str(label) for label in sorted(set(labels))]
         labels = np.asarray(labels)
@@ -238,12 +242,12 @@ def encode_labels(labels, label_mode, num_classes):
 def check_label_mode(label_mode, labels, class_names, owner) -> None:
     if label_mode not in ("int", "categorical", "binary", None):
         raise ValueError(
-            f"{owner} expects `label_mode` to be 'int', 'categorical', 'binary' "
-            f"or None; got label_mode={label_mode!r}."
+            f"{owner}: the `label_mode` argument must be 'int', 'categorical', "
+            f"'binary' or None; got label_mode={label_mode!r}."
         )
     if label_mode == "binary" and class_names is not None and len(class_names) != 2:
         raise ValueError(
-            f"{owner}: label_mode='binary' needs exactly 2 classes; found "
+            f"{owner}: with label_mode='binary', there must be exactly 2 classes; found "
             f"{len(class_names)}: {class_names}. Use label_mode='int' or "
             "'categorical'."
         )

@@ -28,8 +28,8 @@ _KERAS_MODULE = "keras.src.layers.preprocessing.feature_space"
 def _check_mode(what, output_mode, allowed):
     if output_mode not in allowed:
         raise ValueError(
-            f"{what}: `output_mode` must be one of {list(allowed)}; got "
-            f"output_mode={output_mode!r}."
+            f"{what}: Invalid value for argument `output_mode`: it must be one "
+            f"of {list(allowed)}; got output_mode={output_mode!r}."
         )
 
 
@@ -271,7 +271,7 @@ class FeatureSpace(Layer):
         super().__init__(name=name, **kwargs)
         if not features:
             raise ValueError(
-                "FeatureSpace needs a non-empty `features` dict; got "
+                "FeatureSpace needs a non-empty `features` dict (it cannot be None or empty); got "
                 f"features={features!r}."
             )
         _check_mode("FeatureSpace", output_mode, ("dict", "concat"))
@@ -339,8 +339,8 @@ class FeatureSpace(Layer):
         if unknown:
             raise ValueError(
                 f"FeatureSpace: the cross {cross.feature_names} names features "
-                f"that are not in `features`: {unknown}; known: "
-                f"{sorted(self.features)}."
+                f"that are not in `features`: {unknown}; each crossed feature should be "
+                f"present in `features` (known: {sorted(self.features)})."
             )
         return cross
 
@@ -395,8 +395,8 @@ class FeatureSpace(Layer):
         if not self._is_adapted:
             if self._adaptable():
                 raise ValueError(
-                    "FeatureSpace: call `.adapt(data)` before using it: features "
-                    f"{self._adaptable()} learn their state from data."
+                    "FeatureSpace: You need to call `.adapt(data)` before using it: "
+                    f"features {self._adaptable()} learn their state from data."
                 )
             self._is_adapted = True
 

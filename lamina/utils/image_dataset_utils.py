@@ -129,7 +129,7 @@ def image_dataset_from_directory(
     dataset_utils.check_format(format, owner)
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(
-            f"{owner} expects `labels` to be 'inferred', None, or a list/tuple of "
+            f"{owner}: the `labels` argument should be 'inferred', None, or a list/tuple of "
             f"ints; got labels={labels!r}."
         )
     if labels is None:
@@ -139,7 +139,7 @@ def image_dataset_from_directory(
         labels = None  # Keras: no labels means every file, loose ones too
     if color_mode not in _CHANNELS:
         raise ValueError(
-            f"{owner} expects `color_mode` to be 'grayscale', 'rgb' or 'rgba'; "
+            f"{owner}: `color_mode` must be one of 'grayscale', 'rgb' or 'rgba'; "
             f"got color_mode={color_mode!r}."
         )
     if interpolation not in _RESAMPLING:
@@ -179,7 +179,7 @@ def image_dataset_from_directory(
     dataset_utils.check_label_mode(label_mode, labels, names, owner)
     if not paths:
         raise ValueError(
-            f"{owner} found no images in {directory!r} (allowed formats: "
+            f"{owner}: No images found in directory {directory!r} (allowed formats: "
             f"{', '.join(ALLOWED_FORMATS)})."
         )
 

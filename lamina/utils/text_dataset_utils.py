@@ -52,7 +52,7 @@ def text_dataset_from_directory(
     dataset_utils.check_format(format, owner)
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple)):
         raise ValueError(
-            f"{owner} expects `labels` to be 'inferred', None, or a list/tuple of "
+            f"{owner}: the `labels` argument should be 'inferred', None, or a list/tuple of "
             f"ints; got labels={labels!r}."
         )
     if labels is None:

@@ -12,6 +12,7 @@ import torch
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 from lamina.utils.bounding_boxes import clip_to_image_size, convert_format
 
 # Keras's fill modes, with SciPy's `ndimage` meanings:
@@ -34,7 +35,7 @@ def standardize_data_format(data_format) -> str:
     return fmt
 
 
-class BaseImagePreprocessingLayer(Layer):
+class BaseImagePreprocessingLayer(DataLayerBackend, Layer):
     """Base of the image layers: turns `call(images)` into
     `transform_images(images, get_random_transformation(images))`.
 

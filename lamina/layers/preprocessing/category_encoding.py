@@ -13,6 +13,7 @@ import torch
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 
 
 def _validate_output_mode(owner: str, output_mode, allowed) -> None:
@@ -91,7 +92,7 @@ def _encoded_shape(input_shape, output_mode, depth):
     return input_shape[:1] + input_shape[2:] + (depth,)
 
 
-class CategoryEncoding(Layer):
+class CategoryEncoding(DataLayerBackend, Layer):
     """Encodes integer category ids (`0 <= id < num_tokens`) as dense vectors.
 
     Args:

@@ -6,6 +6,7 @@ import torch
 from lamina import backend
 from lamina.backend.keras_tensor import KerasTensor
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 from lamina.layers.preprocessing.category_encoding import (
     _encode_categorical,
     _encoded_shape,
@@ -13,7 +14,7 @@ from lamina.layers.preprocessing.category_encoding import (
 )
 
 
-class Discretization(Layer):
+class Discretization(DataLayerBackend, Layer):
     """Maps each value to the index of the bin it falls in.
 
     `bin_boundaries=[0., 1., 2.]` makes the bins `(-inf, 0)`, `[0, 1)`, `[1, 2)`

@@ -6,13 +6,14 @@ import torch
 
 from lamina import backend, ops
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 
 # The HTK mel scale: mel = 1127 * ln(1 + hertz / 700).
 _MEL_BREAK_FREQUENCY_HERTZ = 700.0
 _MEL_HIGH_FREQUENCY_Q = 1127.0
 
 
-class MelSpectrogram(Layer):
+class MelSpectrogram(DataLayerBackend, Layer):
     """Turns raw audio `(batch, samples)` (or one signal `(samples,)`) into a
     mel spectrogram `(batch, num_mel_bins, frames)`: a centred short-time
     Fourier transform, magnitudes raised to `mag_exp`, triangular mel filters,

@@ -8,9 +8,10 @@ import torch
 
 from lamina import backend
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 
 
-class Normalization(Layer):
+class Normalization(DataLayerBackend, Layer):
     """Computes `(inputs - mean) / sqrt(variance)` per position along `axis`.
 
     The statistics are given (`mean`, `variance`) or learned from data with

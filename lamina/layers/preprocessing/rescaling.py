@@ -6,10 +6,11 @@ import torch
 from lamina import backend
 from lamina.backend import shape_inference
 from lamina.layers.layer import Layer
+from lamina.layers.preprocessing._data_layer import DataLayerBackend
 from lamina.saving import serialization_lib
 
 
-class Rescaling(Layer):
+class Rescaling(DataLayerBackend, Layer):
     """Computes `inputs * scale + offset` in the layer's compute dtype.
 
     Args:

@@ -215,7 +215,7 @@ def convert_format(boxes, source, target, height=None, width=None, dtype="float3
         height is None or width is None
     ):
         raise ValueError(
-            "convert_format() needs the image `height` and `width` to convert "
+            "convert_format() must receive `height` and `width` (of the image) to convert "
             f"between relative and absolute formats; got source={source!r}, "
             f"target={target!r}, height={height!r}, width={width!r}."
         )
