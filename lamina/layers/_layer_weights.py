@@ -359,7 +359,9 @@ class _LayerWeights:
     def _clear_losses(self):
         for layer in self._flatten_layers():
             layer._losses = []
-            layer.__dict__.pop("_loss_ids", None)
+            if layer.__dict__.get("_loss_ids"):
+                # Not `__dict__.pop`: torch 2.11's dynamo breaks the graph there.
+                layer.__dict__["_loss_ids"] = set()
 
 
 def _inside_own_call(layer) -> bool:

@@ -260,10 +260,9 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
     tangents = tuple(to_tensor(t, device=p.device) for t, p in zip(tangents, primals))
     with warnings.catch_warnings():
         # torch loads its forward-mode decompositions through torch.jit.script
-        # on first use, which warns about the deprecation of jit (torch 2.13).
-        warnings.filterwarnings(
-            "ignore", "`torch.jit.script` is deprecated", DeprecationWarning
-        )
+        # on first use, which warns about the deprecation of jit (a
+        # DeprecationWarning in torch 2.13, a FutureWarning in 2.14).
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated")
         return torch.func.jvp(fun, primals, tangents, has_aux=has_aux)
 
 
