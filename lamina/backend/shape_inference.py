@@ -319,7 +319,33 @@ def _large_probe(fn, args, kwargs, modules, device):
         return None
 
 
+# torch's fake tensors skip its dtype checks for these (uint16 + int8 gives
+# uint16 there; real tensors refuse it, and lamina's ops then compute in int64
+# and return Keras's int32): computations on them are probed on real tensors,
+# through the same retry as eager ops.
+_UNCHECKED_ON_FAKE = ("uint16", "uint32")
+
+
+def _with_unsigned_retry(fn):
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (NotImplementedError, RuntimeError, ValueError) as error:
+            from lamina.ops.operation import _retry_unsigned
+
+            return _retry_unsigned(fn, args, kwargs, error)
+
+    return run
+
+
 def _probe(fn, args, kwargs, modules, device, probes):
+    if any(
+        isinstance(v, KerasTensor) and v.dtype in _UNCHECKED_ON_FAKE
+        for v in tree.flatten((args, kwargs))
+    ):
+        return _run_probes(
+            _with_unsigned_retry(fn), args, kwargs, modules, device, False, probes
+        )
     try:
         return _run_probes(fn, args, kwargs, modules, device, True, probes)
     except _DATA_DEPENDENT:
