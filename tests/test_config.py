@@ -25,7 +25,7 @@ def test_config_has_keras_names_and_they_are_lamina_s_own_settings():
 
 
 def test_top_level_names_match_keras_except_what_lamina_leaves_out():
-    left_out = {"export", "legacy", "src"}
+    left_out = {"export", "src"}
     ours = {n for n in dir(lamina) if n[0] != "_"}
     assert {n for n in dir(keras) if n[0] != "_"} - ours == left_out
     assert lamina.Loss is lamina.losses.Loss and lamina.Metric is lamina.metrics.Metric
