@@ -89,7 +89,9 @@ def _run_probes(fn, args, kwargs, modules, device, fake, probes):
         _DEPTH[0] += 1
         try:
             with (
-                _as_plain_parameters(modules) if fake else contextlib.nullcontext(),
+                _as_plain_parameters(modules, (args, kwargs))
+                if fake
+                else contextlib.nullcontext(),
                 _quiet_fake_tensor_log() if fake else contextlib.nullcontext(),
                 mode if fake else contextlib.nullcontext(),
                 torch.no_grad(),
@@ -120,10 +122,12 @@ _DEMOTED = []  # Variables passing as plain Parameters during an inference
 
 
 @contextlib.contextmanager
-def _as_plain_parameters(modules):
+def _as_plain_parameters(modules, values=()):
     """On torch releases whose FakeTensorMode refuses Parameter subclasses, the
-    weights of `modules`, and those built during the inference (see
-    `variable_made`), are plain `nn.Parameter`s for the duration."""
+    weights of `modules`, the Variables among `values` (an op's constant
+    arguments: `ops.matmul(x, layer.kernel)`), and those built during the
+    inference (see `variable_made`), are plain `nn.Parameter`s for the
+    duration."""
     if _fake_mode_takes_variables():
         yield
         return
@@ -131,6 +135,9 @@ def _as_plain_parameters(modules):
     for module in modules:
         for weight in module.parameters():
             _demote(weight)
+    for value in tree.flatten(values):
+        if isinstance(value, Variable):
+            _demote(value)
     try:
         yield
     finally:
