@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import lamina
 from lamina import ops, random
 
 
@@ -104,3 +105,13 @@ def test_creation_ops_make_unsigned_tensors(dtype):
     assert ops.tri(2, dtype=dtype).tolist() == [[1, 0], [1, 1]]
     out = ops.arange(0, 4, dtype=dtype)
     assert out.dtype == torch_dtype and out.tolist() == [0, 1, 2, 3]
+
+
+def test_a_functional_model_runs_uint16_ops_as_the_eager_ops_do():
+    inputs = lamina.Input((3,), dtype="uint16")
+    largest = lamina.Model(inputs, ops.max(inputs, axis=-1))
+    out = largest(np.array([[1, 7, 3]], "uint16"))
+    assert out.dtype == torch.uint16 and out.tolist() == [7]
+    added = lamina.Model(inputs, ops.add(inputs, ops.ones((3,), "int8")))
+    out = added(np.ones((2, 3), "uint16"))
+    assert out.dtype == torch.int32 and out.tolist() == [[2, 2, 2], [2, 2, 2]]

@@ -70,14 +70,19 @@ class OpLayer(Layer):
     def __call__(self, *args, **kwargs):
         if any_symbolic(args) or any_symbolic(kwargs):
             return self._symbolic_call(args, kwargs)
-        if self._node_arg_names is not None:
-            args, kwargs = self._bind_node_args(args, kwargs)
-        return self.fn(*args, **self.op_kwargs, **kwargs)
+        return self.call(*args, **kwargs)
 
     def call(self, *args, **kwargs):
         if self._node_arg_names is not None:
             args, kwargs = self._bind_node_args(args, kwargs)
-        return self.fn(*args, **self.op_kwargs, **kwargs)
+        try:
+            return self.fn(*args, **self.op_kwargs, **kwargs)
+        except (NotImplementedError, RuntimeError, ValueError) as error:
+            # uint16/uint32 inputs torch has no kernel for: as the op itself
+            # does when called eagerly (`operation._retry_unsigned`).
+            return operation._retry_unsigned(
+                self.fn, args, {**self.op_kwargs, **kwargs}, error
+            )
 
     def _bind_node_args(self, args, kwargs):
         named = dict(zip(self._node_arg_names, args))
