@@ -117,6 +117,7 @@ class StepSetup:
             compute_output_spec(
                 lambda inputs: self(inputs, training=False),
                 tree.map_structure(spec_of, x),
+                modules=(self,),
             )
         trainable = [id(p) for p in self.parameters() if p.requires_grad]
         if self.__dict__.get("_ddp_params") != trainable:
