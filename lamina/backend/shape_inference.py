@@ -143,6 +143,8 @@ def _as_plain_parameters(modules, values=()):
     finally:
         for weight in _DEMOTED[start:]:
             weight.__class__ = Variable
+            for name in _DEMOTED_API:
+                weight.__dict__.pop(name, None)
         del _DEMOTED[start:]
 
 
@@ -157,7 +159,19 @@ def variable_made(weight):
 def _demote(weight):
     if type(weight) is Variable:  # not one an outer inference already demoted
         weight.__class__ = torch.nn.Parameter
+        # What a call() may use of a Variable's own API keeps working: the
+        # assignments do nothing while shapes are inferred (Keras's symbolic
+        # build assigns nothing either).
+        weight.__dict__.update(
+            assign=lambda value: weight,
+            assign_add=lambda value: weight,
+            assign_sub=lambda value: weight,
+            value=weight,
+        )
         _DEMOTED.append(weight)
+
+
+_DEMOTED_API = ("assign", "assign_add", "assign_sub", "value")
 
 
 _FAKE_TENSOR_LOG = logging.getLogger("torch._subclasses.fake_tensor")
