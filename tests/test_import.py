@@ -4,7 +4,14 @@ import json
 import subprocess
 import sys
 
-LAZY = ["applications", "datasets", "distillation", "legacy", "visualization", "wrappers"]
+LAZY = [
+    "applications",
+    "datasets",
+    "distillation",
+    "legacy",
+    "visualization",
+    "wrappers",
+]
 OPTIONAL = ["pandas", "matplotlib", "sklearn", "onnx", "onnxruntime", "tensorboard"]
 
 

@@ -192,6 +192,8 @@ def test_keras_legacy_saving_namespace_is_the_utils_legacy_serializers():
     # keras.legacy.saving holds the same two functions as keras.utils.legacy.
     saving = lamina.legacy.saving
     assert saving.serialize_keras_object is lamina.utils.legacy.serialize_keras_object
-    assert saving.deserialize_keras_object is lamina.utils.legacy.deserialize_keras_object
+    assert (
+        saving.deserialize_keras_object is lamina.utils.legacy.deserialize_keras_object
+    )
     config = saving.serialize_keras_object(lamina.initializers.Ones())
     assert config == {"class_name": "Ones", "config": {}}

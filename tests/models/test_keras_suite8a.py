@@ -22,9 +22,7 @@ def test_layers_attribute_is_reserved():
     with pytest.raises(AttributeError, match=r"Use `add\(\)` and `pop\(\)`"):
         sequential.layers = [layers.Dense(4)]
     assert len(sequential.layers) == 1  # unchanged
-    with pytest.raises(
-        AttributeError, match="`Model.layers` attribute is reserved"
-    ):
+    with pytest.raises(AttributeError, match="`Model.layers` attribute is reserved"):
         _functional().layers = []
 
     class Sub(lamina.Model):

@@ -21,5 +21,9 @@ def test_abs_max_quantizer_matches_numpy_path():
     quantizer = quantizers.AbsMaxQuantizer()
     q_t, s_t = quantizer(x)
     q_n, s_n = quantizer(x, to_numpy=True)
-    np.testing.assert_array_equal(backend.convert_to_numpy(s_t), backend.convert_to_numpy(s_n))
-    np.testing.assert_array_equal(backend.convert_to_numpy(q_t), backend.convert_to_numpy(q_n))
+    np.testing.assert_array_equal(
+        backend.convert_to_numpy(s_t), backend.convert_to_numpy(s_n)
+    )
+    np.testing.assert_array_equal(
+        backend.convert_to_numpy(q_t), backend.convert_to_numpy(q_n)
+    )
