@@ -14,30 +14,26 @@ from lamina.saving.serialization_lib import serialize_keras_object
 def _check_inner(optimizer, key=None, variable=None) -> None:
     """Refuse what cannot be an inner optimizer (ValueError, as Keras), either
     when set on an OptimizerMap under `key` or when returned for `variable`."""
-    where = (
-        f"OptimizerMap[{key!r}] "
-        if variable is None
-        else f"The optimizer_map's choice for variable {variable}"
-    )
-    if not isinstance(optimizer, Optimizer):
-        if variable is not None:
+    if variable is None:
+        subject = f"OptimizerMap[{key!r}]"
+        if not isinstance(optimizer, Optimizer):
             raise ValueError(
-                f"Optimizer for variable {variable} is not an Optimizer "
-                f"instance: the optimizer_map returned {optimizer!r} of type "
-                f"{type(optimizer).__name__}."
+                f"{subject} must be an Optimizer instance such as Adam(); got "
+                f"{optimizer!r} of type {type(optimizer).__name__}."
             )
-        raise ValueError(
-            f"{where}must be an Optimizer instance such as "
-            f"Adam(); got {optimizer!r} of type {type(optimizer).__name__}."
-        )
+    else:
+        subject = f"Optimizer for variable {variable}"
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError(
+                f"{subject} is not an Optimizer instance: the optimizer_map "
+                f"returned {optimizer!r} of type {type(optimizer).__name__}."
+            )
     for kind in (LossScaleOptimizer, MultiOptimizer):
         if isinstance(optimizer, kind):
-            if variable is None:
-                problem = f"cannot be a {kind.__name__}."
-            else:
-                problem = f": {kind.__name__} cannot be used inside a MultiOptimizer."
+            name = kind.__name__
             raise ValueError(
-                f"{where}{problem} Pass plain optimizers (wrap the "
+                f"{subject} cannot be a {name}: {name} cannot be used inside a "
+                "MultiOptimizer. Pass plain optimizers (wrap the "
                 "MultiOptimizer's inner optimizers, not the other way)."
             )
 

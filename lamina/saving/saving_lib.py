@@ -5,18 +5,18 @@ KerasHub's `Backbone.save_lora_weights` / `load_lora_weights` use it directly:
 `store = H5IOStore(path, mode="w")`, `store.make("lora")["rank"] = 4`,
 `store.make("lora/3")["lora_kernel_a"] = variable`, `store.close()`;
 `store.get("lora")["rank"][()]`, `variable.assign(store.get("lora/3")["..."])`.
-Writing goes through `H5Writer` (atomic: a temporary file renamed on `close()`),
-reading through `H5Reader` (the file is checked before anything is read).
+Writing goes through `H5Writer` into a temporary file that `close()` moves into
+place (`file_utils.atomic_write`), reading through `H5Reader` (the file is
+checked before anything is read).
 """
 
 import io
 import os
 import pathlib
-import tempfile
 
 import h5py
 
-from lamina.saving import h5_store
+from lamina.saving import file_utils, h5_store
 
 
 class H5IOStore:
@@ -54,7 +54,7 @@ class H5IOStore:
         self.mode = mode
         self.archive = archive
         self.io_file = None
-        self._tmp_path = None
+        self._atomic = None
         self._entry = None
         name = (
             str(path_or_io) if not isinstance(path_or_io, io.BytesIO) else "<BytesIO>"
@@ -65,14 +65,9 @@ class H5IOStore:
                 self.h5_file = h5py.File(self.io_file, "w")
             elif isinstance(path_or_io, io.BytesIO):
                 self.h5_file = h5py.File(path_or_io, "w")
-            else:  # atomic: write next to the target, rename on close()
-                target = os.path.abspath(path_or_io)
-                fd, self._tmp_path = tempfile.mkstemp(
-                    dir=os.path.dirname(target),
-                    prefix="." + os.path.basename(target) + ".",
-                )
-                os.close(fd)
-                self.h5_file = h5py.File(self._tmp_path, "w")
+            else:  # a temporary file next to the target, moved there on close()
+                self._atomic = file_utils.atomic_write(path_or_io)
+                self.h5_file = h5py.File(self._atomic.__enter__(), "w")
             self._writer = h5_store.H5Writer(self.h5_file)
         else:
             source = path_or_io
@@ -108,9 +103,9 @@ class H5IOStore:
         self.h5_file.close()
         if self.mode == "w" and self.archive is not None:
             self.archive.writestr(str(self.path_or_io), self.io_file.getvalue())
-        if self._tmp_path is not None:
-            os.replace(self._tmp_path, os.path.abspath(self.path_or_io))
-            self._tmp_path = None
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+            self._atomic = None
         if self.io_file is not None:
             self.io_file.close()
 

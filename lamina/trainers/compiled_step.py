@@ -58,7 +58,7 @@ CUDA_GRAPHS = False
 # torch 2.11 computes them wrongly for some models (a two-input model with
 # Concatenate and Adam: losses 10% off eager from the second fused step on,
 # with or without shuffling), so older releases run one step per graph call.
-FUSES_STEPS = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 13)
+FUSES_STEPS = torch.__version__ >= (2, 13)
 
 
 def fused_steps(steps, weight_bytes=0, device_type="cpu", convolutional=False):

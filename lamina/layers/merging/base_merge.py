@@ -3,7 +3,7 @@
 import torch
 
 from lamina import ops
-from lamina.backend.keras_tensor import KerasTensor
+from lamina.backend.keras_tensor import any_symbolic
 from lamina.layers.layer import Layer
 
 
@@ -108,7 +108,7 @@ class Merge(Layer):
         self._check_mask_list(inputs, previous_mask)
         if any(m is None for m in previous_mask):
             return None
-        if _any_symbolic(previous_mask):
+        if any_symbolic(previous_mask):
             # Built with ops, as in Keras, so the mask is a node of the graph
             # (a functional model may return it).
             result = ops.cast(previous_mask[0], "bool")
@@ -137,8 +137,3 @@ class Merge(Layer):
                 f"{who}: `inputs` and `mask` should have the same length; got "
                 f"{len(inputs)} inputs and {len(mask)} masks."
             )
-
-
-def _any_symbolic(values):
-    """Whether any of `values` is a KerasTensor (a symbolic call's masks)."""
-    return any(isinstance(v, KerasTensor) for v in values)

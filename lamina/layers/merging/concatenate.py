@@ -3,7 +3,8 @@
 import torch
 
 from lamina import ops
-from lamina.layers.merging.base_merge import Merge, _any_symbolic
+from lamina.backend.keras_tensor import any_symbolic
+from lamina.layers.merging.base_merge import Merge
 
 
 class Concatenate(Merge):
@@ -61,7 +62,7 @@ class Concatenate(Merge):
         self._check_mask_list(inputs, previous_mask)
         if all(m is None for m in previous_mask):
             return None
-        if _any_symbolic([*inputs, *previous_mask]):
+        if any_symbolic((inputs, previous_mask)):
             return self._symbolic_mask(inputs, previous_mask)
         device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), None)
         masks = []
