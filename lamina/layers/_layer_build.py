@@ -32,9 +32,16 @@ def _marks_built(build):
                 # empty `shapes_dict`, so that loading builds the layer again.
                 self._build_shapes = {}
                 self.__dict__["_build_shapes_by_argument"] = True
+            elif _shape_args_of(self) is not None:
+                # `layer.build(query_shape=..., value_shape=...)`: each by name.
+                bound = inspect.signature(build).bind(self, *args, **kwargs)
+                self._build_shapes = dict(list(bound.arguments.items())[1:])
 
     wrapper._marks_built = True
     wrapper._shape_args = _named_shape_args(build)
+    wrapper._keyword_shape_args = (
+        _keyword_shape_args(build) if wrapper._shape_args is None else None
+    )
     wrapper._extra_shape_args = (
         _extra_shape_args(build) if wrapper._shape_args is None else None
     )
@@ -55,6 +62,40 @@ def _named_shape_args(build):
     if not params or (len(required) > 1 and len(required) == len(params)):
         return [p.name for p in params]
     return None
+
+
+def _keyword_shape_args(method):
+    """The parameter names of a `build` (or `compute_output_shape`) with
+    several parameters that all end in `_shape`, some optional
+    (`build(self, query_shape, value_shape=None, key_shape=None)`), else None.
+    Keras passes such a method the shape of each `call()` argument it names,
+    by keyword, when every `<arg>` is an argument of `call()`
+    (`_shape_args_of` checks that against the layer's `call`)."""
+    params = list(inspect.signature(method).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return None
+    names = [p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    if len(names) > 1 and all(n.endswith("_shape") for n in names):
+        return names
+    return None
+
+
+def _shape_args_of(layer, method=None):
+    """The names `layer`'s `build` (or `method`) takes shapes by, one per
+    `call()` argument (Keras's rule for several `<arg>_shape` parameters), or
+    None for the one-shape form `build(self, input_shape)`."""
+    if method is not None:
+        named = _named_shape_args(method)
+        keyword = None if named is not None else _keyword_shape_args(method)
+    else:
+        build = type(layer).build
+        named = getattr(build, "_shape_args", None)
+        keyword = getattr(build, "_keyword_shape_args", None)
+    if named is None and keyword:
+        params = layer.call_signature_parameters
+        if all(n[: -len("_shape")] in params for n in keyword):
+            return keyword
+    return named
 
 
 def _extra_shape_args(build):
@@ -102,7 +143,11 @@ def _named_build_shapes(layer, names, shapes, call_args, method="build"):
     if not names:
         return {}
     if call_args is None:
-        return {n: shapes[n] for n in names if isinstance(shapes, dict) and n in shapes}
+        if not isinstance(shapes, dict):
+            # Keras's `{"input_shape": ...}` build config of a layer built
+            # with one of its shapes: that is the first argument's.
+            return {} if shapes is None else {names[0]: shapes}
+        return {n: shapes[n] for n in names if n in shapes}
     params = layer.call_signature_parameters
     values = _call_values(layer, call_args)
     found = {}

@@ -22,7 +22,7 @@ from lamina.layers._layer_build import (
     _is_argument_shapes,
     _marks_built,
     _named_build_shapes,
-    _named_shape_args,
+    _shape_args_of,
     _unset_fake_mode,
 )
 from lamina.layers._layer_calls import (
@@ -823,7 +823,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                     f"{tuple(shapes)}."
                 )
         build = type(self).build
-        named = getattr(build, "_shape_args", None)
+        named = _shape_args_of(self)
         extra = extra or {}
         if named is not None:
             # Keras: `build(self)` or `build(self, x_shape, y_shape)`.
@@ -834,9 +834,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
         with _unset_fake_mode():
             self.build(**shapes) if named is not None else self.build(shapes, **extra)
         self.built = True
-        # Keras's `shapes_dict` for `build(self)` (empty) and for several named
-        # shapes; a lone named shape is not saved.
-        self._build_shapes = shapes if named is None or len(shapes) != 1 else None
+        self._build_shapes = shapes
         if named == []:
             self.__dict__["_build_shapes_by_argument"] = True
         if extra:  # saved with the first shape, as Keras's `shapes_dict`
@@ -862,7 +860,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
                 self.__dict__["_build_shapes_by_argument"] = True
                 self.built = True
                 return
-            if getattr(type(self).build, "_shape_args", None):
+            if _shape_args_of(self):
                 self._build_with_shapes(_as_shape(config["shapes_dict"]))
                 return
             extra_args = getattr(type(self).build, "_extra_shape_args", None)
@@ -882,9 +880,11 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def get_build_config(self):
         if self._build_shapes is None:
             return None
-        if self.__dict__.get("_build_shapes_by_argument"):
-            return {"shapes_dict": self._build_shapes}
-        if getattr(type(self).build, "_shape_args", None):
+        if self.__dict__.get("_build_shapes_by_argument") or _shape_args_of(self):
+            # Keras's `shapes_dict` for `build(self)` (empty) and for several
+            # named shapes; one named shape is saved as the `input_shape`.
+            if len(self._build_shapes) == 1:
+                return {"input_shape": next(iter(self._build_shapes.values()))}
             return {"shapes_dict": self._build_shapes}
         extra = self.__dict__.get("_build_extra_shapes")
         if extra:
@@ -956,7 +956,7 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     def compute_output_spec(self, *args, **kwargs):
         """KerasTensors for the outputs of `call` on KerasTensor `args`."""
         if type(self).compute_output_shape is not Layer.compute_output_shape:
-            names = _named_shape_args(type(self).compute_output_shape)
+            names = _shape_args_of(self, type(self).compute_output_shape)
             if names:
                 # Keras: `compute_output_shape(self, x_shape, y_shape)` gets
                 # the shape of each `call()` argument it names.

@@ -16,46 +16,23 @@ from lamina.layers.layer import Layer
 class QKVAttention(Layer):
     """Base of the attention layers called as `layer(query, value, key=None)`.
 
-    Subclasses define `_build_with_shapes(shapes)`, `_window()` (their sliding
-    window or None) and `_fused_causal()` (whether causal-only attention may
-    go to the fused kernel's `is_causal`).
+    Subclasses define `build(query_shape, value_shape, key_shape=None)`,
+    `_window()` (their sliding window or None) and `_fused_causal()` (whether
+    causal-only attention may go to the fused kernel's `is_causal`).
     """
 
+    # Keras builds these by keyword, `build(query_shape=..., value_shape=...[,
+    # key_shape=...])` (Layer's rule for several `<arg>_shape` parameters);
+    # here a missing `value` is named before that.
+
     def _build_on_first_call(self, args, kwargs):
-        self._build_with_shapes(input_shapes(args, kwargs, _shape_of, self._label()))
+        input_shapes(args, kwargs, _shape_of, self._label())
+        super()._build_on_first_call(args, kwargs)
 
     def _symbolic_call(self, args, kwargs):
         if not self.built:
-            shapes = input_shapes(args, kwargs, lambda t: tuple(t.shape), self._label())
-            self._build_with_shapes(shapes)
+            input_shapes(args, kwargs, lambda t: tuple(t.shape), self._label())
         return super()._symbolic_call(args, kwargs)
-
-    def _build_with_shapes(self, shapes, call_args=None, extra=None):
-        # Keras calls an attention layer's build by keyword,
-        # `build(query_shape=..., value_shape=...[, key_shape=...])`, so that a
-        # subclass's build with Keras's signature works (lamina's own builds
-        # take the list too). Layer's build steps stay the base class's.
-        if not (
-            isinstance(shapes, (list, tuple))
-            and 2 <= len(shapes) <= 3
-            and all(isinstance(s, (list, tuple)) for s in shapes)
-        ):
-            return super()._build_with_shapes(shapes, call_args, extra)
-        build = self.build
-        names = ("query_shape", "value_shape", "key_shape")
-        self.__dict__["build"] = lambda given, **kw: build(
-            **dict(zip(names, given)), **kw
-        )
-        try:
-            return super()._build_with_shapes(shapes, call_args, extra)
-        finally:
-            del self.__dict__["build"]
-
-    def get_build_config(self):
-        if self._build_shapes is None:
-            return None
-        names = ("query_shape", "value_shape", "key_shape")
-        return {"shapes_dict": dict(zip(names, self._build_shapes))}
 
     def _label(self):
         return type(self).__name__
