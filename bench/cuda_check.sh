@@ -31,12 +31,29 @@ timeout "${TEST_S:-240}" "$PY" -m pytest -q -p no:cacheprovider -p no:benchmark 
 echo "tests: exit $? after $((SECONDS - start)) s"
 grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -60
 
+# torch before 2.13 runs one compiled step per graph call (torch 2.11 fused
+# steps wrongly on the CPU). Check fused steps against eager on this card; if
+# they agree, the bench measures them fused (--fuse-steps).
+fuse=""
+if "$PY" -c "import sys, torch; sys.exit(torch.__version__ >= (2, 13))"; then
+    timeout 240 "$PY" -c "
+import sys, pytest
+from lamina.trainers import compiled_step
+compiled_step.FUSES_STEPS = True
+sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider',
+    'tests/trainers/test_compiled_step.py',
+    '-k', 'shuffled or sixteen or two_outputs or groups_batches']))
+" >"$OUT/fused_check.log" 2>&1 && fuse="--fuse-steps"
+    echo "fused steps on this torch: ${fuse:-not used (see fused_check.log)}"
+    tail -3 "$OUT/fused_check.log"
+fi
+
 IFS=';' read -ra workloads <<<"${WORKLOADS:-tutorial MLP 32;tutorial MLP, predict;MLP 784;CNN 28x28x1, b128;CNN 28x28x1, predict;LSTM}"
 for only in "${workloads[@]}"; do
     left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))
     [ "$left" -gt 20 ] || { echo "bench: no time left for $only"; break; }
     timeout "$left" "$PY" bench/run_all.py --device cuda --no-memory \
-        --repeats "${REPEATS:-5}" --only "$only" ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
+        --repeats "${REPEATS:-5}" --only "$only" $fuse ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
 done
 if [ -n "${MODELS:-}" ]; then  # e.g. MODELS="transformer,resnet": bench/bench_models.py
     left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))

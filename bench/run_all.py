@@ -120,6 +120,7 @@ def _child(args, *extra):
     command += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
     command += ["--device", args.device]
     command += ["--steps-per-execution", str(args.steps_per_execution)]
+    command += ["--fuse-steps"] if args.fuse_steps else []
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     lines = [
         line
@@ -210,10 +211,21 @@ def main():
         default=8,
         help="steps_per_execution of the lamina_spe side",
     )
+    parser.add_argument(
+        "--fuse-steps",
+        action="store_true",
+        help="fuse compiled steps on torch before 2.13 too (lamina turns that "
+        "off there: torch 2.11 computed some fused steps wrongly on the CPU); "
+        "for measuring where bench/cuda_check.sh found them correct",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip peak RSS")
     parser.add_argument("--time-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fuse_steps:
+        from lamina.trainers import compiled_step
+
+        compiled_step.FUSES_STEPS = True
     if args.time_child:
         index, sides = args.time_child
         time_sides(int(index), sides.split(","), args)
