@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import torch
 
+from lamina import backend
 from lamina.callbacks._io_utils import is_chief, logs_to_floats
 from lamina.callbacks._learning_rates import rate_owners
 from lamina.callbacks.callback import Callback
@@ -151,12 +152,21 @@ class TensorBoard(Callback):
             self._epoch_start_time = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        histograms = bool(self.histogram_freq) and epoch % self.histogram_freq == 0
+        embeddings = bool(self.embeddings_freq) and epoch % self.embeddings_freq == 0
         if not self._should_write():
+            if self.model.__dict__.get("_fsdp"):
+                # Sharded weights are gathered by every rank together (a
+                # collective); rank 0 alone writes them.
+                if histograms:
+                    self._weight_arrays()
+                if embeddings:
+                    self._embedding_tables()
             return
         self._log_epoch_metrics(epoch, logs)
-        if self.histogram_freq and epoch % self.histogram_freq == 0:
+        if histograms:
             self._log_weights(epoch)
-        if self.embeddings_freq and epoch % self.embeddings_freq == 0:
+        if embeddings:
             self._log_embeddings(epoch)
         for writer in self._writers.values():
             writer.flush()  # so a running TensorBoard shows the epoch now
@@ -238,20 +248,34 @@ class TensorBoard(Callback):
             return 0
         return int(optimizer.iterations)
 
+    def _weight_arrays(self):
+        """`(name, float32 array)` for every weight of the model's layers,
+        whole (a sharded weight is gathered, on every rank at once)."""
+        return [
+            (
+                (getattr(weight, "path", None) or layer.name).replace(":", "_"),
+                np.asarray(backend.convert_to_numpy(weight), dtype=np.float32),
+            )
+            for layer in self.model.layers
+            for weight in layer.weights
+        ]
+
+    def _embedding_tables(self):
+        """`(layer, whole table as a float32 CPU tensor)` per Embedding layer."""
+        tables = []
+        for layer in self._embedding_layers():
+            values = backend.convert_to_numpy(layer.embeddings)
+            tables.append((layer, torch.from_numpy(np.asarray(values, np.float32))))
+        return tables
+
     def _log_weights(self, epoch):
         writer = self._writer("train")
-        for layer in self.model.layers:
-            for weight in layer.weights:
-                name = getattr(weight, "path", None) or layer.name
-                name = name.replace(":", "_")
-                values = weight.detach().float().cpu().numpy()
-                writer.add_histogram(f"{name}/histogram", values, epoch)
-                if self.write_images:
-                    image = _weight_image(values)
-                    if image is not None:
-                        writer.add_images(
-                            f"{name}/image", image, epoch, dataformats="NHWC"
-                        )
+        for name, values in self._weight_arrays():
+            writer.add_histogram(f"{name}/histogram", values, epoch)
+            if self.write_images:
+                image = _weight_image(values)
+                if image is not None:
+                    writer.add_images(f"{name}/image", image, epoch, dataformats="NHWC")
         writer.flush()
 
     def _log_keras_model_config(self):
@@ -287,6 +311,15 @@ class TensorBoard(Callback):
         The trace runs in inference mode, without gradients and on a forked RNG,
         so it changes no weight, statistic or random stream of the training run.
         """
+        if self.model.__dict__.get("_fsdp"):
+            # Tracing runs the model on rank 0 alone; a sharded forward needs
+            # every rank (its weights are gathered as it runs).
+            warnings.warn(
+                "TensorBoard does not write the model graph of a model sharded "
+                "with FSDP (write_graph=True); the model config is written.",
+                stacklevel=2,
+            )
+            return
         sample = _sample_inputs(self.model)
         if sample is None:
             warnings.warn(
@@ -339,12 +372,11 @@ class TensorBoard(Callback):
 
     def _log_embeddings(self, epoch):
         writer = self._writer("train")
-        for layer in self._embedding_layers():
+        for layer, table in self._embedding_tables():
             path = self.embeddings_metadata
             if isinstance(path, dict):
                 path = path.get(layer.name)
             metadata, header = _read_metadata(path) if path else (None, None)
-            table = layer.embeddings.detach().float().cpu()
             if metadata is not None and len(metadata) != table.shape[0]:
                 raise ValueError(
                     f"TensorBoard embeddings_metadata {path!r} has "
