@@ -1,6 +1,5 @@
 """lamina.backend: the engine underneath is PyTorch; this says how lamina uses it."""
 
-from lamina.backend import naming as _naming
 from lamina.backend.config import (
     backend,
     epsilon,
@@ -18,7 +17,7 @@ from lamina.backend.dtypes import (
     to_torch_dtype,
 )
 from lamina.backend.keras_tensor import is_keras_tensor
-from lamina.backend.naming import clear_session
+from lamina.backend.naming import clear_session, get_uid
 from lamina.backend.tensors import convert_to_numpy, convert_to_tensor
 
 
@@ -26,23 +25,6 @@ def is_int_dtype(dtype) -> bool:
     """True for the signed and unsigned integer dtypes (any spelling); False
     for `bool`, floats and complex."""
     return standardize_dtype(dtype).startswith(("int", "uint"))
-
-
-def get_uid(prefix: str = "") -> int:
-    """Count calls per `prefix` in this session: 1 the first time, then 2, 3, ...
-
-    Layers take their default names from the same counters (the first `Dense`
-    is `dense`, the next `dense_1`), as in Keras, and `clear_session()` resets
-    them.
-
-    Example:
-    >>> lamina.backend.get_uid("block"), lamina.backend.get_uid("block")
-    (1, 2)
-    """
-    # The layer-name counters of naming.uniquify, so both count the same calls.
-    count = _naming._NAME_COUNTS.get(prefix, 0) + 1
-    _naming._NAME_COUNTS[prefix] = count
-    return count
 
 
 __all__ = [

@@ -6,6 +6,7 @@ tensors (see `shape_inference.py`). Functional models are graphs of these.
 """
 
 from lamina.backend.dtypes import standardize_dtype
+from lamina.backend.naming import auto_name
 
 
 class KerasTensor:
@@ -13,31 +14,51 @@ class KerasTensor:
 
     Args:
         shape: Tuple of ints or `None`, batch axis included.
-        dtype: Keras dtype name. Defaults to `floatx()`.
+        dtype: Keras dtype name. Defaults to `"float32"` (as in Keras; `None`
+            means `floatx()`).
         sparse: Whether it stands for a sparse tensor. Defaults to `False`.
         ragged: Must be `False`: lamina (like Keras on torch) has no ragged
             tensors. Defaults to `False`.
         record_history: Whether layer calls on it are recorded in a
             functional graph. Defaults to `True`.
-        name: Optional name (an `Input`'s name).
+        name: Optional name. Defaults to a unique `"keras_tensor"`,
+            `"keras_tensor_1"`, ... (an `Input` is named after its layer).
+        **kwargs: `ragged_rank` (an int) and `row_splits_dtype` (a dtype),
+            kept for Keras's ragged-tensor specs and read back unchanged.
 
-    `shape`, `dtype`, `sparse` and `ragged` are read-only (setting one raises
-    `AttributeError`, as in Keras): make a new `KerasTensor` instead.
+    `shape`, `dtype`, `sparse`, `ragged`, `ragged_rank` and `row_splits_dtype`
+    are read-only (setting one raises `AttributeError`, as in Keras): make a
+    new `KerasTensor` instead.
 
     Raises:
         ValueError: If `ragged=True`, or if `shape` is not a sequence of
             non-negative ints and `None`s.
+        TypeError: For other keyword arguments.
     """
 
     def __init__(
         self,
         shape,
-        dtype=None,
+        dtype="float32",
         sparse=False,
         ragged=False,
         record_history=True,
         name=None,
+        **kwargs,
     ):
+        ragged_rank = kwargs.pop("ragged_rank", None)
+        row_splits_dtype = kwargs.pop("row_splits_dtype", None)
+        if kwargs:
+            raise TypeError(
+                f"Unexpected keyword arguments: {', '.join(kwargs)}. KerasTensor "
+                "takes shape, dtype, sparse, ragged, record_history, name, "
+                "ragged_rank and row_splits_dtype."
+            )
+        if sparse and ragged:
+            raise ValueError(
+                "KerasTensor cannot have `sparse=True` and `ragged=True` at the "
+                "same time; choose one."
+            )
         if ragged:
             raise ValueError(
                 "KerasTensor(ragged=True) is not supported: lamina, like Keras on "
@@ -50,8 +71,12 @@ class KerasTensor:
         self._dtype = standardize_dtype(dtype)
         self._sparse = bool(sparse)
         self._ragged = False
-        self.name = name
-        self.record_history = bool(record_history)
+        self._ragged_rank = None if ragged_rank is None else int(ragged_rank)
+        self._row_splits_dtype = (
+            None if row_splits_dtype is None else standardize_dtype(row_splits_dtype)
+        )
+        self.name = name or auto_name("KerasTensor")
+        self.record_history = record_history
         # (layer, node_index, tensor_index), set when a layer call produces it.
         self._keras_history = None
 
@@ -92,11 +117,32 @@ class KerasTensor:
         _immutable("ragged")
 
     @property
+    def ragged_rank(self):
+        """The ragged rank given to the constructor, else `None`."""
+        return self._ragged_rank
+
+    @ragged_rank.setter
+    def ragged_rank(self, value):
+        _immutable("ragged_rank")
+
+    @property
+    def row_splits_dtype(self):
+        """The row-splits dtype given to the constructor, else `None`."""
+        return self._row_splits_dtype
+
+    @row_splits_dtype.setter
+    def row_splits_dtype(self, value):
+        _immutable("row_splits_dtype")
+
+    @property
     def ndim(self) -> int:
         return len(self._shape)
 
     def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+        return (
+            f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
+            f"sparse={self.sparse}, ragged={self.ragged}, name={self.name}>"
+        )
 
     def __bool__(self):
         raise TypeError(
@@ -119,6 +165,34 @@ class KerasTensor:
             "A KerasTensor is symbolic: it doesn't have any actual numerical "
             "value, so NumPy cannot convert it to an array. Call the model on "
             "real data (model.predict(x) or model(x)) to get values."
+        )
+
+    def __int__(self):
+        raise ValueError(
+            "A KerasTensor is symbolic: it has no value, so you cannot convert "
+            "it to an int. Read sizes from `x.shape`, or compute with "
+            "lamina.ops inside a layer's call()."
+        )
+
+    def __float__(self):
+        raise ValueError(
+            "A KerasTensor is symbolic: it has no value, so you cannot convert "
+            "it to a float. Compute with lamina.ops inside a layer's call(), "
+            "or call the model on real data to get values."
+        )
+
+    def __jax_array__(self):
+        raise ValueError(
+            "A KerasTensor cannot be used as input to a JAX function: it is a "
+            "symbolic placeholder for a shape and dtype. Wrap the function in a "
+            "layer (call it from the layer's call()) instead."
+        )
+
+    def __tf_tensor__(self, dtype=None, name=None):
+        raise ValueError(
+            "A KerasTensor cannot be used as input to a TensorFlow function: it "
+            "is a symbolic placeholder for a shape and dtype. Wrap the function "
+            "in a layer (call it from the layer's call()) instead."
         )
 
     def numpy(self):
@@ -151,7 +225,7 @@ class KerasTensor:
 
 def _immutable(attribute):
     raise AttributeError(
-        f"The `{attribute}` attribute of a KerasTensor is immutable. Create a "
+        f"The `{attribute}` attribute of KerasTensor is immutable. Create a "
         "new KerasTensor with the shape, dtype or sparsity you want instead."
     )
 
@@ -214,6 +288,7 @@ for _dunder, _name in {
     "mul": "multiply",
     "matmul": "matmul",
     "truediv": "true_divide",
+    "div": "divide",  # Keras defines Python 2's names too
     "floordiv": "floor_divide",
     "mod": "mod",
     "pow": "power",

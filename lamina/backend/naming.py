@@ -22,6 +22,43 @@ def uniquify(prefix: str) -> str:
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
+def auto_name(prefix: str) -> str:
+    """`prefix` in snake case, made unique: `"KerasTensor"` gives
+    `keras_tensor`, then `keras_tensor_1`, ... (Keras's default object names)."""
+    return uniquify(to_snake_case(prefix))
+
+
+def get_uid(prefix: str = "") -> int:
+    """Count calls per `prefix` in this session: 1 the first time, then 2, 3, ...
+
+    Layers take their default names from the same counters (the first `Dense`
+    is `dense`, the next `dense_1`), as in Keras, and `clear_session()` resets
+    them.
+
+    Example:
+    >>> lamina.backend.get_uid("block"), lamina.backend.get_uid("block")
+    (1, 2)
+    """
+    count = _NAME_COUNTS.get(prefix, 0) + 1
+    _NAME_COUNTS[prefix] = count
+    return count
+
+
+def reset_uids() -> None:
+    """Restart every name counter (what `clear_session` does to names)."""
+    _NAME_COUNTS.clear()
+
+
+def get_object_name(obj) -> str:
+    """A default name for `obj`: its `name`, else its (function) `__name__`
+    or its class name, in snake case, as Keras names metrics and losses."""
+    if hasattr(obj, "name"):
+        return obj.name
+    if hasattr(obj, "__name__"):
+        return to_snake_case(obj.__name__)
+    return to_snake_case(type(obj).__name__)
+
+
 def clear_session(free_memory=True) -> None:
     """Forget the names handed out, so the next Dense is `dense` again.
 
@@ -33,7 +70,7 @@ def clear_session(free_memory=True) -> None:
             `clear_session` runs often (between tests, say). Defaults to
             `True`, as in Keras.
     """
-    _NAME_COUNTS.clear()
+    reset_uids()
     if free_memory:
         import gc
 

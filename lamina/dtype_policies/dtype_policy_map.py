@@ -161,9 +161,21 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
         from lamina.saving.serialization_lib import serialize_keras_object
 
         # Keras: a policy given as an object is written as its config.
+        policy_map = serialize_keras_object(self._policy_map)
+        if self._default_policy_arg is None:
+            # Keras: a map without a default defers to the global policy at
+            # load time, its entries too: each is written without its dtype
+            # (`{"name": null}`; a quantized one keeps its mode, with
+            # `"source_name": null`), so that `from_config` under, say,
+            # `mixed_bfloat16` gives `mixed_bfloat16` and
+            # `int8_from_mixed_bfloat16` entries. (Keras clears the names on the
+            # policies themselves; the map's entries here keep theirs.)
+            policy_map = {
+                key: _without_dtype(entry) for key, entry in policy_map.items()
+            }
         return {
             "default_policy": serialize_keras_object(self._default_policy_arg),
-            "policy_map": serialize_keras_object(self._policy_map),
+            "policy_map": policy_map,
         }
 
     @classmethod
@@ -177,3 +189,17 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
             for key, value in policy_map.items()
         }
         return cls(**config)
+
+
+def _without_dtype(entry):
+    """A serialized policy with its dtype left to the global policy at load."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        return entry
+    config = dict(entry["config"])
+    key = "source_name" if "source_name" in config else "name"
+    if key not in config or config[key] is None:
+        return entry
+    config[key] = None
+    # No longer the same config as the policy's other uses, so not shared.
+    entry = {k: v for k, v in entry.items() if k != "shared_object_id"}
+    return {**entry, "config": config}

@@ -16,6 +16,8 @@ exported with one program input per argument.
 import contextlib
 import inspect
 import os
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -77,6 +79,9 @@ def export_model(
             argument neither torch exporter takes, or no input signature can
             be found.
         ImportError: format="onnx" without the onnx packages.
+        RuntimeError: torch.export or the ONNX exporter failed (e.g. Python
+            control flow on tensor values in `call`); torch's error is kept
+            in the message and chained. Nothing is written to `filepath`.
     """
     if format not in FORMATS:
         raise ValueError(
@@ -99,26 +104,26 @@ def export_model(
         trace_kwargs, onnx_kwargs = _split_onnx_kwargs(kwargs)
     signature = _input_signature(model, input_signature)
     with _quiet_export():
-        program = _torch_program(model, signature, trace_kwargs)
+        program = _torch_program(model, signature, trace_kwargs, format)
         if format == "torch":
             with file_utils.atomic_write(filepath) as tmp_path:
                 with open(tmp_path, "wb") as f:
                     torch.export.save(program, f)
         else:
-            onnx_program = torch.onnx.export(
-                program,
-                signature.args,
-                dynamo=True,
-                verbose=False,
-                **{"input_names": signature.names, **onnx_kwargs},
-            )
+            try:
+                onnx_program = torch.onnx.export(
+                    program,
+                    signature.args,
+                    dynamo=True,
+                    verbose=False,
+                    **{"input_names": signature.names, **onnx_kwargs},
+                )
+            except Exception as error:
+                raise _export_error(model, format, signature, error) from error
             _name_batch_axis(onnx_program, program)
     if format == "onnx":
-        if _parameter_bytes(model) > _ONNX_EXTERNAL_DATA_BYTES:
-            onnx_program.save(filepath, external_data=True)
-        else:
-            with file_utils.atomic_write(filepath) as tmp_path:
-                onnx_program.save(tmp_path, external_data=False)
+        external = _parameter_bytes(model) > _ONNX_EXTERNAL_DATA_BYTES
+        _save_onnx(onnx_program, filepath, external)
     if verbose is None or verbose:
         kind = "PyTorch ExportedProgram" if format == "torch" else "ONNX model"
         io_utils.print_msg(f"Saved {kind} at '{filepath}'.")
@@ -404,7 +409,7 @@ class _InferenceModule(torch.nn.Module):
         return self.model(*inputs, training=False)
 
 
-def _torch_program(model, signature, kwargs):
+def _torch_program(model, signature, kwargs, format="torch"):
     """Trace `model` (inference mode, no autograd) into an ExportedProgram."""
     module = _InferenceModule(model)
     args = signature.args
@@ -418,7 +423,84 @@ def _torch_program(model, signature, kwargs):
             "batch, or model.build(input_shape)), then predict and export."
         )
     with torch.no_grad():
-        return _export_with_fallback(module, args, signature, kwargs)
+        try:
+            return _export_with_fallback(module, args, signature, kwargs)
+        except Exception as error:  # Keras too wraps whatever torch.export raises
+            raise _export_error(model, format, signature, error) from error
+
+
+# What to try, by the stage that failed.
+_TRACE_HINT = (
+    "torch.export could not trace the model's call(). Common causes: Python "
+    "control flow on tensor values in call() (an `if` or loop on a tensor, "
+    "or `.item()`: compute both branches and pick with ops.where, or use "
+    "torch.cond), an operation torch.export does not support, or input "
+    "shapes the model does not accept (pass input_signature=... with shapes "
+    "it takes). torch.export.draft_export(...) lists every problem at once."
+)
+_ONNX_HINT = (
+    "torch.export traced the model, but the ONNX exporter could not translate "
+    "an operation it uses. Try another opset_version=..., replace the "
+    "operation in call(), or export with format='torch' (a .pt2 file) instead."
+)
+
+
+def _export_error(model, format, signature, error):
+    """One clear error for a failed export: who, which format, the input
+    signature tried, what to try, and torch's own message (also chained)."""
+    hint = _ONNX_HINT if format == "onnx" and _traced(error) else _TRACE_HINT
+    return RuntimeError(
+        f"Failed to export model '{getattr(model, 'name', '?')}' "
+        f"({type(model).__name__}) to format={format!r} with the input "
+        f"signature {_describe(signature)}. {hint} The original error "
+        f"({type(error).__name__}): {_torch_message(error)}"
+    )
+
+
+def _traced(error):
+    # torch.onnx reports a failure after tracing (step 3 of 3, translation)
+    # as a ConversionError.
+    return type(error).__name__ in ("ConversionError", "DispatchError")
+
+
+def _torch_message(error):
+    """torch's message, without the ONNX exporter's generic advice when it
+    gives an exception summary."""
+    message = str(error).strip()
+    if "## Exception summary" in message:
+        message = message.split("## Exception summary", 1)[1]
+        message = message.split("(Refer to the full stack trace", 1)[0].strip()
+    return message
+
+
+def _describe(signature):
+    """The traced inputs as `[name: (None, 3) float32, ...]`, unknown axes None."""
+
+    def _spec(pair):
+        tensor, axes = pair
+        shape = tuple(None if i in axes else n for i, n in enumerate(tensor.shape))
+        return f"{shape} {standardize_dtype(tensor.dtype)}"
+
+    leaves = []
+
+    def _walk(args, dynamic):
+        if isinstance(args, torch.Tensor):
+            leaves.append(_spec((args, dynamic)))
+        elif isinstance(args, dict):
+            for key in args:
+                _walk(args[key], dynamic[key])
+        elif isinstance(args, (list, tuple)):
+            for a, d in zip(args, dynamic):
+                _walk(a, d)
+        else:
+            leaves.append(f"{args!r:.40}")
+
+    _walk(signature.args, signature.dynamic)
+    names = signature.names
+    if len(names) != len(leaves):
+        names = [None] * len(leaves)
+    items = [f"{n}: {leaf}" if n else leaf for n, leaf in zip(names, leaves)]
+    return "[" + ", ".join(items) + "]"
 
 
 def _export_with_fallback(module, args, signature, kwargs):
@@ -541,6 +623,37 @@ def _name_batch_axis(onnx_program, program):
         value.shape = ir.Shape(dims)
 
 
+def _save_onnx(onnx_program, filepath, external):
+    """Write the ONNX file so that a failure leaves `filepath` as it was."""
+    if not external:
+        with file_utils.atomic_write(filepath) as tmp_path:
+            onnx_program.save(tmp_path, external_data=False)
+        return
+    # Over 2 GB the weights go to a side file named after the model file, so
+    # both are written under their final names in a scratch folder next to
+    # `filepath`, then moved into place (the weights first, the model last).
+    from lamina.distribution import is_primary
+
+    filepath = os.path.abspath(filepath)
+    folder, base = os.path.split(filepath)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"Cannot write {filepath!r}: the folder {folder!r} does not exist. "
+            "Create it first (os.makedirs)."
+        )
+    primary = is_primary()  # other ranks of a distributed run write nothing
+    scratch = tempfile.mkdtemp(
+        prefix=".lamina-export-", dir=folder if primary else None
+    )
+    try:
+        onnx_program.save(os.path.join(scratch, base), external_data=True)
+        if primary:
+            for name in sorted(os.listdir(scratch), key=lambda n: n == base):
+                os.replace(os.path.join(scratch, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _parameter_bytes(model):
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
@@ -551,9 +664,14 @@ def _quiet_export():
     # missing torchvision ops); none of it concerns the user's model.
     import logging
 
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # (symbolic_shapes warns "Unable to find user code" before a trace fails.)
+    loggers = [
+        logging.getLogger(name)
+        for name in ("torch.onnx", "torch.fx.experimental.symbolic_shapes")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning, module="torch")
@@ -561,4 +679,5 @@ def _quiet_export():
             warnings.filterwarnings("ignore", message=".*LeafSpec.*")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
