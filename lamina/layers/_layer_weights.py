@@ -149,17 +149,25 @@ class _LayerWeights:
         """Track a `Variable` assigned to an attribute (`self.w = Variable(...)`)
         as a weight of this layer, as Keras does: it joins `trainable_weights`
         or `non_trainable_weights` (by its `trainable`) and is saved with the
-        layer. One already owned by a layer (from `add_weight`, or assigned to
-        another layer first, as tied weights are) stays with its owner."""
-        if not isinstance(variable, Variable) or variable.__dict__.get("_tracked"):
+        layer. One owned by another layer already (from `add_weight`, or
+        assigned to that layer first: tied weights) is listed and saved here
+        too, as in Keras (`weights` of a model holding both layers has it
+        once); its owner keeps its gradient flag and regularizer."""
+        if not isinstance(variable, Variable):
             return
         if "_trainable_variables" not in self.__dict__:
             return  # assigned before Layer.__init__ ran
-        variable._tracked = True
+        owned = self._trainable_variables + self._non_trainable_variables
+        if any(v is variable for v in owned):
+            return
         if variable.trainable:
             self._trainable_variables.append(variable)
         else:
             self._non_trainable_variables.append(variable)
+        if variable.__dict__.get("_tracked"):
+            self.__dict__.setdefault("_shared_variable_ids", set()).add(id(variable))
+            return
+        variable._tracked = True
         if not self.__dict__.get("_trainable", True):
             variable.requires_grad_(False)
 
@@ -191,7 +199,11 @@ class _LayerWeights:
         ]
         self._regularized = [(v, r) for v, r in self._regularized if v is not variable]
         self.__dict__.pop("_device_probe", None)
-        variable._tracked = False
+        shared = self.__dict__.get("_shared_variable_ids")
+        if shared and id(variable) in shared:
+            shared.discard(id(variable))  # another layer's: it stays tracked there
+        else:
+            variable._tracked = False
 
     @property
     def path(self):

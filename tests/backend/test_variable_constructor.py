@@ -226,7 +226,7 @@ def test_assigned_variables_are_tracked_like_keras():
     assert set(dict(layer.named_parameters())) == {"a", "c", "w", "k", "b"}
 
 
-def test_tied_variable_stays_with_its_owner():
+def test_tied_variable_is_listed_by_both_layers_and_kept_by_its_owner():
     dense = layers.Dense(2)
     dense.build((None, 3))
 
@@ -235,7 +235,11 @@ def test_tied_variable_stays_with_its_owner():
             super().__init__()
             self.kernel = dense.kernel
 
-    assert Tied().weights == []
+    tied = Tied()
+    assert tied.weights == [dense.kernel]  # as Keras lists it
+    assert dense.weights[0] is dense.kernel
+    del tied.kernel
+    assert tied.weights == [] and dense.kernel._tracked
 
 
 def test_layer_holding_variables_trains_like_keras():
