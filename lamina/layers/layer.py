@@ -30,6 +30,7 @@ from lamina.layers._layer_calls import (
     _CALL_CONTEXT,
     _add_activity_losses,
     _convert_other_arguments,
+    _converted_argument,
     _device_type,
     _fill_argument_masks,
     _first_argument_positional,
@@ -781,21 +782,13 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
     _eager_casts_inputs = True
 
     def _first_input_as_tensors(self, first):
-        """The first call argument as tensors, floats in the compute dtype (a
-        functional model casts to its `Input` dtypes instead). Reached only
-        when `first` is not a tensor of the compute dtype."""
+        """The first call argument as tensors, floats in the compute dtype
+        (every float tensor of a list, tuple or dict too, as Keras casts each;
+        a functional model casts to its `Input` dtypes instead). Reached only
+        when `first` is not a tensor of the compute dtype; the mask survives."""
         first = _to_tensors(first)
-        if (
-            isinstance(first, torch.Tensor)
-            and self.autocast
-            and first.is_floating_point()
-            and first.dtype != self._compute_torch_dtype
-        ):
-            cast = first.to(self._compute_torch_dtype)
-            mask = getattr(first, "_keras_mask", None)
-            if mask is not None:  # Keras: the mask survives the autocast
-                cast._keras_mask = mask
-            return cast
+        if self.autocast and isinstance(first, (torch.Tensor, list, tuple, dict)):
+            return _converted_argument(first, self._compute_torch_dtype)
         return first
 
     def _build_on_first_call(self, args, kwargs):

@@ -33,17 +33,6 @@ def _broadcast_shape(shape_a, shape_b, layer):
     return tuple(result)
 
 
-def _cast_keeping_mask(x, dtype):
-    """A floating tensor `x` in `dtype`, still carrying its Keras mask."""
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dtype == dtype:
-        return x
-    mask = getattr(x, "_keras_mask", None)
-    x = x.to(dtype)
-    if mask is not None:
-        x._keras_mask = mask
-    return x
-
-
 class Merge(Layer):
     """Base class: `call(inputs)` takes a list of at least two tensors."""
 
@@ -71,16 +60,6 @@ class Merge(Layer):
             )
         self.compute_output_shape(input_shape)
         self.built = True
-
-    def _first_input_as_tensors(self, first):
-        # Keras casts every floating input of the list to the compute dtype
-        # (the base class casts a lone tensor only). Slow path: reached only
-        # for inputs that are not already one tensor of the compute dtype.
-        first = super()._first_input_as_tensors(first)
-        if isinstance(first, (list, tuple)) and self.autocast:
-            dtype = self._compute_torch_dtype
-            first = type(first)(_cast_keeping_mask(x, dtype) for x in first)
-        return first
 
     def call(self, inputs):
         return self._merge_function(list(inputs))
