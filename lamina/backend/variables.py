@@ -249,6 +249,8 @@ class Variable(torch.nn.Parameter):
             dtype=self.dtype,
             device=self.device,
         )
+        if hasattr(value, "full_tensor"):  # a weight sharded by FSDP: the whole
+            value = value.full_tensor()
         if tuple(value.shape) != tuple(self.shape):
             raise ValueError(
                 f"Cannot assign a value of shape {tuple(value.shape)} to variable "
@@ -266,6 +268,8 @@ class Variable(torch.nn.Parameter):
         from lamina.backend import stateless_scope  # local: it refers back to Variable
 
         value = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        if hasattr(value, "full_tensor"):  # a weight sharded by FSDP: the whole
+            value = value.full_tensor()
         if stateless_scope._recorded(self, value, sign=1):
             return self
         with torch.no_grad():
@@ -276,6 +280,8 @@ class Variable(torch.nn.Parameter):
         from lamina.backend import stateless_scope  # local: it refers back to Variable
 
         value = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        if hasattr(value, "full_tensor"):  # a weight sharded by FSDP: the whole
+            value = value.full_tensor()
         if stateless_scope._recorded(self, value, sign=-1):
             return self
         with torch.no_grad():

@@ -4,6 +4,7 @@ every rank got the same data, sum metric states, average moving statistics,
 agree on stopping, gather predictions in order."""
 
 import inspect
+import weakref
 
 import torch
 import torch.distributed as dist
@@ -288,6 +289,9 @@ def wrap(model, distribution):
         # lamina's train_step scales its loss by the rank's share of the global
         # batch; a custom one does not, so scale the gradients instead.
         ddp.register_comm_hook(model, _share_weighted_allreduce)
+        # What the built-in train_step reads not to scale its loss too, when
+        # a custom step calls it (`super().train_step(data)`).
+        object.__setattr__(model, "_share_in_gradients", True)
     object.__setattr__(model, "_ddp", ddp)
     object.__setattr__(
         model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
@@ -310,18 +314,29 @@ def separate_noise_per_rank(model) -> None:
     over the whole batch. Rank 0 keeps the single-process streams; the
     weights stay identical on every rank (only the gradients are shared).
     """
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    if not rank:
+    if not (dist.is_initialized() and dist.get_rank()):
         return
-    from lamina.random.seed_generator import SeedGenerator, _to_int32
+    from lamina.random.seed_generator import SeedGenerator
 
     for layer in model._flatten_layers():
         for value in vars(layer).values():
-            if isinstance(value, SeedGenerator) and not getattr(
-                value, "_rank_separated", False
-            ):
-                value._seed = _to_int32(value._seed + rank * _RANK_STRIDE)
-                value._rank_separated = True
+            if isinstance(value, SeedGenerator):
+                separate_seed_generator(value)
+
+
+def separate_seed_generator(generator) -> None:
+    """On rank r of a process group, move `generator`'s seed by
+    `r * _RANK_STRIDE`, once; nothing on rank 0 or in one process.
+
+    Also for Keras's global seed generator, which unseeded `lamina.random`
+    calls draw from after `set_random_seed` (the same seed on every rank)."""
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if not rank or getattr(generator, "_rank_separated", False):
+        return
+    from lamina.random.seed_generator import _to_int32
+
+    generator._seed = _to_int32(generator._seed + rank * _RANK_STRIDE)
+    generator._rank_separated = True
 
 
 _SEPARATED_SEED = [None]
@@ -331,9 +346,19 @@ def separate_global_generator() -> None:
     """On ranks other than 0, reseed torch's global generator from its seed
     plus `rank * _RANK_STRIDE`, unless that is the seed it already has: run at
     every fit/evaluate/predict, so a `set_random_seed` (the same seed on every
-    rank) between them is separated again. Unseeded Dropout draws from it."""
+    rank) between them is separated again. Unseeded Dropout draws from it.
+    Keras's global seed generator (unseeded `lamina.random` calls after
+    `set_random_seed`) is moved too."""
     rank = dist.get_rank() if dist.is_initialized() else 0
-    if not rank or torch.initial_seed() == _SEPARATED_SEED[0]:
+    if not rank:
+        return
+    from lamina.random import seed_generator
+
+    if seed_generator._global_generator is not None:
+        # Made before this run (an unseeded draw): move it now. One made later
+        # is moved as it is made (`seed_generator.global_draw_seed`).
+        separate_seed_generator(seed_generator._global_generator)
+    if torch.initial_seed() == _SEPARATED_SEED[0]:
         return
     seed = (torch.initial_seed() + rank * _RANK_STRIDE) % 2**63
     torch.manual_seed(seed)
@@ -354,8 +379,24 @@ def _share_weighted_allreduce(model, bucket):
 def shard(model, distribution):
     """`fully_shard` every top-level layer that has weights, then the model; the
     layers' weight lists are pointed at the new (sharded) parameters."""
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import FSDPModule, fully_shard
 
+    from lamina.distribution.sharded_variable import as_sharded_variable
+
+    if model.__dict__.get("_fsdp"):
+        # Sharded already (fully_shard applies once per module). A layer left
+        # gathered after evaluate/predict (`reshard_after_forward=False`)
+        # shows its gathered copies in `parameters()`: reshard (no
+        # communication), and take note of the trainable weights, which may
+        # have changed (a layer frozen since): FSDP reduces only the
+        # gradients that exist.
+        for module in model.modules():
+            if isinstance(module, FSDPModule):
+                module.reshard()
+        object.__setattr__(
+            model, "_ddp_params", [id(p) for p in model.parameters() if p.requires_grad]
+        )
+        return model
     layers = model._flatten_layers()
     before = {id(layer): dict(layer._parameters) for layer in layers}
     kwargs = dict(distribution.fully_shard_kwargs)
@@ -371,9 +412,11 @@ def shard(model, distribution):
             for weight in layer._parameters.values()
             if weight is not None and not weight.requires_grad
         }
-    for layer in model._layers:
-        if any(True for _ in layer.parameters()):
-            fully_shard(layer, **kwargs)
+    sharded = [
+        layer for layer in model._layers if any(True for _ in layer.parameters())
+    ]
+    for layer in sharded:
+        fully_shard(layer, **kwargs)
     fully_shard(model, **kwargs)
     # FSDP's root is the first sharded module to run forward. A custom
     # train_step that calls only sub-models (a GAN) would make each of them a
@@ -383,14 +426,17 @@ def shard(model, distribution):
     lazy_init = getattr(get_state(), "_lazy_init", None) if get_state else None
     if lazy_init is not None:
         lazy_init()
+    # Each weight's FSDP module (the one whose reshard() registers its shard):
+    # the top-level layer holding it, else the model.
+    owners = {id(p): layer for layer in sharded for p in layer.parameters()}
     for layer in layers:
         replaced = {}
         for key, old in before[id(layer)].items():
             new = layer._parameters.get(key)
             if old is not None and new is not None and new is not old:
-                for attribute in ("path", "constraint", "autocast"):
-                    if hasattr(old, attribute):
-                        setattr(new, attribute, getattr(old, attribute))
+                # The shard keeps the Variable's API and attributes (name,
+                # path, constraint, ...): set_weights, assign, numpy, files.
+                as_sharded_variable(new, old, owners.get(id(new), model))
                 replaced[id(old)] = new
         if replaced:
             layer._trainable_variables = [
@@ -408,15 +454,55 @@ def shard(model, distribution):
     from lamina.trainers.trainer import Trainer
 
     custom = type(model).train_step is not Trainer.train_step
-    if custom and "_share_hook" not in model.__dict__:
+    if custom:
         # FSDP averages the ranks' gradients; the built-in train_step scales
         # its loss by the rank's share of the global batch, a custom one does
-        # not: scale the gradients reaching the outputs instead (once, though
-        # a changed set of trainable weights shards the model again).
+        # not: scale each gradient by it as FSDP reduces it (every sharded
+        # module, so a step calling sub-models, a GAN's, is weighted too),
+        # or, on a torch without custom reductions, the gradients reaching
+        # the model's outputs.
+        reducing = _weight_reductions_by_share(model, [*sharded, model])
+        object.__setattr__(model, "_share_in_reduction", reducing)
+        object.__setattr__(model, "_share_in_gradients", True)
         hook = model.register_forward_hook(_share_weighted_outputs)
         object.__setattr__(model, "_share_hook", hook)
     object.__setattr__(model, "_fsdp", True)
     return model
+
+
+def _weight_reductions_by_share(model, modules) -> bool:
+    """Make every FSDP module of `modules` multiply the gradients it reduces
+    by the rank's share of the global batch (`model._shard_scale`, 0 on a
+    rank with no samples), as DDP's `_share_weighted_allreduce` does; False
+    where this torch cannot customise FSDP's reduce-scatter."""
+    try:
+        from torch.distributed.fsdp._fully_shard._fsdp_collectives import (
+            DefaultReduceScatter,
+        )
+    except ImportError:
+        return False
+    if not all(hasattr(m, "set_custom_reduce_scatter") for m in modules):
+        return False
+    owner = weakref.ref(model)
+
+    class ShareWeightedReduceScatter(DefaultReduceScatter):
+        def __call__(self, output_tensor, input_tensor, group, op, async_op=False):
+            model = owner()
+            share = 1.0 if model is None else model.__dict__.get("_shard_scale", 1.0)
+            if share != 1.0:
+                input_tensor.mul_(share)
+            return super().__call__(output_tensor, input_tensor, group, op, async_op)
+
+    comm, done = ShareWeightedReduceScatter(), []
+    for module in modules:
+        try:
+            module.set_custom_reduce_scatter(comm)
+        except ValueError:  # several parameter groups (`shard_placement_fn`)
+            for other in done:
+                other.set_custom_reduce_scatter(DefaultReduceScatter())
+            return False
+        done.append(module)
+    return True
 
 
 class _ScaleGradient(torch.autograd.Function):
@@ -436,13 +522,16 @@ def _share_weighted_outputs(model, args, outputs):
     """Forward hook of an FSDP model with a custom train_step: the outputs'
     gradients times the rank's share of the global batch (`local * world /
     global`), so FSDP's average over ranks is the gradient of the global-batch
-    mean even when the slices differ in size (0 on a rank with no samples).
+    mean even when the slices differ in size (0 on a rank with no samples),
+    unless FSDP's reduce-scatter weights them (`_weight_reductions_by_share`).
 
     A loss may read the logits behind a softmax or sigmoid output
     (`_keras_logits`): they get the same scale, and are tied to the output
     with a zero-weighted term, as the built-in train_step ties its loss, so
     FSDP's backward hooks on the output still gather the weights."""
     share = model.__dict__.get("_shard_scale", 1.0)
+    if model.__dict__.get("_share_in_reduction"):
+        share = 1.0  # FSDP's reduce-scatter weights the gradients
     if not torch.is_grad_enabled():
         return outputs
 

@@ -285,8 +285,14 @@ class _LayerWeights:
                     f"{tuple(param.shape)}, but set_weights() got an array of shape "
                     f"{value.shape}."
                 )
+            value = torch.as_tensor(value, dtype=param.dtype)
+            if hasattr(param, "full_tensor"):  # sharded by FSDP: keep our slice
+                from lamina.distribution.sharded_variable import assign_whole
+
+                assign_whole(param, value)
+                continue
             with torch.no_grad():
-                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+                param.copy_(value)
 
     def save_own_variables(self, store) -> None:
         """Write this layer's own variables into `store` when the model is saved.

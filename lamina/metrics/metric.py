@@ -91,6 +91,13 @@ def variable_view(tensor: torch.Tensor) -> Variable:
     tensor with an `_owner` (the optimizer whose host number it mirrors:
     `iteration`, `learning_rate`) gets an `assign` that writes that number.
     """
+    if hasattr(tensor, "full_tensor"):
+        # An FSDP-sharded slot (a DTensor) speaks the Variable API itself once
+        # made a ShardedVariable (`assign` keeps the local slice, `numpy()`
+        # gathers); a Parameter view of it would be the bare DTensor.
+        from lamina.distribution.sharded_variable import as_sharded_variable
+
+        return as_sharded_variable(tensor)
     view = tensor.__dict__.get("_variable")
     if (
         type(view) is Variable

@@ -312,5 +312,10 @@ def _assign(variable, value) -> None:
             f"set_state_tree: the value for '{variable.path}' must have shape "
             f"{tuple(variable.shape)}; got {tuple(value.shape)}."
         )
+    if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep this rank's slice
+        from lamina.distribution.sharded_variable import assign_whole
+
+        assign_whole(variable, value)
+        return
     with torch.no_grad():
         variable.copy_(value)

@@ -212,6 +212,12 @@ def global_draw_seed(seed, device=None):
         return seed
     if _global_generator is None:
         _global_generator = SeedGenerator(name="global_seed_generator")
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Each rank its own noise stream, as the layers' generators (rank 0
+            # keeps the single-process one).
+            from lamina.distribution.data_parallel import separate_seed_generator
+
+            separate_seed_generator(_global_generator)
     return _global_generator._next_seed(ordered=False)
 
 

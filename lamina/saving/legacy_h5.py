@@ -117,7 +117,13 @@ def _match(variables, values, who, skip_mismatch, pending):
 @torch.no_grad()
 def _assign_all(pending):
     for variable, value in pending:
-        variable.copy_(torch.from_numpy(value).to(variable.dtype))
+        value = torch.from_numpy(value).to(variable.dtype)
+        if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep our slice
+            from lamina.distribution.sharded_variable import assign_whole
+
+            assign_whole(variable, value)
+        else:
+            variable.copy_(value)
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:

@@ -35,8 +35,9 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
         zipped: `False` writes the three members into a folder instead of a
             zip. Defaults to `True`.
         **kwargs: `include_optimizer` (legacy `.h5` only: `False` leaves out
-            the compile configuration and optimizer state); `save_format` is
-            accepted for `.keras` / `.h5` paths (the path decides) and ignored.
+            the compile configuration and optimizer state); `save_format`
+            (any value, as Keras 3) is ignored with a warning for `.keras` /
+            `.h5` paths (the path decides), refused for others.
     """
     save_format = kwargs.pop("save_format", None)
     include_optimizer = kwargs.pop("include_optimizer", True)
@@ -48,20 +49,16 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
         )
     name = "" if hasattr(filepath, "write") else os.fspath(filepath)
     is_h5 = name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5")
-    if save_format not in (None, "keras", "h5"):
-        raise ValueError(
-            "The `save_format` argument is deprecated in Keras 3: "
-            f"save_format={save_format!r} is not supported. Whole models are "
-            "saved in the `.keras` format (or legacy `.h5`), chosen by the path. "
-            "Use a path ending in `.keras` and drop save_format."
-        )
-    if save_format is not None and (is_h5 or name.endswith(".keras")):
+    # Keras 3: any truthy save_format (older code passes "tf", "keras_v3", ...)
+    # is ignored with a warning where the path names the format, refused
+    # where it does not; a falsy one is ignored.
+    if save_format and name.endswith((".h5", ".hdf5", ".keras")):
         warnings.warn(
             "save_format is deprecated in Keras 3 and ignored: the path's suffix "
             f"decides the format. Drop save_format={save_format!r}.",
             stacklevel=3,
         )
-    elif save_format is not None:
+    elif save_format:
         wanted = "`.h5` or `.hdf5`" if save_format == "h5" else "`.keras`"
         raise ValueError(
             "The `save_format` argument is deprecated in Keras 3: "

@@ -549,7 +549,12 @@ def _read_pending(pending) -> list:
 @torch.no_grad()
 def _assign_values(values) -> None:
     for variable, value in values:
-        variable.copy_(value)
+        if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep our slice
+            from lamina.distribution.sharded_variable import assign_whole
+
+            assign_whole(variable, value)
+        else:
+            variable.copy_(value)
 
 
 def _stored_shape(store, key) -> tuple:

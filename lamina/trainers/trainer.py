@@ -388,6 +388,8 @@ class Trainer(StepSetup):
         # Under data parallelism, DDP averages gradients over ranks; scaling each
         # rank's loss by its share of the global batch makes that average equal
         # the single-process gradient, even for uneven last batches.
+        if scale != 1.0 and self.__dict__.get("_share_in_gradients"):
+            scale = 1.0  # a custom step's hooks weight the gradients (data_parallel)
         loss_scale = self._loss_scale
         if loss_scale is not None:
             scale = scale * loss_scale.scale
