@@ -134,6 +134,14 @@ class Proxy(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__"):
             raise AttributeError(attr)
+        # Resolved once, then kept as an ordinary module attribute: resolving
+        # walks several modules (~80 us), which code calling `keras.ops.x` in
+        # a loop (KerasRS's metrics) would otherwise pay at every call.
+        value = self._resolve(attr)
+        self.__dict__[attr] = value
+        return value
+
+    def _resolve(self, attr):
         rest = self._rest
         if (rest + "." + attr) in EXTRA or attr in EXTRA:
             return EXTRA.get(rest + "." + attr, EXTRA.get(attr))
@@ -517,3 +525,6 @@ EXTRA["backend.AutocastScope"] = _autocast_scope
 from lamina.backend.dynamic_backend import DynamicBackend as _DynamicBackend  # noqa: E402
 
 EXTRA["utils.backend_utils.DynamicBackend"] = _DynamicBackend
+# Keras's tracking scope switch (KerasRS decorates with it at import time);
+# lamina has no tracking scope to switch off.
+EXTRA["utils.tracking.no_automatic_dependency_tracking"] = lambda fn: fn
