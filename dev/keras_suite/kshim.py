@@ -528,3 +528,15 @@ EXTRA["utils.backend_utils.DynamicBackend"] = _DynamicBackend
 # Keras's tracking scope switch (KerasRS decorates with it at import time);
 # lamina has no tracking scope to switch off.
 EXTRA["utils.tracking.no_automatic_dependency_tracking"] = lambda fn: fn
+# Keras-internal names with a lamina twin elsewhere.
+from lamina.dtype_policies.quantized_dtype_policy import (  # noqa: E402
+    quantized_policy_from_name as _quantized_policy_from_name,
+)
+from lamina.quantizers.gptq_core import should_quantize_layer as _should_quantize  # noqa: E402
+
+EXTRA["dtype_policies.dtype_policy._get_quantized_dtype_policy_by_str"] = (
+    _quantized_policy_from_name
+)
+EXTRA["quantizers.utils"] = types.SimpleNamespace(
+    should_quantize_layer=_should_quantize
+)

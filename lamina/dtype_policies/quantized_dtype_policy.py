@@ -251,8 +251,23 @@ def quantized_policy_from_name(name) -> QuantizedDTypePolicy:
     """The quantized policy a name such as `"int8_from_float32"` describes.
 
     Raises:
-        ValueError: for a name that is not `<mode>_from_<source>`.
+        TypeError: if `name` is not a string.
+        ValueError: for a name that does not start with a quantization mode or
+            is not `<mode>_from_<source>`.
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            "A quantized dtype policy name must be a string such as "
+            f"'int8_from_float32'; got {name!r} of type {type(name).__name__}."
+        )
+    if not name.startswith(QUANTIZATION_MODES):
+        # Keras's words ("is incompatible with the current supported
+        # quantization"), with the modes spelled out.
+        raise ValueError(
+            f"The policy name {name!r} is incompatible with the current supported "
+            f"quantization: it must start with one of {QUANTIZATION_MODES}, e.g. "
+            "'int8_from_float32'."
+        )
     parts = name.split("_from_")
     if len(parts) != 2:
         raise ValueError(

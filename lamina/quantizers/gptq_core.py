@@ -52,9 +52,10 @@ def get_dataloader(
     """
     if not hasattr(dataset, "__iter__") or isinstance(dataset, (str, bytes)):
         raise TypeError(
-            "GPTQ/AWQ calibration expects `dataset` to be an iterable (a list of "
-            "strings, a generator, a NumPy array of tokens); got "
-            f"{type(dataset).__name__}."
+            "The `dataset` argument must be an iterable of calibration samples "
+            "(a list of strings, a generator, a NumPy array of tokens). Got type: "
+            f"{type(dataset).__name__}. Please pass the loaded dataset directly; "
+            "a dataset name such as 'wikitext2' is not downloaded for you."
         )
     samples = list(dataset)
     if not samples:

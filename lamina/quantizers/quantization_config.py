@@ -231,6 +231,20 @@ def validate_and_resolve_config(mode, config) -> QuantizationConfig:
             f"Contradictory arguments to quantize(): mode={mode!r} but "
             f"config.mode={config.mode!r}."
         )
+    _check_mode(config.mode)
+    # Keras: a config claiming mode 'gptq' ('awq') must be a GPTQConfig
+    # (AWQConfig), which carries the calibration dataset.
+    if config.mode in ("gptq", "awq"):
+        from lamina.quantizers.awq_config import AWQConfig
+        from lamina.quantizers.gptq_config import GPTQConfig
+
+        expected = GPTQConfig if config.mode == "gptq" else AWQConfig
+        if not isinstance(config, expected):
+            raise ValueError(
+                f"Mode {config.mode!r} requires a valid `config` argument of type "
+                f"`{expected.__name__}`; got a {type(config).__name__}. Pass "
+                f"{expected.__name__}(dataset=..., tokenizer=...)."
+            )
     return config
 
 

@@ -21,6 +21,7 @@ import warnings
 
 import torch
 
+from lamina.layers._layer_calls import _CALL_CONTEXT
 from lamina.quantizers import quantization_config as _configs
 from lamina.quantizers.quantizers import AbsMaxQuantizer
 
@@ -269,6 +270,20 @@ class _QuantizedProduct(torch.autograd.Function):
     def backward(ctx, upstream):
         kernel, kernel_scale = ctx.saved_tensors
         return ctx.backward_fn(upstream, kernel, kernel_scale), None, None, None, None
+
+
+def _in_compute_dtype(layer, variable):
+    """A float variable (a scale, float8's kernel) as Keras reads it inside
+    `call`: in the compute dtype when Keras's autocast scope is on, so the
+    maths round as there and the outputs keep the compute dtype. The scope is
+    on for a mixed layer; Embedding (`autocast=False`) opens it only outside
+    another mixed layer's scope (on its own, or in a float32 model)."""
+    compute = layer._compute_torch_dtype
+    if variable.dtype is compute:
+        return variable  # the usual case: one dtype read
+    if layer.autocast or (layer._mixed and _CALL_CONTEXT.autocast is None):
+        return variable.to(compute)
+    return variable
 
 
 def _finish(layer, x, inputs=None):

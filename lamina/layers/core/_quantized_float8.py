@@ -19,11 +19,13 @@ always. The kernel's gradient passes the float8 rounding straight through.
 import torch
 
 from lamina.layers.core import _quantized as q
-from lamina.quantizers.quantizers import (
-    compute_float8_amax_history,
-    compute_float8_scale,
-    quantize_and_dequantize,
-)
+from lamina.quantizers import quantizers as _quantizers
+
+# The eager maths under the public ops (no symbolic-tensor dispatch, which
+# costs about 1 us a call): these run on real tensors, some every call.
+compute_float8_amax_history = _quantizers.compute_float8_amax_history.__wrapped__
+compute_float8_scale = _quantizers.compute_float8_scale.__wrapped__
+quantize_and_dequantize = _quantizers.quantize_and_dequantize.__wrapped__
 
 SAVE_ORDER = (
     "kernel",
@@ -173,7 +175,7 @@ def _dense_call(self, inputs, training=None):
         inputs = inputs.to(self._compute_torch_dtype)
     x = torch.matmul(
         _qdq(self, inputs, "inputs", training),
-        _qdq(self, self.kernel, "kernel", training),
+        _qdq(self, q._in_compute_dtype(self, self.kernel), "kernel", training),
     )
     return _finish(self, _with_lora(self, _gradient_qdq(self, x), inputs))
 
@@ -182,7 +184,7 @@ def _einsum_call(self, inputs, training=None):
     x = torch.einsum(
         self.equation,
         _qdq(self, inputs, "inputs", training),
-        _qdq(self, self._kernel, "kernel", training),
+        _qdq(self, q._in_compute_dtype(self, self._kernel), "kernel", training),
     )
     return _finish(self, _with_lora(self, _gradient_qdq(self, x), inputs))
 

@@ -25,8 +25,13 @@ import torch
 
 from lamina.layers.core import _quantized as q
 from lamina.quantizers import gptq as _gptq
+from lamina.quantizers import quantizers as _quantizers
 from lamina.quantizers.gptq_config import GPTQConfig
-from lamina.quantizers.quantizers import pack_int4, unpack_int4
+from lamina.quantizers.quantizers import pack_int4
+
+# The eager maths under the public ops (no symbolic-tensor dispatch, which
+# costs about 1 us a call): these run on real tensors, some every call.
+unpack_int4 = _quantizers.unpack_int4.__wrapped__
 
 # Keras's `variable_serialization_spec["gptq"]`. Keras 3.15.1 itself leaves
 # `kernel_zero` out when it saves (and then cannot load its own file); lamina
@@ -188,13 +193,15 @@ def dequantized_kernel(layer):
     levels = layer.quantized_kernel
     if layer._gptq_bits == 4:
         levels = unpack_int4(levels, layer._gptq_columns, axis=0, dtype="uint8")
+    # Keras reads the scales in the compute dtype (mixed policies).
+    scale = q._in_compute_dtype(layer, layer.kernel_scale)
     kernel = _gptq.dequantize_with_sz_map(
-        levels, layer.kernel_scale, layer.kernel_zero, layer.g_idx
+        levels, scale, layer.kernel_zero, layer.g_idx
     ).t()
     awq_scales = getattr(layer, "awq_scales", None)
     if awq_scales is not None:
         # AWQ multiplied each input row by its scale before rounding.
-        kernel = kernel / awq_scales.unsqueeze(-1)
+        kernel = kernel / q._in_compute_dtype(layer, awq_scales).unsqueeze(-1)
     return kernel
 
 

@@ -23,13 +23,16 @@ import torch
 from lamina.layers.core import _quantized as q
 from lamina.layers.core._quantized_einsum import einsum_info, scale_to_output
 from lamina.quantizers import quantization_config as _configs
-from lamina.quantizers.quantizers import (
-    AbsMaxQuantizer,
-    abs_max_quantize,
-    abs_max_quantize_grouped_with_zero_point,
-    pack_int4,
-    unpack_int4,
+from lamina.quantizers import quantizers as _quantizers
+from lamina.quantizers.quantizers import AbsMaxQuantizer, pack_int4
+
+# The eager maths under the public ops (no symbolic-tensor dispatch, which
+# costs about 1 us a call): these run on real tensors, some every call.
+abs_max_quantize = _quantizers.abs_max_quantize.__wrapped__
+abs_max_quantize_grouped_with_zero_point = (
+    _quantizers.abs_max_quantize_grouped_with_zero_point.__wrapped__
 )
+unpack_int4 = _quantizers.unpack_int4.__wrapped__
 
 _DENSE_SAVE_ORDER = ("kernel", "bias", "kernel_scale", "kernel_zero", "g_idx")
 _EMBEDDING_SAVE_ORDER = ("embeddings", "embeddings_scale", "embeddings_zero", "g_idx")
@@ -150,13 +153,14 @@ def _dense_per_channel_call(self, inputs):
     if self.inputs_quantizer is None:
         # Weight only: autograd of this product is Keras's custom gradient.
         kernel = unpack_int4(self.kernel, self._orig_output_dim, axis=-1)
-        x = torch.matmul(inputs, kernel.to(inputs.dtype)) / self.kernel_scale
+        x = torch.matmul(inputs, kernel.to(inputs.dtype))
+        x = x / q._in_compute_dtype(self, self.kernel_scale)
     else:
         x = _product_call(
             self,
             inputs,
             self.kernel,
-            self.kernel_scale,
+            q._in_compute_dtype(self, self.kernel_scale),
             _dense_quantized_inputs_product,
             _dense_inputs_grad,
         )
@@ -181,9 +185,8 @@ def _dense_sub_channel_call(self, inputs):
     if not inputs.is_floating_point():
         inputs = inputs.to(self._compute_torch_dtype)
     kernel = unpack_int4(self.kernel, self._orig_output_dim, axis=-1)
-    kernel = _grouped_kernel(
-        kernel, self.kernel_scale, self.kernel_zero, self.g_idx, inputs.dtype
-    )
+    scale = q._in_compute_dtype(self, self.kernel_scale)
+    kernel = _grouped_kernel(kernel, scale, self.kernel_zero, self.g_idx, inputs.dtype)
     return q._finish(self, torch.matmul(inputs, kernel), inputs)
 
 
@@ -258,7 +261,10 @@ def _einsum_float_kernel(self, packed, kernel_scale, dtype):
 def _einsum_per_channel_call(self, inputs):
     if self.inputs_quantizer is None:
         kernel = _einsum_float_kernel(
-            self, self._kernel, self.kernel_scale, self._compute_torch_dtype
+            self,
+            self._kernel,
+            q._in_compute_dtype(self, self.kernel_scale),
+            self._compute_torch_dtype,
         )
         x = torch.einsum(self.equation, inputs, kernel)
     else:
@@ -266,7 +272,7 @@ def _einsum_per_channel_call(self, inputs):
             self,
             inputs,
             self._kernel,
-            self.kernel_scale,
+            q._in_compute_dtype(self, self.kernel_scale),
             _einsum_quantized_inputs_product,
             _einsum_inputs_grad,
         )
@@ -289,9 +295,8 @@ def _einsum_inputs_grad(self, upstream, packed, kernel_scale):
 
 def _einsum_sub_channel_call(self, inputs):
     kernel = unpack_int4(self._kernel, self._int4_unpacked_column_size, axis=-1)
-    kernel = _grouped_kernel(
-        kernel, self.kernel_scale, self.kernel_zero, self.g_idx, inputs.dtype
-    )
+    scale = q._in_compute_dtype(self, self.kernel_scale)
+    kernel = _grouped_kernel(kernel, scale, self.kernel_zero, self.g_idx, inputs.dtype)
     x = torch.einsum(self.equation, inputs, kernel.reshape(self.original_kernel_shape))
     return q._finish(self, x, inputs)
 
@@ -351,7 +356,7 @@ def _embedding_call(self, inputs):
     except IndexError as error:
         self._raise_out_of_range(inputs, error)
     rows = rows.to(self._compute_torch_dtype)
-    scale = self.embeddings_scale[inputs]
+    scale = q._in_compute_dtype(self, self.embeddings_scale)[inputs]
     if self._int4_block_size is None:
         outputs = rows / scale.unsqueeze(-1)
     else:

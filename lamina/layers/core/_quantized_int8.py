@@ -54,7 +54,7 @@ def _dense_call(self, inputs):
     x = q._QuantizedProduct.apply(
         inputs,
         self.kernel,
-        self.kernel_scale,
+        q._in_compute_dtype(self, self.kernel_scale),
         self._int8_product,
         self._int8_inputs_grad,
     )
@@ -119,7 +119,7 @@ def _einsum_call(self, inputs):
     x = q._QuantizedProduct.apply(
         inputs,
         self._kernel,
-        self.kernel_scale,
+        q._in_compute_dtype(self, self.kernel_scale),
         self._int8_product,
         self._int8_inputs_grad,
     )
@@ -177,7 +177,7 @@ def _embedding_call(self, inputs):
         rows = self.embeddings[inputs]
     except IndexError as error:
         self._raise_out_of_range(inputs, error)
-    scale = self.embeddings_scale[inputs]
+    scale = q._in_compute_dtype(self, self.embeddings_scale)[inputs]
     outputs = rows.to(self._compute_torch_dtype) / scale.unsqueeze(-1)
     if self.lora_enabled:
         outputs = (outputs + self._lora_delta(inputs)).to(self._compute_torch_dtype)

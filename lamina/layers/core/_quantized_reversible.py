@@ -21,12 +21,15 @@ import torch
 from lamina.layers._layer_calls import _set_mask
 from lamina.layers.core import _quantized as q
 from lamina.quantizers import quantization_config as _configs
-from lamina.quantizers.quantizers import (
-    AbsMaxQuantizer,
-    abs_max_quantize_grouped_with_zero_point,
-    pack_int4,
-    unpack_int4,
+from lamina.quantizers import quantizers as _quantizers
+from lamina.quantizers.quantizers import AbsMaxQuantizer, pack_int4
+
+# The eager maths under the public ops (no symbolic-tensor dispatch, which
+# costs about 1 us a call): these run on real tensors, some every call.
+abs_max_quantize_grouped_with_zero_point = (
+    _quantizers.abs_max_quantize_grouped_with_zero_point.__wrapped__
 )
+unpack_int4 = _quantizers.unpack_int4.__wrapped__
 
 _INT4_RANGE = (-8, 7)
 _REVERSE_ORDER = ("reverse_embeddings", "reverse_embeddings_scale")
@@ -135,8 +138,12 @@ def _build_reverse(layer, mode, config):
 
 
 def _reverse_kernel(self):
-    """The reverse kernel `(output_dim, input_dim)` as integers (float) and
-    its per-column scale, or the dequantized float kernel and `None`."""
+    """The reverse kernel `(output_dim, input_dim)`: its integers and
+    per-column scale, or (sub-channel) the dequantized float kernel and `None`.
+
+    The scales are read as Keras reads them (`_quantized._in_compute_dtype`):
+    inside a model they stay in the variable dtype (float32 under a mixed
+    policy), and so does a dequantized kernel."""
     dtype = self._compute_torch_dtype
     mode = self.dtype_policy.quantization_mode
     block_size = getattr(self, "_int4_block_size", None)
@@ -144,23 +151,31 @@ def _reverse_kernel(self):
         table = self.embeddings
         if mode == "int4":
             table = unpack_int4(table, self.output_dim, axis=-1)
-        kernel = table.t().to(dtype)
+        kernel, scale = table.t(), q._in_compute_dtype(self, self.embeddings_scale)
         if block_size is None:
-            return kernel, self.embeddings_scale
-        groups = self.g_idx.to(torch.long)
-        zero = self.embeddings_zero.t().index_select(0, groups).to(dtype)
-        scale = self.embeddings_scale.t().index_select(0, groups).to(dtype)
-        return (kernel - zero) * scale, None
-    kernel = self.reverse_embeddings
-    if mode == "int4":
-        kernel = unpack_int4(kernel, self.output_dim, axis=0)
-    kernel = kernel.to(dtype)
-    if block_size is None:
-        return kernel, self.reverse_embeddings_scale
+            return kernel, scale
+        zero, scale = self.embeddings_zero.t(), scale.t()
+    else:
+        kernel = self.reverse_embeddings
+        if mode == "int4":
+            kernel = unpack_int4(kernel, self.output_dim, axis=0)
+        scale = q._in_compute_dtype(self, self.reverse_embeddings_scale)
+        if block_size is None:
+            return kernel, scale
+        zero = self.reverse_embeddings_zero
     groups = self.g_idx.to(torch.long)
-    zero = self.reverse_embeddings_zero.index_select(0, groups).to(dtype)
-    scale = self.reverse_embeddings_scale.index_select(0, groups).to(dtype)
-    return (kernel - zero) * scale, None
+    zero = zero.index_select(0, groups).to(scale.dtype)
+    return (kernel.to(dtype) - zero) * scale.index_select(0, groups), None
+
+
+def _matmul(inputs, kernel):
+    """`inputs @ kernel` in their own dtype, outside a mixed model's autocast
+    region (Keras computes the logits in the dtype its matmul promotes to)."""
+    device_type = inputs.device.type
+    if torch.is_autocast_enabled(device_type):
+        with torch.autocast(device_type, enabled=False):
+            return torch.matmul(inputs, kernel)
+    return torch.matmul(inputs, kernel)
 
 
 def _call(self, inputs, reverse=False):
@@ -170,18 +185,27 @@ def _call(self, inputs, reverse=False):
             _set_mask(outputs, inputs != 0)
         return outputs
     dtype = self._compute_torch_dtype
-    inputs = inputs.to(dtype)
+    if not inputs.is_floating_point():
+        inputs = inputs.to(dtype)
+    inputs_scale = None
     if self.inputs_quantizer is not None:
         inputs, inputs_scale = self.inputs_quantizer(inputs)
-        inputs = inputs.to(dtype)
-    else:
-        inputs_scale = None
     kernel, scale = _reverse_kernel(self)
-    logits = torch.matmul(inputs, kernel)
-    if scale is not None:
-        logits = logits / scale.to(dtype)
-    if inputs_scale is not None:
-        logits = logits / inputs_scale.to(dtype)
+    if scale is None:
+        # Sub-channel: the float kernel, in the dtype Keras's matmul promotes to.
+        common = torch.promote_types(inputs.dtype, kernel.dtype)
+        logits = _matmul(inputs.to(common), kernel.to(common))
+        if inputs_scale is not None:
+            logits = logits / inputs_scale
+    else:
+        # Per channel: integer product in the compute dtype, then one division
+        # by `inputs_scale * scale`, as Keras.
+        common = dtype
+        if inputs.is_floating_point():
+            common = torch.promote_types(inputs.dtype, dtype)
+        logits = _matmul(inputs.to(common), kernel.to(common)).to(dtype)
+        divisor = scale if inputs_scale is None else inputs_scale * scale
+        logits = logits / divisor
     if self.logit_soft_cap is not None:
         cap = self.logit_soft_cap
         logits = torch.tanh(logits / cap) * cap

@@ -106,11 +106,11 @@ class ReversibleEmbedding(Embedding):
             kernel = self.embeddings.T
         else:
             kernel = self.reverse_embeddings
-        if self._mixed and _CALL_CONTEXT.depth <= 1:
-            # Keras reads a mixed layer's kernel in the compute dtype when the
-            # layer is called on its own; inside another layer's call it stays
-            # in the variable dtype (Embedding opts out of the caller's
-            # autocast scope).
+        if self._mixed and _CALL_CONTEXT.autocast is None:
+            # Keras reads a mixed layer's kernel in the compute dtype unless an
+            # enclosing layer's autocast region is open (a mixed model): on its
+            # own or inside a float32 model it is cast, inside a mixed model it
+            # stays in the variable dtype (Embedding opts out of the region).
             kernel = kernel.to(self._compute_torch_dtype)
         if self.reverse_dtype is not None:
             dtype = backend.to_torch_dtype(self.reverse_dtype)
