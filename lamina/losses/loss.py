@@ -12,7 +12,7 @@ from lamina import tree
 from lamina.backend import config as _config
 from lamina.backend import convert_to_tensor, standardize_dtype
 from lamina.backend import dtypes as _dtypes
-from lamina.backend.naming import to_snake_case, uniquify
+from lamina.backend.naming import auto_name, to_snake_case  # noqa: F401 (re-exported)
 
 REDUCTIONS = (
     "sum_over_batch_size",
@@ -22,11 +22,6 @@ REDUCTIONS = (
     "none",
     None,
 )
-
-
-def auto_name(prefix: str) -> str:
-    """Snake-case `prefix`, made unique in this session: `auc`, `auc_1`, ..."""
-    return uniquify(to_snake_case(prefix))
 
 
 def standardize_reduction(reduction):
@@ -236,7 +231,19 @@ class Loss:
             y_pred, y_true = _as_float_structures(y_pred, y_true, self._torch_dtype)
         else:
             y_pred = _as_float_tensor(y_pred, self._torch_dtype)
-            if not (self._call_converts_labels and isinstance(y_true, torch.Tensor)):
+            if (
+                isinstance(y_true, (dict, list, tuple))
+                and not self._call_converts_labels
+                and _holds_arrays(y_true)
+            ):
+                # Keras converts each leaf of nested labels for a custom `call`
+                # (keras-rs ranking losses take {"labels": ..., "mask": ...});
+                # lamina's own loss functions still get one stacked tensor.
+                y_true = tree.map_structure(
+                    lambda x: _as_float_tensor(x, self._torch_dtype, y_pred.device),
+                    y_true,
+                )
+            elif not (self._call_converts_labels and isinstance(y_true, torch.Tensor)):
                 y_true = _as_float_tensor(y_true, self._torch_dtype, y_pred.device)
         losses = self.call(y_true, y_pred)
         out_mask = getattr(losses, "_keras_mask", None)
