@@ -66,10 +66,10 @@ class SpectralNormalization(Wrapper):
                 "attribute 'kernel' nor 'embeddings'). Wrap a layer such as Dense, "
                 "Conv2D or Embedding."
             )
-        # Keras: the wrapper tracks the kernel as its own first weight, so
+        # Keras: the wrapper tracks the kernel as its own first weight (a
+        # variable of the wrapped layer assigned here is tracked by both), so
         # get_weights() and saved files list it before `vector_u`.
         self.kernel = kernel
-        self._trainable_variables.append(kernel)
         self.kernel_shape = tuple(kernel.shape)
         self.vector_u = self.add_weight(
             shape=(1, self.kernel_shape[-1]),
