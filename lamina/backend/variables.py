@@ -299,6 +299,8 @@ class Variable(torch.nn.Parameter):
         # `v.min(axis=None, out=None)`, which torch's methods reject.
         def to_numpy(value):
             if isinstance(value, torch.Tensor):
+                if hasattr(value, "full_tensor"):  # sharded (FSDP): the whole
+                    value = value.full_tensor()
                 return value.detach().cpu().numpy()
             if type(value) in (list, tuple):
                 return type(value)(to_numpy(item) for item in value)

@@ -63,18 +63,8 @@ class ShardedVariable(DTensor):
 
         return convert_to_numpy(self)
 
-    def __array_function__(self, func, types, args, kwargs):
-        # NumPy functions see the whole weight (`np.mean(v)`), as for Variable.
-        def to_numpy(value):
-            if isinstance(value, ShardedVariable):
-                return value.numpy()
-            if isinstance(value, torch.Tensor):
-                return value.detach().cpu().numpy()
-            if type(value) in (list, tuple):
-                return type(value)(to_numpy(item) for item in value)
-            return value
-
-        return func(*to_numpy(args), **{k: to_numpy(v) for k, v in kwargs.items()})
+    # NumPy functions see the whole weight (`np.mean(v)`), as for Variable.
+    __array_function__ = Variable.__array_function__
 
     def __deepcopy__(self, memo):
         # torch's default deepcopy of a tensor subclass wants clone() to keep
