@@ -132,6 +132,10 @@ class TensorBoard(Callback):
     def set_model(self, model):
         super().set_model(model)
         self._close_writers()
+        # As Keras, the event directories follow `log_dir` as it is when the
+        # callback is attached (KerasTuner points it at each trial's folder).
+        self._train_dir = os.path.join(os.fspath(self.log_dir), "train")
+        self._val_dir = os.path.join(os.fspath(self.log_dir), "validation")
         self._should_write_graph = bool(self.write_graph)
 
     # --- hooks ------------------------------------------------------------------
