@@ -104,15 +104,6 @@ class _Missing(types.ModuleType):
         self.__path__ = []
 
     def __getattr__(self, attr):
-        if attr == "__all__":
-            # `from keras import *` (KerasTuner's backend module): the public
-            # names of the lamina module this one stands for.
-            mod = _lamina_module(self._rest)
-            names = getattr(mod, "__all__", None) if mod is not None else []
-            if names is None:
-                names = [n for n in dir(mod) if not n.startswith("_")]
-            self.__dict__["__all__"] = list(names)
-            return self.__dict__["__all__"]
         if attr.startswith("__"):
             raise AttributeError(attr)
         return _Stub(self.__name__ + "." + attr)
