@@ -687,6 +687,11 @@ class Functional(Model):
 
     # --- config ---------------------------------------------------------------
 
+    def get_build_config(self):
+        # Keras: a functional model is built when it is constructed, so its
+        # saved build config holds no shape (the inputs are in its config).
+        return {"input_shape": None}
+
     def get_config(self):
         from lamina.models.model import functional_like_constructor
         from lamina.saving.serialization_lib import serialize_keras_object
