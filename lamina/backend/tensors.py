@@ -82,12 +82,18 @@ def _device_type(device) -> str:
     return (device if isinstance(device, torch.device) else torch.device(device)).type
 
 
+@torch.no_grad()
 def copy_into(tensor, value) -> None:
     """`tensor.copy_(value)` for a whole value (an array or tensor of
     `tensor`'s full shape), also where `tensor` is a sharded DTensor (FSDP):
-    each rank then keeps its own shard of `value`, which every rank holds."""
+    each rank then keeps its own shard of `value`, which every rank holds.
+    A weight of a sharded layer (a `ShardedVariable`) is written through its
+    `assign`, which first puts back a layer FSDP left gathered."""
     value = torch.as_tensor(value)
     if hasattr(tensor, "full_tensor"):
+        if hasattr(tensor, "assign"):
+            tensor.assign(value)
+            return
         from torch.distributed.tensor import distribute_tensor
 
         value = distribute_tensor(

@@ -164,20 +164,6 @@ def as_sharded_variable(new, old=None, owner=None):
     return new
 
 
-def assign_whole(tensor, value) -> None:
-    """`tensor.copy_(value)` for a whole value where `tensor` is sharded by
-    FSDP (a ShardedVariable, or a DTensor parameter of a wrapped torch
-    module): each rank keeps its own slice of `value`, which every rank
-    holds."""
-    if isinstance(tensor, ShardedVariable):
-        tensor.assign(value)
-        return
-    from lamina.backend.tensors import copy_into
-
-    with torch.no_grad():
-        copy_into(tensor, value)
-
-
 # torch.load(weights_only=True) (torch's default) loads a state_dict holding
 # sharded weights once lamina is imported, as for Variable.
 torch.serialization.add_safe_globals([ShardedVariable])

@@ -7,6 +7,7 @@ import torch
 
 from lamina import backend
 from lamina.backend import naming, shape_inference, stateless_scope
+from lamina.backend.tensors import copy_into
 from lamina.backend.variables import Variable
 from lamina.layers._layer_build import _unset_fake_mode
 from lamina.layers._layer_calls import _ADD_LOSS_USED
@@ -285,14 +286,8 @@ class _LayerWeights:
                     f"{tuple(param.shape)}, but set_weights() got an array of shape "
                     f"{value.shape}."
                 )
-            value = torch.as_tensor(value, dtype=param.dtype)
-            if hasattr(param, "full_tensor"):  # sharded by FSDP: keep our slice
-                from lamina.distribution.sharded_variable import assign_whole
-
-                assign_whole(param, value)
-                continue
-            with torch.no_grad():
-                param.copy_(value)
+            # A sharded (FSDP) weight keeps this rank's slice.
+            copy_into(param, torch.as_tensor(value, dtype=param.dtype))
 
     def save_own_variables(self, store) -> None:
         """Write this layer's own variables into `store` when the model is saved.

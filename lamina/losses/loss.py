@@ -12,7 +12,7 @@ from lamina import tree
 from lamina.backend import config as _config
 from lamina.backend import convert_to_tensor, standardize_dtype
 from lamina.backend import dtypes as _dtypes
-from lamina.backend.naming import auto_name, to_snake_case  # noqa: F401 (re-exported)
+from lamina.backend.naming import auto_name
 
 REDUCTIONS = (
     "sum_over_batch_size",

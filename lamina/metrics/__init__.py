@@ -5,12 +5,12 @@
 data is the trainer's job, as in Keras's `compile`).
 """
 
+from lamina.backend.naming import to_snake_case
 from lamina.losses._hinge import categorical_hinge, hinge, squared_hinge
 from lamina.losses.focal import (
     binary_focal_crossentropy,
     categorical_focal_crossentropy,
 )
-from lamina.losses.loss import to_snake_case
 from lamina.losses.probabilistic import (
     binary_crossentropy,
     categorical_crossentropy,

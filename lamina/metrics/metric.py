@@ -11,9 +11,10 @@ import torch
 
 from lamina.backend import dtypes as _dtypes
 from lamina.backend import get_device, naming
+from lamina.backend.naming import auto_name
 from lamina.backend.stateless_scope import check_matching
 from lamina.backend.variables import Variable
-from lamina.losses.loss import auto_name, compute_dtype
+from lamina.losses.loss import compute_dtype
 
 _AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
 

@@ -5,6 +5,7 @@ import torch
 
 from lamina import backend
 from lamina.backend.stateless_scope import StatelessScope, check_matching
+from lamina.backend.tensors import copy_into
 from lamina.trainers.trainer_utils import set_mode
 
 _STATE_KEYS = (
@@ -312,10 +313,4 @@ def _assign(variable, value) -> None:
             f"set_state_tree: the value for '{variable.path}' must have shape "
             f"{tuple(variable.shape)}; got {tuple(value.shape)}."
         )
-    if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep this rank's slice
-        from lamina.distribution.sharded_variable import assign_whole
-
-        assign_whole(variable, value)
-        return
-    with torch.no_grad():
-        variable.copy_(value)
+    copy_into(variable, value)  # a sharded (FSDP) weight keeps its slice

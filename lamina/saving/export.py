@@ -476,8 +476,7 @@ def _torch_message(error):
 def _describe(signature):
     """The traced inputs as `[name: (None, 3) float32, ...]`, unknown axes None."""
 
-    def _spec(pair):
-        tensor, axes = pair
+    def _spec(tensor, axes):
         shape = tuple(None if i in axes else n for i, n in enumerate(tensor.shape))
         return f"{shape} {standardize_dtype(tensor.dtype)}"
 
@@ -485,7 +484,7 @@ def _describe(signature):
 
     def _walk(args, dynamic):
         if isinstance(args, torch.Tensor):
-            leaves.append(_spec((args, dynamic)))
+            leaves.append(_spec(args, dynamic))
         elif isinstance(args, dict):
             for key in args:
                 _walk(args[key], dynamic[key])

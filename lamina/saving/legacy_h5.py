@@ -13,6 +13,7 @@ import warnings
 import h5py
 import torch
 
+from lamina.backend.tensors import copy_into
 from lamina.saving.h5_store import (
     check_h5_file,
     h5_errors,
@@ -117,13 +118,8 @@ def _match(variables, values, who, skip_mismatch, pending):
 @torch.no_grad()
 def _assign_all(pending):
     for variable, value in pending:
-        value = torch.from_numpy(value).to(variable.dtype)
-        if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep our slice
-            from lamina.distribution.sharded_variable import assign_whole
-
-            assign_whole(variable, value)
-        else:
-            variable.copy_(value)
+        # A sharded (FSDP) weight keeps this rank's slice.
+        copy_into(variable, torch.from_numpy(value).to(variable.dtype))
 
 
 def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from lamina.backend.naming import defining_class, to_snake_case
+from lamina.backend.tensors import copy_into
 from lamina.saving import file_utils
 from lamina.saving.h5_store import H5Reader, H5Writer, open_h5_for_reading
 
@@ -549,12 +550,7 @@ def _read_pending(pending) -> list:
 @torch.no_grad()
 def _assign_values(values) -> None:
     for variable, value in values:
-        if hasattr(variable, "full_tensor"):  # sharded by FSDP: keep our slice
-            from lamina.distribution.sharded_variable import assign_whole
-
-            assign_whole(variable, value)
-        else:
-            variable.copy_(value)
+        copy_into(variable, value)  # a sharded (FSDP) weight keeps its slice
 
 
 def _stored_shape(store, key) -> tuple:
