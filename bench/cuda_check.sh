@@ -25,35 +25,55 @@ start=$SECONDS
     "$PY" -c "import torch, torch._dynamo.config as c; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(), 'trace_autograd_ops:', hasattr(c, 'trace_autograd_ops'))"
 } 2>&1 | tee "$OUT/device.txt"
 
-workers=$("$PY" -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
-timeout "${TEST_S:-240}" "$PY" -m pytest -q -p no:cacheprovider -p no:benchmark $workers \
-    -rfE --durations=15 ${TEST_ARGS:-} >"$OUT/tests.log" 2>&1
-echo "tests: exit $? after $((SECONDS - start)) s"
-grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -60
-
-# torch before 2.13 runs one compiled step per graph call (torch 2.11 fused
-# steps wrongly on the CPU). Check fused steps against eager on this card; if
-# they agree, the bench measures them fused (--fuse-steps).
-fuse=""
-if "$PY" -c "import sys, torch; sys.exit(torch.__version__ >= (2, 13))"; then
-    timeout 240 "$PY" -c "
+# Beside the suite, in the background: the CUDA-only tests (they would skip
+# anywhere else, so they go first rather than wherever the suite's time limit
+# falls), then, on torch before 2.13 (which runs one compiled step per graph
+# call: torch 2.11 fused steps wrongly on the CPU), the fused-step tests with
+# fusing forced on. If those match eager, the bench measures steps fused.
+(
+    timeout 200 "$PY" -m pytest -q -p no:cacheprovider -p no:benchmark -rfEs \
+        tests/ops/test_ops_on_cuda.py tests/trainers/test_cuda_no_sync.py \
+        tests/trainers/test_compiled_step.py -k "cuda" >"$OUT/cuda_only.log" 2>&1
+    if "$PY" -c "import sys, torch; sys.exit(torch.__version__ >= (2, 13))"; then
+        timeout 200 "$PY" -c "
 import sys, pytest
 from lamina.trainers import compiled_step
 compiled_step.FUSES_STEPS = True
 sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider',
     'tests/trainers/test_compiled_step.py',
     '-k', 'shuffled or sixteen or two_outputs or groups_batches']))
-" >"$OUT/fused_check.log" 2>&1 && fuse="--fuse-steps"
+" >"$OUT/fused_check.log" 2>&1 && touch "$OUT/.fuse_ok"
+    fi
+) &
+side_tests=$!
+
+# SIGINT at the time limit: pytest then still prints its summary of failures.
+workers=$("$PY" -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
+timeout -s INT -k 30 "${TEST_S:-240}" "$PY" -m pytest -q -p no:cacheprovider \
+    -p no:benchmark $workers -rfE --durations=15 ${TEST_ARGS:-} >"$OUT/tests.log" 2>&1
+echo "tests: exit $? after $((SECONDS - start)) s"
+grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -60
+wait $side_tests
+echo "CUDA-only tests:"; grep -E "^(FAILED|ERROR|SKIPPED)|passed|failed" "$OUT/cuda_only.log" | tail -20
+fuse=""
+if [ -f "$OUT/fused_check.log" ]; then
+    [ -f "$OUT/.fuse_ok" ] && fuse="--fuse-steps" && rm "$OUT/.fuse_ok"
     echo "fused steps on this torch: ${fuse:-not used (see fused_check.log)}"
     tail -3 "$OUT/fused_check.log"
 fi
 
+# A workload may name its sides after an @: "CNN 28x28x1, b128@torch,lamina".
 IFS=';' read -ra workloads <<<"${WORKLOADS:-tutorial MLP 32;tutorial MLP, predict;MLP 784;CNN 28x28x1, b128;CNN 28x28x1, predict;LSTM}"
-for only in "${workloads[@]}"; do
+import_time=""
+for entry in "${workloads[@]}"; do
+    only=${entry%%@*}
+    sides=""
+    [ "$only" != "$entry" ] && sides="--sides ${entry#*@}"
     left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))
     [ "$left" -gt 20 ] || { echo "bench: no time left for $only"; break; }
-    timeout "$left" "$PY" bench/run_all.py --device cuda --no-memory \
-        --repeats "${REPEATS:-5}" --only "$only" $fuse ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
+    timeout "$left" "$PY" bench/run_all.py --device cuda --no-memory $import_time \
+        --repeats "${REPEATS:-5}" --only "$only" $sides $fuse ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
+    import_time="--no-import-time"  # measured once
 done
 if [ -n "${MODELS:-}" ]; then  # e.g. MODELS="transformer,resnet": bench/bench_models.py
     left=$(( ${TOTAL_S:-600} - (SECONDS - start) ))

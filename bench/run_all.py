@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -69,12 +70,20 @@ def time_sides(index, sides, args):
     workload = _workloads.WORKLOADS[index]
     runs, first, result = {}, {}, {}
     for side in sides:
-        run = _workloads.runner(workload, side, args.device, args.steps_per_execution)
+        try:
+            run = _workloads.runner(
+                workload, side, args.device, args.steps_per_execution
+            )
+            if run is not None:
+                first[side] = _workloads.timed(run, args.device)
+        except Exception as error:  # one side failing leaves the others' figures
+            traceback.print_exc()
+            result[side] = {"error": f"{type(error).__name__}: {error}"[:300]}
+            continue
         if run is None:
             result[side] = None
             continue
         runs[side] = run
-        first[side] = _workloads.timed(run, args.device)
     times = {side: [] for side in runs}
     for _ in range(args.repeats):
         for side, run in runs.items():
@@ -122,6 +131,8 @@ def _child(args, *extra):
     command += ["--steps-per-execution", str(args.steps_per_execution)]
     command += ["--fuse-steps"] if args.fuse_steps else []
     done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if "Traceback" in done.stderr:  # a side that failed: its traceback, for the log
+        sys.stderr.write(done.stderr[-6000:])
     lines = [
         line
         for line in done.stdout.splitlines()
@@ -219,6 +230,9 @@ def main():
         "for measuring where bench/cuda_check.sh found them correct",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip peak RSS")
+    parser.add_argument(
+        "--no-import-time", action="store_true", help="skip the import-time line"
+    )
     parser.add_argument("--time-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -258,6 +272,8 @@ def main():
         base = (timing.get("torch") or {}).get("throughput")
         row, mem = [workload.name], [workload.name]
         for side in sides:
+            if (timing[side] or {}).get("error"):
+                print(f"  {workload.name} / {side}: {timing[side]['error']}")
             row.append(_rate_cell(timing[side], base, side == "torch"))
             if not args.no_memory:
                 mem.append(_memory_cell(args, index, workload, side))
@@ -268,7 +284,8 @@ def main():
             [workload.name]
             + [
                 f"{timing[a]['throughput'] / timing[b]['throughput']:.2f}x"
-                if timing.get(a) and timing.get(b)
+                if "throughput" in (timing.get(a) or {})
+                and "throughput" in (timing.get(b) or {})
                 else "-"
                 for a, b in pairs
             ]
@@ -299,6 +316,9 @@ def main():
         header = [LABELS[s].format(spe=args.steps_per_execution) for s in compiled]
         print(_table(compile_rows, ["workload"] + header))
     print()
+    if args.no_import_time:
+        print(f"total wall time {time.perf_counter() - started:.0f} s")
+        return
     best = import_times(["torch", "lamina"] + (["keras"] if "keras" in sides else []))
     torch_s, lamina_s = best["torch"], best["lamina"]
     line = (
@@ -336,6 +356,8 @@ def _choose_sides(args):
 def _rate_cell(timing, base, is_base):
     if timing is None:
         return "-"
+    if "error" in timing:
+        return "error"
     rate = timing["throughput"]
     if is_base:
         return f"{rate:,.0f} samples/s"
@@ -343,7 +365,7 @@ def _rate_cell(timing, base, is_base):
 
 
 def _compile_cell(timing, side):
-    if timing[side] is None:
+    if timing[side] is None or "error" in timing[side]:
         return "-"
     return f"{timing[side]['first_s'] - timing[side]['median_s']:.1f} s"
 
