@@ -52,6 +52,14 @@ def values_on_cpu():
 
 
 @pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
+def _doctest_namespace(doctest_namespace, request):
     doctest_namespace["lamina"] = lamina
     doctest_namespace["np"] = np
+    # Docstring examples show CPU results (exact digits, CPU tensors built by
+    # the example itself): on a GPU machine they still run on the CPU.
+    doctest = isinstance(request.node, pytest.DoctestItem)
+    if doctest:
+        lamina.backend.set_device("cpu")
+    yield
+    if doctest:
+        lamina.backend.set_device(None)

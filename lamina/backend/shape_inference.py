@@ -373,9 +373,11 @@ def _probe(fn, args, kwargs, modules, device, probes):
         # `fn` reads values, e.g. ops.tile(x, repeats) with repeats computed
         # from ops.shape(x): run it on real tensors of ones, as Keras does.
         return _run_probes(fn, args, kwargs, modules, device, False, probes)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:
         # NumPy meeting a tensor (`kernel * np_mask`) asks a fake tensor for
-        # its values (`.numpy()`), which it has none of: use real ones too.
-        if "numpy()" not in str(error):
+        # its values (`.numpy()`), which it has none of (a RuntimeError), or
+        # one on a GPU (a TypeError, "can't convert cuda:0 ... to numpy"): use
+        # real ones too.
+        if "numpy" not in str(error):
             raise
         return _run_probes(fn, args, kwargs, modules, device, False, probes)

@@ -41,6 +41,18 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
                 else to_torch_dtype(config.floatx())
             )
         return torch.tensor(x, dtype=torch_dtype, device=device)
+    if isinstance(x, (list, tuple)) and _holds_tensors(x):
+        # A list of tensors (which may be on a GPU, where NumPy cannot read
+        # them) is stacked, as Keras's torch backend does.
+        parts = [convert_to_tensor(e, dtype, device) for e in x]
+        try:
+            return torch.stack(parts)
+        except RuntimeError as error:
+            shapes = [tuple(p.shape) for p in parts]
+            raise ValueError(
+                "Cannot convert a list of tensors to one tensor: expected equal "
+                f"shapes, got {shapes}."
+            ) from error
     if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):
         x = x.to_numpy()  # pandas DataFrame / Series
     array = np.asarray(x)
@@ -69,13 +81,29 @@ def convert_to_tensor(x, dtype=None, device=None) -> torch.Tensor:
         array = np.ascontiguousarray(array)
         if not array.flags.writeable:
             array = array.copy()
-    tensor = torch.from_numpy(array)
-    if _device_type(device) == "cuda":
-        # Staged through pinned memory, the copy to the GPU is queued and the
-        # host goes on (e.g. to the next batch's Python) while it runs; torch's
-        # pinned allocator keeps the staging buffer until the copy is done.
-        return tensor.pin_memory().to(device, dtype=torch_dtype, non_blocking=True)
-    return tensor.to(device=device, dtype=torch_dtype)
+    return host_to_device(torch.from_numpy(array), device, torch_dtype)
+
+
+def _holds_tensors(items) -> bool:
+    """Whether a list holds tensors at its top level (as Keras checks) or down
+    its first elements (a batch of per-image box lists): a scan no deeper than
+    Keras's, however large nested lists of numbers are."""
+    if any(isinstance(e, torch.Tensor) for e in items):
+        return True
+    return (
+        bool(items) and isinstance(items[0], (list, tuple)) and _holds_tensors(items[0])
+    )
+
+
+def host_to_device(tensor, device, dtype=None) -> torch.Tensor:
+    """A host tensor on `device` (and in `dtype`). To a GPU it is staged
+    through pinned memory, so the copy is queued and the host goes on (e.g. to
+    the next batch's Python) while it runs; torch's pinned allocator keeps the
+    staging buffer until the copy is done. A fake tensor (shape inference of
+    a symbolic call) has no memory to pin and moves plainly."""
+    if _device_type(device) == "cuda" and type(tensor) is torch.Tensor:
+        return tensor.pin_memory().to(device, dtype=dtype, non_blocking=True)
+    return tensor.to(device=device, dtype=dtype)
 
 
 def _device_type(device) -> str:

@@ -34,11 +34,10 @@ def to_tensor(x, device=None) -> Tensor:
         dtype = "int32" if type(x) is int else None
         return backend.convert_to_tensor(x, dtype=dtype, device=device)
     if isinstance(x, (np.ndarray, np.generic)):
-        if x.dtype.name == "bfloat16":
-            # torch.from_numpy refuses ml_dtypes' bfloat16: same 16 bits as uint16.
-            bits = torch.from_numpy(np.array(x, order="C").view(np.uint16))
-            return bits.view(torch.bfloat16).to(device)
-        return backend.convert_to_tensor(x, device=device)
+        # (ml_dtypes' bfloat16 included: convert_to_tensor reads its bits.)
+        return backend.convert_to_tensor(
+            x, dtype="bfloat16" if x.dtype.name == "bfloat16" else None, device=device
+        )
     if hasattr(x, "to_numpy"):  # pandas
         return backend.convert_to_tensor(x, device=device)
     if isinstance(x, (list, tuple)) and x and all(isinstance(e, Tensor) for e in x):

@@ -27,6 +27,7 @@ from lamina.backend import (
     standardize_dtype,
     to_torch_dtype,
 )
+from lamina.backend.tensors import host_to_device
 from lamina.random.seed_generator import (
     SeedGenerator,
     _keras_seed_order,
@@ -84,10 +85,7 @@ def _check_seed(seed) -> None:
 def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if tensor.device == device:
         return tensor
-    if device.type == "cuda":
-        # Pinned + non_blocking: the copy is queued without stalling the host.
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
+    return host_to_device(tensor, device)
 
 
 def _draw(sample, seed, device: torch.device) -> torch.Tensor:

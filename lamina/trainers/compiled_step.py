@@ -17,6 +17,7 @@ import torch
 
 from lamina import tree
 from lamina.backend.dtypes import to_torch_dtype
+from lamina.backend.tensors import host_to_device
 from lamina.trainers.data_adapters import data_adapter_utils
 from lamina.trainers.trainer_utils import (
     compile_batch_dynamic,
@@ -247,12 +248,8 @@ class CompiledTrainStep:
         for _ in range(steps):
             rows.extend(optimizer._host_step_scalars())
             optimizer._finish_update()
-        scalars = torch.tensor(rows, dtype=self.dtype)
-        if self.device.type == "cuda":  # queued, not waited for
-            return scalars.pin_memory().to(self.device, non_blocking=True)
-        if self.device.type != "cpu":
-            return scalars.to(self.device)
-        return scalars
+        # Queued, not waited for, on a GPU.
+        return host_to_device(torch.tensor(rows, dtype=self.dtype), self.device)
 
     def _run_one(self, batch, scalars):
         self._one_step(batch, scalars.unbind(0))

@@ -83,10 +83,15 @@ def compile_batch_dynamic(
       (jit) and 24 -> 31 s (4-step graphs), so convolutional models keep the
       Python wrapper, as GPUs do (not measured there).
     - `cuda_graphs`: inductor replays the graph as a CUDA graph.
+    - On a GPU with torch before 2.13, inductor does not reorder loops to fuse
+      more kernels: torch 2.11's reordering failed an assertion on the H200 on
+      a mixed_bfloat16 train step.
     """
     options = {"cpp_wrapper": True} if _cpp_wrapper_pays(model) else {}
     if cuda_graphs:
         options["triton.cudagraphs"] = True
+    if torch.__version__ < (2, 13) and _on_gpu(model):
+        options["loop_ordering_after_fusion"] = False
     compiled = torch.compile(_private_copy(fn), options=options or None)
     marked = [False]
 
@@ -117,6 +122,10 @@ def traces_autograd_grad():
     """Whether this torch's compiler can trace `torch.autograd.grad` into a
     graph (the `trace_autograd_ops` setting; older releases lack it)."""
     return hasattr(torch._dynamo.config, "trace_autograd_ops")
+
+
+def _on_gpu(model) -> bool:
+    return model is not None and model._device().type == "cuda"
 
 
 def _cpp_wrapper_pays(model) -> bool:
@@ -263,16 +272,19 @@ def check_positive_int(value, name, allow_zero=False):
 # activation stays under this many bytes: below glibc's 32 MiB mmap threshold,
 # so each block reuses heap memory instead of faulting in fresh pages. On the
 # bench CNN (1024-image batches, 88 MB first activation) that makes eager
-# predict 1.6x -> 2.3-3.1x the hand-written loop.
+# predict 1.6x -> 2.3-3.1x the hand-written loop. On the CPU only: a GPU's
+# caching allocator has no such threshold, and there each block is one more
+# pass of kernel launches (the H200 ran the bench CNN's predict at 0.19x with
+# six blocks per batch, 48 convolution calls where the loop made 8).
 PREDICT_BLOCK_BYTES = 16 * 2**20
 
 
 def predict_block_rows(model):
     """Rows per block for `predict` batches (larger batches are split), or
-    None to run whole batches: only for a Sequential/functional model of
-    lamina's own layers, which are per-sample in inference (no Lambda, op,
-    wrapped torch module, stateful RNN or custom layer, whose rows might
-    interact) and whose activation sizes are known."""
+    None to run whole batches: only on the CPU, for a Sequential/functional
+    model of lamina's own layers, which are per-sample in inference (no
+    Lambda, op, wrapped torch module, stateful RNN or custom layer, whose rows
+    might interact) and whose activation sizes are known."""
     from lamina.backend.dtypes import to_torch_dtype
     from lamina.layers.core.input_layer import InputLayer
     from lamina.layers.core.lambda_layer import Lambda
@@ -282,6 +294,8 @@ def predict_block_rows(model):
     from lamina.models.sequential import Sequential
 
     if type(model).call not in (Sequential.call, Functional.call):
+        return None
+    if model._device().type != "cpu":
         return None
     largest = 0
     for layer in model._flatten_layers(include_self=False):

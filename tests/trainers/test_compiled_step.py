@@ -200,7 +200,8 @@ def test_a_group_holding_the_short_last_batch_runs_eagerly():
     assert model.optimizer.iterations.item() == 3 * 18
 
 
-def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models():
+def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models(values_on_cpu):
+    # The rule is for models on the CPU (pinned there on a GPU machine).
     from lamina.trainers.trainer_utils import _cpp_wrapper_pays
 
     conv = lamina.Sequential(

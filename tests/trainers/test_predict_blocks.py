@@ -1,6 +1,6 @@
 """predict runs large batches of per-sample models in blocks of rows (memory
 reuse instead of fresh pages): same values, same per-batch callback outputs,
-and never for models whose rows might interact."""
+and never for models whose rows might interact, nor off the CPU."""
 
 import numpy as np
 import pytest
@@ -10,6 +10,10 @@ import lamina
 from lamina import callbacks, layers
 from lamina.trainers import trainer_utils
 from lamina.trainers.trainer_utils import predict_block_rows
+
+# The blocks are a CPU rule (glibc's heap): on a GPU machine these tests pin
+# lamina to the CPU; test_no_blocks_off_the_cpu checks the other side.
+pytestmark = pytest.mark.usefixtures("values_on_cpu")
 
 
 def _cnn():
@@ -115,3 +119,14 @@ def test_models_whose_rows_may_interact_run_whole_batches(build, monkeypatch):
         np.testing.assert_allclose(
             model.predict(x, batch_size=6, verbose=0), expected, rtol=1e-6
         )
+
+
+def test_no_blocks_off_the_cpu(monkeypatch):
+    # On a GPU each block would be another pass of kernel launches (the H200
+    # ran the bench CNN's predict at 0.19x of the loop with six per batch);
+    # the meta device stands in for one here.
+    monkeypatch.setattr(trainer_utils, "PREDICT_BLOCK_BYTES", 8)
+    model = _cnn()
+    assert predict_block_rows(model) is not None
+    model.to("meta")
+    assert predict_block_rows(model) is None

@@ -161,10 +161,23 @@ def sdpa(query, key, value, mask, dropout_p, is_causal, scale, flash):
     if flash:
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-            return F.scaled_dot_product_attention(
-                query, key, value, attn_mask=mask, is_causal=is_causal, scale=scale
-            )
+        try:
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+                return F.scaled_dot_product_attention(
+                    query, key, value, attn_mask=mask, is_causal=is_causal, scale=scale
+                )
+        except RuntimeError as error:
+            if "No available kernel" not in str(error):
+                raise
+            # Keras's phrase and type; torch's warnings above say why (on a GPU:
+            # float16/bfloat16 inputs, no mask, a supported head size).
+            raise ValueError(
+                "Flash attention is not supported with the provided inputs "
+                f"(dtype {query.dtype}, device {query.device.type}, head size "
+                f"{query.shape[-1]}, mask {'given' if mask is not None else 'none'}). "
+                "Please check the warnings for more details, or create the layer "
+                "with flash_attention=False."
+            ) from error
     return F.scaled_dot_product_attention(
         query,
         key,

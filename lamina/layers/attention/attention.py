@@ -102,7 +102,9 @@ class Attention(Layer):
             if scores_mask.ndim == 2:
                 scores_mask = scores_mask.unsqueeze(-2)
             scores = torch.where(scores_mask, scores, scores - big)
-        weights = torch.softmax(scores, dim=-1)
+        # CUDA's autocast computes softmax in float32: the weights keep the
+        # scores' dtype, as in Keras.
+        weights = torch.softmax(scores, dim=-1).to(scores.dtype)
         if training and self.dropout > 0:
             weights_used = random.dropout(
                 weights, self.dropout, seed=self.seed_generator

@@ -37,7 +37,8 @@ class UnitNormalization(Layer):
         square_sum = torch.sum(x * x, dim=self.axis, keepdim=True)
         # 1e12 does not fit float16 (mixed_float16 policies): cap at its max.
         cap = 65504.0 if x.dtype == torch.float16 else 1e12
-        return x * torch.clamp(torch.rsqrt(square_sum), max=cap)
+        # CUDA's autocast sums in float32: the result keeps the input's dtype.
+        return (x * torch.clamp(torch.rsqrt(square_sum), max=cap)).to(x.dtype)
 
     def compute_output_shape(self, input_shape):
         _resolve_axes(self, input_shape, need_sizes=False)

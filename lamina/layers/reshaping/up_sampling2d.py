@@ -65,12 +65,14 @@ class UpSampling2D(ReshapingLayer):
         if self.interpolation == "nearest":
             return upsample_nearest(inputs, self.data_format, self.size)
         # F.interpolate wants (batch, C, H, W): for channels_last inputs the
-        # permuted view is already channels_last memory, which it handles natively.
-        x = (
-            inputs.permute(0, 3, 1, 2)
-            if self.data_format == "channels_last"
-            else inputs
-        )
+        # permuted view is already channels_last memory, which it handles
+        # natively on the CPU. torch 2.11's CUDA bilinear backward refused it
+        # ("grad_input must be contiguous"), so on a GPU it gets a plain copy.
+        x = inputs
+        if self.data_format == "channels_last":
+            x = x.permute(0, 3, 1, 2)
+            if x.device.type == "cuda":
+                x = x.contiguous()
         dtype = x.dtype
         if dtype not in (torch.float32, torch.float64):
             x = x.float()  # Keras's PyTorch backend resizes in float32

@@ -134,6 +134,10 @@ def einsum(subscripts: str, *operands, **kwargs) -> Tensor:
     if all(t.dtype is torch.int8 for t in tensors):
         dtype = torch.int32  # Keras: all-int8 operands give an int32 result
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+    if _integer_on_accelerator(tensors[0]):
+        # CUDA has no integer batched products: as matmul, exact in float64.
+        wide = [t.double() for t in tensors]
+        return torch.einsum(subscripts, *wide).to(dtype)
     return torch.einsum(subscripts, *tensors)
 
 
