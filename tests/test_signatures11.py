@@ -54,7 +54,8 @@ def test_dtype_policy_convert_input_casts_floats_only_when_autocast():
 def test_rnn_call_defaults_to_inference(cls):
     # Keras: RNN.call(sequences, initial_state=None, mask=None, training=False).
     layer = cls(3, dropout=0.9, recurrent_dropout=0.5, seed=1)
-    x = torch.ones((2, 4, 2))
+    # On the weights' device: `call` itself moves no inputs, as in Keras.
+    x = torch.ones((2, 4, 2), device=lamina.backend.get_device())
     layer.build(x.shape)
     expected = layer(x, training=False).detach()
     torch.testing.assert_close(layer.call(x).detach(), expected)
@@ -127,13 +128,15 @@ def test_utils_legacy_restores_nested_objects_and_custom_functions():
 
 def test_dense_and_einsum_dense_call_accept_training():
     # Keras: Dense.call(inputs, training=None), EinsumDense.call likewise.
-    x = torch.ones((2, 3))
+    device = lamina.backend.get_device()  # `call` itself moves no inputs
+    x = torch.ones((2, 3), device=device)
+    expected = torch.full((2, 2), 3.0, device=device)
     dense = layers.Dense(2, kernel_initializer="ones")
     dense.build((None, 3))
-    torch.testing.assert_close(dense.call(x, training=True), torch.full((2, 2), 3.0))
+    torch.testing.assert_close(dense.call(x, training=True), expected)
     einsum = layers.EinsumDense("ab,bc->ac", output_shape=2, kernel_initializer="ones")
     einsum.build((None, 3))
-    torch.testing.assert_close(einsum.call(x, training=False), torch.full((2, 2), 3.0))
+    torch.testing.assert_close(einsum.call(x, training=False), expected)
 
 
 def test_dense_subclass_passes_training_to_super_call():
@@ -153,20 +156,23 @@ def test_discretization_from_config_takes_custom_objects():
     layer = layers.Discretization(bin_boundaries=[0.0, 1.0])
     clone = layers.Discretization.from_config(layer.get_config(), custom_objects={})
     out = clone(np.array([[-1.0, 0.5, 2.0]], "float32"))
-    np.testing.assert_array_equal(np.asarray(out), [[0, 1, 2]])
+    np.testing.assert_array_equal(lamina.ops.convert_to_numpy(out), [[0, 1, 2]])
 
 
 def test_text_vectorization_builds_without_a_shape():
     layer = layers.TextVectorization(vocabulary=["a", "b"])
     layer.build()
     assert layer.built
-    np.testing.assert_array_equal(np.asarray(layer(["a b c"])), [[2, 3, 1]])
+    out = layer(["a b c"])
+    np.testing.assert_array_equal(lamina.ops.convert_to_numpy(out), [[2, 3, 1]])
 
 
 def test_rms_normalization_call_argument_is_x():
     layer = layers.RMSNormalization()
     out = layer(x=np.ones((2, 3), "float32"))
-    np.testing.assert_allclose(out.detach().numpy(), np.ones((2, 3)), rtol=1e-3)
+    np.testing.assert_allclose(
+        lamina.ops.convert_to_numpy(out), np.ones((2, 3)), rtol=1e-3
+    )
     assert list(inspect.signature(layers.RMSNormalization.call).parameters) == [
         "self",
         "x",
@@ -178,7 +184,8 @@ def test_max_num_bounding_boxes_transforms_need_no_transformation():
     images = np.ones((1, 4, 4, 3), "float32")
     assert tuple(layer.transform_images(images).shape) == (1, 4, 4, 3)
     labels = np.array([[1.0, 0.0]], "float32")
-    np.testing.assert_array_equal(np.asarray(layer.transform_labels(labels)), labels)
+    out = layer.transform_labels(labels)
+    np.testing.assert_array_equal(lamina.ops.convert_to_numpy(out), labels)
 
 
 @pytest.mark.parametrize("cls", [layers.RandomGrayscale, layers.Equalization])

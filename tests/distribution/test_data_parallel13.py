@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 
+import lamina
 from tests.distribution import dp_worker13
 from tests.distribution._torchrun import needs_gloo, run_two_ranks
 
@@ -55,8 +56,10 @@ def launch(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """The same cases in this (single) process."""
-    return dp_worker13.run_all(str(tmp_path_factory.mktemp("single")))
+    """The same cases in this (single) process, on the CPU as the ranks are
+    (CUDA_VISIBLE_DEVICES=""): the cases build their data with plain torch."""
+    with lamina.device("cpu"):
+        return dp_worker13.run_all(str(tmp_path_factory.mktemp("single")))
 
 
 def assert_like_single(results, single, prefix):

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+import lamina
 from tests.distribution import dp_worker7
 from tests.distribution._torchrun import needs_gloo, run_two_ranks
 
@@ -36,8 +37,10 @@ def launch(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """The same cases in this (single) process."""
-    return dp_worker7.run_all(str(tmp_path_factory.mktemp("single")))
+    """The same cases in this (single) process, on the CPU as the ranks are
+    (CUDA_VISIBLE_DEVICES=""): the cases build their data with plain torch."""
+    with lamina.device("cpu"):
+        return dp_worker7.run_all(str(tmp_path_factory.mktemp("single")))
 
 
 def assert_like_single(results, single, prefix):
@@ -63,8 +66,6 @@ def test_early_stopping_and_reduce_lr_decide_as_one_process(launch, single):
 
 
 def test_best_checkpoint_and_csv_are_written_once_by_rank_0(launch):
-    import lamina
-
     out, _, results = launch
     assert sorted(os.listdir(out / "callbacks_rank1")) == []
     assert sorted(os.listdir(out / "callbacks_rank0")) == ["best.keras", "log.csv"]

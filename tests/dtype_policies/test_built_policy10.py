@@ -56,8 +56,8 @@ def test_multi_head_attention_policy_set_after_build(built_dtype, policy):
     expected = theirs(x, x)
     assert str(expected.dtype) == str(out.dtype)
     np.testing.assert_allclose(
-        out.detach().float().numpy(),
-        expected.detach().float().numpy(),
+        lamina.ops.convert_to_numpy(out.float()),
+        lamina.ops.convert_to_numpy(expected.float()),
         rtol=2e-2,
         atol=2e-2,
     )
@@ -75,11 +75,11 @@ def test_mixed_policy_on_built_model_leaves_float32_layers_in_float32(policy):
     # (float32) policies, so the output stays float32 and unrounded.
     x = _inputs((2, 4))
     model = _functional(lamina)
-    expected = model(x).detach().numpy()
+    expected = lamina.ops.convert_to_numpy(model(x))
     model.dtype_policy = policy
     out = model(x)
     assert out.dtype == torch.float32
-    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(lamina.ops.convert_to_numpy(out), expected, rtol=1e-6)
     assert model.predict(x, verbose=0).dtype == np.float32
     assert model.compute_dtype == policy.removeprefix("mixed_")
 
@@ -126,7 +126,9 @@ def test_mixed_policy_on_built_layer_with_own_weights_autocasts():
     assert out.dtype == torch.bfloat16
     assert layer.kernel.dtype == torch.float32
     np.testing.assert_allclose(
-        out.detach().float().numpy(), x.sum(-1, keepdims=True).repeat(3, -1), rtol=2e-2
+        lamina.ops.convert_to_numpy(out.float()),
+        x.sum(-1, keepdims=True).repeat(3, -1),
+        rtol=2e-2,
     )
 
 
@@ -206,8 +208,8 @@ def test_additive_attention_policy_set_after_build(built_dtype, policy, expected
     assert str(want.dtype) == str(out.dtype)
     for ours, ref in ((out, want), (scores, want_scores)):
         np.testing.assert_allclose(
-            ours.detach().float().numpy(),
-            ref.detach().float().numpy(),
+            lamina.ops.convert_to_numpy(ours.float()),
+            lamina.ops.convert_to_numpy(ref.float()),
             rtol=2e-2,
             atol=2e-2,
         )

@@ -36,8 +36,10 @@ def test_a_float32_sub_layer_of_a_mixed_layer_computes_in_float32():
     layer = _Float32Head(dtype="mixed_bfloat16")
     layer(X)
     kernel = layer.head.kernel.detach()
-    expected = torch.from_numpy(X) @ kernel + layer.head.bias.detach()
-    np.testing.assert_allclose(layer(X).detach().numpy(), expected.numpy(), rtol=1e-6)
+    expected = torch.from_numpy(X).to(kernel.device) @ kernel + layer.head.bias.detach()
+    np.testing.assert_allclose(
+        layer(X).detach().cpu().numpy(), expected.cpu().numpy(), rtol=1e-6
+    )
 
 
 def test_sub_layers_of_other_policies_get_their_own_compute_dtype():
@@ -54,3 +56,4 @@ def test_the_region_ends_with_the_call():
     plain = layers.Dense(4)
     assert plain(X).dtype == torch.float32
     assert not torch.is_autocast_enabled("cpu")
+    assert not torch.is_autocast_enabled(lamina.backend.get_device().type)

@@ -66,7 +66,7 @@ def test_dot_config_keeps_axes_as_given(axes):
 def test_dot_with_int_axes_still_contracts_both_inputs():
     x = np.arange(6, dtype="float32").reshape(2, 3)
     out = layers.Dot(axes=1)([x, x])
-    np.testing.assert_allclose(out.numpy(), (x * x).sum(1, keepdims=True))
+    np.testing.assert_allclose(out.cpu().numpy(), (x * x).sum(1, keepdims=True))
 
 
 def test_elementwise_merge_leaves_unknown_non_batch_sizes_unknown():
@@ -121,7 +121,9 @@ def test_3d_pooling_returns_the_compute_dtype_under_mixed_policies(cls, policy):
     out = layer(x)
     assert out.dtype == getattr(torch, policy.replace("mixed_", ""))
     reference = getattr(layers, cls)(2)(x)
-    np.testing.assert_allclose(out.float().numpy(), reference.numpy(), atol=2e-2)
+    np.testing.assert_allclose(
+        out.float().cpu().numpy(), reference.cpu().numpy(), atol=2e-2
+    )
 
 
 def test_batch_normalization_with_renorm_stores_empty_clipping_like_keras():
@@ -144,7 +146,7 @@ def test_spectral_normalization_trains_under_mixed_float16():
     expected = x @ (kernel / sigma) + bias
     out = layer(x, training=True)
     assert out.dtype == torch.float16
-    np.testing.assert_allclose(out.detach().float().numpy(), expected, atol=3e-3)
+    np.testing.assert_allclose(out.detach().float().cpu().numpy(), expected, atol=3e-3)
     assert np.isfinite(layer.get_weights()[1]).all()
 
 
@@ -206,7 +208,7 @@ def test_bfloat16_weights_copy_from_keras():
     theirs(x), ours(x)
     ours.set_weights(theirs.get_weights())
     np.testing.assert_allclose(
-        ours(x).detach().float().numpy(),
+        ours(x).detach().float().cpu().numpy(),
         keras.ops.convert_to_numpy(theirs(x)).astype("float32"),
         atol=5e-2,
     )
@@ -221,7 +223,7 @@ def test_unit_normalization_runs_in_float16(policy):
     out = layers.UnitNormalization(dtype=policy)(x)
     assert out.dtype == torch.float16
     expected = x / np.linalg.norm(x, axis=-1, keepdims=True)
-    np.testing.assert_allclose(out.float().numpy(), expected, atol=2e-3)
+    np.testing.assert_allclose(out.float().cpu().numpy(), expected, atol=2e-3)
 
 
 def test_layer_normalization_without_weights_accepts_unknown_normalized_sizes():
@@ -230,7 +232,7 @@ def test_layer_normalization_without_weights_accepts_unknown_normalized_sizes():
     outputs = layer(inputs)
     assert tuple(outputs.shape) == (None, 4, None, 4)
     x = _x(2, 4, 3, 4)
-    out = lamina.Model(inputs, outputs)(x).numpy()
+    out = lamina.Model(inputs, outputs)(x).cpu().numpy()
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + 1e-3), atol=1e-5)
@@ -269,7 +271,7 @@ def test_strided_dilated_depthwise_conv_matches_keras():
     theirs(x), ours(x)
     ours.set_weights(theirs.get_weights())
     np.testing.assert_allclose(
-        ours(x).detach().numpy(),
+        ours(x).detach().cpu().numpy(),
         keras.ops.convert_to_numpy(theirs(x)),
         rtol=1e-5,
         atol=1e-5,

@@ -36,7 +36,10 @@ def test_bidirectional_float64_output_equals_the_float32_one():
     got = wide(X)
     assert got.dtype == torch.float64
     np.testing.assert_allclose(
-        got.detach().numpy(), narrow(X).detach().numpy(), rtol=1e-6, atol=1e-6
+        got.detach().cpu().numpy(),
+        narrow(X).detach().cpu().numpy(),
+        rtol=1e-6,
+        atol=1e-6,
     )
 
 
@@ -52,7 +55,7 @@ def test_time_distributed_of_another_dtype_runs_its_layer_in_that_layers_dtype(d
     assert out.dtype == torch.float32
     assert tuple(out.shape) == (2, 4, 2)
     expected = X.astype(dtype if dtype != "bfloat16" else "float32").sum(-1)
-    np.testing.assert_allclose(out.detach().numpy()[..., 0], expected, rtol=1e-2)
+    np.testing.assert_allclose(out.detach().cpu().numpy()[..., 0], expected, rtol=1e-2)
 
 
 def test_time_distributed_keeps_a_mixed_wrapped_layer_working():
@@ -78,8 +81,8 @@ def test_attention_casts_every_list_input_to_its_compute_dtype(cls, dtype):
     reference([x, x, x])
     layer.set_weights(reference.get_weights())
     np.testing.assert_allclose(
-        layer([x, x]).float().detach().numpy(),
-        reference([x, x]).detach().numpy(),
+        layer([x, x]).float().detach().cpu().numpy(),
+        reference([x, x]).detach().cpu().numpy(),
         atol=5e-2,
     )
 
@@ -96,4 +99,4 @@ def test_attention_keras_parity_for_float16_lists():
     want = keras.ops.convert_to_numpy(theirs([x, x]))
     assert got.dtype == torch.float16
     assert str(want.dtype) == "float16"
-    np.testing.assert_allclose(got.detach().numpy(), want, atol=1e-3)
+    np.testing.assert_allclose(got.detach().cpu().numpy(), want, atol=1e-3)

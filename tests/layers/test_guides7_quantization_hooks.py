@@ -98,7 +98,8 @@ def test_deleting_a_tied_weight_leaves_it_with_its_owner():
 def test_a_quantized_custom_layer_runs_its_int8_call():
     layer = _quantized_layer()
     kernel, scale = quantizers.abs_max_quantize(KERNEL, axis=0, to_numpy=True)
-    expected = X * kernel.numpy().astype("float32") / scale.numpy()
+    kernel, scale = ops.convert_to_numpy(kernel), ops.convert_to_numpy(scale)
+    expected = X * kernel.astype("float32") / scale
     np.testing.assert_allclose(ops.convert_to_numpy(layer(X)), expected, rtol=1e-6)
     np.testing.assert_allclose(ops.convert_to_numpy(layer(X)), X * KERNEL, atol=5e-4)
     assert [(w.path, w.dtype) for w in layer.weights] == [
@@ -138,7 +139,10 @@ def test_quantized_call_of_a_lamina_dense_is_its_quantized_forward():
     layer.build((None, 4))
     layer.quantize("int8")
     np.testing.assert_array_equal(
-        ops.convert_to_numpy(layer.quantized_call(torch.tensor(X))),
+        # A direct call: the input goes on the layer's device first.
+        ops.convert_to_numpy(
+            layer.quantized_call(torch.tensor(X, device=lamina.backend.get_device()))
+        ),
         ops.convert_to_numpy(layer(X)),
     )
 

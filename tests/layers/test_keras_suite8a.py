@@ -85,7 +85,7 @@ def test_masked_maximum_in_a_functional_model():
     other = lamina.Input((4, 2))
     out = layers.Maximum()([layers.Masking()(inputs), other])
     model = lamina.Model([inputs, other], out)
-    got = model([X1, X2]).detach().numpy()
+    got = model([X1, X2]).detach().cpu().numpy()
     np.testing.assert_allclose(got, [[[0, 0], [0, 0], [-1, -2], [-3, -4]]])
 
 
@@ -96,7 +96,9 @@ def test_concatenate_mask_on_feature_axis_keeps_a_step_any_input_keeps():
     for axis in (1, -1):
         theirs = keras.layers.Concatenate(axis=axis).compute_mask(inputs, [mask, None])
         ours = layers.Concatenate(axis=axis).compute_mask(inputs, [mask, None])
-        np.testing.assert_array_equal(ours.numpy(), keras.ops.convert_to_numpy(theirs))
+        np.testing.assert_array_equal(
+            ours.cpu().numpy(), keras.ops.convert_to_numpy(theirs)
+        )
 
 
 @pytest.mark.parametrize("cls", [layers.Add, layers.Maximum, layers.Concatenate])
@@ -125,7 +127,7 @@ def test_batch_normalization_takes_a_numpy_mask():
     ours = layers.BatchNormalization()(x, training=True, mask=mask)
     theirs = keras.layers.BatchNormalization()(x, training=True, mask=mask)
     theirs = keras.ops.convert_to_numpy(theirs)
-    np.testing.assert_allclose(ours.detach().numpy(), theirs, atol=1e-5)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs, atol=1e-5)
 
 
 # --- InputLayer --------------------------------------------------------------------

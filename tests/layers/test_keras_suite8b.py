@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import lamina  # noqa: E402
 from lamina import layers  # noqa: E402
 
 RNG = np.random.default_rng(8)
@@ -25,22 +26,22 @@ def test_attention_scores_returned_are_the_weights_after_dropout(cls):
     layer = cls(dropout=0.5, seed=3)
     out, scores = layer([Q, V], return_attention_scores=True, training=True)
     np.testing.assert_allclose(
-        out.detach().numpy(),
-        np.matmul(scores.detach().numpy(), V),
+        out.detach().cpu().numpy(),
+        np.matmul(scores.detach().cpu().numpy(), V),
         rtol=1e-5,
         atol=1e-5,
     )
     zeros = (scores == 0).sum().item()
     assert zeros > 0  # some weights dropped
     # Kept weights are scaled by 1 / (1 - rate), so rows no longer sum to 1.
-    assert not torch.allclose(scores.sum(-1), torch.ones(2, 3))
+    assert not torch.allclose(scores.sum(-1), torch.ones(2, 3, device=scores.device))
 
 
 def test_attention_scores_without_dropout_are_probabilities():
     out, scores = layers.Attention(dropout=0.5, seed=3)(
         [Q, V], return_attention_scores=True, training=False
     )
-    torch.testing.assert_close(scores.sum(-1), torch.ones(2, 3))
+    torch.testing.assert_close(scores.sum(-1), torch.ones(2, 3, device=scores.device))
 
 
 def test_attention_compute_mask_takes_keras_keyword_mask():
@@ -48,12 +49,12 @@ def test_attention_compute_mask_takes_keras_keyword_mask():
     q_mask = np.array([[True, False, True], [False, True, True]])
     v_mask = np.ones((2, 5), dtype=bool)
     out = layer.compute_mask([Q, V], mask=[q_mask, v_mask])
-    np.testing.assert_array_equal(out.numpy(), q_mask)
+    np.testing.assert_array_equal(out.cpu().numpy(), q_mask)
     assert out.dtype == torch.bool
     assert layer.compute_mask([Q, V], mask=None) is None
     # A non-boolean mask comes back as booleans.
     out = layer.compute_mask([Q, V], mask=[q_mask.astype("int32"), v_mask])
-    np.testing.assert_array_equal(out.numpy(), q_mask)
+    np.testing.assert_array_equal(out.cpu().numpy(), q_mask)
 
 
 @pytest.mark.parametrize("cls", [layers.Attention, layers.AdditiveAttention])
@@ -86,7 +87,7 @@ def test_gqa_subclass_with_keras_compute_attention_signature():
     out_sub = sub(x, x, use_causal_mask=True)
     assert seen["mask"] is not None
     np.testing.assert_array_equal(
-        seen["mask"][0].numpy(), np.tril(np.ones((5, 5), dtype=bool))
+        seen["mask"][0].cpu().numpy(), np.tril(np.ones((5, 5), dtype=bool))
     )
     base = layers.GroupedQueryAttention(**kwargs)
     base(x, x)
@@ -153,10 +154,13 @@ def test_transform_methods_take_numpy_like_tensors(make):
     t_np = layer.get_random_transformation(images, training=True)
     out_np = layer.transform_images(images, t_np)
     assert isinstance(out_np, torch.Tensor)
-    # The same draw on a tensor gives the same result.
+    # The same draw on a tensor gives the same result. The tensor is on
+    # lamina's device, where the NumPy batch was converted to (a direct
+    # transform_images call does not move a CPU tensor, as Layer.__call__ does).
     layer = make()
-    t = layer.get_random_transformation(torch.from_numpy(images), training=True)
-    out = layer.transform_images(torch.from_numpy(images), t)
+    tensor = torch.from_numpy(images).to(lamina.backend.get_device())
+    t = layer.get_random_transformation(tensor, training=True)
+    out = layer.transform_images(tensor, t)
     torch.testing.assert_close(out_np, out)
 
 
@@ -171,9 +175,9 @@ def test_transform_bounding_boxes_takes_numpy_and_dict_data():
     t = layer.get_random_transformation(
         {"images": images, "bounding_boxes": boxes}, training=True
     )
-    flips = t["flips"].reshape(-1).numpy()
+    flips = t["flips"].reshape(-1).cpu().numpy()
     out = layer.transform_bounding_boxes(boxes, t)
     expected = np.where(
         flips[:, None, None], [[[4.0, 0.0, 8.0, 4.0]]], [[[0.0, 0.0, 4.0, 4.0]]]
     )
-    np.testing.assert_allclose(out["boxes"].numpy(), expected)
+    np.testing.assert_allclose(out["boxes"].cpu().numpy(), expected)

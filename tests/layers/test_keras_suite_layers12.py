@@ -231,7 +231,7 @@ def test_dense_call_on_a_keras_tensor_records_the_graph():
     model = lamina.Model(x, y)
     a = np.random.default_rng(0).random((2, 4), dtype=np.float32)
     np.testing.assert_allclose(
-        model(a).detach().numpy(), layer(a).detach().numpy(), rtol=1e-6
+        model(a).detach().cpu().numpy(), layer(a).detach().cpu().numpy(), rtol=1e-6
     )
 
 
@@ -244,7 +244,7 @@ def test_dense_kernel_is_reachable_as_keras_private_name():
     assert layer._kernel is layer.kernel
     layer._kernel.assign(np.eye(3, dtype="float32"))
     out = layer(np.ones((1, 3), "float32"))
-    np.testing.assert_allclose(out.detach().numpy(), [[1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), [[1.0, 1.0, 1.0]])
     layer.enable_lora(2)
     assert layer._kernel is layer.kernel and not layer._kernel.requires_grad
 
@@ -332,7 +332,7 @@ def test_attention_subclass_builds_symbolically_and_reloads(tmp_path):
     )
     a = np.random.default_rng(0).random((2, 3, 8), dtype=np.float32)
     np.testing.assert_allclose(
-        loaded(a).detach().numpy(), model(a).detach().numpy(), rtol=1e-6
+        loaded(a).detach().cpu().numpy(), model(a).detach().cpu().numpy(), rtol=1e-6
     )
 
 

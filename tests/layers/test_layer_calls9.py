@@ -87,7 +87,7 @@ def test_cast_argument_keeps_its_mask():
     y._keras_mask = torch.tensor([True, False])
     Probe()(torch.ones(2, 3), y)
     assert seen["y"].dtype == torch.float32
-    assert torch.equal(seen["y"]._keras_mask, torch.tensor([True, False]))
+    assert torch.equal(seen["y"]._keras_mask.cpu(), torch.tensor([True, False]))
 
 
 def test_attention_takes_numpy_value_after_tensor_query():
@@ -98,7 +98,10 @@ def test_attention_takes_numpy_value_after_tensor_query():
     got = lamina.layers.Attention()([torch.from_numpy(query), value])
     expected = keras.layers.Attention()([torch.from_numpy(query), value])
     np.testing.assert_allclose(
-        got.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6
+        got.detach().cpu().numpy(),
+        expected.detach().cpu().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
     )
     layer = lamina.layers.MultiHeadAttention(num_heads=2, key_dim=2)
     mask = np.ones((2, 3, 5), bool)
@@ -147,7 +150,7 @@ def test_two_argument_model_records_every_input_shape(tmp_path):
     PairModel = _pair_model(lamina)
     model = PairModel()
     x, y = np.ones((2, 4), "float32"), np.full((2, 3), 2.0, "float32")
-    expected = model(x, y).detach().numpy()
+    expected = model(x, y).detach().cpu().numpy()
     config = {"shapes_dict": {"x_shape": (2, 4), "y_shape": (2, 3)}}
     assert model.get_build_config() == config
     path = str(tmp_path / "pair.keras")
@@ -156,7 +159,7 @@ def test_two_argument_model_records_every_input_shape(tmp_path):
     loaded = lamina.models.load_model(path, custom_objects={"PairModel": PairModel})
     assert loaded.built
     assert loaded.get_build_config() == config
-    np.testing.assert_allclose(loaded(x, y).detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(loaded(x, y).detach().cpu().numpy(), expected, rtol=1e-6)
     # So does Keras's loader (a `shapes_dict` is built by keyword tracing).
     theirs = keras.models.load_model(
         path, custom_objects={"PairModel": _pair_model(keras)}

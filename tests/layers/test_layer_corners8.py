@@ -56,10 +56,12 @@ def test_keyword_only_call_in_a_functional_model():
     x1 = np.ones((3, 4), "float32")
     x2 = np.full((3, 5), 2.0, "float32")
     inner = model.layers[-1]
-    expected = x1 @ inner.dense1.kernel.detach().numpy() + x2 @ (
-        inner.dense2.kernel.detach().numpy()
+    expected = x1 @ inner.dense1.kernel.detach().cpu().numpy() + x2 @ (
+        inner.dense2.kernel.detach().cpu().numpy()
     )
-    np.testing.assert_allclose(model([x1, x2]).detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        model([x1, x2]).detach().cpu().numpy(), expected, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("kind", ["numpy", "tensor"])
@@ -84,8 +86,8 @@ def test_keyword_only_call_takes_the_first_inputs_mask():
     x._keras_mask = mask
     layer = _Recorder()
     y = layer(x=x)
-    assert torch.equal(layer.mask_seen, mask)
-    assert torch.equal(y._keras_mask, mask)
+    assert torch.equal(layer.mask_seen.cpu(), mask)
+    assert torch.equal(y._keras_mask.cpu(), mask)
 
 
 def test_keyword_call_without_the_first_argument_builds_from_a_later_one():
@@ -112,9 +114,9 @@ def test_mask_survives_the_cast_to_the_compute_dtype(dtype):
     x._keras_mask = mask
     layer = _Recorder(dtype=dtype)
     y = layer(x)
-    assert layer.mask_seen is not None and torch.equal(layer.mask_seen, mask)
+    assert layer.mask_seen is not None and torch.equal(layer.mask_seen.cpu(), mask)
     assert y.dtype == lamina.backend.to_torch_dtype(layer.compute_dtype)
-    assert torch.equal(y._keras_mask, mask)
+    assert torch.equal(y._keras_mask.cpu(), mask)
     assert x.dtype == torch.float32  # the caller's tensor is not cast
 
 
@@ -126,11 +128,13 @@ def test_mixed_precision_lstm_sees_the_float32_embedding_mask():
     unpadded = lstm(embedding(np.array([[1, 2]])))
     # Masked steps carry the state over: padding does not change the output.
     np.testing.assert_allclose(
-        padded.float().detach().numpy(), unpadded.float().detach().numpy(), atol=1e-3
+        padded.float().detach().cpu().numpy(),
+        unpadded.float().detach().cpu().numpy(),
+        atol=1e-3,
     )
     assert not np.allclose(
-        lstm(embedding(np.array([[1, 2, 5, 5]]))).float().detach().numpy(),
-        unpadded.float().detach().numpy(),
+        lstm(embedding(np.array([[1, 2, 5, 5]]))).float().detach().cpu().numpy(),
+        unpadded.float().detach().cpu().numpy(),
         atol=1e-3,
     )
 
@@ -347,7 +351,7 @@ def test_a_functional_model_keeps_the_mask_of_an_input_it_casts():
         warnings.simplefilter("ignore")
         model(x)
     assert seen["mask"] is not None
-    assert torch.equal(seen["mask"], x._keras_mask)
+    assert torch.equal(seen["mask"].cpu(), x._keras_mask)
 
 
 def test_supports_masking_said_in_the_class_body():

@@ -53,10 +53,12 @@ def test_every_float_input_of_a_container_takes_the_compute_dtype(
 
 def test_int_inputs_and_masks_are_kept():
     layer = Dtypes(dtype="bfloat16")
-    x = torch.ones(2, 3)
-    mask = torch.tensor([True, False])
+    # On lamina's device, where the layer takes the mask as is.
+    device = lamina.backend.get_device()
+    x = torch.ones(2, 3, device=device)
+    mask = torch.tensor([True, False], device=device)
     x._keras_mask = mask
-    layer([x, torch.ones(2, 3, dtype=torch.int64)])
+    layer([x, torch.ones(2, 3, dtype=torch.int64, device=device)])
     assert layer.seen == [torch.bfloat16, torch.int64]
     assert layer.masks[0] is mask
 

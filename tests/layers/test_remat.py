@@ -40,7 +40,7 @@ def _train_call(block):
     block.drop.seed_generator._counter = 0
     x = X.clone().requires_grad_()
     out = block(x, training=True)
-    (out * torch.arange(4.0)).sum().backward()
+    (out * torch.arange(4.0, device=out.device)).sum().backward()
     return out, x.grad
 
 

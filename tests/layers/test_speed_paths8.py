@@ -92,7 +92,7 @@ def test_direct_projections_match_layer_calls_and_gradients(case, count_direct):
         layer.zero_grad(set_to_none=True)
         out = fn(layer, *args, **kwargs)
         out = out[0] if isinstance(out, tuple) else out
-        (out * torch.linspace(-1, 1, out.shape[-1])).sum().backward()
+        (out * torch.linspace(-1, 1, out.shape[-1], device=out.device)).sum().backward()
         return [_np(w.value.grad) for w in layer.trainable_weights]
 
     expected_grads = grads(_through_layer_calls)
@@ -266,7 +266,8 @@ def _layer_norm_both_ways(layer, x):
         layer._fast = fast
         xt = torch.as_tensor(x).clone().requires_grad_()
         out = layer(xt)
-        (out.float() * torch.linspace(-1, 1, out.shape[-1])).sum().backward()
+        weight = torch.linspace(-1, 1, out.shape[-1], device=out.device)
+        (out.float() * weight).sum().backward()
         results.append((out, xt.grad))
     return results
 

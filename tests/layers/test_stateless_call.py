@@ -23,15 +23,15 @@ def test_batch_norm_returns_updated_moving_stats_and_keeps_its_own():
     state = _values(bn.non_trainable_variables)
     out, new_state = bn.stateless_call(trainable, state, X, training=True)
     mean, var = X.mean(axis=0), X.var(axis=0)
-    np.testing.assert_allclose(new_state[0].numpy(), 0.01 * mean, atol=1e-6)
-    np.testing.assert_allclose(new_state[1].numpy(), 0.99 + 0.01 * var, atol=1e-6)
+    np.testing.assert_allclose(new_state[0].cpu().numpy(), 0.01 * mean, atol=1e-6)
+    np.testing.assert_allclose(new_state[1].cpu().numpy(), 0.99 + 0.01 * var, atol=1e-6)
     np.testing.assert_allclose(
-        out.detach().numpy(), (X - mean) / np.sqrt(var + 1e-3), atol=1e-5
+        out.detach().cpu().numpy(), (X - mean) / np.sqrt(var + 1e-3), atol=1e-5
     )
     # Neither the layer's variables nor the tensors passed in changed.
-    np.testing.assert_array_equal(bn.moving_mean.detach().numpy(), np.zeros(3))
-    np.testing.assert_array_equal(bn.moving_variance.detach().numpy(), np.ones(3))
-    np.testing.assert_array_equal(state[0].numpy(), np.zeros(3))
+    np.testing.assert_array_equal(bn.moving_mean.detach().cpu().numpy(), np.zeros(3))
+    np.testing.assert_array_equal(bn.moving_variance.detach().cpu().numpy(), np.ones(3))
+    np.testing.assert_array_equal(state[0].cpu().numpy(), np.zeros(3))
     assert all(type(v) is torch.Tensor for v in new_state)
 
 
@@ -56,10 +56,12 @@ def test_batch_norm_matches_keras_stateless_call():
         training=True,
     )
     np.testing.assert_allclose(
-        out.detach().numpy(), keras.ops.convert_to_numpy(k_out), atol=1e-5
+        out.detach().cpu().numpy(), keras.ops.convert_to_numpy(k_out), atol=1e-5
     )
     for a, b in zip(state, k_state):
-        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b), atol=1e-6)
+        np.testing.assert_allclose(
+            a.cpu().numpy(), keras.ops.convert_to_numpy(b), atol=1e-6
+        )
 
 
 def test_dense_computes_with_given_weights_and_gradients_reach_them():
@@ -70,15 +72,17 @@ def test_dense_computes_with_given_weights_and_gradients_reach_them():
     out, state = dense.stateless_call([kernel, bias], [], X)
     assert state == []
     np.testing.assert_allclose(
-        out.detach().numpy(), X @ np.ones((3, 2)) + 0.5, atol=1e-5
+        out.detach().cpu().numpy(), X @ np.ones((3, 2)) + 0.5, atol=1e-5
     )
     out.sum().backward()
-    np.testing.assert_allclose(kernel.grad.numpy(), np.repeat(X.sum(0)[:, None], 2, 1))
+    np.testing.assert_allclose(
+        kernel.grad.cpu().numpy(), np.repeat(X.sum(0)[:, None], 2, 1)
+    )
     assert dense.kernel.grad is None
     # The layer computes with its own weights again afterwards.
     np.testing.assert_allclose(
-        dense(X).detach().numpy(),
-        X @ dense.kernel.detach().numpy() + dense.bias.detach().numpy(),
+        dense(X).detach().cpu().numpy(),
+        X @ dense.kernel.detach().cpu().numpy() + dense.bias.detach().cpu().numpy(),
         atol=1e-5,
     )
 
@@ -98,16 +102,18 @@ def test_model_matches_keras_and_leaves_model_untouched():
     state = _values(ours.non_trainable_variables)
     out, new_state = ours.stateless_call(trainable, state, X, training=True)
     k_out, k_state = theirs.stateless_call(
-        [keras.ops.convert_to_tensor(t.numpy()) for t in trainable],
-        [keras.ops.convert_to_tensor(s.numpy()) for s in state],
+        [keras.ops.convert_to_tensor(t.cpu().numpy()) for t in trainable],
+        [keras.ops.convert_to_tensor(s.cpu().numpy()) for s in state],
         keras.ops.convert_to_tensor(X),
         training=True,
     )
     np.testing.assert_allclose(
-        out.detach().numpy(), keras.ops.convert_to_numpy(k_out), atol=1e-5
+        out.detach().cpu().numpy(), keras.ops.convert_to_numpy(k_out), atol=1e-5
     )
     for a, b in zip(new_state, k_state):
-        np.testing.assert_allclose(a.numpy(), keras.ops.convert_to_numpy(b), atol=1e-6)
+        np.testing.assert_allclose(
+            a.cpu().numpy(), keras.ops.convert_to_numpy(b), atol=1e-6
+        )
     for a, b in zip(before, ours.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -138,7 +144,7 @@ def test_assignments_come_back_and_losses_use_the_given_values():
     out, state, losses = layer.stateless_call(
         [torch.tensor(2.0)], [torch.tensor(10.0)], X, return_losses=True
     )
-    np.testing.assert_allclose(out.detach().numpy(), 2 * X, atol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), 2 * X, atol=1e-6)
     np.testing.assert_allclose(float(state[0]), 10.0 + X.sum(), rtol=1e-5)
     assert float(layer.total) == start
     # add_loss's mean, then the l2 penalty 0.01 * scale**2 on the given scale.
@@ -194,7 +200,7 @@ def test_works_under_torch_func_grad():
     for grad, leaf in zip(grads, leaves):
         torch.testing.assert_close(grad, leaf.grad)
     np.testing.assert_allclose(
-        new_state[0].numpy(),
-        0.01 * (X @ model.layers[0].kernel.detach().numpy()).mean(axis=0),
+        new_state[0].cpu().numpy(),
+        0.01 * (X @ model.layers[0].kernel.detach().cpu().numpy()).mean(axis=0),
         atol=1e-6,
     )

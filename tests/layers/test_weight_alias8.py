@@ -34,15 +34,15 @@ def test_alias_keeps_both_names_and_one_weight(tmp_path):
 
     model = keras.Sequential([keras.Input((3,)), layer])
     model.compile("sgd", "mse")
-    before = np.array(layer.kernel.detach())
+    before = np.array(layer.kernel.detach().cpu())
     model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
-    assert not np.allclose(before, layer.alias.detach().numpy())
+    assert not np.allclose(before, layer.alias.detach().cpu().numpy())
 
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.models.load_model(path, custom_objects={"_Aliased": _Aliased})
     np.testing.assert_array_equal(
-        loaded.layers[0].kernel.detach(), layer.kernel.detach()
+        loaded.layers[0].kernel.detach().cpu(), layer.kernel.detach().cpu()
     )
     assert loaded.layers[0].kernel is loaded.layers[0].alias
 

@@ -28,8 +28,8 @@ def test_sparse_ce_backward_on_channels_last_probabilities():
     probs = nchw.permute(0, 2, 3, 1)
     labels = rng.integers(0, 4, (2, 3, 3)).astype("float32")
     loss = losses.sparse_categorical_crossentropy(labels, probs)
-    expected = _reference(labels, probs.detach().numpy())
-    np.testing.assert_allclose(loss.detach().numpy(), expected, rtol=1e-5)
+    expected = _reference(labels, probs.detach().cpu().numpy())
+    np.testing.assert_allclose(loss.detach().cpu().numpy(), expected, rtol=1e-5)
     loss.mean().backward()
     assert logits.grad is not None and logits.grad.shape == (2, 3, 3, 4)
     assert float(logits.grad.abs().sum()) > 0

@@ -56,4 +56,6 @@ def test_double_after_fit_steps_like_a_float64_twin():
     model.fit(x, y, verbose=0, shuffle=False)
     twin.fit(x, y, verbose=0, shuffle=False)
     for a, b in zip(model.weights, twin.weights):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        np.testing.assert_array_equal(
+            a.detach().cpu().numpy(), b.detach().cpu().numpy()
+        )

@@ -26,12 +26,14 @@ def test_a_model_from_a_layer_output_to_the_output_shares_the_layers():
     assert [layer.name for layer in tail.layers][1:] == ["act", "dec"]
     assert tail.get_layer("dec") is full.get_layer("dec")
     x = np.random.rand(5, 4).astype("float32")
-    hidden = full.get_layer("enc")(x).detach().numpy()
+    hidden = full.get_layer("enc")(x).detach().cpu().numpy()
     np.testing.assert_allclose(
         tail.predict(hidden, verbose=0), full.predict(x, verbose=0), rtol=1e-6
     )
     # The original model is unchanged by the second recording of the calls.
-    np.testing.assert_allclose(full(x).detach().numpy(), full.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        full(x).detach().cpu().numpy(), full.predict(x, verbose=0)
+    )
 
 
 def test_a_branch_kept_from_a_real_input_and_one_started_midway():
@@ -43,7 +45,7 @@ def test_a_branch_kept_from_a_real_input_and_one_started_midway():
     xa, xm = np.ones((3, 2), "float32"), np.full((3, 2), 2.0, "float32")
     expected = model.get_layer("da")(xa) + model.get_layer("db")(xm)
     np.testing.assert_allclose(
-        model.predict([xa, xm], verbose=0), expected.detach().numpy(), rtol=1e-6
+        model.predict([xa, xm], verbose=0), expected.detach().cpu().numpy(), rtol=1e-6
     )
 
 

@@ -61,7 +61,7 @@ def test_none_for_a_required_input_raises():
     c = lamina.Input((2,), name="c", optional=True)
     model = lamina.Model({"a": a, "c": c}, Optional()(a, c))
     out = model({"a": np.ones((2, 2)), "c": None})
-    np.testing.assert_allclose(out.detach().numpy(), np.ones((2, 2)))
+    np.testing.assert_allclose(out.detach().cpu().numpy(), np.ones((2, 2)))
 
 
 def test_tuple_outputs_survive_get_config():
@@ -142,8 +142,8 @@ def test_sequential_runs_eagerly_when_a_layer_cannot_infer_shapes():
 
     model = lamina.Sequential([Dynamic()])
     x = np.random.RandomState(0).rand(3, 2).astype("float32")
-    np.testing.assert_allclose(model(x).detach().numpy(), x + 1, rtol=1e-6)
-    np.testing.assert_allclose(model(x).detach().numpy(), x + 1, rtol=1e-6)
+    np.testing.assert_allclose(model(x).detach().cpu().numpy(), x + 1, rtol=1e-6)
+    np.testing.assert_allclose(model(x).detach().cpu().numpy(), x + 1, rtol=1e-6)
 
 
 def test_functional_subclass_gets_its_own_config_entries_back():

@@ -31,9 +31,11 @@ def test_a_call_mask_reaches_the_layers_inside(build):
     expected = lstm(torch.as_tensor(X), mask=torch.as_tensor(MASK))
     with pytest.warns(UserWarning, match="does not support masking"):
         got = model(X, mask=MASK)
-    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy())
-    unmasked = model(X).detach().numpy()
-    assert not np.allclose(got.detach().numpy(), unmasked)
+    np.testing.assert_allclose(
+        got.detach().cpu().numpy(), expected.detach().cpu().numpy()
+    )
+    unmasked = model(X).detach().cpu().numpy()
+    assert not np.allclose(got.detach().cpu().numpy(), unmasked)
 
 
 def test_the_callers_tensor_is_not_marked():
@@ -47,8 +49,8 @@ def test_one_mask_entry_per_input():
     a, b = lamina.Input((3, 4)), lamina.Input((3, 4))
     model = lamina.Model([a, b], lamina.layers.LSTM(2)(lamina.layers.Add()([a, b])))
     with pytest.warns(UserWarning):
-        masked = model([X, X], mask=[MASK, MASK]).detach().numpy()
-    assert not np.allclose(masked, model([X, X]).detach().numpy())
+        masked = model([X, X], mask=[MASK, MASK]).detach().cpu().numpy()
+    assert not np.allclose(masked, model([X, X]).detach().cpu().numpy())
     with pytest.raises(ValueError, match="one entry per input.*got 1"):
         model([X, X], mask=[MASK])
 
@@ -69,5 +71,5 @@ def test_masked_calls_match_keras(kind):
             theirs(X, mask=keras.ops.convert_to_tensor(MASK))
         )
     with pytest.warns(UserWarning):
-        got = ours(X, mask=MASK).detach().numpy()
+        got = ours(X, mask=MASK).detach().cpu().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -59,7 +59,7 @@ def test_clone_model_takes_input_tensors_of_the_same_structure(kind):
     assert type(clone.input) is type(tensors)
     data = np.ones((2, 3), "float32")
     feed = {"x": data, "y": data} if kind == "dict" else [data, data]
-    np.testing.assert_allclose(np.asarray(clone(feed)), 2 * data)
+    np.testing.assert_allclose(lamina.ops.convert_to_numpy(clone(feed)), 2 * data)
 
 
 def test_clone_model_refuses_input_tensors_that_are_not_keras_tensors():
@@ -147,7 +147,9 @@ def test_vectorized_map_model_round_trips_through_its_config():
     data = np.random.default_rng(0).random((5, 10)).astype("float32")
     for _ in range(2):  # the reloaded model's config reloads too
         model = lamina.Model.from_config(config)
-        np.testing.assert_allclose(np.asarray(model(data)), 2 * data, rtol=1e-6)
+        np.testing.assert_allclose(
+            lamina.ops.convert_to_numpy(model(data)), 2 * data, rtol=1e-6
+        )
         config = json.loads(json.dumps(model.get_config()))
 
 
@@ -166,7 +168,9 @@ def test_vectorized_map_config_written_by_keras_loads():
         config, custom_objects={"structure9b>_triple": _triple}
     )
     data = np.arange(8, dtype="float32").reshape(2, 4)
-    np.testing.assert_allclose(np.asarray(model(data)), np.asarray(reference(data)))
+    np.testing.assert_allclose(
+        lamina.ops.convert_to_numpy(model(data)), np.asarray(reference(data))
+    )
 
 
 def test_vectorized_map_with_a_lambda_needs_safe_mode_off():
@@ -178,7 +182,7 @@ def test_vectorized_map_with_a_lambda_needs_safe_mode_off():
     with lamina.saving.SafeModeScope(False):
         reloaded = lamina.Model.from_config(config)
     data = np.ones((2, 3), "float32")
-    np.testing.assert_allclose(np.asarray(reloaded(data)), 3 * data)
+    np.testing.assert_allclose(lamina.ops.convert_to_numpy(reloaded(data)), 3 * data)
 
 
 # --- 5. summary(show_trainable=..., positions=...) as Keras prints it ---------

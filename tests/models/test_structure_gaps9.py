@@ -231,9 +231,9 @@ def test_dict_inputs_given_a_list_match_sorted_keys_with_a_warning():
     model = _dict_model(lamina)
     a = np.arange(6, dtype="float32").reshape(2, 3)
     b = np.arange(4, dtype="float32").reshape(2, 2)
-    expected = model({"a": a, "b": b}).detach().numpy()
+    expected = model({"a": a, "b": b}).detach().cpu().numpy()
     with pytest.warns(UserWarning, match=r"keys \['a', 'b'\]; got a list"):
-        got = model([a, b]).detach().numpy()
+        got = model([a, b]).detach().cpu().numpy()
     np.testing.assert_array_equal(got, expected)
     with pytest.warns(UserWarning, match="matched to the keys in sorted order"):
         np.testing.assert_array_equal(model.predict([a, b], verbose=0), expected)

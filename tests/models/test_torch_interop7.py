@@ -96,7 +96,7 @@ def test_functional_model_nested_in_a_subclassed_model_survives_deepcopy():
     x, _ = _data(model.body)
     clone = copy.deepcopy(model)
     np.testing.assert_allclose(
-        clone(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-5
+        clone(x).detach().cpu().numpy(), model(x).detach().cpu().numpy(), rtol=1e-5
     )
 
 
@@ -122,7 +122,9 @@ def test_torch_export_of_a_model_object_matches_eager_outputs(make):
     x = torch.as_tensor(x)
     program = torch.export.export(model, (x,))
     np.testing.assert_allclose(
-        program.module()(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-5
+        program.module()(x).detach().cpu().numpy(),
+        model(x).detach().cpu().numpy(),
+        rtol=1e-5,
     )
 
 
@@ -184,5 +186,5 @@ def test_jit_trace_under_no_grad_matches_eager():
         warnings.simplefilter("ignore")  # torch 2.13 deprecates torch.jit
         traced = torch.jit.trace(model, (x,))
         np.testing.assert_allclose(
-            traced(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6
+            traced(x).cpu().numpy(), model(x).cpu().numpy(), rtol=1e-5, atol=1e-6
         )

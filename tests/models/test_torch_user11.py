@@ -108,7 +108,8 @@ def test_torch_loop_training_shows_in_evaluate_and_saved_files(tmp_path):
     model.compile("adam", "mse")
     before = model.evaluate(X, Y, verbose=0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
-    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    device = lamina.backend.get_device()  # where the model's weights are
+    x, y = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
     for _ in range(30):
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(model(x, training=True), y).backward()
@@ -139,8 +140,9 @@ def test_lamina_model_inside_a_torch_module_trains_with_torch():
             return self.body(torch.relu(self.pre(x)))
 
     torch.manual_seed(0)
-    net = Net()
-    x, y = torch.from_numpy(X), torch.from_numpy(Y)
+    device = lamina.backend.get_device()  # where the lamina layers put weights
+    net = Net().to(device)
+    x, y = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
     net(x)  # lamina layers build on their first call, as lazy torch modules do
     names = [name for name, _ in net.named_parameters()]
     assert names[:3] == ["pre.weight", "pre.bias", "body.layers.0.kernel"]

@@ -139,7 +139,7 @@ def test_resizing_layer_gives_the_ops_lanczos_and_area_results(interpolation, as
         IMAGES, (4, 5), interpolation, data_format="channels_last", **aspect
     )
     assert tuple(out.shape) == (2, 4, 5, 3)
-    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out.cpu().numpy(), expected.cpu().numpy(), rtol=1e-6)
 
 
 def test_resizing_layer_area_averages_blocks_and_keeps_integer_dtype():
@@ -147,7 +147,7 @@ def test_resizing_layer_area_averages_blocks_and_keeps_integer_dtype():
     out = layers.Resizing(4, 3, interpolation="area")(x)
     blocks = x.reshape(1, 4, 2, 3, 2, 2).astype("float64").mean(axis=(2, 4))
     assert out.dtype == torch.uint8
-    np.testing.assert_array_equal(out.numpy(), np.round(blocks))
+    np.testing.assert_array_equal(out.cpu().numpy(), np.round(blocks))
 
 
 def test_resizing_layer_lanczos_channels_first_and_symbolic_shape():
@@ -169,7 +169,9 @@ def test_resizing_layer_lanczos_channels_first_and_symbolic_shape():
         data_format="channels_last",
     )
     np.testing.assert_allclose(
-        layer(x).numpy(), np.transpose(expected.numpy(), (0, 3, 1, 2)), rtol=1e-6
+        layer(x).cpu().numpy(),
+        np.transpose(expected.cpu().numpy(), (0, 3, 1, 2)),
+        rtol=1e-6,
     )
     symbolic = layer(lamina.Input((3, 9, 6)))
     assert tuple(symbolic.shape) == (None, 3, 3, 4)
@@ -181,7 +183,7 @@ def test_resizing_layer_config_round_trips_the_new_interpolations(interpolation)
     config = layer.get_config()
     assert config["interpolation"] == interpolation
     clone = layers.Resizing.from_config(config)
-    np.testing.assert_allclose(clone(IMAGES).numpy(), layer(IMAGES).numpy())
+    np.testing.assert_allclose(clone(IMAGES).cpu().numpy(), layer(IMAGES).cpu().numpy())
 
 
 @pytest.mark.parametrize("interpolation", ["lanczos4", "cubic", None])
@@ -233,5 +235,5 @@ def test_resizing_layer_aspect_ratio_matches_keras(interpolation, aspect):
     ours = layers.Resizing(4, 5, **kwargs)(IMAGES)
     theirs = keras.layers.Resizing(4, 5, **kwargs)(IMAGES)
     np.testing.assert_allclose(
-        ours.numpy(), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-6
+        ours.cpu().numpy(), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-6
     )

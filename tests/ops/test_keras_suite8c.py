@@ -42,7 +42,7 @@ def test_bfloat16_numpy_arrays_convert_with_their_values():
     values = np.array([[1.5], [2.25], [-3.0]], dtype=ml_dtypes.bfloat16)
     x = ops.convert_to_tensor(values.T)  # a non-contiguous view too
     assert x.dtype == torch.bfloat16
-    np.testing.assert_array_equal(x.float().numpy(), [[1.5, 2.25, -3.0]])
+    np.testing.assert_array_equal(x.float().cpu().numpy(), [[1.5, 2.25, -3.0]])
     assert ops.convert_to_tensor(values[0, 0]).shape == ()
     assert ops.add(values, 1).dtype == torch.bfloat16
 

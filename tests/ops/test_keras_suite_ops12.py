@@ -33,7 +33,7 @@ def test_unsigned_ops_keep_their_dtype(dtype, name, call, expected):
     ):
         out = call(x)
         assert out.dtype == getattr(torch, dtype), name
-        np.testing.assert_array_equal(out.to(torch.int64).numpy(), expected)
+        np.testing.assert_array_equal(out.to(torch.int64).cpu().numpy(), expected)
 
 
 def test_unsigned_index_results_stay_int32():
@@ -71,7 +71,7 @@ def test_unsigned_mixed_with_other_dtypes_promote_as_keras(a, b, expected):
     x2 = np.array([1, 0], b)
     out = ops.add(x1, x2)
     assert out.dtype == expected
-    np.testing.assert_array_equal(out.to(torch.float64).numpy(), [2, 2])
+    np.testing.assert_array_equal(out.to(torch.float64).cpu().numpy(), [2, 2])
     assert ops.concatenate([x1, x2]).dtype == expected
     assert ops.where(np.array([True, False]), x1, x2).dtype == expected
     assert ops.less(x1, x2).tolist() == [False, False]

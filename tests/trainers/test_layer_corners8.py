@@ -41,7 +41,8 @@ def test_fit_evaluate_predict_with_an_optional_input(optional_none):
     assert predictions.shape == (4, 2)
     inputs = x if o is None else x + o
     dense = model.layers[-1].dense
-    expected = inputs @ dense.kernel.detach().numpy() + dense.bias.detach().numpy()
+    to_numpy = lamina.ops.convert_to_numpy
+    expected = inputs @ to_numpy(dense.kernel) + to_numpy(dense.bias)
     np.testing.assert_allclose(predictions, expected, rtol=1e-5)
     np.testing.assert_allclose(loss, np.mean((expected - y) ** 2), rtol=1e-5)
 

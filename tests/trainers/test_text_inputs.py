@@ -46,7 +46,7 @@ def test_sequential_trains_and_predicts_on_raw_strings():
     vectorize = _vectorizer()
     core = _core()
     model = lamina.Sequential([vectorize, core])
-    expected = core(vectorize(TEXTS)).detach().numpy()
+    expected = lamina.ops.convert_to_numpy(core(vectorize(TEXTS)))
     np.testing.assert_allclose(model.predict(TEXTS, verbose=0), expected, rtol=1e-6)
     model.compile(optimizer="sgd", loss="mse")
     before = model.evaluate(TEXTS, TARGETS, verbose=0)

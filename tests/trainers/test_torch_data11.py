@@ -46,7 +46,10 @@ def test_loader_drives_fit_evaluate_predict_with_a_loader_for_validation(dataset
         model.evaluate(X, Y, verbose=0), rel=1e-5
     )
     np.testing.assert_allclose(
-        model.predict(loader, verbose=0), model.predict(X, verbose=0), rtol=1e-6
+        model.predict(loader, verbose=0),
+        model.predict(X, verbose=0),
+        rtol=1e-6,
+        atol=1e-7,  # a GPU's GEMM kernels differ with the batch size (last bits)
     )
 
 

@@ -3,6 +3,7 @@ categorical features with `num_oov_indices=0`."""
 
 import numpy as np
 
+from lamina import ops
 from lamina.utils import FeatureSpace
 
 
@@ -22,7 +23,7 @@ def test_string_and_integer_categoricals_without_oov_adapt_and_encode():
     out = space(data)
     # Outputs sorted by name: "ca" (3 values), then "thal" (3 values), one-hot.
     assert tuple(out.shape) == (4, 6)
-    values = np.asarray(out)
+    values = ops.convert_to_numpy(out)
     np.testing.assert_array_equal(values.sum(axis=1), [2.0, 2.0, 2.0, 2.0])
     # Equal inputs encode equally; different inputs differently.
     np.testing.assert_array_equal(values[1], values[3])

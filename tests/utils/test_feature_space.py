@@ -33,7 +33,7 @@ def _space(**kwargs):
 def test_concat_is_sorted_features_then_crosses_each_encoded():
     fs = _space(crosses=[("city", "rooms")], crossing_dim=8)
     fs.adapt(DATA)
-    out = fs(DATA).numpy()
+    out = fs(DATA).cpu().numpy()
 
     age = np.array(DATA["age"], dtype=np.float32)
     normalized = (age - age.mean()) / age.std()
@@ -43,18 +43,18 @@ def test_concat_is_sorted_features_then_crosses_each_encoded():
     rooms.adapt(np.array(DATA["rooms"]).reshape(-1, 1))
     city_ids = city(np.array(DATA["city"]).reshape(-1, 1))
     room_ids = rooms(np.array(DATA["rooms"]).reshape(-1, 1))
-    crossed = layers.HashedCrossing(8)([city_ids, room_ids]).numpy()[:, 0]
+    crossed = layers.HashedCrossing(8)([city_ids, room_ids]).cpu().numpy()[:, 0]
 
     n_city, n_rooms = city.vocabulary_size(), rooms.vocabulary_size()
     assert out.shape == (5, 1 + n_city + n_rooms + 8)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[:, 0], normalized, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(
-        out[:, 1 : 1 + n_city], np.eye(n_city)[city_ids.numpy()[:, 0]]
+        out[:, 1 : 1 + n_city], np.eye(n_city)[city_ids.cpu().numpy()[:, 0]]
     )
     np.testing.assert_array_equal(
         out[:, 1 + n_city : 1 + n_city + n_rooms],
-        np.eye(n_rooms)[room_ids.numpy()[:, 0]],
+        np.eye(n_rooms)[room_ids.cpu().numpy()[:, 0]],
     )
     np.testing.assert_array_equal(out[:, -8:], np.eye(8)[crossed])
 
@@ -65,7 +65,7 @@ def test_one_sample_of_scalars_gives_an_unbatched_vector():
     batch = fs(DATA)
     one = fs({"age": 35.0, "city": "rome", "rooms": 2})
     assert tuple(one.shape) == (batch.shape[1],)
-    np.testing.assert_allclose(one.numpy(), batch[1].numpy())
+    np.testing.assert_allclose(one.cpu().numpy(), batch[1].cpu().numpy())
 
 
 def test_dict_mode_keeps_int_outputs_and_one_hot_widths():
@@ -83,8 +83,8 @@ def test_dict_mode_keeps_int_outputs_and_one_hot_widths():
     assert tuple(out["age"].shape) == (5, 3)
     assert tuple(out["rooms"].shape) == (5, 5)
     hashed = layers.Hashing(num_bins=4)(np.array(DATA["city"]).reshape(-1, 1))
-    np.testing.assert_array_equal(out["city"].numpy(), hashed.numpy())
-    np.testing.assert_array_equal(out["age"].numpy().sum(axis=1), np.ones(5))
+    np.testing.assert_array_equal(out["city"].cpu().numpy(), hashed.cpu().numpy())
+    np.testing.assert_array_equal(out["age"].cpu().numpy().sum(axis=1), np.ones(5))
 
 
 def test_bin_boundaries_rescaling_and_plain_floats_need_no_adapt():
@@ -98,9 +98,9 @@ def test_bin_boundaries_rescaling_and_plain_floats_need_no_adapt():
         }
     )
     out = fs({"a": [-1.0, 0.5, 3.0], "b": [0.0, 1.0, 2.0], "c": [7.0, 8.0, 9.0]})
-    np.testing.assert_array_equal(out[:, :3].numpy(), np.eye(3))
-    np.testing.assert_allclose(out[:, 3].numpy(), [1.0, 3.0, 5.0])
-    np.testing.assert_allclose(out[:, 4].numpy(), [7.0, 8.0, 9.0])
+    np.testing.assert_array_equal(out[:, :3].cpu().numpy(), np.eye(3))
+    np.testing.assert_allclose(out[:, 3].cpu().numpy(), [1.0, 3.0, 5.0])
+    np.testing.assert_allclose(out[:, 4].cpu().numpy(), [7.0, 8.0, 9.0])
 
 
 def test_adapt_on_batches_equals_adapt_on_a_dict():

@@ -45,13 +45,13 @@ def test_default_convolution_op_is_the_convolution_without_bias_or_activation():
     layer = layers.Conv2D(3, 2, activation="relu", bias_initializer="ones")
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 4)).astype("float32")
     layer(x)
-    kernel = layer.kernel.detach().numpy()
+    kernel = layer.kernel.detach().cpu().numpy()
     out = layer.convolution_op(lamina.ops.convert_to_tensor(x), layer.kernel)
     np.testing.assert_allclose(
-        out.detach().numpy(), _numpy_conv2d_valid(x, kernel), rtol=1e-4, atol=1e-5
+        out.detach().cpu().numpy(), _numpy_conv2d_valid(x, kernel), rtol=1e-4, atol=1e-5
     )
     # The layer itself still adds the bias and applies relu.
-    full = layer(x).detach().numpy()
+    full = layer(x).detach().cpu().numpy()
     np.testing.assert_allclose(
         full, np.maximum(_numpy_conv2d_valid(x, kernel) + 1.0, 0), rtol=1e-4, atol=1e-5
     )
@@ -60,8 +60,8 @@ def test_default_convolution_op_is_the_convolution_without_bias_or_activation():
 def test_overridden_convolution_op_is_used_by_call_then_bias_and_activation():
     layer = _OverrideConv(3, 2, activation="relu", bias_initializer="ones")
     x = np.random.default_rng(1).normal(size=(2, 5, 5, 4)).astype("float32")
-    out = layer(x).detach().numpy()
-    kernel = layer.kernel.detach().numpy().astype("float64")
+    out = layer(x).detach().cpu().numpy()
+    kernel = layer.kernel.detach().cpu().numpy().astype("float64")
     mean = kernel.mean(axis=(0, 1, 2), keepdims=True)
     var = kernel.var(axis=(0, 1, 2), keepdims=True)
     expected = _numpy_conv2d_valid(x, (kernel - mean) / np.sqrt(var + 1e-10))
@@ -104,7 +104,7 @@ def test_convolution_op_override_matches_keras():
     theirs(x)
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(
-        ours(x).detach().numpy(),
+        ours(x).detach().cpu().numpy(),
         keras.ops.convert_to_numpy(theirs(x)),
         rtol=1e-5,
         atol=1e-5,

@@ -27,7 +27,7 @@ def test_transposed_kernel_gives_the_plain_values_and_gradients():
     torch.manual_seed(0)
     layer = lamina.layers.Dense(10, activation="softmax")
     layer.build((None, 64))
-    x = torch.randn(512, 64, requires_grad=True)
+    x = torch.randn(512, 64, device=lamina.backend.get_device(), requires_grad=True)
     out = layer(x)
     out.square().sum().backward()
     kernel, bias = layer.kernel.detach().clone(), layer.bias.detach().clone()
@@ -36,9 +36,13 @@ def test_transposed_kernel_gives_the_plain_values_and_gradients():
     b_plain = bias.clone().requires_grad_()
     expected = torch.softmax(torch.addmm(b_plain, x_plain, k_plain), -1)
     expected.square().sum().backward()
-    np.testing.assert_allclose(out.detach(), expected.detach(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(layer.kernel.grad, k_plain.grad, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(x.grad, x_plain.grad, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        out.detach().cpu(), expected.detach().cpu(), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        layer.kernel.grad.cpu(), k_plain.grad.cpu(), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(x.grad.cpu(), x_plain.grad.cpu(), rtol=1e-4, atol=1e-6)
     # The kernel itself stays Keras's (in, out), contiguous.
     assert tuple(layer.kernel.shape) == (64, 10) and layer.kernel.is_contiguous()
 

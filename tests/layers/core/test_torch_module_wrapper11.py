@@ -34,7 +34,7 @@ def test_wrapped_parameters_become_named_variables_in_place():
     assert [w.name.split("_")[0] for w in wrapper.weights] == ["variable"] * 2
     assert [w.trainable for w in wrapper.weights] == [True, True]
     np.testing.assert_allclose(
-        wrapper.weights[0].numpy(), linear.weight.detach().numpy()
+        wrapper.weights[0].numpy(), linear.weight.detach().cpu().numpy()
     )
     wrapper.weights[0].assign(np.ones((3, 4), "float32"))
     assert float(linear.weight.detach().sum()) == 12.0
@@ -55,7 +55,7 @@ def test_optimizer_slots_of_wrapped_weights_have_distinct_names():
 
 def test_training_false_runs_the_module_in_eval_mode():
     wrapper = layers.TorchModuleWrapper(torch.nn.Dropout(0.5))
-    ones = torch.ones(4, 16)
+    ones = torch.ones(4, 16, device=lamina.backend.get_device())
     assert torch.equal(wrapper(ones, training=False), ones)
     assert not wrapper.module.training
     # Keras: no `training` means train mode for the torch module.
@@ -215,7 +215,7 @@ def test_call_takes_training_and_keeps_it_from_forward():
     # Keras: TorchModuleWrapper.call(*args, training=None, **kwargs) sets the
     # module's mode from `training` and calls forward without it.
     dropout = layers.TorchModuleWrapper(torch.nn.Dropout(0.5))
-    x = torch.ones(4, 8)
+    x = torch.ones(4, 8, device=lamina.backend.get_device())
     assert torch.equal(dropout.call(x, training=False), x)
     assert not dropout.module.training
     dropout.call(x, training=True)

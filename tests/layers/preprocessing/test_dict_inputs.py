@@ -36,7 +36,7 @@ def _data(batch=3, height=12, width=16, fmt="xyxy", data_format="channels_last")
         "images": images,
         "labels": np.arange(batch),
         "bounding_boxes": {
-            "boxes": boxes.numpy(),
+            "boxes": boxes.cpu().numpy(),
             "labels": np.tile(np.array([1, 2, 3, 4]), (batch, 1)),
         },
         "segmentation_masks": masks,
@@ -159,7 +159,7 @@ def test_rotation_matches_keras_and_warps_masks_like_nearest_images():
     expected = reference(data["segmentation_masks"].astype("float32"), training=True)
     masks = ours["segmentation_masks"]
     assert masks.dtype == torch.uint8
-    np.testing.assert_array_equal(_np(masks), np.asarray(expected).astype("uint8"))
+    np.testing.assert_array_equal(_np(masks), _np(expected).astype("uint8"))
 
 
 @pytest.mark.parametrize("fmt", ("rel_xyxy", "center_xywh", "yxyx"))

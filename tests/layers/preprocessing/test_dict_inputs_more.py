@@ -11,7 +11,7 @@ import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from lamina import Input, layers  # noqa: E402
+from lamina import Input, backend, layers  # noqa: E402
 from lamina.utils import bounding_boxes as bbox_utils  # noqa: E402
 
 # Keras's own Equalization (torch backend) warns about `Tensor.T` on 0-d tensors.
@@ -29,7 +29,7 @@ def _data(batch=4, height=12, width=16, fmt="xyxy"):
         "images": (rng.rand(batch, height, width, 3) * 255).astype("float32"),
         "labels": np.eye(5, dtype="float32")[rng.randint(0, 5, batch)],
         "bounding_boxes": {
-            "boxes": boxes.numpy(),
+            "boxes": boxes.cpu().numpy(),
             "labels": np.tile(np.array([1, 2, 3]), (batch, 1)),
         },
         "segmentation_masks": rng.randint(0, 4, (batch, height, width, 1)).astype(
@@ -40,6 +40,12 @@ def _data(batch=4, height=12, width=16, fmt="xyxy"):
 
 def _np(x):
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _tensor(x):
+    """A tensor on lamina's device, where the transformations are drawn: for
+    the transform methods called directly (Layer.__call__ would move it)."""
+    return torch.as_tensor(x, device=backend.get_device())
 
 
 def _keras():
@@ -84,7 +90,7 @@ def test_mix_up_masks_blend_with_the_images_weights():
     data = _only(_data(), "segmentation_masks")
     layer = layers.MixUp(seed=5)
     transformation = layers.MixUp(seed=5).get_random_transformation(
-        torch.as_tensor(data["images"])
+        _tensor(data["images"])
     )
     out = layer(data, training=True)["segmentation_masks"]
     weight = _np(transformation["mix_weight"]).reshape(-1, 1, 1, 1)
@@ -211,9 +217,9 @@ def test_elastic_masks_keep_class_ids_under_bilinear_images():
 def test_aug_mix_masks_follow_the_chains_with_nearest_interpolation():
     data = _only(_data(), "segmentation_masks")
     layer = layers.AugMix(num_chains=3, chain_depth=3, seed=6)
-    images = torch.as_tensor(data["images"])
+    images = _tensor(data["images"])
     transformation = layer.get_random_transformation(images)
-    masks = torch.as_tensor(data["segmentation_masks"])
+    masks = _tensor(data["segmentation_masks"])
     out = layer.transform_segmentation_masks(masks, transformation)
     geometric = {"random_shear", "random_translation", "random_rotation"}
     mix = np.zeros(masks.shape, "float32")
@@ -276,10 +282,10 @@ def test_rand_augment_moves_boxes_and_masks_through_the_picks_in_order():
     layer = layers.RandAugment(
         num_ops=4, factor=0.6, seed=5, bounding_box_format="xyxy"
     )
-    images = torch.as_tensor(data["images"])
+    images = _tensor(data["images"])
     transformation = layer.get_random_transformation(images)
     boxes = layer._dense_bounding_boxes(data["bounding_boxes"], batched=True)
-    masks = torch.as_tensor(data["segmentation_masks"])
+    masks = _tensor(data["segmentation_masks"])
     out_boxes = layer.transform_bounding_boxes(boxes, transformation)
     out_masks = layer.transform_segmentation_masks(masks, transformation)
     names = [

@@ -39,7 +39,9 @@ def test_rnns_take_bool_and_int_sequences_as_floats(make, dtype):
     out = layer(x)
     assert out.dtype == lamina.backend.to_torch_dtype("float32")
     expected = layer(x.astype("float32"))
-    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(
+        out.detach().cpu().numpy(), expected.detach().cpu().numpy()
+    )
 
 
 def test_lstm_on_bool_inputs_matches_keras():
@@ -51,7 +53,7 @@ def test_lstm_on_bool_inputs_matches_keras():
     theirs.build(x.shape)
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(
-        ours(x).detach().numpy(),
+        ours(x).detach().cpu().numpy(),
         keras.ops.convert_to_numpy(theirs(x)),
         rtol=1e-5,
         atol=1e-6,

@@ -114,8 +114,14 @@ def test_fused_and_loop_paths_give_the_same_outputs_and_gradients(
         grads = torch.autograd.grad(loss, [x, *h0, *layer.weights])
         results.append(([o.detach() for o in outputs], grads))
     (out_a, grad_a), (out_b, grad_b) = results
-    for a, b in zip(out_a + list(grad_a), out_b + list(grad_b)):
+    for a, b in zip(out_a, out_b):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # cuDNN's fused backward sums the gradients over batch and time in another
+    # order than the step loop: on CUDA they differ by float32 rounding (up to
+    # 2.8e-5 seen for SimpleRNN's weights and inputs on an H200).
+    atol = 1e-5 if weight.device.type == "cpu" else 5e-5
+    for a, b in zip(grad_a, grad_b):
+        torch.testing.assert_close(a, b, atol=atol, rtol=1e-5)
 
 
 def test_fused_path_sends_gradients_to_the_keras_layout_parameters():
@@ -475,4 +481,4 @@ def test_a_numpy_mask_works_on_the_fused_and_the_step_path(use_cudnn):
     layer = lamina.layers.LSTM(2, use_cudnn=use_cudnn, go_backwards=True)
     from_numpy = layer(x, mask=mask)
     from_tensor = layer(x, mask=torch.from_numpy(mask))
-    np.testing.assert_allclose(from_numpy.detach(), from_tensor.detach())
+    np.testing.assert_allclose(from_numpy.detach().cpu(), from_tensor.detach().cpu())
