@@ -7,7 +7,9 @@
 #   bash bench/cuda_check.sh            # python3 must have torch with CUDA
 #   PY=.venv/bin/python TEST_S=300 TOTAL_S=600 bash bench/cuda_check.sh
 #
-# WORKLOADS picks bench workloads (';'-separated name parts); PROFILE="MLP 784"
+# With .whl/ from bench/gpu_wheels.sh carried along, Keras is installed first
+# (its parity tests then run too). WORKLOADS picks bench workloads
+# (';'-separated name parts, each optionally "@side,side"); PROFILE="MLP 784"
 # adds bench/profile_step.py --device cuda for the fit workloads it names;
 # MODELS="transformer,resnet" adds bench/bench_models.py --device cuda.
 # Each part has a time limit (TEST_S for the tests, TOTAL_S for the whole script) so the script ends on a
@@ -20,9 +22,15 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 start=$SECONDS
 
+# Wheels from bench/gpu_wheels.sh (carried as .whl): Keras, for its parity tests.
+if compgen -G ".whl/*.whl" >/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site:$PYTHONPATH"
+fi
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     "$PY" -c "import torch, torch._dynamo.config as c; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(), 'trace_autograd_ops:', hasattr(c, 'trace_autograd_ops'))"
+    KERAS_BACKEND=torch "$PY" -c "import keras; print('keras', keras.__version__)" 2>&1 | tail -1
 } 2>&1 | tee "$OUT/device.txt"
 
 # Beside the suite, in the background: the CUDA-only tests (they would skip
