@@ -21,6 +21,15 @@ def _tensor(x):
     return convert_to_tensor(x)
 
 
+def _keep_dtype(out, x):
+    """`out` in `x`'s float dtype. On CUDA, torch's autocast runs softmax, exp,
+    pow, cumsum and softplus in float32 whatever their inputs; Keras's
+    activations return their input's dtype (float16 under `mixed_float16`)."""
+    if out.dtype != x.dtype and x.is_floating_point():
+        return out.to(x.dtype)
+    return out
+
+
 def _attach_logits(output, logits, source: str):
     # Keras: probability outputs remember their logits so that cross-entropy
     # losses can work from the logits, which is numerically stabler. lamina
@@ -139,12 +148,12 @@ def _axis_softmax(x, axis, log):
         axis = tuple(range(x.ndim))
     if isinstance(axis, (tuple, list)):
         shifted = x - torch.logsumexp(x, dim=tuple(axis), keepdim=True)
-        return shifted if log else torch.exp(shifted)
+        return _keep_dtype(shifted if log else torch.exp(shifted), x)
     if not log and (axis == -1 or axis == x.ndim - 1):
         fast = _small_axis_softmax(x, axis)
         if fast is not None:
             return fast
-    return F.log_softmax(x, dim=axis) if log else F.softmax(x, dim=axis)
+    return _keep_dtype(F.log_softmax(x, dim=axis) if log else F.softmax(x, dim=axis), x)
 
 
 def softmax(x, axis=-1):
@@ -243,7 +252,8 @@ def celu(x, alpha=1.0):
 
 def softplus(x):
     """Softplus: `log(exp(x) + 1)`."""
-    return F.softplus(_tensor(x))
+    x = _tensor(x)
+    return _keep_dtype(F.softplus(x), x)
 
 
 def softsign(x):
@@ -304,7 +314,7 @@ def squareplus(x, b=4):
         b: Smoothness, non-negative. Defaults to `4`.
     """
     x = _tensor(x)
-    return (x + torch.sqrt(x**2 + b)) / 2
+    return _keep_dtype((x + torch.sqrt(x**2 + b)) / 2, x)
 
 
 def gelu(x, approximate=False):
@@ -356,7 +366,8 @@ def threshold(x, threshold, default_value):
 
 def exponential(x):
     """Exponential: `exp(x)`."""
-    return torch.exp(_tensor(x))
+    x = _tensor(x)
+    return _keep_dtype(torch.exp(x), x)
 
 
 def hard_sigmoid(x):
@@ -403,7 +414,7 @@ def sparsemax(x, axis=-1):
     # then do not sum to 1); this is the published formula.
     top_sum = torch.where(support, ordered, torch.zeros_like(ordered))
     tau = (top_sum.sum(dim=axis, keepdim=True) - 1) / k
-    return torch.clamp(x - tau, min=0.0)
+    return _keep_dtype(torch.clamp(x - tau, min=0.0), x)
 
 
 # Symbolic inputs. Keras's activations are built from ops, so

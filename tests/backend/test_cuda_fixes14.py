@@ -113,3 +113,62 @@ def test_bfloat16_numpy_arrays_go_to_lamina_s_device():
     finally:
         lamina.backend.set_device(None)
     assert out.device.type == "meta" and out.dtype == torch.bfloat16
+
+
+def _float32_like_cuda_autocast(fn):
+    # CUDA's autocast runs softmax, exp, softplus ... in float32 whatever the
+    # input; the CPU's does not, so the tests stand that in by wrapping the op.
+    return lambda *args, **kwargs: fn(
+        *[a.float() if isinstance(a, torch.Tensor) else a for a in args], **kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("softmax", lambda x: lamina.activations.softmax(x)),
+        ("log_softmax", lambda x: lamina.activations.log_softmax(x)),
+        ("softmax over two axes", lambda x: lamina.activations.softmax(x, (0, 1))),
+        ("exponential", lambda x: lamina.activations.exponential(x)),
+        ("softplus", lambda x: lamina.activations.softplus(x)),
+        ("ops.softmax", lambda x: ops.softmax(x)),
+        ("Softmax layer", lambda x: layers.Softmax(dtype=x.dtype)(x)),
+    ],
+)
+def test_activations_keep_a_half_input_s_dtype_where_the_op_upcasts(
+    monkeypatch, name, call
+):
+    F = torch.nn.functional
+    for module, attr in [
+        (F, "softmax"),
+        (F, "log_softmax"),
+        (F, "softplus"),
+        (torch, "softmax"),
+        (torch, "exp"),
+        (torch, "logsumexp"),
+    ]:
+        monkeypatch.setattr(
+            module, attr, _float32_like_cuda_autocast(getattr(module, attr))
+        )
+    x = torch.randn(2, 5).to(torch.float16)
+    out = call(x)
+    assert out.dtype == torch.float16, name
+    expected = call(x.float()).to(torch.float16)
+    torch.testing.assert_close(out, expected)
+
+
+def test_attention_scores_keep_their_dtype_where_softmax_upcasts(monkeypatch):
+    monkeypatch.setattr(torch, "softmax", _float32_like_cuda_autocast(torch.softmax))
+    q = torch.randn(2, 3, 4).to(torch.float16)
+    for layer in (
+        layers.Attention(dtype="float16"),
+        layers.AdditiveAttention(dtype="float16"),
+    ):
+        out, scores = layer([q, q], return_attention_scores=True)
+        assert out.dtype == scores.dtype == torch.float16, type(layer).__name__
+    for layer in (
+        layers.MultiHeadAttention(2, 2, dtype="float16"),
+        layers.GroupQueryAttention(2, 2, 1, dtype="float16"),
+    ):
+        out, scores = layer(q, q, return_attention_scores=True)
+        assert out.dtype == scores.dtype == torch.float16, type(layer).__name__

@@ -337,9 +337,12 @@ class GroupedQueryAttention(QKVAttention):
             fill = -3e4 if scores.dtype == torch.float16 else -1e9
             scores = torch.where(keep, scores, fill)
             # Keras's Softmax layer: fully masked rows give zeros.
-            scores = torch.where(keep, torch.softmax(scores, dim=-1), 0.0)
+            probs = torch.softmax(scores, dim=-1).to(scores.dtype)
+            scores = torch.where(keep, probs, 0.0)
         else:
-            scores = torch.softmax(scores, dim=-1)
+            # .to: CUDA's autocast computes softmax in float32; Keras keeps
+            # the scores' dtype.
+            scores = torch.softmax(scores, dim=-1).to(scores.dtype)
         dropped = self._dropout_layer(scores, training=training) if dropping else scores
         return torch.einsum("buqk,bkuh->bquh", dropped, value), scores
 

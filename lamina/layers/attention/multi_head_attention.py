@@ -454,6 +454,9 @@ class MultiHeadAttention(QKVAttention):
             probs = torch.softmax(scores, dim=axes[0])
         else:
             probs = torch.exp(scores - torch.logsumexp(scores, dim=axes, keepdim=True))
+        # CUDA's autocast computes these in float32: the scores keep their
+        # dtype, as in Keras.
+        probs = probs.to(scores.dtype)
         if attention_mask is not None:
             # Keras's Softmax layer: fully masked rows give zeros, not uniform.
             probs = torch.where(mask, probs, 0.0)

@@ -153,11 +153,12 @@ def softmax(x, axis=-1) -> Tensor:
     if type(axis) is int:
         check_axis("softmax", axis, x.ndim)
         _warn_if_softmax_axis_has_size_one(x, axis, stacklevel=3)
-        return torch.softmax(x, dim=axis)
+        # .to: CUDA's autocast computes softmax in float32; Keras keeps x's dtype.
+        return torch.softmax(x, dim=axis).to(x.dtype)
     axis = check_axis("softmax", axis, x.ndim)
     return torch.exp(
         x - torch.logsumexp(x, dim=axis or tuple(range(x.ndim)), keepdim=True)
-    )
+    ).to(x.dtype)
 
 
 @op
