@@ -9,7 +9,12 @@ import inspect
 from lamina import tree
 from lamina.trainers import compiled_step
 from lamina.trainers.data_adapters import data_adapter_utils
-from lamina.trainers.trainer_utils import compile_batch_dynamic, in_blocks, spec_of
+from lamina.trainers.trainer_utils import (
+    compile_batch_dynamic,
+    in_blocks,
+    run_chain,
+    spec_of,
+)
 
 
 class StepSetup:
@@ -74,6 +79,9 @@ class StepSetup:
     def _predict_fn(self):
         if not (self.built and self._jit_applies()):
             fn = functools.partial(self.__call__, training=False)
+            chain = self.__dict__.get("_predict_chain")
+            if chain:  # inside predict(): see trainer_utils.predict_chain
+                fn = run_chain(chain, fn)
         else:
             fn = self.__dict__.get("_compiled_predict")
             if fn is None:

@@ -26,6 +26,7 @@ from lamina.trainers.trainer_utils import (
     check_positive_int,
     detach,
     predict_block_rows,
+    predict_chain,
     python_logs,
     set_mode,
     should_validate,
@@ -739,6 +740,7 @@ class Trainer(StepSetup):
         self.__dict__["_predict_block_rows"] = (
             predict_block_rows(self) if self.built else None
         )
+        self.__dict__["_predict_chain"] = predict_chain(self) if self.built else None
         try:
             with torch.inference_mode():
                 for begin, batches in self._executions(iterator):
@@ -767,6 +769,7 @@ class Trainer(StepSetup):
                         break
         finally:
             self.__dict__["_predict_block_rows"] = None
+            self.__dict__["_predict_chain"] = None
         set_mode(self, was_training)
         if not outputs:
             raise ValueError(

@@ -318,6 +318,95 @@ def predict_block_rows(model):
     return max(PREDICT_BLOCK_BYTES // max(largest, 1), 1)
 
 
+def _chain_classes():
+    """Built-in layers whose `call` on a tensor in their compute dtype is all
+    their `__call__` does in inference (no mask made, no cast, no sub-layer)."""
+    from lamina import layers as L
+
+    return {
+        L.Dense, L.EinsumDense, L.Activation, L.ReLU, L.LeakyReLU, L.ELU,
+        L.Softmax, L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D,
+        L.SpatialDropout3D, L.GaussianNoise, L.GaussianDropout, L.AlphaDropout,
+        L.Flatten, L.Reshape, L.Permute, L.RepeatVector, L.Conv1D, L.Conv2D,
+        L.Conv3D, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D,
+        L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D,
+        L.GlobalAveragePooling1D, L.GlobalAveragePooling2D,
+        L.GlobalMaxPooling1D, L.GlobalMaxPooling2D, L.BatchNormalization,
+        L.LayerNormalization,
+    }  # fmt: skip
+
+
+def predict_chain(model):
+    """For `predict` of a Sequential model of plain built-in layers (see
+    `_chain_classes`), `(calls, dtype, device, ndim)`: the layers' `call`s
+    with whether each takes `training`, and what a batch must be for them to
+    run one after another without the per-layer `__call__`. None otherwise.
+
+    Each `__call__` costs ~4 us of Python around `call` (its checks, torch's
+    module call), which is most of a small model's predict time per batch on
+    a GPU: the tutorial MLP's three Dense layers went 39 -> 23 us per call on
+    the CPU, against 27 us for the hand-written torch module. Values do not
+    change: the same `call`s run on the same tensors."""
+    from lamina.layers.attention._attention_utils import no_global_hooks
+    from lamina.models.sequential import Sequential
+
+    if (
+        type(model).call is not Sequential.call
+        or model._mixed
+        or model._forward_hooks
+        or model._forward_pre_hooks
+        or not no_global_hooks()
+        or not model._call_layers
+    ):
+        return None
+    allowed = _chain_classes()
+    calls, dtype = [], model._call_layers[0]._compute_torch_dtype
+    for layer in model._call_layers:
+        if (
+            type(layer) not in allowed
+            or not layer.built
+            or layer._mixed
+            or layer._compute_torch_dtype != dtype
+            or layer.activity_regularizer is not None
+            or layer.quantization_mode is not None
+            or layer._compute_mask_overridden
+            or layer._forward_hooks
+            or layer._forward_pre_hooks
+            or "call" in layer.__dict__  # LoRA, a quantizer's hook
+            or "forward" in layer.__dict__  # rematerialization
+        ):
+            return None
+        calls.append((layer.call, layer._call_has_training_arg))
+    start = model._input_layer
+    ndim = None if start is None else len(start.batch_shape)
+    return tuple(calls), dtype, model._device(), ndim
+
+
+def run_chain(chain, fallback):
+    """`fallback(x)` (the model's call) computed by the chain of `predict_chain`
+    for a plain tensor batch it fits, else by `fallback` itself (which also
+    explains a failure, as a layer's `__call__` does)."""
+    calls, dtype, device, ndim = chain
+
+    def predict(x):
+        if (
+            type(x) is not torch.Tensor
+            or x.dtype != dtype
+            or x.device != device
+            or (ndim is not None and x.ndim != ndim)
+        ):
+            return fallback(x)
+        h = x
+        try:
+            for call, takes_training in calls:
+                h = call(h, training=False) if takes_training else call(h)
+        except RuntimeError:
+            return fallback(x)
+        return h
+
+    return predict
+
+
 def in_blocks(fn, x, rows):
     """`fn(x)` computed `rows` samples at a time and joined along axis 0 (the
     same values: each block's rows are independent of the others')."""
