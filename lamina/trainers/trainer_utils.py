@@ -336,11 +336,42 @@ def _chain_classes():
     }  # fmt: skip
 
 
+def _chained_layers(model):
+    """The layers of a Sequential model, or of a functional one whose graph is
+    a straight line (one input, each layer called once on the previous
+    layer's one output, the last one's output the model's), in order, with
+    the rank a batch must have; None for any other model."""
+    from lamina.backend.keras_tensor import KerasTensor
+    from lamina.models.functional import Functional
+    from lamina.models.sequential import Sequential
+
+    if type(model).call is Sequential.call:
+        start = model._input_layer
+        return model._call_layers, None if start is None else len(start.batch_shape)
+    if type(model).call is not Functional.call:
+        return None
+    if not (
+        isinstance(model._inputs_struct, KerasTensor)
+        and isinstance(model._returned_struct, KerasTensor)
+    ):
+        return None  # a list, tuple or dict: `call` packs the structure
+    previous, chained = id(model._flat_inputs[0]), []
+    for layer, simple, arg_id, _, _, outputs in model._plan:
+        if not simple or arg_id != previous or len(outputs) != 1:
+            return None
+        chained.append(layer)
+        previous = outputs[0]
+    if previous != id(model._flat_outputs[0]):
+        return None
+    return chained, model._input_ranks[0]
+
+
 def predict_chain(model):
-    """For `predict` of a Sequential model of plain built-in layers (see
-    `_chain_classes`), `(calls, dtype, device, ndim)`: the layers' `call`s
-    with whether each takes `training`, and what a batch must be for them to
-    run one after another without the per-layer `__call__`. None otherwise.
+    """For `predict` of a Sequential or straight-line functional model of
+    plain built-in layers (see `_chain_classes`), `(calls, dtype, device,
+    ndim)`: the layers' `call`s with whether each takes `training`, and what a
+    batch must be for them to run one after another without the per-layer
+    `__call__`. None otherwise.
 
     Each `__call__` costs ~4 us of Python around `call` (its checks, torch's
     module call), which is most of a small model's predict time per batch on
@@ -348,20 +379,21 @@ def predict_chain(model):
     the CPU, against 27 us for the hand-written torch module. Values do not
     change: the same `call`s run on the same tensors."""
     from lamina.layers.attention._attention_utils import no_global_hooks
-    from lamina.models.sequential import Sequential
 
+    found = _chained_layers(model)
     if (
-        type(model).call is not Sequential.call
+        found is None
+        or not found[0]
         or model._mixed
         or model._forward_hooks
         or model._forward_pre_hooks
         or not no_global_hooks()
-        or not model._call_layers
     ):
         return None
+    chained, ndim = found
     allowed = _chain_classes()
-    calls, dtype = [], model._call_layers[0]._compute_torch_dtype
-    for layer in model._call_layers:
+    calls, dtype = [], chained[0]._compute_torch_dtype
+    for layer in chained:
         if (
             type(layer) not in allowed
             or not layer.built
@@ -377,8 +409,6 @@ def predict_chain(model):
         ):
             return None
         calls.append((layer.call, layer._call_has_training_arg))
-    start = model._input_layer
-    ndim = None if start is None else len(start.batch_shape)
     return tuple(calls), dtype, model._device(), ndim
 
 

@@ -97,7 +97,45 @@ def test_models_a_layer_call_would_change_keep_the_general_path(make):
     assert predict_chain(make()) is None
 
 
-def test_lora_a_hook_or_a_functional_model_keep_the_general_path():
+def _functional_line():
+    lamina.utils.set_random_seed(0)
+    inputs = lamina.Input((6,))
+    x = layers.Dense(8, activation="relu")(inputs)
+    x = layers.Dropout(0.3)(x)
+    return lamina.Model(inputs, layers.Dense(3, activation="softmax")(x))
+
+
+def test_a_straight_line_functional_model_predicts_through_the_chain(monkeypatch):
+    model = _functional_line()
+    x = RNG.random((10, 6), dtype=np.float32)
+    seen = _used_chain(model, monkeypatch)
+    out = model.predict(x, batch_size=4, verbose=0)
+    assert seen and len(seen[0][0]) == 3 and seen[0][3] == 2
+    np.testing.assert_array_equal(
+        out, lamina.ops.convert_to_numpy(model(x, training=False))
+    )
+
+
+def test_functional_models_with_branches_or_several_inputs_keep_the_general_path():
+    inputs = lamina.Input((6,))
+    hidden = layers.Dense(6)(inputs)
+    residual = lamina.Model(inputs, layers.Dense(2)(layers.Add()([inputs, hidden])))
+    assert predict_chain(residual) is None
+    a, b = lamina.Input((3,)), lamina.Input((3,))
+    two = lamina.Model([a, b], layers.Dense(2)(layers.Concatenate()([a, b])))
+    assert predict_chain(two) is None
+    shared = layers.Dense(6)
+    twice = lamina.Model(inputs, shared(shared(inputs)))  # one layer, two nodes
+    chain = predict_chain(twice)
+    assert chain is not None and len(chain[0]) == 2
+    x = RNG.random((4, 6), dtype=np.float32)
+    np.testing.assert_array_equal(
+        twice.predict(x, verbose=0),
+        lamina.ops.convert_to_numpy(twice(x, training=False)),
+    )
+
+
+def test_lora_or_a_hook_keep_the_general_path():
     model = _mlp()
     model.layers[0].enable_lora(2)
     assert predict_chain(model) is None
@@ -107,9 +145,6 @@ def test_lora_a_hook_or_a_functional_model_keep_the_general_path():
     assert predict_chain(model) is None
     model.predict(RNG.random((4, 6), dtype=np.float32), batch_size=2, verbose=0)
     assert len(calls) == 2  # the hook saw every batch
-    inputs = lamina.Input((6,))
-    functional = lamina.Model(inputs, layers.Dense(2)(inputs))
-    assert predict_chain(functional) is None
 
 
 def test_batches_the_chain_does_not_fit_take_the_model_call():
