@@ -1,6 +1,7 @@
 """Writing files so that a crash never leaves a torn one: temp file, fsync, rename."""
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -24,6 +25,42 @@ def default_dir_mode() -> int:
     """The mode `os.mkdir(path)` would give a new folder (0o777 minus the umask)."""
     _default_file_mode()
     return 0o777 & ~_UMASK[0]
+
+
+# Sharded (FSDP) tensors this process has gathered whole to save them.
+_GATHERS = [0]
+
+
+def whole(tensor):
+    """`tensor` itself, or gathered whole if it is sharded (FSDP). Every rank
+    takes part in the gather, so every rank is inside the same save, and the
+    save (`waits_for_rank_zero`) then waits for rank 0's file before any rank
+    goes on."""
+    if hasattr(tensor, "full_tensor"):
+        _GATHERS[0] += 1
+        return tensor.full_tensor()
+    return tensor
+
+
+def waits_for_rank_zero(save):
+    """`save`, which after gathering sharded tensors (on every rank) waits until
+    rank 0's file is in place: a rank that reads the file right after its own
+    save returns sees all of it (before, it needed a barrier of its own). A
+    save that gathered nothing (a plain model, maybe saved by rank 0 alone)
+    returns at once."""
+
+    @functools.wraps(save)
+    def saving(*args, **kwargs):
+        before = _GATHERS[0]
+        result = save(*args, **kwargs)
+        if _GATHERS[0] != before:
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                dist.barrier()
+        return result
+
+    return saving
 
 
 class MissingFileError(FileNotFoundError, ValueError):

@@ -21,6 +21,8 @@ import h5py
 import numpy as np
 import torch
 
+from lamina.saving import file_utils
+
 # A dataset that declares more than this many bytes must store at least
 # 1/_MAX_EXPANSION of them: an HDF5 "shape bomb" declares terabytes and stores
 # nothing (CVE-2026-0897). Keras writes uncompressed data (ratio 1).
@@ -43,8 +45,7 @@ def to_numpy(value, owner: str) -> np.ndarray:
     bits, see `_write_dataset`)."""
     if isinstance(value, torch.Tensor):
         value = value.detach()
-        if hasattr(value, "full_tensor"):  # sharded (FSDP): gather on every rank
-            value = value.full_tensor()
+        value = file_utils.whole(value)  # sharded (FSDP): gathered on every rank
         if value.dtype == torch.bfloat16:
             return value.cpu().view(torch.int16).numpy().view(np.uint16).view("V2")
         return value.cpu().numpy()

@@ -84,8 +84,7 @@ class _WriteEntry:
     def __setitem__(self, key, value):
         if isinstance(value, torch.Tensor):
             value = value.detach()
-            if hasattr(value, "full_tensor"):  # sharded (FSDP): gather
-                value = value.full_tensor()
+            value = file_utils.whole(value)  # sharded (FSDP): gathered
             tensor = value.cpu().clone().contiguous()
         else:
             array = np.asarray(value)

@@ -11,7 +11,13 @@ import json
 import os
 import warnings
 
-from lamina.saving import keras_file, legacy_config, serialization_lib, weights_file
+from lamina.saving import (
+    file_utils,
+    keras_file,
+    legacy_config,
+    serialization_lib,
+    weights_file,
+)
 
 _YAML_MISSING = (
     "YAML model configs need PyYAML, which is not installed. Install it with "
@@ -20,6 +26,7 @@ _YAML_MISSING = (
 )
 
 
+@file_utils.waits_for_rank_zero
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs) -> None:
     """Save a whole model: architecture, weights, compile config and optimizer
     state, in Keras 3's `.keras` format (written atomically), or in the legacy
@@ -138,6 +145,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     )
 
 
+@file_utils.waits_for_rank_zero
 def save_weights(
     model, filepath, overwrite=True, max_shard_size=None, **kwargs
 ) -> None:

@@ -15,6 +15,7 @@ torchrun.
 import contextlib
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -402,6 +403,37 @@ def case_noise(out):
     return result
 
 
+def case_save_waits(out):
+    """Rank 0's write of a sharded model's file is slow (its `os.replace`
+    sleeps first); every rank reads the file as soon as its own `save`
+    returns, with no barrier of its own."""
+    x, y = data(16, seed=11)
+    folder = os.path.join(out, "files")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "waited.keras")
+    result = {}
+    with fsdp():
+        model = nested_model(12, name="m")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        replace = os.replace
+
+        def slow_replace(source, target):
+            time.sleep(1.0)
+            replace(source, target)
+
+        if rank() == 0:
+            os.replace = slow_replace
+        try:
+            model.save(path)
+        finally:
+            os.replace = replace
+        result["dist_sv_exists"] = np.array(os.path.exists(path))
+        loaded = lamina.saving.load_model(path)
+        result["dist_sv_loaded"] = loaded(x).detach().numpy()
+        result["dist_sv_own"] = model.predict(x, batch_size=16, verbose=0)
+    return result
+
+
 CASES = [
     case_set_weights,
     case_assign,
@@ -411,7 +443,7 @@ CASES = [
     case_super_step,
 ]
 # Checked only under torchrun (no single-process equivalent).
-DISTRIBUTED_CASES = [case_noise, case_tensorboard]
+DISTRIBUTED_CASES = [case_noise, case_save_waits, case_tensorboard]
 
 
 def run_all(out, cases=CASES):

@@ -184,3 +184,14 @@ def test_tensorboard_histograms_are_of_whole_weights_from_rank_0(launch):
         assert histogram.num == value.size  # the whole weight, not a shard
         np.testing.assert_allclose(histogram.sum, value.sum(), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(histogram.max, value.max(), rtol=1e-5)
+
+
+def test_every_rank_reads_a_sharded_save_as_soon_as_its_save_returns(launch):
+    # Saving a sharded model gathers on every rank; the save then waits for
+    # rank 0's file (its write slowed by a second here) before returning.
+    _, _, results = launch
+    for rank, result in enumerate(results):
+        assert bool(result["dist_sv_exists"]), f"rank {rank}: the file was not there"
+        np.testing.assert_allclose(
+            result["dist_sv_loaded"], result["dist_sv_own"], **TOLERANCE
+        )
