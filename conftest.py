@@ -7,6 +7,10 @@ Tests run on lamina's default device: the CPU here, CUDA where a GPU is present
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# Keras, the reference of the parity tests, computes on the CPU also where a GPU
+# is present (lamina computes there): its side reads its results as NumPy, and
+# parity is about semantics, not devices.
+os.environ.setdefault("KERAS_TORCH_DEVICE", "cpu")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
