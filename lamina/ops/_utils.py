@@ -33,12 +33,8 @@ def to_tensor(x, device=None) -> Tensor:
             return torch.tensor(x, dtype=torch.int64, device=device)
         dtype = "int32" if type(x) is int else None
         return backend.convert_to_tensor(x, dtype=dtype, device=device)
-    if isinstance(x, (np.ndarray, np.generic)):
-        # (ml_dtypes' bfloat16 included: convert_to_tensor reads its bits.)
-        return backend.convert_to_tensor(
-            x, dtype="bfloat16" if x.dtype.name == "bfloat16" else None, device=device
-        )
-    if hasattr(x, "to_numpy"):  # pandas
+    if isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "to_numpy"):
+        # Arrays (ml_dtypes' bfloat16 too, whose bits it reads) and pandas.
         return backend.convert_to_tensor(x, device=device)
     if isinstance(x, (list, tuple)) and x and all(isinstance(e, Tensor) for e in x):
         return torch.stack([to_tensor(e) for e in x])

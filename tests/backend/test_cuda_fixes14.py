@@ -96,6 +96,9 @@ def test_loop_reordering_is_off_only_for_gpus_before_torch_2_13(
 def test_the_model_device_rule_sees_lamina_models():
     model = lamina.Sequential([lamina.Input((2,)), layers.Dense(1)])
     assert trainer_utils._on_gpu(model) == (model._device().type == "cuda")
+    model.to("meta")  # a lamina model off the CPU but not on a GPU
+    assert not trainer_utils._on_gpu(model)
+    assert trainer_utils._on_gpu(_OnDevice("cuda"))
     assert not trainer_utils._on_gpu(None)
 
 

@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch.distributed as dist
+
+import lamina
 
 # The data-parallel test files' `pytestmark`.
 needs_gloo = pytest.mark.skipif(
@@ -50,3 +53,23 @@ def run_two_ranks(worker_file, new_folder, *extra, done=None, timeout=300):
         if done(folder, completed):
             break
     return folder, completed
+
+
+def both_ranks_saved(folder, completed):
+    """A `done` for workers that save OUT/rank<k>.npz after every case: both
+    files are there (a late case failing hides none of the earlier ones, nor
+    costs a second launch)."""
+    return all((folder / f"rank{r}.npz").exists() for r in (0, 1))
+
+
+def rank_results(folder):
+    """What each rank saved, as `[{name: array}, {name: array}]`."""
+    return [dict(np.load(folder / f"rank{r}.npz")) for r in (0, 1)]
+
+
+def run_in_one_process(worker, folder):
+    """`worker.run_all(folder)` in this process, the reference the ranks are
+    compared with: on the CPU, as the ranks are (CUDA_VISIBLE_DEVICES=""),
+    since the cases build their data with plain torch."""
+    with lamina.device("cpu"):
+        return worker.run_all(str(folder))

@@ -12,9 +12,13 @@ import os
 import numpy as np
 import pytest
 
-import lamina
 from tests.distribution import dp_worker11
-from tests.distribution._torchrun import needs_gloo, run_two_ranks
+from tests.distribution._torchrun import (
+    needs_gloo,
+    rank_results,
+    run_in_one_process,
+    run_two_ranks,
+)
 
 pytestmark = needs_gloo
 
@@ -27,15 +31,13 @@ def launch(tmp_path_factory):
         dp_worker11.__file__, lambda: tmp_path_factory.mktemp("dp11"), timeout=240
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return out, [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
+    return out, rank_results(out)
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """The same cases in this (single) process, on the CPU as the ranks are
-    (CUDA_VISIBLE_DEVICES=""): the cases build their data with plain torch."""
-    with lamina.device("cpu"):
-        return dp_worker11.run_all(str(tmp_path_factory.mktemp("single")))
+    """The same cases in this (single) process."""
+    return run_in_one_process(dp_worker11, tmp_path_factory.mktemp("single"))
 
 
 def assert_like_single(results, single, prefix):

@@ -14,9 +14,14 @@ import os
 import numpy as np
 import pytest
 
-import lamina
 from tests.distribution import dp_worker13
-from tests.distribution._torchrun import needs_gloo, run_two_ranks
+from tests.distribution._torchrun import (
+    both_ranks_saved,
+    needs_gloo,
+    rank_results,
+    run_in_one_process,
+    run_two_ranks,
+)
 
 try:
     from torch.distributed.fsdp import FSDPModule, fully_shard  # noqa: F401 - FSDP2
@@ -35,31 +40,22 @@ pytestmark = [
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 
-def _both_saved(folder, completed):
-    # The worker saves after every case; the last one (TensorBoard) failing
-    # must not hide the others, nor cost a second launch.
-    return all((folder / f"rank{r}.npz").exists() for r in (0, 1))
-
-
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
     out, completed = run_two_ranks(
         dp_worker13.__file__,
         lambda: tmp_path_factory.mktemp("dp13"),
-        done=_both_saved,
+        done=both_ranks_saved,
         timeout=240,
     )
-    assert _both_saved(out, completed), completed.stderr[-3000:]
-    results = [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
-    return out, completed, results
+    assert both_ranks_saved(out, completed), completed.stderr[-3000:]
+    return out, completed, rank_results(out)
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """The same cases in this (single) process, on the CPU as the ranks are
-    (CUDA_VISIBLE_DEVICES=""): the cases build their data with plain torch."""
-    with lamina.device("cpu"):
-        return dp_worker13.run_all(str(tmp_path_factory.mktemp("single")))
+    """The same cases in this (single) process."""
+    return run_in_one_process(dp_worker13, tmp_path_factory.mktemp("single"))
 
 
 def assert_like_single(results, single, prefix):

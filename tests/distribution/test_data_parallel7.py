@@ -12,7 +12,13 @@ import pytest
 
 import lamina
 from tests.distribution import dp_worker7
-from tests.distribution._torchrun import needs_gloo, run_two_ranks
+from tests.distribution._torchrun import (
+    both_ranks_saved,
+    needs_gloo,
+    rank_results,
+    run_in_one_process,
+    run_two_ranks,
+)
 
 pytestmark = needs_gloo
 
@@ -21,26 +27,20 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
-    def both_ranks_wrote(folder, completed):
-        return all((folder / f"rank{r}.npz").exists() for r in (0, 1))
-
     out, completed = run_two_ranks(
         dp_worker7.__file__,
         lambda: tmp_path_factory.mktemp("dp7"),
-        done=both_ranks_wrote,
+        done=both_ranks_saved,
         timeout=240,
     )
-    assert both_ranks_wrote(out, completed), completed.stderr[-3000:]
-    results = [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
-    return out, completed, results
+    assert both_ranks_saved(out, completed), completed.stderr[-3000:]
+    return out, completed, rank_results(out)
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """The same cases in this (single) process, on the CPU as the ranks are
-    (CUDA_VISIBLE_DEVICES=""): the cases build their data with plain torch."""
-    with lamina.device("cpu"):
-        return dp_worker7.run_all(str(tmp_path_factory.mktemp("single")))
+    """The same cases in this (single) process."""
+    return run_in_one_process(dp_worker7, tmp_path_factory.mktemp("single"))
 
 
 def assert_like_single(results, single, prefix):
