@@ -67,6 +67,17 @@ def rank_results(folder):
     return [dict(np.load(folder / f"rank{r}.npz")) for r in (0, 1)]
 
 
+def run_every_case(worker, new_folder, timeout=240):
+    """`worker` (a module whose ranks save OUT/rank<k>.npz after every case)
+    under torchrun: `(folder, completed_process, rank_results(folder))`,
+    failing the test with the ranks' stderr if either saved nothing."""
+    out, completed = run_two_ranks(
+        worker.__file__, new_folder, done=both_ranks_saved, timeout=timeout
+    )
+    assert both_ranks_saved(out, completed), completed.stderr[-3000:]
+    return out, completed, rank_results(out)
+
+
 def run_in_one_process(worker, folder):
     """`worker.run_all(folder)` in this process, the reference the ranks are
     compared with: on the CPU, as the ranks are (CUDA_VISIBLE_DEVICES=""),

@@ -13,11 +13,9 @@ import pytest
 import lamina
 from tests.distribution import dp_worker7
 from tests.distribution._torchrun import (
-    both_ranks_saved,
     needs_gloo,
-    rank_results,
+    run_every_case,
     run_in_one_process,
-    run_two_ranks,
 )
 
 pytestmark = needs_gloo
@@ -27,14 +25,7 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory):
-    out, completed = run_two_ranks(
-        dp_worker7.__file__,
-        lambda: tmp_path_factory.mktemp("dp7"),
-        done=both_ranks_saved,
-        timeout=240,
-    )
-    assert both_ranks_saved(out, completed), completed.stderr[-3000:]
-    return out, completed, rank_results(out)
+    return run_every_case(dp_worker7, lambda: tmp_path_factory.mktemp("dp7"))
 
 
 @pytest.fixture(scope="module")
