@@ -79,6 +79,16 @@ class CallbackList(Callback):
             if _overrides(callback, hook):
                 self._batch_hooks[hook].append(callback)
 
+    def runs_batch_hooks(self, mode):
+        """Whether a callback other than the progress bar acts at the batches of
+        `mode` (`"train"`, `"test"` or `"predict"`): it may change weights
+        between them."""
+        return any(
+            not isinstance(callback, ProgbarLogger)
+            for when in ("begin", "end")
+            for callback in self._batch_hooks[f"on_{mode}_batch_{when}"]
+        )
+
     def set_params(self, params):
         self.params = params
         for callback in self.callbacks:

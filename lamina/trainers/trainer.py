@@ -22,6 +22,7 @@ from lamina.trainers.data_adapters.keras_draws import take_keras_build_draws
 from lamina.trainers.epoch_iterator import EpochIterator
 from lamina.trainers.trainer_utils import (
     MetricLogs,
+    autocast_casts_kept,
     batch_size_of,
     check_positive_int,
     detach,
@@ -656,7 +657,7 @@ class Trainer(StepSetup):
         self.stop_evaluating = False
         callbacks.on_test_begin()
         logs = {}
-        with torch.no_grad():
+        with torch.no_grad(), autocast_casts_kept(self, callbacks):
             for begin, batches in self._executions(iterator):
                 callbacks.on_test_batch_begin(begin)
                 for batch, sizes in batches:

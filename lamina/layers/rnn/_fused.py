@@ -143,10 +143,9 @@ def _run_compacted(mode, sequences, states, weights, mask, seen):
 
 
 def _kernel(mode, x, states, weights):
-    if x.is_cuda:
-        params = _flatten(weights)
-    else:  # oneDNN and ATen take separate tensors; one buffer only costs a copy
-        params = [w.contiguous() for w in weights]
+    # cuDNN wants one buffer; oneDNN and ATen take the separate (transposed)
+    # views as they are, where a copy of each would only cost time.
+    params = _flatten(weights) if x.is_cuda else weights
     train = torch.is_grad_enabled()
     with _quiet_cudnn(x):
         if mode == "lstm":

@@ -59,8 +59,12 @@ class DropoutRNNCell:
 
     def reset_dropout_mask(self):
         """Forget the input mask; the next call draws a new one."""
-        self._dropout_mask = None
+        # Only when one was drawn: the RNN resets around every call, and
+        # setting an attribute on a module costs more than the check.
+        if self.__dict__.get("_dropout_mask") is not None:
+            self._dropout_mask = None
 
     def reset_recurrent_dropout_mask(self):
         """Forget the recurrent mask; the next call draws a new one."""
-        self._recurrent_dropout_mask = None
+        if self.__dict__.get("_recurrent_dropout_mask") is not None:
+            self._recurrent_dropout_mask = None

@@ -261,6 +261,12 @@ class RNN(Layer):
             )
 
         def _convert(state):
+            if (
+                isinstance(state, torch.Tensor)
+                and state.dtype == sequences.dtype
+                and state.device == sequences.device
+            ):
+                return state
             state = backend.convert_to_tensor(state)
             return state.to(device=sequences.device, dtype=sequences.dtype)
 
@@ -466,9 +472,11 @@ def as_state_tensors(states, inputs):
 
 def zero_state(cell, batch_size, size):
     """A zero state `(batch_size, size)` on the cell's device, in its compute dtype."""
+    dtype = getattr(cell, "_compute_torch_dtype", None)
+    if dtype is None:  # a cell whose Layer.__init__ has not run
+        dtype = backend.to_torch_dtype(cell.compute_dtype)
     kernel = getattr(cell, "kernel", None)
     device = kernel.device if kernel is not None else backend.get_device()
-    dtype = backend.to_torch_dtype(cell.compute_dtype)
     return torch.zeros((batch_size, size), dtype=dtype, device=device)
 
 
