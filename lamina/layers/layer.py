@@ -524,8 +524,9 @@ class Layer(_LayerWeights, _LayerAPI, torch.nn.Module):
             # the general path (a build, a cast, a mask, an autocast region to
             # enter or leave, an activity regularizer, a train()/eval() choice)
             # the context is left as it is: ~1 us less per layer call than the
-            # general path, ~6 us less for a mixed-precision layer inside its
-            # model's autocast region.
+            # general path, ~2 us less for a mixed-precision layer inside its
+            # model's autocast region (tutorial MLP under mixed_bfloat16, a
+            # batch of 8: 138-144 -> 134-137 us per model call, CPU).
             # A list or tuple of such tensors (merge layers: every residual
             # `Add`) takes it too.
             x = args[0]
