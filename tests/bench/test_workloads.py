@@ -78,3 +78,31 @@ def test_fit_workloads_fill_whole_groups_of_eight_steps():
     for workload in W.WORKLOADS:
         if workload.mode == "fit":
             assert workload.samples % (8 * workload.batch_size) == 0, workload.name
+
+
+def test_host_time_script_prints_a_ratio_per_workload():
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "host_time.py"),
+            "--only",
+            "mlp",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = re.findall(
+        r"^\| mlp, batch 8 \| (\d+) \| (\d+) \| ([\d.]+)x \|$", done.stdout, re.M
+    )
+    assert len(rows) == 1, done.stdout
+    torch_us, lamina_us, ratio = map(float, rows[0])
+    assert torch_us > 0 and lamina_us > 0
+    assert ratio == pytest.approx(torch_us / lamina_us, abs=0.02)
