@@ -220,6 +220,21 @@ class _OptimizerState:
         self._variables.append(tensor)
         return tensor
 
+    def _add_placed(self, shape, dtype, reference_variable, name=None, follow=True):
+        """`add_variable(shape, dtype=dtype, name=name)` (zeros), placed on
+        `reference_variable`'s device rather than lamina's, and with `follow`
+        moved with it as the slots made from a reference are (see
+        `_follow_variables`): a slot of another shape updated with its weight
+        (Adafactor's row and column factors)."""
+        tensor = torch.zeros(
+            tuple(shape), dtype=to_torch_dtype(dtype), device=reference_variable.device
+        )
+        tensor.path = f"{self.name}/{name or naming.uniquify('variable')}"
+        if follow:
+            tensor._reference = reference_variable
+        self._variables.append(tensor)
+        return tensor
+
     def add_variable_from_reference(
         self, reference_variable, name=None, initializer="zeros"
     ) -> torch.Tensor:

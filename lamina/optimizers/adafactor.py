@@ -97,15 +97,19 @@ class Adafactor(Optimizer):
             shape = tuple(variable.shape)
             if len(shape) < 2:
                 for slots in (self._r, self._c):
-                    slots.append(self.add_variable((), dtype="int32", name=name))
+                    slots.append(
+                        self._add_placed((), "int32", variable, name, follow=False)
+                    )
             else:
                 row_shape, column_shape = shape[:-1], shape[:-2] + shape[-1:]
                 for slots, slot_shape in (
                     (self._r, row_shape),
                     (self._c, column_shape),
                 ):
+                    # On the weight's device (a model kept on the CPU of a
+                    # GPU machine), not lamina's.
                     slots.append(
-                        self.add_variable(slot_shape, dtype=variable.dtype, name=name)
+                        self._add_placed(slot_shape, variable.dtype, variable, name)
                     )
             self._v.append(self.add_variable_from_reference(variable, "velocity"))
         self._factored = [len(v.shape) >= 2 for v in var_list]
