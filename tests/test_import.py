@@ -13,6 +13,8 @@ LAZY = [
     "wrappers",
 ]
 OPTIONAL = ["pandas", "matplotlib", "sklearn", "onnx", "onnxruntime", "tensorboard"]
+# Required, but only saving and loading use it (11 MiB resident once imported).
+ON_FIRST_USE = ["h5py"]
 
 
 def _run(code):
@@ -26,11 +28,28 @@ def _run(code):
 def test_import_leaves_rare_namespaces_and_optional_extras_unloaded():
     state = _run(
         "import gc, json, sys, lamina\n"
-        f"names = {LAZY + OPTIONAL!r}\n"
+        f"names = {LAZY + OPTIONAL + ON_FIRST_USE!r}\n"
         "loaded = [n for n in names if n in sys.modules or 'lamina.' + n in sys.modules]\n"
         "print(json.dumps({'loaded': loaded, 'gc': gc.isenabled()}))\n"
     )
     assert state == {"loaded": [], "gc": True}
+
+
+def test_h5py_is_imported_by_the_first_save(tmp_path):
+    path = tmp_path / "w.weights.h5"
+    state = _run(
+        "import json, sys, numpy as np, lamina\n"
+        "model = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(2)])\n"
+        "before = 'h5py' in sys.modules\n"
+        f"model.save_weights({str(path)!r})\n"
+        "other = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(2)])\n"
+        f"other.load_weights({str(path)!r})\n"
+        "same = all(np.array_equal(a, b) for a, b in "
+        "zip(model.get_weights(), other.get_weights()))\n"
+        "print(json.dumps({'before': before, 'after': 'h5py' in sys.modules, "
+        "'same': same}))\n"
+    )
+    assert state == {"before": False, "after": True, "same": True}
 
 
 def test_lazy_namespaces_load_on_first_use():

@@ -5,10 +5,10 @@ import json
 import os
 import random
 
-import h5py
 import numpy as np
 import torch
 
+from lamina._lazy_modules import h5py
 from lamina.backend.tensors import copy_into
 from lamina.callbacks._io_utils import atomic_write, is_chief
 from lamina.callbacks.callback import Callback

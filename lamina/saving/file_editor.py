@@ -11,9 +11,9 @@ nothing in them is ever executed.
 import io
 import os
 
-import h5py
 import numpy as np
 
+from lamina._lazy_modules import h5py
 from lamina.saving import file_utils, keras_file, weights_file
 from lamina.saving.h5_store import (
     check_h5_file,

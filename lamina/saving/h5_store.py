@@ -17,10 +17,10 @@ import math
 import mmap
 import os
 
-import h5py
 import numpy as np
 import torch
 
+from lamina._lazy_modules import h5py
 from lamina.saving import file_utils
 
 # A dataset that declares more than this many bytes must store at least

@@ -4,8 +4,7 @@ import io
 import math
 import os
 
-import h5py
-
+from lamina._lazy_modules import h5py
 from lamina.saving import keras_file
 from lamina.saving.h5_store import check_h5_file, open_h5_for_reading
 

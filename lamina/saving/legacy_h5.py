@@ -10,9 +10,9 @@ model from their config, then loads the weights with this module).
 import os
 import warnings
 
-import h5py
 import torch
 
+from lamina._lazy_modules import h5py
 from lamina.backend.tensors import copy_into
 from lamina.saving.h5_store import (
     check_h5_file,

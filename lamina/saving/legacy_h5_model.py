@@ -17,9 +17,9 @@ import json
 import os
 import warnings
 
-import h5py
 import numpy as np
 
+from lamina._lazy_modules import h5py
 from lamina.saving import file_utils, keras_file, legacy_config, legacy_h5
 from lamina.saving.h5_store import (
     check_h5_file,

@@ -14,8 +14,7 @@ import io
 import os
 import pathlib
 
-import h5py
-
+from lamina._lazy_modules import h5py
 from lamina.saving import file_utils, h5_store
 
 

@@ -13,8 +13,7 @@ import os
 import re
 import warnings
 
-import h5py
-
+from lamina._lazy_modules import h5py
 from lamina.saving import file_utils, weights_file
 from lamina.saving.h5_store import (
     H5Writer,

@@ -25,10 +25,10 @@ import functools
 import os
 import warnings
 
-import h5py
 import numpy as np
 import torch
 
+from lamina._lazy_modules import h5py
 from lamina.backend.naming import defining_class, to_snake_case
 from lamina.backend.tensors import copy_into
 from lamina.saving import file_utils
