@@ -470,11 +470,15 @@ def autocast_casts_kept(model, callbacks):
 
     Not where something may assign weights between batches, since autocast
     would go on using the copies of the old values: a custom `test_step`, or
-    callbacks acting at the batches (other than the progress bar)."""
+    callbacks acting at the batches (other than the progress bar). Nor under
+    data parallelism, where FSDP gathers each layer's weights only while it
+    runs: kept copies of them all would undo the sharding's memory saving."""
     from lamina.trainers.trainer import Trainer
 
-    if type(model).test_step is not Trainer.test_step or callbacks.runs_batch_hooks(
-        "test"
+    if (
+        type(model).test_step is not Trainer.test_step
+        or model.__dict__.get("_distribution") is not None
+        or callbacks.runs_batch_hooks("test")
     ):
         yield
         return

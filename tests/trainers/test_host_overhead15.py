@@ -4,6 +4,8 @@ batch, mixed layers inside their model's autocast region take the layer fast
 path, and the fused RNN path skips per-call attribute writes and weight copies.
 Each must leave values exactly as they were."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -234,3 +236,35 @@ def test_a_mixed_model_whose_input_rounds_first_keeps_the_general_path(mixed_bf1
     assert predict_chain(model) is None
     plain = lamina.Sequential([lamina.Input((8,)), layers.Dense(4)])
     assert predict_chain(plain) is not None
+
+
+def test_data_parallel_evaluation_keeps_no_casts(mixed_bf16, monkeypatch):
+    # Under FSDP a layer's weights are whole only while it runs; kept casts of
+    # every layer would hold them all. (The distribution is faked: only the
+    # flag evaluate reads is set.)
+    from lamina.trainers import trainer_utils
+
+    model = _mlp()
+    x, y = _data()
+    model.evaluate(x, y, batch_size=16, verbose=0)
+    seen = []
+    real = trainer_utils.autocast_casts_kept
+
+    def spy(model, callbacks):
+        model.__dict__["_distribution"] = object()
+        seen.append(True)
+        try:
+            with real(model, callbacks):
+                model.__dict__.pop("_distribution")
+                yield
+        finally:
+            model.__dict__.pop("_distribution", None)
+
+    monkeypatch.setattr(
+        "lamina.trainers.trainer.autocast_casts_kept", contextlib.contextmanager(spy)
+    )
+    casts = _kernel_casts(
+        lambda: model.evaluate(x, y, batch_size=16, verbose=0),
+        tuple(model.layers[0].kernel.shape),
+    )
+    assert seen and casts == 4
