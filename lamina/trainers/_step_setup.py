@@ -61,11 +61,13 @@ class StepSetup:
     def _forward_fn(self, training):
         """`(x, y, sample_weight) -> (y_pred, loss)`, compiled with torch.compile
         under `jit_compile=True` once the first (eager) step has built everything
-        lazily built (layers, losses, optimizer)."""
+        lazily built (layers, losses, optimizer); eager for the training steps
+        the compiled whole step leaves (`_outside_whole_step`)."""
         ready = (
             self._jit_applies()
             and self._trainable_params is not None
             and (self._compile_loss is None or self._compile_loss.built)
+            and not (training and self._outside_whole_step())
         )
         if not ready:
             return lambda x, y, sw: self._forward_and_loss(x, y, sw, training)
@@ -75,6 +77,30 @@ class StepSetup:
             compiled = compile_batch_dynamic(self._forward_and_loss, self)
             object.__setattr__(self, key, compiled)
         return lambda x, y, sw: compiled(x, y, sw, training)
+
+    def _outside_whole_step(self):
+        """Whether this train step runs eagerly, outside the compiled whole step
+        (`compiled_step.py`), which runs the fit's other steps. With
+        `steps_per_execution=N` the whole step starts only after a first step
+        has built the layers, the optimizer and the metrics, so a fit's first
+        execution runs its N steps through `train_step`, as does an epoch's
+        shorter last execution. Compiling the forward pass for those few steps
+        would be a second graph: for the bench CNN at N=8, a third of the
+        first fit's compiling, for 7 steps. Counts down the first execution's
+        steps once per model (`_prepare_train_step` sets the count), so a fit
+        whose every execution is short (fewer steps per epoch than N: the whole
+        step never runs) still compiles its forward pass after them."""
+        left = self.__dict__.get("_eager_train_steps")
+        if left:
+            self.__dict__["_eager_train_steps"] = left - 1
+            return True
+        whole_step = self.__dict__.get("_whole_step")
+        # Ready and run in this fit (`whole_step_for` matched this list).
+        return (
+            whole_step is not None
+            and whole_step.ready
+            and whole_step.checked_list is self._trainable_params
+        )
 
     def _predict_fn(self):
         if not (self.built and self._jit_applies()):
@@ -145,6 +171,10 @@ class StepSetup:
         # Gathered after the first forward pass, unless a compiled step of
         # these same weights exists (then the first step is compiled too).
         self._trainable_params = compiled_step.reusable_params(self)
+        if "_whole_step" not in self.__dict__:
+            # Until the whole step is made, the steps after the first (which
+            # builds) stay eager, up to one execution's (`_outside_whole_step`).
+            self.__dict__.setdefault("_eager_train_steps", self.steps_per_execution - 1)
         from lamina.trainers.trainer import Trainer
 
         if type(self).train_step is Trainer.train_step:

@@ -33,8 +33,15 @@ from lamina.trainers.trainer_utils import (
 # tutorial MLP, steps_per_execution=8, process CPU time, alternating runs under
 # load: 99-129 us/step (8 per graph) against 128-166 us/step (4 per graph),
 # for ~6 s more compiling. Models with convolutions are bound by their kernels
-# (the bench CNN: ~20 ms per step, nothing gained past 2 per graph) and each
-# unrolled convolutional step adds ~5 s of compiling: they stay at 4.
+# (the bench CNN: ~30 ms per step) and each unrolled convolutional step adds
+# ~4-7 s of compiling: they stay at 4. Bench CNN, steps_per_execution=8, both
+# caps and the hand-written loop in one process, 31 round-robin fit passes, 4
+# runs: 4 per graph 2-4% faster than 2 (1 per graph slower still). Cold
+# compile on the shared 2-core CPU (`TORCHINDUCTOR_CACHE_DIR=$(mktemp -d)
+# .venv/bin/python bench/run_all.py --only "CNN 28x28x1, b128" --sides
+# torch,lamina_jit,lamina_spe`): 26-38 s at 4 per graph, 21-36 s at 2; 36-49 s
+# at 4 while the first execution also compiled a forward-only graph
+# (`_outside_whole_step` in _step_setup.py stopped that).
 MAX_FUSED_STEPS = 8
 MAX_FUSED_CONV_STEPS = 4
 

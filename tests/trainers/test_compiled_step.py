@@ -200,6 +200,26 @@ def test_a_group_holding_the_short_last_batch_runs_eagerly():
     assert model.optimizer.iterations.item() == 3 * 18
 
 
+@_FUSES
+def test_steps_per_execution_compiles_only_the_whole_step():
+    # 70 samples in batches of 4 and executions of 4: the first fit's first
+    # execution (its first step builds everything) and each epoch's short last
+    # execution (2 batches) run eagerly, not through a second, forward-only graph.
+    torch._dynamo.reset()  # count this test's graphs only
+    counters.clear()
+    reference, model, h_reference, h_model = _fit_both(
+        lambda: "adam", steps_per_execution=4, batch_size=4
+    )
+    _assert_same(reference, model, h_reference, h_model)
+    assert counters["stats"]["unique_graphs"] == 1
+    assert model.__dict__.get("_compiled_train") is None
+    # Fewer steps per epoch (5) than per execution (8): the whole step never
+    # runs, and the forward pass is compiled after the first execution's steps.
+    model = _model(jit_compile=True, steps_per_execution=8)
+    model.fit(*_data(), batch_size=16, epochs=2, verbose=0)
+    assert model.__dict__.get("_compiled_train") is not None
+
+
 def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models(values_on_cpu):
     # The rule is for models on the CPU (pinned there on a GPU machine).
     from lamina.trainers.trainer_utils import _cpp_wrapper_pays
