@@ -103,6 +103,15 @@ class StepSetup:
         )
 
     def _predict_fn(self):
+        kept = self.__dict__.get("_predict_fn_kept")
+        if kept is not None:  # made for an earlier batch of this predict()
+            return kept
+        fn = self._make_predict_fn()
+        if self.built and "_predict_fn_kept" in self.__dict__:
+            self.__dict__["_predict_fn_kept"] = fn
+        return fn
+
+    def _make_predict_fn(self):
         if not (self.built and self._jit_applies()):
             fn = functools.partial(self.__call__, training=False)
             chain = self.__dict__.get("_predict_chain")

@@ -742,6 +742,8 @@ class Trainer(StepSetup):
             predict_block_rows(self) if self.built else None
         )
         self.__dict__["_predict_chain"] = predict_chain(self) if self.built else None
+        # The batch function is made once (`_predict_fn`), not per batch.
+        self.__dict__["_predict_fn_kept"] = None
         try:
             with torch.inference_mode():
                 for begin, batches in self._executions(iterator):
@@ -771,6 +773,7 @@ class Trainer(StepSetup):
         finally:
             self.__dict__["_predict_block_rows"] = None
             self.__dict__["_predict_chain"] = None
+            self.__dict__.pop("_predict_fn_kept", None)
         set_mode(self, was_training)
         if not outputs:
             raise ValueError(
