@@ -10,7 +10,11 @@ sizes small enough that their kernels cost little. Process CPU time, best of
 `--repeats` passes, the two sides alternating. A ratio under 1 here points at
 Python to cut before a GPU run confirms it.
 
-Run: .venv/bin/python bench/host_time.py [--only lstm] [--repeats 5]
+A ratio is the hand-written loop's time over lamina's (> 1: lamina faster);
+`--sides torch,lamina,torch_bf16,lamina_bf16` adds the mixed_bfloat16 pair
+(lamina's policy against torch's autocast loop).
+
+Run: .venv/bin/python bench/host_time.py [--only lstm] [--repeats 5] [--sides ...]
 """
 
 import argparse
@@ -23,29 +27,17 @@ sys.path.insert(0, HERE)
 
 import _workloads  # noqa: E402
 
-# Tiny versions of the bench's fit workloads (the CNN keeps its 28x28 input,
-# which its Dense layer's size depends on; a batch of 2 keeps it small).
+# Tiny versions of the bench's workloads (the CNN keeps its 28x28 input, which
+# its Dense layer's size depends on; a batch of 2 keeps it small).
 TINY = [
-    _workloads.Workload("mlp", "mlp", "fit", 8, 1024, [32, 64, 64, 10]),
-    _workloads.Workload("cnn", "cnn", "fit", 2, 256),
-    _workloads.Workload("lstm", "lstm", "fit", 8, 1024),
+    _workloads.Workload("mlp fit", "mlp", "fit", 8, 1024, [32, 64, 64, 10]),
+    _workloads.Workload("cnn fit", "cnn", "fit", 2, 256),
+    _workloads.Workload("lstm fit", "lstm", "fit", 8, 1024),
+    _workloads.Workload("mlp predict", "mlp", "predict", 8, 1024, [32, 64, 64, 10]),
 ]
 TINY_LSTM = {"VOCAB": 100, "SEQ_LEN": 4, "EMBED": 8, "UNITS": 8}
-
-
-def _sides(workload):
-    import lamina
-
-    x, y = _workloads.make_data(workload)
-    model = _workloads.torch_model(workload)
-    xt, yt = _workloads.torch_tensors(workload, x, y)
-    net = _workloads.keras_api_model(lamina, workload)
-    return {
-        "torch": lambda: _workloads.torch_fit(workload, model, xt, yt),
-        "lamina": lambda: net.fit(
-            x, y, batch_size=workload.batch_size, epochs=1, verbose=0
-        ),
-    }
+# Each lamina side against the hand-written loop of the same precision.
+PAIRS = {"lamina": "torch", "lamina_bf16": "torch_bf16"}
 
 
 def _seconds(fn):
@@ -56,36 +48,39 @@ def _seconds(fn):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="mlp, cnn or lstm")
+    parser.add_argument("--only", default="", help="e.g. lstm, fit, predict")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--sides", default="torch,lamina", help="also torch_bf16,lamina_bf16"
+    )
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     for name, value in TINY_LSTM.items():
         setattr(_workloads, name, value)
-    print(f"torch {torch.__version__}, 1 thread, process CPU time per step")
-    print(
-        "| workload | hand-written torch (us/step) | lamina eager (us/step) | ratio |"
-    )
-    print("|---|---|---|---|")
+    sides = args.sides.split(",")
+    pairs = [(a, b) for a, b in PAIRS.items() if a in sides and b in sides]
+    print(f"torch {torch.__version__}, 1 thread, process CPU time per batch (us)")
+    header = " | ".join(sides + [f"{a} / {b}" for a, b in pairs])
+    print(f"| workload | {header} |")
+    print("|---" * (1 + len(sides) + len(pairs)) + "|")
     for workload in TINY:
         if args.only not in workload.name:
             continue
-        sides = _sides(workload)
-        for fn in sides.values():  # warm up: builds, first-call caches
+        fns = {side: _workloads.runner(workload, side) for side in sides}
+        for fn in fns.values():  # warm up: builds, first-call caches
             fn()
             fn()
-        best = dict.fromkeys(sides, float("inf"))
+        best = dict.fromkeys(fns, float("inf"))
         for _ in range(args.repeats):
-            for name, fn in sides.items():
-                best[name] = min(best[name], _seconds(fn))
-        steps = workload.samples // workload.batch_size
-        torch_us, lamina_us = (best[k] / steps * 1e6 for k in ("torch", "lamina"))
-        print(
-            f"| {workload.name}, batch {workload.batch_size} | {torch_us:.0f} "
-            f"| {lamina_us:.0f} | {torch_us / lamina_us:.2f}x |"
-        )
+            for side, fn in fns.items():
+                best[side] = min(best[side], _seconds(fn))
+        batches = workload.samples // workload.batch_size
+        micros = {side: best[side] / batches * 1e6 for side in sides}
+        cells = [f"{micros[side]:.0f}" for side in sides]
+        cells += [f"{micros[b] / micros[a]:.2f}x" for a, b in pairs]
+        print(f"| {workload.name}, batch {workload.batch_size} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

@@ -90,9 +90,11 @@ def test_host_time_script_prints_a_ratio_per_workload():
             sys.executable,
             str(BENCH / "host_time.py"),
             "--only",
-            "mlp",
+            "mlp predict",
             "--repeats",
             "1",
+            "--sides",
+            "torch,lamina,torch_bf16,lamina_bf16",
         ],
         capture_output=True,
         text=True,
@@ -100,9 +102,15 @@ def test_host_time_script_prints_a_ratio_per_workload():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = re.findall(
-        r"^\| mlp, batch 8 \| (\d+) \| (\d+) \| ([\d.]+)x \|$", done.stdout, re.M
+        r"^\| mlp predict, batch 8 \| (\d+) \| (\d+) \| (\d+) \| (\d+) "
+        r"\| ([\d.]+)x \| ([\d.]+)x \|$",
+        done.stdout,
+        re.M,
     )
     assert len(rows) == 1, done.stdout
-    torch_us, lamina_us, ratio = map(float, rows[0])
-    assert torch_us > 0 and lamina_us > 0
-    assert ratio == pytest.approx(torch_us / lamina_us, abs=0.02)
+    torch_us, lamina_us, torch_bf16, lamina_bf16, ratio, ratio_bf16 = map(
+        float, rows[0]
+    )
+    assert min(torch_us, lamina_us, torch_bf16, lamina_bf16) > 0
+    assert ratio == pytest.approx(torch_us / lamina_us, abs=0.05)
+    assert ratio_bf16 == pytest.approx(torch_bf16 / lamina_bf16, abs=0.05)
