@@ -148,9 +148,10 @@ def test_rematerialized_call_outside_and_inside_scopes():
     full.set_weights(plain.get_weights())
     wrapped = full.rematerialized_call(full.call, X)
     assert wrapped is not full.call
-    x = torch.tensor(X, requires_grad=True)
+    # `call` itself does not move its inputs: make them on the weights' device.
+    x = torch.tensor(X, requires_grad=True, device=full.kernel.device)
     wrapped(x).sum().backward()
-    expected = torch.tensor(X, requires_grad=True)
+    expected = torch.tensor(X, requires_grad=True, device=plain.kernel.device)
     torch.relu(plain.call(expected)).sum().backward()
     torch.testing.assert_close(x.grad, expected.grad)
     with lamina.RematScope(mode="list_of_layers", layer_names=["picked"]):

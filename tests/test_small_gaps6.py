@@ -290,4 +290,4 @@ def test_kin_layers_write_only_their_keras_variables(make, shape, expected):
         layer.load_own_variables(store)
     store[str(len(store))] = np.zeros(7, "float32")
     layer.load_own_variables(store)  # the count matches: Keras's layout loads
-    np.testing.assert_allclose(extra["v"].detach().numpy(), np.ones(7))
+    np.testing.assert_allclose(extra["v"].detach().cpu().numpy(), np.ones(7))

@@ -542,9 +542,17 @@ def _read_pending(pending) -> list:
     converted (a damaged dataset raises here) before `_assign_values` changes
     any."""
     return [
-        (variable, torch.as_tensor(np.asarray(store[key])).to(dtype=variable.dtype))
+        (variable, _stored_tensor(store[key]).to(dtype=variable.dtype))
         for variable, store, key in pending
     ]
+
+
+def _stored_tensor(value) -> torch.Tensor:
+    # A dict store may hold device tensors (LoRA saves its merged kernel as
+    # one), which NumPy cannot read; the copy into the variable moves them.
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    return torch.as_tensor(np.asarray(value))
 
 
 @torch.no_grad()
@@ -557,7 +565,10 @@ def _stored_shape(store, key) -> tuple:
     # Files answer shapes without reading; a plain dict has the arrays.
     if callable(getattr(store, "shape", None)):
         return store.shape(key)
-    return tuple(np.shape(store[key]))
+    value = store[key]
+    if isinstance(value, torch.Tensor):  # without a trip through the host
+        return tuple(value.shape)
+    return tuple(np.shape(value))
 
 
 def _load_optimizer(optimizer, store, model, filename):

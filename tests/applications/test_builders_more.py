@@ -175,7 +175,9 @@ def test_efficientnet_imagenet_structure_adds_the_keras_rescaling(monkeypatch):
     assert names[4:] == [layer.name for layer in k_model.layers][3:]
     scale = models[0].layers[3](np.ones((1, 1, 1, 3), "float32"))
     np.testing.assert_allclose(
-        np.asarray(scale).ravel(), 1 / np.sqrt([0.229, 0.224, 0.225]), rtol=1e-6
+        lamina.ops.convert_to_numpy(scale).ravel(),
+        1 / np.sqrt([0.229, 0.224, 0.225]),
+        rtol=1e-6,
     )
 
 

@@ -50,7 +50,7 @@ def test_integer_images_become_floatx():
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     tensor = imagenet_utils.preprocess_input(torch.from_numpy(x), mode="tf")
     assert tensor.dtype == torch.float32
-    np.testing.assert_allclose(tensor.numpy(), x / 127.5 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(tensor.cpu().numpy(), x / 127.5 - 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["caffe", "tf", "torch"])

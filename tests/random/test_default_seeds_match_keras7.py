@@ -495,7 +495,10 @@ def test_torch_manual_seed_alone_keeps_runs_repeatable(monkeypatch):
         model = _noise_stack(lamina)
         model.add(lamina.layers.LSTM(2))
         noise = lamina.random.normal((3,))
-        return model.get_weights() + [noise.numpy()], python_random.random()
+        return (
+            model.get_weights() + [lamina.ops.convert_to_numpy(noise)],
+            python_random.random(),
+        )
 
     (weights_a, py_a), (weights_b, py_b) = run(), run()
     for a, b in zip(weights_a, weights_b):

@@ -109,7 +109,7 @@ def _train(lib, kind, *, first="train_on_batch", seed=7, **fit_kwargs):
         warnings.simplefilter("ignore")
         model.fit(x, y, **{**fit, **fit_kwargs})
     weights = [np.asarray(w) for w in model.get_weights()]
-    called = np.asarray(model(x[:3], training=True).detach())
+    called = lib.ops.convert_to_numpy(model(x[:3], training=True))
     predicted = model.predict(x[:4], verbose=0)
     return weights, called, predicted, torch.get_rng_state()
 
@@ -285,7 +285,9 @@ def test_unseeded_augmentation_matches_keras(name, kwargs):
         layer = getattr(lib.layers, name)(**kwargs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras's AugMix: Tensor.T on 0-d
-            outs = [np.asarray(layer(images, training=True)) for _ in range(2)]
+            outs = [
+                lib.ops.convert_to_numpy(layer(images, training=True)) for _ in range(2)
+            ]
         return outs, torch.get_rng_state(), python_random.random()
 
     theirs, ours = run(keras), run(lamina)

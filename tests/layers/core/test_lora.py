@@ -71,7 +71,7 @@ def test_same_weights_in_same_outputs_out_and_same_trainable_split(
     _random_lora(k_layer)
     _copy_weights(k_layer, l_layer)
     np.testing.assert_allclose(
-        l_layer(x).detach().numpy(), _np(k_layer(x)), rtol=1e-5, atol=1e-5
+        l_layer(x).detach().cpu().numpy(), _np(k_layer(x)), rtol=1e-5, atol=1e-5
     )
     assert l_layer.lora_enabled and l_layer.lora_rank == 2 and l_layer.lora_alpha == 6
     assert [w.name for w in l_layer.trainable_weights] == [
@@ -96,18 +96,18 @@ def test_einsum_dense_kernel_is_the_merged_kernel_as_in_keras():
     _random_lora(k_layer)
     _copy_weights(k_layer, l_layer)
     np.testing.assert_allclose(
-        l_layer.kernel.detach().numpy(), _np(k_layer.kernel), rtol=1e-6
+        l_layer.kernel.detach().cpu().numpy(), _np(k_layer.kernel), rtol=1e-6
     )
 
 
 def test_lora_starts_as_a_no_op_and_b_starts_at_zero():
     layer = layers.Dense(3)
     x = _inputs((4, 5), "float32")
-    before = layer(x).detach().numpy()
+    before = layer(x).detach().cpu().numpy()
     layer.enable_lora(4)
-    np.testing.assert_array_equal(layer.lora_kernel_b.detach().numpy(), 0.0)
-    assert np.abs(layer.lora_kernel_a.detach().numpy()).max() > 0
-    np.testing.assert_allclose(layer(x).detach().numpy(), before, rtol=1e-6)
+    np.testing.assert_array_equal(layer.lora_kernel_b.detach().cpu().numpy(), 0.0)
+    assert np.abs(layer.lora_kernel_a.detach().cpu().numpy()).max() > 0
+    np.testing.assert_allclose(layer(x).detach().cpu().numpy(), before, rtol=1e-6)
     # The base kernel keeps its torch name; the LoRA pair joins it.
     assert sorted(layer.state_dict()) == [
         "bias",
@@ -140,8 +140,10 @@ def test_sgd_trains_only_the_lora_weights_along_keras_trajectory():
     k_model, l_model = _models()
     x = RNG.integers(0, 10, size=(16, 5)).astype("int32")
     y = RNG.normal(size=(16, 2)).astype("float32")
-    base = {w.path: w.detach().numpy().copy() for w in l_model.non_trainable_weights}
-    start = {w.path: w.detach().numpy().copy() for w in l_model.trainable_weights}
+    base = {
+        w.path: w.detach().cpu().numpy().copy() for w in l_model.non_trainable_weights
+    }
+    start = {w.path: w.detach().cpu().numpy().copy() for w in l_model.trainable_weights}
     assert sorted(p.rsplit("/", 1)[-1] for p in base) == [
         "embeddings",
         "kernel",
@@ -151,19 +153,21 @@ def test_sgd_trains_only_the_lora_weights_along_keras_trajectory():
         model.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
         model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     for k, lam in zip(k_model.weights, l_model.weights, strict=True):
-        assert np.all(np.isfinite(lam.detach().numpy()))
-        np.testing.assert_allclose(lam.detach().numpy(), _np(k), rtol=1e-4, atol=1e-5)
+        assert np.all(np.isfinite(lam.detach().cpu().numpy()))
+        np.testing.assert_allclose(
+            lam.detach().cpu().numpy(), _np(k), rtol=1e-4, atol=1e-5
+        )
     for w in l_model.non_trainable_weights:
-        np.testing.assert_array_equal(w.detach().numpy(), base[w.path])
+        np.testing.assert_array_equal(w.detach().cpu().numpy(), base[w.path])
     for w in l_model.trainable_weights:
-        assert not np.allclose(w.detach().numpy(), start[w.path]), w.path
+        assert not np.allclose(w.detach().cpu().numpy(), start[w.path]), w.path
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
 def test_files_saved_by_lamina_load_in_keras_and_back(tmp_path, suffix):
     k_model, l_model = _models()
     x = RNG.integers(0, 10, size=(3, 5)).astype("int32")
-    expected = l_model(x).detach().numpy()
+    expected = l_model(x).detach().cpu().numpy()
     np.testing.assert_allclose(expected, _np(k_model(x)), rtol=1e-5, atol=1e-5)
 
     # lamina writes, Keras reads (the merged weights; its LoRA weights zeroed).
@@ -191,12 +195,12 @@ def test_files_saved_by_lamina_load_in_keras_and_back(tmp_path, suffix):
         _, l_loaded = _models()
         l_loaded.load_weights(path)
     np.testing.assert_allclose(
-        l_loaded(x).detach().numpy(), expected, rtol=1e-5, atol=1e-5
+        l_loaded(x).detach().cpu().numpy(), expected, rtol=1e-5, atol=1e-5
     )
     for layer_name in ("emb", "ed", "out"):
         for w in l_loaded.get_layer(layer_name).trainable_weights:
             if w.name.startswith("lora_"):
-                assert not np.any(w.detach().numpy())
+                assert not np.any(w.detach().cpu().numpy())
 
 
 def test_a_saved_lora_dense_is_a_plain_dense_in_the_file(tmp_path):
@@ -204,15 +208,16 @@ def test_a_saved_lora_dense_is_a_plain_dense_in_the_file(tmp_path):
     model = lamina.Sequential([lamina.Input((4,)), layer])
     layer.enable_lora(2)
     _random_lora(layer)
-    merged = layer.kernel.detach().numpy() + 1.0 * (
-        layer.lora_kernel_a.detach().numpy() @ layer.lora_kernel_b.detach().numpy()
+    merged = layer.kernel.detach().cpu().numpy() + 1.0 * (
+        layer.lora_kernel_a.detach().cpu().numpy()
+        @ layer.lora_kernel_b.detach().cpu().numpy()
     )
     path = str(tmp_path / "m.weights.h5")
     model.save_weights(path)
     plain = lamina.Sequential([lamina.Input((4,)), layers.Dense(3)])
     plain.load_weights(path)
     np.testing.assert_allclose(
-        plain.layers[0].kernel.detach().numpy(), merged, rtol=1e-6
+        plain.layers[0].kernel.detach().cpu().numpy(), merged, rtol=1e-6
     )
 
 
@@ -286,7 +291,7 @@ def test_lora_on_an_int8_layer_matches_keras_and_saves_requantized(
         if k.name.startswith("lora_"):
             lam.assign(_np(k))
     np.testing.assert_allclose(
-        l_layer(x).detach().numpy(), _np(k_layer(x)), rtol=1e-4, atol=1e-4
+        l_layer(x).detach().cpu().numpy(), _np(k_layer(x)), rtol=1e-4, atol=1e-4
     )
     k_store, l_store = {}, {}
     k_layer.save_own_variables(k_store)
@@ -294,11 +299,7 @@ def test_lora_on_an_int8_layer_matches_keras_and_saves_requantized(
     assert sorted(k_store) == sorted(l_store)
     for key in k_store:
         np.testing.assert_allclose(
-            np.asarray(
-                l_store[key].detach()
-                if hasattr(l_store[key], "detach")
-                else l_store[key]
-            ),
+            lamina.ops.convert_to_numpy(l_store[key]),
             _np(k_store[key]),
             rtol=1e-5,
             atol=1e-6,
@@ -319,7 +320,7 @@ def test_int8_lora_model_files_move_both_ways(tmp_path):
         lam.assign(_np(k))
     x = _inputs((5, 4), "float32")
     np.testing.assert_allclose(
-        l_model(x).detach().numpy(), _np(k_model(x)), rtol=1e-4, atol=1e-4
+        l_model(x).detach().cpu().numpy(), _np(k_model(x)), rtol=1e-4, atol=1e-4
     )
     l_model.save(str(tmp_path / "lamina.keras"))
     k_model.save(str(tmp_path / "keras.keras"))
@@ -329,7 +330,7 @@ def test_int8_lora_model_files_move_both_ways(tmp_path):
     assert layer.lora_enabled and layer.dtype_policy.name == "int8_from_float32"
     assert str(layer.kernel.dtype) == "torch.int8"
     np.testing.assert_allclose(
-        l_loaded(x).detach().numpy(), _np(k_loaded(x)), rtol=1e-5, atol=1e-5
+        l_loaded(x).detach().cpu().numpy(), _np(k_loaded(x)), rtol=1e-5, atol=1e-5
     )
 
 

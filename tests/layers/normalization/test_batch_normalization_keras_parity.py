@@ -157,8 +157,9 @@ def test_training_gradients_match_keras(masked):
     shape = (4, 5, 3)
     build_both(ours, theirs, shape)
     x = RNG.standard_normal(shape).astype("float32")
-    # On Keras's device (lamina's too): Keras does not move a mask or a torch
-    # input there, and backward() takes its gradient where the output is.
+    # On Keras's device: Keras does not move a mask or a torch input there.
+    # lamina moves them to its own; backward() takes the upstream gradient
+    # where each output is.
     upstream = keras.ops.convert_to_tensor(RNG.standard_normal(shape), "float32")
     mask = (
         keras.ops.convert_to_tensor(RNG.uniform(size=shape[:2]) > 0.3)
@@ -171,7 +172,8 @@ def test_training_gradients_match_keras(masked):
         (theirs, [theirs.gamma.value, theirs.beta.value]),
     ):
         xt = torch.tensor(x, requires_grad=True, device=upstream.device)
-        layer(xt, training=True, mask=mask).backward(upstream)
+        out = layer(xt, training=True, mask=mask)
+        out.backward(upstream.to(out.device))
         grads.append(
             [convert_to_numpy(g) for g in [xt.grad] + [p.grad for p in params]]
         )
