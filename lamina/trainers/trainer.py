@@ -175,6 +175,7 @@ class Trainer(StepSetup):
             "_compiled_test",
             "_compiled_predict",
             "_whole_step",
+            "_eager_train_steps",  # a new whole step: count its first steps again
             "_jit_usable",
             # Keras: compile() resets the step functions make_*_function made.
             "train_function",

@@ -220,6 +220,22 @@ def test_steps_per_execution_compiles_only_the_whole_step():
     assert model.__dict__.get("_compiled_train") is not None
 
 
+@_FUSES
+def test_compiling_again_runs_the_new_first_execution_eagerly_too():
+    model = _model(jit_compile=True, steps_per_execution=4)
+    x, y = _data()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.compile(
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        jit_compile=True,
+        steps_per_execution=4,
+    )
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert model.__dict__.get("_compiled_train") is None
+    assert model.__dict__.get("_whole_step") is not None
+
+
 def test_cpu_graphs_use_the_cpp_wrapper_except_for_convolutional_models(values_on_cpu):
     # The rule is for models on the CPU (pinned there on a GPU machine).
     from lamina.trainers.trainer_utils import _cpp_wrapper_pays
