@@ -46,6 +46,15 @@ def _fresh_session():
 
 
 @pytest.fixture
+def mixed_bf16():
+    """The global dtype policy set to mixed_bfloat16 for one test."""
+    previous = lamina.mixed_precision.global_policy()
+    lamina.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    lamina.mixed_precision.set_global_policy(previous)
+
+
+@pytest.fixture
 def values_on_cpu():
     """lamina's device pinned to the CPU for one test: for value-parity tests
     that read results with `.numpy()` (their CUDA coverage lives in the

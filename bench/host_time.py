@@ -20,12 +20,12 @@ Run: .venv/bin/python bench/host_time.py [--only lstm] [--repeats 5] [--sides ..
 import argparse
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import _workloads  # noqa: E402
+from profile_step import _seconds  # noqa: E402  (process CPU time on the CPU)
 
 # Tiny versions of the bench's workloads (the CNN keeps its 28x28 input, which
 # its Dense layer's size depends on; a batch of 2 keeps it small).
@@ -38,12 +38,6 @@ TINY = [
 TINY_LSTM = {"VOCAB": 100, "SEQ_LEN": 4, "EMBED": 8, "UNITS": 8}
 # Each lamina side against the hand-written loop of the same precision.
 PAIRS = {"lamina": "torch", "lamina_bf16": "torch_bf16"}
-
-
-def _seconds(fn):
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def main():
@@ -75,7 +69,7 @@ def main():
         best = dict.fromkeys(fns, float("inf"))
         for _ in range(args.repeats):
             for side, fn in fns.items():
-                best[side] = min(best[side], _seconds(fn))
+                best[side] = min(best[side], _seconds(fn, "cpu"))
         batches = workload.samples // workload.batch_size
         micros = {side: best[side] / batches * 1e6 for side in sides}
         cells = [f"{micros[side]:.0f}" for side in sides]

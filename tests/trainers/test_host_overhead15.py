@@ -4,22 +4,12 @@ batch, mixed layers inside their model's autocast region take the layer fast
 path, and the fused RNN path skips per-call attribute writes and weight copies.
 Each must leave values exactly as they were."""
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
 
 import lamina
 from lamina import layers
-
-
-@pytest.fixture
-def mixed_bf16():
-    previous = lamina.mixed_precision.global_policy()
-    lamina.mixed_precision.set_global_policy("mixed_bfloat16")
-    yield
-    lamina.mixed_precision.set_global_policy(previous)
 
 
 def _mlp():
@@ -176,95 +166,27 @@ def test_lstm_states_follow_the_compute_dtype(mixed_bf16):
     torch.testing.assert_close(output, h)
 
 
-def _spy_chain(monkeypatch):
-    from lamina.trainers import trainer_utils
-
-    seen, real = [], trainer_utils.run_chain
-
-    def spy(chain, fallback):
-        seen.append(chain)
-        return real(chain, fallback)
-
-    monkeypatch.setattr("lamina.trainers._step_setup.run_chain", spy)
-    return seen
-
-
-def _cnn():
-    return lamina.Sequential(
-        [
-            lamina.Input((8, 8, 2)),
-            layers.Conv2D(4, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.BatchNormalization(),
-            layers.Flatten(),
-            layers.Dropout(0.2),
-            layers.Dense(3, activation="softmax"),
-        ]
-    )
-
-
-@pytest.mark.parametrize("build, shape", [(_mlp, (10, 8)), (_cnn, (10, 8, 8, 2))])
-def test_mixed_models_predict_through_the_chain_with_the_same_values(
-    build, shape, mixed_bf16, monkeypatch
-):
-    lamina.utils.set_random_seed(0)
-    model = build()
-    x = np.random.default_rng(1).random(shape, dtype=np.float32)
-    seen = _spy_chain(monkeypatch)
-    inner_calls = []
-    real_call = layers.Layer.__call__
-
-    def counting(self, *args, **kwargs):
-        inner_calls.append(self)
-        return real_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(layers.Layer, "__call__", counting)
-    out = model.predict(x, batch_size=4, verbose=0)
-    monkeypatch.undo()
-    assert seen and seen[0] is not None and seen[0][4]  # the mixed chain ran
-    assert inner_calls == []  # for every batch, without falling back
-    expected = lamina.ops.convert_to_numpy(model(x, training=False))
-    np.testing.assert_array_equal(out, expected)
-
-
-def test_a_mixed_model_whose_input_rounds_first_keeps_the_general_path(mixed_bf16):
-    from lamina.trainers.trainer_utils import predict_chain
-
-    # The model casts a batch to float16 before its first layer casts it to
-    # bfloat16: two roundings the chain would not make.
-    model = lamina.Sequential([lamina.Input((8,), dtype="float16"), layers.Dense(4)])
-    assert predict_chain(model) is None
-    plain = lamina.Sequential([lamina.Input((8,)), layers.Dense(4)])
-    assert predict_chain(plain) is not None
-
-
-def test_data_parallel_evaluation_keeps_no_casts(mixed_bf16, monkeypatch):
+def test_data_parallel_evaluation_keeps_no_casts(mixed_bf16):
     # Under FSDP a layer's weights are whole only while it runs; kept casts of
     # every layer would hold them all. (The distribution is faked: only the
-    # flag evaluate reads is set.)
-    from lamina.trainers import trainer_utils
+    # flag evaluate reads is set.) Two model calls, each its own autocast
+    # region, inside the context evaluate runs its batches in.
+    from lamina.callbacks import CallbackList
+    from lamina.trainers.trainer_utils import autocast_casts_kept
 
     model = _mlp()
-    x, y = _data()
-    model.evaluate(x, y, batch_size=16, verbose=0)
-    seen = []
-    real = trainer_utils.autocast_casts_kept
+    x, _ = _data()
+    model(x[:16])
 
-    def spy(model, callbacks):
-        model.__dict__["_distribution"] = object()
-        seen.append(True)
-        try:
-            with real(model, callbacks):
-                model.__dict__.pop("_distribution")
-                yield
-        finally:
-            model.__dict__.pop("_distribution", None)
+    def two_batches():
+        with torch.no_grad(), autocast_casts_kept(model, CallbackList()):
+            model(x[:16])
+            model(x[16:32])
 
-    monkeypatch.setattr(
-        "lamina.trainers.trainer.autocast_casts_kept", contextlib.contextmanager(spy)
-    )
-    casts = _kernel_casts(
-        lambda: model.evaluate(x, y, batch_size=16, verbose=0),
-        tuple(model.layers[0].kernel.shape),
-    )
-    assert seen and casts == 4
+    kernel = tuple(model.layers[0].kernel.shape)
+    assert _kernel_casts(two_batches, kernel) == 1
+    model.__dict__["_distribution"] = object()
+    try:
+        assert _kernel_casts(two_batches, kernel) == 2
+    finally:
+        del model.__dict__["_distribution"]

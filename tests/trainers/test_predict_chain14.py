@@ -169,3 +169,35 @@ def test_the_chain_passes_training_false_to_the_layers_that_take_it():
     takes_training = [takes for _, takes in chain[0]]
     assert takes_training == [False, True, True, False]
     assert chain[1] == torch.float32 and chain[3] == 2
+
+
+@pytest.mark.parametrize("build, shape", [(_mlp, (10, 6)), (_cnn, (10, 8, 8, 2))])
+def test_mixed_models_predict_through_the_chain_with_the_same_values(
+    build, shape, mixed_bf16, monkeypatch
+):
+    model = build()
+    x = RNG.random(shape, dtype=np.float32)
+    seen = _used_chain(model, monkeypatch)
+    inner_calls = []
+    real_call = layers.Layer.__call__
+
+    def counting(self, *args, **kwargs):
+        inner_calls.append(self)
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(layers.Layer, "__call__", counting)
+    out = model.predict(x, batch_size=4, verbose=0)
+    monkeypatch.undo()
+    assert seen and seen[0] is not None and seen[0][4]  # the mixed chain ran
+    assert inner_calls == []  # for every batch, without falling back
+    expected = lamina.ops.convert_to_numpy(model(x, training=False))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_a_mixed_model_whose_input_rounds_first_keeps_the_general_path(mixed_bf16):
+    # The model casts a batch to float16 before its first layer casts it to
+    # bfloat16: two roundings the chain would not make.
+    model = lamina.Sequential([lamina.Input((8,), dtype="float16"), layers.Dense(4)])
+    assert predict_chain(model) is None
+    plain = lamina.Sequential([lamina.Input((8,)), layers.Dense(4)])
+    assert predict_chain(plain) is not None
